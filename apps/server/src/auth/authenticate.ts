@@ -1,0 +1,122 @@
+import { type ConcreteScope, expandScopes, type Role, roleCeiling } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { hashApiKey, hashesEqual, parseApiKey } from './api-key-token.js';
+
+/** Who is calling, resolved from their key on every request. */
+export interface AuthContext {
+  orgId: string;
+  orgName: string;
+  orgSlug: string;
+  memberId: string;
+  userId: string;
+  email: string;
+  role: Role;
+  keyId: string;
+  keyName: string;
+  keyPrefix: string;
+  keyScopes: string[];
+  /** The key's scopes cut to what its holder's role allows today. */
+  effectiveScopes: Set<ConcreteScope>;
+}
+
+/** Reads the key from `X-API-Key` or `Authorization: Bearer`. */
+export function keyFromHeaders(headers: { get(name: string): string | null | undefined }): string | undefined {
+  const direct = headers.get('x-api-key');
+  if (direct) return direct.trim();
+  const authorization = headers.get('authorization');
+  if (!authorization) return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+  if (!match?.[1]) {
+    throw new ApiError('unauthenticated', 'Authorization header must be "Bearer <api key>"');
+  }
+  return match[1].trim();
+}
+
+const lastUsedWriteIntervalMs = 60_000;
+
+export class Authenticator {
+  /** When each key's last_used_at was last written, so a busy key costs one write a minute, not one a request. */
+  private readonly lastUsedWritten = new Map<string, number>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async authenticate(key: string | undefined, now = new Date()): Promise<AuthContext> {
+    if (!key) {
+      throw new ApiError('unauthenticated', 'an API key is required: send "X-API-Key: <key>" or "Authorization: Bearer <key>"');
+    }
+    const parsed = parseApiKey(key);
+    if (!parsed) throw new ApiError('invalid_api_key', 'the API key is malformed');
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('members', 'members.id', 'api_keys.member_id')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .innerJoin('orgs', 'orgs.id', 'api_keys.org_id')
+      .select([
+        'api_keys.id as keyId',
+        'api_keys.name as keyName',
+        'api_keys.key_hash as keyHash',
+        'api_keys.scopes as scopes',
+        'api_keys.expires_at as expiresAt',
+        'api_keys.revoked_at as revokedAt',
+        'members.id as memberId',
+        'members.role as role',
+        'users.id as userId',
+        'users.email as email',
+        'orgs.id as orgId',
+        'orgs.name as orgName',
+        'orgs.slug as orgSlug',
+      ])
+      .where('api_keys.prefix', '=', parsed.prefix)
+      .executeTakeFirst();
+    if (!row || !hashesEqual(row.keyHash, hashApiKey(key))) {
+      throw new ApiError('invalid_api_key', 'the API key is not valid');
+    }
+    if (row.revokedAt) throw new ApiError('api_key_revoked', 'the API key has been revoked');
+    if (row.expiresAt && new Date(row.expiresAt) <= now) {
+      throw new ApiError('api_key_expired', `the API key expired at ${row.expiresAt}`);
+    }
+    const role = row.role as Role;
+    const keyScopes = JSON.parse(row.scopes) as string[];
+    const ceiling = roleCeiling(role);
+    const effectiveScopes = new Set([...expandScopes(keyScopes)].filter((scope) => ceiling.has(scope)));
+    this.touch(row.keyId, now);
+    return {
+      orgId: row.orgId,
+      orgName: row.orgName,
+      orgSlug: row.orgSlug,
+      memberId: row.memberId,
+      userId: row.userId,
+      email: row.email,
+      role,
+      keyId: row.keyId,
+      keyName: row.keyName,
+      keyPrefix: parsed.prefix,
+      keyScopes,
+      effectiveScopes,
+    };
+  }
+
+  private touch(keyId: string, now: Date): void {
+    const last = this.lastUsedWritten.get(keyId);
+    if (last !== undefined && now.getTime() - last < lastUsedWriteIntervalMs) return;
+    this.lastUsedWritten.set(keyId, now.getTime());
+    // Best effort and off the request path: a failed bookkeeping write must not fail the request.
+    this.db
+      .updateTable('api_keys')
+      .set({ last_used_at: now.toISOString() })
+      .where('id', '=', keyId)
+      .execute()
+      .catch(() => this.lastUsedWritten.delete(keyId));
+  }
+}
+
+export function requireScopes(auth: AuthContext, anyOf: readonly ConcreteScope[]): void {
+  if (anyOf.length === 0 || anyOf.some((scope) => auth.effectiveScopes.has(scope))) return;
+  throw new ApiError('insufficient_scope', `this call needs the scope ${anyOf.join(' or ')}`, {
+    required: [...anyOf],
+    granted: auth.keyScopes,
+    role: auth.role,
+  });
+}

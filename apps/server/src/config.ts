@@ -1,0 +1,52 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Server settings: flags win over environment variables, which win over the embedded defaults. */
+export const ServerConfig = z.object({
+  dataDir: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  host: z.string().min(1),
+  databaseUrl: z.string().min(1).optional(),
+  masterKey: z.string().min(1).optional(),
+  adminKey: z.string().min(1).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  maxBodyBytes: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024),
+});
+export type ServerConfig = z.infer<typeof ServerConfig>;
+
+export const defaultPort = 7400;
+
+export function defaultDataDir(): string {
+  return join(homedir(), '.runtools');
+}
+
+/** Reads the config from flags and the environment; a bad value is a clear error naming its source. */
+export function resolveServerConfig(
+  flags: Partial<Record<'dataDir' | 'port' | 'host' | 'databaseUrl' | 'logLevel', string | number | undefined>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ServerConfig {
+  const raw = {
+    dataDir: resolve(String(flags.dataDir ?? env.RUNTOOLS_DATA_DIR ?? defaultDataDir())),
+    port: flags.port ?? env.RUNTOOLS_PORT ?? defaultPort,
+    host: flags.host ?? env.RUNTOOLS_HOST ?? '127.0.0.1',
+    databaseUrl: flags.databaseUrl ?? (env.RUNTOOLS_DATABASE_URL || undefined),
+    masterKey: env.RUNTOOLS_MASTER_KEY || undefined,
+    adminKey: env.RUNTOOLS_ADMIN_KEY || undefined,
+    logLevel: flags.logLevel ?? env.RUNTOOLS_LOG_LEVEL ?? 'info',
+    maxBodyBytes: env.RUNTOOLS_MAX_BODY_BYTES ?? 1024 * 1024,
+  };
+  const parsed = ServerConfig.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid server setting ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,59 @@
+import { existsSync, renameSync } from 'node:fs';
+import { ConfigError } from '../config.js';
+import { runningServerPid, sqlitePath } from '../data-dir.js';
+import { openDatabase } from '../db/database.js';
+import { rewrap } from './envelope.js';
+import { secretAad } from './secret-store.js';
+import { generateRootKeyText, loadRootKey, parseRootKey, rootKeyPaths, writeKeyFile, writeRootKeyCheck } from './root-key.js';
+
+export interface RotationResult {
+  secrets: number;
+  oldKeyId: string;
+  newKeyId: string;
+  source: 'env' | 'file';
+  /** With RUNTOOLS_MASTER_KEY the operator must set the new key themselves: it is returned to show them. */
+  newKeyText: string | undefined;
+}
+
+/**
+ * Re-wraps every secret's data key under a new root key, and the root key check with it, in one transaction.
+ * With a key file, the new key is written to `root-key.next` first and renamed over `root-key` after the
+ * commit; a crash in between is completed by the next start. Runs with the server stopped.
+ */
+export async function rotateRootKey(options: {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  masterKey: string | undefined;
+  newKey: string | undefined;
+}): Promise<RotationResult> {
+  const running = runningServerPid(options.dataDir);
+  if (running) throw new ConfigError(`a RunTools server (pid ${running}) is using ${options.dataDir}; stop it before rotating the root key`);
+  const db = await openDatabase(options.databaseUrl ?? sqlitePath(options.dataDir));
+  try {
+    const current = await loadRootKey({ dataDir: options.dataDir, masterKey: options.masterKey, db: db.kysely });
+    const newKeyText = options.newKey ?? generateRootKeyText();
+    const next = parseRootKey(newKeyText, 'the new root key');
+    if (next.id === current.root.id) throw new ConfigError('the new root key is the same as the current one');
+    const paths = rootKeyPaths(options.dataDir);
+    if (current.source === 'file') writeKeyFile(paths.next, newKeyText);
+    const count = await db.kysely.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('secrets').select(['id', 'org_id', 'ciphertext']).execute();
+      for (const row of rows) {
+        const ciphertext = rewrap(current.root, next, secretAad(row.org_id, row.id), row.ciphertext);
+        await trx.updateTable('secrets').set({ ciphertext, root_key_id: next.id }).where('id', '=', row.id).execute();
+      }
+      await writeRootKeyCheck(trx, next);
+      return rows.length;
+    });
+    if (current.source === 'file' && existsSync(paths.next)) renameSync(paths.next, paths.current);
+    return {
+      secrets: count,
+      oldKeyId: current.root.id,
+      newKeyId: next.id,
+      source: current.source,
+      newKeyText: current.source === 'env' ? newKeyText : undefined,
+    };
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,55 @@
+import type { Generated } from 'kysely';
+
+/** Timestamps are ISO 8601 UTC strings in both SQLite and PostgreSQL, so they compare and sort the same. */
+type Iso = string;
+
+export interface Database {
+  meta: { key: string; value: string };
+  users: { id: string; email: string; name: string | null; created_at: Iso };
+  orgs: { id: string; name: string; slug: string; created_at: Iso };
+  projects: { id: string; org_id: string; name: string; slug: string; is_default: number; created_at: Iso };
+  members: { id: string; org_id: string; user_id: string; role: string; created_at: Iso };
+  api_keys: {
+    id: string;
+    org_id: string;
+    member_id: string;
+    name: string;
+    prefix: string;
+    key_hash: string;
+    scopes: string;
+    created_at: Iso;
+    expires_at: Iso | null;
+    last_used_at: Iso | null;
+    revoked_at: Iso | null;
+  };
+  secrets: {
+    id: string;
+    org_id: string;
+    name: string;
+    category: string;
+    ciphertext: string;
+    root_key_id: string;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  ssh_keys: {
+    id: string;
+    org_id: string;
+    name: string;
+    algorithm: string;
+    bits: number | null;
+    fingerprint: string;
+    public_key: string;
+    comment: string | null;
+    created_at: Iso;
+  };
+  audit_log: {
+    seq: Generated<number>;
+    org_id: string;
+    event: string;
+    actor_key_id: string | null;
+    target_id: string | null;
+    details: string;
+    created_at: Iso;
+  };
+}

@@ -1,0 +1,155 @@
+import { type RouteContract, type RouteId, routes } from '@runtools/spec';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
+import { newId } from '../ids.js';
+import { docsPage } from './docs-page.js';
+import { ApiError } from './errors.js';
+import { buildOpenApiDocument } from './openapi.js';
+import type { RouteHandlers } from './route-handlers.js';
+
+export interface AppOptions {
+  authenticator: Authenticator;
+  handlers: RouteHandlers;
+  logger: Logger;
+  version: string;
+  /** Largest accepted request body in bytes. */
+  maxBodyBytes: number;
+}
+
+type Env = { Variables: { requestId: string } };
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function errorResponse(context: Context<Env>, error: ApiError) {
+  const body = {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+      requestId: context.get('requestId'),
+    },
+  };
+  return context.json(body, error.status);
+}
+
+function zodDetails(error: z.ZodError, location: string) {
+  return {
+    location,
+    issues: error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), code: issue.code, message: issue.message })),
+  };
+}
+
+function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, location: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    const where = first && first.path.length > 0 ? `${location}.${first.path.map(String).join('.')}` : location;
+    throw new ApiError('validation_failed', `invalid ${where}: ${first?.message ?? 'invalid input'}`, zodDetails(result.error, location));
+  }
+  return result.data;
+}
+
+async function readJsonBody(context: Context<Env>): Promise<unknown> {
+  const type = context.req.header('content-type') ?? '';
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new ApiError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"', {
+      contentType: type || null,
+    });
+  }
+  const text = await context.req.text();
+  if (text.trim() === '') throw new ApiError('invalid_json', 'the request body is empty; send a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** `/v1/secrets/:name` → a regex matching concrete paths, for telling 405 from 404. */
+function pathRegex(path: string): RegExp {
+  return new RegExp(`^${path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`);
+}
+
+export function createApp(options: AppOptions): Hono<Env> {
+  const app = new Hono<Env>();
+  const openApiDocument = buildOpenApiDocument(options.version);
+
+  app.use('*', async (context, next) => {
+    const incoming = context.req.header('x-request-id');
+    const requestId = incoming && requestIdPattern.test(incoming) ? incoming : newId('request');
+    context.set('requestId', requestId);
+    context.header('X-Request-Id', requestId);
+    const started = performance.now();
+    await next();
+    options.logger.info(
+      {
+        requestId,
+        method: context.req.method,
+        path: context.req.path,
+        status: context.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      'request',
+    );
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: (context) =>
+        errorResponse(
+          context as Context<Env>,
+          new ApiError('payload_too_large', `the request body is larger than ${options.maxBodyBytes} bytes`, {
+            maxBytes: options.maxBodyBytes,
+          }),
+        ),
+    }),
+  );
+
+  app.get('/v1/openapi.json', (context) => context.json(openApiDocument));
+  app.get('/docs', (context) => context.html(docsPage(options.version)));
+  app.get('/', (context) => context.redirect('/docs'));
+
+  for (const [id, contract] of Object.entries(routes) as [RouteId, RouteContract][]) {
+    const handler = options.handlers[id] as (input: unknown) => Promise<unknown>;
+    app.on(contract.method, contract.path, async (context) => {
+      const auth =
+        contract.auth === 'key'
+          ? await options.authenticator.authenticate(keyFromHeaders({ get: (name) => context.req.header(name) }))
+          : undefined;
+      if (auth) requireScopes(auth, contract.scopes);
+      const params = contract.params ? parseOrThrow(contract.params, context.req.param(), 'path') : undefined;
+      const query = contract.query ? parseOrThrow(contract.query, context.req.query(), 'query') : undefined;
+      const body = contract.body ? parseOrThrow(contract.body, await readJsonBody(context), 'body') : undefined;
+      const result = await handler({ params, query, body, auth, requestId: context.get('requestId') });
+      // Parsing the result through its schema drops any field the contract does not name, so a handler can
+      // never leak a column (a key hash, a ciphertext) by returning a whole row.
+      return context.json(contract.response.parse(result) as object, contract.status);
+    });
+  }
+
+  const known = Object.values(routes).map((contract) => ({ method: contract.method, regex: pathRegex(contract.path) }));
+  app.notFound((context) => {
+    const methods = known.filter((route) => route.regex.test(context.req.path)).map((route) => route.method);
+    if (methods.length > 0) {
+      context.header('Allow', [...new Set(methods)].join(', '));
+      return errorResponse(
+        context,
+        new ApiError('method_not_allowed', `${context.req.method} is not allowed on ${context.req.path}`, { allowed: methods }),
+      );
+    }
+    return errorResponse(context, new ApiError('route_not_found', `no route ${context.req.method} ${context.req.path}`));
+  });
+
+  app.onError((error, context) => {
+    if (error instanceof ApiError) return errorResponse(context, error);
+    options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');
+    return errorResponse(context, new ApiError('internal_error', 'internal error; the request id identifies it in the server log'));
+  });
+
+  return app;
+}

@@ -1,0 +1,51 @@
+import type { ErrorCode } from '@runtools/spec';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** The one table from error code to HTTP status. Exhaustive: a new code does not compile until it has one. */
+export const errorStatus: { readonly [code in ErrorCode]: ContentfulStatusCode } = {
+  invalid_json: 400,
+  validation_failed: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  route_not_found: 404,
+  method_not_allowed: 405,
+  unauthenticated: 401,
+  invalid_api_key: 401,
+  api_key_expired: 401,
+  api_key_revoked: 401,
+  insufficient_scope: 403,
+  role_forbidden: 403,
+  scope_escalation: 403,
+  last_owner: 409,
+  org_not_found: 404,
+  project_not_found: 404,
+  member_not_found: 404,
+  api_key_not_found: 404,
+  secret_not_found: 404,
+  ssh_key_not_found: 404,
+  org_exists: 409,
+  project_exists: 409,
+  member_exists: 409,
+  ssh_key_exists: 409,
+  default_project: 409,
+  rate_limited: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+};
+
+/** An error the API reports to its caller as `{ error: { code, message, details } }`. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): ContentfulStatusCode {
+    return errorStatus[this.code];
+  }
+}

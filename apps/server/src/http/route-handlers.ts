@@ -1,0 +1,19 @@
+import type { RouteContract, RouteId, routes } from '@runtools/spec';
+import type { z } from 'zod';
+import type { AuthContext } from '../auth/authenticate.js';
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+/** What a handler receives: the validated request and, for `auth: 'key'` routes, who is calling. */
+export interface HandlerInput<R extends RouteContract> {
+  params: Infer<R['params']>;
+  query: Infer<R['query']>;
+  body: Infer<R['body']>;
+  auth: R['auth'] extends 'key' ? AuthContext : undefined;
+  requestId: string;
+}
+
+export type RouteHandler<R extends RouteContract> = (input: HandlerInput<R>) => Promise<z.input<R['response']>>;
+
+/** One handler per route in the spec; a route without a handler does not compile. */
+export type RouteHandlers = { [Id in RouteId]: RouteHandler<(typeof routes)[Id]> };

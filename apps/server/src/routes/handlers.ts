@@ -1,0 +1,394 @@
+import { type ApiKey, expandScopes, type Org, type Role, type SshKey } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import type { SecretStore } from '../credentials/secret-store.js';
+import { parseSshPublicKey, SshKeyFormatError } from '../credentials/ssh-public-key.js';
+import { type Db, isUniqueViolation } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import type { RouteHandlers } from '../http/route-handlers.js';
+import { newId, nowIso } from '../ids.js';
+import { countOwners, createOrg, ensureUser, getMember, issueApiKey, projectFromRow, slugify } from '../orgs/tenancy.js';
+
+export interface HandlerDeps {
+  db: Db;
+  secrets: SecretStore;
+  version: string;
+  /** Extra readiness checks beyond the database (e.g. the root key being loaded). */
+  readinessChecks: () => Record<string, { ok: boolean; message?: string }>;
+}
+
+function apiKeyFromRow(row: Database['api_keys']): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: JSON.parse(row.scopes) as string[],
+    memberId: row.member_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function sshKeyFromRow(row: Database['ssh_keys']): SshKey {
+  return {
+    id: row.id,
+    name: row.name,
+    algorithm: row.algorithm,
+    bits: row.bits,
+    fingerprint: row.fingerprint,
+    publicKey: row.public_key,
+    comment: row.comment,
+    createdAt: row.created_at,
+  };
+}
+
+const isAdmin = (auth: AuthContext) => auth.role === 'owner' || auth.role === 'admin';
+
+/** A member may hand out only what they hold: every scope of a new key must be in the caller's effective set. */
+function checkNoEscalation(auth: AuthContext, scopes: string[]): void {
+  const wanted = expandScopes(scopes);
+  const missing = [...wanted].filter((scope) => !auth.effectiveScopes.has(scope));
+  if (missing.length > 0) {
+    throw new ApiError('scope_escalation', `a key cannot grant scopes its creator does not hold: ${missing.join(', ')}`, {
+      missing,
+    });
+  }
+}
+
+/** Only owners may make or unmake owners; admins manage admins and members. */
+function checkRoleChange(auth: AuthContext, from: Role | null, to: Role | null): void {
+  if ((from === 'owner' || to === 'owner') && auth.role !== 'owner') {
+    throw new ApiError('role_forbidden', 'only an owner can add, remove or change an owner');
+  }
+}
+
+export function createHandlers(deps: HandlerDeps): RouteHandlers {
+  const db: Kysely<Database> = deps.db.kysely;
+
+  async function orgForMember(auth: AuthContext, orgId: string): Promise<Org> {
+    const row = await db
+      .selectFrom('orgs')
+      .innerJoin('members', 'members.org_id', 'orgs.id')
+      .select(['orgs.id', 'orgs.name', 'orgs.slug', 'orgs.created_at', 'members.role'])
+      .where('orgs.id', '=', orgId)
+      .where('members.user_id', '=', auth.userId)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('org_not_found', `no org ${orgId}`);
+    return { id: row.id, name: row.name, slug: row.slug, role: row.role as Role, createdAt: row.created_at };
+  }
+
+  async function project(auth: AuthContext, projectId: string) {
+    const row = await db
+      .selectFrom('projects')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('id', '=', projectId)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('project_not_found', `no project ${projectId}`);
+    return row;
+  }
+
+  async function apiKeyVisibleTo(auth: AuthContext, keyId: string) {
+    let query = db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId).where('id', '=', keyId);
+    if (!isAdmin(auth)) query = query.where('member_id', '=', auth.memberId);
+    const row = await query.executeTakeFirst();
+    if (!row) throw new ApiError('api_key_not_found', `no API key ${keyId}`);
+    return row;
+  }
+
+  return {
+    async health() {
+      return { status: 'ok', version: deps.version };
+    },
+    async ready() {
+      const checks: Record<string, { ok: boolean; message?: string }> = {};
+      try {
+        await deps.db.ping();
+        checks.database = { ok: true };
+      } catch (error) {
+        checks.database = { ok: false, message: (error as Error).message };
+      }
+      Object.assign(checks, deps.readinessChecks());
+      const ok = Object.values(checks).every((check) => check.ok);
+      if (!ok) throw new ApiError('service_unavailable', 'not ready', { checks });
+      return { status: 'ready', checks };
+    },
+    async whoAmI({ auth }) {
+      const defaultProject = await db
+        .selectFrom('projects')
+        .select(['id', 'name', 'slug'])
+        .where('org_id', '=', auth.orgId)
+        .where('is_default', '=', 1)
+        .executeTakeFirstOrThrow();
+      return {
+        org: { id: auth.orgId, name: auth.orgName, slug: auth.orgSlug },
+        project: defaultProject,
+        member: { id: auth.memberId, role: auth.role, email: auth.email },
+        key: { id: auth.keyId, name: auth.keyName, prefix: auth.keyPrefix, scopes: auth.keyScopes },
+        effectiveScopes: [...auth.effectiveScopes].sort(),
+      };
+    },
+
+    async orgsList({ auth }) {
+      const rows = await db
+        .selectFrom('orgs')
+        .innerJoin('members', 'members.org_id', 'orgs.id')
+        .select(['orgs.id', 'orgs.name', 'orgs.slug', 'orgs.created_at', 'members.role'])
+        .where('members.user_id', '=', auth.userId)
+        .orderBy('orgs.created_at')
+        .execute();
+      return {
+        data: rows.map((row) => ({ id: row.id, name: row.name, slug: row.slug, role: row.role as Role, createdAt: row.created_at })),
+      };
+    },
+    async orgsCreate({ auth, body }) {
+      return db.transaction().execute(async (trx) => {
+        const created = await createOrg(trx, {
+          name: body.name,
+          ...(body.slug ? { slug: body.slug } : {}),
+          ownerUserId: auth.userId,
+          actorKeyId: auth.keyId,
+        });
+        const apiKey = await issueApiKey(trx, {
+          orgId: created.org.id,
+          memberId: created.memberId,
+          name: `owner key for ${created.org.slug}`,
+          scopes: ['*'],
+          expiresAt: null,
+        });
+        return { org: created.org, project: created.project, apiKey };
+      });
+    },
+    async orgsGet({ auth, params }) {
+      return orgForMember(auth, params.orgId);
+    },
+    async orgsUpdate({ auth, params, body }) {
+      // A key acts inside its own org only; another org's id is "not found" even to its members' other keys.
+      if (params.orgId !== auth.orgId) throw new ApiError('org_not_found', `no org ${params.orgId}`);
+      await db.updateTable('orgs').set({ name: body.name }).where('id', '=', auth.orgId).execute();
+      await audit(db, { orgId: auth.orgId, event: 'org.updated', actorKeyId: auth.keyId, targetId: auth.orgId });
+      return orgForMember(auth, auth.orgId);
+    },
+
+    async projectsList({ auth }) {
+      const rows = await db.selectFrom('projects').selectAll().where('org_id', '=', auth.orgId).orderBy('created_at').execute();
+      return { data: rows.map(projectFromRow) };
+    },
+    async projectsCreate({ auth, body }) {
+      const row: Database['projects'] = {
+        id: newId('project'),
+        org_id: auth.orgId,
+        name: body.name,
+        slug: body.slug ?? slugify(body.name),
+        is_default: 0,
+        created_at: nowIso(),
+      };
+      try {
+        await db.insertInto('projects').values(row).execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          throw new ApiError('project_exists', `a project with slug "${row.slug}" already exists`, { slug: row.slug });
+        }
+        throw error;
+      }
+      await audit(db, { orgId: auth.orgId, event: 'project.created', actorKeyId: auth.keyId, targetId: row.id });
+      return projectFromRow(row);
+    },
+    async projectsGet({ auth, params }) {
+      return projectFromRow(await project(auth, params.projectId));
+    },
+    async projectsUpdate({ auth, params, body }) {
+      const row = await project(auth, params.projectId);
+      await db.updateTable('projects').set({ name: body.name }).where('id', '=', row.id).execute();
+      await audit(db, { orgId: auth.orgId, event: 'project.updated', actorKeyId: auth.keyId, targetId: row.id });
+      return projectFromRow({ ...row, name: body.name });
+    },
+    async projectsDelete({ auth, params }) {
+      const row = await project(auth, params.projectId);
+      if (row.is_default === 1) throw new ApiError('default_project', 'the default project cannot be deleted');
+      await db.deleteFrom('projects').where('id', '=', row.id).execute();
+      await audit(db, { orgId: auth.orgId, event: 'project.deleted', actorKeyId: auth.keyId, targetId: row.id });
+      return { id: row.id, deleted: true };
+    },
+
+    async membersList({ auth }) {
+      const rows = await db
+        .selectFrom('members')
+        .innerJoin('users', 'users.id', 'members.user_id')
+        .select([
+          'members.id as id',
+          'members.org_id as orgId',
+          'members.user_id as userId',
+          'users.email as email',
+          'users.name as name',
+          'members.role as role',
+          'members.created_at as createdAt',
+        ])
+        .where('members.org_id', '=', auth.orgId)
+        .orderBy('members.created_at')
+        .execute();
+      return { data: rows.map((row) => ({ ...row, role: row.role as Role })) };
+    },
+    async membersAdd({ auth, body }) {
+      checkRoleChange(auth, null, body.role);
+      return db.transaction().execute(async (trx) => {
+        const userId = await ensureUser(trx, body.email, body.name ?? null);
+        const memberId = newId('member');
+        try {
+          await trx
+            .insertInto('members')
+            .values({ id: memberId, org_id: auth.orgId, user_id: userId, role: body.role, created_at: nowIso() })
+            .execute();
+        } catch (error) {
+          if (isUniqueViolation(error)) throw new ApiError('member_exists', `${body.email} is already a member of this org`);
+          throw error;
+        }
+        const apiKey = await issueApiKey(trx, {
+          orgId: auth.orgId,
+          memberId,
+          name: `first key for ${body.email}`,
+          scopes: ['*'],
+          expiresAt: null,
+        });
+        await audit(trx, { orgId: auth.orgId, event: 'member.added', actorKeyId: auth.keyId, targetId: memberId, details: { role: body.role } });
+        return { member: await getMember(trx, auth.orgId, memberId), apiKey };
+      });
+    },
+    async membersUpdate({ auth, params, body }) {
+      return db.transaction().execute(async (trx) => {
+        const member = await getMember(trx, auth.orgId, params.memberId);
+        checkRoleChange(auth, member.role, body.role);
+        if (member.role === 'owner' && body.role !== 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
+          throw new ApiError('last_owner', 'an org needs at least one owner; promote another member first');
+        }
+        await trx.updateTable('members').set({ role: body.role }).where('id', '=', member.id).execute();
+        await audit(trx, { orgId: auth.orgId, event: 'member.updated', actorKeyId: auth.keyId, targetId: member.id, details: { role: body.role } });
+        return { ...member, role: body.role };
+      });
+    },
+    async membersRemove({ auth, params }) {
+      return db.transaction().execute(async (trx) => {
+        const member = await getMember(trx, auth.orgId, params.memberId);
+        checkRoleChange(auth, member.role, null);
+        if (member.role === 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
+          throw new ApiError('last_owner', 'an org needs at least one owner; it cannot remove its last one');
+        }
+        await trx.updateTable('api_keys').set({ revoked_at: nowIso() }).where('member_id', '=', member.id).where('revoked_at', 'is', null).execute();
+        await trx.deleteFrom('members').where('id', '=', member.id).execute();
+        await audit(trx, { orgId: auth.orgId, event: 'member.removed', actorKeyId: auth.keyId, targetId: member.id });
+        return { id: member.id, deleted: true };
+      });
+    },
+
+    async keysCreate({ auth, body }) {
+      checkNoEscalation(auth, body.scopes);
+      if (body.expiresAt && new Date(body.expiresAt) <= new Date()) {
+        throw new ApiError('validation_failed', 'invalid body.expiresAt: must be in the future', {
+          location: 'body',
+          issues: [{ path: 'expiresAt', code: 'custom', message: 'must be in the future' }],
+        });
+      }
+      const created = await issueApiKey(db, {
+        orgId: auth.orgId,
+        memberId: auth.memberId,
+        name: body.name,
+        scopes: body.scopes,
+        expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+      });
+      await audit(db, { orgId: auth.orgId, event: 'api_key.created', actorKeyId: auth.keyId, targetId: created.id, details: { scopes: body.scopes } });
+      return created;
+    },
+    async keysList({ auth }) {
+      let query = db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId);
+      if (!isAdmin(auth)) query = query.where('member_id', '=', auth.memberId);
+      const rows = await query.orderBy('created_at').execute();
+      return { data: rows.map(apiKeyFromRow) };
+    },
+    async keysGet({ auth, params }) {
+      return apiKeyFromRow(await apiKeyVisibleTo(auth, params.keyId));
+    },
+    async keysRevoke({ auth, params }) {
+      const row = await apiKeyVisibleTo(auth, params.keyId);
+      if (row.revoked_at) return apiKeyFromRow(row);
+      const revokedAt = nowIso();
+      await db.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', row.id).execute();
+      await audit(db, { orgId: auth.orgId, event: 'api_key.revoked', actorKeyId: auth.keyId, targetId: row.id });
+      return apiKeyFromRow({ ...row, revoked_at: revokedAt });
+    },
+
+    async secretsSet({ auth, body }) {
+      const result = await deps.secrets.set(auth.orgId, body);
+      await audit(db, { orgId: auth.orgId, event: 'secret.set', actorKeyId: auth.keyId, targetId: result.id, details: { name: body.name } });
+      return result;
+    },
+    async secretsList({ auth }) {
+      return { data: await deps.secrets.list(auth.orgId) };
+    },
+    async secretsGet({ auth, params }) {
+      const secret = await deps.secrets.get(auth.orgId, params.name);
+      await audit(db, { orgId: auth.orgId, event: 'secret.read', actorKeyId: auth.keyId, targetId: secret.id, details: { name: secret.name } });
+      return secret;
+    },
+    async secretsDelete({ auth, params }) {
+      const { id } = await deps.secrets.delete(auth.orgId, params.name);
+      await audit(db, { orgId: auth.orgId, event: 'secret.deleted', actorKeyId: auth.keyId, targetId: id, details: { name: params.name } });
+      return { id, deleted: true };
+    },
+
+    async sshKeysAdd({ auth, body }) {
+      let parsed: ReturnType<typeof parseSshPublicKey>;
+      try {
+        parsed = parseSshPublicKey(body.publicKey);
+      } catch (error) {
+        if (error instanceof SshKeyFormatError) {
+          throw new ApiError('validation_failed', `invalid body.publicKey: ${error.message}`, {
+            location: 'body',
+            issues: [{ path: 'publicKey', code: 'custom', message: error.message }],
+          });
+        }
+        throw error;
+      }
+      const row: Database['ssh_keys'] = {
+        id: newId('sshKey'),
+        org_id: auth.orgId,
+        name: body.name,
+        algorithm: parsed.algorithm,
+        bits: parsed.bits,
+        fingerprint: parsed.fingerprint,
+        public_key: parsed.publicKey,
+        comment: parsed.comment,
+        created_at: nowIso(),
+      };
+      try {
+        await db.insertInto('ssh_keys').values(row).execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          throw new ApiError('ssh_key_exists', `this key (${parsed.fingerprint}) is already registered`, { fingerprint: parsed.fingerprint });
+        }
+        throw error;
+      }
+      await audit(db, { orgId: auth.orgId, event: 'ssh_key.added', actorKeyId: auth.keyId, targetId: row.id, details: { fingerprint: row.fingerprint } });
+      return sshKeyFromRow(row);
+    },
+    async sshKeysList({ auth }) {
+      const rows = await db.selectFrom('ssh_keys').selectAll().where('org_id', '=', auth.orgId).orderBy('created_at').execute();
+      return { data: rows.map(sshKeyFromRow) };
+    },
+    async sshKeysRemove({ auth, params }) {
+      const row = await db
+        .deleteFrom('ssh_keys')
+        .where('org_id', '=', auth.orgId)
+        .where('id', '=', params.sshKeyId)
+        .returning('id')
+        .executeTakeFirst();
+      if (!row) throw new ApiError('ssh_key_not_found', `no SSH key ${params.sshKeyId}`);
+      await audit(db, { orgId: auth.orgId, event: 'ssh_key.removed', actorKeyId: auth.keyId, targetId: row.id });
+      return { id: row.id, deleted: true };
+    },
+  };
+}
+

@@ -1,0 +1,97 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { pino, type Logger } from 'pino';
+import { Authenticator } from './auth/authenticate.js';
+import { bootstrap } from './bootstrap.js';
+import { ConfigError, type ServerConfig } from './config.js';
+import { loadRootKey } from './credentials/root-key.js';
+import { SecretStore } from './credentials/secret-store.js';
+import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFile } from './data-dir.js';
+import { type Db, openDatabase } from './db/database.js';
+import { createApp } from './http/app.js';
+import { createHandlers } from './routes/handlers.js';
+import { version } from './version.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  host: string;
+  db: Db;
+  logger: Logger;
+  /** The owner key, set only when this start created the default org. */
+  adminKey: string | undefined;
+  adminKeyPath: string | undefined;
+  rootKeyId: string;
+  /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the database. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'runtools' } });
+  prepareDataDir(config.dataDir);
+  if (!config.databaseUrl) {
+    const other = runningServerPid(config.dataDir);
+    if (other) {
+      throw new ConfigError(`another RunTools server (pid ${other}) is using ${config.dataDir}; stop it or pick another --data-dir`);
+    }
+  }
+  const db = await openDatabase(config.databaseUrl ?? sqlitePath(config.dataDir));
+  try {
+    const rootKey = await loadRootKey({ dataDir: config.dataDir, masterKey: config.masterKey, db: db.kysely });
+    const boot = await bootstrap(db.kysely, config.dataDir, config.adminKey);
+    const handlers = createHandlers({
+      db,
+      secrets: new SecretStore(db.kysely, rootKey.root),
+      version,
+      readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
+    });
+    const app = createApp({
+      authenticator: new Authenticator(db.kysely),
+      handlers,
+      logger,
+      version,
+      maxBodyBytes: config.maxBodyBytes,
+    });
+    const server = await new Promise<Server>((resolve, reject) => {
+      const instance = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(instance as Server));
+      instance.once('error', reject);
+    });
+    writePidFile(config.dataDir);
+    const port = (server.address() as AddressInfo).port;
+    const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
+    logger.info({ url, database: db.dialect, dataDir: config.dataDir, rootKeyId: rootKey.root.id }, 'server started');
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      host: config.host,
+      db,
+      logger,
+      adminKey: boot.adminKey,
+      adminKeyPath: boot.adminKeyPath,
+      rootKeyId: rootKey.root.id,
+      close(graceMs = 10_000) {
+        closing ??= (async () => {
+          await new Promise<void>((resolve) => {
+            const force = setTimeout(() => server.closeAllConnections(), graceMs);
+            force.unref();
+            server.close(() => {
+              clearTimeout(force);
+              resolve();
+            });
+            server.closeIdleConnections();
+          });
+          await db.close();
+          removePidFile(config.dataDir);
+          logger.info('server stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

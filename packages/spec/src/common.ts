@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** Ids are prefixed by kind (`org_`, `prj_`, …) followed by 20 lowercase base32 characters. */
+export const idPrefixes = {
+  org: 'org',
+  project: 'prj',
+  user: 'usr',
+  member: 'mem',
+  apiKey: 'key',
+  secret: 'sec',
+  sshKey: 'ssh',
+  request: 'req',
+} as const;
+export type IdKind = keyof typeof idPrefixes;
+
+export function idSchema(kind: IdKind) {
+  return z
+    .string()
+    .regex(new RegExp(`^${idPrefixes[kind]}_[a-z2-7]{20}$`), { message: `must be a ${idPrefixes[kind]}_ id` })
+    .meta({ example: `${idPrefixes[kind]}_abcdefghijklmnopqrst` });
+}
+
+/** ISO 8601 timestamp in UTC, e.g. `2026-11-23T10:00:00.000Z`. */
+export const Timestamp = z.iso.datetime({ offset: true }).meta({ id: 'Timestamp' });
+
+/** A URL-safe handle: lowercase letters, digits and single dashes, 1–63 characters. */
+export const Slug = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, { message: 'lowercase letters, digits and single dashes' });
+
+export const DisplayName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((value) => !/[\u0000-\u001f]/.test(value), { message: 'must not contain control characters' });
+
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item) });
+}
+
+export const Empty = z.object({}).strict();
+export const Deleted = z.object({ id: z.string(), deleted: z.literal(true) });
+export type Deleted = z.infer<typeof Deleted>;

@@ -1,0 +1,39 @@
+/** Lifecycle states of a sandbox, as documented. */
+export const sandboxStates = [
+  'pending',
+  'creating',
+  'running',
+  'pausing',
+  'paused',
+  'resuming',
+  'destroying',
+  'destroyed',
+  'failed',
+  'error',
+  'suspected_missing',
+] as const;
+export type SandboxState = (typeof sandboxStates)[number];
+
+/** Events an agent run streams. */
+export const agentStreamEvents = ['text-delta', 'tool-call', 'tool-result', 'thinking', 'done', 'error'] as const;
+export type AgentStreamEvent = (typeof agentStreamEvents)[number];
+
+/** Audit events the control plane records, one per state-changing action. */
+export const auditEvents = [
+  'org.created',
+  'org.updated',
+  'project.created',
+  'project.updated',
+  'project.deleted',
+  'member.added',
+  'member.updated',
+  'member.removed',
+  'api_key.created',
+  'api_key.revoked',
+  'secret.set',
+  'secret.read',
+  'secret.deleted',
+  'ssh_key.added',
+  'ssh_key.removed',
+] as const;
+export type AuditEvent = (typeof auditEvents)[number];

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { ApiKeyCreated } from './api-keys.js';
+import { DisplayName, idSchema, listOf, Slug, Timestamp } from './common.js';
+import { Project } from './projects.js';
+import { Role } from './scopes.js';
+
+export const Org = z
+  .object({ id: idSchema('org'), name: z.string(), slug: z.string(), role: Role, createdAt: Timestamp })
+  .meta({ id: 'Org' });
+export type Org = z.infer<typeof Org>;
+export const OrgList = listOf(Org);
+export type OrgList = z.infer<typeof OrgList>;
+
+export const OrgCreateRequest = z.object({ name: DisplayName, slug: Slug.optional() }).strict();
+export type OrgCreateRequest = z.infer<typeof OrgCreateRequest>;
+/** A new org comes with its default project and an owner key for it, shown this once. */
+export const OrgCreated = z.object({ org: Org, project: Project, apiKey: ApiKeyCreated }).meta({ id: 'OrgCreated' });
+export type OrgCreated = z.infer<typeof OrgCreated>;
+
+export const OrgUpdateRequest = z.object({ name: DisplayName }).strict();
+export type OrgUpdateRequest = z.infer<typeof OrgUpdateRequest>;
+export const OrgParams = z.object({ orgId: idSchema('org') });

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the npm workspaces (only when package-lock.json or package.json changed since the last install)
+# and builds every package. Idempotent and quick on a second run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+stamp=node_modules/.runtools-install-stamp
+want="$(node -v) $(cat package-lock.json package.json packages/*/package.json apps/*/package.json 2>/dev/null | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "runtools: installing npm packages (node $(node -v))" >&2
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  node -e 'require("better-sqlite3")(":memory:").close()' 2>/dev/null \
+    || { echo "runtools: better-sqlite3 did not build for $(node -v)" >&2; exit 1; }
+  echo "$want" > "$stamp"
+fi
+echo "runtools: building" >&2
+npm run --silent build >&2
