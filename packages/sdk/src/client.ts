@@ -1,0 +1,72 @@
+import { routes } from '@runtools/spec';
+import { AuthenticationError } from './errors.js';
+import { HttpClient } from './http.js';
+import { Auth } from './resources/auth.js';
+import { Members, Orgs, Projects } from './resources/orgs.js';
+import { Secrets } from './resources/secrets.js';
+import { SshKeys } from './resources/ssh-keys.js';
+import { sdkVersion } from './version.js';
+
+export interface RunToolsOptions {
+  /** Defaults to `RUNTOOLS_API_KEY`. */
+  apiKey?: string;
+  /** Defaults to `RUNTOOLS_API_URL`, then `http://127.0.0.1:7400`. */
+  baseUrl?: string;
+  /** Retries for idempotent calls on 429, 5xx and connection failures (default 2). */
+  maxRetries?: number;
+  /** Per-attempt timeout in milliseconds (default 60 000). */
+  timeoutMs?: number;
+  /** A custom fetch, e.g. for a proxy. */
+  fetch?: typeof globalThis.fetch;
+}
+
+export const defaultBaseUrl = 'http://127.0.0.1:7400';
+
+/**
+ * The RunTools client.
+ *
+ * @example
+ * import { RunTools } from '@runtools/sdk';
+ * const rt = new RunTools({ apiKey: process.env.RUNTOOLS_API_KEY });
+ * await rt.secrets.set('OPENAI_API_KEY', 'sk-…', { category: 'provider' });
+ */
+export class RunTools {
+  readonly baseUrl: string;
+  readonly secrets: Secrets;
+  readonly sshKeys: SshKeys;
+  readonly auth: Auth;
+  readonly orgs: Orgs;
+  readonly projects: Projects;
+  readonly members: Members;
+  private readonly http: HttpClient;
+
+  constructor(options: RunToolsOptions = {}) {
+    const apiKey = options.apiKey ?? process.env.RUNTOOLS_API_KEY;
+    if (!apiKey) {
+      throw new AuthenticationError('no API key: pass { apiKey } or set RUNTOOLS_API_KEY', { code: 'missing_api_key' });
+    }
+    this.baseUrl = options.baseUrl ?? process.env.RUNTOOLS_API_URL ?? defaultBaseUrl;
+    this.http = new HttpClient({
+      baseUrl: this.baseUrl,
+      apiKey,
+      maxRetries: options.maxRetries ?? 2,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      fetch: options.fetch ?? globalThis.fetch,
+      userAgent: `runtools-sdk/${sdkVersion} node/${process.versions.node}`,
+    });
+    this.secrets = new Secrets(this.http);
+    this.sshKeys = new SshKeys(this.http);
+    this.auth = new Auth(this.http);
+    this.orgs = new Orgs(this.http);
+    this.projects = new Projects(this.http);
+    this.members = new Members(this.http);
+  }
+
+  /**
+   * Liveness of the server.
+   * @example const { version } = await rt.health()
+   */
+  health(): Promise<{ status: 'ok'; version: string }> {
+    return this.http.call(routes.health);
+  }
+}

@@ -1,0 +1,97 @@
+import { type RouteContract, routePath } from '@runtools/spec';
+import {
+  ConnectionError,
+  errorFromResponse,
+  InternalServerError,
+  RateLimitError,
+  type RunToolsError,
+  TimeoutError,
+} from './errors.js';
+
+export interface HttpOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Retries for idempotent calls on 429, 5xx and connection failures. */
+  maxRetries: number;
+  /** Per-attempt timeout in milliseconds. */
+  timeoutMs: number;
+  fetch: typeof globalThis.fetch;
+  userAgent: string;
+}
+
+const idempotent = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+function backoffMs(attempt: number, retryAfter: string | null): number {
+  const seconds = retryAfter ? Number(retryAfter) : Number.NaN;
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 30_000);
+  const base = Math.min(250 * 2 ** attempt, 8000);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Calls one route of the spec's table; the only place the SDK touches the network. */
+export class HttpClient {
+  constructor(private readonly options: HttpOptions) {}
+
+  async call<T>(
+    contract: RouteContract,
+    input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {},
+  ): Promise<T> {
+    const url = new URL(routePath(contract.path, input.params), this.options.baseUrl.replace(/\/+$/, '/'));
+    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.options.apiKey}`,
+      accept: 'application/json',
+      'user-agent': this.options.userAgent,
+    };
+    const body = input.body === undefined ? undefined : JSON.stringify(input.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const retries = idempotent.has(contract.method) ? this.options.maxRetries : 0;
+
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await this.options.fetch(url, {
+          method: contract.method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+      } catch (cause) {
+        const timedOut = (cause as Error)?.name === 'TimeoutError';
+        const error: RunToolsError = timedOut
+          ? new TimeoutError(`${contract.method} ${url.pathname} timed out after ${this.options.timeoutMs} ms`, { code: 'timeout', cause })
+          : new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, { code: 'connection_failed', cause });
+        if (attempt < retries) {
+          await sleep(backoffMs(attempt, null));
+          continue;
+        }
+        throw error;
+      }
+      const requestId = response.headers.get('x-request-id') ?? undefined;
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch (cause) {
+        if (response.ok) {
+          throw new InternalServerError(`the server sent a non-JSON ${response.status} response`, {
+            code: 'invalid_response',
+            status: response.status,
+            cause,
+            ...(requestId ? { requestId } : {}),
+          });
+        }
+      }
+      if (response.ok) return parsed as T;
+      const error = errorFromResponse(response.status, parsed, requestId);
+      const retryable = error instanceof RateLimitError || (error instanceof InternalServerError && response.status >= 500);
+      if (retryable && attempt < retries) {
+        await sleep(backoffMs(attempt, response.headers.get('retry-after')));
+        continue;
+      }
+      throw error;
+    }
+  }
+}

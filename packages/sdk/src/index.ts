@@ -1,0 +1,44 @@
+export { defaultBaseUrl, RunTools, type RunToolsOptions } from './client.js';
+export {
+  defineAgent,
+  defineConfig,
+  defineSandbox,
+  defineTool,
+  type ToolContext,
+  type ToolDefinition,
+} from './define.js';
+export {
+  AuthenticationError,
+  type ClientErrorCode,
+  ConflictError,
+  ConnectionError,
+  errorFromResponse,
+  InternalServerError,
+  NotFoundError,
+  PermissionError,
+  RateLimitError,
+  RunToolsError,
+  TimeoutError,
+  ValidationError,
+} from './errors.js';
+export { ApiKeys, Auth } from './resources/auth.js';
+export { Members, Orgs, Projects } from './resources/orgs.js';
+export { Secrets } from './resources/secrets.js';
+export { SshKeys } from './resources/ssh-keys.js';
+export type {
+  AgentDefinition,
+  ApiKey,
+  ApiKeyCreated,
+  ErrorCode,
+  Member,
+  Org,
+  Project,
+  ProjectConfig,
+  Role,
+  SandboxDefinition,
+  SecretCategory,
+  SecretMetadata,
+  SecretWithValue,
+  SshKey,
+  WhoAmI,
+} from '@runtools/spec';

@@ -1,0 +1,25 @@
+import { type Deleted, routes, type SshKey } from '@runtools/spec';
+import type { HttpClient } from '../http.js';
+
+/** SSH public keys registered for the org; the SSH gateway matches clients against them. */
+export class SshKeys {
+  constructor(private readonly http: HttpClient) {}
+
+  /**
+   * Registers a public key (validated and fingerprinted like `ssh-keygen -lf`).
+   * @example await rt.sshKeys.add({ name: 'laptop', publicKey: readFileSync(`${homedir()}/.ssh/id_ed25519.pub`, 'utf8') })
+   */
+  add(input: { name: string; publicKey: string }): Promise<SshKey> {
+    return this.http.call(routes.sshKeysAdd, { body: input });
+  }
+
+  /** @example const keys = await rt.sshKeys.list() */
+  async list(): Promise<SshKey[]> {
+    return (await this.http.call<{ data: SshKey[] }>(routes.sshKeysList)).data;
+  }
+
+  /** @example await rt.sshKeys.remove('ssh_…') */
+  remove(id: string): Promise<Deleted> {
+    return this.http.call(routes.sshKeysRemove, { params: { sshKeyId: id } });
+  }
+}

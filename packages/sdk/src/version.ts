@@ -1,0 +1,1 @@
+export const sdkVersion = '0.1.0';

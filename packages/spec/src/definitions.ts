@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { SecretName } from './secrets.js';
+
+/** Size strings like `512MB`, `2GB`, `10GiB`. */
+export const ByteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, { message: 'a size such as "512MB" or "2GB"' });
+
+export const ResourceName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, { message: 'lowercase letters, digits, dashes and underscores' });
+
+export const SandboxResources = z
+  .object({
+    vcpus: z.number().int().min(1).max(64).optional(),
+    memory: ByteSize.optional(),
+    disk: ByteSize.optional(),
+  })
+  .strict();
+
+/** `defineSandbox`: a sandbox blueprint deployed with the project. */
+export const SandboxDefinition = z
+  .object({
+    name: ResourceName,
+    template: z.string().min(1).max(128).default('base'),
+    runtime: z.enum(['gvisor', 'container']).optional(),
+    resources: SandboxResources.optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    idleTimeout: z.number().int().min(0).max(7 * 24 * 3600).optional(),
+    metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
+  })
+  .strict();
+export type SandboxDefinition = z.input<typeof SandboxDefinition>;
+
+/** `provider/model`, e.g. `anthropic/claude-sonnet-4-5` or `openai/gpt-4.1`. */
+export const ModelId = z
+  .string()
+  .regex(/^[a-z0-9-]+\/[A-Za-z0-9._:-]+$/, { message: 'a model as "provider/model", e.g. "openai/gpt-4.1"' });
+
+/** `defineAgent`: model, instructions, tools and where it runs. */
+export const AgentDefinition = z
+  .object({
+    name: ResourceName,
+    description: z.string().max(2000).optional(),
+    model: ModelId,
+    systemPrompt: z.string().max(200_000).optional(),
+    tools: z.array(z.string().min(1).max(128)).max(128).default([]),
+    mode: z.enum(['in_sandbox', 'managed', 'local']).default('managed'),
+    maxIterations: z.number().int().min(1).max(100).default(25),
+    sandbox: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+export type AgentDefinition = z.input<typeof AgentDefinition>;
+
+/** The static part of `defineTool`; its `input` schema and `execute` function are checked separately. */
+export const ToolDefinitionMeta = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z][a-z0-9_]*$/, { message: 'snake_case, starting with a letter' }),
+  description: z.string().min(1).max(2000),
+  credentials: z.array(SecretName).max(32).default([]),
+});
+
+/** `defineConfig`: the project file `runtools.config.ts`. */
+export const ProjectConfig = z
+  .object({
+    project: z.string().min(1).max(63).optional(),
+    agentsDir: z.string().default('agents'),
+    toolsDir: z.string().default('tools'),
+    sandboxesDir: z.string().default('sandboxes'),
+    apiUrl: z.url().optional(),
+  })
+  .strict();
+export type ProjectConfig = z.input<typeof ProjectConfig>;
