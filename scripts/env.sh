@@ -1,6 +1,6 @@
 # Sourced by ./dev and .ci/run: puts a Node >= 22.12 first on PATH, installing Node 24 from npm's `node`
-# package into .tools/node when the machine's own Node is older, and points native addon builds
-# (better-sqlite3) at that Node's headers instead of the machine's.
+# package into .tools/node when the machine's own Node is older, and points native addon builds at that
+# Node's headers instead of the machine's (npm here is configured with the system Node's nodedir).
 RUNTOOLS_NODE_VERSION=24.21.0
 RUNTOOLS_TOOLS_DIR="$(pwd)/.tools"
 node_ok() {

@@ -6,7 +6,13 @@ import { nowIso } from './ids.js';
 /** Appends one audit record; runs inside the caller's transaction so the record and the change land together. */
 export async function audit(
   db: Kysely<Database> | Transaction<Database>,
-  entry: { orgId: string; event: AuditEvent; actorKeyId: string | null; targetId?: string; details?: Record<string, unknown> },
+  entry: {
+    orgId: string;
+    event: AuditEvent;
+    actorKeyId: string | null;
+    targetId?: string;
+    details?: Record<string, unknown>;
+  },
 ): Promise<void> {
   await db
     .insertInto('audit_log')

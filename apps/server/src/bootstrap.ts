@@ -17,7 +17,11 @@ export interface BootstrapResult {
  * On an empty database: the default org and project, an owner, and an owner key with scope `*`
  * (`RUNTOOLS_ADMIN_KEY` when set), written to `<data-dir>/admin-key` with mode 0600.
  */
-export async function bootstrap(db: Kysely<Database>, dataDir: string, presetKey: string | undefined): Promise<BootstrapResult> {
+export async function bootstrap(
+  db: Kysely<Database>,
+  dataDir: string,
+  presetKey: string | undefined,
+): Promise<BootstrapResult> {
   const anyOrg = await db.selectFrom('orgs').select('id').limit(1).executeTakeFirst();
   if (anyOrg) return {};
   let preset: { key: string; prefix: string; hash: string } | undefined;

@@ -11,7 +11,11 @@ export const ServerConfig = z.object({
   masterKey: z.string().min(1).optional(),
   adminKey: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  maxBodyBytes: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 

@@ -1,5 +1,5 @@
 export { ConfigError, defaultDataDir, defaultPort, resolveServerConfig, type ServerConfig } from './config.js';
-export { type RotationResult, rotateRootKey } from './credentials/rotate-root.js';
 export { RootKeyError } from './credentials/root-key.js';
+export { type RotationResult, rotateRootKey } from './credentials/rotate-root.js';
 export { type RunningServer, startServer } from './server.js';
 export { version } from './version.js';

@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Authenticator } from './auth/authenticate.js';
 import { bootstrap } from './bootstrap.js';
 import { ConfigError, type ServerConfig } from './config.js';
@@ -23,6 +23,8 @@ export interface RunningServer {
   adminKey: string | undefined;
   adminKeyPath: string | undefined;
   rootKeyId: string;
+  /** Every route the HTTP app serves, for tests that check each one is in the spec's contract table. */
+  routes: { method: string; path: string }[];
   /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the database. */
   close(graceMs?: number): Promise<void>;
 }
@@ -33,7 +35,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   if (!config.databaseUrl) {
     const other = runningServerPid(config.dataDir);
     if (other) {
-      throw new ConfigError(`another RunTools server (pid ${other}) is using ${config.dataDir}; stop it or pick another --data-dir`);
+      throw new ConfigError(
+        `another RunTools server (pid ${other}) is using ${config.dataDir}; stop it or pick another --data-dir`,
+      );
     }
   }
   const db = await openDatabase(config.databaseUrl ?? sqlitePath(config.dataDir));
@@ -54,7 +58,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       maxBodyBytes: config.maxBodyBytes,
     });
     const server = await new Promise<Server>((resolve, reject) => {
-      const instance = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(instance as Server));
+      const instance = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+        resolve(instance as Server),
+      );
       instance.once('error', reject);
     });
     writePidFile(config.dataDir);
@@ -72,6 +78,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       adminKey: boot.adminKey,
       adminKeyPath: boot.adminKeyPath,
       rootKeyId: rootKey.root.id,
+      routes: app.routes.map((route) => ({ method: route.method, path: route.path })),
       close(graceMs = 10_000) {
         closing ??= (async () => {
           await new Promise<void>((resolve) => {

@@ -9,7 +9,9 @@ function check<T extends z.ZodType>(schema: T, value: unknown, what: string): vo
     const path = issue && issue.path.length > 0 ? `.${issue.path.map(String).join('.')}` : '';
     throw new ValidationError(`invalid ${what}${path}: ${issue?.message ?? 'invalid'}`, {
       code: 'invalid_definition',
-      details: { issues: result.error.issues.map((item) => ({ path: item.path.map(String).join('.'), message: item.message })) },
+      details: {
+        issues: result.error.issues.map((item) => ({ path: item.path.map(String).join('.'), message: item.message })),
+      },
     });
   }
 }
@@ -65,10 +67,20 @@ export interface ToolDefinition<Input extends z.ZodType, Output> {
  *   execute: async ({ city }) => ({ city, tempC: 21 }),
  * })
  */
-export function defineTool<Input extends z.ZodType, Output>(definition: ToolDefinition<Input, Output>): ToolDefinition<Input, Output> {
-  check(ToolDefinitionMeta, { name: definition.name, description: definition.description, credentials: definition.credentials }, 'tool definition');
+export function defineTool<Input extends z.ZodType, Output>(
+  definition: ToolDefinition<Input, Output>,
+): ToolDefinition<Input, Output> {
+  check(
+    ToolDefinitionMeta,
+    { name: definition.name, description: definition.description, credentials: definition.credentials },
+    'tool definition',
+  );
   const input = definition.input as unknown;
-  if (typeof input !== 'object' || input === null || typeof (input as { safeParse?: unknown }).safeParse !== 'function') {
+  if (
+    typeof input !== 'object' ||
+    input === null ||
+    typeof (input as { safeParse?: unknown }).safeParse !== 'function'
+  ) {
     throw new ValidationError('invalid tool definition.input: must be a zod schema', { code: 'invalid_definition' });
   }
   if (typeof definition.execute !== 'function') {

@@ -1,7 +1,12 @@
 import { type ErrorCode, errorFamily } from '@runtools/spec';
 
 /** Codes the SDK itself raises when there is no server answer to map. */
-export type ClientErrorCode = 'connection_failed' | 'timeout' | 'invalid_response' | 'missing_api_key' | 'invalid_definition';
+export type ClientErrorCode =
+  | 'connection_failed'
+  | 'timeout'
+  | 'invalid_response'
+  | 'missing_api_key'
+  | 'invalid_definition';
 
 /**
  * Base class of every error the SDK throws. `code` is the server's machine-readable code (see
@@ -58,7 +63,9 @@ export class TimeoutError extends RunToolsError {}
 
 /** The one place an error response becomes an error class. */
 export function errorFromResponse(status: number, body: unknown, requestId: string | undefined): RunToolsError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown; requestId?: unknown } } | null)?.error;
+  const error = (
+    body as { error?: { code?: unknown; message?: unknown; details?: unknown; requestId?: unknown } } | null
+  )?.error;
   if (!error || typeof error.code !== 'string') {
     return new InternalServerError(`unexpected HTTP ${status} response without an error body`, {
       code: status >= 500 ? 'internal_error' : 'invalid_response',
@@ -69,7 +76,9 @@ export function errorFromResponse(status: number, body: unknown, requestId: stri
   const options = {
     code: error.code as ErrorCode,
     status,
-    ...(typeof error.details === 'object' && error.details ? { details: error.details as Record<string, unknown> } : {}),
+    ...(typeof error.details === 'object' && error.details
+      ? { details: error.details as Record<string, unknown> }
+      : {}),
     ...(typeof error.requestId === 'string' ? { requestId: error.requestId } : requestId ? { requestId } : {}),
   };
   const message = typeof error.message === 'string' ? error.message : error.code;

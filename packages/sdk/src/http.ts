@@ -61,8 +61,14 @@ export class HttpClient {
       } catch (cause) {
         const timedOut = (cause as Error)?.name === 'TimeoutError';
         const error: RunToolsError = timedOut
-          ? new TimeoutError(`${contract.method} ${url.pathname} timed out after ${this.options.timeoutMs} ms`, { code: 'timeout', cause })
-          : new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, { code: 'connection_failed', cause });
+          ? new TimeoutError(`${contract.method} ${url.pathname} timed out after ${this.options.timeoutMs} ms`, {
+              code: 'timeout',
+              cause,
+            })
+          : new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
+              code: 'connection_failed',
+              cause,
+            });
         if (attempt < retries) {
           await sleep(backoffMs(attempt, null));
           continue;
@@ -86,7 +92,8 @@ export class HttpClient {
       }
       if (response.ok) return parsed as T;
       const error = errorFromResponse(response.status, parsed, requestId);
-      const retryable = error instanceof RateLimitError || (error instanceof InternalServerError && response.status >= 500);
+      const retryable =
+        error instanceof RateLimitError || (error instanceof InternalServerError && response.status >= 500);
       if (retryable && attempt < retries) {
         await sleep(backoffMs(attempt, response.headers.get('retry-after')));
         continue;

@@ -1,3 +1,20 @@
+export type {
+  AgentDefinition,
+  ApiKey,
+  ApiKeyCreated,
+  ErrorCode,
+  Member,
+  Org,
+  Project,
+  ProjectConfig,
+  Role,
+  SandboxDefinition,
+  SecretCategory,
+  SecretMetadata,
+  SecretWithValue,
+  SshKey,
+  WhoAmI,
+} from '@runtools/spec';
 export { defaultBaseUrl, RunTools, type RunToolsOptions } from './client.js';
 export {
   defineAgent,
@@ -25,20 +42,3 @@ export { ApiKeys, Auth } from './resources/auth.js';
 export { Members, Orgs, Projects } from './resources/orgs.js';
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';
-export type {
-  AgentDefinition,
-  ApiKey,
-  ApiKeyCreated,
-  ErrorCode,
-  Member,
-  Org,
-  Project,
-  ProjectConfig,
-  Role,
-  SandboxDefinition,
-  SecretCategory,
-  SecretMetadata,
-  SecretWithValue,
-  SshKey,
-  WhoAmI,
-} from '@runtools/spec';

@@ -28,7 +28,12 @@ export const SandboxDefinition = z
     runtime: z.enum(['gvisor', 'container']).optional(),
     resources: SandboxResources.optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
-    idleTimeout: z.number().int().min(0).max(7 * 24 * 3600).optional(),
+    idleTimeout: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional(),
     metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
   })
   .strict();

@@ -1,15 +1,8 @@
-import { z } from 'zod';
-import {
-  ApiKeyCreated,
-  ApiKeyCreateRequest,
-  ApiKey,
-  ApiKeyList,
-  ApiKeyParams,
-  WhoAmI,
-} from './api-keys.js';
+import type { z } from 'zod';
+import { ApiKey, ApiKeyCreated, ApiKeyCreateRequest, ApiKeyList, ApiKeyParams, WhoAmI } from './api-keys.js';
 import { Deleted } from './common.js';
 import { Health, Readiness } from './health.js';
-import { MemberAdded, MemberAddRequest, Member, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
+import { Member, MemberAdded, MemberAddRequest, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
 import { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
 import { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 import type { ConcreteScope } from './scopes.js';

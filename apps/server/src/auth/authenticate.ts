@@ -44,7 +44,10 @@ export class Authenticator {
 
   async authenticate(key: string | undefined, now = new Date()): Promise<AuthContext> {
     if (!key) {
-      throw new ApiError('unauthenticated', 'an API key is required: send "X-API-Key: <key>" or "Authorization: Bearer <key>"');
+      throw new ApiError(
+        'unauthenticated',
+        'an API key is required: send "X-API-Key: <key>" or "Authorization: Bearer <key>"',
+      );
     }
     const parsed = parseApiKey(key);
     if (!parsed) throw new ApiError('invalid_api_key', 'the API key is malformed');

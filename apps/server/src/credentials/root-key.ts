@@ -27,7 +27,7 @@ export function parseRootKey(text: string, source: string): RootKey {
   let bytes: Buffer | undefined;
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) bytes = Buffer.from(trimmed, 'hex');
   else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) bytes = Buffer.from(trimmed, 'base64');
-  if (!bytes || bytes.length !== 32) {
+  if (bytes?.length !== 32) {
     throw new RootKeyError(`${source} must be 32 random bytes as base64 (44 chars) or hex (64 chars)`);
   }
   return rootKeyFromBytes(bytes);

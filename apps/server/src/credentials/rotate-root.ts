@@ -3,8 +3,15 @@ import { ConfigError } from '../config.js';
 import { runningServerPid, sqlitePath } from '../data-dir.js';
 import { openDatabase } from '../db/database.js';
 import { rewrap } from './envelope.js';
+import {
+  generateRootKeyText,
+  loadRootKey,
+  parseRootKey,
+  rootKeyPaths,
+  writeKeyFile,
+  writeRootKeyCheck,
+} from './root-key.js';
 import { secretAad } from './secret-store.js';
-import { generateRootKeyText, loadRootKey, parseRootKey, rootKeyPaths, writeKeyFile, writeRootKeyCheck } from './root-key.js';
 
 export interface RotationResult {
   secrets: number;
@@ -27,7 +34,10 @@ export async function rotateRootKey(options: {
   newKey: string | undefined;
 }): Promise<RotationResult> {
   const running = runningServerPid(options.dataDir);
-  if (running) throw new ConfigError(`a RunTools server (pid ${running}) is using ${options.dataDir}; stop it before rotating the root key`);
+  if (running)
+    throw new ConfigError(
+      `a RunTools server (pid ${running}) is using ${options.dataDir}; stop it before rotating the root key`,
+    );
   const db = await openDatabase(options.databaseUrl ?? sqlitePath(options.dataDir));
   try {
     const current = await loadRootKey({ dataDir: options.dataDir, masterKey: options.masterKey, db: db.kysely });

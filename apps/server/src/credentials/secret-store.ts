@@ -3,11 +3,13 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
-import { open, type RootKey, rewrap, seal } from './envelope.js';
+import { open, type RootKey, seal } from './envelope.js';
 
 export const secretAad = (orgId: string, secretId: string) => `secret\0${orgId}\0${secretId}`;
 
-function metadata(row: Pick<Database['secrets'], 'id' | 'name' | 'category' | 'created_at' | 'updated_at'>): SecretMetadata {
+function metadata(
+  row: Pick<Database['secrets'], 'id' | 'name' | 'category' | 'created_at' | 'updated_at'>,
+): SecretMetadata {
   return {
     id: row.id,
     name: row.name,
@@ -56,7 +58,13 @@ export class SecretStore {
           })
           .execute();
       }
-      return metadata({ id, name: input.name, category: input.category, created_at: existing?.created_at ?? now, updated_at: now });
+      return metadata({
+        id,
+        name: input.name,
+        category: input.category,
+        created_at: existing?.created_at ?? now,
+        updated_at: now,
+      });
     });
   }
 
@@ -92,4 +100,3 @@ export class SecretStore {
     return row;
   }
 }
-

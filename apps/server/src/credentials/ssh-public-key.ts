@@ -48,7 +48,8 @@ function unsignedInteger(bytes: Buffer): Buffer {
 function checkEcPoint(curve: string, point: Buffer): number {
   const spec = curves[curve];
   if (!spec) throw new SshKeyFormatError(`unsupported ECDSA curve ${curve}`);
-  if (point.length !== spec.pointBytes || point[0] !== 4) throw new SshKeyFormatError('the ECDSA public point is malformed');
+  if (point.length !== spec.pointBytes || point[0] !== 4)
+    throw new SshKeyFormatError('the ECDSA public point is malformed');
   const size = (spec.pointBytes - 1) / 2;
   try {
     createPublicKey({
@@ -77,7 +78,9 @@ export function parseSshPublicKey(line: string): ParsedSshKey {
   if (/[\r\n]/.test(trimmed)) throw new SshKeyFormatError('give exactly one public key line');
   const match = /^(\S+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*))?$/.exec(trimmed);
   if (!match) {
-    throw new SshKeyFormatError('expected "<type> <base64> [comment]", as in ~/.ssh/id_ed25519.pub (not a private key, not options)');
+    throw new SshKeyFormatError(
+      'expected "<type> <base64> [comment]", as in ~/.ssh/id_ed25519.pub (not a private key, not options)',
+    );
   }
   const [, type, base64, comment] = match as unknown as [string, string, string, string | undefined];
   const blob = Buffer.from(base64, 'base64');
@@ -106,7 +109,10 @@ export function parseSshPublicKey(line: string): ParsedSshKey {
       bits = modulus.length * 8 - Math.clz32(modulus[0] ?? 0) + 24;
       if (bits < 2048) throw new SshKeyFormatError(`RSA keys must have at least 2048 bits; this one has ${bits}`);
       try {
-        createPublicKey({ key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') }, format: 'jwk' });
+        createPublicKey({
+          key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') },
+          format: 'jwk',
+        });
       } catch {
         throw new SshKeyFormatError('the RSA key is malformed');
       }

@@ -1,5 +1,5 @@
-import type { DialectName } from './database.js';
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import type { DialectName } from './database.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder so both dialects
@@ -7,99 +7,99 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } fr
  */
 function buildMigrations(dialect: DialectName): Record<string, Migration> {
   return {
-  '0001_foundation': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('meta')
-        .addColumn('key', 'text', (column) => column.primaryKey())
-        .addColumn('value', 'text', (column) => column.notNull())
-        .execute();
-      await db.schema
-        .createTable('users')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('email', 'text', (column) => column.notNull().unique())
-        .addColumn('name', 'text')
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .execute();
-      await db.schema
-        .createTable('orgs')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('name', 'text', (column) => column.notNull())
-        .addColumn('slug', 'text', (column) => column.notNull().unique())
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .execute();
-      await db.schema
-        .createTable('projects')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
-        .addColumn('name', 'text', (column) => column.notNull())
-        .addColumn('slug', 'text', (column) => column.notNull())
-        .addColumn('is_default', 'integer', (column) => column.notNull().defaultTo(0))
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .addUniqueConstraint('projects_org_slug', ['org_id', 'slug'])
-        .execute();
-      await db.schema
-        .createTable('members')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
-        .addColumn('user_id', 'text', (column) => column.notNull().references('users.id').onDelete('cascade'))
-        .addColumn('role', 'text', (column) => column.notNull())
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .addUniqueConstraint('members_org_user', ['org_id', 'user_id'])
-        .execute();
-      await db.schema
-        .createTable('api_keys')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
-        .addColumn('member_id', 'text', (column) => column.notNull().references('members.id').onDelete('cascade'))
-        .addColumn('name', 'text', (column) => column.notNull())
-        .addColumn('prefix', 'text', (column) => column.notNull().unique())
-        .addColumn('key_hash', 'text', (column) => column.notNull())
-        .addColumn('scopes', 'text', (column) => column.notNull())
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .addColumn('expires_at', 'text')
-        .addColumn('last_used_at', 'text')
-        .addColumn('revoked_at', 'text')
-        .execute();
-      await db.schema.createIndex('api_keys_org').on('api_keys').column('org_id').execute();
-      await db.schema
-        .createTable('secrets')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
-        .addColumn('name', 'text', (column) => column.notNull())
-        .addColumn('category', 'text', (column) => column.notNull())
-        .addColumn('ciphertext', 'text', (column) => column.notNull())
-        .addColumn('root_key_id', 'text', (column) => column.notNull())
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .addColumn('updated_at', 'text', (column) => column.notNull())
-        .addUniqueConstraint('secrets_org_name', ['org_id', 'name'])
-        .execute();
-      await db.schema
-        .createTable('ssh_keys')
-        .addColumn('id', 'text', (column) => column.primaryKey())
-        .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
-        .addColumn('name', 'text', (column) => column.notNull())
-        .addColumn('algorithm', 'text', (column) => column.notNull())
-        .addColumn('bits', 'integer')
-        .addColumn('fingerprint', 'text', (column) => column.notNull())
-        .addColumn('public_key', 'text', (column) => column.notNull())
-        .addColumn('comment', 'text')
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .addUniqueConstraint('ssh_keys_org_fingerprint', ['org_id', 'fingerprint'])
-        .execute();
-      await db.schema
-        .createTable('audit_log')
-        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : sql`integer`, (column) => column.primaryKey())
-        .addColumn('org_id', 'text', (column) => column.notNull())
-        .addColumn('event', 'text', (column) => column.notNull())
-        .addColumn('actor_key_id', 'text')
-        .addColumn('target_id', 'text')
-        .addColumn('details', 'text', (column) => column.notNull())
-        .addColumn('created_at', 'text', (column) => column.notNull())
-        .execute();
-      await db.schema.createIndex('audit_log_org').on('audit_log').columns(['org_id', 'seq']).execute();
+    '0001_foundation': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('meta')
+          .addColumn('key', 'text', (column) => column.primaryKey())
+          .addColumn('value', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('email', 'text', (column) => column.notNull().unique())
+          .addColumn('name', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable('orgs')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('slug', 'text', (column) => column.notNull().unique())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable('projects')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('slug', 'text', (column) => column.notNull())
+          .addColumn('is_default', 'integer', (column) => column.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('projects_org_slug', ['org_id', 'slug'])
+          .execute();
+        await db.schema
+          .createTable('members')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('user_id', 'text', (column) => column.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('role', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('members_org_user', ['org_id', 'user_id'])
+          .execute();
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('member_id', 'text', (column) => column.notNull().references('members.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('prefix', 'text', (column) => column.notNull().unique())
+          .addColumn('key_hash', 'text', (column) => column.notNull())
+          .addColumn('scopes', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('expires_at', 'text')
+          .addColumn('last_used_at', 'text')
+          .addColumn('revoked_at', 'text')
+          .execute();
+        await db.schema.createIndex('api_keys_org').on('api_keys').column('org_id').execute();
+        await db.schema
+          .createTable('secrets')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('category', 'text', (column) => column.notNull())
+          .addColumn('ciphertext', 'text', (column) => column.notNull())
+          .addColumn('root_key_id', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('secrets_org_name', ['org_id', 'name'])
+          .execute();
+        await db.schema
+          .createTable('ssh_keys')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('algorithm', 'text', (column) => column.notNull())
+          .addColumn('bits', 'integer')
+          .addColumn('fingerprint', 'text', (column) => column.notNull())
+          .addColumn('public_key', 'text', (column) => column.notNull())
+          .addColumn('comment', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('ssh_keys_org_fingerprint', ['org_id', 'fingerprint'])
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : sql`integer`, (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull())
+          .addColumn('event', 'text', (column) => column.notNull())
+          .addColumn('actor_key_id', 'text')
+          .addColumn('target_id', 'text')
+          .addColumn('details', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('audit_log_org').on('audit_log').columns(['org_id', 'seq']).execute();
+      },
     },
-  },
   };
 }
 

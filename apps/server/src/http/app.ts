@@ -1,8 +1,8 @@
 import { type RouteContract, type RouteId, routes } from '@runtools/spec';
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import { newId } from '../ids.js';
 import { docsPage } from './docs-page.js';
@@ -38,7 +38,11 @@ function errorResponse(context: Context<Env>, error: ApiError) {
 function zodDetails(error: z.ZodError, location: string) {
   return {
     location,
-    issues: error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), code: issue.code, message: issue.message })),
+    issues: error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.'),
+      code: issue.code,
+      message: issue.message,
+    })),
   };
 }
 
@@ -47,7 +51,11 @@ function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, location: 
   if (!result.success) {
     const first = result.error.issues[0];
     const where = first && first.path.length > 0 ? `${location}.${first.path.map(String).join('.')}` : location;
-    throw new ApiError('validation_failed', `invalid ${where}: ${first?.message ?? 'invalid input'}`, zodDetails(result.error, location));
+    throw new ApiError(
+      'validation_failed',
+      `invalid ${where}: ${first?.message ?? 'invalid input'}`,
+      zodDetails(result.error, location),
+    );
   }
   return result.data;
 }
@@ -100,13 +108,16 @@ export function createApp(options: AppOptions): Hono<Env> {
     '/v1/*',
     bodyLimit({
       maxSize: options.maxBodyBytes,
-      onError: (context) =>
-        errorResponse(
+      onError: (context) => {
+        // The rest of the body is never read, so this connection cannot carry another request.
+        context.header('Connection', 'close');
+        return errorResponse(
           context as Context<Env>,
           new ApiError('payload_too_large', `the request body is larger than ${options.maxBodyBytes} bytes`, {
             maxBytes: options.maxBodyBytes,
           }),
-        ),
+        );
+      },
     }),
   );
 
@@ -139,16 +150,24 @@ export function createApp(options: AppOptions): Hono<Env> {
       context.header('Allow', [...new Set(methods)].join(', '));
       return errorResponse(
         context,
-        new ApiError('method_not_allowed', `${context.req.method} is not allowed on ${context.req.path}`, { allowed: methods }),
+        new ApiError('method_not_allowed', `${context.req.method} is not allowed on ${context.req.path}`, {
+          allowed: methods,
+        }),
       );
     }
-    return errorResponse(context, new ApiError('route_not_found', `no route ${context.req.method} ${context.req.path}`));
+    return errorResponse(
+      context,
+      new ApiError('route_not_found', `no route ${context.req.method} ${context.req.path}`),
+    );
   });
 
   app.onError((error, context) => {
     if (error instanceof ApiError) return errorResponse(context, error);
     options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');
-    return errorResponse(context, new ApiError('internal_error', 'internal error; the request id identifies it in the server log'));
+    return errorResponse(
+      context,
+      new ApiError('internal_error', 'internal error; the request id identifies it in the server log'),
+    );
   });
 
   return app;

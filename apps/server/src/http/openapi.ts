@@ -72,7 +72,12 @@ export function buildOpenApiDocument(version: string) {
       ...(contract.auth === 'key' ? { 'x-required-scopes': contract.scopes } : { security: [] }),
       ...(contract.params || contract.query ? { parameters: parameters(contract) } : {}),
       ...(contract.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(contract.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: toSchema(contract.body, 'input') } },
+            },
+          }
         : {}),
       responses: {
         [String(contract.status)]: {

@@ -1,7 +1,7 @@
 import type { ApiKeyCreated, Member, Org, Project, Role } from '@runtools/spec';
 import type { Kysely, Transaction } from 'kysely';
-import { mintApiKey } from '../auth/api-key-token.js';
 import { audit } from '../audit.js';
+import { mintApiKey } from '../auth/api-key-token.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -44,7 +44,14 @@ export async function ensureUser(db: Executor, email: string, name: string | nul
 /** Issues a key for a member. Only its hash is kept; the key itself is returned this once. */
 export async function issueApiKey(
   db: Executor,
-  input: { orgId: string; memberId: string; name: string; scopes: string[]; expiresAt: string | null; preset?: { key: string; prefix: string; hash: string } },
+  input: {
+    orgId: string;
+    memberId: string;
+    name: string;
+    scopes: string[];
+    expiresAt: string | null;
+    preset?: { key: string; prefix: string; hash: string };
+  },
 ): Promise<ApiKeyCreated> {
   const minted = input.preset ?? mintApiKey();
   const id = newId('apiKey');
@@ -65,7 +72,15 @@ export async function issueApiKey(
       revoked_at: null,
     })
     .execute();
-  return { id, key: minted.key, prefix: minted.prefix, name: input.name, scopes: input.scopes, expiresAt: input.expiresAt, createdAt };
+  return {
+    id,
+    key: minted.key,
+    prefix: minted.prefix,
+    name: input.name,
+    scopes: input.scopes,
+    expiresAt: input.expiresAt,
+    createdAt,
+  };
 }
 
 export interface CreatedOrg {
@@ -89,7 +104,8 @@ export async function createOrg(
   try {
     await db.insertInto('orgs').values({ id: orgId, name: input.name, slug, created_at: createdAt }).execute();
   } catch (error) {
-    if (isUniqueViolation(error)) throw new ApiError('org_exists', `an org with slug "${slug}" already exists`, { slug });
+    if (isUniqueViolation(error))
+      throw new ApiError('org_exists', `an org with slug "${slug}" already exists`, { slug });
     throw error;
   }
   const project: Database['projects'] = {

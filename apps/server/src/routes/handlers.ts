@@ -9,7 +9,15 @@ import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
 import { newId, nowIso } from '../ids.js';
-import { countOwners, createOrg, ensureUser, getMember, issueApiKey, projectFromRow, slugify } from '../orgs/tenancy.js';
+import {
+  countOwners,
+  createOrg,
+  ensureUser,
+  getMember,
+  issueApiKey,
+  projectFromRow,
+  slugify,
+} from '../orgs/tenancy.js';
 
 export interface HandlerDeps {
   db: Db;
@@ -53,9 +61,13 @@ function checkNoEscalation(auth: AuthContext, scopes: string[]): void {
   const wanted = expandScopes(scopes);
   const missing = [...wanted].filter((scope) => !auth.effectiveScopes.has(scope));
   if (missing.length > 0) {
-    throw new ApiError('scope_escalation', `a key cannot grant scopes its creator does not hold: ${missing.join(', ')}`, {
-      missing,
-    });
+    throw new ApiError(
+      'scope_escalation',
+      `a key cannot grant scopes its creator does not hold: ${missing.join(', ')}`,
+      {
+        missing,
+      },
+    );
   }
 }
 
@@ -142,7 +154,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
         .orderBy('orgs.created_at')
         .execute();
       return {
-        data: rows.map((row) => ({ id: row.id, name: row.name, slug: row.slug, role: row.role as Role, createdAt: row.created_at })),
+        data: rows.map((row) => ({
+          id: row.id,
+          name: row.name,
+          slug: row.slug,
+          role: row.role as Role,
+          createdAt: row.created_at,
+        })),
       };
     },
     async orgsCreate({ auth, body }) {
@@ -175,7 +193,12 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
 
     async projectsList({ auth }) {
-      const rows = await db.selectFrom('projects').selectAll().where('org_id', '=', auth.orgId).orderBy('created_at').execute();
+      const rows = await db
+        .selectFrom('projects')
+        .selectAll()
+        .where('org_id', '=', auth.orgId)
+        .orderBy('created_at')
+        .execute();
       return { data: rows.map(projectFromRow) };
     },
     async projectsCreate({ auth, body }) {
@@ -244,7 +267,8 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
             .values({ id: memberId, org_id: auth.orgId, user_id: userId, role: body.role, created_at: nowIso() })
             .execute();
         } catch (error) {
-          if (isUniqueViolation(error)) throw new ApiError('member_exists', `${body.email} is already a member of this org`);
+          if (isUniqueViolation(error))
+            throw new ApiError('member_exists', `${body.email} is already a member of this org`);
           throw error;
         }
         const apiKey = await issueApiKey(trx, {
@@ -254,7 +278,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
           scopes: ['*'],
           expiresAt: null,
         });
-        await audit(trx, { orgId: auth.orgId, event: 'member.added', actorKeyId: auth.keyId, targetId: memberId, details: { role: body.role } });
+        await audit(trx, {
+          orgId: auth.orgId,
+          event: 'member.added',
+          actorKeyId: auth.keyId,
+          targetId: memberId,
+          details: { role: body.role },
+        });
         return { member: await getMember(trx, auth.orgId, memberId), apiKey };
       });
     },
@@ -266,7 +296,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
           throw new ApiError('last_owner', 'an org needs at least one owner; promote another member first');
         }
         await trx.updateTable('members').set({ role: body.role }).where('id', '=', member.id).execute();
-        await audit(trx, { orgId: auth.orgId, event: 'member.updated', actorKeyId: auth.keyId, targetId: member.id, details: { role: body.role } });
+        await audit(trx, {
+          orgId: auth.orgId,
+          event: 'member.updated',
+          actorKeyId: auth.keyId,
+          targetId: member.id,
+          details: { role: body.role },
+        });
         return { ...member, role: body.role };
       });
     },
@@ -277,7 +313,12 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
         if (member.role === 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
           throw new ApiError('last_owner', 'an org needs at least one owner; it cannot remove its last one');
         }
-        await trx.updateTable('api_keys').set({ revoked_at: nowIso() }).where('member_id', '=', member.id).where('revoked_at', 'is', null).execute();
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: nowIso() })
+          .where('member_id', '=', member.id)
+          .where('revoked_at', 'is', null)
+          .execute();
         await trx.deleteFrom('members').where('id', '=', member.id).execute();
         await audit(trx, { orgId: auth.orgId, event: 'member.removed', actorKeyId: auth.keyId, targetId: member.id });
         return { id: member.id, deleted: true };
@@ -299,7 +340,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
         scopes: body.scopes,
         expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
       });
-      await audit(db, { orgId: auth.orgId, event: 'api_key.created', actorKeyId: auth.keyId, targetId: created.id, details: { scopes: body.scopes } });
+      await audit(db, {
+        orgId: auth.orgId,
+        event: 'api_key.created',
+        actorKeyId: auth.keyId,
+        targetId: created.id,
+        details: { scopes: body.scopes },
+      });
       return created;
     },
     async keysList({ auth }) {
@@ -322,7 +369,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
 
     async secretsSet({ auth, body }) {
       const result = await deps.secrets.set(auth.orgId, body);
-      await audit(db, { orgId: auth.orgId, event: 'secret.set', actorKeyId: auth.keyId, targetId: result.id, details: { name: body.name } });
+      await audit(db, {
+        orgId: auth.orgId,
+        event: 'secret.set',
+        actorKeyId: auth.keyId,
+        targetId: result.id,
+        details: { name: body.name },
+      });
       return result;
     },
     async secretsList({ auth }) {
@@ -330,12 +383,24 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async secretsGet({ auth, params }) {
       const secret = await deps.secrets.get(auth.orgId, params.name);
-      await audit(db, { orgId: auth.orgId, event: 'secret.read', actorKeyId: auth.keyId, targetId: secret.id, details: { name: secret.name } });
+      await audit(db, {
+        orgId: auth.orgId,
+        event: 'secret.read',
+        actorKeyId: auth.keyId,
+        targetId: secret.id,
+        details: { name: secret.name },
+      });
       return secret;
     },
     async secretsDelete({ auth, params }) {
       const { id } = await deps.secrets.delete(auth.orgId, params.name);
-      await audit(db, { orgId: auth.orgId, event: 'secret.deleted', actorKeyId: auth.keyId, targetId: id, details: { name: params.name } });
+      await audit(db, {
+        orgId: auth.orgId,
+        event: 'secret.deleted',
+        actorKeyId: auth.keyId,
+        targetId: id,
+        details: { name: params.name },
+      });
       return { id, deleted: true };
     },
 
@@ -367,15 +432,28 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
         await db.insertInto('ssh_keys').values(row).execute();
       } catch (error) {
         if (isUniqueViolation(error)) {
-          throw new ApiError('ssh_key_exists', `this key (${parsed.fingerprint}) is already registered`, { fingerprint: parsed.fingerprint });
+          throw new ApiError('ssh_key_exists', `this key (${parsed.fingerprint}) is already registered`, {
+            fingerprint: parsed.fingerprint,
+          });
         }
         throw error;
       }
-      await audit(db, { orgId: auth.orgId, event: 'ssh_key.added', actorKeyId: auth.keyId, targetId: row.id, details: { fingerprint: row.fingerprint } });
+      await audit(db, {
+        orgId: auth.orgId,
+        event: 'ssh_key.added',
+        actorKeyId: auth.keyId,
+        targetId: row.id,
+        details: { fingerprint: row.fingerprint },
+      });
       return sshKeyFromRow(row);
     },
     async sshKeysList({ auth }) {
-      const rows = await db.selectFrom('ssh_keys').selectAll().where('org_id', '=', auth.orgId).orderBy('created_at').execute();
+      const rows = await db
+        .selectFrom('ssh_keys')
+        .selectAll()
+        .where('org_id', '=', auth.orgId)
+        .orderBy('created_at')
+        .execute();
       return { data: rows.map(sshKeyFromRow) };
     },
     async sshKeysRemove({ auth, params }) {
@@ -391,4 +469,3 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
   };
 }
-

@@ -13,7 +13,9 @@ export class ApiKeys {
     const body: ApiKeyCreateRequest = {
       name: input.name,
       scopes: input.scopes,
-      ...(input.expiresAt ? { expiresAt: input.expiresAt instanceof Date ? input.expiresAt.toISOString() : input.expiresAt } : {}),
+      ...(input.expiresAt
+        ? { expiresAt: input.expiresAt instanceof Date ? input.expiresAt.toISOString() : input.expiresAt }
+        : {}),
     };
     return this.http.call(routes.keysCreate, { body });
   }

@@ -10,7 +10,9 @@ export class Secrets {
    * @example await rt.secrets.set('OPENAI_API_KEY', 'sk-…', { category: 'provider' })
    */
   set(name: string, value: string, options: { category?: SecretCategory } = {}): Promise<SecretMetadata> {
-    return this.http.call(routes.secretsSet, { body: { name, value, ...(options.category ? { category: options.category } : {}) } });
+    return this.http.call(routes.secretsSet, {
+      body: { name, value, ...(options.category ? { category: options.category } : {}) },
+    });
   }
 
   /**

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The test command: lint, type-check (sources and tests), then every test on SQLite and, when a PostgreSQL
+// server is reachable, on PostgreSQL too. Ends with vitest's summary reporter's `N passed, N failed` line.
+import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+
+function run(command, args, env = process.env) {
+  const result = spawnSync(command, args, { stdio: 'inherit', env });
+  if (result.status !== 0) {
+    process.stdout.write(
+      `\n0 passed, 1 failed (${command} ${args.join(' ')} exited ${result.status ?? result.signal})\n`,
+    );
+    process.exit(result.status || 1);
+  }
+}
+
+function reachable(host, port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+const env = { ...process.env };
+if (!env.RUNTOOLS_TEST_DATABASE_URL && (await reachable('127.0.0.1', 5432))) {
+  env.RUNTOOLS_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+}
+console.log(
+  env.RUNTOOLS_TEST_DATABASE_URL
+    ? `runtools: testing on SQLite and PostgreSQL (${env.RUNTOOLS_TEST_DATABASE_URL.replace(/\/\/[^@]*@/, '//')})`
+    : 'runtools: testing on SQLite only (no PostgreSQL at 127.0.0.1:5432 and RUNTOOLS_TEST_DATABASE_URL unset)',
+);
+const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+run(bin('biome'), ['check', '.']);
+run(bin('tsc'), ['-p', 'tsconfig.test.json']);
+const result = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], { stdio: 'inherit', env });
+process.exit(result.status ?? 1);

@@ -1,0 +1,51 @@
+import { defineConfig } from 'vitest/config';
+
+const conditions = ['@runtools/source', 'module', 'node', 'development|production'];
+const postgresUrl = process.env.RUNTOOLS_TEST_DATABASE_URL;
+
+/**
+ * Unit tests (`*.test.ts`) run once. Integration tests (`*.int.test.ts`) run once per database: SQLite always,
+ * PostgreSQL when RUNTOOLS_TEST_DATABASE_URL is set (scripts/test.mjs sets it when one is reachable).
+ */
+const shared = {
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+};
+
+export default defineConfig({
+  test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: 'unit',
+          include: ['{packages,apps}/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'sqlite',
+          include: ['{packages,apps}/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          env: { RUNTOOLS_TEST_DB: 'sqlite' },
+        },
+      },
+      ...(postgresUrl
+        ? [
+            {
+              ...shared,
+              test: {
+                name: 'postgres',
+                include: ['{packages,apps}/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+                env: { RUNTOOLS_TEST_DB: 'postgres' },
+              },
+            },
+          ]
+        : []),
+    ],
+  },
+});
