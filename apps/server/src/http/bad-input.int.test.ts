@@ -22,8 +22,12 @@ const badBodies: [string, string][] = [
   ['a prototype-pollution attempt', '{"__proto__": {"admin": true}, "constructor": {"prototype": {}}}'],
 ];
 
-async function errorOf(response: Response): Promise<{ code: string; message: string; details?: { issues?: unknown[] } }> {
-  const body = (await response.json()) as { error: { code: string; message: string; details?: { issues?: unknown[] } } };
+async function errorOf(
+  response: Response,
+): Promise<{ code: string; message: string; details?: { issues?: unknown[] } }> {
+  const body = (await response.json()) as {
+    error: { code: string; message: string; details?: { issues?: unknown[] } };
+  };
   return body.error;
 }
 
@@ -39,7 +43,9 @@ describe('bad input', () => {
       const response = await server.request(contract.method, samplePath(contract.path), { body });
       const error = await errorOf(response);
       expect([label, response.status >= 400 && response.status < 500]).toEqual([label, true]);
-      expect(['invalid_json', 'validation_failed', 'org_not_found', 'project_not_found', 'member_not_found']).toContain(error.code);
+      expect(['invalid_json', 'validation_failed', 'org_not_found', 'project_not_found', 'member_not_found']).toContain(
+        error.code,
+      );
     }
   });
 
@@ -50,10 +56,7 @@ describe('bad input', () => {
     expect(error.code).toBe('validation_failed');
     expect(error.message).toMatch(/body\.name/);
     expect(error.details?.issues).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ path: 'name' }),
-        expect.objectContaining({ path: 'value' }),
-      ]),
+      expect.arrayContaining([expect.objectContaining({ path: 'name' }), expect.objectContaining({ path: 'value' })]),
     );
   });
 
@@ -75,7 +78,12 @@ describe('bad input', () => {
   });
 
   it('rejects malformed path parameters with 400 before touching data', async () => {
-    for (const path of ['/v1/projects/not-an-id', '/v1/auth/keys/key_short', '/v1/secrets/has-dash', '/v1/ssh-keys/%00']) {
+    for (const path of [
+      '/v1/projects/not-an-id',
+      '/v1/auth/keys/key_short',
+      '/v1/secrets/has-dash',
+      '/v1/ssh-keys/%00',
+    ]) {
       const method = path.startsWith('/v1/secrets') || path.startsWith('/v1/ssh-keys') ? 'DELETE' : 'GET';
       const response = await server.request(method, path);
       expect([path, response.status, (await errorOf(response)).code]).toEqual([path, 400, 'validation_failed']);
@@ -101,7 +109,9 @@ describe('bad input', () => {
   });
 
   it('rejects a secret value over 64 KiB even under a larger body limit', async () => {
-    const response = await server.request('POST', '/v1/secrets', { body: { name: 'LARGE', value: 'é'.repeat(32_769) } });
+    const response = await server.request('POST', '/v1/secrets', {
+      body: { name: 'LARGE', value: 'é'.repeat(32_769) },
+    });
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe('validation_failed');
   });

@@ -20,7 +20,9 @@ function concretePath(path: string): string {
   });
 }
 
-const keyRoutes = (Object.entries(routes) as [string, RouteContract][]).filter(([, contract]) => contract.auth === 'key');
+const keyRoutes = (Object.entries(routes) as [string, RouteContract][]).filter(
+  ([, contract]) => contract.auth === 'key',
+);
 const scopedRoutes = keyRoutes.filter(([, contract]) => contract.scopes.length > 0);
 
 describe('route auth', () => {
@@ -54,7 +56,10 @@ describe('route auth', () => {
   });
 
   it.each(keyRoutes)('%s rejects a request without a key with 401 unauthenticated', async (_id, contract) => {
-    const response = await server.request(contract.method, concretePath(contract.path), { key: null, body: contract.body ? {} : undefined });
+    const response = await server.request(contract.method, concretePath(contract.path), {
+      key: null,
+      body: contract.body ? {} : undefined,
+    });
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthenticated');
   });
@@ -68,27 +73,36 @@ describe('route auth', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
   });
 
-  it.each(scopedRoutes)('%s refuses every scope it does not list, and admits each one it does', async (_id, contract) => {
-    for (const scope of concreteScopes) {
-      const key = keysByScope.get(scope);
-      const response = await server.request(contract.method, concretePath(contract.path), {
-        key: key ?? null,
-        body: contract.body ? {} : undefined,
-      });
-      const body = (await response.json()) as { error?: { code: string } };
-      if (contract.scopes.includes(scope)) {
-        expect([response.status, scope]).not.toEqual([403, scope]);
-        expect(response.status).not.toBe(401);
-      } else {
-        expect([response.status, body.error?.code, scope]).toEqual([403, 'insufficient_scope', scope]);
+  it.each(scopedRoutes)(
+    '%s refuses every scope it does not list, and admits each one it does',
+    async (_id, contract) => {
+      for (const scope of concreteScopes) {
+        const key = keysByScope.get(scope);
+        const response = await server.request(contract.method, concretePath(contract.path), {
+          key: key ?? null,
+          body: contract.body ? {} : undefined,
+        });
+        const body = (await response.json()) as { error?: { code: string } };
+        if (contract.scopes.includes(scope)) {
+          expect([response.status, scope]).not.toEqual([403, scope]);
+          expect(response.status).not.toBe(401);
+        } else {
+          expect([response.status, body.error?.code, scope]).toEqual([403, 'insufficient_scope', scope]);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('accepts the key as "Authorization: Bearer" as well as "X-API-Key"', async () => {
-    const bearer = await server.request('GET', '/v1/me', { key: null, headers: { authorization: `Bearer ${server.adminKey}` } });
+    const bearer = await server.request('GET', '/v1/me', {
+      key: null,
+      headers: { authorization: `Bearer ${server.adminKey}` },
+    });
     expect(bearer.status).toBe(200);
-    const malformed = await server.request('GET', '/v1/me', { key: null, headers: { authorization: `Basic ${server.adminKey}` } });
+    const malformed = await server.request('GET', '/v1/me', {
+      key: null,
+      headers: { authorization: `Basic ${server.adminKey}` },
+    });
     expect(malformed.status).toBe(401);
   });
 

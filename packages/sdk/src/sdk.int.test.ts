@@ -1,0 +1,124 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../../test/support/server.js';
+import {
+  AuthenticationError,
+  ConflictError,
+  NotFoundError,
+  PermissionError,
+  RunTools,
+  RunToolsError,
+  ValidationError,
+} from './index.js';
+
+describe('SDK against a running server', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  beforeAll(async () => {
+    server = await startTestServer();
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+  });
+  afterAll(() => server.close());
+
+  it('sets, lists, gets and deletes secrets', async () => {
+    const created = await rt.secrets.set('ANTHROPIC_API_KEY', 'sk-ant-123', { category: 'provider' });
+    expect(created).toMatchObject({ name: 'ANTHROPIC_API_KEY', category: 'provider' });
+    await rt.secrets.set('PLAIN', 'x');
+    const list = await rt.secrets.list();
+    expect(list.map((secret) => secret.name)).toEqual(['ANTHROPIC_API_KEY', 'PLAIN']);
+    expect(JSON.stringify(list)).not.toContain('sk-ant-123');
+    expect((await rt.secrets.list()).find((secret) => secret.name === 'PLAIN')?.category).toBe('custom');
+    expect((await rt.secrets.get('ANTHROPIC_API_KEY')).value).toBe('sk-ant-123');
+    expect(await rt.secrets.delete('PLAIN')).toEqual({ id: expect.stringMatching(/^sec_/), deleted: true });
+    await expect(rt.secrets.get('PLAIN')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('creates keys that are shown once, lists them by prefix and revokes them', async () => {
+    const created = await rt.auth.keys.create({
+      name: 'reader',
+      scopes: ['secrets:read'],
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+    expect(Object.keys(created).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'key', 'name', 'prefix', 'scopes']);
+    const listed = await rt.auth.keys.list();
+    const entry = listed.find((key) => key.id === created.id);
+    expect(entry?.prefix).toBe(created.prefix);
+    expect(entry && 'key' in entry).toBe(false);
+
+    const reader = new RunTools({ apiKey: created.key, baseUrl: server.url });
+    expect(await reader.secrets.list()).toEqual(expect.any(Array));
+    const denied = await reader.secrets.set('NOPE', 'x').catch((error: unknown) => error);
+    expect(denied).toBeInstanceOf(PermissionError);
+    expect((denied as PermissionError).code).toBe('insufficient_scope');
+    expect((denied as PermissionError).status).toBe(403);
+
+    const revoked = await rt.auth.keys.revoke(created.id);
+    expect(revoked.revokedAt).not.toBeNull();
+    const failed = await reader.secrets.list().catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(AuthenticationError);
+    expect((failed as AuthenticationError).code).toBe('api_key_revoked');
+  });
+
+  it('adds, lists and removes SSH keys made by ssh-keygen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runtools-sdk-ssh-'));
+    try {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'laptop', '-f', join(dir, 'id')]);
+      const publicKey = readFileSync(join(dir, 'id.pub'), 'utf8');
+      const fingerprint = execFileSync('ssh-keygen', ['-lf', join(dir, 'id.pub')], { encoding: 'utf8' }).split(' ')[1];
+      const added = await rt.sshKeys.add({ name: 'laptop', publicKey });
+      expect(added).toMatchObject({ name: 'laptop', algorithm: 'ssh-ed25519', fingerprint, comment: 'laptop' });
+      expect((await rt.sshKeys.list()).map((key) => key.id)).toContain(added.id);
+      await expect(rt.sshKeys.add({ name: 'again', publicKey })).rejects.toBeInstanceOf(ConflictError);
+      await rt.sshKeys.remove(added.id);
+      expect(await rt.sshKeys.list()).toEqual([]);
+      await expect(rt.sshKeys.remove(added.id)).rejects.toBeInstanceOf(NotFoundError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports validation errors with their code and details', async () => {
+    const error = await rt.secrets.set('bad name', 'x').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toBeInstanceOf(RunToolsError);
+    expect((error as ValidationError).code).toBe('validation_failed');
+    expect((error as ValidationError).requestId).toMatch(/^req_/);
+  });
+
+  it('manages orgs, projects and members', async () => {
+    const orgs = await rt.orgs.list();
+    expect(orgs).toEqual([expect.objectContaining({ slug: 'default', role: 'owner' })]);
+    const project = await rt.projects.create({ name: 'Research Lab' });
+    expect(project.slug).toBe('research-lab');
+    expect((await rt.projects.get(project.id)).name).toBe('Research Lab');
+    await rt.projects.delete(project.id);
+    await expect(rt.projects.get(project.id)).rejects.toBeInstanceOf(NotFoundError);
+
+    const created = await rt.orgs.create({ name: 'Side Project' });
+    const sideRt = new RunTools({ apiKey: created.apiKey.key, baseUrl: server.url });
+    expect((await sideRt.auth.whoami()).org.id).toBe(created.org.id);
+    expect((await sideRt.projects.list()).map((item) => item.id)).toEqual([created.project.id]);
+    const added = await rt.members.add({ email: 'ada@example.com', role: 'admin' });
+    expect((await rt.members.list()).map((member) => member.email)).toContain('ada@example.com');
+    expect((await rt.members.update(added.member.id, { role: 'member' })).role).toBe('member');
+  });
+
+  it('reads RUNTOOLS_API_KEY and RUNTOOLS_API_URL when not given', async () => {
+    const saved = { key: process.env.RUNTOOLS_API_KEY, url: process.env.RUNTOOLS_API_URL };
+    process.env.RUNTOOLS_API_KEY = server.adminKey;
+    process.env.RUNTOOLS_API_URL = server.url;
+    try {
+      expect((await new RunTools().health()).status).toBe('ok');
+      delete process.env.RUNTOOLS_API_KEY;
+      expect(() => new RunTools()).toThrow(AuthenticationError);
+    } finally {
+      if (saved.key === undefined) delete process.env.RUNTOOLS_API_KEY;
+      else process.env.RUNTOOLS_API_KEY = saved.key;
+      if (saved.url === undefined) delete process.env.RUNTOOLS_API_URL;
+      else process.env.RUNTOOLS_API_URL = saved.url;
+    }
+  });
+});
