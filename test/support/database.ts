@@ -14,7 +14,13 @@ export function testDatabaseKind(): TestDatabaseKind {
 export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.RUNTOOLS_TEST_DATABASE_URL;
   if (!base) throw new Error('RUNTOOLS_TEST_DATABASE_URL is not set');
-  const name = `runtools_test_${randomBytes(6).toString('hex')}`;
+  // Named after the run's own database, so a CI run can drop exactly what its tests left behind.
+  const parent =
+    new URL(base).pathname
+      .slice(1)
+      .replace(/[^a-z0-9_]/g, '')
+      .slice(0, 40) || 'runtools';
+  const name = `${parent}_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   try {
