@@ -49,3 +49,11 @@ export class ApiError extends Error {
     return errorStatus[this.code];
   }
 }
+
+/** A body field that passed its schema but fails a check only the handler can make; shaped like zod's errors. */
+export function invalidBodyField(path: string, message: string): ApiError {
+  return new ApiError('validation_failed', `invalid body.${path}: ${message}`, {
+    location: 'body',
+    issues: [{ path, code: 'custom', message }],
+  });
+}

@@ -130,8 +130,9 @@ export async function createOrg(
   };
 }
 
-export async function getMember(db: Executor, orgId: string, memberId: string): Promise<Member> {
-  const row = await db
+/** Members of an org with their user's email and name, in the API's shape. */
+export function selectMembers(db: Executor, orgId: string) {
+  return db
     .selectFrom('members')
     .innerJoin('users', 'users.id', 'members.user_id')
     .select([
@@ -143,9 +144,11 @@ export async function getMember(db: Executor, orgId: string, memberId: string): 
       'members.role as role',
       'members.created_at as createdAt',
     ])
-    .where('members.org_id', '=', orgId)
-    .where('members.id', '=', memberId)
-    .executeTakeFirst();
+    .where('members.org_id', '=', orgId);
+}
+
+export async function getMember(db: Executor, orgId: string, memberId: string): Promise<Member> {
+  const row = await selectMembers(db, orgId).where('members.id', '=', memberId).executeTakeFirst();
   if (!row) throw new ApiError('member_not_found', `no member ${memberId} in this org`);
   return { ...row, role: row.role as Role };
 }

@@ -6,7 +6,7 @@ import type { SecretStore } from '../credentials/secret-store.js';
 import { parseSshPublicKey, SshKeyFormatError } from '../credentials/ssh-public-key.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError, invalidBodyField } from '../http/errors.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
 import { newId, nowIso } from '../ids.js';
 import {
@@ -239,21 +239,7 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
 
     async membersList({ auth }) {
-      const rows = await db
-        .selectFrom('members')
-        .innerJoin('users', 'users.id', 'members.user_id')
-        .select([
-          'members.id as id',
-          'members.org_id as orgId',
-          'members.user_id as userId',
-          'users.email as email',
-          'users.name as name',
-          'members.role as role',
-          'members.created_at as createdAt',
-        ])
-        .where('members.org_id', '=', auth.orgId)
-        .orderBy('members.created_at')
-        .execute();
+      const rows = await selectMembers(db, auth.orgId).orderBy('members.created_at').execute();
       return { data: rows.map((row) => ({ ...row, role: row.role as Role })) };
     },
     async membersAdd({ auth, body }) {
@@ -328,10 +314,7 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async keysCreate({ auth, body }) {
       checkNoEscalation(auth, body.scopes);
       if (body.expiresAt && new Date(body.expiresAt) <= new Date()) {
-        throw new ApiError('validation_failed', 'invalid body.expiresAt: must be in the future', {
-          location: 'body',
-          issues: [{ path: 'expiresAt', code: 'custom', message: 'must be in the future' }],
-        });
+        throw invalidBodyField('expiresAt', 'must be in the future');
       }
       const created = await issueApiKey(db, {
         orgId: auth.orgId,
@@ -410,10 +393,7 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
         parsed = parseSshPublicKey(body.publicKey);
       } catch (error) {
         if (error instanceof SshKeyFormatError) {
-          throw new ApiError('validation_failed', `invalid body.publicKey: ${error.message}`, {
-            location: 'body',
-            issues: [{ path: 'publicKey', code: 'custom', message: error.message }],
-          });
+          throw invalidBodyField('publicKey', error.message);
         }
         throw error;
       }
