@@ -16,6 +16,7 @@ import {
   getMember,
   issueApiKey,
   projectFromRow,
+  selectMembers,
   slugify,
 } from '../orgs/tenancy.js';
 
