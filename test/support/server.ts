@@ -36,7 +36,14 @@ export async function startTestServer(env: Record<string, string | undefined> = 
       { ...extra },
     );
   let currentEnv = env;
-  let running = await startServer(configFor(currentEnv));
+  let running: RunningServer;
+  try {
+    running = await startServer(configFor(currentEnv));
+  } catch (error) {
+    await postgres?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const adminKey = running.adminKey;
   if (!adminKey) throw new Error('a fresh test server did not create an admin key');
   const server: TestServer = {

@@ -1,0 +1,76 @@
+import { request } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../../../test/support/server.js';
+
+describe('server lifecycle', () => {
+  it('finishes a request in flight when asked to stop, then refuses new connections', async () => {
+    const server = await startTestServer();
+    const url = new URL('/v1/secrets', server.url);
+    const body = JSON.stringify({ name: 'IN_FLIGHT', value: 'kept' });
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const outgoing = request(
+        url,
+        {
+          method: 'POST',
+          headers: { 'x-api-key': server.adminKey, 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (incoming) => {
+          let text = '';
+          incoming.on('data', (chunk) => {
+            text += chunk;
+          });
+          incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, text }));
+        },
+      );
+      outgoing.on('error', reject);
+      // Half the body now, the rest after shutdown has begun.
+      outgoing.write(body.slice(0, 10));
+      setTimeout(() => {
+        closing = server.running.close();
+        setTimeout(() => outgoing.end(body.slice(10)), 100);
+      }, 100);
+    });
+    let closing: Promise<void> | undefined;
+    const answer = await response;
+    expect(answer.status).toBe(201);
+    expect(JSON.parse(answer.text)).toMatchObject({ name: 'IN_FLIGHT' });
+    await closing;
+    await expect(fetch(`${server.url}/v1/health`)).rejects.toThrow();
+    await server.restart();
+    const stored = await server.request('GET', '/v1/secrets/IN_FLIGHT');
+    expect(((await stored.json()) as { value: string }).value).toBe('kept');
+    await server.close();
+  });
+
+  it('reports ready only while the database answers', async () => {
+    const server = await startTestServer();
+    const ready = await server.request('GET', '/v1/ready', { key: null });
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { database: { ok: true }, rootKey: { ok: true } },
+    });
+    await server.close();
+  });
+
+  it('keeps the first owner key across restarts and does not mint another', async () => {
+    const server = await startTestServer();
+    await server.restart();
+    expect(server.running.adminKey).toBeUndefined();
+    expect((await server.request('GET', '/v1/me')).status).toBe(200);
+    const keys = (await (await server.request('GET', '/v1/auth/keys')).json()) as { data: unknown[] };
+    expect(keys.data).toHaveLength(1);
+    await server.close();
+  });
+
+  it('takes a preset RUNTOOLS_ADMIN_KEY on first start and rejects a malformed one', async () => {
+    const preset = 'rt_abcdefgh_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const server = await startTestServer({ RUNTOOLS_ADMIN_KEY: preset });
+    expect(server.adminKey).toBe(preset);
+    expect((await server.request('GET', '/v1/me', { key: preset })).status).toBe(200);
+    await server.close();
+    await expect(startTestServer({ RUNTOOLS_ADMIN_KEY: 'not-a-key' })).rejects.toThrow(
+      /RUNTOOLS_ADMIN_KEY must look like/,
+    );
+  });
+});
