@@ -25,6 +25,7 @@ export interface RunningServer {
   rootKeyId: string;
   /** Every route the HTTP app serves, for tests that check each one is in the spec's contract table. */
   routes: { method: string; path: string }[];
+  app: { fetch(request: Request): Response | Promise<Response> };
   /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the database. */
   close(graceMs?: number): Promise<void>;
 }
@@ -46,12 +47,12 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const boot = await bootstrap(db.kysely, config.dataDir, config.adminKey);
     const handlers = createHandlers({
       db,
-      secrets: new SecretStore(db.kysely, rootKey.root),
+      secrets: new SecretStore(db, rootKey.root),
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
     const app = createApp({
-      authenticator: new Authenticator(db.kysely),
+      authenticator: new Authenticator(db),
       handlers,
       logger,
       version,
@@ -78,6 +79,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       adminKey: boot.adminKey,
       adminKeyPath: boot.adminKeyPath,
       rootKeyId: rootKey.root.id,
+      app,
       routes: app.routes.map((route) => ({ method: route.method, path: route.path })),
       close(graceMs = 10_000) {
         closing ??= (async () => {

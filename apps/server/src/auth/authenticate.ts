@@ -1,5 +1,7 @@
 import { type ConcreteScope, expandScopes, type Role, roleCeiling } from '@runtools/spec';
 import type { Kysely } from 'kysely';
+import type { Db } from '../db/database.js';
+import { prepareRead } from '../db/prepared.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { hashApiKey, hashesEqual, parseApiKey } from './api-key-token.js';
@@ -40,7 +42,38 @@ export class Authenticator {
   /** When each key's last_used_at was last written, so a busy key costs one write a minute, not one a request. */
   private readonly lastUsedWritten = new Map<string, number>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly findKey;
+
+  private readonly db: Kysely<Database>;
+
+  constructor(database: Db) {
+    this.db = database.kysely;
+    this.findKey = prepareRead(
+      database,
+      database.kysely
+        .selectFrom('api_keys')
+        .innerJoin('members', 'members.id', 'api_keys.member_id')
+        .innerJoin('users', 'users.id', 'members.user_id')
+        .innerJoin('orgs', 'orgs.id', 'api_keys.org_id')
+        .select([
+          'api_keys.id as keyId',
+          'api_keys.name as keyName',
+          'api_keys.key_hash as keyHash',
+          'api_keys.scopes as scopes',
+          'api_keys.expires_at as expiresAt',
+          'api_keys.revoked_at as revokedAt',
+          'members.id as memberId',
+          'members.role as role',
+          'users.id as userId',
+          'users.email as email',
+          'orgs.id as orgId',
+          'orgs.name as orgName',
+          'orgs.slug as orgSlug',
+        ])
+        .where('api_keys.prefix', '=', 'prefix'),
+      ['prefix'] as [prefix: string],
+    );
+  }
 
   async authenticate(key: string | undefined, now = new Date()): Promise<AuthContext> {
     if (!key) {
@@ -51,28 +84,7 @@ export class Authenticator {
     }
     const parsed = parseApiKey(key);
     if (!parsed) throw new ApiError('invalid_api_key', 'the API key is malformed');
-    const row = await this.db
-      .selectFrom('api_keys')
-      .innerJoin('members', 'members.id', 'api_keys.member_id')
-      .innerJoin('users', 'users.id', 'members.user_id')
-      .innerJoin('orgs', 'orgs.id', 'api_keys.org_id')
-      .select([
-        'api_keys.id as keyId',
-        'api_keys.name as keyName',
-        'api_keys.key_hash as keyHash',
-        'api_keys.scopes as scopes',
-        'api_keys.expires_at as expiresAt',
-        'api_keys.revoked_at as revokedAt',
-        'members.id as memberId',
-        'members.role as role',
-        'users.id as userId',
-        'users.email as email',
-        'orgs.id as orgId',
-        'orgs.name as orgName',
-        'orgs.slug as orgSlug',
-      ])
-      .where('api_keys.prefix', '=', parsed.prefix)
-      .executeTakeFirst();
+    const [row] = await this.findKey(parsed.prefix);
     if (!row || !hashesEqual(row.keyHash, hashApiKey(key))) {
       throw new ApiError('invalid_api_key', 'the API key is not valid');
     }

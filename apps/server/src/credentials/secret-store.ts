@@ -1,5 +1,7 @@
 import type { SecretCategory, SecretMetadata, SecretWithValue } from '@runtools/spec';
 import type { Kysely } from 'kysely';
+import type { Db } from '../db/database.js';
+import { prepareRead } from '../db/prepared.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -21,10 +23,25 @@ function metadata(
 
 /** Org secrets, sealed with a fresh data key per write; values only ever leave through `get`. */
 export class SecretStore {
+  private readonly db: Kysely<Database>;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    database: Db,
     private readonly root: RootKey,
-  ) {}
+  ) {
+    this.db = database.kysely;
+    this.listQuery = prepareRead(
+      database,
+      database.kysely
+        .selectFrom('secrets')
+        .select(['id', 'name', 'category', 'created_at', 'updated_at'])
+        .where('org_id', '=', 'org')
+        .orderBy('name'),
+      ['org'] as [orgId: string],
+    );
+  }
+
+  private readonly listQuery;
 
   async set(orgId: string, input: { name: string; value: string; category: SecretCategory }): Promise<SecretMetadata> {
     return this.db.transaction().execute(async (trx) => {
@@ -69,13 +86,7 @@ export class SecretStore {
   }
 
   async list(orgId: string): Promise<SecretMetadata[]> {
-    const rows = await this.db
-      .selectFrom('secrets')
-      .select(['id', 'name', 'category', 'created_at', 'updated_at'])
-      .where('org_id', '=', orgId)
-      .orderBy('name')
-      .execute();
-    return rows.map(metadata);
+    return (await this.listQuery(orgId)).map(metadata);
   }
 
   async get(orgId: string, name: string): Promise<SecretWithValue> {

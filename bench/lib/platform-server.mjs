@@ -1,0 +1,21 @@
+// The platform under test: a real RunTools server on a fresh data dir (SQLite by default, or a database URL
+// given as argv[2]), with logs off. Prints `{ url, adminKey }` when it listens.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveServerConfig, startServer } from '@runtools/server';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'runtools-bench-'));
+const databaseUrl = process.argv[2];
+const server = await startServer(
+  resolveServerConfig(
+    { dataDir, port: 0, host: '127.0.0.1', logLevel: 'silent', ...(databaseUrl ? { databaseUrl } : {}) },
+    {},
+  ),
+);
+process.stdout.write(`${JSON.stringify({ url: server.url, adminKey: server.adminKey })}\n`);
+process.once('SIGTERM', async () => {
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+});
