@@ -1,0 +1,235 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase, testDatabaseKind } from '../../../test/support/database.js';
+import { startTestServer, type TestServer } from '../../../test/support/server.js';
+
+const bin = new URL('../bin/runtools.js', import.meta.url).pathname;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real binary in its own process with a private config dir and no API settings from outside. */
+function runCli(
+  args: string[],
+  options: { configDir: string; input?: string; env?: Record<string, string> },
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: options.configDir,
+      RUNTOOLS_CONFIG_DIR: options.configDir,
+      ...options.env,
+    };
+    const child = spawn(process.execPath, [bin, ...args], { env, cwd: options.configDir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+describe('runtools CLI against a running server', () => {
+  let server: TestServer;
+  let configDir: string;
+  const cli = (args: string[], input?: string) =>
+    runCli(args, { configDir, ...(input !== undefined ? { input } : {}) });
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    configDir = mkdtempSync(join(tmpdir(), 'runtools-cli-'));
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(configDir, { recursive: true, force: true });
+  });
+
+  it('refuses a bad key at login and stores nothing', async () => {
+    const result = await cli([
+      'login',
+      '--url',
+      server.url,
+      '--api-key',
+      'rt_aaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    ]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('error: the API key is not valid');
+    expect(() => statSync(join(configDir, 'config.json'))).toThrow();
+  });
+
+  it('asks for a login before calling the API', async () => {
+    const result = await cli(['secret', 'list']);
+    expect([result.code, result.stderr]).toEqual([2, expect.stringContaining('hint: run: runtools login')]);
+  });
+
+  it('logs in with a key from stdin and stores it 0600', async () => {
+    const result = await cli(['login', '--url', server.url], `${server.adminKey}\n`);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('as admin@localhost (owner) in org default');
+    const path = join(configDir, 'config.json');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ url: server.url, apiKey: server.adminKey });
+    const me = await cli(['whoami', '--json']);
+    expect(JSON.parse(me.stdout).member.role).toBe('owner');
+  });
+
+  it('sets, lists, gets and deletes secrets, never listing values', async () => {
+    expect((await cli(['secret', 'set', 'OPENAI_API_KEY', 'sk-one', '--category', 'provider'])).code).toBe(0);
+    expect((await cli(['secret', 'set', 'FROM_STDIN'], 'piped value\n')).code).toBe(0);
+    const list = await cli(['secret', 'list']);
+    expect(list.stdout).toMatch(/OPENAI_API_KEY\s+provider/);
+    expect(list.stdout).not.toContain('sk-one');
+    expect((await cli(['secret', 'get', 'FROM_STDIN'])).stdout).toBe('piped value\n');
+    const json = JSON.parse((await cli(['secret', 'list', '--json'])).stdout) as { name: string }[];
+    expect(json.map((secret) => secret.name)).toEqual(['FROM_STDIN', 'OPENAI_API_KEY']);
+    expect((await cli(['secret', 'delete', 'FROM_STDIN'])).code).toBe(0);
+    const missing = await cli(['secret', 'get', 'FROM_STDIN']);
+    expect([missing.code, missing.stderr]).toEqual([5, 'error: no secret named FROM_STDIN\n']);
+    const invalid = await cli(['secret', 'set', 'bad-name', 'x']);
+    expect(invalid.code).toBe(2);
+  });
+
+  it('creates a key shown once, and a revoked key stops working', async () => {
+    const created = await cli([
+      'auth',
+      'keys',
+      'create',
+      '--name',
+      'ci',
+      '--scope',
+      'secrets:read',
+      '--expires-in',
+      '30d',
+      '--json',
+    ]);
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; key: string; prefix: string };
+    const list = await cli(['auth', 'keys', 'list']);
+    expect(list.stdout).toContain(key.prefix);
+    expect(list.stdout).not.toContain(key.key);
+    const asReader = (args: string[]) => runCli([...args, '--url', server.url, '--api-key', key.key], { configDir });
+    expect((await asReader(['secret', 'list'])).code).toBe(0);
+    const denied = await asReader(['secret', 'set', 'X', 'y']);
+    expect([denied.code, denied.stderr]).toEqual([4, expect.stringContaining('secrets:write')]);
+    expect((await cli(['auth', 'keys', 'revoke', key.id])).code).toBe(0);
+    const revoked = await asReader(['secret', 'list']);
+    expect([revoked.code, revoked.stderr]).toEqual([3, expect.stringContaining('revoked')]);
+  });
+
+  it('adds an ssh-keygen key with the fingerprint ssh-keygen prints, lists and removes it', async () => {
+    const keyFile = join(configDir, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cli-test', '-f', keyFile]);
+    const fingerprint = execFileSync('ssh-keygen', ['-lf', `${keyFile}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
+    const added = await cli(['ssh-key', 'add', '--name', 'laptop', '--file', `${keyFile}.pub`]);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain(fingerprint);
+    const list = JSON.parse((await cli(['ssh-key', 'list', '--json'])).stdout) as { id: string; fingerprint: string }[];
+    expect(list.map((key) => key.fingerprint)).toEqual([fingerprint]);
+    const again = await cli(['ssh-key', 'add', '--name', 'again', '--file', `${keyFile}.pub`]);
+    expect(again.code).toBe(6);
+    expect((await cli(['ssh-key', 'remove', list[0]?.id ?? ''])).code).toBe(0);
+    expect((await cli(['ssh-key', 'add', '--name', 'junk', '--key', 'not a key'])).code).toBe(2);
+  });
+
+  it('creates orgs and projects', async () => {
+    const org = await cli(['org', 'create', '--name', 'Acme Labs', '--json']);
+    expect(JSON.parse(org.stdout).org.slug).toBe('acme-labs');
+    expect((await cli(['org', 'list'])).stdout).toMatch(/acme-labs\s+Acme Labs\s+owner/);
+    const project = JSON.parse((await cli(['project', 'create', '--name', 'Web App', '--json'])).stdout) as {
+      id: string;
+    };
+    expect((await cli(['project', 'list'])).stdout).toContain('web-app');
+    expect((await cli(['project', 'delete', project.id])).code).toBe(0);
+    expect((await cli(['project', 'get', project.id])).code).toBe(5);
+  });
+
+  it('exits 2 on usage errors and 7 when the server cannot be reached', async () => {
+    const unknown = await cli(['secret', 'list', '--bogus']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringContaining("unknown option '--bogus'")]);
+    const unreachable = await cli(['whoami', '--url', 'http://127.0.0.1:1']);
+    expect([unreachable.code, unreachable.stderr]).toEqual([
+      7,
+      expect.stringContaining('hint: is the server running?'),
+    ]);
+    expect((await cli(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('runtools server', () => {
+  /** Starts `runtools server` as a process and waits for its listening line. */
+  function startServerProcess(dataDir: string, databaseArgs: string[], env: Record<string, string> = {}) {
+    const child = spawn(
+      process.execPath,
+      [bin, 'server', '--data-dir', dataDir, '--port', '0', '--log-level', 'silent', ...databaseArgs],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...env },
+      },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const listening = new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        const match = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (match?.[1]) resolve(match[1]);
+      });
+      void exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    });
+    return { child, listening, exited, stderr: () => stderr };
+  }
+
+  it('prints the admin key once, saves it 0600, stops on SIGTERM, and rotates the root key offline', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'runtools-cli-server-'));
+    const postgres = testDatabaseKind() === 'postgres' ? await createPostgresDatabase() : undefined;
+    const databaseArgs = postgres ? ['--database-url', postgres.url] : [];
+    try {
+      const first = startServerProcess(dataDir, databaseArgs);
+      const url = await first.listening;
+      const adminKey = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+      expect(first.stderr()).toContain(adminKey);
+      expect(statSync(join(dataDir, 'admin-key')).mode & 0o777).toBe(0o600);
+      const set = await runCli(['secret', 'set', 'SURVIVOR', 'still-here', '--url', url, '--api-key', adminKey], {
+        configDir: dataDir,
+      });
+      expect(set.code).toBe(0);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+
+      const rotated = await runCli(['secret', 'rotate-root', '--data-dir', dataDir, ...databaseArgs], {
+        configDir: dataDir,
+      });
+      expect([rotated.code, rotated.stdout]).toEqual([0, expect.stringMatching(/re-wrapped secrets:\s+1/)]);
+
+      const second = startServerProcess(dataDir, databaseArgs);
+      const secondUrl = await second.listening;
+      expect(second.stderr()).not.toContain('Admin API key');
+      const read = await runCli(['secret', 'get', 'SURVIVOR', '--url', secondUrl, '--api-key', adminKey], {
+        configDir: dataDir,
+      });
+      expect(read.stdout).toBe('still-here\n');
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+
+      const wrongKey = startServerProcess(dataDir, databaseArgs, {
+        RUNTOOLS_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+      });
+      await expect(wrongKey.listening).rejects.toThrow(/is not the root key this database was sealed with/);
+      expect(await wrongKey.exited).toBe(2);
+    } finally {
+      await postgres?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,2 @@
+export { exitCodes } from './errors.js';
+export { buildProgram, main } from './main.js';

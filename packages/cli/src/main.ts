@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import * as authKeysCreate from './commands/auth/keys/create.js';
+import * as authKeysGet from './commands/auth/keys/get.js';
+import * as authKeysList from './commands/auth/keys/list.js';
+import * as authKeysRevoke from './commands/auth/keys/revoke.js';
+import * as memberAdd from './commands/member/add.js';
+import * as memberList from './commands/member/list.js';
+import * as memberRemove from './commands/member/remove.js';
+import * as orgCreate from './commands/org/create.js';
+import * as orgGet from './commands/org/get.js';
+import * as orgList from './commands/org/list.js';
+import * as projectCreate from './commands/project/create.js';
+import * as projectDelete from './commands/project/delete.js';
+import * as projectGet from './commands/project/get.js';
+import * as projectList from './commands/project/list.js';
+import * as secretDelete from './commands/secret/delete.js';
+import * as secretGet from './commands/secret/get.js';
+import * as secretList from './commands/secret/list.js';
+import * as secretRotateRoot from './commands/secret/rotate-root.js';
+import * as secretSet from './commands/secret/set.js';
+import * as serverStart from './commands/server/start.js';
+import * as login from './commands/session/login.js';
+import * as logout from './commands/session/logout.js';
+import * as whoami from './commands/session/whoami.js';
+import * as sshKeyAdd from './commands/ssh-key/add.js';
+import * as sshKeyList from './commands/ssh-key/list.js';
+import * as sshKeyRemove from './commands/ssh-key/remove.js';
+import { reportError } from './errors.js';
+
+type Registrar = { register(parent: Command): void };
+
+function group(parent: Command, name: string, description: string, commands: Registrar[]): Command {
+  const command = parent.command(name).description(description);
+  for (const entry of commands) entry.register(command);
+  return command;
+}
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
+/** Builds the program: `runtools <noun> <verb>`, global --json/--url/--api-key. */
+export function buildProgram(): Command {
+  const program = new Command('runtools')
+    .description('RunTools: AI agents in isolated sandboxes. Docs: <server>/docs')
+    .version(version)
+    .option('--json', 'print machine-readable JSON (reads)')
+    .option('--url <url>', 'API base URL (default: RUNTOOLS_API_URL, your login, http://127.0.0.1:7400)')
+    .option('--api-key <key>', 'API key (default: RUNTOOLS_API_KEY, your login)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const entry of [serverStart, login, logout, whoami]) entry.register(program);
+  const auth = program.command('auth').description('API keys');
+  group(auth, 'keys', 'create, list and revoke API keys', [authKeysCreate, authKeysList, authKeysGet, authKeysRevoke]);
+  group(program, 'secret', 'org secrets, encrypted at rest', [
+    secretSet,
+    secretList,
+    secretGet,
+    secretDelete,
+    secretRotateRoot,
+  ]);
+  group(program, 'ssh-key', 'SSH public keys for sandbox access', [sshKeyAdd, sshKeyList, sshKeyRemove]);
+  group(program, 'org', 'organizations', [orgList, orgCreate, orgGet]);
+  group(program, 'project', 'projects of the org', [projectList, projectCreate, projectGet, projectDelete]);
+  group(program, 'member', 'members of the org and their roles', [memberList, memberAdd, memberRemove]);
+  // Subcommands inherit exit override so usage errors reach the one handler below.
+  const inherit = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.exitOverride();
+      inherit(sub);
+    }
+  };
+  inherit(program);
+  return program;
+}
+
+/** Runs the CLI and exits with a code scripts can trust (see errors.ts). */
+export async function main(argv: string[]): Promise<void> {
+  let code = 0;
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    code =
+      error instanceof CommanderError && error.exitCode === 0
+        ? 0
+        : reportError(error, (text) => process.stderr.write(text));
+  }
+  process.exitCode = code;
+  // Let stdout drain; a server command returns only once it has stopped.
+  if (code !== 0) process.exit(code);
+}
