@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFil
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from '../../../../test/support/database.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { serverTest, startTestServer, type TestServer } from '../../../../test/support/server.js';
 import { RootKeyError } from './root-key.js';
 import { rotateRootKey } from './rotate-root.js';
 
@@ -39,8 +39,7 @@ async function storedBytes(server: TestServer): Promise<string> {
 }
 
 describe('secrets', () => {
-  it('keeps values encrypted at rest and returns them only from get', async () => {
-    const server = await freshServer();
+  serverTest('keeps values encrypted at rest and returns them only from get', async ({ server }) => {
     const value = `sk-live-${randomBytes(16).toString('hex')}`;
     await setSecret(server, 'OPENAI_API_KEY', value, 'provider');
     expect(await storedBytes(server)).not.toContain(value);
@@ -53,8 +52,7 @@ describe('secrets', () => {
     expect((await readSecret(server, 'OPENAI_API_KEY')).body.value).toBe(value);
   });
 
-  it('replaces a value on set, keeps the id, and deletes', async () => {
-    const server = await freshServer();
+  serverTest('replaces a value on set, keeps the id, and deletes', async ({ server }) => {
     await setSecret(server, 'TOKEN', 'one');
     const first = (await readSecret(server, 'TOKEN')).body as { id?: string };
     await setSecret(server, 'TOKEN', 'two', 'tool');
@@ -65,8 +63,7 @@ describe('secrets', () => {
     expect((await server.request('DELETE', '/v1/secrets/TOKEN')).status).toBe(404);
   });
 
-  it('round-trips unicode and a 64 KiB value exactly', async () => {
-    const server = await freshServer();
+  serverTest('round-trips unicode and a 64 KiB value exactly', async ({ server }) => {
     const unicode = 'pässwörd 🔑 \u0000 null byte';
     await setSecret(server, 'UNICODE', unicode);
     expect((await readSecret(server, 'UNICODE')).body.value).toBe(unicode);
@@ -75,8 +72,7 @@ describe('secrets', () => {
     expect((await readSecret(server, 'BIG')).body.value).toBe(big);
   });
 
-  it('fails closed on a tampered ciphertext and on one moved to another secret', async () => {
-    const server = await freshServer();
+  serverTest('fails closed on a tampered ciphertext and on one moved to another secret', async ({ server }) => {
     await setSecret(server, 'FIRST', 'first-value');
     await setSecret(server, 'SECOND', 'second-value');
     const db = server.running.db.kysely;
@@ -102,15 +98,17 @@ describe('secrets', () => {
     expect((await readSecret(server, 'SECOND')).body.value).toBe('second-value');
   });
 
-  it('writes the generated root key to a 0600 file and the key id into every ciphertext', async () => {
-    const server = await freshServer();
-    await setSecret(server, 'A', 'b');
-    const keyFile = join(server.dataDir, 'root-key');
-    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-    const row = await server.running.db.kysely.selectFrom('secrets').selectAll().executeTakeFirstOrThrow();
-    expect(row.ciphertext.split('.')[1]).toBe(server.running.rootKeyId);
-    expect(row.root_key_id).toBe(server.running.rootKeyId);
-  });
+  serverTest(
+    'writes the generated root key to a 0600 file and the key id into every ciphertext',
+    async ({ server }) => {
+      await setSecret(server, 'A', 'b');
+      const keyFile = join(server.dataDir, 'root-key');
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      const row = await server.running.db.kysely.selectFrom('secrets').selectAll().executeTakeFirstOrThrow();
+      expect(row.ciphertext.split('.')[1]).toBe(server.running.rootKeyId);
+      expect(row.root_key_id).toBe(server.running.rootKeyId);
+    },
+  );
 });
 
 describe('root key', () => {
@@ -126,8 +124,7 @@ describe('root key', () => {
     expect((await readSecret(server, 'KEEP')).body.value).toBe('kept');
   });
 
-  it('refuses to start with a replaced or missing key file', async () => {
-    const server = await freshServer();
+  serverTest('refuses to start with a replaced or missing key file', async ({ server }) => {
     await setSecret(server, 'KEEP', 'kept');
     await server.running.close();
     const keyFile = join(server.dataDir, 'root-key');
@@ -140,49 +137,51 @@ describe('root key', () => {
     expect((await readSecret(server, 'KEEP')).body.value).toBe('kept');
   });
 
-  it('rotates a key file: re-wraps every secret, old key no longer opens them, values unchanged', async () => {
-    const server = await freshServer();
-    await setSecret(server, 'ONE', 'value-one');
-    await setSecret(server, 'TWO', 'value-two');
-    const oldKey = readFileSync(join(server.dataDir, 'root-key'), 'utf8').trim();
-    const before = await server.running.db.kysely
-      .selectFrom('secrets')
-      .select(['name', 'ciphertext'])
-      .orderBy('name')
-      .execute();
-    await server.running.close();
+  serverTest(
+    'rotates a key file: re-wraps every secret, old key no longer opens them, values unchanged',
+    async ({ server }) => {
+      await setSecret(server, 'ONE', 'value-one');
+      await setSecret(server, 'TWO', 'value-two');
+      const oldKey = readFileSync(join(server.dataDir, 'root-key'), 'utf8').trim();
+      const before = await server.running.db.kysely
+        .selectFrom('secrets')
+        .select(['name', 'ciphertext'])
+        .orderBy('name')
+        .execute();
+      await server.running.close();
 
-    const result = await rotateRootKey({
-      dataDir: server.dataDir,
-      databaseUrl: server.databaseUrl,
-      masterKey: undefined,
-      newKey: undefined,
-    });
-    expect(result.secrets).toBe(2);
-    expect(result.newKeyId).not.toBe(result.oldKeyId);
-    expect(result.newKeyText).toBeUndefined();
-    expect(existsSync(join(server.dataDir, 'root-key.next'))).toBe(false);
-    expect(statSync(join(server.dataDir, 'root-key')).mode & 0o777).toBe(0o600);
+      const result = await rotateRootKey({
+        dataDir: server.dataDir,
+        databaseUrl: server.databaseUrl,
+        masterKey: undefined,
+        newKey: undefined,
+      });
+      expect(result.secrets).toBe(2);
+      expect(result.newKeyId).not.toBe(result.oldKeyId);
+      expect(result.newKeyText).toBeUndefined();
+      expect(existsSync(join(server.dataDir, 'root-key.next'))).toBe(false);
+      expect(statSync(join(server.dataDir, 'root-key')).mode & 0o777).toBe(0o600);
 
-    await server.restart();
-    expect(server.running.rootKeyId).toBe(result.newKeyId);
-    expect((await readSecret(server, 'ONE')).body.value).toBe('value-one');
-    expect((await readSecret(server, 'TWO')).body.value).toBe('value-two');
-    const after = await server.running.db.kysely
-      .selectFrom('secrets')
-      .select(['name', 'ciphertext'])
-      .orderBy('name')
-      .execute();
-    for (const [index, row] of after.entries()) {
-      const old = before[index]?.ciphertext.split('.') ?? [];
-      const now = row.ciphertext.split('.');
-      expect(now[1]).toBe(result.newKeyId);
-      // Only the wrapped data key changed; the value's own ciphertext is the same bytes.
-      expect(now.slice(4)).toEqual(old.slice(4));
-      expect(now[3]).not.toBe(old[3]);
-    }
-    await expect(server.restart({ RUNTOOLS_MASTER_KEY: oldKey })).rejects.toBeInstanceOf(RootKeyError);
-  });
+      await server.restart();
+      expect(server.running.rootKeyId).toBe(result.newKeyId);
+      expect((await readSecret(server, 'ONE')).body.value).toBe('value-one');
+      expect((await readSecret(server, 'TWO')).body.value).toBe('value-two');
+      const after = await server.running.db.kysely
+        .selectFrom('secrets')
+        .select(['name', 'ciphertext'])
+        .orderBy('name')
+        .execute();
+      for (const [index, row] of after.entries()) {
+        const old = before[index]?.ciphertext.split('.') ?? [];
+        const now = row.ciphertext.split('.');
+        expect(now[1]).toBe(result.newKeyId);
+        // Only the wrapped data key changed; the value's own ciphertext is the same bytes.
+        expect(now.slice(4)).toEqual(old.slice(4));
+        expect(now[3]).not.toBe(old[3]);
+      }
+      await expect(server.restart({ RUNTOOLS_MASTER_KEY: oldKey })).rejects.toBeInstanceOf(RootKeyError);
+    },
+  );
 
   it('rotates an environment key and returns the new key to set', async () => {
     const current = randomBytes(32).toString('hex');
@@ -202,8 +201,7 @@ describe('root key', () => {
     expect((await readSecret(server, 'ENVKEY')).body.value).toBe('secret-from-env');
   });
 
-  it('completes a rotation that crashed after its database commit', async () => {
-    const server = await freshServer();
+  serverTest('completes a rotation that crashed after its database commit', async ({ server }) => {
     await setSecret(server, 'SURVIVES', 'yes');
     await server.running.close();
     const keyFile = join(server.dataDir, 'root-key');
@@ -224,8 +222,7 @@ describe('root key', () => {
     expect((await readSecret(server, 'SURVIVES')).body.value).toBe('yes');
   });
 
-  it('refuses to rotate while a server is using the data dir', async () => {
-    const server = await freshServer();
+  serverTest('refuses to rotate while a server is using the data dir', async ({ server }) => {
     if (server.databaseUrl) return; // The pid lock guards the embedded (SQLite) data dir only.
     await expect(
       rotateRootKey({ dataDir: server.dataDir, databaseUrl: undefined, masterKey: undefined, newKey: undefined }),
