@@ -11,6 +11,8 @@ export const ServerConfig = z.object({
   masterKey: z.string().min(1).optional(),
   adminKey: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Requests a minute per API key; 0 turns the limit off. */
+  rateLimitPerMinute: z.coerce.number().int().min(0).max(10_000_000),
   maxBodyBytes: z.coerce
     .number()
     .int()
@@ -39,6 +41,7 @@ export function resolveServerConfig(
     adminKey: env.RUNTOOLS_ADMIN_KEY || undefined,
     logLevel: flags.logLevel ?? env.RUNTOOLS_LOG_LEVEL ?? 'info',
     maxBodyBytes: env.RUNTOOLS_MAX_BODY_BYTES ?? 1024 * 1024,
+    rateLimitPerMinute: env.RUNTOOLS_RATE_LIMIT_PER_MINUTE ?? 6000,
   };
   const parsed = ServerConfig.safeParse(raw);
   if (!parsed.success) {

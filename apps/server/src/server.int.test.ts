@@ -74,3 +74,26 @@ describe('server lifecycle', () => {
     );
   });
 });
+
+describe('rate limiting', () => {
+  it('answers 429 with Retry-After once a key spends its budget, and other keys are unaffected', async () => {
+    const server = await startTestServer({ RUNTOOLS_RATE_LIMIT_PER_MINUTE: '5' });
+    try {
+      const other = (await (
+        await server.request('POST', '/v1/auth/keys', { body: { name: 'other', scopes: ['secrets:read'] } })
+      ).json()) as {
+        key: string;
+      };
+      const statuses: number[] = [];
+      for (let index = 0; index < 6; index++) statuses.push((await server.request('GET', '/v1/secrets')).status);
+      // The key-creation call above spent one of the admin key's five.
+      expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+      const limited = await server.request('GET', '/v1/secrets');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+      expect((await server.request('GET', '/v1/secrets', { key: other.key })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
 import { Authenticator } from './auth/authenticate.js';
+import { RateLimiter } from './auth/rate-limiter.js';
 import { bootstrap } from './bootstrap.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { loadRootKey } from './credentials/root-key.js';
@@ -57,6 +58,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       logger,
       version,
       maxBodyBytes: config.maxBodyBytes,
+      rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     });
     const server = await new Promise<Server>((resolve, reject) => {
       const instance = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>

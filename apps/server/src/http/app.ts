@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
+import type { RateLimiter } from '../auth/rate-limiter.js';
 import { newId } from '../ids.js';
 import { docsPage } from './docs-page.js';
 import { ApiError } from './errors.js';
@@ -17,6 +18,8 @@ export interface AppOptions {
   version: string;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
+  /** Per-key request budget; absent means unlimited. */
+  rateLimiter: RateLimiter | undefined;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -132,7 +135,20 @@ export function createApp(options: AppOptions): Hono<Env> {
         contract.auth === 'key'
           ? await options.authenticator.authenticate(keyFromHeaders({ get: (name) => context.req.header(name) }))
           : undefined;
-      if (auth) requireScopes(auth, contract.scopes);
+      if (auth) {
+        const budget = options.rateLimiter?.take(auth.keyId);
+        if (budget && !budget.ok) {
+          context.header('Retry-After', String(budget.retryAfterSeconds));
+          throw new ApiError(
+            'rate_limited',
+            `too many requests for this API key; retry in ${budget.retryAfterSeconds} s`,
+            {
+              retryAfterSeconds: budget.retryAfterSeconds,
+            },
+          );
+        }
+        requireScopes(auth, contract.scopes);
+      }
       const params = contract.params ? parseOrThrow(contract.params, context.req.param(), 'path') : undefined;
       const query = contract.query ? parseOrThrow(contract.query, context.req.query(), 'query') : undefined;
       const body = contract.body ? parseOrThrow(contract.body, await readJsonBody(context), 'body') : undefined;
