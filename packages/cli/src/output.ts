@@ -3,7 +3,7 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-type Cell = string | number | boolean | null | undefined | string[];
+export type Cell = string | number | boolean | null | undefined | string[];
 
 function text(cell: Cell): string {
   if (cell === null || cell === undefined || cell === '') return '-';

@@ -1,23 +1,15 @@
 import type { Command } from 'commander';
-import { client, globalOptions } from '../../context.js';
-import { output, printTable } from '../../output.js';
+import { registerList } from '../../command-kinds.js';
 
 export function register(member: Command): void {
-  member
-    .command('list')
-    .description("the org's members and roles")
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).members.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['id', (item) => item.id],
-            ['email', (item) => item.email],
-            ['role', (item) => item.role],
-          ],
-          'No members.',
-        ),
-      );
-    });
+  registerList(member, {
+    description: "the org's members and roles",
+    fetch: (rt) => rt.members.list(),
+    columns: [
+      ['id', (item) => item.id],
+      ['email', (item) => item.email],
+      ['role', (item) => item.role],
+    ],
+    empty: 'No members.',
+  });
 }

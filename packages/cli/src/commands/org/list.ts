@@ -1,24 +1,16 @@
 import type { Command } from 'commander';
-import { client, globalOptions } from '../../context.js';
-import { output, printTable } from '../../output.js';
+import { registerList } from '../../command-kinds.js';
 
 export function register(org: Command): void {
-  org
-    .command('list')
-    .description('orgs you belong to')
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).orgs.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['id', (item) => item.id],
-            ['slug', (item) => item.slug],
-            ['name', (item) => item.name],
-            ['role', (item) => item.role],
-          ],
-          'No orgs.',
-        ),
-      );
-    });
+  registerList(org, {
+    description: 'orgs you belong to',
+    fetch: (rt) => rt.orgs.list(),
+    columns: [
+      ['id', (item) => item.id],
+      ['slug', (item) => item.slug],
+      ['name', (item) => item.name],
+      ['role', (item) => item.role],
+    ],
+    empty: 'No orgs.',
+  });
 }

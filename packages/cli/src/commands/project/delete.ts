@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { client, globalOptions } from '../../context.js';
-import { output } from '../../output.js';
+import { registerRemoval } from '../../command-kinds.js';
 
 export function register(project: Command): void {
-  project
-    .command('delete <id>')
-    .description('delete a project (not the default one)')
-    .action(async (id: string, _flags, command: Command) => {
-      const deleted = await client(command).projects.delete(id);
-      output(globalOptions(command).json, deleted, () => process.stdout.write(`Deleted ${id}\n`));
-    });
+  registerRemoval(project, {
+    usage: 'delete <id>',
+    description: 'delete a project (not the default one)',
+    remove: (rt, id) => rt.projects.delete(id),
+    done: 'Deleted',
+  });
 }

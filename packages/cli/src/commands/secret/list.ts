@@ -1,23 +1,15 @@
 import type { Command } from 'commander';
-import { client, globalOptions } from '../../context.js';
-import { output, printTable } from '../../output.js';
+import { registerList } from '../../command-kinds.js';
 
 export function register(secret: Command): void {
-  secret
-    .command('list')
-    .description('secret names and categories (never values)')
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).secrets.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['name', (item) => item.name],
-            ['category', (item) => item.category],
-            ['updated', (item) => item.updatedAt],
-          ],
-          'No secrets.',
-        ),
-      );
-    });
+  registerList(secret, {
+    description: 'secret names and categories (never values)',
+    fetch: (rt) => rt.secrets.list(),
+    columns: [
+      ['name', (item) => item.name],
+      ['category', (item) => item.category],
+      ['updated', (item) => item.updatedAt],
+    ],
+    empty: 'No secrets.',
+  });
 }

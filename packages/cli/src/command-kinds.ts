@@ -1,0 +1,37 @@
+import type { RunTools } from '@runtools/sdk';
+import type { Command } from 'commander';
+import { client, globalOptions } from './context.js';
+import { type Cell, output, printTable } from './output.js';
+
+/** `<noun> list`: fetch a list through the SDK, print it as a table, or as JSON with --json. */
+export function registerList<Row>(
+  parent: Command,
+  spec: {
+    description: string;
+    fetch: (rt: RunTools) => Promise<Row[]>;
+    columns: [header: string, cell: (row: Row) => Cell][];
+    empty: string;
+  },
+): void {
+  parent
+    .command('list')
+    .description(spec.description)
+    .action(async (_flags, command: Command) => {
+      const list = await spec.fetch(client(command));
+      output(globalOptions(command).json, list, () => printTable(list, spec.columns, spec.empty));
+    });
+}
+
+/** `<noun> <verb> <id>` for deletions: call the SDK, confirm in one line, or print its result with --json. */
+export function registerRemoval(
+  parent: Command,
+  spec: { usage: string; description: string; remove: (rt: RunTools, id: string) => Promise<unknown>; done: string },
+): void {
+  parent
+    .command(spec.usage)
+    .description(spec.description)
+    .action(async (id: string, _flags, command: Command) => {
+      const result = await spec.remove(client(command), id);
+      output(globalOptions(command).json, result, () => process.stdout.write(`${spec.done} ${id}\n`));
+    });
+}
