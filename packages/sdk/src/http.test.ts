@@ -59,6 +59,13 @@ describe('HTTP retries', () => {
     await expect(slow.secrets.list()).rejects.toBeInstanceOf(TimeoutError);
   });
 
+  it('keeps a path in the base URL, for servers behind a reverse proxy', async () => {
+    const { url, seen } = await scripted([]);
+    const rt = new RunTools({ apiKey: 'k', baseUrl: `${url}/runtools/` });
+    await rt.secrets.get('A B');
+    expect(seen).toEqual(['GET /runtools/v1/secrets/A%20B']);
+  });
+
   it('sends the key as a bearer token', async () => {
     let authorization: string | undefined;
     server = createServer((request, response) => {

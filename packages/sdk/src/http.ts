@@ -38,7 +38,8 @@ export class HttpClient {
     contract: RouteContract,
     input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {},
   ): Promise<T> {
-    const url = new URL(routePath(contract.path, input.params), this.options.baseUrl.replace(/\/+$/, '/'));
+    // Appended, not resolved, so a base URL with a path (a reverse proxy's /runtools) keeps it.
+    const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${routePath(contract.path, input.params)}`);
     for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.options.apiKey}`,
