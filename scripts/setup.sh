@@ -14,5 +14,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # Hash again: the install may have normalised package.json or the lockfile.
   echo "$(node -v) $(cat package-lock.json package.json packages/*/package.json apps/*/package.json 2>/dev/null | sha256sum | cut -c1-16)" > "$stamp"
 fi
+bash scripts/install-runtime.sh
 echo "runtools: building" >&2
 npm run --silent build >&2

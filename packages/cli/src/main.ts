@@ -4,6 +4,7 @@ import * as authKeysCreate from './commands/auth/keys/create.js';
 import * as authKeysGet from './commands/auth/keys/get.js';
 import * as authKeysList from './commands/auth/keys/list.js';
 import * as authKeysRevoke from './commands/auth/keys/revoke.js';
+import * as doctor from './commands/doctor/check.js';
 import * as memberAdd from './commands/member/add.js';
 import * as memberList from './commands/member/list.js';
 import * as memberRemove from './commands/member/remove.js';
@@ -49,7 +50,7 @@ export function buildProgram(): Command {
     .option('--api-key <key>', 'API key (default: RUNTOOLS_API_KEY, your login)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const entry of [serverStart, login, logout, whoami]) entry.register(program);
+  for (const entry of [serverStart, login, logout, whoami, doctor]) entry.register(program);
   const auth = program.command('auth').description('API keys');
   group(auth, 'keys', 'create, list and revoke API keys', [authKeysCreate, authKeysList, authKeysGet, authKeysRevoke]);
   group(program, 'secret', 'org secrets, encrypted at rest', [
@@ -85,7 +86,8 @@ export async function main(argv: string[]): Promise<void> {
         ? 0
         : reportError(error, (text) => process.stderr.write(text));
   }
-  process.exitCode = code;
+  // A command may have set its own non-zero code (doctor with no working driver) without throwing.
+  if (code !== 0) process.exitCode = code;
   // Let stdout drain; a server command returns only once it has stopped.
   if (code !== 0) process.exit(code);
 }

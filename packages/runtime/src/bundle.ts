@@ -1,0 +1,116 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface SandboxLimits {
+  /** CPU quota in whole or fractional CPUs. */
+  vcpus: number;
+  memoryBytes: number;
+  /** Processes the sandbox's user may run (RLIMIT_NPROC): fork fails with EAGAIN past it. */
+  maxProcesses: number;
+}
+
+/**
+ * Writes the OCI runtime config both drivers use. New pid, network, ipc, uts and mount namespaces: the empty
+ * network namespace has only loopback, so a sandbox reaches neither the host nor other sandboxes.
+ */
+export function writeBundleConfig(options: {
+  bundleDir: string;
+  rootfs: string;
+  hostname: string;
+  env: Record<string, string>;
+  limits: SandboxLimits;
+  /** cgroup v1 path under each controller; gVisor and crun both honour it with cgroupfs. */
+  cgroupsPath: string;
+}): void {
+  const env = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    TERM: 'xterm',
+    LANG: 'C.UTF-8',
+    ...options.env,
+  };
+  const config = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      // An init that only waits: work arrives through exec. Killed with SIGKILL on destroy.
+      args: ['/bin/sleep', 'infinity'],
+      env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
+      cwd: '/',
+      capabilities: {
+        bounding: defaultCapabilities,
+        effective: defaultCapabilities,
+        permitted: defaultCapabilities,
+      },
+      rlimits: [{ type: 'RLIMIT_NPROC', hard: options.limits.maxProcesses, soft: options.limits.maxProcesses }],
+      noNewPrivileges: true,
+    },
+    root: { path: options.rootfs, readonly: false },
+    hostname: options.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+      },
+      {
+        destination: '/dev/shm',
+        type: 'tmpfs',
+        source: 'shm',
+        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+      },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+    ],
+    linux: {
+      cgroupsPath: options.cgroupsPath,
+      resources: {
+        memory: { limit: options.limits.memoryBytes },
+        cpu: { period: 100_000, quota: Math.round(options.limits.vcpus * 100_000) },
+        // Generous: gVisor counts host threads here and crashes the sandbox when it is hit; processes are
+        // limited by RLIMIT_NPROC above instead.
+        pids: { limit: 4096 },
+      },
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: [
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/sched_debug',
+        '/sys/firmware',
+        '/proc/scsi',
+      ],
+      readonlyPaths: ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+  writeFileSync(join(options.bundleDir, 'config.json'), JSON.stringify(config, null, 2));
+}
+
+/** Root inside a sandbox gets Docker's default set, not the host's full set. */
+const defaultCapabilities = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
+import { availableDrivers } from '../doctor.js';
+import type { DriverName, SandboxDriver } from '../driver.js';
+
+const stateDir = join(testRuntimeDir, `state-${process.pid}`);
+const { drivers, missing } = availableDrivers(stateDir);
+const limits = { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 };
+
+function hostAddress(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return undefined;
+}
+
+describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
+  let driver: SandboxDriver;
+  let baseRootfs: string;
+  const created: string[] = [];
+  let listener: Server;
+  let listenerPort = 0;
+
+  async function sandbox(env: Record<string, string> = {}) {
+    const id = `t-${name}-${randomBytes(4).toString('hex')}`;
+    await driver.create({ id, baseRootfs, hostname: 'test', env, limits });
+    created.push(id);
+    return id;
+  }
+
+  beforeAll(async () => {
+    const found = drivers[name];
+    if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
+    driver = found;
+    baseRootfs = await testBaseRootfs();
+    listener = createServer((socket) => socket.end('host says hi\n'));
+    await new Promise<void>((resolve) => listener.listen(0, '0.0.0.0', resolve));
+    listenerPort = (listener.address() as { port: number }).port;
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    for (const id of created) await driver.destroy(id).catch(() => {});
+    listener?.close();
+    rmSync(join(stateDir, name), { recursive: true, force: true });
+  }, 120_000);
+
+  it('runs a command and returns its stdout, stderr and exit code', async () => {
+    const id = await sandbox();
+    const result = await driver.exec(id, { command: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    expect([result.exitCode, result.stdout.toString(), result.stderr.toString()]).toEqual([3, 'out\n', 'err\n']);
+    const os = await driver.exec(id, { command: ['cat', '/etc/debian_version'] });
+    expect(os.stdout.toString()).toMatch(/^12\./);
+  });
+
+  it('passes environment, working directory and stdin', async () => {
+    const id = await sandbox({ FROM_CREATE: 'yes' });
+    const result = await driver.exec(id, {
+      command: ['/bin/sh', '-c', 'echo "$FROM_CREATE $FROM_EXEC"; pwd; cat'],
+      env: { FROM_EXEC: 'also' },
+      cwd: '/etc',
+      stdin: 'piped in',
+    });
+    expect(result.stdout.toString()).toBe('yes also\n/etc\npiped in');
+  });
+
+  it('writes to its own layer: the base is untouched and another sandbox does not see the file', async () => {
+    const first = await sandbox();
+    const second = await sandbox();
+    const written = await driver.exec(first, {
+      command: ['/bin/sh', '-c', 'echo mine > /root/note && cat /root/note'],
+    });
+    expect(written.stdout.toString()).toBe('mine\n');
+    expect(readFileSync(join(driver.rootfsPath(first), 'root/note'), 'utf8')).toBe('mine\n');
+    expect(existsSync(join(baseRootfs, 'root/note'))).toBe(false);
+    const other = await driver.exec(second, { command: ['cat', '/root/note'] });
+    expect(other.exitCode).not.toBe(0);
+  });
+
+  it("cannot see the host's files", async () => {
+    const marker = `/tmp/runtools-host-marker-${randomBytes(4).toString('hex')}`;
+    writeFileSync(marker, 'host secret');
+    try {
+      const id = await sandbox();
+      for (const path of [marker, '/work', '/etc/shadow-host-check']) {
+        const result = await driver.exec(id, { command: ['cat', path] });
+        expect([path, result.exitCode === 0]).toEqual([path, false]);
+      }
+      const hostname = await driver.exec(id, { command: ['hostname'] });
+      expect(hostname.stdout.toString()).toBe('test\n');
+    } finally {
+      rmSync(marker, { force: true });
+    }
+  });
+
+  it('reaches neither the host nor the network: only its own loopback', async () => {
+    const id = await sandbox();
+    const targets = ['127.0.0.1', hostAddress()].filter((address): address is string => Boolean(address));
+    for (const address of targets) {
+      const result = await driver.exec(id, {
+        command: ['/bin/bash', '-c', `exec 3<>/dev/tcp/${address}/${listenerPort} && cat <&3`],
+        timeoutMs: 20_000,
+      });
+      expect([address, result.exitCode === 0, result.stdout.toString()]).toEqual([address, false, '']);
+    }
+  });
+
+  it('is gone after destroy, and destroying twice is harmless', async () => {
+    const id = await sandbox();
+    await driver.destroy(id);
+    expect(existsSync(join(stateDir, name, id))).toBe(false);
+    await driver.destroy(id);
+    const result = await driver.exec(id, { command: ['/bin/true'] }).catch((error: Error) => error);
+    expect(result instanceof Error || result.exitCode !== 0).toBe(true);
+  });
+});

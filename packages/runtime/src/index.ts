@@ -1,0 +1,8 @@
+export { type SandboxLimits, writeBundleConfig } from './bundle.js';
+export { CommandError, type CommandResult, mustRun, runCommand } from './command.js';
+export { availableDrivers, type DriverReport, doctor } from './doctor.js';
+export type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, SandboxDriver } from './driver.js';
+export { ContainerDriver } from './drivers/container/container-driver.js';
+export { GvisorDriver } from './drivers/gvisor/gvisor-driver.js';
+export { type HostTools, hostTools } from './host.js';
+export { debianMirror, ensureBaseRootfs, type RootfsBuild } from './rootfs.js';
