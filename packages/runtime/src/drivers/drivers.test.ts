@@ -19,6 +19,8 @@ function hostAddress(): string | undefined {
   return undefined;
 }
 
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
 describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
   let driver: SandboxDriver;
   let baseRootfs: string;
