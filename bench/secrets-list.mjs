@@ -84,3 +84,26 @@ export const meta = {
   title: 'Authenticated GET /v1/secrets vs. a bare Hono handler with the same body',
   goal: { ratio: 0.5, text: 'throughput >= 0.5x of bare Hono' },
 };
+
+const pad = (value, width) => String(value).padStart(width);
+
+export function report(rows, options) {
+  const [baseline] = rows;
+  const lines = [
+    `${options.rounds} rounds x ${options.durationMs / 1000} s, ${options.connections} connections, Node ${process.versions.node}, medians of rounds`,
+    `${'target'.padEnd(24)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('x rps', 8)}${pad('x p50', 8)}`,
+    ...rows.map(
+      (row) =>
+        `${row.name.padEnd(24)}${pad(row.rps.toFixed(0), 10)}${pad(row.p50.toFixed(2), 9)}${pad(row.p95.toFixed(2), 9)}` +
+        `${pad((row.rps / baseline.rps).toFixed(2), 8)}${pad((row.p50 / baseline.p50).toFixed(2), 8)}`,
+    ),
+  ];
+  const summary = rows.slice(1).map((row) => {
+    const ratio = row.rps / baseline.rps;
+    return (
+      `${meta.name} (${row.name}): ${ratio.toFixed(2)}x of ${baseline.name} throughput ` +
+      `(goal: ${meta.goal.text}: ${ratio >= meta.goal.ratio ? 'met' : 'missed'})`
+    );
+  });
+  return { lines, summary };
+}
