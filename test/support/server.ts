@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { availableDrivers } from '@runtools/runtime';
 import { type RunningServer, resolveServerConfig, startServer } from '@runtools/server';
 import { test as base } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from './database.js';
+import { testRuntimeDir } from './rootfs.js';
 
 export interface TestServer {
   url: string;
@@ -33,7 +35,8 @@ export async function startTestServer(env: Record<string, string | undefined> = 
   const configFor = (extra: Record<string, string | undefined>) =>
     resolveServerConfig(
       { dataDir, port: 0, host: '127.0.0.1', logLevel: 'silent', ...(postgres ? { databaseUrl: postgres.url } : {}) },
-      { ...extra },
+      // Sandboxes share the test rootfs cache instead of building their own (see rootfs.ts).
+      { RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'), ...extra },
     );
   let currentEnv = env;
   let running: RunningServer;
@@ -74,6 +77,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     },
     async close() {
       await running.close();
+      await destroyLeftoverSandboxes(dataDir);
       await postgres?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -90,3 +94,18 @@ export const serverTest = base.extend<{ server: TestServer }>({
     await server.close();
   },
 });
+
+/**
+ * Sandboxes a test left running would keep their overlay mounted inside the data dir (and the temp dir from
+ * being removed): destroy them through the drivers before the data dir goes.
+ */
+async function destroyLeftoverSandboxes(dataDir: string): Promise<void> {
+  const stateDir = join(dataDir, 'sandboxes');
+  if (!existsSync(stateDir)) return;
+  const { drivers } = availableDrivers(stateDir);
+  for (const driver of Object.values(drivers)) {
+    const driverDir = join(stateDir, driver.name);
+    if (!existsSync(driverDir)) continue;
+    for (const id of readdirSync(driverDir).filter((entry) => entry.startsWith('sbx_'))) await driver.destroy(id);
+  }
+}

@@ -11,6 +11,10 @@ export const ServerConfig = z.object({
   masterKey: z.string().min(1).optional(),
   adminKey: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** The sandbox driver used when a sandbox does not name one. */
+  runtime: z.enum(['gvisor', 'container']),
+  /** Where template root filesystems are built and cached. */
+  rootfsDir: z.string().min(1),
   /** Requests a minute per API key; 0 turns the limit off. */
   rateLimitPerMinute: z.coerce.number().int().min(0).max(10_000_000),
   maxBodyBytes: z.coerce
@@ -29,11 +33,16 @@ export function defaultDataDir(): string {
 
 /** Reads the config from flags and the environment; a bad value is a clear error naming its source. */
 export function resolveServerConfig(
-  flags: Partial<Record<'dataDir' | 'port' | 'host' | 'databaseUrl' | 'logLevel', string | number | undefined>>,
+  flags: Partial<
+    Record<'dataDir' | 'port' | 'host' | 'databaseUrl' | 'logLevel' | 'runtime', string | number | undefined>
+  >,
   env: NodeJS.ProcessEnv = process.env,
 ): ServerConfig {
+  const dataDir = resolve(String(flags.dataDir ?? env.RUNTOOLS_DATA_DIR ?? defaultDataDir()));
   const raw = {
-    dataDir: resolve(String(flags.dataDir ?? env.RUNTOOLS_DATA_DIR ?? defaultDataDir())),
+    dataDir,
+    runtime: flags.runtime ?? env.RUNTOOLS_RUNTIME ?? 'gvisor',
+    rootfsDir: resolve(env.RUNTOOLS_ROOTFS_DIR || join(dataDir, 'rootfs')),
     port: flags.port ?? env.RUNTOOLS_PORT ?? defaultPort,
     host: flags.host ?? env.RUNTOOLS_HOST ?? '127.0.0.1',
     databaseUrl: flags.databaseUrl ?? (env.RUNTOOLS_DATABASE_URL || undefined),

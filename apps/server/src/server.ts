@@ -12,6 +12,7 @@ import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFi
 import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
 import { createHandlers } from './routes/handlers.js';
+import { SandboxService } from './sandboxes/sandbox-service.js';
 import { version } from './version.js';
 
 export interface RunningServer {
@@ -46,8 +47,15 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   try {
     const rootKey = await loadRootKey({ dataDir: config.dataDir, masterKey: config.masterKey, db: db.kysely });
     const boot = await bootstrap(db.kysely, config.dataDir, config.adminKey);
+    const sandboxes = new SandboxService(db.kysely, {
+      dataDir: config.dataDir,
+      rootfsDir: config.rootfsDir,
+      defaultRuntime: config.runtime,
+      logger,
+    });
     const handlers = createHandlers({
       db,
+      sandboxes,
       secrets: new SecretStore(db, rootKey.root),
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),

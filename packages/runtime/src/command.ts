@@ -42,13 +42,26 @@ export function runCommand(
       if (timer) clearTimeout(timer);
       reject(error);
     });
-    child.once('close', (code, signal) => {
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       if (timer) clearTimeout(timer);
       resolve({
         exitCode: code ?? (signal === 'SIGKILL' ? 137 : 128),
         stdout: Buffer.concat(stdout),
         stderr: Buffer.concat(stderr),
       });
+    };
+    child.once('close', finish);
+    // A command that leaves a background process behind (`server &`) exits while that process still holds
+    // the output pipes open: answer shortly after the exit instead of waiting for pipes that never close.
+    child.once('exit', (code, signal) => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code, signal);
+      }, 100).unref();
     });
     child.stdin.on('error', () => {});
     child.stdin.end(options.stdin ?? '');

@@ -3,6 +3,7 @@ import { AuthenticationError } from './errors.js';
 import { HttpClient } from './http.js';
 import { Auth } from './resources/auth.js';
 import { Members, Orgs, Projects } from './resources/orgs.js';
+import { Sandboxes } from './resources/sandboxes.js';
 import { Secrets } from './resources/secrets.js';
 import { SshKeys } from './resources/ssh-keys.js';
 import { sdkVersion } from './version.js';
@@ -38,6 +39,7 @@ export class RunTools {
   readonly orgs: Orgs;
   readonly projects: Projects;
   readonly members: Members;
+  readonly sandboxes: Sandboxes;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -60,6 +62,7 @@ export class RunTools {
     this.orgs = new Orgs(this.http);
     this.projects = new Projects(this.http);
     this.members = new Members(this.http);
+    this.sandboxes = new Sandboxes(this.http);
   }
 
   /**

@@ -9,6 +9,7 @@ export const idPrefixes = {
   apiKey: 'key',
   secret: 'sec',
   sshKey: 'ssh',
+  sandbox: 'sbx',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

@@ -35,5 +35,7 @@ export const auditEvents = [
   'secret.deleted',
   'ssh_key.added',
   'ssh_key.removed',
+  'sandbox.created',
+  'sandbox.destroyed',
 ] as const;
 export type AuditEvent = (typeof auditEvents)[number];

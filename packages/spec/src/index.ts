@@ -33,6 +33,18 @@ export { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest
 export { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 export { type HttpMethod, type RouteContract, type RouteId, type RouteResponse, routePath, routes } from './routes.js';
 export {
+  Sandbox,
+  SandboxCreateRequest,
+  SandboxExecRequest,
+  SandboxExecResult,
+  SandboxList,
+  SandboxListQuery,
+  SandboxParams,
+  SandboxRuntime,
+  SandboxStatus,
+  sandboxTemplates,
+} from './sandboxes.js';
+export {
   type ConcreteScope,
   concreteScopes,
   expandScopes,

@@ -5,6 +5,15 @@ import { Health, Readiness } from './health.js';
 import { Member, MemberAdded, MemberAddRequest, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
 import { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
 import { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
+import {
+  Sandbox,
+  SandboxCreateRequest,
+  SandboxExecRequest,
+  SandboxExecResult,
+  SandboxList,
+  SandboxListQuery,
+  SandboxParams,
+} from './sandboxes.js';
 import type { ConcreteScope } from './scopes.js';
 import { SecretList, SecretMetadata, SecretParams, SecretSetRequest, SecretWithValue } from './secrets.js';
 import { SshKey, SshKeyAddRequest, SshKeyList, SshKeyParams } from './ssh-keys.js';
@@ -331,6 +340,63 @@ export const routes = {
     scopes: ['ssh_keys:write'],
     params: SshKeyParams,
     response: Deleted,
+    status: 200,
+  }),
+
+  sandboxesCreate: route({
+    method: 'POST',
+    path: '/v1/sandboxes',
+    summary: 'Create a sandbox and start it; answers once it is running',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    body: SandboxCreateRequest,
+    response: Sandbox,
+    status: 201,
+  }),
+  sandboxesList: route({
+    method: 'GET',
+    path: '/v1/sandboxes',
+    summary: 'Sandboxes of the org; filter with ?status= and ?metadata.<key>=<value>',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:read'],
+    query: SandboxListQuery,
+    response: SandboxList,
+    status: 200,
+  }),
+  sandboxesGet: route({
+    method: 'GET',
+    path: '/v1/sandboxes/:sandboxId',
+    summary: 'Get a sandbox',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:read'],
+    params: SandboxParams,
+    response: Sandbox,
+    status: 200,
+  }),
+  sandboxesExec: route({
+    method: 'POST',
+    path: '/v1/sandboxes/:sandboxId/exec',
+    summary: 'Run a shell command in a running sandbox and return its output and exit code',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: SandboxParams,
+    body: SandboxExecRequest,
+    response: SandboxExecResult,
+    status: 200,
+  }),
+  sandboxesDestroy: route({
+    method: 'DELETE',
+    path: '/v1/sandboxes/:sandboxId',
+    summary: 'Destroy a sandbox and everything in it',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: SandboxParams,
+    response: Sandbox,
     status: 200,
   }),
 } as const satisfies Record<string, RouteContract>;

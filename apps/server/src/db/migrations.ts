@@ -100,6 +100,26 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('audit_log_org').on('audit_log').columns(['org_id', 'seq']).execute();
       },
     },
+    '0002_sandboxes': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sandboxes')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text')
+          .addColumn('template', 'text', (column) => column.notNull())
+          .addColumn('runtime', 'text', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('status_reason', 'text')
+          .addColumn('metadata', 'text', (column) => column.notNull())
+          .addColumn('vcpus', 'real', (column) => column.notNull())
+          .addColumn('memory_bytes', 'bigint', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('sandboxes_org_status').on('sandboxes').columns(['org_id', 'status']).execute();
+      },
+    },
   };
 }
 

@@ -43,6 +43,21 @@ export interface Database {
     comment: string | null;
     created_at: Iso;
   };
+  sandboxes: {
+    id: string;
+    org_id: string;
+    name: string | null;
+    template: string;
+    runtime: string;
+    status: string;
+    status_reason: string | null;
+    metadata: string;
+    vcpus: number;
+    /** bigint: PostgreSQL returns it as a string. */
+    memory_bytes: number | string;
+    created_at: Iso;
+    updated_at: Iso;
+  };
   audit_log: {
     seq: Generated<number>;
     org_id: string;

@@ -7,7 +7,8 @@ const samplePath = (path: string) =>
   path
     .replace(':orgId', 'org_aaaaaaaaaaaaaaaaaaaa')
     .replace(':projectId', 'prj_aaaaaaaaaaaaaaaaaaaa')
-    .replace(':memberId', 'mem_aaaaaaaaaaaaaaaaaaaa');
+    .replace(':memberId', 'mem_aaaaaaaaaaaaaaaaaaaa')
+    .replace(':sandboxId', 'sbx_aaaaaaaaaaaaaaaaaaaa');
 
 const badBodies: [string, string][] = [
   ['not JSON', '{"name": '],

@@ -10,6 +10,7 @@ const sampleParams: Record<string, string> = {
   keyId: 'key_aaaaaaaaaaaaaaaaaaaa',
   sshKeyId: 'ssh_aaaaaaaaaaaaaaaaaaaa',
   name: 'NO_SUCH_SECRET',
+  sandboxId: 'sbx_aaaaaaaaaaaaaaaaaaaa',
 };
 
 function concretePath(path: string): string {
@@ -78,9 +79,10 @@ describe('route auth', () => {
     async (_id, contract) => {
       for (const scope of concreteScopes) {
         const key = keysByScope.get(scope);
+        // A body the schema rejects: an admitted call stops at validation and never creates anything.
         const response = await server.request(contract.method, concretePath(contract.path), {
           key: key ?? null,
-          body: contract.body ? {} : undefined,
+          body: contract.body ? { notAField: true } : undefined,
         });
         const body = (await response.json()) as { error?: { code: string } };
         if (contract.scopes.includes(scope)) {

@@ -19,9 +19,11 @@ import {
   selectMembers,
   slugify,
 } from '../orgs/tenancy.js';
+import type { SandboxService } from '../sandboxes/sandbox-service.js';
 
 export interface HandlerDeps {
   db: Db;
+  sandboxes: SandboxService;
   secrets: SecretStore;
   version: string;
   /** Extra readiness checks beyond the database (e.g. the root key being loaded). */
@@ -447,6 +449,22 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
       if (!row) throw new ApiError('ssh_key_not_found', `no SSH key ${params.sshKeyId}`);
       await audit(db, { orgId: auth.orgId, event: 'ssh_key.removed', actorKeyId: auth.keyId, targetId: row.id });
       return { id: row.id, deleted: true };
+    },
+
+    async sandboxesCreate({ auth, body }) {
+      return deps.sandboxes.create(auth, body);
+    },
+    async sandboxesList({ auth, query }) {
+      return { data: await deps.sandboxes.list(auth, query) };
+    },
+    async sandboxesGet({ auth, params }) {
+      return deps.sandboxes.get(auth, params.sandboxId);
+    },
+    async sandboxesExec({ auth, params, body }) {
+      return deps.sandboxes.exec(auth, params.sandboxId, body);
+    },
+    async sandboxesDestroy({ auth, params }) {
+      return deps.sandboxes.destroy(auth, params.sandboxId);
     },
   };
 }

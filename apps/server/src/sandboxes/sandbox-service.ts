@@ -1,0 +1,226 @@
+import { join } from 'node:path';
+import { availableDrivers, type DriverName, ensureBaseRootfs, hostTools, type SandboxDriver } from '@runtools/runtime';
+import {
+  type Sandbox,
+  type SandboxExecResult,
+  type SandboxRuntime,
+  type SandboxStatus,
+  sandboxTemplates,
+} from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { newId, nowIso } from '../ids.js';
+import { parseByteSize } from './byte-size.js';
+
+const defaultMemoryBytes = 1024 ** 3;
+const defaultVcpus = 1;
+const defaultExecTimeoutMs = 60_000;
+const maxOutputBytes = 8 * 1024 * 1024;
+
+function sandboxFromRow(row: Database['sandboxes']): Sandbox {
+  return {
+    id: row.id,
+    name: row.name,
+    template: row.template,
+    runtime: row.runtime as SandboxRuntime,
+    status: row.status as SandboxStatus,
+    statusReason: row.status_reason,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    resources: { vcpus: row.vcpus, memoryBytes: Number(row.memory_bytes) },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function truncate(buffer: Buffer): string {
+  return buffer.length > maxOutputBytes
+    ? `${buffer.subarray(0, maxOutputBytes).toString('utf8')}\n[output truncated]`
+    : buffer.toString('utf8');
+}
+
+/**
+ * Sandboxes: records and state in the database, isolation by a runtime driver on this host. Create answers
+ * once the sandbox runs; every state change is written before and after the driver acts, so a crash leaves
+ * a truthful `creating` or `destroying` behind rather than a lie.
+ */
+export class SandboxService {
+  private readonly drivers: Partial<Record<DriverName, SandboxDriver>>;
+  private readonly missing: Partial<Record<DriverName, string>>;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: { dataDir: string; rootfsDir: string; defaultRuntime: SandboxRuntime; logger: Logger },
+  ) {
+    const found = availableDrivers(join(options.dataDir, 'sandboxes'));
+    this.drivers = found.drivers;
+    this.missing = found.missing;
+  }
+
+  private driver(runtime: SandboxRuntime): SandboxDriver {
+    const driver = this.drivers[runtime];
+    if (!driver) {
+      throw new ApiError(
+        'runtime_unavailable',
+        `the ${runtime} runtime cannot run on this server: ${this.missing[runtime]}`,
+        {
+          runtime,
+        },
+      );
+    }
+    return driver;
+  }
+
+  private async setStatus(id: string, status: SandboxStatus, reason: string | null = null): Promise<void> {
+    await this.db
+      .updateTable('sandboxes')
+      .set({ status, status_reason: reason, updated_at: nowIso() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  private async row(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
+    const row = await this.db
+      .selectFrom('sandboxes')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('sandbox_not_found', `no sandbox ${id}`);
+    return row;
+  }
+
+  private async baseRootfs(template: string): Promise<string> {
+    const { debootstrap } = hostTools();
+    if (!debootstrap)
+      throw new ApiError('runtime_unavailable', 'debootstrap is not installed, so no template can be built here');
+    this.options.logger.info({ template }, 'preparing template root filesystem');
+    return (await ensureBaseRootfs({ cacheDir: this.options.rootfsDir, debootstrap })).path;
+  }
+
+  async create(
+    auth: AuthContext,
+    body: {
+      template: string;
+      name?: string | undefined;
+      runtime?: SandboxRuntime | undefined;
+      env?: Record<string, string> | undefined;
+      metadata?: Record<string, string> | undefined;
+      resources?: { vcpus?: number | undefined; memory?: string | undefined } | undefined;
+    },
+  ): Promise<Sandbox> {
+    if (!(sandboxTemplates as readonly string[]).includes(body.template)) {
+      throw new ApiError(
+        'template_not_found',
+        `no template "${body.template}"; available: ${sandboxTemplates.join(', ')}`,
+        {
+          template: body.template,
+          available: [...sandboxTemplates],
+        },
+      );
+    }
+    const runtime = body.runtime ?? this.options.defaultRuntime;
+    const driver = this.driver(runtime);
+    const now = nowIso();
+    const row: Database['sandboxes'] = {
+      id: newId('sandbox'),
+      org_id: auth.orgId,
+      name: body.name ?? null,
+      template: body.template,
+      runtime,
+      status: 'creating',
+      status_reason: null,
+      metadata: JSON.stringify(body.metadata ?? {}),
+      vcpus: body.resources?.vcpus ?? defaultVcpus,
+      memory_bytes: body.resources?.memory ? parseByteSize(body.resources.memory) : defaultMemoryBytes,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto('sandboxes').values(row).execute();
+    try {
+      const baseRootfs = await this.baseRootfs(body.template);
+      await driver.create({
+        id: row.id,
+        baseRootfs,
+        hostname: row.name ?? 'sandbox',
+        env: body.env ?? {},
+        limits: { vcpus: row.vcpus, memoryBytes: Number(row.memory_bytes), maxProcesses: 4096 },
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.setStatus(row.id, 'failed', reason);
+      if (error instanceof ApiError) throw error;
+      this.options.logger.error({ err: error, sandboxId: row.id }, 'sandbox failed to start');
+      throw new ApiError('runtime_unavailable', `the sandbox failed to start: ${reason}`, { sandboxId: row.id });
+    }
+    await this.setStatus(row.id, 'running');
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'sandbox.created',
+      actorKeyId: auth.keyId,
+      targetId: row.id,
+      details: { runtime },
+    });
+    return sandboxFromRow({ ...row, status: 'running', updated_at: nowIso() });
+  }
+
+  async get(auth: AuthContext, id: string): Promise<Sandbox> {
+    return sandboxFromRow(await this.row(auth, id));
+  }
+
+  async list(auth: AuthContext, query: Record<string, unknown>): Promise<Sandbox[]> {
+    let select = this.db.selectFrom('sandboxes').selectAll().where('org_id', '=', auth.orgId);
+    if (typeof query.status === 'string') select = select.where('status', '=', query.status);
+    const wanted = Object.entries(query)
+      .filter(([key, value]) => key.startsWith('metadata.') && typeof value === 'string')
+      .map(([key, value]) => [key.slice('metadata.'.length), value as string] as const);
+    const rows = await select.orderBy('created_at').execute();
+    return rows
+      .map(sandboxFromRow)
+      .filter((sandbox) => wanted.every(([key, value]) => sandbox.metadata[key] === value));
+  }
+
+  async exec(
+    auth: AuthContext,
+    id: string,
+    request: {
+      command: string;
+      cwd?: string | undefined;
+      env?: Record<string, string> | undefined;
+      stdin?: string | undefined;
+      timeoutMs?: number | undefined;
+    },
+  ): Promise<SandboxExecResult> {
+    const row = await this.row(auth, id);
+    if (row.status !== 'running') {
+      throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; exec needs a running sandbox`, {
+        status: row.status,
+      });
+    }
+    const timeoutMs = request.timeoutMs ?? defaultExecTimeoutMs;
+    const started = performance.now();
+    const result = await this.driver(row.runtime as SandboxRuntime).exec(id, {
+      command: ['/bin/sh', '-c', request.command],
+      ...(request.cwd ? { cwd: request.cwd } : {}),
+      ...(request.env ? { env: request.env } : {}),
+      ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+      timeoutMs,
+    });
+    const timedOut = result.exitCode === 137 && performance.now() - started >= timeoutMs;
+    return { stdout: truncate(result.stdout), stderr: truncate(result.stderr), exitCode: result.exitCode, timedOut };
+  }
+
+  async destroy(auth: AuthContext, id: string): Promise<Sandbox> {
+    const row = await this.row(auth, id);
+    if (row.status === 'destroyed') return sandboxFromRow(row);
+    await this.setStatus(id, 'destroying');
+    const driver = this.drivers[row.runtime as DriverName];
+    if (driver) await driver.destroy(id);
+    await this.setStatus(id, 'destroyed');
+    await audit(this.db, { orgId: auth.orgId, event: 'sandbox.destroyed', actorKeyId: auth.keyId, targetId: id });
+    return sandboxFromRow({ ...row, status: 'destroyed', status_reason: null, updated_at: nowIso() });
+  }
+}

@@ -1,0 +1,91 @@
+import { AuthenticationError, ConflictError, NotFoundError, RunTools, ValidationError } from '@runtools/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBaseRootfs } from '../../../../test/support/rootfs.js';
+import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+
+describe('sandboxes through the SDK', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  const cleanup: { destroy(): Promise<unknown> }[] = [];
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    server = await startTestServer();
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
+    await server.close();
+  }, 120_000);
+
+  it.each(['gvisor', 'container'] as const)(
+    'creates a %s sandbox, runs commands in it and destroys it',
+    async (runtime) => {
+      const sandbox = await rt.sandboxes.create({
+        runtime,
+        env: { GREETING: 'hello' },
+        metadata: { suite: 'sdk', runtime },
+      });
+      cleanup.push(sandbox);
+      expect(sandbox.status).toBe('running');
+      expect(sandbox.info).toMatchObject({ runtime, template: 'minimal', metadata: { suite: 'sdk', runtime } });
+
+      const result = await sandbox.exec('echo "$GREETING from $(cat /etc/debian_version)"; echo oops >&2; exit 4');
+      expect(result).toMatchObject({ exitCode: 4, stderr: 'oops\n', timedOut: false });
+      expect(result.stdout).toMatch(/^hello from 12\./);
+      const scoped = await sandbox.exec('pwd; echo $EXTRA; cat', { cwd: '/usr', env: { EXTRA: 'x' }, stdin: 'in' });
+      expect(scoped.stdout).toBe('/usr\nx\nin');
+      const background = await sandbox.exec('sleep 30 &');
+      expect(background.exitCode).toBe(0);
+
+      const destroyed = await sandbox.destroy();
+      expect(destroyed.status).toBe('destroyed');
+      expect((await rt.sandboxes.get(sandbox.id)).status).toBe('destroyed');
+      const afterDestroy = await sandbox.exec('true').catch((error: unknown) => error);
+      expect(afterDestroy).toBeInstanceOf(ConflictError);
+      expect((afterDestroy as ConflictError).code).toBe('sandbox_not_running');
+    },
+  );
+
+  it('lists by status and metadata', async () => {
+    const sandbox = await rt.sandboxes.create({ runtime: 'container', metadata: { userId: 'u1' } });
+    cleanup.push(sandbox);
+    expect((await rt.sandboxes.list({ metadata: { userId: 'u1' } })).map((item) => item.id)).toEqual([sandbox.id]);
+    expect(await rt.sandboxes.list({ metadata: { userId: 'nobody' } })).toEqual([]);
+    expect((await rt.sandboxes.list({ status: 'running' })).map((item) => item.id)).toContain(sandbox.id);
+    expect((await rt.sandboxes.list({ status: 'destroyed' })).map((item) => item.id)).not.toContain(sandbox.id);
+  });
+
+  it('rejects an unknown template, malformed resources and a timeout kills a runaway command', async () => {
+    await expect(rt.sandboxes.create({ template: 'no-such-template' })).rejects.toMatchObject({
+      code: 'template_not_found',
+    });
+    await expect(rt.sandboxes.create({ resources: { memory: 'lots' } })).rejects.toBeInstanceOf(ValidationError);
+    const sandbox = await rt.sandboxes.create({ runtime: 'container' });
+    cleanup.push(sandbox);
+    const slow = await sandbox.exec('sleep 20', { timeout: 500 });
+    expect(slow.timedOut).toBe(true);
+    expect(slow.exitCode).not.toBe(0);
+  });
+
+  it("keeps one org out of another's sandboxes", async () => {
+    const sandbox = await rt.sandboxes.create({ runtime: 'container' });
+    cleanup.push(sandbox);
+    const other = await rt.orgs.create({ name: 'Other Org' });
+    const outsider = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    await expect(outsider.sandboxes.get(sandbox.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(outsider.sandboxes.list()).resolves.toEqual([]);
+    const handle = await rt.sandboxes.get(sandbox.id);
+    const stranger = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    await expect((await stranger.sandboxes.list()).length).toBe(0);
+    await expect(
+      new RunTools({
+        apiKey: 'rt_aaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+        baseUrl: server.url,
+      }).sandboxes.get(handle.id),
+    ).rejects.toBeInstanceOf(AuthenticationError);
+    const destroyAttempt = await server.request('DELETE', `/v1/sandboxes/${sandbox.id}`, { key: other.apiKey.key });
+    expect(destroyAttempt.status).toBe(404);
+    expect((await sandbox.refresh()).status).toBe('running');
+  });
+});

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { idSchema, listOf, Timestamp } from './common.js';
+import { ByteSize, ResourceName } from './definitions.js';
+import { sandboxStates } from './events.js';
+
+export const SandboxStatus = z.enum(sandboxStates).meta({ id: 'SandboxStatus' });
+export type SandboxStatus = z.infer<typeof SandboxStatus>;
+export const SandboxRuntime = z.enum(['gvisor', 'container']).meta({ id: 'SandboxRuntime' });
+export type SandboxRuntime = z.infer<typeof SandboxRuntime>;
+
+/** Templates this server can build today. */
+export const sandboxTemplates = ['minimal'] as const;
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
+const MetadataKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, { message: 'letters, digits, dot, dash and underscore' });
+
+export const SandboxCreateRequest = z
+  .object({
+    template: z.string().min(1).max(128).default('minimal'),
+    name: ResourceName.optional(),
+    runtime: SandboxRuntime.optional(),
+    env: z.record(EnvName, z.string().max(32_768)).optional(),
+    metadata: z.record(MetadataKey, z.string().max(512)).optional(),
+    resources: z
+      .object({
+        vcpus: z.number().min(0.1).max(64).optional(),
+        memory: ByteSize.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type SandboxCreateRequest = z.input<typeof SandboxCreateRequest>;
+
+export const Sandbox = z
+  .object({
+    id: idSchema('sandbox'),
+    name: z.string().nullable(),
+    template: z.string(),
+    runtime: SandboxRuntime,
+    status: SandboxStatus,
+    statusReason: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    resources: z.object({ vcpus: z.number(), memoryBytes: z.number() }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Sandbox' });
+export type Sandbox = z.infer<typeof Sandbox>;
+export const SandboxList = listOf(Sandbox);
+export type SandboxList = z.infer<typeof SandboxList>;
+
+/** `?status=running&metadata.userId=u1`: every `metadata.<key>` must match. */
+export const SandboxListQuery = z.looseObject({ status: SandboxStatus.optional() });
+export const SandboxParams = z.object({ sandboxId: idSchema('sandbox') });
+
+export const SandboxExecRequest = z
+  .object({
+    command: z.string().min(1).max(100_000),
+    cwd: z.string().startsWith('/').max(4096).optional(),
+    env: z.record(EnvName, z.string().max(32_768)).optional(),
+    stdin: z
+      .string()
+      .max(1024 * 1024)
+      .optional(),
+    timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+  })
+  .strict();
+export type SandboxExecRequest = z.input<typeof SandboxExecRequest>;
+export const SandboxExecResult = z
+  .object({ stdout: z.string(), stderr: z.string(), exitCode: z.number().int(), timedOut: z.boolean() })
+  .meta({ id: 'SandboxExecResult' });
+export type SandboxExecResult = z.infer<typeof SandboxExecResult>;
