@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../../../test/support/database.js';
+import { testBaseRootfs } from '../../../test/support/rootfs.js';
 import { startTestServer, type TestServer } from '../../../test/support/server.js';
 
 const bin = new URL('../bin/runtools.js', import.meta.url).pathname;
@@ -154,6 +155,40 @@ describe('runtools CLI against a running server', () => {
     expect((await cli(['project', 'delete', project.id])).code).toBe(0);
     expect((await cli(['project', 'get', project.id])).code).toBe(5);
   });
+
+  it(
+    'creates a sandbox, runs a command with its exit code, lists and destroys it',
+    async () => {
+      await testBaseRootfs();
+      const created = await cli([
+        'sandbox',
+        'create',
+        '--runtime',
+        'container',
+        '--env',
+        'WHO=cli',
+        '--metadata',
+        'from=cli',
+        '--json',
+      ]);
+      expect(created.code).toBe(0);
+      const sandbox = JSON.parse(created.stdout) as { id: string; status: string };
+      expect(sandbox.status).toBe('running');
+      try {
+        const exec = await cli(['sandbox', 'exec', sandbox.id, '--', 'echo hi $WHO; echo bad >&2; exit 3']);
+        expect([exec.code, exec.stdout, exec.stderr]).toEqual([3, 'hi cli\n', 'bad\n']);
+        const listed = await cli(['sandbox', 'list', '--metadata', 'from=cli']);
+        expect(listed.stdout).toMatch(new RegExp(`${sandbox.id}\\s+-\\s+running\\s+container`));
+        expect((await cli(['sandbox', 'create', '--template', 'nope'])).code).toBe(2);
+      } finally {
+        expect((await cli(['sandbox', 'destroy', sandbox.id])).code).toBe(0);
+      }
+      const after = JSON.parse((await cli(['sandbox', 'get', sandbox.id, '--json'])).stdout) as { status: string };
+      expect(after.status).toBe('destroyed');
+      expect((await cli(['sandbox', 'exec', sandbox.id, '--', 'true'])).code).toBe(6);
+    },
+    15 * 60_000,
+  );
 
   it('exits 2 on usage errors and 7 when the server cannot be reached', async () => {
     const unknown = await cli(['secret', 'list', '--bogus']);

@@ -15,6 +15,11 @@ import * as projectCreate from './commands/project/create.js';
 import * as projectDelete from './commands/project/delete.js';
 import * as projectGet from './commands/project/get.js';
 import * as projectList from './commands/project/list.js';
+import * as sandboxCreate from './commands/sandbox/create.js';
+import * as sandboxDestroy from './commands/sandbox/destroy.js';
+import * as sandboxExec from './commands/sandbox/exec.js';
+import * as sandboxGet from './commands/sandbox/get.js';
+import * as sandboxList from './commands/sandbox/list.js';
 import * as secretDelete from './commands/secret/delete.js';
 import * as secretGet from './commands/secret/get.js';
 import * as secretList from './commands/secret/list.js';
@@ -63,6 +68,13 @@ export function buildProgram(): Command {
   group(program, 'ssh-key', 'SSH public keys for sandbox access', [sshKeyAdd, sshKeyList, sshKeyRemove]);
   group(program, 'org', 'organizations', [orgList, orgCreate, orgGet]);
   group(program, 'project', 'projects of the org', [projectList, projectCreate, projectGet, projectDelete]);
+  group(program, 'sandbox', 'isolated Linux environments', [
+    sandboxCreate,
+    sandboxList,
+    sandboxGet,
+    sandboxExec,
+    sandboxDestroy,
+  ]);
   group(program, 'member', 'members of the org and their roles', [memberList, memberAdd, memberRemove]);
   // Subcommands inherit exit override so usage errors reach the one handler below.
   const inherit = (command: Command) => {

@@ -6,6 +6,7 @@ interface ServerFlags {
   host?: string;
   databaseUrl?: string;
   logLevel?: string;
+  runtime?: string;
 }
 
 export function register(program: Command): void {
@@ -16,6 +17,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'TCP port (default 7400; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of the embedded SQLite')
+    .option('--runtime <runtime>', 'default sandbox driver: gvisor (default) or container')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .action(async (flags: ServerFlags) => {
       // Loaded here so that client commands never pay for the server's modules.

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { client, globalOptions } from '../../context.js';
+import { UserError } from '../../errors.js';
+import { output, printRecord } from '../../output.js';
+import { collectPair } from './pairs.js';
+
+interface CreateFlags {
+  name?: string;
+  template?: string;
+  runtime?: string;
+  env?: Record<string, string>;
+  metadata?: Record<string, string>;
+  vcpus?: string;
+  memory?: string;
+}
+
+export function register(sandbox: Command): void {
+  sandbox
+    .command('create')
+    .description('create a sandbox and wait until it runs')
+    .option('--name <name>', 'a name for it')
+    .option('--template <template>', 'root filesystem template (default minimal)')
+    .option('--runtime <runtime>', 'gvisor (isolated, default) or container (fast, shares the kernel)')
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectPair)
+    .option('--metadata <KEY=VALUE>', 'metadata to filter by later (repeatable)', collectPair)
+    .option('--vcpus <n>', 'CPU limit')
+    .option('--memory <size>', 'memory limit, e.g. 512MB or 2GB')
+    .action(async (flags: CreateFlags, command: Command) => {
+      if (flags.runtime && flags.runtime !== 'gvisor' && flags.runtime !== 'container') {
+        throw new UserError('--runtime must be gvisor or container');
+      }
+      const vcpus = flags.vcpus === undefined ? undefined : Number(flags.vcpus);
+      if (vcpus !== undefined && !(vcpus > 0)) throw new UserError('--vcpus must be a positive number');
+      const created = await client(command).sandboxes.create({
+        ...(flags.name ? { name: flags.name } : {}),
+        ...(flags.template ? { template: flags.template } : {}),
+        ...(flags.runtime ? { runtime: flags.runtime as 'gvisor' | 'container' } : {}),
+        ...(flags.env ? { env: flags.env } : {}),
+        ...(flags.metadata ? { metadata: flags.metadata } : {}),
+        ...(vcpus !== undefined || flags.memory
+          ? {
+              resources: {
+                ...(vcpus !== undefined ? { vcpus } : {}),
+                ...(flags.memory ? { memory: flags.memory } : {}),
+              },
+            }
+          : {}),
+      });
+      output(globalOptions(command).json, created.info, () =>
+        printRecord([
+          ['id', created.id],
+          ['status', created.status],
+          ['runtime', created.info.runtime],
+          ['template', created.info.template],
+        ]),
+      );
+    });
+}
