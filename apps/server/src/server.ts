@@ -53,6 +53,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       defaultRuntime: config.runtime,
       logger,
     });
+    await sandboxes.recover();
     const handlers = createHandlers({
       db,
       sandboxes,

@@ -33,6 +33,8 @@ export interface SandboxDriver {
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
   /** Stops the sandbox and removes everything it had; safe to call again. */
   destroy(id: string): Promise<void>;
+  /** What the runtime says of the sandbox: `missing` when it knows nothing of it. */
+  state(id: string): Promise<'running' | 'stopped' | 'missing'>;
   /** The sandbox's root filesystem as the host sees it (its writable layer over the base). */
   rootfsPath(id: string): string;
 }

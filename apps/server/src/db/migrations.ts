@@ -109,6 +109,7 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .addColumn('name', 'text')
           .addColumn('template', 'text', (column) => column.notNull())
           .addColumn('runtime', 'text', (column) => column.notNull())
+          .addColumn('host_id', 'text', (column) => column.notNull())
           .addColumn('status', 'text', (column) => column.notNull())
           .addColumn('status_reason', 'text')
           .addColumn('metadata', 'text', (column) => column.notNull())

@@ -49,6 +49,8 @@ export interface Database {
     name: string | null;
     template: string;
     runtime: string;
+    /** The host (machine and data dir) whose driver runs it: only that host may recover it. */
+    host_id: string;
     status: string;
     status_reason: string | null;
     metadata: string;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { availableDrivers, type DriverName, ensureBaseRootfs, hostTools, type SandboxDriver } from '@runtools/runtime';
 import {
@@ -58,6 +59,46 @@ export class SandboxService {
     const found = availableDrivers(join(options.dataDir, 'sandboxes'));
     this.drivers = found.drivers;
     this.missing = found.missing;
+    this.hostId = `${hostname()}:${options.dataDir}`;
+  }
+
+  private readonly hostId: string;
+
+  /**
+   * After a restart: sandboxes this host was running are re-attached when their runtime still runs them and
+   * become `suspected_missing` when it does not; a create or destroy the restart interrupted is settled.
+   */
+  async recover(): Promise<{ reattached: number; missing: number; settled: number }> {
+    const rows = await this.db
+      .selectFrom('sandboxes')
+      .selectAll()
+      .where('host_id', '=', this.hostId)
+      .where('status', 'in', ['creating', 'running', 'destroying'])
+      .execute();
+    const counts = { reattached: 0, missing: 0, settled: 0 };
+    for (const row of rows) {
+      const driver = this.drivers[row.runtime as DriverName];
+      if (row.status === 'creating') {
+        await driver?.destroy(row.id).catch(() => {});
+        await this.setStatus(row.id, 'failed', 'the control plane stopped while the sandbox was being created');
+        counts.settled++;
+      } else if (row.status === 'destroying') {
+        await driver?.destroy(row.id).catch(() => {});
+        await this.setStatus(row.id, 'destroyed');
+        counts.settled++;
+      } else if (driver && (await driver.state(row.id)) === 'running') {
+        counts.reattached++;
+      } else {
+        await this.setStatus(
+          row.id,
+          'suspected_missing',
+          driver ? 'the runtime no longer runs this sandbox' : `the ${row.runtime} runtime is unavailable`,
+        );
+        counts.missing++;
+      }
+    }
+    if (rows.length > 0) this.options.logger.info(counts, 'sandboxes recovered');
+    return counts;
   }
 
   private driver(runtime: SandboxRuntime): SandboxDriver {
@@ -131,6 +172,7 @@ export class SandboxService {
       name: body.name ?? null,
       template: body.template,
       runtime,
+      host_id: this.hostId,
       status: 'creating',
       status_reason: null,
       metadata: JSON.stringify(body.metadata ?? {}),
@@ -218,7 +260,7 @@ export class SandboxService {
     if (row.status === 'destroyed') return sandboxFromRow(row);
     await this.setStatus(id, 'destroying');
     const driver = this.drivers[row.runtime as DriverName];
-    if (driver) await driver.destroy(id);
+    if (driver && row.host_id === this.hostId) await driver.destroy(id);
     await this.setStatus(id, 'destroyed');
     await audit(this.db, { orgId: auth.orgId, event: 'sandbox.destroyed', actorKeyId: auth.keyId, targetId: id });
     return sandboxFromRow({ ...row, status: 'destroyed', status_reason: null, updated_at: nowIso() });

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { availableDrivers } from '@runtools/runtime';
 import { AuthenticationError, ConflictError, NotFoundError, RunTools, ValidationError } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBaseRootfs } from '../../../../test/support/rootfs.js';
@@ -88,4 +90,37 @@ describe('sandboxes through the SDK', () => {
     expect(destroyAttempt.status).toBe(404);
     expect((await sandbox.refresh()).status).toBe('running');
   });
+});
+
+describe('sandboxes across a control-plane restart', () => {
+  it(
+    're-attaches sandboxes that still run and marks vanished ones suspected_missing',
+    async () => {
+      await testBaseRootfs();
+      const server = await startTestServer();
+      try {
+        const rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+        const survivor = await rt.sandboxes.create({ runtime: 'container' });
+        const vanished = await rt.sandboxes.create({ runtime: 'container' });
+        await survivor.exec('echo kept > /root/state');
+        await server.running.close();
+        // The runtime loses one sandbox while the control plane is down.
+        await availableDrivers(join(server.dataDir, 'sandboxes')).drivers.container?.destroy(vanished.id);
+        await server.restart();
+        const after = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+        const reattached = await after.sandboxes.get(survivor.id);
+        expect(reattached.status).toBe('running');
+        expect((await reattached.exec('cat /root/state')).stdout).toBe('kept\n');
+        const missing = await after.sandboxes.get(vanished.id);
+        expect(missing.status).toBe('suspected_missing');
+        expect(missing.info.statusReason).toMatch(/no longer runs/);
+        await expect(missing.exec('true')).rejects.toBeInstanceOf(ConflictError);
+        expect((await missing.destroy()).status).toBe('destroyed');
+        await reattached.destroy();
+      } finally {
+        await server.close();
+      }
+    },
+    15 * 60_000,
+  );
 });

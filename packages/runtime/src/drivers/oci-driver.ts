@@ -129,6 +129,18 @@ export abstract class OciDriver implements SandboxDriver {
     });
   }
 
+  async state(id: string): Promise<'running' | 'stopped' | 'missing'> {
+    this.sandboxDir(id);
+    const result = await this.runtime(['state', id]);
+    if (result.exitCode !== 0) return 'missing';
+    try {
+      const status = (JSON.parse(result.stdout.toString('utf8')) as { status?: string }).status;
+      return status === 'running' ? 'running' : 'stopped';
+    } catch {
+      return 'missing';
+    }
+  }
+
   async destroy(id: string): Promise<void> {
     const dir = this.sandboxDir(id);
     this.createEnv.delete(id);
