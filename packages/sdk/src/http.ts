@@ -37,7 +37,10 @@ export class HttpClient {
   async call<T>(
     contract: RouteContract,
     input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {},
+    /** Per-call override of the client's timeout, for calls that legitimately take long (sandbox create, exec). */
+    callOptions: { timeoutMs?: number } = {},
   ): Promise<T> {
+    const timeoutMs = Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs);
     // Appended, not resolved, so a base URL with a path (a reverse proxy's /runtools) keeps it.
     const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${routePath(contract.path, input.params)}`);
     for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
@@ -57,12 +60,12 @@ export class HttpClient {
           method: contract.method,
           headers,
           ...(body !== undefined ? { body } : {}),
-          signal: AbortSignal.timeout(this.options.timeoutMs),
+          signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (cause) {
         const timedOut = (cause as Error)?.name === 'TimeoutError';
         const error: RunToolsError = timedOut
-          ? new TimeoutError(`${contract.method} ${url.pathname} timed out after ${this.options.timeoutMs} ms`, {
+          ? new TimeoutError(`${contract.method} ${url.pathname} timed out after ${timeoutMs} ms`, {
               code: 'timeout',
               cause,
             })

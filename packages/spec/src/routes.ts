@@ -357,7 +357,8 @@ export const routes = {
   sandboxesList: route({
     method: 'GET',
     path: '/v1/sandboxes',
-    summary: 'Sandboxes of the org; filter with ?status= and ?metadata.<key>=<value>',
+    summary:
+      'Sandboxes of the org (destroyed ones only with ?status=destroyed); filter with ?status= and ?metadata.<key>=<value>',
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['sandboxes:read'],

@@ -215,7 +215,11 @@ export class SandboxService {
 
   async list(auth: AuthContext, query: Record<string, unknown>): Promise<Sandbox[]> {
     let select = this.db.selectFrom('sandboxes').selectAll().where('org_id', '=', auth.orgId);
-    if (typeof query.status === 'string') select = select.where('status', '=', query.status);
+    // Destroyed sandboxes stay readable by id, but lists show them only when asked for by status.
+    select =
+      typeof query.status === 'string'
+        ? select.where('status', '=', query.status)
+        : select.where('status', '!=', 'destroyed');
     const wanted = Object.entries(query)
       .filter(([key, value]) => key.startsWith('metadata.') && typeof value === 'string')
       .map(([key, value]) => [key.slice('metadata.'.length), value as string] as const);

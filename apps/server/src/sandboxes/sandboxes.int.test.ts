@@ -56,6 +56,12 @@ describe('sandboxes through the SDK', () => {
     expect(await rt.sandboxes.list({ metadata: { userId: 'nobody' } })).toEqual([]);
     expect((await rt.sandboxes.list({ status: 'running' })).map((item) => item.id)).toContain(sandbox.id);
     expect((await rt.sandboxes.list({ status: 'destroyed' })).map((item) => item.id)).not.toContain(sandbox.id);
+    const gone = await rt.sandboxes.create({ runtime: 'container', metadata: { userId: 'u1' } });
+    await gone.destroy();
+    expect((await rt.sandboxes.list({ metadata: { userId: 'u1' } })).map((item) => item.id)).toEqual([sandbox.id]);
+    expect(
+      (await rt.sandboxes.list({ status: 'destroyed', metadata: { userId: 'u1' } })).map((item) => item.id),
+    ).toEqual([gone.id]);
   });
 
   it('rejects an unknown template, malformed resources and a timeout kills a runaway command', async () => {

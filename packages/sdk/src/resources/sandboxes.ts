@@ -7,6 +7,9 @@ import {
 } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 
+const defaultExecTimeoutMs = 60_000;
+const createTimeoutMs = 15 * 60_000;
+
 export interface ExecOptions {
   /** Milliseconds before the command is killed (default 60 000). */
   timeout?: number;
@@ -45,16 +48,21 @@ export class Sandbox {
    * @example const { stdout, stderr, exitCode } = await sandbox.exec('npm run build', { timeout: 120000, cwd: '/app' })
    */
   async exec(command: string, options: ExecOptions = {}): Promise<SandboxExecResult> {
-    return this.http.call(routes.sandboxesExec, {
-      params: { sandboxId: this.id },
-      body: {
-        command,
-        ...(options.cwd ? { cwd: options.cwd } : {}),
-        ...(options.env ? { env: options.env } : {}),
-        ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-        ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+    return this.http.call(
+      routes.sandboxesExec,
+      {
+        params: { sandboxId: this.id },
+        body: {
+          command,
+          ...(options.cwd ? { cwd: options.cwd } : {}),
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+          ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+        },
       },
-    });
+      // The server kills the command at its timeout; give the answer time to arrive after that.
+      { timeoutMs: (options.timeout ?? defaultExecTimeoutMs) + 30_000 },
+    );
   }
 
   /** Reloads the sandbox's record. @example await sandbox.refresh(); console.log(sandbox.status) */
@@ -79,7 +87,13 @@ export class Sandboxes {
    * @example const sandbox = await rt.sandboxes.create({ runtime: 'container', env: { NODE_ENV: 'development' } })
    */
   async create(input: SandboxCreateRequest = {}): Promise<Sandbox> {
-    return new Sandbox(this.http, await this.http.call(routes.sandboxesCreate, { body: input }));
+    // The first sandbox of a template builds its root filesystem (about a minute): wait for it.
+    const record = await this.http.call<SandboxRecord>(
+      routes.sandboxesCreate,
+      { body: input },
+      { timeoutMs: createTimeoutMs },
+    );
+    return new Sandbox(this.http, record);
   }
 
   /** @example const sandbox = await rt.sandboxes.get('sbx_…') */
