@@ -11,16 +11,18 @@ const shared = {
   resolve: { conditions },
   ssr: { resolve: { conditions } },
 };
+// Projects do not inherit the root's test options: each gets these. Generous, because real servers,
+// databases and sandboxes share two cores; they bound a hang, they are not performance thresholds.
+const timeouts = { testTimeout: 60_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
     projects: [
       {
         ...shared,
         test: {
+          ...timeouts,
           name: 'unit',
           include: ['{packages,apps}/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
@@ -29,6 +31,7 @@ export default defineConfig({
       {
         ...shared,
         test: {
+          ...timeouts,
           name: 'sqlite',
           include: ['{packages,apps}/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           env: { RUNTOOLS_TEST_DB: 'sqlite' },
@@ -39,6 +42,7 @@ export default defineConfig({
             {
               ...shared,
               test: {
+                ...timeouts,
                 name: 'postgres',
                 include: ['{packages,apps}/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
                 env: { RUNTOOLS_TEST_DB: 'postgres' },
