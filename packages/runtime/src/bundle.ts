@@ -21,6 +21,8 @@ export function writeBundleConfig(options: {
   limits: SandboxLimits;
   /** cgroup v1 path under each controller; gVisor and crun both honour it with cgroupfs. */
   cgroupsPath: string;
+  /** pids.max for the sandbox's cgroup. */
+  pidsLimit: number;
 }): void {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -77,9 +79,7 @@ export function writeBundleConfig(options: {
       resources: {
         memory: { limit: options.limits.memoryBytes },
         cpu: { period: 100_000, quota: Math.round(options.limits.vcpus * 100_000) },
-        // Generous: gVisor counts host threads here and crashes the sandbox when it is hit; processes are
-        // limited by RLIMIT_NPROC above instead.
-        pids: { limit: 4096 },
+        pids: { limit: options.pidsLimit },
       },
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [

@@ -120,3 +120,61 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
     expect(result instanceof Error || result.exitCode !== 0).toBe(true);
   });
 });
+
+describe.each(['gvisor', 'container'] as DriverName[])('%s driver limits', (name) => {
+  let driver: SandboxDriver;
+  let baseRootfs: string;
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    const found = drivers[name];
+    if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
+    driver = found;
+    baseRootfs = await testBaseRootfs();
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const id of created) await driver.destroy(id).catch(() => {});
+  }, 120_000);
+
+  async function sandbox(limitsOverride: Partial<typeof limits>) {
+    const id = `l-${name}-${randomBytes(4).toString('hex')}`;
+    await driver.create({ id, baseRootfs, hostname: 'limits', env: {}, limits: { ...limits, ...limitsOverride } });
+    created.push(id);
+    return id;
+  }
+
+  it('stops a fork bomb at its process limit, and the sandbox recovers when the bomb is over', async () => {
+    const id = await sandbox({ maxProcesses: 64 });
+    const neighbour = await sandbox({});
+    const bomb = await driver.exec(id, {
+      command: ['/bin/bash', '-c', 'for i in $(seq 300); do sleep 8 & done'],
+      timeoutMs: 60_000,
+    });
+    expect(bomb.stderr.toString()).toMatch(/fork: .*(Resource temporarily unavailable|Interrupted system call)/);
+    expect((await driver.exec(neighbour, { command: ['/bin/echo', 'unaffected'] })).stdout.toString()).toBe(
+      'unaffected\n',
+    );
+    await expect
+      .poll(
+        async () => (await driver.exec(id, { command: ['/bin/echo', 'alive'], timeoutMs: 10_000 })).stdout.toString(),
+        {
+          timeout: 30_000,
+          interval: 1000,
+        },
+      )
+      .toBe('alive\n');
+  }, 120_000);
+
+  it('holds memory to its limit: the hog does not get its memory and a neighbour carries on', async () => {
+    const neighbour = await sandbox({});
+    const id = await sandbox({ memoryBytes: 128 * 1024 * 1024 });
+    // Keep 400 MB in a shell variable: far past the 128 MB limit.
+    const hog = await driver.exec(id, {
+      command: ['/bin/bash', '-c', 'x=$(head -c 400000000 /dev/zero | tr "\\0" a); echo ${#x}'],
+      timeoutMs: 20_000,
+    });
+    expect(hog.stdout.toString().trim()).not.toBe('400000000');
+    const after = await driver.exec(neighbour, { command: ['/bin/echo', 'alive'], timeoutMs: 30_000 });
+    expect(after.stdout.toString()).toBe('alive\n');
+  });
+});

@@ -27,6 +27,8 @@ export abstract class OciDriver implements SandboxDriver {
   protected abstract runArgs(id: string, bundleDir: string): string[];
   protected abstract execArgs(id: string, request: ExecRequest): string[];
   protected abstract destroyCalls(id: string): string[][];
+  /** The cgroup pids.max that enforces this driver's process limit. */
+  protected abstract pidsLimit(maxProcesses: number): number;
 
   protected sandboxDir(id: string): string {
     if (!idPattern.test(id)) throw new Error(`invalid sandbox id ${id}`);
@@ -66,6 +68,7 @@ export abstract class OciDriver implements SandboxDriver {
         env: spec.env,
         limits: spec.limits,
         cgroupsPath: `/runtools/${spec.id}`,
+        pidsLimit: this.pidsLimit(spec.limits.maxProcesses),
       });
       await this.start(spec.id, bundle, join(dir, 'runtime.log'));
     } catch (error) {

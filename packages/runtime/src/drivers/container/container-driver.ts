@@ -34,6 +34,11 @@ export class ContainerDriver extends OciDriver {
     ];
   }
 
+  /** Root is exempt from RLIMIT_NPROC on the host kernel: the pids cgroup is what stops a fork bomb. */
+  protected pidsLimit(maxProcesses: number): number {
+    return maxProcesses;
+  }
+
   protected destroyCalls(id: string): string[][] {
     return [
       ['kill', id, 'KILL'],

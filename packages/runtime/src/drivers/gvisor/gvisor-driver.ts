@@ -35,6 +35,14 @@ export class GvisorDriver extends OciDriver {
     ];
   }
 
+  /**
+   * gVisor's own kernel enforces RLIMIT_NPROC (fork returns EAGAIN). The host pids cgroup counts the
+   * sentry's threads instead, and hitting it crashes the sandbox: keep it generous.
+   */
+  protected pidsLimit(): number {
+    return 4096;
+  }
+
   protected destroyCalls(id: string): string[][] {
     return [
       ['kill', id, 'KILL'],
