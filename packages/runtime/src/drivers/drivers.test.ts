@@ -170,6 +170,7 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver limits', (name
     const id = await sandbox({ memoryBytes: 128 * 1024 * 1024 });
     // Keep 400 MB in a shell variable: far past the 128 MB limit.
     const hog = await driver.exec(id, {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, not a JavaScript template
       command: ['/bin/bash', '-c', 'x=$(head -c 400000000 /dev/zero | tr "\\0" a); echo ${#x}'],
       timeoutMs: 20_000,
     });
