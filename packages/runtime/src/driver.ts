@@ -31,6 +31,12 @@ export interface SandboxDriver {
   /** Creates the sandbox's writable layer and starts it; resolves once it runs. */
   create(spec: DriverSandboxSpec): Promise<void>;
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
+  /** Like exec, handing output over as it arrives; `kill` stops the command. */
+  execStream(
+    id: string,
+    request: ExecRequest,
+    output: { onStdout(chunk: Buffer): void; onStderr(chunk: Buffer): void },
+  ): { done: Promise<number>; kill(): void };
   /** Stops the sandbox and removes everything it had; safe to call again. */
   destroy(id: string): Promise<void>;
   /** What the runtime says of the sandbox: `missing` when it knows nothing of it. */

@@ -1,5 +1,5 @@
 export { type SandboxLimits, writeBundleConfig } from './bundle.js';
-export { CommandError, type CommandResult, mustRun, runCommand } from './command.js';
+export { CommandError, type CommandResult, mustRun, type RunningCommand, runCommand, spawnCommand } from './command.js';
 export { availableDrivers, type DriverReport, doctor } from './doctor.js';
 export type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, SandboxDriver } from './driver.js';
 export { ContainerDriver } from './drivers/container/container-driver.js';

@@ -105,4 +105,70 @@ export class HttpClient {
       throw error;
     }
   }
+
+  /**
+   * Calls a `stream: 'sse'` route and yields each server-sent event's JSON. Errors before the stream starts
+   * arrive as the usual error classes; breaking out of the loop aborts the request.
+   */
+  async *events<T>(
+    contract: RouteContract,
+    input: { params?: Record<string, string>; body?: unknown },
+    callOptions: { timeoutMs?: number } = {},
+  ): AsyncGenerator<T> {
+    const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${routePath(contract.path, input.params)}`);
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new Error('timeout')),
+      Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs),
+    );
+    try {
+      let response: Response;
+      try {
+        response = await this.options.fetch(url, {
+          method: contract.method,
+          headers: {
+            authorization: `Bearer ${this.options.apiKey}`,
+            accept: 'text/event-stream',
+            'content-type': 'application/json',
+            'user-agent': this.options.userAgent,
+          },
+          body: JSON.stringify(input.body ?? {}),
+          signal: abort.signal,
+        });
+      } catch (cause) {
+        throw new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
+          code: 'connection_failed',
+          cause,
+        });
+      }
+      if (!response.ok || !response.body) {
+        const text = await response.text();
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
+      }
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n');
+          if (data) yield JSON.parse(data) as T;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
 }

@@ -35,6 +35,7 @@ export { type HttpMethod, type RouteContract, type RouteId, type RouteResponse, 
 export {
   Sandbox,
   SandboxCreateRequest,
+  SandboxExecEvent,
   SandboxExecRequest,
   SandboxExecResult,
   SandboxList,

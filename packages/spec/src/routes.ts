@@ -8,6 +8,7 @@ import { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdat
 import {
   Sandbox,
   SandboxCreateRequest,
+  SandboxExecEvent,
   SandboxExecRequest,
   SandboxExecResult,
   SandboxList,
@@ -36,8 +37,11 @@ export interface RouteContract {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** The schema of the answer, or with `stream: 'sse'` of each server-sent event. */
   response: z.ZodType;
   status: 200 | 201;
+  /** `sse`: the answer is a stream of server-sent events (`text/event-stream`), named by their `type`. */
+  stream?: 'sse';
 }
 
 function route<const T extends RouteContract>(contract: T): T {
@@ -388,6 +392,19 @@ export const routes = {
     body: SandboxExecRequest,
     response: SandboxExecResult,
     status: 200,
+  }),
+  sandboxesExecStream: route({
+    method: 'POST',
+    path: '/v1/sandboxes/:sandboxId/exec/stream',
+    summary: 'Run a shell command and stream its output as server-sent events (stdout, stderr, then exit)',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: SandboxParams,
+    body: SandboxExecRequest,
+    response: SandboxExecEvent,
+    status: 200,
+    stream: 'sse',
   }),
   sandboxesDestroy: route({
     method: 'DELETE',

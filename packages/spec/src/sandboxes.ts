@@ -75,3 +75,16 @@ export const SandboxExecResult = z
   .object({ stdout: z.string(), stderr: z.string(), exitCode: z.number().int(), timedOut: z.boolean() })
   .meta({ id: 'SandboxExecResult' });
 export type SandboxExecResult = z.infer<typeof SandboxExecResult>;
+
+/**
+ * One event of a streamed exec, sent as server-sent events named by `type`. Output is base64 so that any
+ * bytes survive; `exit` comes last.
+ */
+export const SandboxExecEvent = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('stdout'), data: z.base64() }),
+    z.object({ type: z.literal('stderr'), data: z.base64() }),
+    z.object({ type: z.literal('exit'), exitCode: z.number().int(), timedOut: z.boolean() }),
+  ])
+  .meta({ id: 'SandboxExecEvent' });
+export type SandboxExecEvent = z.infer<typeof SandboxExecEvent>;

@@ -1,6 +1,7 @@
 import { type RouteContract, type RouteId, routes } from '@runtools/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
@@ -153,6 +154,17 @@ export function createApp(options: AppOptions): Hono<Env> {
       const query = contract.query ? parseOrThrow(contract.query, context.req.query(), 'query') : undefined;
       const body = contract.body ? parseOrThrow(contract.body, await readJsonBody(context), 'body') : undefined;
       const result = await handler({ params, query, body, auth, requestId: context.get('requestId') });
+      if (contract.stream === 'sse') {
+        const events = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        return streamSSE(context, async (stream) => {
+          // A client that goes away ends the iteration, which stops the work behind it.
+          stream.onAbort(() => void events.return?.());
+          for (let next = await events.next(); !next.done; next = await events.next()) {
+            const event = contract.response.parse(next.value) as { type: string };
+            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+          }
+        });
+      }
       // Parsing the result through its schema drops any field the contract does not name, so a handler can
       // never leak a column (a key hash, a ciphertext) by returning a whole row.
       return context.json(contract.response.parse(result) as object, contract.status);

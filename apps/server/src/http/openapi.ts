@@ -82,7 +82,11 @@ export function buildOpenApiDocument(version: string) {
       responses: {
         [String(contract.status)]: {
           description: contract.summary,
-          content: { 'application/json': { schema: toSchema(contract.response, 'output') } },
+          content: {
+            [contract.stream === 'sse' ? 'text/event-stream' : 'application/json']: {
+              schema: toSchema(contract.response, 'output'),
+            },
+          },
         },
         ...errors,
       },

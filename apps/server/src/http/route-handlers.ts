@@ -13,7 +13,10 @@ export interface HandlerInput<R extends RouteContract> {
   requestId: string;
 }
 
-export type RouteHandler<R extends RouteContract> = (input: HandlerInput<R>) => Promise<z.input<R['response']>>;
+/** A handler answers with one value, or for `stream: 'sse'` routes with the events to send. */
+export type RouteHandler<R extends RouteContract> = (
+  input: HandlerInput<R>,
+) => Promise<R['stream'] extends 'sse' ? AsyncIterable<z.input<R['response']>> : z.input<R['response']>>;
 
 /** One handler per route in the spec; a route without a handler does not compile. */
 export type RouteHandlers = { [Id in RouteId]: RouteHandler<(typeof routes)[Id]> };

@@ -463,6 +463,9 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async sandboxesExec({ auth, params, body }) {
       return deps.sandboxes.exec(auth, params.sandboxId, body);
     },
+    async sandboxesExecStream({ auth, params, body }) {
+      return deps.sandboxes.execStream(auth, params.sandboxId, body);
+    },
     async sandboxesDestroy({ auth, params }) {
       return deps.sandboxes.destroy(auth, params.sandboxId);
     },

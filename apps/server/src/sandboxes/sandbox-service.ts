@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { availableDrivers, type DriverName, ensureBaseRootfs, hostTools, type SandboxDriver } from '@runtools/runtime';
 import {
   type Sandbox,
+  type SandboxExecEvent,
   type SandboxExecResult,
   type SandboxRuntime,
   type SandboxStatus,
@@ -21,6 +22,24 @@ const defaultMemoryBytes = 1024 ** 3;
 const defaultVcpus = 1;
 const defaultExecTimeoutMs = 60_000;
 const maxOutputBytes = 8 * 1024 * 1024;
+
+/**
+ * The command as the sandbox runs it: under coreutils' `timeout` inside the sandbox, so the command and its
+ * children are killed there when time is up (killing the runtime's exec client on the host would leave
+ * them running). The host-side timer, a little later, only catches a sandbox that stopped answering.
+ */
+function shellCommand(command: string, timeoutMs: number): string[] {
+  return ['/usr/bin/timeout', '--signal=KILL', `${(timeoutMs / 1000).toFixed(3)}s`, '/bin/sh', '-c', command];
+}
+const hostTimeoutGraceMs = 5000;
+
+type ExecInput = {
+  command: string;
+  cwd?: string | undefined;
+  env?: Record<string, string> | undefined;
+  stdin?: string | undefined;
+  timeoutMs?: number | undefined;
+};
 
 function sandboxFromRow(row: Database['sandboxes']): Sandbox {
   return {
@@ -229,34 +248,91 @@ export class SandboxService {
       .filter((sandbox) => wanted.every(([key, value]) => sandbox.metadata[key] === value));
   }
 
-  async exec(
-    auth: AuthContext,
-    id: string,
-    request: {
-      command: string;
-      cwd?: string | undefined;
-      env?: Record<string, string> | undefined;
-      stdin?: string | undefined;
-      timeoutMs?: number | undefined;
-    },
-  ): Promise<SandboxExecResult> {
+  async exec(auth: AuthContext, id: string, request: ExecInput): Promise<SandboxExecResult> {
+    const row = await this.runningRow(auth, id);
+    const timeoutMs = request.timeoutMs ?? defaultExecTimeoutMs;
+    const started = performance.now();
+    const result = await this.driver(row.runtime as SandboxRuntime).exec(id, {
+      command: shellCommand(request.command, timeoutMs),
+      ...(request.cwd ? { cwd: request.cwd } : {}),
+      ...(request.env ? { env: request.env } : {}),
+      ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+      timeoutMs: timeoutMs + hostTimeoutGraceMs,
+    });
+    const timedOut = result.exitCode === 137 && performance.now() - started >= timeoutMs;
+    return { stdout: truncate(result.stdout), stderr: truncate(result.stderr), exitCode: result.exitCode, timedOut };
+  }
+
+  private async runningRow(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
     const row = await this.row(auth, id);
     if (row.status !== 'running') {
       throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; exec needs a running sandbox`, {
         status: row.status,
       });
     }
+    return row;
+  }
+
+  /**
+   * Runs a command and hands back its output as events while it runs, `exit` last. Checks happen before
+   * the first event, so a bad request is still a plain error answer; ending the iteration early (the client
+   * went away) kills the command.
+   */
+  async execStream(auth: AuthContext, id: string, request: ExecInput): Promise<AsyncIterable<SandboxExecEvent>> {
+    const row = await this.runningRow(auth, id);
     const timeoutMs = request.timeoutMs ?? defaultExecTimeoutMs;
+    const queue: SandboxExecEvent[] = [];
+    let exit: SandboxExecEvent | undefined;
+    let wake: (() => void) | undefined;
+    const push = (event: SandboxExecEvent) => {
+      queue.push(event);
+      wake?.();
+    };
     const started = performance.now();
-    const result = await this.driver(row.runtime as SandboxRuntime).exec(id, {
-      command: ['/bin/sh', '-c', request.command],
-      ...(request.cwd ? { cwd: request.cwd } : {}),
-      ...(request.env ? { env: request.env } : {}),
-      ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
-      timeoutMs,
-    });
-    const timedOut = result.exitCode === 137 && performance.now() - started >= timeoutMs;
-    return { stdout: truncate(result.stdout), stderr: truncate(result.stderr), exitCode: result.exitCode, timedOut };
+    const running = this.driver(row.runtime as SandboxRuntime).execStream(
+      id,
+      {
+        command: shellCommand(request.command, timeoutMs),
+        ...(request.cwd ? { cwd: request.cwd } : {}),
+        ...(request.env ? { env: request.env } : {}),
+        ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+        timeoutMs: timeoutMs + hostTimeoutGraceMs,
+      },
+      {
+        onStdout: (chunk) => push({ type: 'stdout', data: chunk.toString('base64') }),
+        onStderr: (chunk) => push({ type: 'stderr', data: chunk.toString('base64') }),
+      },
+    );
+    running.done.then(
+      (exitCode) => {
+        exit = { type: 'exit', exitCode, timedOut: exitCode === 137 && performance.now() - started >= timeoutMs };
+        wake?.();
+      },
+      (error: Error) => {
+        push({ type: 'stderr', data: Buffer.from(`runtools: ${error.message}\n`).toString('base64') });
+        exit = { type: 'exit', exitCode: 127, timedOut: false };
+        wake?.();
+      },
+    );
+    return (async function* () {
+      try {
+        for (;;) {
+          const next = queue.shift();
+          if (next) yield next;
+          else if (exit) {
+            yield exit;
+            return;
+          } else {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            wake = undefined;
+          }
+        }
+      } finally {
+        if (!exit) running.kill();
+      }
+    })();
   }
 
   async destroy(auth: AuthContext, id: string): Promise<Sandbox> {

@@ -49,6 +49,39 @@ describe('sandboxes through the SDK', () => {
     },
   );
 
+  it.each(['gvisor', 'container'] as const)(
+    'streams %s output while the command runs, in order, exit last',
+    async (runtime) => {
+      const sandbox = await rt.sandboxes.create({ runtime });
+      cleanup.push(sandbox);
+      const seen: string[] = [];
+      for await (const chunk of sandbox.execStream('echo first; sleep 1; printf "h\\303\\251llo\\n"; echo err >&2'))
+        seen.push(chunk);
+      expect(seen.join('')).toBe('first\nhéllo\nerr\n');
+      // The first line arrived on its own, a second before the rest was even written.
+      expect(seen[0]).toBe('first\n');
+
+      const parts: string[] = [];
+      const result = await sandbox.exec('echo out; echo bad >&2; exit 5', {
+        onStdout: (text) => parts.push(`out:${text}`),
+        onStderr: (text) => parts.push(`err:${text}`),
+      });
+      expect(result).toEqual({ stdout: 'out\n', stderr: 'bad\n', exitCode: 5, timedOut: false });
+      expect(parts.sort()).toEqual(['err:bad\n', 'out:out\n']);
+
+      // A timeout kills the command inside the sandbox, not just the client waiting for it.
+      const slow = await sandbox.exec('sleep 3; touch /root/late', { timeout: 500 });
+      expect(slow.timedOut).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      expect((await sandbox.exec('test -e /root/late; echo $?')).stdout).toBe('1\n');
+      await sandbox.destroy();
+      const refused = (async () => {
+        for await (const chunk of sandbox.execStream('true')) void chunk;
+      })();
+      await expect(refused).rejects.toBeInstanceOf(ConflictError);
+    },
+  );
+
   it('lists by status and metadata', async () => {
     const sandbox = await rt.sandboxes.create({ runtime: 'container', metadata: { userId: 'u1' } });
     cleanup.push(sandbox);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
-import { CommandError, mustRun, runCommand } from '../command.js';
+import { CommandError, mustRun, type RunningCommand, runCommand, spawnCommand } from '../command.js';
 import type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, SandboxDriver } from '../driver.js';
 import { privateCgroupNamespace } from '../host.js';
 
@@ -130,6 +130,25 @@ export abstract class OciDriver implements SandboxDriver {
       ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
       ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
     });
+  }
+
+  execStream(
+    id: string,
+    request: ExecRequest,
+    output: { onStdout(chunk: Buffer): void; onStderr(chunk: Buffer): void },
+  ): RunningCommand {
+    const env = { ...this.sandboxEnv(id), ...request.env };
+    const [program, ...prefix] = privateCgroupNamespace(this.tools.unshare);
+    return spawnCommand(
+      program as string,
+      [...prefix, ...this.runtimeArgs(), ...this.execArgs(id, { ...request, env })],
+      {
+        ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+        ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
+        onStdout: output.onStdout,
+        onStderr: output.onStderr,
+      },
+    );
   }
 
   async state(id: string): Promise<'running' | 'stopped' | 'missing'> {

@@ -1,6 +1,7 @@
 import {
   routes,
   type SandboxCreateRequest,
+  type SandboxExecEvent,
   type SandboxExecResult,
   type Sandbox as SandboxRecord,
   type SandboxStatus,
@@ -16,6 +17,20 @@ export interface ExecOptions {
   cwd?: string;
   env?: Record<string, string>;
   stdin?: string;
+  /** Called with each piece of standard output as it arrives (the command's output is streamed). */
+  onStdout?: (text: string) => void;
+  /** Called with each piece of standard error as it arrives. */
+  onStderr?: (text: string) => void;
+}
+
+function execBody(command: string, options: ExecOptions) {
+  return {
+    command,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+  };
 }
 
 /**
@@ -48,21 +63,58 @@ export class Sandbox {
    * @example const { stdout, stderr, exitCode } = await sandbox.exec('npm run build', { timeout: 120000, cwd: '/app' })
    */
   async exec(command: string, options: ExecOptions = {}): Promise<SandboxExecResult> {
+    if (options.onStdout || options.onStderr) {
+      const result: SandboxExecResult = { stdout: '', stderr: '', exitCode: -1, timedOut: false };
+      for await (const part of this.output(command, options)) {
+        if (part.type === 'exit') {
+          result.exitCode = part.exitCode;
+          result.timedOut = part.timedOut;
+        } else if (part.type === 'stdout') {
+          result.stdout += part.text;
+          options.onStdout?.(part.text);
+        } else {
+          result.stderr += part.text;
+          options.onStderr?.(part.text);
+        }
+      }
+      return result;
+    }
     return this.http.call(
       routes.sandboxesExec,
-      {
-        params: { sandboxId: this.id },
-        body: {
-          command,
-          ...(options.cwd ? { cwd: options.cwd } : {}),
-          ...(options.env ? { env: options.env } : {}),
-          ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-          ...(options.timeout ? { timeoutMs: options.timeout } : {}),
-        },
-      },
+      { params: { sandboxId: this.id }, body: execBody(command, options) },
       // The server kills the command at its timeout; give the answer time to arrive after that.
       { timeoutMs: (options.timeout ?? defaultExecTimeoutMs) + 30_000 },
     );
+  }
+
+  /**
+   * Streams a command's output (stdout and stderr, as text) while it runs.
+   * @example for await (const chunk of sandbox.execStream('npm run dev')) process.stdout.write(chunk)
+   */
+  async *execStream(command: string, options: Omit<ExecOptions, 'onStdout' | 'onStderr'> = {}): AsyncGenerator<string> {
+    for await (const part of this.output(command, options)) if (part.type !== 'exit') yield part.text;
+  }
+
+  /** Decoded stream events: text per stream (multi-byte characters split across chunks kept whole), exit last. */
+  private async *output(
+    command: string,
+    options: ExecOptions,
+  ): AsyncGenerator<
+    { type: 'stdout' | 'stderr'; text: string } | { type: 'exit'; exitCode: number; timedOut: boolean }
+  > {
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const events = this.http.events<SandboxExecEvent>(
+      routes.sandboxesExecStream,
+      { params: { sandboxId: this.id }, body: execBody(command, options) },
+      { timeoutMs: (options.timeout ?? defaultExecTimeoutMs) + 30_000 },
+    );
+    for await (const event of events) {
+      if (event.type === 'exit') yield event;
+      else {
+        const text = decoders[event.type].decode(Buffer.from(event.data, 'base64'), { stream: true });
+        if (text) yield { type: event.type, text };
+      }
+    }
   }
 
   /** Reloads the sandbox's record. @example await sandbox.refresh(); console.log(sandbox.status) */

@@ -15,16 +15,20 @@ export function register(sandbox: Command): void {
       if (timeout !== undefined && !(timeout > 0))
         throw new UserError('--timeout must be a positive number of milliseconds');
       const sandbox = await client(command).sandboxes.get(id);
+      const json = globalOptions(command).json;
       const result = await sandbox.exec(words.join(' '), {
         ...(flags.cwd ? { cwd: flags.cwd } : {}),
         ...(timeout ? { timeout } : {}),
+        // For people, output streams as it comes; --json waits for the whole result.
+        ...(json
+          ? {}
+          : {
+              onStdout: (text: string) => process.stdout.write(text),
+              onStderr: (text: string) => process.stderr.write(text),
+            }),
       });
-      if (globalOptions(command).json) printJson(result);
-      else {
-        process.stdout.write(result.stdout);
-        process.stderr.write(result.stderr);
-        if (result.timedOut) process.stderr.write(`runtools: the command was killed after ${timeout ?? 60000} ms\n`);
-      }
+      if (json) printJson(result);
+      else if (result.timedOut) process.stderr.write(`runtools: the command was killed after ${timeout ?? 60000} ms\n`);
       process.exitCode = result.exitCode;
     });
 }
