@@ -4,7 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableDrivers, ensureBaseRootfs, hostTools, runCommand, writeBundleConfig } from '@runtools/runtime';
+import {
+  availableDrivers,
+  ensureBaseRootfs,
+  hostTools,
+  privateCgroupNamespace,
+  runCommand,
+  writeBundleConfig,
+} from '@runtools/runtime';
 import { median } from './lib/load.mjs';
 
 const repoDir = new URL('..', import.meta.url).pathname;
@@ -14,16 +21,7 @@ const percentile = (values, q) =>
 
 /** The raw runtime: one `run` of `/bin/true` over the read-only base, in the same private mount namespace. */
 function rawRun(driverName, tools, bundleDir, id) {
-  const prefix = [
-    tools.unshare,
-    '--mount',
-    '--propagation',
-    'private',
-    '/bin/sh',
-    '-c',
-    'mountpoint -q /sys/fs/cgroup/unified && umount /sys/fs/cgroup/unified; exec "$@"',
-    'bench',
-  ];
+  const prefix = privateCgroupNamespace(tools.unshare);
   const runtime =
     driverName === 'gvisor'
       ? [tools.runsc, '--root', join(bundleDir, '.state'), '--platform=systrap', '--network=none', '--overlay2=none']

@@ -4,5 +4,5 @@ export { availableDrivers, type DriverReport, doctor } from './doctor.js';
 export type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, SandboxDriver } from './driver.js';
 export { ContainerDriver } from './drivers/container/container-driver.js';
 export { GvisorDriver } from './drivers/gvisor/gvisor-driver.js';
-export { type HostTools, hostTools } from './host.js';
+export { type HostTools, hostTools, privateCgroupNamespace } from './host.js';
 export { debianMirror, ensureBaseRootfs, type RootfsBuild } from './rootfs.js';

@@ -23,10 +23,30 @@ export abstract class OciDriver implements SandboxDriver {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   }
 
+  /** The runtime binary and the global flags it needs on every call. */
   protected abstract runtimeArgs(): string[];
-  protected abstract runArgs(id: string, bundleDir: string): string[];
-  protected abstract execArgs(id: string, request: ExecRequest): string[];
-  protected abstract destroyCalls(id: string): string[][];
+
+  // crun and runsc take the same subcommands and flags for these.
+  private runArgs(id: string, bundleDir: string): string[] {
+    return ['run', '--detach', '--bundle', bundleDir, id];
+  }
+
+  private execArgs(id: string, request: ExecRequest): string[] {
+    return [
+      'exec',
+      ...(request.cwd ? ['--cwd', request.cwd] : []),
+      ...envFlags('--env', request.env),
+      id,
+      ...request.command,
+    ];
+  }
+
+  private destroyCalls(id: string): string[][] {
+    return [
+      ['kill', id, 'KILL'],
+      ['delete', '--force', id],
+    ];
+  }
   /** The cgroup pids.max that enforces this driver's process limit. */
   protected abstract pidsLimit(maxProcesses: number): number;
 

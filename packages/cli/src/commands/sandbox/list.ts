@@ -1,22 +1,9 @@
+import { sandboxStates } from '@runtools/spec';
 import type { Command } from 'commander';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
 import { output, printTable } from '../../output.js';
 import { collectPair } from './pairs.js';
-
-const statuses = [
-  'pending',
-  'creating',
-  'running',
-  'pausing',
-  'paused',
-  'resuming',
-  'destroying',
-  'destroyed',
-  'failed',
-  'error',
-  'suspected_missing',
-];
 
 export function register(sandbox: Command): void {
   sandbox
@@ -25,8 +12,8 @@ export function register(sandbox: Command): void {
     .option('--status <status>', 'only sandboxes in this state')
     .option('--metadata <KEY=VALUE>', 'only sandboxes with this metadata (repeatable)', collectPair)
     .action(async (flags: { status?: string; metadata?: Record<string, string> }, command: Command) => {
-      if (flags.status && !statuses.includes(flags.status))
-        throw new UserError(`--status must be one of ${statuses.join(', ')}`);
+      if (flags.status && !(sandboxStates as readonly string[]).includes(flags.status))
+        throw new UserError(`--status must be one of ${sandboxStates.join(', ')}`);
       const list = await client(command).sandboxes.list({
         ...(flags.status ? { status: flags.status as 'running' } : {}),
         ...(flags.metadata ? { metadata: flags.metadata } : {}),

@@ -1,5 +1,4 @@
-import type { ExecRequest } from '../../driver.js';
-import { envFlags, OciDriver } from '../oci-driver.js';
+import { OciDriver } from '../oci-driver.js';
 
 /**
  * crun with cgroupfs: near-native speed, Linux namespaces and cgroups for isolation (the host kernel is
@@ -20,29 +19,8 @@ export class ContainerDriver extends OciDriver {
     return [this.crun, '--root', `${this.stateDir}/.crun`, '--cgroup-manager=cgroupfs'];
   }
 
-  protected runArgs(id: string, bundleDir: string): string[] {
-    return ['run', '--detach', '--bundle', bundleDir, id];
-  }
-
-  protected execArgs(id: string, request: ExecRequest): string[] {
-    return [
-      'exec',
-      ...(request.cwd ? ['--cwd', request.cwd] : []),
-      ...envFlags('--env', request.env),
-      id,
-      ...request.command,
-    ];
-  }
-
   /** Root is exempt from RLIMIT_NPROC on the host kernel: the pids cgroup is what stops a fork bomb. */
   protected pidsLimit(maxProcesses: number): number {
     return maxProcesses;
-  }
-
-  protected destroyCalls(id: string): string[][] {
-    return [
-      ['kill', id, 'KILL'],
-      ['delete', '--force', id],
-    ];
   }
 }

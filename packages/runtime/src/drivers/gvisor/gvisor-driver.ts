@@ -1,5 +1,4 @@
-import type { ExecRequest } from '../../driver.js';
-import { envFlags, OciDriver } from '../oci-driver.js';
+import { OciDriver } from '../oci-driver.js';
 
 /**
  * gVisor's runsc (20240729, platform systrap): a user-space kernel between the sandbox and the host. The
@@ -21,32 +20,11 @@ export class GvisorDriver extends OciDriver {
     return [this.runsc, '--root', `${this.stateDir}/.runsc`, '--platform=systrap', '--network=none', '--overlay2=none'];
   }
 
-  protected runArgs(id: string, bundleDir: string): string[] {
-    return ['run', '--detach', '--bundle', bundleDir, id];
-  }
-
-  protected execArgs(id: string, request: ExecRequest): string[] {
-    return [
-      'exec',
-      ...(request.cwd ? ['--cwd', request.cwd] : []),
-      ...envFlags('--env', request.env),
-      id,
-      ...request.command,
-    ];
-  }
-
   /**
    * gVisor's own kernel enforces RLIMIT_NPROC (fork returns EAGAIN). The host pids cgroup counts the
    * sentry's threads instead, and hitting it crashes the sandbox: keep it generous.
    */
   protected pidsLimit(): number {
     return 4096;
-  }
-
-  protected destroyCalls(id: string): string[][] {
-    return [
-      ['kill', id, 'KILL'],
-      ['delete', '--force', id],
-    ];
   }
 }
