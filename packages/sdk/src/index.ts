@@ -42,6 +42,6 @@ export {
 } from './errors.js';
 export { ApiKeys, Auth } from './resources/auth.js';
 export { Members, Orgs, Projects } from './resources/orgs.js';
-export { type ExecOptions, Sandbox, Sandboxes } from './resources/sandboxes.js';
+export { type ExecOptions, Sandbox, Sandboxes, SandboxFiles } from './resources/sandboxes.js';
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';

@@ -30,6 +30,7 @@ export const ErrorCode = z.enum([
   'secret_not_found',
   'ssh_key_not_found',
   'sandbox_not_found',
+  'file_not_found',
   'template_not_found',
   // state
   'org_exists',
@@ -78,6 +79,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   secret_not_found: 'not_found',
   ssh_key_not_found: 'not_found',
   sandbox_not_found: 'not_found',
+  file_not_found: 'not_found',
   template_not_found: 'validation',
   org_exists: 'conflict',
   project_exists: 'conflict',

@@ -88,3 +88,29 @@ export const SandboxExecEvent = z
   ])
   .meta({ id: 'SandboxExecEvent' });
 export type SandboxExecEvent = z.infer<typeof SandboxExecEvent>;
+
+/** An absolute path inside the sandbox. Operations run inside it, so its root is the boundary. */
+export const SandboxPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .startsWith('/', { message: 'an absolute path inside the sandbox' })
+  .refine((value) => !value.includes('\u0000'), { message: 'must not contain NUL' });
+
+export const SandboxFileQuery = z.object({ path: SandboxPath });
+export const SandboxFile = z
+  .object({ path: z.string(), content: z.base64(), size: z.number().int() })
+  .meta({ id: 'SandboxFile', description: 'content is base64' });
+export type SandboxFile = z.infer<typeof SandboxFile>;
+export const SandboxFileWrite = z
+  .object({ path: SandboxPath, content: z.base64().max(64 * 1024 * 1024) })
+  .strict()
+  .meta({ description: 'content is base64; parent directories are created' });
+export type SandboxFileWrite = z.input<typeof SandboxFileWrite>;
+export const SandboxFileEntry = z
+  .object({ name: z.string(), type: z.enum(['file', 'dir', 'symlink', 'other']), size: z.number().int() })
+  .meta({ id: 'SandboxFileEntry' });
+export type SandboxFileEntry = z.infer<typeof SandboxFileEntry>;
+export const SandboxFileList = listOf(SandboxFileEntry);
+export const SandboxPathResult = z.object({ path: z.string(), exists: z.boolean() });
+export const SandboxPathRequest = z.object({ path: SandboxPath }).strict();

@@ -24,6 +24,7 @@ export const errorStatus: { readonly [code in ErrorCode]: ContentfulStatusCode }
   secret_not_found: 404,
   ssh_key_not_found: 404,
   sandbox_not_found: 404,
+  file_not_found: 404,
   template_not_found: 400,
   org_exists: 409,
   project_exists: 409,

@@ -466,6 +466,24 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async sandboxesExecStream({ auth, params, body }) {
       return deps.sandboxes.execStream(auth, params.sandboxId, body);
     },
+    async sandboxFilesRead({ auth, params, query }) {
+      return deps.sandboxes.readFile(auth, params.sandboxId, query.path);
+    },
+    async sandboxFilesWrite({ auth, params, body }) {
+      return deps.sandboxes.writeFile(auth, params.sandboxId, body.path, Buffer.from(body.content, 'base64'));
+    },
+    async sandboxFilesList({ auth, params, query }) {
+      return { data: await deps.sandboxes.listFiles(auth, params.sandboxId, query.path) };
+    },
+    async sandboxFilesExists({ auth, params, query }) {
+      return deps.sandboxes.pathExists(auth, params.sandboxId, query.path);
+    },
+    async sandboxFilesRemove({ auth, params, body }) {
+      return deps.sandboxes.removePath(auth, params.sandboxId, body.path);
+    },
+    async sandboxFilesMkdir({ auth, params, body }) {
+      return deps.sandboxes.makeDirectory(auth, params.sandboxId, body.path);
+    },
     async sandboxesDestroy({ auth, params }) {
       return deps.sandboxes.destroy(auth, params.sandboxId);
     },

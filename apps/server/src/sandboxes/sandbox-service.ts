@@ -5,6 +5,8 @@ import {
   type Sandbox,
   type SandboxExecEvent,
   type SandboxExecResult,
+  type SandboxFile,
+  type SandboxFileEntry,
   type SandboxRuntime,
   type SandboxStatus,
   sandboxTemplates,
@@ -333,6 +335,92 @@ export class SandboxService {
         if (!exit) running.kill();
       }
     })();
+  }
+
+  /** Runs argv (no shell: paths are never interpreted) in a running sandbox, for the file operations. */
+  private async run(auth: AuthContext, id: string, command: string[], stdin?: Buffer) {
+    const row = await this.runningRow(auth, id);
+    return this.driver(row.runtime as SandboxRuntime).exec(id, {
+      command,
+      ...(stdin !== undefined ? { stdin } : {}),
+      timeoutMs: defaultExecTimeoutMs,
+    });
+  }
+
+  private fileError(path: string, stderr: Buffer): ApiError {
+    const message = stderr.toString('utf8').trim();
+    if (/No such file or directory/.test(message))
+      return new ApiError('file_not_found', `no such file: ${path}`, { path });
+    return new ApiError('validation_failed', `cannot use ${path}: ${message.replace(/^[^:]+: /, '')}`, { path });
+  }
+
+  async readFile(auth: AuthContext, id: string, path: string): Promise<SandboxFile> {
+    const result = await this.run(auth, id, [
+      '/bin/sh',
+      '-c',
+      'test -d "$1" && { echo "Is a directory" >&2; exit 1; }; exec cat -- "$1"',
+      'read',
+      path,
+    ]);
+    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    return { path, content: result.stdout.toString('base64'), size: result.stdout.length };
+  }
+
+  async writeFile(
+    auth: AuthContext,
+    id: string,
+    path: string,
+    content: Buffer,
+  ): Promise<{ path: string; exists: boolean }> {
+    const result = await this.run(
+      auth,
+      id,
+      ['/bin/sh', '-c', 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"', 'write', path],
+      content,
+    );
+    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    return { path, exists: true };
+  }
+
+  async listFiles(auth: AuthContext, id: string, path: string): Promise<SandboxFileEntry[]> {
+    const result = await this.run(auth, id, [
+      '/bin/sh',
+      '-c',
+      'test -d "$1" || { ls -d -- "$1" >/dev/null && echo "Not a directory" >&2; exit 1; }; exec find "$1" -mindepth 1 -maxdepth 1 -printf "%f\\0%y\\0%s\\0"',
+      'list',
+      path,
+    ]);
+    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    const fields = result.stdout.toString('utf8').split('\0');
+    const entries: SandboxFileEntry[] = [];
+    for (let index = 0; index + 2 < fields.length; index += 3) {
+      const kind = fields[index + 1];
+      entries.push({
+        name: fields[index] ?? '',
+        type: kind === 'f' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other',
+        size: Number(fields[index + 2]),
+      });
+    }
+    return entries.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async pathExists(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+    const result = await this.run(auth, id, ['/bin/sh', '-c', 'test -e "$1" || test -L "$1"', 'exists', path]);
+    return { path, exists: result.exitCode === 0 };
+  }
+
+  async removePath(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+    if (path.replace(/\/+$/, '') === '')
+      throw new ApiError('validation_failed', 'refusing to remove the sandbox root', { path });
+    const result = await this.run(auth, id, ['rm', '-rf', '--', path]);
+    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    return { path, exists: false };
+  }
+
+  async makeDirectory(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+    const result = await this.run(auth, id, ['mkdir', '-p', '--', path]);
+    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    return { path, exists: true };
   }
 
   async destroy(auth: AuthContext, id: string): Promise<Sandbox> {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableDrivers } from '@runtools/runtime';
 import { AuthenticationError, ConflictError, NotFoundError, RunTools, ValidationError } from '@runtools/sdk';
@@ -79,6 +80,45 @@ describe('sandboxes through the SDK', () => {
         for await (const chunk of sandbox.execStream('true')) void chunk;
       })();
       await expect(refused).rejects.toBeInstanceOf(ConflictError);
+    },
+  );
+
+  it.each(['gvisor', 'container'] as const)(
+    'reads, writes, lists and removes %s files, binary-safe',
+    async (runtime) => {
+      const sandbox = await rt.sandboxes.create({ runtime });
+      cleanup.push(sandbox);
+      await sandbox.files.write('/app/src/hello.txt', 'héllo\n');
+      expect(await sandbox.files.read('/app/src/hello.txt')).toBe('héllo\n');
+      expect((await sandbox.exec('cat /app/src/hello.txt')).stdout).toBe('héllo\n');
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
+      await sandbox.files.upload('/app/data.bin', bytes);
+      expect(Buffer.compare(await sandbox.files.download('/app/data.bin'), bytes)).toBe(0);
+      await sandbox.files.mkdir('/app/empty dir');
+      await sandbox.files.write('/app/-n', 'dash');
+      expect(await sandbox.files.list('/app')).toEqual([
+        { name: '-n', type: 'file', size: 4 },
+        { name: 'data.bin', type: 'file', size: 256 },
+        { name: 'empty dir', type: 'dir', size: expect.any(Number) },
+        { name: 'src', type: 'dir', size: expect.any(Number) },
+      ]);
+      await sandbox.files.replace('/app/src/hello.txt', { old: 'héllo', new: 'bye' });
+      expect(await sandbox.files.read('/app/src/hello.txt')).toBe('bye\n');
+      await expect(sandbox.files.replace('/app/src/hello.txt', { old: 'absent', new: 'x' })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      expect(await sandbox.files.exists('/app/src/hello.txt')).toBe(true);
+      await sandbox.files.remove('/app/src');
+      expect(await sandbox.files.exists('/app/src/hello.txt')).toBe(false);
+      await expect(sandbox.files.read('/app/src/hello.txt')).rejects.toMatchObject({ code: 'file_not_found' });
+      await expect(sandbox.files.read('/app')).rejects.toBeInstanceOf(ValidationError);
+      await expect(sandbox.files.list('/app/data.bin')).rejects.toBeInstanceOf(ValidationError);
+      await expect(sandbox.files.read('relative/path')).rejects.toBeInstanceOf(ValidationError);
+      await expect(sandbox.files.remove('/')).rejects.toBeInstanceOf(ValidationError);
+      // A path that climbs out of the sandbox stays inside it: the sandbox root is the boundary.
+      await sandbox.files.write('/../../../../tmp/escape-check', 'inside');
+      expect(await sandbox.files.read('/tmp/escape-check')).toBe('inside');
+      expect(existsSync('/tmp/escape-check')).toBe(false);
     },
   );
 

@@ -3,9 +3,11 @@ import {
   type SandboxCreateRequest,
   type SandboxExecEvent,
   type SandboxExecResult,
+  type SandboxFileEntry,
   type Sandbox as SandboxRecord,
   type SandboxStatus,
 } from '@runtools/spec';
+import { ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
 
 const defaultExecTimeoutMs = 60_000;
@@ -42,10 +44,15 @@ function execBody(command: string, options: ExecOptions) {
  * await sandbox.destroy();
  */
 export class Sandbox {
+  /** Files inside the sandbox (binary-safe). */
+  readonly files: SandboxFiles;
+
   constructor(
     private readonly http: HttpClient,
     private record: SandboxRecord,
-  ) {}
+  ) {
+    this.files = new SandboxFiles(http, record.id);
+  }
 
   get id(): string {
     return this.record.id;
@@ -127,6 +134,92 @@ export class Sandbox {
   async destroy(): Promise<SandboxRecord> {
     this.record = await this.http.call(routes.sandboxesDestroy, { params: { sandboxId: this.id } });
     return this.record;
+  }
+}
+
+/**
+ * Files inside one sandbox. Paths are absolute paths in the sandbox; operations run inside it, so nothing
+ * can reach past its root.
+ *
+ * @example
+ * await sandbox.files.write('/app/hello.txt', 'hi');
+ * console.log(await sandbox.files.read('/app/hello.txt'));
+ */
+export class SandboxFiles {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly sandboxId: string,
+  ) {}
+
+  /** Writes text or bytes, creating parent directories. @example await sandbox.files.write('/app/a.txt', 'hi') */
+  async write(path: string, data: string | Uint8Array): Promise<void> {
+    const content = Buffer.from(typeof data === 'string' ? Buffer.from(data, 'utf8') : data).toString('base64');
+    await this.http.call(routes.sandboxFilesWrite, { params: { sandboxId: this.sandboxId }, body: { path, content } });
+  }
+
+  /** Uploads bytes (the same as write). @example await sandbox.files.upload('/data.bin', buffer) */
+  upload(path: string, data: Uint8Array): Promise<void> {
+    return this.write(path, data);
+  }
+
+  /** Reads a file as UTF-8 text. @example const text = await sandbox.files.read('/etc/hostname') */
+  async read(path: string): Promise<string> {
+    return (await this.download(path)).toString('utf8');
+  }
+
+  /** Reads a file's bytes. @example const bytes = await sandbox.files.download('/out.png') */
+  async download(path: string): Promise<Buffer> {
+    const file = await this.http.call<{ content: string }>(routes.sandboxFilesRead, {
+      params: { sandboxId: this.sandboxId },
+      query: { path },
+    });
+    return Buffer.from(file.content, 'base64');
+  }
+
+  /** Entries of a directory. @example const entries = await sandbox.files.list('/app') // [{ name, type, size }] */
+  async list(path: string): Promise<SandboxFileEntry[]> {
+    return (
+      await this.http.call<{ data: SandboxFileEntry[] }>(routes.sandboxFilesList, {
+        params: { sandboxId: this.sandboxId },
+        query: { path },
+      })
+    ).data;
+  }
+
+  /** @example if (await sandbox.files.exists('/app/package.json')) { … } */
+  async exists(path: string): Promise<boolean> {
+    return (
+      await this.http.call<{ exists: boolean }>(routes.sandboxFilesExists, {
+        params: { sandboxId: this.sandboxId },
+        query: { path },
+      })
+    ).exists;
+  }
+
+  /** Removes a file or a directory tree. @example await sandbox.files.remove('/tmp/build') */
+  async remove(path: string): Promise<void> {
+    await this.http.call(routes.sandboxFilesRemove, { params: { sandboxId: this.sandboxId }, body: { path } });
+  }
+
+  /** Creates a directory and its parents. @example await sandbox.files.mkdir('/app/src') */
+  async mkdir(path: string): Promise<void> {
+    await this.http.call(routes.sandboxFilesMkdir, { params: { sandboxId: this.sandboxId }, body: { path } });
+  }
+
+  /**
+   * Replaces the one occurrence of `old` in a text file with `new`; fails when `old` is missing or not unique.
+   * @example await sandbox.files.replace('/app/config.js', { old: 'debug: false', new: 'debug: true' })
+   */
+  async replace(path: string, edit: { old: string; new: string }): Promise<void> {
+    const text = await this.read(path);
+    const first = text.indexOf(edit.old);
+    if (first < 0 || edit.old === '') {
+      throw new ValidationError(`the text to replace was not found in ${path}`, { code: 'validation_failed' });
+    }
+    if (text.indexOf(edit.old, first + 1) >= 0) {
+      throw new ValidationError(`the text to replace occurs more than once in ${path}`, { code: 'validation_failed' });
+    }
+    await this.write(path, text.slice(0, first) + edit.new + text.slice(first + edit.old.length));
   }
 }
 
