@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +177,16 @@ describe('runtools CLI against a running server', () => {
       try {
         const exec = await cli(['sandbox', 'exec', sandbox.id, '--', 'echo hi $WHO; echo bad >&2; exit 3']);
         expect([exec.code, exec.stdout, exec.stderr]).toEqual([3, 'hi cli\n', 'bad\n']);
+        const local = join(configDir, 'upload.bin');
+        writeFileSync(local, Buffer.from([0, 1, 2, 255]));
+        expect((await cli(['sandbox', 'files', 'put', sandbox.id, local, '/data/upload.bin'])).code).toBe(0);
+        expect((await cli(['sandbox', 'files', 'ls', sandbox.id, '/data'])).stdout).toMatch(/upload\.bin\s+file\s+4/);
+        expect((await cli(['sandbox', 'files', 'cat', sandbox.id, '/etc/debian_version'])).stdout).toMatch(/^12\./);
+        expect(
+          (await cli(['sandbox', 'files', 'get', sandbox.id, '/data/upload.bin', join(configDir, 'back.bin')])).code,
+        ).toBe(0);
+        expect(readFileSync(join(configDir, 'back.bin'))).toEqual(Buffer.from([0, 1, 2, 255]));
+        expect((await cli(['sandbox', 'files', 'cat', sandbox.id, '/no/such/file'])).code).toBe(5);
         const listed = await cli(['sandbox', 'list', '--metadata', 'from=cli']);
         expect(listed.stdout).toMatch(new RegExp(`${sandbox.id}\\s+-\\s+running\\s+container`));
         expect((await cli(['sandbox', 'create', '--template', 'nope'])).code).toBe(2);

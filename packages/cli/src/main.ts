@@ -18,6 +18,10 @@ import * as projectList from './commands/project/list.js';
 import * as sandboxCreate from './commands/sandbox/create.js';
 import * as sandboxDestroy from './commands/sandbox/destroy.js';
 import * as sandboxExec from './commands/sandbox/exec.js';
+import * as sandboxFilesCat from './commands/sandbox/files/cat.js';
+import * as sandboxFilesGet from './commands/sandbox/files/get.js';
+import * as sandboxFilesLs from './commands/sandbox/files/ls.js';
+import * as sandboxFilesPut from './commands/sandbox/files/put.js';
 import * as sandboxGet from './commands/sandbox/get.js';
 import * as sandboxList from './commands/sandbox/list.js';
 import * as secretDelete from './commands/secret/delete.js';
@@ -68,12 +72,18 @@ export function buildProgram(): Command {
   group(program, 'ssh-key', 'SSH public keys for sandbox access', [sshKeyAdd, sshKeyList, sshKeyRemove]);
   group(program, 'org', 'organizations', [orgList, orgCreate, orgGet]);
   group(program, 'project', 'projects of the org', [projectList, projectCreate, projectGet, projectDelete]);
-  group(program, 'sandbox', 'isolated Linux environments', [
+  const sandbox = group(program, 'sandbox', 'isolated Linux environments', [
     sandboxCreate,
     sandboxList,
     sandboxGet,
     sandboxExec,
     sandboxDestroy,
+  ]);
+  group(sandbox, 'files', 'files inside a sandbox', [
+    sandboxFilesLs,
+    sandboxFilesCat,
+    sandboxFilesPut,
+    sandboxFilesGet,
   ]);
   group(program, 'member', 'members of the org and their roles', [memberList, memberAdd, memberRemove]);
   // Subcommands inherit exit override so usage errors reach the one handler below.
