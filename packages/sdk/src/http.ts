@@ -34,6 +34,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class HttpClient {
   constructor(private readonly options: HttpOptions) {}
 
+  // Appended, not resolved, so a base URL with a path (a reverse proxy's /runtools) keeps it.
+  private url(contract: RouteContract, params: Record<string, string> | undefined): URL {
+    return new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${routePath(contract.path, params)}`);
+  }
+
+  private headers(accept: string): Record<string, string> {
+    return { authorization: `Bearer ${this.options.apiKey}`, accept, 'user-agent': this.options.userAgent };
+  }
+
   async call<T>(
     contract: RouteContract,
     input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {},
@@ -41,14 +50,9 @@ export class HttpClient {
     callOptions: { timeoutMs?: number } = {},
   ): Promise<T> {
     const timeoutMs = Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs);
-    // Appended, not resolved, so a base URL with a path (a reverse proxy's /runtools) keeps it.
-    const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${routePath(contract.path, input.params)}`);
+    const url = this.url(contract, input.params);
     for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${this.options.apiKey}`,
-      accept: 'application/json',
-      'user-agent': this.options.userAgent,
-    };
+    const headers = this.headers('application/json');
     const body = input.body === undefined ? undefined : JSON.stringify(input.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
     const retries = idempotent.has(contract.method) ? this.options.maxRetries : 0;
@@ -115,7 +119,7 @@ export class HttpClient {
     input: { params?: Record<string, string>; body?: unknown },
     callOptions: { timeoutMs?: number } = {},
   ): AsyncGenerator<T> {
-    const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${routePath(contract.path, input.params)}`);
+    const url = this.url(contract, input.params);
     const abort = new AbortController();
     const timer = setTimeout(
       () => abort.abort(new Error('timeout')),
@@ -126,12 +130,7 @@ export class HttpClient {
       try {
         response = await this.options.fetch(url, {
           method: contract.method,
-          headers: {
-            authorization: `Bearer ${this.options.apiKey}`,
-            accept: 'text/event-stream',
-            'content-type': 'application/json',
-            'user-agent': this.options.userAgent,
-          },
+          headers: { ...this.headers('text/event-stream'), 'content-type': 'application/json' },
           body: JSON.stringify(input.body ?? {}),
           signal: abort.signal,
         });

@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { availableDrivers, type DriverName, ensureBaseRootfs, hostTools, type SandboxDriver } from '@runtools/runtime';
+import {
+  availableDrivers,
+  type DriverName,
+  type ExecRequest,
+  ensureBaseRootfs,
+  hostTools,
+  type SandboxDriver,
+} from '@runtools/runtime';
 import {
   type Sandbox,
   type SandboxExecEvent,
@@ -34,6 +41,17 @@ function shellCommand(command: string, timeoutMs: number): string[] {
   return ['/usr/bin/timeout', '--signal=KILL', `${(timeoutMs / 1000).toFixed(3)}s`, '/bin/sh', '-c', command];
 }
 const hostTimeoutGraceMs = 5000;
+
+/** What the driver runs for an API exec request, with the in-sandbox and host-side timeouts. */
+function driverRequest(request: ExecInput, timeoutMs: number): ExecRequest {
+  return {
+    command: shellCommand(request.command, timeoutMs),
+    ...(request.cwd ? { cwd: request.cwd } : {}),
+    ...(request.env ? { env: request.env } : {}),
+    ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+    timeoutMs: timeoutMs + hostTimeoutGraceMs,
+  };
+}
 
 type ExecInput = {
   command: string;
@@ -254,13 +272,7 @@ export class SandboxService {
     const row = await this.runningRow(auth, id);
     const timeoutMs = request.timeoutMs ?? defaultExecTimeoutMs;
     const started = performance.now();
-    const result = await this.driver(row.runtime as SandboxRuntime).exec(id, {
-      command: shellCommand(request.command, timeoutMs),
-      ...(request.cwd ? { cwd: request.cwd } : {}),
-      ...(request.env ? { env: request.env } : {}),
-      ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
-      timeoutMs: timeoutMs + hostTimeoutGraceMs,
-    });
+    const result = await this.driver(row.runtime as SandboxRuntime).exec(id, driverRequest(request, timeoutMs));
     const timedOut = result.exitCode === 137 && performance.now() - started >= timeoutMs;
     return { stdout: truncate(result.stdout), stderr: truncate(result.stderr), exitCode: result.exitCode, timedOut };
   }
@@ -291,20 +303,10 @@ export class SandboxService {
       wake?.();
     };
     const started = performance.now();
-    const running = this.driver(row.runtime as SandboxRuntime).execStream(
-      id,
-      {
-        command: shellCommand(request.command, timeoutMs),
-        ...(request.cwd ? { cwd: request.cwd } : {}),
-        ...(request.env ? { env: request.env } : {}),
-        ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
-        timeoutMs: timeoutMs + hostTimeoutGraceMs,
-      },
-      {
-        onStdout: (chunk) => push({ type: 'stdout', data: chunk.toString('base64') }),
-        onStderr: (chunk) => push({ type: 'stderr', data: chunk.toString('base64') }),
-      },
-    );
+    const running = this.driver(row.runtime as SandboxRuntime).execStream(id, driverRequest(request, timeoutMs), {
+      onStdout: (chunk) => push({ type: 'stdout', data: chunk.toString('base64') }),
+      onStderr: (chunk) => push({ type: 'stderr', data: chunk.toString('base64') }),
+    });
     running.done.then(
       (exitCode) => {
         exit = { type: 'exit', exitCode, timedOut: exitCode === 137 && performance.now() - started >= timeoutMs };
