@@ -22,6 +22,8 @@ export const ServerConfig = z.object({
     .int()
     .min(1024)
     .max(1024 * 1024 * 1024),
+  /** How often idle sandboxes are looked for (and paused), in milliseconds. */
+  idleSweepMs: z.coerce.number().int().min(50).max(3_600_000),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 
@@ -51,6 +53,7 @@ export function resolveServerConfig(
     logLevel: flags.logLevel ?? env.RUNTOOLS_LOG_LEVEL ?? 'info',
     maxBodyBytes: env.RUNTOOLS_MAX_BODY_BYTES ?? 1024 * 1024,
     rateLimitPerMinute: env.RUNTOOLS_RATE_LIMIT_PER_MINUTE ?? 6000,
+    idleSweepMs: env.RUNTOOLS_IDLE_SWEEP_MS ?? 5000,
   };
   const parsed = ServerConfig.safeParse(raw);
   if (!parsed.success) {

@@ -54,6 +54,18 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       logger,
     });
     await sandboxes.recover();
+    let sweeping = false;
+    const idleSweep = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      sandboxes
+        .pauseIdle()
+        .catch((error) => logger.warn({ err: error }, 'idle sweep failed'))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, config.idleSweepMs);
+    idleSweep.unref();
     const handlers = createHandlers({
       db,
       sandboxes,
@@ -94,6 +106,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       routes: app.routes.map((route) => ({ method: route.method, path: route.path })),
       close(graceMs = 10_000) {
         closing ??= (async () => {
+          clearInterval(idleSweep);
           await new Promise<void>((resolve) => {
             const force = setTimeout(() => server.closeAllConnections(), graceMs);
             force.unref();

@@ -190,6 +190,24 @@ describe('runtools CLI against a running server', () => {
         const listed = await cli(['sandbox', 'list', '--metadata', 'from=cli']);
         expect(listed.stdout).toMatch(new RegExp(`${sandbox.id}\\s+-\\s+running\\s+container`));
         expect((await cli(['sandbox', 'create', '--template', 'nope'])).code).toBe(2);
+
+        const started = await cli(['sandbox', 'exec', sandbox.id, '--background', '--', 'echo up; sleep 60']);
+        expect(started.code).toBe(0);
+        const pid = started.stdout.trim();
+        expect(pid).toMatch(/^\d+$/);
+        expect((await cli(['sandbox', 'ps', sandbox.id])).stdout).toMatch(
+          new RegExp(`${pid}\\s+running\\s+.*echo up; sleep 60`),
+        );
+        expect((await cli(['sandbox', 'kill', sandbox.id, pid, '--signal', 'KILL'])).stdout).toBe(
+          `sent SIGKILL to ${pid}\n`,
+        );
+        expect((await cli(['sandbox', 'kill', sandbox.id, '999999'])).code).toBe(5);
+        expect((await cli(['sandbox', 'pause', sandbox.id])).stdout).toBe(`${sandbox.id} paused\n`);
+        expect((await cli(['sandbox', 'exec', sandbox.id, '--', 'true'])).code).toBe(6);
+        expect((await cli(['sandbox', 'resume', sandbox.id])).stdout).toBe(`${sandbox.id} running\n`);
+        const logs = await cli(['sandbox', 'logs', sandbox.id]);
+        expect(logs.stdout).toMatch(/status\s+paused\n.*status\s+resuming\n.*status\s+running\n/s);
+        expect(logs.stdout).toMatch(/exec\s+\$ echo hi \$WHO; echo bad >&2; exit 3 \(exit 3\)/);
       } finally {
         expect((await cli(['sandbox', 'destroy', sandbox.id])).code).toBe(0);
       }

@@ -24,6 +24,9 @@ import * as sandboxFilesLs from './commands/sandbox/files/ls.js';
 import * as sandboxFilesPut from './commands/sandbox/files/put.js';
 import * as sandboxGet from './commands/sandbox/get.js';
 import * as sandboxList from './commands/sandbox/list.js';
+import * as sandboxLogs from './commands/sandbox/logs.js';
+import * as sandboxPause from './commands/sandbox/pause.js';
+import * as sandboxPs from './commands/sandbox/ps.js';
 import * as secretDelete from './commands/secret/delete.js';
 import * as secretGet from './commands/secret/get.js';
 import * as secretList from './commands/secret/list.js';
@@ -77,6 +80,9 @@ export function buildProgram(): Command {
     sandboxList,
     sandboxGet,
     sandboxExec,
+    sandboxPs,
+    sandboxLogs,
+    sandboxPause,
     sandboxDestroy,
   ]);
   group(sandbox, 'files', 'files inside a sandbox', [

@@ -23,6 +23,10 @@ export function writeBundleConfig(options: {
   cgroupsPath: string;
   /** pids.max for the sandbox's cgroup. */
   pidsLimit: number;
+  /** Host directory holding the daemon binary, bound read-only at /.runtools/bin. */
+  daemonDir: string;
+  /** Host directory for the daemon's socket, bound at /.runtools/run. */
+  channelDir: string;
 }): void {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -36,8 +40,9 @@ export function writeBundleConfig(options: {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      // An init that only waits: work arrives through exec. Killed with SIGKILL on destroy.
-      args: ['/bin/sleep', 'infinity'],
+      // The daemon is the sandbox's first process: it serves exec and files on the channel socket and reaps
+      // orphans. Killed with SIGKILL on destroy.
+      args: [daemonPath, '--socket', daemonSocket, '--max-processes', String(options.limits.maxProcesses)],
       env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
       cwd: '/',
       capabilities: {
@@ -45,7 +50,8 @@ export function writeBundleConfig(options: {
         effective: defaultCapabilities,
         permitted: defaultCapabilities,
       },
-      rlimits: [{ type: 'RLIMIT_NPROC', hard: options.limits.maxProcesses, soft: options.limits.maxProcesses }],
+      // No RLIMIT_NPROC for the daemon itself: a fork bomb that reaches the limit must not stop it from
+      // making the threads it needs. It gives each command it starts the limit instead (--max-processes).
       noNewPrivileges: true,
     },
     root: { path: options.rootfs, readonly: false },
@@ -73,6 +79,13 @@ export function writeBundleConfig(options: {
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+      { destination: '/.runtools/bin', type: 'bind', source: options.daemonDir, options: ['rbind', 'ro', 'nosuid'] },
+      {
+        destination: '/.runtools/run',
+        type: 'bind',
+        source: options.channelDir,
+        options: ['rbind', 'rw', 'nosuid', 'noexec'],
+      },
     ],
     linux: {
       cgroupsPath: options.cgroupsPath,
@@ -96,6 +109,10 @@ export function writeBundleConfig(options: {
   };
   writeFileSync(join(options.bundleDir, 'config.json'), JSON.stringify(config, null, 2));
 }
+
+/** Where the daemon is inside every sandbox, and the socket it serves the control plane on. */
+export const daemonPath = '/.runtools/bin/runtools-daemon';
+export const daemonSocket = '/.runtools/run/daemon.sock';
 
 /** Root inside a sandbox gets Docker's default set, not the host's full set. */
 const defaultCapabilities = [

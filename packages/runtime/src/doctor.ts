@@ -28,9 +28,15 @@ export function availableDrivers(stateDir: string, tools: HostTools = hostTools(
   const drivers: Partial<Record<DriverName, SandboxDriver>> = {};
   const missing: Partial<Record<DriverName, string>> = {};
   const isRoot = process.getuid?.() === 0;
-  const base = tools.unshare && tools.mount ? { unshare: tools.unshare, mount: tools.mount } : undefined;
+  const base =
+    tools.unshare && tools.mount && tools.daemon
+      ? { unshare: tools.unshare, mount: tools.mount, daemon: tools.daemon }
+      : undefined;
   if (!isRoot) {
     missing.gvisor = missing.container = 'the sandbox runtime needs root (namespaces, overlay mounts, cgroups)';
+  } else if (!tools.daemon) {
+    missing.gvisor = missing.container =
+      'the in-sandbox daemon is not built: run scripts/install-runtime.sh (./dev setup does; it needs Go from apt)';
   } else if (!base) {
     missing.gvisor = missing.container = 'unshare and mount (util-linux) are missing';
   } else {

@@ -1,4 +1,5 @@
 import type { SandboxLimits } from './bundle.js';
+import type { DaemonChannel } from './channel.js';
 
 export type DriverName = 'gvisor' | 'container';
 
@@ -23,24 +24,27 @@ export interface ExecResult {
   exitCode: number;
   stdout: Buffer;
   stderr: Buffer;
+  timedOut: boolean;
 }
+
+export type RuntimeState = 'running' | 'paused' | 'stopped' | 'missing';
 
 /** What a sandbox runtime does for the control plane. Both drivers run the same OCI bundle. */
 export interface SandboxDriver {
   readonly name: DriverName;
   /** Creates the sandbox's writable layer and starts it; resolves once it runs. */
   create(spec: DriverSandboxSpec): Promise<void>;
+  /** The in-sandbox daemon's channel: exec, processes, files, port forwarding. */
+  channel(id: string): DaemonChannel;
+  /** Runs a command to completion through the channel, collecting its output. */
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
-  /** Like exec, handing output over as it arrives; `kill` stops the command. */
-  execStream(
-    id: string,
-    request: ExecRequest,
-    output: { onStdout(chunk: Buffer): void; onStderr(chunk: Buffer): void },
-  ): { done: Promise<number>; kill(): void };
+  /** Freezes every process of the sandbox in memory; `resume` thaws them. */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
   /** Stops the sandbox and removes everything it had; safe to call again. */
   destroy(id: string): Promise<void>;
   /** What the runtime says of the sandbox: `missing` when it knows nothing of it. */
-  state(id: string): Promise<'running' | 'stopped' | 'missing'>;
+  state(id: string): Promise<RuntimeState>;
   /** The sandbox's root filesystem as the host sees it (its writable layer over the base). */
   rootfsPath(id: string): string;
 }

@@ -23,9 +23,13 @@ export interface HostTools {
   debootstrap: string | undefined;
   unshare: string | undefined;
   mount: string | undefined;
+  /** The in-sandbox daemon, built by scripts/build-daemon.sh. */
+  daemon: string | undefined;
 }
 
-/** Finds the programs the drivers use; `RUNTOOLS_RUNSC` overrides the runsc location. */
+const builtDaemon = resolve(fileURLToPath(new URL('../daemon/bin/runtools-daemon', import.meta.url)));
+
+/** Finds the programs the drivers use; `RUNTOOLS_RUNSC` and `RUNTOOLS_DAEMON` override where runsc and the daemon are. */
 export function hostTools(): HostTools {
   const bundledRunsc = join(repoTools, 'runsc/usr/bin/runsc');
   return {
@@ -34,6 +38,7 @@ export function hostTools(): HostTools {
     debootstrap: onPath('debootstrap'),
     unshare: onPath('unshare'),
     mount: onPath('mount'),
+    daemon: process.env.RUNTOOLS_DAEMON || (existsSync(builtDaemon) ? builtDaemon : undefined),
   };
 }
 

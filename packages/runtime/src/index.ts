@@ -1,7 +1,19 @@
-export { type SandboxLimits, writeBundleConfig } from './bundle.js';
+export { daemonPath, daemonSocket, type SandboxLimits, writeBundleConfig } from './bundle.js';
+export {
+  type BackgroundProcess,
+  ChannelError,
+  type ChannelStream,
+  DaemonChannel,
+  type FileEntry,
+  type ProcessHandlers,
+  type ProcessOutcome,
+  type ProcessRequest,
+  type RunningProcess,
+  type WatchEvent,
+} from './channel.js';
 export { CommandError, type CommandResult, mustRun, type RunningCommand, runCommand, spawnCommand } from './command.js';
 export { availableDrivers, type DriverReport, doctor } from './doctor.js';
-export type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, SandboxDriver } from './driver.js';
+export type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, RuntimeState, SandboxDriver } from './driver.js';
 export { ContainerDriver } from './drivers/container/container-driver.js';
 export { GvisorDriver } from './drivers/gvisor/gvisor-driver.js';
 export { type HostTools, hostTools, privateCgroupNamespace } from './host.js';

@@ -116,22 +116,30 @@ export class HttpClient {
    */
   async *events<T>(
     contract: RouteContract,
-    input: { params?: Record<string, string>; body?: unknown },
-    callOptions: { timeoutMs?: number } = {},
+    input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown },
+    /** `follow`: a stream that lasts as long as its subject (a log, a server process): no timeout. */
+    callOptions: { timeoutMs?: number; follow?: boolean } = {},
   ): AsyncGenerator<T> {
     const url = this.url(contract, input.params);
+    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
     const abort = new AbortController();
-    const timer = setTimeout(
-      () => abort.abort(new Error('timeout')),
-      Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs),
-    );
+    const timer = callOptions.follow
+      ? undefined
+      : setTimeout(
+          () => abort.abort(new Error('timeout')),
+          Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs),
+        );
+    const hasBody = contract.method !== 'GET';
     try {
       let response: Response;
       try {
         response = await this.options.fetch(url, {
           method: contract.method,
-          headers: { ...this.headers('text/event-stream'), 'content-type': 'application/json' },
-          body: JSON.stringify(input.body ?? {}),
+          headers: {
+            ...this.headers('text/event-stream'),
+            ...(hasBody ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(hasBody ? { body: JSON.stringify(input.body ?? {}) } : {}),
           signal: abort.signal,
         });
       } catch (cause) {

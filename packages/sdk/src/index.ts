@@ -10,6 +10,8 @@ export type {
   Role,
   SandboxDefinition,
   SandboxExecResult,
+  SandboxLogEntry,
+  SandboxProcess,
   SandboxStatus,
   SecretCategory,
   SecretMetadata,
@@ -42,6 +44,16 @@ export {
 } from './errors.js';
 export { ApiKeys, Auth } from './resources/auth.js';
 export { Members, Orgs, Projects } from './resources/orgs.js';
-export { type ExecOptions, Sandbox, Sandboxes, SandboxFiles } from './resources/sandboxes.js';
+export {
+  type ExecOptions,
+  type LogListener,
+  ProcessHandle,
+  type ProcessOutput,
+  Sandbox,
+  Sandboxes,
+  SandboxFiles,
+  SandboxProcesses,
+  type StatusListener,
+} from './resources/sandboxes.js';
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';

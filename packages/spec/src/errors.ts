@@ -32,6 +32,7 @@ export const ErrorCode = z.enum([
   'sandbox_not_found',
   'file_not_found',
   'template_not_found',
+  'process_not_found',
   // state
   'org_exists',
   'project_exists',
@@ -40,6 +41,8 @@ export const ErrorCode = z.enum([
   'default_project',
   'sandbox_not_running',
   'runtime_unavailable',
+  'sandbox_unreachable',
+  'invalid_transition',
   // limits and the server
   'rate_limited',
   'internal_error',
@@ -81,6 +84,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   sandbox_not_found: 'not_found',
   file_not_found: 'not_found',
   template_not_found: 'validation',
+  process_not_found: 'not_found',
   org_exists: 'conflict',
   project_exists: 'conflict',
   member_exists: 'conflict',
@@ -88,6 +92,8 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   default_project: 'conflict',
   sandbox_not_running: 'conflict',
   runtime_unavailable: 'internal',
+  sandbox_unreachable: 'internal',
+  invalid_transition: 'conflict',
   rate_limited: 'rate_limit',
   internal_error: 'internal',
   service_unavailable: 'internal',

@@ -33,6 +33,7 @@ export { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest
 export { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 export { type HttpMethod, type RouteContract, type RouteId, type RouteResponse, routePath, routes } from './routes.js';
 export {
+  processSignals,
   Sandbox,
   SandboxCreateRequest,
   SandboxExecEvent,
@@ -45,10 +46,16 @@ export {
   SandboxFileWrite,
   SandboxList,
   SandboxListQuery,
+  SandboxLogEntry,
+  SandboxLogList,
   SandboxParams,
   SandboxPath,
   SandboxPathRequest,
   SandboxPathResult,
+  SandboxProcess,
+  SandboxProcessEvent,
+  SandboxProcessList,
+  SandboxProcessStart,
   SandboxRuntime,
   SandboxStatus,
   sandboxTemplates,

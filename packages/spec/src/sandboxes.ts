@@ -25,6 +25,16 @@ export const SandboxCreateRequest = z
     runtime: SandboxRuntime.optional(),
     env: z.record(EnvName, z.string().max(32_768)).optional(),
     metadata: z.record(MetadataKey, z.string().max(512)).optional(),
+    idleTimeout: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional()
+      .meta({
+        description:
+          'seconds without exec, file or process activity before the sandbox is paused; 0 never; default 900',
+      }),
     resources: z
       .object({
         vcpus: z.number().min(0.1).max(64).optional(),
@@ -46,6 +56,7 @@ export const Sandbox = z
     statusReason: z.string().nullable(),
     metadata: z.record(z.string(), z.string()),
     resources: z.object({ vcpus: z.number(), memoryBytes: z.number() }),
+    idleTimeout: z.number().int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -108,9 +119,100 @@ export const SandboxFileWrite = z
   .meta({ description: 'content is base64; parent directories are created' });
 export type SandboxFileWrite = z.input<typeof SandboxFileWrite>;
 export const SandboxFileEntry = z
-  .object({ name: z.string(), type: z.enum(['file', 'dir', 'symlink', 'other']), size: z.number().int() })
+  .object({
+    name: z.string(),
+    type: z.enum(['file', 'dir', 'symlink', 'other']),
+    size: z.number().int(),
+    mode: z.number().int().meta({ description: 'permission bits, e.g. 420 (0644)' }),
+    modifiedAt: Timestamp,
+  })
   .meta({ id: 'SandboxFileEntry' });
 export type SandboxFileEntry = z.infer<typeof SandboxFileEntry>;
 export const SandboxFileList = listOf(SandboxFileEntry);
 export const SandboxPathResult = z.object({ path: z.string(), exists: z.boolean() });
 export const SandboxPathRequest = z.object({ path: SandboxPath }).strict();
+
+/** A background process: started, left running, followed and signalled by pid. */
+export const SandboxProcessStart = z
+  .object({
+    command: z.string().min(1).max(100_000),
+    cwd: z.string().startsWith('/').max(4096).optional(),
+    env: z.record(EnvName, z.string().max(32_768)).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3_600_000)
+      .optional(),
+  })
+  .strict();
+export type SandboxProcessStart = z.input<typeof SandboxProcessStart>;
+export const SandboxProcess = z
+  .object({
+    pid: z.number().int(),
+    command: z.string(),
+    running: z.boolean(),
+    exitCode: z.number().int().nullable(),
+    startedAt: Timestamp,
+    endedAt: Timestamp.nullable(),
+    outputBytes: z.number().int().meta({ description: 'stdout and stderr bytes so far; `since` offsets count these' }),
+  })
+  .meta({ id: 'SandboxProcess' });
+export type SandboxProcess = z.infer<typeof SandboxProcess>;
+export const SandboxProcessList = listOf(SandboxProcess);
+export const SandboxProcessParams = z.object({
+  sandboxId: idSchema('sandbox'),
+  pid: z.coerce.number().int().min(1).max(4_194_304),
+});
+export const SandboxProcessOutputQuery = z.object({
+  since: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'replay output from this byte offset (the last 1 MiB is kept); default 0' }),
+});
+/** Output of a followed process with the offset of each chunk, so a client can reconnect where it left off. */
+export const SandboxProcessEvent = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('stdout'), data: z.base64(), offset: z.number().int() }),
+    z.object({ type: z.literal('stderr'), data: z.base64(), offset: z.number().int() }),
+    z.object({
+      type: z.literal('exit'),
+      exitCode: z.number().int(),
+      timedOut: z.boolean(),
+      signal: z.string().optional(),
+    }),
+  ])
+  .meta({ id: 'SandboxProcessEvent' });
+export type SandboxProcessEvent = z.infer<typeof SandboxProcessEvent>;
+export const SandboxProcessInput = z
+  .object({
+    data: z
+      .base64()
+      .max(4 * 1024 * 1024)
+      .optional(),
+    eof: z.boolean().optional().meta({ description: 'close the process stdin after writing data' }),
+  })
+  .strict();
+export const processSignals = ['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT'] as const;
+export const SandboxSignalRequest = z.object({ signal: z.enum(processSignals).default('TERM') }).strict();
+export const SandboxProcessAck = z.object({ pid: z.number().int() });
+
+/** One line of a sandbox's log: status changes, commands and processes, in order. */
+export const SandboxLogEntry = z
+  .object({
+    seq: z.number().int(),
+    at: Timestamp,
+    type: z.enum(['status', 'exec', 'process']),
+    message: z.string(),
+    status: SandboxStatus.optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'SandboxLogEntry' });
+export type SandboxLogEntry = z.infer<typeof SandboxLogEntry>;
+export const SandboxLogList = listOf(SandboxLogEntry);
+export const SandboxLogQuery = z.object({
+  after: z.coerce.number().int().min(0).optional().meta({ description: 'only entries with a larger seq' }),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});

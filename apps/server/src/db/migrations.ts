@@ -121,6 +121,25 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('sandboxes_org_status').on('sandboxes').columns(['org_id', 'status']).execute();
       },
     },
+    '0003_sandbox_lifecycle': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('sandboxes')
+          .addColumn('idle_timeout', 'integer', (column) => column.notNull().defaultTo(900))
+          .execute();
+        await db.schema
+          .createTable('sandbox_logs')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : sql`integer`, (column) => column.primaryKey())
+          .addColumn('sandbox_id', 'text', (column) => column.notNull().references('sandboxes.id').onDelete('cascade'))
+          .addColumn('type', 'text', (column) => column.notNull())
+          .addColumn('message', 'text', (column) => column.notNull())
+          .addColumn('status', 'text')
+          .addColumn('data', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('sandbox_logs_sandbox').on('sandbox_logs').columns(['sandbox_id', 'seq']).execute();
+      },
+    },
   };
 }
 

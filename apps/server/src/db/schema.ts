@@ -57,8 +57,20 @@ export interface Database {
     vcpus: number;
     /** bigint: PostgreSQL returns it as a string. */
     memory_bytes: number | string;
+    /** Seconds without activity before the sandbox is paused; 0 never. */
+    idle_timeout: number;
     created_at: Iso;
     updated_at: Iso;
+  };
+  sandbox_logs: {
+    seq: Generated<number>;
+    sandbox_id: string;
+    type: string;
+    message: string;
+    status: string | null;
+    /** JSON object. */
+    data: string;
+    created_at: Iso;
   };
   audit_log: {
     seq: Generated<number>;

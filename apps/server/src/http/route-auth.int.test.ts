@@ -11,6 +11,7 @@ const sampleParams: Record<string, string> = {
   sshKeyId: 'ssh_aaaaaaaaaaaaaaaaaaaa',
   name: 'NO_SUCH_SECRET',
   sandboxId: 'sbx_aaaaaaaaaaaaaaaaaaaa',
+  pid: '42',
 };
 
 function concretePath(path: string): string {

@@ -484,6 +484,42 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async sandboxFilesMkdir({ auth, params, body }) {
       return deps.sandboxes.makeDirectory(auth, params.sandboxId, body.path);
     },
+    async sandboxesPause({ auth, params }) {
+      return deps.sandboxes.pause(auth, params.sandboxId);
+    },
+    async sandboxesResume({ auth, params }) {
+      return deps.sandboxes.resume(auth, params.sandboxId);
+    },
+    async sandboxesLogs({ auth, params, query }) {
+      return { data: await deps.sandboxes.logs(auth, params.sandboxId, query) };
+    },
+    async sandboxesLogsStream({ auth, params, query }) {
+      return deps.sandboxes.followLogs(auth, params.sandboxId, query.after ?? 0);
+    },
+    async sandboxProcessesStart({ auth, params, body }) {
+      return deps.sandboxes.startProcess(auth, params.sandboxId, body);
+    },
+    async sandboxProcessesList({ auth, params }) {
+      return { data: await deps.sandboxes.listProcesses(auth, params.sandboxId) };
+    },
+    async sandboxProcessesGet({ auth, params }) {
+      return deps.sandboxes.getProcess(auth, params.sandboxId, params.pid);
+    },
+    async sandboxProcessesOutput({ auth, params, query }) {
+      return deps.sandboxes.followProcess(auth, params.sandboxId, params.pid, query.since ?? 0);
+    },
+    async sandboxProcessesStdin({ auth, params, body }) {
+      return deps.sandboxes.processStdin(
+        auth,
+        params.sandboxId,
+        params.pid,
+        Buffer.from(body.data ?? '', 'base64'),
+        body.eof ?? false,
+      );
+    },
+    async sandboxProcessesSignal({ auth, params, body }) {
+      return deps.sandboxes.signalProcess(auth, params.sandboxId, params.pid, body.signal);
+    },
     async sandboxesDestroy({ auth, params }) {
       return deps.sandboxes.destroy(auth, params.sandboxId);
     },

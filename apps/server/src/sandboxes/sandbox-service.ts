@@ -1,11 +1,14 @@
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   availableDrivers,
+  ChannelError,
+  type DaemonChannel,
   type DriverName,
-  type ExecRequest,
   ensureBaseRootfs,
   hostTools,
+  type ProcessRequest,
   type SandboxDriver,
 } from '@runtools/runtime';
 import {
@@ -14,11 +17,15 @@ import {
   type SandboxExecResult,
   type SandboxFile,
   type SandboxFileEntry,
+  type SandboxLogEntry,
+  type SandboxProcess,
+  type SandboxProcessEvent,
+  type SandboxProcessStart,
   type SandboxRuntime,
   type SandboxStatus,
   sandboxTemplates,
 } from '@runtools/spec';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { audit } from '../audit.js';
 import type { AuthContext } from '../auth/authenticate.js';
@@ -26,31 +33,45 @@ import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
 import { parseByteSize } from './byte-size.js';
+import { EventQueue } from './event-queue.js';
 
 const defaultMemoryBytes = 1024 ** 3;
 const defaultVcpus = 1;
 const defaultExecTimeoutMs = 60_000;
+/** Seconds without activity before a sandbox is paused (Daytona's auto-stop default is 15 minutes). */
+export const defaultIdleTimeoutSeconds = 900;
 const maxOutputBytes = 8 * 1024 * 1024;
 
-/**
- * The command as the sandbox runs it: under coreutils' `timeout` inside the sandbox, so the command and its
- * children are killed there when time is up (killing the runtime's exec client on the host would leave
- * them running). The host-side timer, a little later, only catches a sandbox that stopped answering.
- */
-function shellCommand(command: string, timeoutMs: number): string[] {
-  return ['/usr/bin/timeout', '--signal=KILL', `${(timeoutMs / 1000).toFixed(3)}s`, '/bin/sh', '-c', command];
-}
-const hostTimeoutGraceMs = 5000;
-
-/** What the driver runs for an API exec request, with the in-sandbox and host-side timeouts. */
-function driverRequest(request: ExecInput, timeoutMs: number): ExecRequest {
+/** What the daemon runs for an API exec request: the command string under /bin/sh. */
+function processRequest(request: ExecInput, timeoutMs: number): ProcessRequest {
   return {
-    command: shellCommand(request.command, timeoutMs),
+    argv: ['/bin/sh', '-c', request.command],
     ...(request.cwd ? { cwd: request.cwd } : {}),
     ...(request.env ? { env: request.env } : {}),
-    ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
-    timeoutMs: timeoutMs + hostTimeoutGraceMs,
+    timeoutMs,
   };
+}
+
+/** A daemon failure as the API reports it. */
+function channelApiError(error: unknown, context: { sandboxId: string; path?: string }): unknown {
+  if (!(error instanceof ChannelError)) return error;
+  const details = { ...context, reason: error.code };
+  switch (error.code) {
+    case 'not_found':
+      return new ApiError('file_not_found', error.message, details);
+    case 'process_not_found':
+      return new ApiError('process_not_found', error.message, details);
+    case 'channel_lost':
+    case 'channel_unavailable':
+    case 'channel_closed':
+      return new ApiError(
+        'sandbox_unreachable',
+        `sandbox ${context.sandboxId} does not answer: ${error.message}`,
+        details,
+      );
+    default:
+      return new ApiError('validation_failed', error.message, details);
+  }
 }
 
 type ExecInput = {
@@ -71,15 +92,44 @@ function sandboxFromRow(row: Database['sandboxes']): Sandbox {
     statusReason: row.status_reason,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     resources: { vcpus: row.vcpus, memoryBytes: Number(row.memory_bytes) },
+    idleTimeout: Number(row.idle_timeout),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
 
-function truncate(buffer: Buffer): string {
-  return buffer.length > maxOutputBytes
-    ? `${buffer.subarray(0, maxOutputBytes).toString('utf8')}\n[output truncated]`
-    : buffer.toString('utf8');
+function logEntryFromRow(row: Selectable<Database['sandbox_logs']>): SandboxLogEntry {
+  const data = JSON.parse(row.data) as Record<string, unknown>;
+  return {
+    seq: Number(row.seq),
+    at: row.created_at,
+    type: row.type as SandboxLogEntry['type'],
+    message: row.message,
+    ...(row.status ? { status: row.status as SandboxStatus } : {}),
+    ...(Object.keys(data).length > 0 ? { data } : {}),
+  };
+}
+
+/** Collects a command's output up to the API's limit, marking where it was cut. */
+class OutputBuffer {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  private dropped = false;
+
+  push(chunk: Buffer): void {
+    if (this.bytes >= maxOutputBytes) {
+      this.dropped = true;
+      return;
+    }
+    this.chunks.push(chunk.subarray(0, maxOutputBytes - this.bytes));
+    this.dropped ||= chunk.length > maxOutputBytes - this.bytes;
+    this.bytes += Math.min(chunk.length, maxOutputBytes - this.bytes);
+  }
+
+  text(): string {
+    const text = Buffer.concat(this.chunks).toString('utf8');
+    return this.dropped ? `${text}\n[output truncated]` : text;
+  }
 }
 
 /**
@@ -102,6 +152,11 @@ export class SandboxService {
   }
 
   private readonly hostId: string;
+  /** When each sandbox last saw exec, file or process activity (ms since the epoch). */
+  private readonly lastActivity = new Map<string, number>();
+  private readonly lifecycle = new Map<string, Promise<void>>();
+  /** Live sandbox log entries, by sandbox id. */
+  private readonly followers = new EventEmitter().setMaxListeners(0);
 
   /**
    * After a restart: sandboxes this host was running are re-attached when their runtime still runs them and
@@ -112,7 +167,7 @@ export class SandboxService {
       .selectFrom('sandboxes')
       .selectAll()
       .where('host_id', '=', this.hostId)
-      .where('status', 'in', ['creating', 'running', 'destroying'])
+      .where('status', 'in', ['creating', 'running', 'pausing', 'paused', 'resuming', 'destroying'])
       .execute();
     const counts = { reattached: 0, missing: 0, settled: 0 };
     for (const row of rows) {
@@ -125,7 +180,10 @@ export class SandboxService {
         await driver?.destroy(row.id).catch(() => {});
         await this.setStatus(row.id, 'destroyed');
         counts.settled++;
-      } else if (driver && (await driver.state(row.id)) === 'running') {
+      } else if (driver && ['running', 'paused'].includes(await driver.state(row.id))) {
+        // The runtime's word settles a pause or resume the restart interrupted.
+        const state = (await driver.state(row.id)) as 'running' | 'paused';
+        if (row.status !== state) await this.setStatus(row.id, state);
         counts.reattached++;
       } else {
         await this.setStatus(
@@ -160,6 +218,178 @@ export class SandboxService {
       .set({ status, status_reason: reason, updated_at: nowIso() })
       .where('id', '=', id)
       .execute();
+    await this.log(id, { type: 'status', status, message: reason ? `${status}: ${reason}` : status });
+  }
+
+  /** Moves a sandbox from one of `from` to `to`; false (and nothing written) when it was in none of them. */
+  private async transition(
+    id: string,
+    from: readonly SandboxStatus[],
+    to: SandboxStatus,
+    reason: string | null = null,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sandboxes')
+      .set({ status: to, status_reason: reason, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('status', 'in', from)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await this.log(id, { type: 'status', status: to, message: reason ? `${to}: ${reason}` : to });
+    return true;
+  }
+
+  /** Appends to the sandbox's log and tells its followers. */
+  private async log(
+    id: string,
+    entry: { type: SandboxLogEntry['type']; message: string; status?: SandboxStatus; data?: Record<string, unknown> },
+  ): Promise<void> {
+    const at = nowIso();
+    const inserted = await this.db
+      .insertInto('sandbox_logs')
+      .values({
+        sandbox_id: id,
+        type: entry.type,
+        message: entry.message,
+        status: entry.status ?? null,
+        data: JSON.stringify(entry.data ?? {}),
+        created_at: at,
+      })
+      .returning('seq')
+      .executeTakeFirstOrThrow();
+    this.followers.emit(id, {
+      seq: Number(inserted.seq),
+      at,
+      type: entry.type,
+      message: entry.message,
+      ...(entry.status ? { status: entry.status } : {}),
+      ...(entry.data ? { data: entry.data } : {}),
+    } satisfies SandboxLogEntry);
+  }
+
+  /** One lifecycle change at a time per sandbox (pause, resume, destroy, idle pause). */
+  private serialised<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.lifecycle.get(id) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => {},
+      () => {},
+    );
+    this.lifecycle.set(id, settled);
+    settled.then(() => {
+      if (this.lifecycle.get(id) === settled) this.lifecycle.delete(id);
+    });
+    return next;
+  }
+
+  async pause(auth: AuthContext, id: string, reason: string | null = null): Promise<Sandbox> {
+    await this.row(auth, id);
+    return this.serialised(id, async () => {
+      const row = await this.row(auth, id);
+      if (row.status === 'paused') return sandboxFromRow(row);
+      if (row.status !== 'running')
+        throw new ApiError('invalid_transition', `sandbox ${id} is ${row.status}; only a running sandbox can pause`, {
+          status: row.status,
+        });
+      const driver = this.driver(row.runtime as SandboxRuntime);
+      if (!(await this.transition(id, ['running'], 'pausing'))) return sandboxFromRow(await this.row(auth, id));
+      try {
+        await driver.pause(id);
+      } catch (error) {
+        await this.setStatus(id, 'error', `pause failed: ${(error as Error).message}`);
+        throw new ApiError('runtime_unavailable', `the sandbox could not be paused: ${(error as Error).message}`);
+      }
+      await this.transition(id, ['pausing'], 'paused', reason);
+      return sandboxFromRow(await this.row(auth, id));
+    });
+  }
+
+  async resume(auth: AuthContext, id: string): Promise<Sandbox> {
+    await this.row(auth, id);
+    return this.serialised(id, async () => {
+      const row = await this.row(auth, id);
+      if (row.status === 'running') return sandboxFromRow(row);
+      if (row.status !== 'paused')
+        throw new ApiError('invalid_transition', `sandbox ${id} is ${row.status}; only a paused sandbox can resume`, {
+          status: row.status,
+        });
+      const driver = this.driver(row.runtime as SandboxRuntime);
+      if (!(await this.transition(id, ['paused'], 'resuming'))) return sandboxFromRow(await this.row(auth, id));
+      try {
+        await driver.resume(id);
+      } catch (error) {
+        await this.setStatus(id, 'error', `resume failed: ${(error as Error).message}`);
+        throw new ApiError('runtime_unavailable', `the sandbox could not be resumed: ${(error as Error).message}`);
+      }
+      this.lastActivity.set(id, Date.now());
+      await this.transition(id, ['resuming'], 'running');
+      return sandboxFromRow(await this.row(auth, id));
+    });
+  }
+
+  async logs(auth: AuthContext, id: string, query: { after?: number | undefined; limit?: number | undefined }) {
+    await this.row(auth, id);
+    const rows = await this.db
+      .selectFrom('sandbox_logs')
+      .selectAll()
+      .where('sandbox_id', '=', id)
+      .where('seq', '>', query.after ?? 0)
+      .orderBy('seq')
+      .limit(query.limit ?? 1000)
+      .execute();
+    return rows.map(logEntryFromRow);
+  }
+
+  /** The log from `after` on, then new entries as they are written; ends after `destroyed`. */
+  async followLogs(auth: AuthContext, id: string, after: number): Promise<AsyncIterable<SandboxLogEntry>> {
+    await this.row(auth, id);
+    let last = after;
+    const pending: SandboxLogEntry[] = [];
+    let replaying = true;
+    const events = new EventQueue<SandboxLogEntry>(() => this.followers.off(id, listener));
+    const deliver = (entry: SandboxLogEntry) => {
+      if (entry.seq <= last) return;
+      last = entry.seq;
+      events.push(entry);
+      if (entry.type === 'status' && entry.status === 'destroyed') {
+        this.followers.off(id, listener);
+        events.end();
+      }
+    };
+    const listener = (entry: SandboxLogEntry) => (replaying ? pending.push(entry) : deliver(entry));
+    this.followers.on(id, listener);
+    for (;;) {
+      const page = await this.logs(auth, id, { after: last, limit: 1000 });
+      for (const entry of page) deliver(entry);
+      if (page.length < 1000 || events.isEnded) break;
+    }
+    replaying = false;
+    for (const entry of pending) deliver(entry);
+    return events;
+  }
+
+  /** Pauses running sandboxes of this host that have been idle longer than their idle timeout. */
+  async pauseIdle(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('sandboxes')
+      .select(['id', 'org_id', 'idle_timeout', 'updated_at'])
+      .where('host_id', '=', this.hostId)
+      .where('status', '=', 'running')
+      .where('idle_timeout', '>', 0)
+      .execute();
+    let paused = 0;
+    const now = Date.now();
+    for (const row of rows) {
+      const last = this.lastActivity.get(row.id) ?? Date.parse(row.updated_at);
+      if (now - last < Number(row.idle_timeout) * 1000) continue;
+      try {
+        await this.pause({ orgId: row.org_id } as AuthContext, row.id, `idle for ${row.idle_timeout}s`);
+        paused++;
+      } catch (error) {
+        this.options.logger.warn({ err: error, sandboxId: row.id }, 'idle pause failed');
+      }
+    }
+    return paused;
   }
 
   private async row(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
@@ -190,6 +420,7 @@ export class SandboxService {
       env?: Record<string, string> | undefined;
       metadata?: Record<string, string> | undefined;
       resources?: { vcpus?: number | undefined; memory?: string | undefined } | undefined;
+      idleTimeout?: number | undefined;
     },
   ): Promise<Sandbox> {
     if (!(sandboxTemplates as readonly string[]).includes(body.template)) {
@@ -217,10 +448,12 @@ export class SandboxService {
       metadata: JSON.stringify(body.metadata ?? {}),
       vcpus: body.resources?.vcpus ?? defaultVcpus,
       memory_bytes: body.resources?.memory ? parseByteSize(body.resources.memory) : defaultMemoryBytes,
+      idle_timeout: body.idleTimeout ?? defaultIdleTimeoutSeconds,
       created_at: now,
       updated_at: now,
     };
     await this.db.insertInto('sandboxes').values(row).execute();
+    await this.log(row.id, { type: 'status', status: 'creating', message: `creating (${runtime}, ${row.template})` });
     try {
       const baseRootfs = await this.baseRootfs(body.template);
       await driver.create({
@@ -269,12 +502,29 @@ export class SandboxService {
   }
 
   async exec(auth: AuthContext, id: string, request: ExecInput): Promise<SandboxExecResult> {
+    const channel = await this.channelOf(auth, id);
+    const stdout = new OutputBuffer();
+    const stderr = new OutputBuffer();
+    try {
+      const running = channel.exec(processRequest(request, request.timeoutMs ?? defaultExecTimeoutMs), {
+        onStdout: (chunk) => stdout.push(chunk),
+        onStderr: (chunk) => stderr.push(chunk),
+      });
+      if (request.stdin !== undefined) await running.write(request.stdin);
+      running.closeStdin();
+      const outcome = await running.done;
+      this.logExec(id, request.command, outcome.exitCode);
+      return { stdout: stdout.text(), stderr: stderr.text(), exitCode: outcome.exitCode, timedOut: outcome.timedOut };
+    } catch (error) {
+      throw channelApiError(error, { sandboxId: id });
+    }
+  }
+
+  /** The daemon channel of a running sandbox of the caller's org. */
+  private async channelOf(auth: AuthContext, id: string): Promise<DaemonChannel> {
     const row = await this.runningRow(auth, id);
-    const timeoutMs = request.timeoutMs ?? defaultExecTimeoutMs;
-    const started = performance.now();
-    const result = await this.driver(row.runtime as SandboxRuntime).exec(id, driverRequest(request, timeoutMs));
-    const timedOut = result.exitCode === 137 && performance.now() - started >= timeoutMs;
-    return { stdout: truncate(result.stdout), stderr: truncate(result.stderr), exitCode: result.exitCode, timedOut };
+    this.lastActivity.set(id, Date.now());
+    return this.driver(row.runtime as SandboxRuntime).channel(id);
   }
 
   private async runningRow(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
@@ -293,79 +543,136 @@ export class SandboxService {
    * went away) kills the command.
    */
   async execStream(auth: AuthContext, id: string, request: ExecInput): Promise<AsyncIterable<SandboxExecEvent>> {
-    const row = await this.runningRow(auth, id);
-    const timeoutMs = request.timeoutMs ?? defaultExecTimeoutMs;
-    const queue: SandboxExecEvent[] = [];
-    let exit: SandboxExecEvent | undefined;
-    let wake: (() => void) | undefined;
-    const push = (event: SandboxExecEvent) => {
-      queue.push(event);
-      wake?.();
-    };
-    const started = performance.now();
-    const running = this.driver(row.runtime as SandboxRuntime).execStream(id, driverRequest(request, timeoutMs), {
-      onStdout: (chunk) => push({ type: 'stdout', data: chunk.toString('base64') }),
-      onStderr: (chunk) => push({ type: 'stderr', data: chunk.toString('base64') }),
+    const channel = await this.channelOf(auth, id);
+    // The client going away cancels the command: it does not outlive its caller.
+    const events = new EventQueue<SandboxExecEvent>(() => running.cancel());
+    const running = channel.exec(processRequest(request, request.timeoutMs ?? defaultExecTimeoutMs), {
+      onStdout: (chunk) => events.push({ type: 'stdout', data: chunk.toString('base64') }),
+      onStderr: (chunk) => events.push({ type: 'stderr', data: chunk.toString('base64') }),
     });
+    if (request.stdin !== undefined) running.write(request.stdin).catch(() => {});
+    running.closeStdin();
     running.done.then(
-      (exitCode) => {
-        exit = { type: 'exit', exitCode, timedOut: exitCode === 137 && performance.now() - started >= timeoutMs };
-        wake?.();
+      (outcome) => {
+        events.push({ type: 'exit', exitCode: outcome.exitCode, timedOut: outcome.timedOut });
+        events.end();
+        this.logExec(id, request.command, outcome.exitCode);
       },
       (error: Error) => {
-        push({ type: 'stderr', data: Buffer.from(`runtools: ${error.message}\n`).toString('base64') });
-        exit = { type: 'exit', exitCode: 127, timedOut: false };
-        wake?.();
+        events.push({ type: 'stderr', data: Buffer.from(`runtools: ${error.message}\n`).toString('base64') });
+        events.push({ type: 'exit', exitCode: 127, timedOut: false });
+        events.end();
       },
     );
-    return (async function* () {
-      try {
-        for (;;) {
-          const next = queue.shift();
-          if (next) yield next;
-          else if (exit) {
-            yield exit;
-            return;
-          } else {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-            wake = undefined;
-          }
-        }
-      } finally {
-        if (!exit) running.kill();
-      }
-    })();
+    return events;
   }
 
-  /** Runs argv (no shell: paths are never interpreted) in a running sandbox, for the file operations. */
-  private async run(auth: AuthContext, id: string, command: string[], stdin?: Buffer) {
-    const row = await this.runningRow(auth, id);
-    return this.driver(row.runtime as SandboxRuntime).exec(id, {
-      command,
-      ...(stdin !== undefined ? { stdin } : {}),
-      timeoutMs: defaultExecTimeoutMs,
-    });
+  private logExec(id: string, command: string, exitCode: number): void {
+    const shown = command.length > 200 ? `${command.slice(0, 200)}…` : command;
+    this.log(id, { type: 'exec', message: `$ ${shown} (exit ${exitCode})`, data: { exitCode } }).catch((error) =>
+      this.options.logger.warn({ err: error, sandboxId: id }, 'sandbox log write failed'),
+    );
   }
 
-  private fileError(path: string, stderr: Buffer): ApiError {
-    const message = stderr.toString('utf8').trim();
-    if (/No such file or directory/.test(message))
-      return new ApiError('file_not_found', `no such file: ${path}`, { path });
-    return new ApiError('validation_failed', `cannot use ${path}: ${message.replace(/^[^:]+: /, '')}`, { path });
+  async startProcess(auth: AuthContext, id: string, body: SandboxProcessStart): Promise<SandboxProcess> {
+    const pid = await this.onChannel(auth, id, {}, (channel) =>
+      channel.spawn({
+        argv: ['/bin/sh', '-c', body.command],
+        ...(body.cwd ? { cwd: body.cwd } : {}),
+        ...(body.env ? { env: body.env } : {}),
+        ...(body.timeoutMs ? { timeoutMs: body.timeoutMs } : {}),
+      }),
+    );
+    const shown = body.command.length > 200 ? `${body.command.slice(0, 200)}…` : body.command;
+    await this.log(id, { type: 'process', message: `started ${pid}: ${shown}`, data: { pid } });
+    return this.getProcess(auth, id, pid);
+  }
+
+  async listProcesses(auth: AuthContext, id: string): Promise<SandboxProcess[]> {
+    const processes = await this.onChannel(auth, id, {}, (channel) => channel.processes());
+    return processes.map((process) => ({
+      pid: process.pid,
+      // Started as /bin/sh -c <command>.
+      command: process.argv.length === 3 && process.argv[1] === '-c' ? (process.argv[2] ?? '') : process.argv.join(' '),
+      running: process.running,
+      exitCode: process.exitCode ?? null,
+      startedAt: process.startedAt,
+      endedAt: process.endedAt ?? null,
+      outputBytes: process.outputBytes,
+    }));
+  }
+
+  async getProcess(auth: AuthContext, id: string, pid: number): Promise<SandboxProcess> {
+    const found = (await this.listProcesses(auth, id)).find((process) => process.pid === pid);
+    if (!found) throw new ApiError('process_not_found', `no background process ${pid} in sandbox ${id}`, { pid });
+    return found;
+  }
+
+  /** A background process's output from byte `since` on, each chunk with its offset, then its exit. */
+  async followProcess(
+    auth: AuthContext,
+    id: string,
+    pid: number,
+    since: number,
+  ): Promise<AsyncIterable<SandboxProcessEvent>> {
+    await this.getProcess(auth, id, pid);
+    const channel = await this.channelOf(auth, id);
+    let offset = since;
+    const chunk = (type: 'stdout' | 'stderr') => (data: Buffer) => {
+      events.push({ type, data: data.toString('base64'), offset });
+      offset += data.length;
+    };
+    const events = new EventQueue<SandboxProcessEvent>(() => attached.cancel());
+    const attached = channel.attach(pid, since, { onStdout: chunk('stdout'), onStderr: chunk('stderr') });
+    attached.done.then(
+      (outcome) => {
+        if (!outcome.detached)
+          events.push({
+            type: 'exit',
+            exitCode: outcome.exitCode,
+            timedOut: outcome.timedOut,
+            ...(outcome.signal ? { signal: outcome.signal } : {}),
+          });
+        events.end();
+      },
+      () => events.end(),
+    );
+    return events;
+  }
+
+  async processStdin(auth: AuthContext, id: string, pid: number, data: Buffer, eof: boolean) {
+    await this.onChannel(auth, id, {}, (channel) => channel.stdin(pid, data, eof));
+    return { pid };
+  }
+
+  async signalProcess(auth: AuthContext, id: string, pid: number, signal: string) {
+    await this.onChannel(auth, id, {}, (channel) => channel.kill(pid, signal));
+    await this.log(id, { type: 'process', message: `sent SIG${signal} to ${pid}`, data: { pid, signal } });
+    return { pid };
+  }
+
+  /** Runs an operation on the sandbox's daemon, reporting its failures as API errors. */
+  private async onChannel<T>(
+    auth: AuthContext,
+    id: string,
+    context: { path?: string },
+    action: (channel: DaemonChannel) => Promise<T>,
+  ): Promise<T> {
+    const channel = await this.channelOf(auth, id);
+    try {
+      return await action(channel);
+    } catch (error) {
+      throw channelApiError(error, { sandboxId: id, ...context });
+    }
+  }
+
+  private files<T>(auth: AuthContext, id: string, path: string, action: (channel: DaemonChannel) => Promise<T>) {
+    return this.onChannel(auth, id, { path }, action);
   }
 
   async readFile(auth: AuthContext, id: string, path: string): Promise<SandboxFile> {
-    const result = await this.run(auth, id, [
-      '/bin/sh',
-      '-c',
-      'test -d "$1" && { echo "Is a directory" >&2; exit 1; }; exec cat -- "$1"',
-      'read',
-      path,
-    ]);
-    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
-    return { path, content: result.stdout.toString('base64'), size: result.stdout.length };
+    const content = await this.files(auth, id, path, (channel) => channel.readFileBuffer(path));
+    return { path, content: content.toString('base64'), size: content.length };
   }
 
   async writeFile(
@@ -374,65 +681,59 @@ export class SandboxService {
     path: string,
     content: Buffer,
   ): Promise<{ path: string; exists: boolean }> {
-    const result = await this.run(
-      auth,
-      id,
-      ['/bin/sh', '-c', 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"', 'write', path],
-      content,
-    );
-    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    await this.files(auth, id, path, (channel) => channel.writeFile(path, content));
     return { path, exists: true };
   }
 
   async listFiles(auth: AuthContext, id: string, path: string): Promise<SandboxFileEntry[]> {
-    const result = await this.run(auth, id, [
-      '/bin/sh',
-      '-c',
-      'test -d "$1" || { ls -d -- "$1" >/dev/null && echo "Not a directory" >&2; exit 1; }; exec find "$1" -mindepth 1 -maxdepth 1 -printf "%f\\0%y\\0%s\\0"',
-      'list',
-      path,
-    ]);
-    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
-    const fields = result.stdout.toString('utf8').split('\0');
-    const entries: SandboxFileEntry[] = [];
-    for (let index = 0; index + 2 < fields.length; index += 3) {
-      const kind = fields[index + 1];
-      entries.push({
-        name: fields[index] ?? '',
-        type: kind === 'f' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other',
-        size: Number(fields[index + 2]),
-      });
-    }
-    return entries.sort((a, b) => a.name.localeCompare(b.name));
+    const entries = await this.files(auth, id, path, (channel) => channel.list(path));
+    return entries
+      .map(({ name, type, size, mode, modifiedAt }) => ({ name, type, size, mode, modifiedAt }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async pathExists(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
-    const result = await this.run(auth, id, ['/bin/sh', '-c', 'test -e "$1" || test -L "$1"', 'exists', path]);
-    return { path, exists: result.exitCode === 0 };
+    const exists = await this.files(auth, id, path, (channel) =>
+      channel.stat(path).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof ChannelError && error.code === 'not_found') return false;
+          throw error;
+        },
+      ),
+    );
+    return { path, exists };
   }
 
   async removePath(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     if (path.replace(/\/+$/, '') === '')
       throw new ApiError('validation_failed', 'refusing to remove the sandbox root', { path });
-    const result = await this.run(auth, id, ['rm', '-rf', '--', path]);
-    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    await this.files(auth, id, path, (channel) =>
+      channel.remove(path).catch((error: unknown) => {
+        // Removing what is not there is done (like rm -f).
+        if (!(error instanceof ChannelError && error.code === 'not_found')) throw error;
+      }),
+    );
     return { path, exists: false };
   }
 
   async makeDirectory(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
-    const result = await this.run(auth, id, ['mkdir', '-p', '--', path]);
-    if (result.exitCode !== 0) throw this.fileError(path, result.stderr);
+    await this.files(auth, id, path, (channel) => channel.mkdir(path));
     return { path, exists: true };
   }
 
   async destroy(auth: AuthContext, id: string): Promise<Sandbox> {
-    const row = await this.row(auth, id);
-    if (row.status === 'destroyed') return sandboxFromRow(row);
-    await this.setStatus(id, 'destroying');
-    const driver = this.drivers[row.runtime as DriverName];
-    if (driver && row.host_id === this.hostId) await driver.destroy(id);
-    await this.setStatus(id, 'destroyed');
-    await audit(this.db, { orgId: auth.orgId, event: 'sandbox.destroyed', actorKeyId: auth.keyId, targetId: id });
-    return sandboxFromRow({ ...row, status: 'destroyed', status_reason: null, updated_at: nowIso() });
+    await this.row(auth, id);
+    return this.serialised(id, async () => {
+      const row = await this.row(auth, id);
+      if (row.status === 'destroyed') return sandboxFromRow(row);
+      await this.setStatus(id, 'destroying');
+      const driver = this.drivers[row.runtime as DriverName];
+      if (driver && row.host_id === this.hostId) await driver.destroy(id);
+      this.lastActivity.delete(id);
+      await this.setStatus(id, 'destroyed');
+      await audit(this.db, { orgId: auth.orgId, event: 'sandbox.destroyed', actorKeyId: auth.keyId, targetId: id });
+      return sandboxFromRow({ ...row, status: 'destroyed', status_reason: null, updated_at: nowIso() });
+    });
   }
 }

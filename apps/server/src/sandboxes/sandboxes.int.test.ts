@@ -56,7 +56,9 @@ describe('sandboxes through the SDK', () => {
       const sandbox = await rt.sandboxes.create({ runtime });
       cleanup.push(sandbox);
       const seen: string[] = [];
-      for await (const chunk of sandbox.execStream('echo first; sleep 1; printf "h\\303\\251llo\\n"; echo err >&2'))
+      for await (const chunk of sandbox.execStream(
+        'echo first; sleep 1; printf "h\\303\\251llo\\n"; sleep 0.2; echo err >&2',
+      ))
         seen.push(chunk);
       expect(seen.join('')).toBe('first\nhéllo\nerr\n');
       // The first line arrived on its own, a second before the rest was even written.
@@ -96,12 +98,14 @@ describe('sandboxes through the SDK', () => {
       expect(Buffer.compare(await sandbox.files.download('/app/data.bin'), bytes)).toBe(0);
       await sandbox.files.mkdir('/app/empty dir');
       await sandbox.files.write('/app/-n', 'dash');
-      expect(await sandbox.files.list('/app')).toEqual([
+      const listed = await sandbox.files.list('/app');
+      expect(listed.map(({ name, type, size }) => ({ name, type, size }))).toEqual([
         { name: '-n', type: 'file', size: 4 },
         { name: 'data.bin', type: 'file', size: 256 },
         { name: 'empty dir', type: 'dir', size: expect.any(Number) },
         { name: 'src', type: 'dir', size: expect.any(Number) },
       ]);
+      expect(listed[0]).toMatchObject({ mode: 0o644, modifiedAt: expect.stringMatching(/^\d{4}-/) });
       await sandbox.files.replace('/app/src/hello.txt', { old: 'héllo', new: 'bye' });
       expect(await sandbox.files.read('/app/src/hello.txt')).toBe('bye\n');
       await expect(sandbox.files.replace('/app/src/hello.txt', { old: 'absent', new: 'x' })).rejects.toBeInstanceOf(

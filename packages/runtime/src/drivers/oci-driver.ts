@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
-import { CommandError, mustRun, type RunningCommand, runCommand, spawnCommand } from '../command.js';
-import type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, SandboxDriver } from '../driver.js';
+import { DaemonChannel } from '../channel.js';
+import { CommandError, mustRun, runCommand } from '../command.js';
+import type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, RuntimeState, SandboxDriver } from '../driver.js';
 import { privateCgroupNamespace } from '../host.js';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const channelRoot = '/run/runtools';
 
 /**
  * What both drivers share: a per-sandbox overlay (the base rootfs read-only below, the sandbox's own layer
@@ -16,11 +19,15 @@ const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export abstract class OciDriver implements SandboxDriver {
   abstract readonly name: DriverName;
 
+  /** Tells this driver's sockets apart from another state directory's under /run/runtools. */
+  private readonly stateKey: string;
+
   constructor(
     protected readonly stateDir: string,
-    protected readonly tools: { unshare: string; mount: string },
+    protected readonly tools: { unshare: string; mount: string; daemon: string },
   ) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.stateKey = createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12);
   }
 
   /** The runtime binary and the global flags it needs on every call. */
@@ -29,16 +36,6 @@ export abstract class OciDriver implements SandboxDriver {
   // crun and runsc take the same subcommands and flags for these.
   private runArgs(id: string, bundleDir: string): string[] {
     return ['run', '--detach', '--bundle', bundleDir, id];
-  }
-
-  private execArgs(id: string, request: ExecRequest): string[] {
-    return [
-      'exec',
-      ...(request.cwd ? ['--cwd', request.cwd] : []),
-      ...envFlags('--env', request.env),
-      id,
-      ...request.command,
-    ];
   }
 
   private destroyCalls(id: string): string[][] {
@@ -59,6 +56,11 @@ export abstract class OciDriver implements SandboxDriver {
     return join(this.sandboxDir(id), 'rootfs');
   }
 
+  /** One call of the runtime binary (`state`, `pause`, …) in the private mount namespace. */
+  runtimeCall(args: string[]) {
+    return this.runtime(args);
+  }
+
   protected runtime(args: string[], options: Parameters<typeof runCommand>[2] = {}) {
     const [program, ...prefix] = privateCgroupNamespace(this.tools.unshare);
     return runCommand(program as string, [...prefix, ...this.runtimeArgs(), ...args], options);
@@ -71,7 +73,10 @@ export abstract class OciDriver implements SandboxDriver {
     const work = join(dir, 'work');
     const rootfs = join(dir, 'rootfs');
     const bundle = join(dir, 'bundle');
+    const channelDir = this.channelDir(spec.id);
+    rmSync(channelDir, { recursive: true, force: true });
     for (const path of [upper, work, rootfs, bundle]) mkdirSync(path, { recursive: true });
+    mkdirSync(channelDir, { recursive: true, mode: 0o700 });
     try {
       await mustRun(this.tools.mount, [
         '-t',
@@ -89,8 +94,11 @@ export abstract class OciDriver implements SandboxDriver {
         limits: spec.limits,
         cgroupsPath: `/runtools/${spec.id}`,
         pidsLimit: this.pidsLimit(spec.limits.maxProcesses),
+        daemonDir: dirname(this.tools.daemon),
+        channelDir,
       });
       await this.start(spec.id, bundle, join(dir, 'runtime.log'));
+      await this.channel(spec.id).ready(30_000);
     } catch (error) {
       await this.destroy(spec.id).catch(() => {});
       throw error;
@@ -126,58 +134,65 @@ export abstract class OciDriver implements SandboxDriver {
     }
   }
 
-  /** The environment the sandbox was created with: every exec starts from it (crun's exec would not). */
-  private readonly createEnv = new Map<string, Record<string, string>>();
+  private readonly channels = new Map<string, DaemonChannel>();
 
-  private sandboxEnv(id: string): Record<string, string> {
-    let env = this.createEnv.get(id);
-    if (!env) {
-      const configPath = join(this.sandboxDir(id), 'bundle', 'config.json');
-      const entries: string[] = existsSync(configPath)
-        ? (JSON.parse(readFileSync(configPath, 'utf8')) as { process: { env: string[] } }).process.env
-        : [];
-      env = Object.fromEntries(
-        entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
-      );
-      this.createEnv.set(id, env);
+  /** The connection to the sandbox's daemon (made on first use, and again after the control plane restarts). */
+  channel(id: string): DaemonChannel {
+    let channel = this.channels.get(id);
+    if (!channel) {
+      channel = new DaemonChannel(join(this.channelDir(id), 'daemon.sock'));
+      this.channels.set(id, channel);
     }
-    return env;
+    return channel;
+  }
+
+  /**
+   * The host directory bound at /.runtools/run, holding the daemon's socket. Kept under /run/runtools rather
+   * than the state directory: a Unix socket path has to fit in 108 bytes.
+   */
+  protected channelDir(id: string): string {
+    this.sandboxDir(id);
+    return join(channelRoot, this.stateKey, id);
   }
 
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {
-    const env = { ...this.sandboxEnv(id), ...request.env };
-    return this.runtime(this.execArgs(id, { ...request, env }), {
-      ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
-      ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
-    });
-  }
-
-  execStream(
-    id: string,
-    request: ExecRequest,
-    output: { onStdout(chunk: Buffer): void; onStderr(chunk: Buffer): void },
-  ): RunningCommand {
-    const env = { ...this.sandboxEnv(id), ...request.env };
-    const [program, ...prefix] = privateCgroupNamespace(this.tools.unshare);
-    return spawnCommand(
-      program as string,
-      [...prefix, ...this.runtimeArgs(), ...this.execArgs(id, { ...request, env })],
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const running = this.channel(id).exec(
       {
-        ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+        argv: request.command,
+        ...(request.env ? { env: request.env } : {}),
+        ...(request.cwd ? { cwd: request.cwd } : {}),
         ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
-        onStdout: output.onStdout,
-        onStderr: output.onStderr,
       },
+      { onStdout: (chunk) => stdout.push(chunk), onStderr: (chunk) => stderr.push(chunk) },
     );
+    if (request.stdin !== undefined) await running.write(request.stdin);
+    running.closeStdin();
+    const outcome = await running.done;
+    return {
+      exitCode: outcome.exitCode,
+      stdout: Buffer.concat(stdout),
+      stderr: Buffer.concat(stderr),
+      timedOut: outcome.timedOut,
+    };
   }
 
-  async state(id: string): Promise<'running' | 'stopped' | 'missing'> {
+  async pause(id: string): Promise<void> {
+    await mustRunIn(this, ['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await mustRunIn(this, ['resume', id]);
+  }
+
+  async state(id: string): Promise<RuntimeState> {
     this.sandboxDir(id);
     const result = await this.runtime(['state', id]);
     if (result.exitCode !== 0) return 'missing';
     try {
       const status = (JSON.parse(result.stdout.toString('utf8')) as { status?: string }).status;
-      return status === 'running' ? 'running' : 'stopped';
+      return status === 'running' ? 'running' : status === 'paused' ? 'paused' : 'stopped';
     } catch {
       return 'missing';
     }
@@ -185,15 +200,20 @@ export abstract class OciDriver implements SandboxDriver {
 
   async destroy(id: string): Promise<void> {
     const dir = this.sandboxDir(id);
-    this.createEnv.delete(id);
+    this.channels.get(id)?.close();
+    this.channels.delete(id);
+    // A frozen sandbox is thawed first, so that the kill reaches its processes.
+    if ((await this.state(id).catch(() => 'missing')) === 'paused') await this.runtime(['resume', id]);
     for (const call of this.destroyCalls(id)) await this.runtime(call);
     const rootfs = join(dir, 'rootfs');
     // Lazy unmount: a process still holding a file must not keep the layer mounted forever.
     await runCommand('umount', ['-l', rootfs]);
     rmSync(dir, { recursive: true, force: true });
+    rmSync(this.channelDir(id), { recursive: true, force: true });
   }
 }
 
-export function envFlags(flag: string, env: Record<string, string> | undefined): string[] {
-  return Object.entries(env ?? {}).flatMap(([name, value]) => [flag, `${name}=${value}`]);
+async function mustRunIn(driver: OciDriver, args: string[]): Promise<void> {
+  const result = await driver.runtimeCall(args);
+  if (result.exitCode !== 0) throw new CommandError(`${driver.name} ${args.join(' ')}`, result);
 }

@@ -4,10 +4,13 @@ import {
   type SandboxExecEvent,
   type SandboxExecResult,
   type SandboxFileEntry,
+  type SandboxLogEntry,
+  type SandboxProcess,
+  type SandboxProcessEvent,
   type Sandbox as SandboxRecord,
   type SandboxStatus,
 } from '@runtools/spec';
-import { ValidationError } from '../errors.js';
+import { TimeoutError, ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
 
 const defaultExecTimeoutMs = 60_000;
@@ -23,6 +26,11 @@ export interface ExecOptions {
   onStdout?: (text: string) => void;
   /** Called with each piece of standard error as it arrives. */
   onStderr?: (text: string) => void;
+  /**
+   * Start the command as a background process and return its handle at once (`pid`, `wait()`, `kill()`,
+   * output by offset); `onStdout`/`onStderr` then follow it in the background.
+   */
+  background?: boolean;
 }
 
 function execBody(command: string, options: ExecOptions) {
@@ -46,12 +54,17 @@ function execBody(command: string, options: ExecOptions) {
 export class Sandbox {
   /** Files inside the sandbox (binary-safe). */
   readonly files: SandboxFiles;
+  /** Background processes: started, listed, followed, signalled by pid. */
+  readonly processes: SandboxProcesses;
+  private readonly listeners = { status: new Set<StatusListener>(), log: new Set<LogListener>() };
+  private following: AbortController | undefined;
 
   constructor(
     private readonly http: HttpClient,
     private record: SandboxRecord,
   ) {
     this.files = new SandboxFiles(http, record.id);
+    this.processes = new SandboxProcesses(http, record.id);
   }
 
   get id(): string {
@@ -69,7 +82,14 @@ export class Sandbox {
    * Runs a shell command and waits for it. A command ending in `&` returns at once and keeps running.
    * @example const { stdout, stderr, exitCode } = await sandbox.exec('npm run build', { timeout: 120000, cwd: '/app' })
    */
-  async exec(command: string, options: ExecOptions = {}): Promise<SandboxExecResult> {
+  exec(command: string, options: ExecOptions & { background: true }): Promise<ProcessHandle>;
+  exec(command: string, options?: ExecOptions): Promise<SandboxExecResult>;
+  async exec(command: string, options: ExecOptions = {}): Promise<SandboxExecResult | ProcessHandle> {
+    if (options.background) {
+      const handle = await this.processes.start(command, options);
+      if (options.onStdout || options.onStderr) handle.follow(options);
+      return handle;
+    }
     if (options.onStdout || options.onStderr) {
       const result: SandboxExecResult = { stdout: '', stderr: '', exitCode: -1, timedOut: false };
       for await (const part of this.output(command, options)) {
@@ -122,6 +142,116 @@ export class Sandbox {
         if (text) yield { type: event.type, text };
       }
     }
+  }
+
+  /** Freezes every process in memory; exec and files answer 409 until `resume`. @example await sandbox.pause() */
+  async pause(): Promise<SandboxRecord> {
+    this.record = await this.http.call(routes.sandboxesPause, { params: { sandboxId: this.id } });
+    return this.record;
+  }
+
+  /** Thaws a paused sandbox where it was. @example await sandbox.resume() */
+  async resume(): Promise<SandboxRecord> {
+    this.record = await this.http.call(routes.sandboxesResume, { params: { sandboxId: this.id } });
+    return this.record;
+  }
+
+  /** The sandbox log so far: status changes, commands, processes. @example for (const e of await sandbox.logs()) … */
+  async logs(options: { after?: number; limit?: number } = {}): Promise<SandboxLogEntry[]> {
+    const query: Record<string, string> = {};
+    if (options.after !== undefined) query.after = String(options.after);
+    if (options.limit !== undefined) query.limit = String(options.limit);
+    return (
+      await this.http.call<{ data: SandboxLogEntry[] }>(routes.sandboxesLogs, { params: { sandboxId: this.id }, query })
+    ).data;
+  }
+
+  /**
+   * Follows the sandbox: `status` listeners get each new status, `log` listeners every log entry. The
+   * stream opens with the first listener and closes with the last `off`.
+   * @example sandbox.on('status', (status) => console.log('now', status))
+   */
+  on(event: 'status', listener: StatusListener): this;
+  on(event: 'log', listener: LogListener): this;
+  on(event: 'status' | 'log', listener: StatusListener | LogListener): this {
+    (this.listeners[event] as Set<typeof listener>).add(listener);
+    this.follow();
+    return this;
+  }
+
+  off(event: 'status', listener: StatusListener): this;
+  off(event: 'log', listener: LogListener): this;
+  off(event: 'status' | 'log', listener: StatusListener | LogListener): this {
+    (this.listeners[event] as Set<typeof listener>).delete(listener);
+    if (this.listeners.status.size === 0 && this.listeners.log.size === 0) {
+      this.following?.abort();
+      this.following = undefined;
+    }
+    return this;
+  }
+
+  private follow(): void {
+    if (this.following) return;
+    const following = new AbortController();
+    this.following = following;
+    void (async () => {
+      let after = (await this.logs({ limit: 1000 }).catch(() => [])).at(-1)?.seq ?? 0;
+      while (!following.signal.aborted) {
+        try {
+          const events = this.http.events<SandboxLogEntry>(
+            routes.sandboxesLogsStream,
+            { params: { sandboxId: this.id }, query: { after: String(after) } },
+            { follow: true },
+          );
+          following.signal.addEventListener('abort', () => void events.return(undefined), { once: true });
+          for await (const entry of events) {
+            after = entry.seq;
+            if (entry.type === 'status' && entry.status) {
+              this.record = { ...this.record, status: entry.status };
+              for (const listener of this.listeners.status) listener(entry.status, entry);
+            }
+            for (const listener of this.listeners.log) listener(entry);
+          }
+          if (this.record.status === 'destroyed') return;
+        } catch {
+          // Reconnect after a dropped stream, from the last entry seen.
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+  }
+
+  /**
+   * Resolves once the sandbox reaches `status` (at once if it is there already); rejects with a
+   * TimeoutError after `timeout` ms (default 60 000).
+   * @example await sandbox.waitFor('running')
+   */
+  async waitFor(status: SandboxStatus, options: { timeout?: number } = {}): Promise<SandboxRecord> {
+    const timeoutMs = options.timeout ?? 60_000;
+    return new Promise<SandboxRecord>((resolve, reject) => {
+      const listener: StatusListener = (current) => {
+        if (current !== status) return;
+        finish();
+        resolve(this.record);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(
+          new TimeoutError(`sandbox ${this.id} did not become ${status} within ${timeoutMs} ms`, { code: 'timeout' }),
+        );
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.off('status', listener);
+      };
+      this.on('status', listener);
+      this.refresh().then(
+        (record) => {
+          if (record.status === status) listener(status, undefined);
+        },
+        () => {},
+      );
+    });
   }
 
   /** Reloads the sandbox's record. @example await sandbox.refresh(); console.log(sandbox.status) */
@@ -220,6 +350,140 @@ export class SandboxFiles {
       throw new ValidationError(`the text to replace occurs more than once in ${path}`, { code: 'validation_failed' });
     }
     await this.write(path, text.slice(0, first) + edit.new + text.slice(first + edit.old.length));
+  }
+}
+
+export type StatusListener = (status: SandboxStatus, entry: SandboxLogEntry | undefined) => void;
+export type LogListener = (entry: SandboxLogEntry) => void;
+
+/** Output of a followed process: text per stream with the byte offset it started at, exit last. */
+export type ProcessOutput =
+  | { type: 'stdout' | 'stderr'; text: string; offset: number }
+  | { type: 'exit'; exitCode: number; timedOut: boolean; signal?: string };
+
+/**
+ * A background process in a sandbox, by pid. Its output is kept (the last 1 MiB) so a handle made later,
+ * even from another client, can replay it.
+ *
+ * @example
+ * const server = await sandbox.exec('node server.js', { background: true });
+ * for await (const part of server.output()) if (part.type === 'stdout' && part.text.includes('listening')) break;
+ * await server.kill();
+ */
+export class ProcessHandle {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly sandboxId: string,
+    readonly pid: number,
+    private info: SandboxProcess,
+  ) {}
+
+  get command(): string {
+    return this.info.command;
+  }
+
+  private params() {
+    return { sandboxId: this.sandboxId, pid: String(this.pid) };
+  }
+
+  /** The process as the sandbox reports it now (running, exitCode, outputBytes). */
+  async refresh(): Promise<SandboxProcess> {
+    this.info = await this.http.call<SandboxProcess>(routes.sandboxProcessesGet, { params: this.params() });
+    return this.info;
+  }
+
+  /** Its output from byte `since` on (default: all that is kept), then its exit. */
+  async *output(options: { since?: number } = {}): AsyncGenerator<ProcessOutput> {
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const events = this.http.events<SandboxProcessEvent>(
+      routes.sandboxProcessesOutput,
+      { params: this.params(), query: { since: String(options.since ?? 0) } },
+      { follow: true },
+    );
+    for await (const event of events) {
+      if (event.type === 'exit') yield event;
+      else {
+        const text = decoders[event.type].decode(Buffer.from(event.data, 'base64'), { stream: true });
+        if (text) yield { type: event.type, text, offset: event.offset };
+      }
+    }
+  }
+
+  /** Waits for the process to end. @example const { exitCode } = await handle.wait() */
+  async wait(): Promise<{ exitCode: number; timedOut: boolean; signal?: string }> {
+    const since = (await this.refresh()).outputBytes;
+    for await (const part of this.output({ since })) if (part.type === 'exit') return part;
+    const info = await this.refresh();
+    if (info.running) throw new TimeoutError(`lost track of process ${this.pid}`, { code: 'timeout' });
+    return { exitCode: info.exitCode ?? -1, timedOut: false };
+  }
+
+  /** Calls back with output as it arrives, in the background. */
+  follow(handlers: { onStdout?: (text: string) => void; onStderr?: (text: string) => void }): void {
+    void (async () => {
+      for await (const part of this.output()) {
+        if (part.type === 'stdout') handlers.onStdout?.(part.text);
+        else if (part.type === 'stderr') handlers.onStderr?.(part.text);
+      }
+    })().catch(() => {});
+  }
+
+  /** Sends a signal to it and everything it started. @example await handle.kill() // TERM */
+  async kill(signal: 'TERM' | 'KILL' | 'INT' | 'HUP' | 'QUIT' | 'USR1' | 'USR2' | 'STOP' | 'CONT' = 'TERM') {
+    await this.http.call(routes.sandboxProcessesSignal, { params: this.params(), body: { signal } });
+  }
+
+  /** Writes to its stdin. @example await handle.sendStdin('y\n') */
+  async sendStdin(data: string | Uint8Array, options: { eof?: boolean } = {}): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    await this.http.call(routes.sandboxProcessesStdin, {
+      params: this.params(),
+      body: { data: bytes.toString('base64'), ...(options.eof ? { eof: true } : {}) },
+    });
+  }
+
+  /** Closes its stdin (end of input). */
+  async closeStdin(): Promise<void> {
+    await this.http.call(routes.sandboxProcessesStdin, { params: this.params(), body: { eof: true } });
+  }
+}
+
+/** Background processes of one sandbox. */
+export class SandboxProcesses {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly sandboxId: string,
+  ) {}
+
+  /** Starts a shell command in the background. @example const p = await sandbox.processes.start('npm run dev') */
+  async start(command: string, options: Omit<ExecOptions, 'stdin' | 'background'> = {}): Promise<ProcessHandle> {
+    const info = await this.http.call<SandboxProcess>(routes.sandboxProcessesStart, {
+      params: { sandboxId: this.sandboxId },
+      body: {
+        command,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+      },
+    });
+    return new ProcessHandle(this.http, this.sandboxId, info.pid, info);
+  }
+
+  /** Running background processes and the last ones that ended. */
+  async list(): Promise<SandboxProcess[]> {
+    return (
+      await this.http.call<{ data: SandboxProcess[] }>(routes.sandboxProcessesList, {
+        params: { sandboxId: this.sandboxId },
+      })
+    ).data;
+  }
+
+  /** A handle on a process by pid, e.g. to reconnect to its output. @example await sandbox.processes.get(42) */
+  async get(pid: number): Promise<ProcessHandle> {
+    const info = await this.http.call<SandboxProcess>(routes.sandboxProcessesGet, {
+      params: { sandboxId: this.sandboxId, pid: String(pid) },
+    });
+    return new ProcessHandle(this.http, this.sandboxId, pid, info);
   }
 }
 

@@ -12,6 +12,7 @@ interface CreateFlags {
   metadata?: Record<string, string>;
   vcpus?: string;
   memory?: string;
+  idleTimeout?: string;
 }
 
 export function register(sandbox: Command): void {
@@ -25,18 +26,23 @@ export function register(sandbox: Command): void {
     .option('--metadata <KEY=VALUE>', 'metadata to filter by later (repeatable)', collectPair)
     .option('--vcpus <n>', 'CPU limit')
     .option('--memory <size>', 'memory limit, e.g. 512MB or 2GB')
+    .option('--idle-timeout <seconds>', 'pause after this many seconds without activity (0 never, default 900)')
     .action(async (flags: CreateFlags, command: Command) => {
       if (flags.runtime && flags.runtime !== 'gvisor' && flags.runtime !== 'container') {
         throw new UserError('--runtime must be gvisor or container');
       }
       const vcpus = flags.vcpus === undefined ? undefined : Number(flags.vcpus);
       if (vcpus !== undefined && !(vcpus > 0)) throw new UserError('--vcpus must be a positive number');
+      const idleTimeout = flags.idleTimeout === undefined ? undefined : Number(flags.idleTimeout);
+      if (idleTimeout !== undefined && !(Number.isInteger(idleTimeout) && idleTimeout >= 0))
+        throw new UserError('--idle-timeout must be a whole number of seconds (0 never)');
       const created = await client(command).sandboxes.create({
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.template ? { template: flags.template } : {}),
         ...(flags.runtime ? { runtime: flags.runtime as 'gvisor' | 'container' } : {}),
         ...(flags.env ? { env: flags.env } : {}),
         ...(flags.metadata ? { metadata: flags.metadata } : {}),
+        ...(idleTimeout !== undefined ? { idleTimeout } : {}),
         ...(vcpus !== undefined || flags.memory
           ? {
               resources: {

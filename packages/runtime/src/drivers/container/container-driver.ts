@@ -9,7 +9,7 @@ export class ContainerDriver extends OciDriver {
 
   constructor(
     stateDir: string,
-    tools: { unshare: string; mount: string },
+    tools: { unshare: string; mount: string; daemon: string },
     private readonly crun: string,
   ) {
     super(stateDir, tools);
@@ -19,8 +19,11 @@ export class ContainerDriver extends OciDriver {
     return [this.crun, '--root', `${this.stateDir}/.crun`, '--cgroup-manager=cgroupfs'];
   }
 
-  /** Root is exempt from RLIMIT_NPROC on the host kernel: the pids cgroup is what stops a fork bomb. */
+  /**
+   * Root is exempt from RLIMIT_NPROC on the host kernel: the pids cgroup is what stops a fork bomb. It also
+   * counts the daemon's threads, hence the headroom.
+   */
   protected pidsLimit(maxProcesses: number): number {
-    return maxProcesses;
+    return maxProcesses + 32;
   }
 }

@@ -3,21 +3,31 @@ import { OciDriver } from '../oci-driver.js';
 /**
  * gVisor's runsc (20240729, platform systrap): a user-space kernel between the sandbox and the host. The
  * secure default. `--overlay2=none` keeps root filesystem writes in the sandbox's host-side layer, where
- * the control plane can read them; the identical global flags go on every call, as runsc requires.
+ * the control plane can read them; `--host-uds=create` lets the daemon's socket in /.runtools/run be a real
+ * host socket the control plane connects to (the sandbox may create sockets, never connect to the host's);
+ * the identical global flags go on every call, as runsc requires.
  */
 export class GvisorDriver extends OciDriver {
   readonly name = 'gvisor' as const;
 
   constructor(
     stateDir: string,
-    tools: { unshare: string; mount: string },
+    tools: { unshare: string; mount: string; daemon: string },
     private readonly runsc: string,
   ) {
     super(stateDir, tools);
   }
 
   protected runtimeArgs(): string[] {
-    return [this.runsc, '--root', `${this.stateDir}/.runsc`, '--platform=systrap', '--network=none', '--overlay2=none'];
+    return [
+      this.runsc,
+      '--root',
+      `${this.stateDir}/.runsc`,
+      '--platform=systrap',
+      '--network=none',
+      '--overlay2=none',
+      '--host-uds=create',
+    ];
   }
 
   /**

@@ -1,0 +1,148 @@
+import { ConflictError, NotFoundError, RunTools, type Sandbox } from '@runtools/sdk';
+import type { SandboxStatus } from '@runtools/spec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBaseRootfs } from '../../../../test/support/rootfs.js';
+import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+
+describe('sandbox processes, pause and resume, logs and idle timeout', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  const cleanup: Sandbox[] = [];
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    server = await startTestServer({ RUNTOOLS_IDLE_SWEEP_MS: '200' });
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
+    await server.close();
+  }, 120_000);
+
+  async function sandbox(runtime: 'gvisor' | 'container', options: { idleTimeout?: number } = {}) {
+    const created = await rt.sandboxes.create({ runtime, ...options });
+    cleanup.push(created);
+    return created;
+  }
+
+  it.each(['gvisor', 'container'] as const)(
+    'runs %s background processes: output replay by offset, stdin, wait, kill, unknown pids',
+    async (runtime) => {
+      const box = await sandbox(runtime);
+      const counter = await box.exec('for i in 1 2 3; do echo line $i; sleep 0.2; done; echo done >&2; exit 3', {
+        background: true,
+      });
+      expect(counter.pid).toBeGreaterThan(1);
+      expect(counter.command).toMatch(/^for i in/);
+      expect(await counter.wait()).toMatchObject({ exitCode: 3, timedOut: false });
+
+      // A second client reconnects to the finished process's output, from the start and from an offset.
+      const again = await rt.sandboxes.get(box.id);
+      const handle = await again.processes.get(counter.pid);
+      const parts: string[] = [];
+      for await (const part of handle.output()) parts.push(part.type === 'exit' ? `exit ${part.exitCode}` : part.text);
+      expect(parts.join('')).toBe('line 1\nline 2\nline 3\ndone\nexit 3');
+      const tail: string[] = [];
+      for await (const part of handle.output({ since: 'line 1\n'.length }))
+        if (part.type === 'stdout') tail.push(`${part.offset}:${part.text}`);
+      expect(tail.join('')).toMatch(/^7:line 2\n/);
+      expect(await handle.refresh()).toMatchObject({ running: false, exitCode: 3, outputBytes: 26 });
+
+      const reader = await box.processes.start('read name; echo "hello $name"; cat');
+      await reader.sendStdin('world\n');
+      await reader.sendStdin('rest', { eof: true });
+      const output: string[] = [];
+      for await (const part of reader.output()) if (part.type === 'stdout') output.push(part.text);
+      expect(output.join('')).toBe('hello world\nrest');
+
+      const seen: string[] = [];
+      const server = await box.exec('echo up; sleep 60', { background: true, onStdout: (text) => seen.push(text) });
+      await expect.poll(() => seen.join('')).toBe('up\n');
+      expect((await box.processes.list()).find((entry) => entry.pid === server.pid)).toMatchObject({ running: true });
+      await server.kill();
+      expect(await server.wait()).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
+
+      await expect(box.processes.get(999_999)).rejects.toMatchObject({ code: 'process_not_found' });
+      await expect(box.processes.get(4_000_000)).rejects.toBeInstanceOf(NotFoundError);
+      const invalid = await serverRequest(`/v1/sandboxes/${box.id}/processes/abc`);
+      expect(invalid.status).toBe(400);
+    },
+  );
+
+  function serverRequest(path: string) {
+    return server.request('GET', path);
+  }
+
+  it.each(['gvisor', 'container'] as const)(
+    'pauses and resumes a %s sandbox with its processes, telling followers each status',
+    async (runtime) => {
+      const box = await sandbox(runtime);
+      const statuses: SandboxStatus[] = [];
+      box.on('status', (status) => statuses.push(status));
+      await box.exec('i=0; while true; do i=$((i+1)); echo $i > /root/count; sleep 0.05; done', { background: true });
+      await expect.poll(async () => Number((await box.exec('cat /root/count')).stdout)).toBeGreaterThan(2);
+
+      expect((await box.pause()).status).toBe('paused');
+      expect((await box.pause()).status).toBe('paused');
+      await expect(box.exec('true')).rejects.toMatchObject({ code: 'sandbox_not_running' });
+      await expect(box.files.read('/root/count')).rejects.toBeInstanceOf(ConflictError);
+      await expect(box.processes.list()).rejects.toBeInstanceOf(ConflictError);
+      expect((await rt.sandboxes.list({ status: 'paused' })).map((item) => item.id)).toContain(box.id);
+
+      expect((await box.resume()).status).toBe('running');
+      expect((await box.resume()).status).toBe('running');
+      const before = Number((await box.exec('cat /root/count')).stdout);
+      await expect.poll(async () => Number((await box.exec('cat /root/count')).stdout)).toBeGreaterThan(before);
+      await expect.poll(() => statuses).toEqual(['pausing', 'paused', 'resuming', 'running']);
+
+      const log = await box.logs();
+      expect(log.filter((entry) => entry.type === 'status').map((entry) => entry.status)).toEqual([
+        'creating',
+        'running',
+        'pausing',
+        'paused',
+        'resuming',
+        'running',
+      ]);
+      expect(log.some((entry) => entry.type === 'exec' && entry.message.startsWith('$ cat /root/count'))).toBe(true);
+      expect(log.some((entry) => entry.type === 'process' && entry.message.includes('while true'))).toBe(true);
+
+      await box.destroy();
+      await expect.poll(() => statuses.at(-1)).toBe('destroyed');
+      await expect(box.pause()).rejects.toMatchObject({ code: 'invalid_transition' });
+      await expect(box.resume()).rejects.toMatchObject({ code: 'invalid_transition' });
+    },
+  );
+
+  it('pauses a sandbox idle past its idle timeout, and activity keeps another running', async () => {
+    const idle = await sandbox('container', { idleTimeout: 1 });
+    const busy = await sandbox('container', { idleTimeout: 1 });
+    expect(idle.info.idleTimeout).toBe(1);
+    const stop = Date.now() + 2500;
+    const waiting = idle.waitFor('paused', { timeout: 30_000 });
+    while (Date.now() < stop) {
+      await busy.exec('true');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect((await waiting).status).toBe('paused');
+    expect((await idle.refresh()).statusReason).toBe('idle for 1s');
+    expect((await busy.refresh()).status).toBe('running');
+    expect((await idle.resume()).status).toBe('running');
+    expect((await idle.exec('echo back')).stdout).toBe('back\n');
+    expect((await sandbox('container')).info.idleTimeout).toBe(900);
+  });
+
+  it('kills a streamed command when its client goes away', async () => {
+    const box = await sandbox('container');
+    for await (const chunk of box.execStream('echo $$ > /root/stream.pid; echo started; sleep 120')) {
+      expect(chunk).toBe('started\n');
+      break;
+    }
+    const pid = (await box.files.read('/root/stream.pid')).trim();
+    await expect
+      .poll(async () => (await box.exec(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).stdout, {
+        timeout: 10_000,
+      })
+      .toBe('gone\n');
+  });
+});

@@ -1,0 +1,3 @@
+module runtools.dev/daemon
+
+go 1.19

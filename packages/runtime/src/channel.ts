@@ -1,0 +1,449 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * The host side of the in-sandbox daemon's protocol (packages/runtime/daemon/proto.go): one Unix socket
+ * connection per sandbox carries many streams. A frame is a 4-byte big-endian length of what follows, a
+ * 4-byte stream id, a 1-byte type and the payload.
+ */
+const Frame = {
+  open: 1,
+  in: 2,
+  inEnd: 3,
+  control: 4,
+  cancel: 5,
+  out: 16,
+  err: 17,
+  event: 18,
+  end: 19,
+} as const;
+
+const maxFramePayload = 1 << 20;
+
+/** A failure the daemon reported (`not_found`, `is_directory`, `process_not_found`, …) or a lost channel. */
+export class ChannelError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChannelError';
+  }
+}
+
+export interface StreamHandlers {
+  onOut?(chunk: Buffer): void;
+  onErr?(chunk: Buffer): void;
+  onEvent?(event: Record<string, unknown>): void;
+}
+
+export interface ChannelStream {
+  /** The daemon's result; rejects with a ChannelError when it reports a failure or the channel is lost. */
+  readonly result: Promise<Record<string, unknown>>;
+  /** Sends input (stdin, file content, socket data); resolves when the socket can take more. */
+  write(data: Buffer | string): Promise<void>;
+  /** No more input. */
+  end(): void;
+  control(message: { signal?: string; resize?: { cols: number; rows: number } }): void;
+  /** Ends the stream early: a foreground process is killed, a transfer abandoned. */
+  cancel(): void;
+}
+
+interface Pending {
+  handlers: StreamHandlers;
+  resolve(result: Record<string, unknown>): void;
+  reject(error: Error): void;
+}
+
+export class DaemonChannel {
+  private socket: Socket | undefined;
+  private connecting: Promise<Socket> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private closed = false;
+
+  constructor(readonly socketPath: string) {}
+
+  /** Connects (again, after a lost connection); retries until `timeoutMs` while the daemon starts. */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        await this.connection();
+        return;
+      } catch (error) {
+        if (performance.now() + delay > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private connection(): Promise<Socket> {
+    if (this.closed) return Promise.reject(new ChannelError('channel_closed', 'the sandbox channel is closed'));
+    if (this.socket) return Promise.resolve(this.socket);
+    this.connecting ??= new Promise<Socket>((resolve, reject) => {
+      const socket = connect(this.socketPath);
+      socket.once('error', (error) => {
+        this.connecting = undefined;
+        reject(new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${error.message}`));
+      });
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        socket.on('error', () => {});
+        socket.on('data', (data: Buffer) => this.receive(data));
+        socket.once('close', () => this.lost(socket));
+        this.socket = socket;
+        this.connecting = undefined;
+        resolve(socket);
+      });
+    });
+    return this.connecting;
+  }
+
+  private lost(socket: Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    const error = new ChannelError('channel_lost', 'the connection to the sandbox daemon was lost');
+    for (const stream of this.pending.values()) stream.reject(error);
+    this.pending.clear();
+  }
+
+  private receive(data: Buffer): void {
+    this.buffered.push(data);
+    this.bufferedBytes += data.length;
+    while (this.bufferedBytes >= 4) {
+      let head = this.buffered[0] as Buffer;
+      if (head.length < 9 && this.buffered.length > 1) {
+        head = Buffer.concat(this.buffered);
+        this.buffered = [head];
+      }
+      if (head.length < 4) return;
+      const length = head.readUInt32BE(0);
+      if (this.bufferedBytes < 4 + length) return;
+      if (head.length < 4 + length) {
+        head = Buffer.concat(this.buffered);
+        this.buffered = [head];
+      }
+      const id = head.readUInt32BE(4);
+      const kind = head[8];
+      const payload = head.subarray(9, 4 + length);
+      const rest = head.subarray(4 + length);
+      this.buffered[0] = rest;
+      if (rest.length === 0) this.buffered.shift();
+      this.bufferedBytes -= 4 + length;
+      this.deliver(id, kind as number, payload);
+    }
+  }
+
+  private deliver(id: number, kind: number, payload: Buffer): void {
+    const stream = this.pending.get(id);
+    if (!stream) return;
+    if (kind === Frame.out) stream.handlers.onOut?.(payload);
+    else if (kind === Frame.err) stream.handlers.onErr?.(payload);
+    else if (kind === Frame.event) stream.handlers.onEvent?.(JSON.parse(payload.toString('utf8')));
+    else if (kind === Frame.end) {
+      this.pending.delete(id);
+      const result = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+      const failure = result.error as { code?: string; message?: string } | undefined;
+      if (failure) stream.reject(new ChannelError(failure.code ?? 'daemon_error', failure.message ?? 'failed'));
+      else stream.resolve(result);
+    }
+  }
+
+  private send(socket: Socket, id: number, kind: number, payload: Buffer): boolean {
+    let ok = true;
+    for (let offset = 0; offset === 0 || offset < payload.length; offset += maxFramePayload) {
+      const part = payload.subarray(offset, offset + maxFramePayload);
+      const header = Buffer.allocUnsafe(9);
+      header.writeUInt32BE(5 + part.length, 0);
+      header.writeUInt32BE(id, 4);
+      header[8] = kind;
+      ok = socket.write(part.length ? Buffer.concat([header, part]) : header) && ok;
+      if (payload.length === 0) break;
+    }
+    return ok;
+  }
+
+  /** Opens a stream for one operation. */
+  open(request: Record<string, unknown>, handlers: StreamHandlers = {}): ChannelStream {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
+    let settled = false;
+    const socketReady = this.connection();
+    const result = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.pending.set(id, {
+        handlers,
+        resolve: (value) => {
+          settled = true;
+          resolve(value);
+        },
+        reject: (error) => {
+          settled = true;
+          reject(error);
+        },
+      });
+      socketReady.then(
+        (socket) => {
+          if (this.pending.has(id)) this.send(socket, id, Frame.open, Buffer.from(JSON.stringify(request)));
+        },
+        (error: Error) => {
+          this.pending.delete(id);
+          settled = true;
+          reject(error);
+        },
+      );
+    });
+    const channel = this;
+    return {
+      result,
+      async write(data) {
+        const socket = await socketReady;
+        if (settled) return;
+        const payload = typeof data === 'string' ? Buffer.from(data) : data;
+        if (!channel.send(socket, id, Frame.in, payload)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              socket.off('drain', done);
+              socket.off('close', done);
+              resolve();
+            };
+            socket.on('drain', done);
+            socket.on('close', done);
+          });
+        }
+      },
+      end() {
+        socketReady.then(
+          (socket) => !settled && channel.send(socket, id, Frame.inEnd, Buffer.alloc(0)),
+          () => {},
+        );
+      },
+      control(message) {
+        socketReady.then(
+          (socket) => !settled && channel.send(socket, id, Frame.control, Buffer.from(JSON.stringify(message))),
+          () => {},
+        );
+      },
+      cancel() {
+        socketReady.then(
+          (socket) => !settled && channel.send(socket, id, Frame.cancel, Buffer.alloc(0)),
+          () => {},
+        );
+      },
+    };
+  }
+
+  /** One request, one result, no streaming. */
+  call(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.open(request).result;
+  }
+
+  /** Runs a command in the foreground: output as it arrives, the exit status at the end. */
+  exec(request: ProcessRequest, handlers: ProcessHandlers = {}): RunningProcess {
+    return this.process({ op: 'exec', ...request }, handlers);
+  }
+
+  /** Starts a background process and resolves with its pid; its output is kept for `attach`. */
+  async spawn(request: ProcessRequest): Promise<number> {
+    const result = await this.call({ op: 'spawn', ...request });
+    return result.pid as number;
+  }
+
+  /** Follows a background process: its output from byte `since` on, then its exit. */
+  attach(pid: number, since: number, handlers: ProcessHandlers = {}): RunningProcess {
+    return this.process({ op: 'attach', pid, since }, handlers);
+  }
+
+  /** Writes to a background process's stdin, closing it afterwards when `eof`. */
+  async stdin(pid: number, data: Buffer, eof: boolean): Promise<void> {
+    const stream = this.open({ op: 'stdin', pid, append: eof });
+    if (data.length > 0) await stream.write(data);
+    stream.end();
+    await stream.result;
+  }
+
+  async kill(pid: number, signal = 'TERM'): Promise<void> {
+    await this.call({ op: 'kill', pid, signal });
+  }
+
+  async processes(): Promise<BackgroundProcess[]> {
+    return (await this.call({ op: 'ps' })).processes as BackgroundProcess[];
+  }
+
+  private process(request: Record<string, unknown>, handlers: ProcessHandlers): RunningProcess {
+    let pid: (value: number) => void = () => {};
+    const started = new Promise<number>((resolve) => {
+      pid = resolve;
+    });
+    const stream = this.open(request, {
+      ...(handlers.onStdout ? { onOut: handlers.onStdout } : {}),
+      ...(handlers.onStderr ? { onErr: handlers.onStderr } : {}),
+      onEvent: (event) => {
+        if (event.type === 'started') pid(event.pid as number);
+      },
+    });
+    return {
+      pid: started,
+      done: stream.result as unknown as Promise<ProcessOutcome>,
+      write: (data) => stream.write(data),
+      closeStdin: () => stream.end(),
+      signal: (signal) => stream.control({ signal }),
+      resize: (cols, rows) => stream.control({ resize: { cols, rows } }),
+      cancel: () => stream.cancel(),
+    };
+  }
+
+  /** A file's content, streamed in chunks; rejects `not_found` / `is_directory`. */
+  async readFile(path: string, onChunk: (chunk: Buffer) => void, range: { offset?: number; length?: number } = {}) {
+    return (await this.open({ op: 'read', path, ...range }, { onOut: onChunk }).result) as { bytes: number };
+  }
+
+  async readFileBuffer(path: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    await this.readFile(path, (chunk) => chunks.push(chunk));
+    return Buffer.concat(chunks);
+  }
+
+  /** Writes a file from chunks (atomically replacing it unless appending); parents are created. */
+  async writeFile(
+    path: string,
+    content: Buffer | string | AsyncIterable<Buffer>,
+    options: { append?: boolean; mode?: number } = {},
+  ): Promise<{ bytes: number }> {
+    const stream = this.open({ op: 'write', path, append: options.append ?? false, mode: options.mode ?? 0 });
+    try {
+      if (typeof content === 'string' || Buffer.isBuffer(content)) {
+        const data = typeof content === 'string' ? Buffer.from(content) : content;
+        for (let offset = 0; offset < data.length; offset += 256 << 10)
+          await stream.write(data.subarray(offset, offset + (256 << 10)));
+      } else {
+        for await (const chunk of content) await stream.write(chunk);
+      }
+      stream.end();
+    } catch (error) {
+      stream.cancel();
+      await stream.result.catch(() => {});
+      throw error;
+    }
+    return (await stream.result) as { bytes: number };
+  }
+
+  async list(path: string): Promise<FileEntry[]> {
+    return (await this.call({ op: 'list', path })).entries as FileEntry[];
+  }
+
+  async stat(path: string): Promise<FileEntry> {
+    return (await this.call({ op: 'stat', path })) as unknown as FileEntry;
+  }
+
+  async mkdir(path: string, recursive = true): Promise<void> {
+    await this.call({ op: 'mkdir', path, recursive });
+  }
+
+  async remove(path: string, recursive = true): Promise<void> {
+    await this.call({ op: 'remove', path, recursive });
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await this.call({ op: 'move', path: from, to });
+  }
+
+  /** Filesystem events under a directory until `stop` is called; `ready` resolves once watching. */
+  watch(path: string, recursive: boolean, onEvent: (event: WatchEvent) => void) {
+    let ready: () => void = () => {};
+    const watching = new Promise<void>((resolve) => {
+      ready = resolve;
+    });
+    const stream = this.open(
+      { op: 'watch', path, recursive },
+      {
+        onEvent: (event) => {
+          if (event.type === 'ready') ready();
+          else onEvent(event as unknown as WatchEvent);
+        },
+      },
+    );
+    stream.result.then(ready, ready);
+    return {
+      ready: Promise.race([watching, stream.result.then(() => {})]),
+      done: stream.result,
+      stop: () => stream.cancel(),
+    };
+  }
+
+  /** A TCP connection to a port inside the sandbox, relayed through the daemon. */
+  connectPort(port: number, onData: (chunk: Buffer) => void): ChannelStream {
+    return this.open({ op: 'connect', port }, { onOut: onData });
+  }
+
+  /** Closes the connection for good (the sandbox is going away). */
+  close(): void {
+    this.closed = true;
+    this.socket?.destroy();
+    this.lost(this.socket as Socket);
+  }
+}
+
+export interface ProcessRequest {
+  argv: readonly string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Killed (the whole process group, SIGKILL) after this long; reported as `timedOut`. */
+  timeoutMs?: number;
+  /** Run on a pseudo-terminal of this size (output arrives as stdout). */
+  pty?: { cols: number; rows: number };
+}
+
+export interface ProcessHandlers {
+  onStdout?(chunk: Buffer): void;
+  onStderr?(chunk: Buffer): void;
+}
+
+export interface ProcessOutcome {
+  pid: number;
+  exitCode: number;
+  timedOut: boolean;
+  signal?: string;
+  /** The stream was cancelled: a foreground process was killed, an attached one left running. */
+  cancelled?: boolean;
+  detached?: boolean;
+}
+
+export interface RunningProcess {
+  pid: Promise<number>;
+  done: Promise<ProcessOutcome>;
+  write(data: Buffer | string): Promise<void>;
+  closeStdin(): void;
+  signal(signal: string): void;
+  resize(cols: number, rows: number): void;
+  cancel(): void;
+}
+
+export interface BackgroundProcess {
+  pid: number;
+  argv: string[];
+  running: boolean;
+  exitCode?: number;
+  startedAt: string;
+  endedAt?: string;
+  outputBytes: number;
+}
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  modifiedAt: string;
+  target?: string;
+}
+
+export interface WatchEvent {
+  type: 'create' | 'write' | 'remove' | 'chmod';
+  path: string;
+  isDir: boolean;
+}
