@@ -6,15 +6,21 @@ import { join } from 'node:path';
 import { resolveServerConfig, startServer } from '@runtools/server';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'runtools-bench-'));
+const repoDir = new URL('../..', import.meta.url).pathname;
 const databaseUrl = process.argv[2];
 const server = await startServer(
   resolveServerConfig(
     { dataDir, port: 0, host: '127.0.0.1', logLevel: 'silent', ...(databaseUrl ? { databaseUrl } : {}) },
     // The per-key limit stays on (its cost is part of a request) but high enough never to trigger.
-    { RUNTOOLS_RATE_LIMIT_PER_MINUTE: '10000000' },
+    // Sandboxes use the test rootfs cache (built once per checkout) and the smallest template.
+    {
+      RUNTOOLS_RATE_LIMIT_PER_MINUTE: '10000000',
+      RUNTOOLS_ROOTFS_DIR: join(repoDir, '.runtools-test', 'rootfs'),
+      RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
+    },
   ),
 );
-process.stdout.write(`${JSON.stringify({ url: server.url, adminKey: server.adminKey })}\n`);
+process.stdout.write(`${JSON.stringify({ url: server.url, adminKey: server.adminKey, dataDir })}\n`);
 process.once('SIGTERM', async () => {
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });

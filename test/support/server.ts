@@ -36,7 +36,8 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     resolveServerConfig(
       { dataDir, port: 0, host: '127.0.0.1', logLevel: 'silent', ...(postgres ? { databaseUrl: postgres.url } : {}) },
       // Sandboxes share the test rootfs cache instead of building their own (see rootfs.ts).
-      { RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'), ...extra },
+      // Tests that do not test templates use the smallest one.
+      { RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'), RUNTOOLS_DEFAULT_TEMPLATE: 'minimal', ...extra },
     );
   let currentEnv = env;
   let running: RunningServer;

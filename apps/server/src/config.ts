@@ -13,6 +13,8 @@ export const ServerConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** The sandbox driver used when a sandbox does not name one. */
   runtime: z.enum(['gvisor', 'container']),
+  /** The template of a sandbox created without one. */
+  defaultTemplate: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
   /** Where template root filesystems are built and cached. */
   rootfsDir: z.string().min(1),
   /** Requests a minute per API key; 0 turns the limit off. */
@@ -22,6 +24,8 @@ export const ServerConfig = z.object({
     .int()
     .min(1024)
     .max(1024 * 1024 * 1024),
+  /** Largest file upload into a sandbox (streamed, so not bounded by the JSON body limit). */
+  maxUploadBytes: z.coerce.number().int().min(1024),
   /** How often idle sandboxes are looked for (and paused), in milliseconds. */
   idleSweepMs: z.coerce.number().int().min(50).max(3_600_000),
 });
@@ -44,6 +48,7 @@ export function resolveServerConfig(
   const raw = {
     dataDir,
     runtime: flags.runtime ?? env.RUNTOOLS_RUNTIME ?? 'gvisor',
+    defaultTemplate: env.RUNTOOLS_DEFAULT_TEMPLATE || 'base',
     rootfsDir: resolve(env.RUNTOOLS_ROOTFS_DIR || join(dataDir, 'rootfs')),
     port: flags.port ?? env.RUNTOOLS_PORT ?? defaultPort,
     host: flags.host ?? env.RUNTOOLS_HOST ?? '127.0.0.1',
@@ -54,6 +59,7 @@ export function resolveServerConfig(
     maxBodyBytes: env.RUNTOOLS_MAX_BODY_BYTES ?? 1024 * 1024,
     rateLimitPerMinute: env.RUNTOOLS_RATE_LIMIT_PER_MINUTE ?? 6000,
     idleSweepMs: env.RUNTOOLS_IDLE_SWEEP_MS ?? 5000,
+    maxUploadBytes: env.RUNTOOLS_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3,
   };
   const parsed = ServerConfig.safeParse(raw);
   if (!parsed.success) {

@@ -13,6 +13,7 @@ import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
 import { createHandlers } from './routes/handlers.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
+import { TemplateService } from './sandboxes/template-service.js';
 import { version } from './version.js';
 
 export interface RunningServer {
@@ -47,10 +48,17 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   try {
     const rootKey = await loadRootKey({ dataDir: config.dataDir, masterKey: config.masterKey, db: db.kysely });
     const boot = await bootstrap(db.kysely, config.dataDir, config.adminKey);
+    const templates = new TemplateService(db.kysely, {
+      rootfsDir: config.rootfsDir,
+      defaultTemplate: config.defaultTemplate,
+      logger,
+    });
     const sandboxes = new SandboxService(db.kysely, {
       dataDir: config.dataDir,
-      rootfsDir: config.rootfsDir,
       defaultRuntime: config.runtime,
+      defaultTemplate: config.defaultTemplate,
+      templates,
+      maxUploadBytes: config.maxUploadBytes,
       logger,
     });
     await sandboxes.recover();
@@ -69,6 +77,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const handlers = createHandlers({
       db,
       sandboxes,
+      templates,
       secrets: new SecretStore(db, rootKey.root),
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),

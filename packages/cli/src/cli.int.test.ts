@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,7 +190,7 @@ describe('runtools CLI against a running server', () => {
         expect((await cli(['sandbox', 'files', 'cat', sandbox.id, '/no/such/file'])).code).toBe(5);
         const listed = await cli(['sandbox', 'list', '--metadata', 'from=cli']);
         expect(listed.stdout).toMatch(new RegExp(`${sandbox.id}\\s+-\\s+running\\s+container`));
-        expect((await cli(['sandbox', 'create', '--template', 'nope'])).code).toBe(2);
+        expect((await cli(['sandbox', 'create', '--template', 'nope'])).code).toBe(5);
 
         const started = await cli(['sandbox', 'exec', sandbox.id, '--background', '--', 'echo up; sleep 60']);
         expect(started.code).toBe(0);
@@ -214,6 +215,39 @@ describe('runtools CLI against a running server', () => {
       const after = JSON.parse((await cli(['sandbox', 'get', sandbox.id, '--json'])).stdout) as { status: string };
       expect(after.status).toBe('destroyed');
       expect((await cli(['sandbox', 'exec', sandbox.id, '--', 'true'])).code).toBe(6);
+    },
+    15 * 60_000,
+  );
+
+  it(
+    'defines, builds, lists and deletes a custom template',
+    async () => {
+      await testBaseRootfs();
+      const created = await cli([
+        'template',
+        'create',
+        'cli-tools',
+        '--base',
+        'minimal',
+        '--run',
+        'echo from-cli > /etc/cli-made',
+        '--env',
+        'MADE_BY=cli',
+        // A value of this run's: the layer is built now, not found in the cache from an earlier run.
+        '--env',
+        `RUN=${randomBytes(4).toString('hex')}`,
+      ]);
+      expect([created.code, created.stdout]).toEqual([0, 'cli-tools not_built (on minimal)\n']);
+      const built = await cli(['template', 'build', 'cli-tools']);
+      expect(built.code).toBe(0);
+      expect(built.stdout).toMatch(/^cli-tools ready in \d+\.\d s\n$/);
+      expect(built.stderr).toMatch(/\$ echo from-cli > \/etc\/cli-made\n/);
+      expect((await cli(['template', 'list'])).stdout).toMatch(/cli-tools\s+ready\s+minimal/);
+      const got = JSON.parse((await cli(['template', 'get', 'cli-tools', '--json'])).stdout) as { env: object };
+      expect(got.env).toMatchObject({ MADE_BY: 'cli' });
+      expect((await cli(['template', 'create', 'cli-tools'])).code).toBe(6);
+      expect((await cli(['template', 'delete', 'cli-tools'])).stdout).toBe('deleted cli-tools\n');
+      expect((await cli(['template', 'get', 'cli-tools'])).code).toBe(5);
     },
     15 * 60_000,
   );

@@ -230,7 +230,11 @@ func listDir(s *stream, req request) {
 
 func statPath(s *stream, req request) {
 	path := clean(req.Path)
-	info, err := os.Lstat(path)
+	stat := os.Lstat
+	if req.Follow {
+		stat = os.Stat
+	}
+	info, err := stat(path)
 	if err != nil {
 		failFS(s, err, path)
 		return

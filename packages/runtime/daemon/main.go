@@ -38,6 +38,7 @@ type request struct {
 	Offset     int64             `json:"offset"`
 	Length     int64             `json:"length"`
 	Port       int               `json:"port"`
+	Follow     bool              `json:"follow"` // stat: follow a final symlink
 }
 
 type control struct {

@@ -7,8 +7,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -46,6 +48,8 @@ type proc struct {
 	stdinQ    chan []byte
 	stdinOnce sync.Once
 	pty       *os.File
+	outputs   []*os.File // read ends of stdout/stderr (or the PTY master)
+	inflight  int32      // chunks read but not yet in the log
 }
 
 var (
@@ -99,11 +103,27 @@ func (p *proc) setExited(status syscall.WaitStatus) {
 	go func() {
 		drained := make(chan struct{})
 		go func() { p.readers.Wait(); close(drained) }()
-		// A command that leaves a background process holding its output (`server &`) is answered shortly
-		// after it exits; the output that follows still reaches the process's log.
-		select {
-		case <-drained:
-		case <-time.After(drainGraceful):
+		// A command that leaves a background process holding its output (`server &`) is answered once its
+		// pipes have been quiet for a moment after it exits: nothing unread in them and nothing being handed
+		// over. Output that follows still reaches the process's log. (A fixed grace would cut off the output
+		// of a command whose readers were slow to run on a busy machine.)
+		ticker := time.NewTicker(drainGraceful / 5)
+		defer ticker.Stop()
+		var quietSince time.Time
+	wait:
+		for {
+			select {
+			case <-drained:
+				break wait
+			case now := <-ticker.C:
+				if !p.quiet() {
+					quietSince = time.Time{}
+				} else if quietSince.IsZero() {
+					quietSince = now
+				} else if now.Sub(quietSince) >= drainGraceful {
+					break wait
+				}
+			}
 		}
 		p.closeStdin()
 		close(p.done)
@@ -179,6 +199,27 @@ func (p *proc) unsubscribe(sub chan chunk) {
 	close(sub)
 }
 
+// quiet says whether no output is waiting in the process's pipes or on its way to the log.
+func (p *proc) quiet() bool {
+	if atomic.LoadInt32(&p.inflight) > 0 {
+		return false
+	}
+	for _, f := range p.outputs {
+		raw, err := f.SyscallConn()
+		if err != nil {
+			continue
+		}
+		pending := 0
+		_ = raw.Control(func(fd uintptr) {
+			_ = ioctl(fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&pending)))
+		})
+		if pending > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *proc) readFrom(kind byte, f *os.File) {
 	defer p.readers.Done()
 	defer f.Close()
@@ -186,7 +227,9 @@ func (p *proc) readFrom(kind byte, f *os.File) {
 		buf := make([]byte, chunkSize)
 		n, err := f.Read(buf)
 		if n > 0 {
+			atomic.AddInt32(&p.inflight, 1)
 			p.emit(kind, buf[:n])
+			atomic.AddInt32(&p.inflight, -1)
 		}
 		if err != nil {
 			return
@@ -277,7 +320,11 @@ func start(req request) (*proc, *failure) {
 	}
 	cwd := req.Cwd
 	if cwd == "" {
-		cwd = "/"
+		// The sandbox's working directory (its template's), where the daemon was started.
+		cwd, _ = os.Getwd()
+		if cwd == "" {
+			cwd = "/"
+		}
 	}
 	if info, err := os.Stat(cwd); err != nil || !info.IsDir() {
 		return nil, &failure{Code: "invalid_cwd", Message: "working directory " + cwd + " does not exist"}
@@ -342,12 +389,18 @@ func start(req request) (*proc, *failure) {
 			f    *os.File
 		}{frameErr, errR})
 	}
+	for _, o := range outputs {
+		p.outputs = append(p.outputs, o.f)
+	}
+	// Counted before the fork: the reaper may see the process exit before the readers start.
+	p.readers.Add(len(outputs))
 	procsMu.Lock()
 	pid, err := forkWithLimit(program, req.Argv, attr)
 	if err != nil {
 		procsMu.Unlock()
 		for _, o := range outputs {
 			o.f.Close()
+			p.readers.Done()
 		}
 		if p.stdin != nil && p.pty == nil {
 			p.stdin.Close()
@@ -375,7 +428,6 @@ func start(req request) (*proc, *failure) {
 		}
 	}(p.stdin, p.pty != nil)
 	for _, o := range outputs {
-		p.readers.Add(1)
 		go p.readFrom(o.kind, o.f)
 	}
 	if req.TimeoutMs > 0 {

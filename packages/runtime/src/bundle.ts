@@ -27,6 +27,8 @@ export function writeBundleConfig(options: {
   daemonDir: string;
   /** Host directory for the daemon's socket, bound at /.runtools/run. */
   channelDir: string;
+  /** Working directory of the daemon, and so the default of every exec. */
+  cwd?: string;
 }): void {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -44,7 +46,7 @@ export function writeBundleConfig(options: {
       // orphans. Killed with SIGKILL on destroy.
       args: [daemonPath, '--socket', daemonSocket, '--max-processes', String(options.limits.maxProcesses)],
       env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
-      cwd: '/',
+      cwd: options.cwd ?? '/',
       capabilities: {
         bounding: defaultCapabilities,
         effective: defaultCapabilities,

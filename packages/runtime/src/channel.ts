@@ -335,8 +335,9 @@ export class DaemonChannel {
     return (await this.call({ op: 'list', path })).entries as FileEntry[];
   }
 
-  async stat(path: string): Promise<FileEntry> {
-    return (await this.call({ op: 'stat', path })) as unknown as FileEntry;
+  /** A path's type, size, mode and time; `follow` describes what a final symlink points to instead. */
+  async stat(path: string, follow = false): Promise<FileEntry> {
+    return (await this.call({ op: 'stat', path, follow })) as unknown as FileEntry;
   }
 
   async mkdir(path: string, recursive = true): Promise<void> {

@@ -67,7 +67,7 @@ export async function doctor(options: { stateDir: string; baseRootfs: string | u
       const started = performance.now();
       await driver.create({
         id,
-        baseRootfs: options.baseRootfs,
+        layers: [options.baseRootfs],
         hostname: 'doctor',
         env: {},
         limits: { vcpus: 1, memoryBytes: 256 * 1024 * 1024, maxProcesses: 256 },

@@ -5,8 +5,10 @@ export type DriverName = 'gvisor' | 'container';
 
 export interface DriverSandboxSpec {
   id: string;
-  /** The read-only base root filesystem; the sandbox writes to its own layer above it. */
-  baseRootfs: string;
+  /** The template's read-only layers, top first; the sandbox writes to its own layer above them. */
+  layers: readonly string[];
+  /** The first process's working directory: the default for exec. */
+  workdir?: string;
   hostname: string;
   env: Record<string, string>;
   limits: SandboxLimits;

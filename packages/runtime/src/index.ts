@@ -18,3 +18,13 @@ export { ContainerDriver } from './drivers/container/container-driver.js';
 export { GvisorDriver } from './drivers/gvisor/gvisor-driver.js';
 export { type HostTools, hostTools, privateCgroupNamespace } from './host.js';
 export { debianMirror, ensureBaseRootfs, type RootfsBuild } from './rootfs.js';
+export {
+  type BuiltinTemplate,
+  type BuiltTemplate,
+  builtinLookup,
+  builtinTemplates,
+  TemplateBuilder,
+  type TemplateLookup,
+  type TemplateSpec,
+  templateAliases,
+} from './templates.js';

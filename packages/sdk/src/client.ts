@@ -6,6 +6,7 @@ import { Members, Orgs, Projects } from './resources/orgs.js';
 import { Sandboxes } from './resources/sandboxes.js';
 import { Secrets } from './resources/secrets.js';
 import { SshKeys } from './resources/ssh-keys.js';
+import { Templates } from './resources/templates.js';
 import { sdkVersion } from './version.js';
 
 export interface RunToolsOptions {
@@ -40,6 +41,7 @@ export class RunTools {
   readonly projects: Projects;
   readonly members: Members;
   readonly sandboxes: Sandboxes;
+  readonly templates: Templates;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -63,6 +65,7 @@ export class RunTools {
     this.projects = new Projects(this.http);
     this.members = new Members(this.http);
     this.sandboxes = new Sandboxes(this.http);
+    this.templates = new Templates(this.http);
   }
 
   /**

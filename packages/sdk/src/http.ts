@@ -111,18 +111,79 @@ export class HttpClient {
   }
 
   /**
+   * Calls a raw-bytes route (an upload body, or a `stream: 'bytes'` answer) and returns the Response once
+   * its status is known; errors arrive as the usual error classes.
+   */
+  async raw(
+    contract: RouteContract,
+    input: {
+      params?: Record<string, string>;
+      query?: Record<string, string>;
+      body?: Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+    },
+    callOptions: { timeoutMs?: number } = {},
+  ): Promise<Response> {
+    const url = this.url(contract, input.params);
+    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
+    const headers: Record<string, string> = this.headers('application/octet-stream, application/json');
+    if (input.body !== undefined) headers['content-type'] = 'application/octet-stream';
+    let response: Response;
+    try {
+      response = await this.options.fetch(url, {
+        method: contract.method,
+        headers,
+        ...(input.body !== undefined
+          ? {
+              body: (input.body instanceof Uint8Array
+                ? input.body
+                : input.body instanceof ReadableStream
+                  ? input.body
+                  : ReadableStream.from(input.body)) as NonNullable<RequestInit['body']>,
+              duplex: 'half',
+            }
+          : {}),
+        signal: AbortSignal.timeout(Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs)),
+      } as RequestInit);
+    } catch (cause) {
+      const timedOut = (cause as Error)?.name === 'TimeoutError';
+      throw timedOut
+        ? new TimeoutError(`${contract.method} ${url.pathname} timed out`, { code: 'timeout', cause })
+        : new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
+            code: 'connection_failed',
+            cause,
+          });
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
+    }
+    return response;
+  }
+
+  /**
    * Calls a `stream: 'sse'` route and yields each server-sent event's JSON. Errors before the stream starts
    * arrive as the usual error classes; breaking out of the loop aborts the request.
    */
   async *events<T>(
     contract: RouteContract,
     input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown },
-    /** `follow`: a stream that lasts as long as its subject (a log, a server process): no timeout. */
-    callOptions: { timeoutMs?: number; follow?: boolean } = {},
+    /**
+     * `follow`: a stream that lasts as long as its subject (a log, a server process): no timeout. `signal`
+     * stops it even while it waits for the next event (a generator's return() would wait for that event).
+     */
+    callOptions: { timeoutMs?: number; follow?: boolean; signal?: AbortSignal } = {},
   ): AsyncGenerator<T> {
     const url = this.url(contract, input.params);
     for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
     const abort = new AbortController();
+    if (callOptions.signal?.aborted) return;
+    callOptions.signal?.addEventListener('abort', () => abort.abort(new Error('stopped')), { once: true });
     const timer = callOptions.follow
       ? undefined
       : setTimeout(

@@ -17,6 +17,8 @@ export type {
   SecretMetadata,
   SecretWithValue,
   SshKey,
+  Template,
+  TemplateCreateRequest,
   WhoAmI,
 } from '@runtools/spec';
 export { defaultBaseUrl, RunTools, type RunToolsOptions } from './client.js';
@@ -46,6 +48,7 @@ export { ApiKeys, Auth } from './resources/auth.js';
 export { Members, Orgs, Projects } from './resources/orgs.js';
 export {
   type ExecOptions,
+  type FileChange,
   type LogListener,
   ProcessHandle,
   type ProcessOutput,
@@ -57,3 +60,4 @@ export {
 } from './resources/sandboxes.js';
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';
+export { Templates } from './resources/templates.js';

@@ -41,6 +41,7 @@ export {
   SandboxExecResult,
   SandboxFile,
   SandboxFileEntry,
+  SandboxFileInfo,
   SandboxFileList,
   SandboxFileQuery,
   SandboxFileWrite,
@@ -58,7 +59,7 @@ export {
   SandboxProcessStart,
   SandboxRuntime,
   SandboxStatus,
-  sandboxTemplates,
+  SandboxWatchEvent,
 } from './sandboxes.js';
 export {
   type ConcreteScope,
@@ -85,3 +86,12 @@ export {
   SecretWithValue,
 } from './secrets.js';
 export { SshKey, SshKeyAddRequest, SshKeyList, SshKeyParams } from './ssh-keys.js';
+export {
+  builtinTemplateNames,
+  Template,
+  TemplateBuildEvent,
+  TemplateCreateRequest,
+  TemplateList,
+  TemplateName,
+  TemplateStatus,
+} from './templates.js';

@@ -12,6 +12,8 @@ import {
   SandboxExecRequest,
   SandboxExecResult,
   SandboxFile,
+  SandboxFileBytes,
+  SandboxFileInfo,
   SandboxFileList,
   SandboxFileQuery,
   SandboxFileWrite,
@@ -20,6 +22,7 @@ import {
   SandboxLogEntry,
   SandboxLogList,
   SandboxLogQuery,
+  SandboxMoveRequest,
   SandboxParams,
   SandboxPathRequest,
   SandboxPathResult,
@@ -32,10 +35,15 @@ import {
   SandboxProcessParams,
   SandboxProcessStart,
   SandboxSignalRequest,
+  SandboxUploadQuery,
+  SandboxUploadResult,
+  SandboxWatchEvent,
+  SandboxWatchQuery,
 } from './sandboxes.js';
 import type { ConcreteScope } from './scopes.js';
 import { SecretList, SecretMetadata, SecretParams, SecretSetRequest, SecretWithValue } from './secrets.js';
 import { SshKey, SshKeyAddRequest, SshKeyList, SshKeyParams } from './ssh-keys.js';
+import { Template, TemplateBuildEvent, TemplateCreateRequest, TemplateList, TemplateParams } from './templates.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -58,8 +66,13 @@ export interface RouteContract {
   /** The schema of the answer, or with `stream: 'sse'` of each server-sent event. */
   response: z.ZodType;
   status: 200 | 201;
-  /** `sse`: the answer is a stream of server-sent events (`text/event-stream`), named by their `type`. */
-  stream?: 'sse';
+  /**
+   * `sse`: the answer is a stream of server-sent events (`text/event-stream`), named by their `type`.
+   * `bytes`: the answer is raw bytes (`application/octet-stream`), streamed.
+   */
+  stream?: 'sse' | 'bytes';
+  /** The request body is raw bytes (`application/octet-stream`), streamed to the handler, not JSON. */
+  rawBody?: true;
 }
 
 function route<const T extends RouteContract>(contract: T): T {
@@ -448,6 +461,71 @@ export const routes = {
     response: SandboxPathResult,
     status: 200,
   }),
+  sandboxFilesDownload: route({
+    method: 'GET',
+    path: '/v1/sandboxes/:sandboxId/files/content',
+    summary: 'Download a file as raw bytes, streamed (any size)',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['files:read'],
+    params: SandboxParams,
+    query: SandboxFileQuery,
+    response: SandboxFileBytes,
+    status: 200,
+    stream: 'bytes',
+  }),
+  sandboxFilesUpload: route({
+    method: 'PUT',
+    path: '/v1/sandboxes/:sandboxId/files/content',
+    summary:
+      'Upload a file as raw bytes (application/octet-stream), streamed; replaces it atomically (or appends with ?append=true)',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['files:write'],
+    params: SandboxParams,
+    query: SandboxUploadQuery,
+    rawBody: true,
+    response: SandboxUploadResult,
+    status: 200,
+  }),
+  sandboxFilesStat: route({
+    method: 'GET',
+    path: '/v1/sandboxes/:sandboxId/files/stat',
+    summary: 'Type, size, mode and modification time of a path (symlinks are not followed)',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['files:read'],
+    params: SandboxParams,
+    query: SandboxFileQuery,
+    response: SandboxFileInfo,
+    status: 200,
+  }),
+  sandboxFilesMove: route({
+    method: 'POST',
+    path: '/v1/sandboxes/:sandboxId/files/move',
+    summary: 'Move or rename a file or directory (parents of the target are created)',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['files:write'],
+    params: SandboxParams,
+    body: SandboxMoveRequest,
+    response: SandboxPathResult,
+    status: 200,
+  }),
+  sandboxFilesWatch: route({
+    method: 'GET',
+    path: '/v1/sandboxes/:sandboxId/files/watch',
+    summary:
+      'Watch a directory (recursively with ?recursive=true): create, write, remove and chmod as server-sent events',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['files:read'],
+    params: SandboxParams,
+    query: SandboxWatchQuery,
+    response: SandboxWatchEvent,
+    status: 200,
+    stream: 'sse',
+  }),
   sandboxFilesList: route({
     method: 'GET',
     path: '/v1/sandboxes/:sandboxId/files/list',
@@ -612,6 +690,61 @@ export const routes = {
     params: SandboxProcessParams,
     body: SandboxSignalRequest,
     response: SandboxProcessAck,
+    status: 200,
+  }),
+  templatesList: route({
+    method: 'GET',
+    path: '/v1/templates',
+    summary: "Templates: the built-in ones and the org's own, with whether each is built",
+    tag: 'templates',
+    auth: 'key',
+    scopes: ['sandboxes:read'],
+    response: TemplateList,
+    status: 200,
+  }),
+  templatesGet: route({
+    method: 'GET',
+    path: '/v1/templates/:templateName',
+    summary: 'One template',
+    tag: 'templates',
+    auth: 'key',
+    scopes: ['sandboxes:read'],
+    params: TemplateParams,
+    response: Template,
+    status: 200,
+  }),
+  templatesCreate: route({
+    method: 'POST',
+    path: '/v1/templates',
+    summary: 'Define a custom template (built by the build route, or by the first sandbox that uses it)',
+    tag: 'templates',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    body: TemplateCreateRequest,
+    response: Template,
+    status: 201,
+  }),
+  templatesBuild: route({
+    method: 'POST',
+    path: '/v1/templates/:templateName/build',
+    summary: 'Build a template (and its bases) now, streaming progress as server-sent events',
+    tag: 'templates',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: TemplateParams,
+    response: TemplateBuildEvent,
+    status: 200,
+    stream: 'sse',
+  }),
+  templatesDelete: route({
+    method: 'DELETE',
+    path: '/v1/templates/:templateName',
+    summary: 'Delete a custom template (its sandboxes keep running)',
+    tag: 'templates',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: TemplateParams,
+    response: Deleted,
     status: 200,
   }),
   sandboxesDestroy: route({

@@ -8,9 +8,6 @@ export type SandboxStatus = z.infer<typeof SandboxStatus>;
 export const SandboxRuntime = z.enum(['gvisor', 'container']).meta({ id: 'SandboxRuntime' });
 export type SandboxRuntime = z.infer<typeof SandboxRuntime>;
 
-/** Templates this server can build today. */
-export const sandboxTemplates = ['minimal'] as const;
-
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
 const MetadataKey = z
   .string()
@@ -20,7 +17,12 @@ const MetadataKey = z
 
 export const SandboxCreateRequest = z
   .object({
-    template: z.string().min(1).max(128).default('minimal'),
+    template: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta({ description: "a built-in template or one of the org's own; default: the server's (base)" }),
     name: ResourceName.optional(),
     runtime: SandboxRuntime.optional(),
     env: z.record(EnvName, z.string().max(32_768)).optional(),
@@ -216,3 +218,36 @@ export const SandboxLogQuery = z.object({
   after: z.coerce.number().int().min(0).optional().meta({ description: 'only entries with a larger seq' }),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
+
+/** Raw file content (`application/octet-stream`). */
+export const SandboxFileBytes = z.string().meta({ format: 'binary', description: 'the file bytes' });
+export const SandboxUploadQuery = z.object({
+  path: SandboxPath,
+  append: z.enum(['true', 'false']).optional().meta({ description: 'append instead of replacing' }),
+});
+export const SandboxUploadResult = z.object({ path: z.string(), size: z.number().int() });
+export const SandboxFileInfo = z
+  .object({
+    path: z.string(),
+    name: z.string(),
+    type: z.enum(['file', 'dir', 'symlink', 'other']),
+    size: z.number().int(),
+    mode: z.number().int(),
+    modifiedAt: Timestamp,
+    target: z.string().optional().meta({ description: 'where a symlink points' }),
+  })
+  .meta({ id: 'SandboxFileInfo' });
+export type SandboxFileInfo = z.infer<typeof SandboxFileInfo>;
+export const SandboxMoveRequest = z.object({ from: SandboxPath, to: SandboxPath }).strict();
+export const SandboxWatchQuery = z.object({
+  path: SandboxPath,
+  recursive: z.enum(['true', 'false']).optional(),
+});
+/** `ready` comes first, once the watch is in place; then the changes. */
+export const SandboxWatchEvent = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('ready'), path: z.string() }),
+    z.object({ type: z.enum(['create', 'write', 'remove', 'chmod']), path: z.string(), isDir: z.boolean() }),
+  ])
+  .meta({ id: 'SandboxWatchEvent' });
+export type SandboxWatchEvent = z.infer<typeof SandboxWatchEvent>;

@@ -140,6 +140,19 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('sandbox_logs_sandbox').on('sandbox_logs').columns(['sandbox_id', 'seq']).execute();
       },
     },
+    '0004_templates': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('templates')
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('description', 'text', (column) => column.notNull())
+          .addColumn('spec', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('templates_pk', ['org_id', 'name'])
+          .execute();
+      },
+    },
   };
 }
 

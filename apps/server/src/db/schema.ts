@@ -62,6 +62,14 @@ export interface Database {
     created_at: Iso;
     updated_at: Iso;
   };
+  templates: {
+    org_id: string;
+    name: string;
+    description: string;
+    /** JSON TemplateSpec. */
+    spec: string;
+    created_at: Iso;
+  };
   sandbox_logs: {
     seq: Generated<number>;
     sandbox_id: string;

@@ -10,7 +10,7 @@ import { newId } from '../ids.js';
 import { docsPage } from './docs-page.js';
 import { ApiError } from './errors.js';
 import { buildOpenApiDocument } from './openapi.js';
-import type { RouteHandlers } from './route-handlers.js';
+import type { ByteStream, RouteHandlers } from './route-handlers.js';
 
 export interface AppOptions {
   authenticator: Authenticator;
@@ -108,21 +108,27 @@ export function createApp(options: AppOptions): Hono<Env> {
     );
   });
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: options.maxBodyBytes,
-      onError: (context) => {
-        // The rest of the body is never read, so this connection cannot carry another request.
-        context.header('Connection', 'close');
-        return errorResponse(
-          context as Context<Env>,
-          new ApiError('payload_too_large', `the request body is larger than ${options.maxBodyBytes} bytes`, {
-            maxBytes: options.maxBodyBytes,
-          }),
-        );
-      },
-    }),
+  // Raw-body routes (file uploads) stream their body and enforce their own, larger limit.
+  const rawRoutes = Object.values(routes as Record<string, RouteContract>)
+    .filter((contract) => contract.rawBody)
+    .map((contract) => ({ method: contract.method, regex: pathRegex(contract.path) }));
+  const limitBody = bodyLimit({
+    maxSize: options.maxBodyBytes,
+    onError: (context) => {
+      // The rest of the body is never read, so this connection cannot carry another request.
+      context.header('Connection', 'close');
+      return errorResponse(
+        context as Context<Env>,
+        new ApiError('payload_too_large', `the request body is larger than ${options.maxBodyBytes} bytes`, {
+          maxBytes: options.maxBodyBytes,
+        }),
+      );
+    },
+  });
+  app.use('/v1/*', (context, next) =>
+    rawRoutes.some((raw) => raw.method === context.req.method && raw.regex.test(context.req.path))
+      ? next()
+      : limitBody(context, next),
   );
 
   app.get('/v1/openapi.json', (context) => context.json(openApiDocument));
@@ -153,7 +159,23 @@ export function createApp(options: AppOptions): Hono<Env> {
       const params = contract.params ? parseOrThrow(contract.params, context.req.param(), 'path') : undefined;
       const query = contract.query ? parseOrThrow(contract.query, context.req.query(), 'query') : undefined;
       const body = contract.body ? parseOrThrow(contract.body, await readJsonBody(context), 'body') : undefined;
-      const result = await handler({ params, query, body, auth, requestId: context.get('requestId') });
+      let rawBody: ReadableStream<Uint8Array> | undefined;
+      if (contract.rawBody) {
+        const type = context.req.header('content-type') ?? '';
+        if (type && !/^application\/octet-stream\b/i.test(type)) {
+          throw new ApiError('unsupported_media_type', 'send the file as "Content-Type: application/octet-stream"', {
+            contentType: type,
+          });
+        }
+        rawBody = context.req.raw.body ?? undefined;
+      }
+      const result = await handler({ params, query, body, auth, requestId: context.get('requestId'), rawBody });
+      if (contract.stream === 'bytes') {
+        const bytes = result as ByteStream;
+        const headers: Record<string, string> = { 'content-type': bytes.contentType ?? 'application/octet-stream' };
+        if (bytes.size !== undefined) headers['content-length'] = String(bytes.size);
+        return context.body(bytes.body, contract.status, headers);
+      }
       if (contract.stream === 'sse') {
         const events = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
         return streamSSE(context, async (stream) => {
@@ -190,7 +212,11 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   app.onError((error, context) => {
-    if (error instanceof ApiError) return errorResponse(context, error);
+    if (error instanceof ApiError) {
+      // An upload refused half way: the rest of its body is never read.
+      if (error.code === 'payload_too_large') context.header('Connection', 'close');
+      return errorResponse(context, error);
+    }
     options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');
     return errorResponse(
       context,

@@ -54,7 +54,7 @@ export function buildOpenApiDocument(version: string) {
     const statuses = new Set<number>([400, 500]);
     if (contract.auth === 'key') for (const status of [401, 403]) statuses.add(status);
     if (contract.params) statuses.add(404);
-    if (contract.body) for (const status of [413, 415]) statuses.add(status);
+    if (contract.body || contract.rawBody) for (const status of [413, 415]) statuses.add(status);
     for (const status of [...statuses].sort()) {
       const codes = Object.entries(errorStatus)
         .filter(([, value]) => value === status)
@@ -79,11 +79,23 @@ export function buildOpenApiDocument(version: string) {
             },
           }
         : {}),
+      ...(contract.rawBody
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+            },
+          }
+        : {}),
       responses: {
         [String(contract.status)]: {
           description: contract.summary,
           content: {
-            [contract.stream === 'sse' ? 'text/event-stream' : 'application/json']: {
+            [contract.stream === 'sse'
+              ? 'text/event-stream'
+              : contract.stream === 'bytes'
+                ? 'application/octet-stream'
+                : 'application/json']: {
               schema: toSchema(contract.response, 'output'),
             },
           },

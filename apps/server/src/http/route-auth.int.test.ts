@@ -12,6 +12,7 @@ const sampleParams: Record<string, string> = {
   name: 'NO_SUCH_SECRET',
   sandboxId: 'sbx_aaaaaaaaaaaaaaaaaaaa',
   pid: '42',
+  templateName: 'no-such-template',
 };
 
 function concretePath(path: string): string {

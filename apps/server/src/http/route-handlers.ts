@@ -11,12 +11,27 @@ export interface HandlerInput<R extends RouteContract> {
   body: Infer<R['body']>;
   auth: R['auth'] extends 'key' ? AuthContext : undefined;
   requestId: string;
+  /** For `rawBody` routes: the request body as it arrives. */
+  rawBody: ReadableStream<Uint8Array> | undefined;
 }
 
-/** A handler answers with one value, or for `stream: 'sse'` routes with the events to send. */
+/** What a `stream: 'bytes'` handler answers with. */
+export interface ByteStream {
+  body: ReadableStream<Uint8Array>;
+  size?: number;
+  contentType?: string;
+}
+
+/** A handler answers with one value, for `stream: 'sse'` routes with the events, for `bytes` with a stream. */
 export type RouteHandler<R extends RouteContract> = (
   input: HandlerInput<R>,
-) => Promise<R['stream'] extends 'sse' ? AsyncIterable<z.input<R['response']>> : z.input<R['response']>>;
+) => Promise<
+  R['stream'] extends 'sse'
+    ? AsyncIterable<z.input<R['response']>>
+    : R['stream'] extends 'bytes'
+      ? ByteStream
+      : z.input<R['response']>
+>;
 
 /** One handler per route in the spec; a route without a handler does not compile. */
 export type RouteHandlers = { [Id in RouteId]: RouteHandler<(typeof routes)[Id]> };

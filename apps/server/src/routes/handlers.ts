@@ -20,10 +20,12 @@ import {
   slugify,
 } from '../orgs/tenancy.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
+import type { TemplateService } from '../sandboxes/template-service.js';
 
 export interface HandlerDeps {
   db: Db;
   sandboxes: SandboxService;
+  templates: TemplateService;
   secrets: SecretStore;
   version: string;
   /** Extra readiness checks beyond the database (e.g. the root key being loaded). */
@@ -519,6 +521,36 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async sandboxProcessesSignal({ auth, params, body }) {
       return deps.sandboxes.signalProcess(auth, params.sandboxId, params.pid, body.signal);
+    },
+    async sandboxFilesDownload({ auth, params, query }) {
+      return deps.sandboxes.downloadFile(auth, params.sandboxId, query.path);
+    },
+    async sandboxFilesUpload({ auth, params, query, rawBody }) {
+      return deps.sandboxes.uploadFile(auth, params.sandboxId, query.path, rawBody, query.append === 'true');
+    },
+    async sandboxFilesStat({ auth, params, query }) {
+      return deps.sandboxes.statFile(auth, params.sandboxId, query.path);
+    },
+    async sandboxFilesMove({ auth, params, body }) {
+      return deps.sandboxes.moveFile(auth, params.sandboxId, body.from, body.to);
+    },
+    async sandboxFilesWatch({ auth, params, query }) {
+      return deps.sandboxes.watchFiles(auth, params.sandboxId, query.path, query.recursive === 'true');
+    },
+    async templatesList({ auth }) {
+      return { data: await deps.templates.list(auth) };
+    },
+    async templatesGet({ auth, params }) {
+      return deps.templates.get(auth, params.templateName);
+    },
+    async templatesCreate({ auth, body }) {
+      return deps.templates.create(auth, body);
+    },
+    async templatesBuild({ auth, params }) {
+      return deps.templates.build(auth, params.templateName);
+    },
+    async templatesDelete({ auth, params }) {
+      return deps.templates.delete(auth, params.templateName);
     },
     async sandboxesDestroy({ auth, params }) {
       return deps.sandboxes.destroy(auth, params.sandboxId);

@@ -6,24 +6,22 @@ import {
   ChannelError,
   type DaemonChannel,
   type DriverName,
-  ensureBaseRootfs,
-  hostTools,
   type ProcessRequest,
   type SandboxDriver,
 } from '@runtools/runtime';
-import {
-  type Sandbox,
-  type SandboxExecEvent,
-  type SandboxExecResult,
-  type SandboxFile,
-  type SandboxFileEntry,
-  type SandboxLogEntry,
-  type SandboxProcess,
-  type SandboxProcessEvent,
-  type SandboxProcessStart,
-  type SandboxRuntime,
-  type SandboxStatus,
-  sandboxTemplates,
+import type {
+  Sandbox,
+  SandboxExecEvent,
+  SandboxExecResult,
+  SandboxFile,
+  SandboxFileEntry,
+  SandboxLogEntry,
+  SandboxProcess,
+  SandboxProcessEvent,
+  SandboxProcessStart,
+  SandboxRuntime,
+  SandboxStatus,
+  SandboxWatchEvent,
 } from '@runtools/spec';
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
@@ -34,6 +32,7 @@ import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
 import { parseByteSize } from './byte-size.js';
 import { EventQueue } from './event-queue.js';
+import type { TemplateService } from './template-service.js';
 
 const defaultMemoryBytes = 1024 ** 3;
 const defaultVcpus = 1;
@@ -41,6 +40,7 @@ const defaultExecTimeoutMs = 60_000;
 /** Seconds without activity before a sandbox is paused (Daytona's auto-stop default is 15 minutes). */
 export const defaultIdleTimeoutSeconds = 900;
 const maxOutputBytes = 8 * 1024 * 1024;
+const downloadChunkBytes = 1024 * 1024;
 
 /** What the daemon runs for an API exec request: the command string under /bin/sh. */
 function processRequest(request: ExecInput, timeoutMs: number): ProcessRequest {
@@ -143,7 +143,15 @@ export class SandboxService {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly options: { dataDir: string; rootfsDir: string; defaultRuntime: SandboxRuntime; logger: Logger },
+    private readonly options: {
+      dataDir: string;
+      defaultRuntime: SandboxRuntime;
+      defaultTemplate: string;
+      templates: TemplateService;
+      /** Largest file upload, in bytes. */
+      maxUploadBytes: number;
+      logger: Logger;
+    },
   ) {
     const found = availableDrivers(join(options.dataDir, 'sandboxes'));
     this.drivers = found.drivers;
@@ -403,18 +411,10 @@ export class SandboxService {
     return row;
   }
 
-  private async baseRootfs(template: string): Promise<string> {
-    const { debootstrap } = hostTools();
-    if (!debootstrap)
-      throw new ApiError('runtime_unavailable', 'debootstrap is not installed, so no template can be built here');
-    this.options.logger.info({ template }, 'preparing template root filesystem');
-    return (await ensureBaseRootfs({ cacheDir: this.options.rootfsDir, debootstrap })).path;
-  }
-
   async create(
     auth: AuthContext,
     body: {
-      template: string;
+      template?: string | undefined;
       name?: string | undefined;
       runtime?: SandboxRuntime | undefined;
       env?: Record<string, string> | undefined;
@@ -423,16 +423,9 @@ export class SandboxService {
       idleTimeout?: number | undefined;
     },
   ): Promise<Sandbox> {
-    if (!(sandboxTemplates as readonly string[]).includes(body.template)) {
-      throw new ApiError(
-        'template_not_found',
-        `no template "${body.template}"; available: ${sandboxTemplates.join(', ')}`,
-        {
-          template: body.template,
-          available: [...sandboxTemplates],
-        },
-      );
-    }
+    const templateName = body.template ?? this.options.defaultTemplate;
+    // Unknown templates are refused before anything is written.
+    await this.options.templates.get(auth, templateName);
     const runtime = body.runtime ?? this.options.defaultRuntime;
     const driver = this.driver(runtime);
     const now = nowIso();
@@ -440,7 +433,7 @@ export class SandboxService {
       id: newId('sandbox'),
       org_id: auth.orgId,
       name: body.name ?? null,
-      template: body.template,
+      template: templateName,
       runtime,
       host_id: this.hostId,
       status: 'creating',
@@ -455,14 +448,21 @@ export class SandboxService {
     await this.db.insertInto('sandboxes').values(row).execute();
     await this.log(row.id, { type: 'status', status: 'creating', message: `creating (${runtime}, ${row.template})` });
     try {
-      const baseRootfs = await this.baseRootfs(body.template);
+      const template = await this.options.templates.resolve(auth, templateName, (line) =>
+        this.options.logger.info({ template: templateName }, line),
+      );
       await driver.create({
         id: row.id,
-        baseRootfs,
+        layers: template.layers,
+        ...(template.workdir ? { workdir: template.workdir } : {}),
         hostname: row.name ?? 'sandbox',
-        env: body.env ?? {},
+        env: { ...template.env, ...body.env },
         limits: { vcpus: row.vcpus, memoryBytes: Number(row.memory_bytes), maxProcesses: 4096 },
       });
+      if (template.start) {
+        const pid = await driver.channel(row.id).spawn({ argv: ['/bin/sh', '-c', template.start] });
+        await this.log(row.id, { type: 'process', message: `started ${pid}: ${template.start}`, data: { pid } });
+      }
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       await this.setStatus(row.id, 'failed', reason);
@@ -715,6 +715,114 @@ export class SandboxService {
       }),
     );
     return { path, exists: false };
+  }
+
+  /** A file's bytes as a stream, read from the sandbox a megabyte at a time as the client takes them. */
+  async downloadFile(auth: AuthContext, id: string, path: string) {
+    const info = await this.files(auth, id, path, (channel) => channel.stat(path, true));
+    if (info.type === 'dir') throw new ApiError('validation_failed', `${path} is a directory`, { path });
+    const channel = await this.channelOf(auth, id);
+    const size = info.size;
+    let offset = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (offset >= size) {
+          controller.close();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        await channel.readFile(path, (chunk) => chunks.push(chunk), {
+          offset,
+          length: Math.min(downloadChunkBytes, size - offset),
+        });
+        const chunk = Buffer.concat(chunks);
+        if (chunk.length === 0) {
+          // The file shrank while it was being sent: the response ends short, which the client sees.
+          controller.error(new Error(`${path} shrank while it was being read`));
+          return;
+        }
+        offset += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    return { body, size, contentType: 'application/octet-stream' };
+  }
+
+  /**
+   * Streams an upload into the sandbox: it lands in a temporary file renamed over the target when complete, so
+   * an upload refused past the size limit, or cut off, leaves the old file as it was.
+   */
+  async uploadFile(
+    auth: AuthContext,
+    id: string,
+    path: string,
+    body: ReadableStream<Uint8Array> | undefined,
+    append: boolean,
+  ): Promise<{ path: string; size: number }> {
+    const limit = this.options.maxUploadBytes;
+    let total = 0;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      if (!body) return;
+      for await (const chunk of body) {
+        total += chunk.length;
+        if (total > limit)
+          throw new ApiError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+    }
+    const written = await this.files(auth, id, path, (channel) => channel.writeFile(path, chunks(), { append }));
+    return { path, size: written.bytes };
+  }
+
+  async statFile(auth: AuthContext, id: string, path: string) {
+    const entry = await this.files(auth, id, path, (channel) => channel.stat(path));
+    return {
+      path: entry.path,
+      name: entry.name,
+      type: entry.type,
+      size: entry.size,
+      mode: entry.mode,
+      modifiedAt: entry.modifiedAt,
+      ...(entry.target ? { target: entry.target } : {}),
+    };
+  }
+
+  async moveFile(auth: AuthContext, id: string, from: string, to: string): Promise<{ path: string; exists: boolean }> {
+    await this.files(auth, id, from, (channel) => channel.move(from, to));
+    return { path: to, exists: true };
+  }
+
+  /** Filesystem events under a directory until the client goes away; answers once the watch is in place. */
+  async watchFiles(
+    auth: AuthContext,
+    id: string,
+    path: string,
+    recursive: boolean,
+  ): Promise<AsyncIterable<SandboxWatchEvent>> {
+    const channel = await this.channelOf(auth, id);
+    const events = new EventQueue<SandboxWatchEvent>(() => watcher.stop());
+    const pending: SandboxWatchEvent[] = [];
+    let started = false;
+    const watcher = channel.watch(path, recursive, (event) => (started ? events.push(event) : pending.push(event)));
+    watcher.done.then(
+      () => events.end(),
+      () => events.end(),
+    );
+    await watcher.ready;
+    // A watch that failed to start (no such directory) is an error answer, not an empty stream.
+    await Promise.race([
+      watcher.done.then(
+        () => {},
+        (error: unknown) => {
+          throw channelApiError(error, { sandboxId: id, path });
+        },
+      ),
+      new Promise((resolve) => setTimeout(resolve, 0)),
+    ]);
+    events.push({ type: 'ready', path });
+    started = true;
+    for (const event of pending) events.push(event);
+    return events;
   }
 
   async makeDirectory(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {

@@ -28,7 +28,7 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s daemon channel', (nam
     id = `c-${name}-${randomBytes(4).toString('hex')}`;
     await driver.create({
       id,
-      baseRootfs: await testBaseRootfs(),
+      layers: [await testBaseRootfs()],
       hostname: 'channel',
       env: { FROM_CREATE: 'yes' },
       limits: { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 },

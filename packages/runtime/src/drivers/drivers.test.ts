@@ -30,7 +30,7 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
 
   async function sandbox(env: Record<string, string> = {}) {
     const id = `t-${name}-${randomBytes(4).toString('hex')}`;
-    await driver.create({ id, baseRootfs, hostname: 'test', env, limits });
+    await driver.create({ id, layers: [baseRootfs], hostname: 'test', env, limits });
     created.push(id);
     return id;
   }
@@ -138,7 +138,13 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver limits', (name
 
   async function sandbox(limitsOverride: Partial<typeof limits>) {
     const id = `l-${name}-${randomBytes(4).toString('hex')}`;
-    await driver.create({ id, baseRootfs, hostname: 'limits', env: {}, limits: { ...limits, ...limitsOverride } });
+    await driver.create({
+      id,
+      layers: [baseRootfs],
+      hostname: 'limits',
+      env: {},
+      limits: { ...limits, ...limitsOverride },
+    });
     created.push(id);
     return id;
   }

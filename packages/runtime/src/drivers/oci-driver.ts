@@ -83,7 +83,7 @@ export abstract class OciDriver implements SandboxDriver {
         'overlay',
         'overlay',
         '-o',
-        `lowerdir=${spec.baseRootfs},upperdir=${upper},workdir=${work}`,
+        `lowerdir=${spec.layers.join(':')},upperdir=${upper},workdir=${work}`,
         rootfs,
       ]);
       writeBundleConfig({
@@ -96,6 +96,7 @@ export abstract class OciDriver implements SandboxDriver {
         pidsLimit: this.pidsLimit(spec.limits.maxProcesses),
         daemonDir: dirname(this.tools.daemon),
         channelDir,
+        ...(spec.workdir ? { cwd: spec.workdir } : {}),
       });
       await this.start(spec.id, bundle, join(dir, 'runtime.log'));
       await this.channel(spec.id).ready(30_000);

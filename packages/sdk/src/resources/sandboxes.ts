@@ -4,17 +4,20 @@ import {
   type SandboxExecEvent,
   type SandboxExecResult,
   type SandboxFileEntry,
+  type SandboxFileInfo,
   type SandboxLogEntry,
   type SandboxProcess,
   type SandboxProcessEvent,
   type Sandbox as SandboxRecord,
   type SandboxStatus,
+  type SandboxWatchEvent,
 } from '@runtools/spec';
 import { TimeoutError, ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
 
 const defaultExecTimeoutMs = 60_000;
 const createTimeoutMs = 15 * 60_000;
+const transferTimeoutMs = 60 * 60_000;
 
 export interface ExecOptions {
   /** Milliseconds before the command is killed (default 60 000). */
@@ -201,9 +204,8 @@ export class Sandbox {
           const events = this.http.events<SandboxLogEntry>(
             routes.sandboxesLogsStream,
             { params: { sandboxId: this.id }, query: { after: String(after) } },
-            { follow: true },
+            { follow: true, signal: following.signal },
           );
-          following.signal.addEventListener('abort', () => void events.return(undefined), { once: true });
           for await (const entry of events) {
             after = entry.seq;
             if (entry.type === 'status' && entry.status) {
@@ -281,15 +283,34 @@ export class SandboxFiles {
     private readonly sandboxId: string,
   ) {}
 
-  /** Writes text or bytes, creating parent directories. @example await sandbox.files.write('/app/a.txt', 'hi') */
+  /**
+   * Writes text or bytes, creating parent directories; the file is replaced atomically.
+   * @example await sandbox.files.write('/app/a.txt', 'hi')
+   */
   async write(path: string, data: string | Uint8Array): Promise<void> {
-    const content = Buffer.from(typeof data === 'string' ? Buffer.from(data, 'utf8') : data).toString('base64');
-    await this.http.call(routes.sandboxFilesWrite, { params: { sandboxId: this.sandboxId }, body: { path, content } });
+    await this.upload(path, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
   }
 
-  /** Uploads bytes (the same as write). @example await sandbox.files.upload('/data.bin', buffer) */
-  upload(path: string, data: Uint8Array): Promise<void> {
-    return this.write(path, data);
+  /**
+   * Uploads bytes, streamed (any size: a Buffer, a web ReadableStream or any async iterable of chunks, such
+   * as fs.createReadStream). The old file stays until the upload is complete.
+   * @example await sandbox.files.upload('/data/big.bin', createReadStream('big.bin'))
+   */
+  async upload(
+    path: string,
+    data: Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    options: { append?: boolean } = {},
+  ): Promise<{ path: string; size: number }> {
+    const response = await this.http.raw(
+      routes.sandboxFilesUpload,
+      {
+        params: { sandboxId: this.sandboxId },
+        query: { path, ...(options.append ? { append: 'true' } : {}) },
+        body: data,
+      },
+      { timeoutMs: transferTimeoutMs },
+    );
+    return (await response.json()) as { path: string; size: number };
   }
 
   /** Reads a file as UTF-8 text. @example const text = await sandbox.files.read('/etc/hostname') */
@@ -299,11 +320,73 @@ export class SandboxFiles {
 
   /** Reads a file's bytes. @example const bytes = await sandbox.files.download('/out.png') */
   async download(path: string): Promise<Buffer> {
-    const file = await this.http.call<{ content: string }>(routes.sandboxFilesRead, {
-      params: { sandboxId: this.sandboxId },
-      query: { path },
-    });
-    return Buffer.from(file.content, 'base64');
+    const response = await this.downloadResponse(path);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  /**
+   * A file's bytes as a stream, for files too big to hold in memory.
+   * @example await pipeline(Readable.fromWeb(await sandbox.files.downloadStream('/out.tar')), createWriteStream('out.tar'))
+   */
+  async downloadStream(path: string): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.downloadResponse(path);
+    if (!response.body) throw new ValidationError(`no content for ${path}`, { code: 'validation_failed' });
+    return response.body;
+  }
+
+  private downloadResponse(path: string): Promise<Response> {
+    return this.http.raw(
+      routes.sandboxFilesDownload,
+      { params: { sandboxId: this.sandboxId }, query: { path } },
+      { timeoutMs: transferTimeoutMs },
+    );
+  }
+
+  /** Type, size, mode and modification time. @example (await sandbox.files.stat('/app')).type // 'dir' */
+  async stat(path: string): Promise<SandboxFileInfo> {
+    return this.http.call(routes.sandboxFilesStat, { params: { sandboxId: this.sandboxId }, query: { path } });
+  }
+
+  /** Moves or renames. @example await sandbox.files.move('/tmp/out.txt', '/app/out.txt') */
+  async move(from: string, to: string): Promise<void> {
+    await this.http.call(routes.sandboxFilesMove, { params: { sandboxId: this.sandboxId }, body: { from, to } });
+  }
+
+  /**
+   * Calls back with changes under a directory until `stop()`; resolves once the watch is in place.
+   * @example const watcher = await sandbox.files.watch('/app', (event) => console.log(event.type, event.path), { recursive: true })
+   */
+  async watch(
+    path: string,
+    onEvent: (event: FileChange) => void,
+    options: { recursive?: boolean } = {},
+  ): Promise<{ stop(): void; done: Promise<void> }> {
+    const stopper = new AbortController();
+    const events = this.http.events<SandboxWatchEvent>(
+      routes.sandboxFilesWatch,
+      { params: { sandboxId: this.sandboxId }, query: { path, recursive: String(options.recursive ?? false) } },
+      { follow: true, signal: stopper.signal },
+    );
+    // The server's first event says the watch is in place; errors (no such directory) come before it.
+    const first = await events.next();
+    if (first.done || first.value.type !== 'ready')
+      throw new ValidationError(`the watch on ${path} did not start`, { code: 'validation_failed' });
+    let stopped = false;
+    const done = (async () => {
+      try {
+        for (let next = await events.next(); !next.done; next = await events.next())
+          if (!stopped && next.value.type !== 'ready') onEvent(next.value);
+      } catch (error) {
+        if (!stopped) throw error;
+      }
+    })();
+    return {
+      stop: () => {
+        stopped = true;
+        stopper.abort();
+      },
+      done,
+    };
   }
 
   /** Entries of a directory. @example const entries = await sandbox.files.list('/app') // [{ name, type, size }] */
@@ -352,6 +435,9 @@ export class SandboxFiles {
     await this.write(path, text.slice(0, first) + edit.new + text.slice(first + edit.old.length));
   }
 }
+
+/** A change under a watched directory. */
+export type FileChange = Exclude<SandboxWatchEvent, { type: 'ready' }>;
 
 export type StatusListener = (status: SandboxStatus, entry: SandboxLogEntry | undefined) => void;
 export type LogListener = (entry: SandboxLogEntry) => void;

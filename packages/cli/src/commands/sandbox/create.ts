@@ -36,7 +36,21 @@ export function register(sandbox: Command): void {
       const idleTimeout = flags.idleTimeout === undefined ? undefined : Number(flags.idleTimeout);
       if (idleTimeout !== undefined && !(Number.isInteger(idleTimeout) && idleTimeout >= 0))
         throw new UserError('--idle-timeout must be a whole number of seconds (0 never)');
-      const created = await client(command).sandboxes.create({
+      const rt = client(command);
+      const json = globalOptions(command).json;
+      // A template that is not built yet is built first, with its progress shown (a minute or two, once).
+      // (A key that may create sandboxes but not read templates skips this: the create still builds it.)
+      const templates = await rt.templates.list().catch(() => []);
+      const template = templates.find((item) => (flags.template ? item.name === flags.template : item.default));
+      if (template && template.status !== 'ready') {
+        if (!json) process.stderr.write(`building template ${template.name} (once)\n`);
+        await rt.templates.build(template.name, {
+          onProgress: (line) => {
+            if (!json) process.stderr.write(`  ${line}\n`);
+          },
+        });
+      }
+      const created = await rt.sandboxes.create({
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.template ? { template: flags.template } : {}),
         ...(flags.runtime ? { runtime: flags.runtime as 'gvisor' | 'container' } : {}),
@@ -52,7 +66,7 @@ export function register(sandbox: Command): void {
             }
           : {}),
       });
-      output(globalOptions(command).json, created.info, () =>
+      output(json, created.info, () =>
         printRecord([
           ['id', created.id],
           ['status', created.status],

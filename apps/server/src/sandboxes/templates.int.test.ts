@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, RunTools, type Sandbox, ValidationError } from '@runtools/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBaseRootfs } from '../../../../test/support/rootfs.js';
+import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+
+const buildTimeout = 30 * 60_000;
+const run = randomBytes(4).toString('hex');
+
+describe('templates', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  const cleanup: Sandbox[] = [];
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    server = await startTestServer({ RUNTOOLS_DEFAULT_TEMPLATE: 'base' });
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
+    await server.close();
+  }, 120_000);
+
+  async function sandbox(template?: string) {
+    const created = await rt.sandboxes.create({ runtime: 'container', ...(template ? { template } : {}) });
+    cleanup.push(created);
+    return created;
+  }
+
+  it('lists the built-in templates and refuses unknown ones', async () => {
+    const list = await rt.templates.list();
+    expect(list.map((item) => item.name)).toEqual(['minimal', 'base', 'nodejs-20', 'python-ml', 'base-ubuntu']);
+    expect(list.find((item) => item.name === 'minimal')).toMatchObject({ status: 'ready', builtin: true, base: null });
+    expect(list.find((item) => item.name === 'python-ml')).toMatchObject({ base: 'base', builtin: true });
+    expect((await rt.templates.get('base-ubuntu')).description).toMatch(/^alias of base/);
+    await expect(rt.templates.get('no-such')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(rt.sandboxes.create({ template: 'no-such' })).rejects.toMatchObject({ code: 'template_not_found' });
+  });
+
+  it(
+    'builds base by default, with git, ripgrep, Node.js, Python and a compiler; base-ubuntu is the same image',
+    async () => {
+      const box = await sandbox();
+      expect(box.info.template).toBe('base');
+      const result = await box.exec(
+        'git --version && rg --version | head -1 && node --version && python3 --version && gcc --version | head -1 && pwd',
+      );
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toMatch(
+        /^git version 2\.39.*\nripgrep 13.*\nv18\..*\nPython 3\.11.*\ngcc .*12\..*\n\/root\n$/s,
+      );
+      expect((await rt.templates.get('base')).status).toBe('ready');
+      const alias = await sandbox('base-ubuntu');
+      expect((await alias.exec('cat /etc/debian_version')).stdout).toMatch(/^12\./);
+    },
+    buildTimeout,
+  );
+
+  it(
+    'nodejs-20 runs Node.js 20 and npm 10',
+    async () => {
+      const box = await sandbox('nodejs-20');
+      const result = await box.exec('node --version && npm --version && node -e "console.log(1 + 1)"');
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'v20.20.2\n10.9.9\n2\n' });
+    },
+    buildTimeout,
+  );
+
+  it(
+    'python-ml imports NumPy, pandas and scikit-learn',
+    async () => {
+      const box = await sandbox('python-ml');
+      const result = await box.exec(
+        'python3 -c "import numpy, pandas, sklearn; from sklearn.linear_model import LinearRegression; m = LinearRegression().fit([[0],[1],[2]], [1,3,5]); print(round(m.predict([[3]])[0]))"',
+        { timeout: 120_000 },
+      );
+      expect(result).toMatchObject({ exitCode: 0, stdout: '7\n' });
+    },
+    buildTimeout,
+  );
+
+  it(
+    'builds a custom template from packages, commands, files, env, workdir and a start command',
+    async () => {
+      const created = await rt.templates.create({
+        name: 'jq-tools',
+        base: 'minimal',
+        description: 'jq and a greeting',
+        packages: ['jq'],
+        commands: ['echo built > /etc/built-by', 'chmod +x /opt/app/hello.sh'],
+        files: { '/opt/app/hello.sh': '#!/bin/sh\necho "hello from $TOOL"\n' },
+        // A value of this run's: the layer is built now, not found in the cache from an earlier run.
+        env: { TOOL: 'jq', RUN: run },
+        workdir: '/opt/app',
+        start: 'echo started > /tmp/start.log; exec sleep 3600',
+      });
+      expect(created).toMatchObject({ name: 'jq-tools', status: 'not_built', builtin: false, base: 'minimal' });
+      const lines: string[] = [];
+      const built = await rt.templates.build('jq-tools', { onProgress: (line) => lines.push(line) });
+      expect(built.status).toBe('ready');
+      expect(lines.some((line) => /jq/.test(line))).toBe(true);
+      expect(lines.at(-1)).toBe('template jq-tools is ready');
+
+      const box = await sandbox('jq-tools');
+      const result = await box.exec('echo \'{"a":[1,2]}\' | jq -c .a && cat /etc/built-by && pwd && ./hello.sh');
+      expect(result.stdout).toBe('[1,2]\nbuilt\n/opt/app\nhello from jq\n');
+      const processes = await box.processes.list();
+      expect(processes.map((entry) => entry.command)).toContain('echo started > /tmp/start.log; exec sleep 3600');
+      await expect.poll(async () => (await box.exec('cat /tmp/start.log')).stdout).toBe('started\n');
+
+      // A template on top of a custom one.
+      await rt.templates.create({ name: 'jq-more', base: 'jq-tools', env: { MORE: 'yes' } });
+      const more = await sandbox('jq-more');
+      expect((await more.exec('echo $TOOL $MORE; jq --version')).stdout).toMatch(/^jq yes\njq-1\.6/);
+      expect((await rt.templates.list()).map((item) => item.name)).toEqual(
+        expect.arrayContaining(['jq-tools', 'jq-more']),
+      );
+    },
+    buildTimeout,
+  );
+
+  it('refuses bad template definitions and reports a failed build with its output', async () => {
+    await expect(rt.templates.create({ name: 'base' })).rejects.toMatchObject({ code: 'template_exists' });
+    await expect(rt.templates.create({ name: 'x', base: 'nowhere' })).rejects.toMatchObject({
+      code: 'template_not_found',
+    });
+    await expect(rt.templates.create({ name: 'Bad Name' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(rt.templates.create({ name: 'x', packages: ['rm -rf /'] })).rejects.toBeInstanceOf(ValidationError);
+    await expect(rt.templates.create({ name: 'x', files: { 'relative/path': '' } })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(rt.templates.delete('minimal')).rejects.toBeInstanceOf(ConflictError);
+
+    await rt.templates.create({ name: 'broken', base: 'minimal', commands: ['echo about to fail; exit 3'] });
+    await rt.templates.create({ name: 'broken', base: 'minimal' }).catch((error: unknown) => {
+      expect(error).toBeInstanceOf(ConflictError);
+    });
+    const failure = await rt.templates.build('broken').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ValidationError);
+    expect((failure as Error).message).toMatch(/exit 3.*about to fail/s);
+    expect(await rt.templates.get('broken')).toMatchObject({ status: 'failed' });
+    await expect(rt.sandboxes.create({ runtime: 'container', template: 'broken' })).rejects.toMatchObject({
+      code: 'template_build_failed',
+    });
+    await rt.templates.delete('broken');
+    await expect(rt.templates.get('broken')).rejects.toBeInstanceOf(NotFoundError);
+
+    const other = await rt.orgs.create({ name: 'Template Outsiders' });
+    const outsider = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    await rt.templates.create({ name: 'private-one', base: 'minimal' });
+    await expect(outsider.templates.get('private-one')).rejects.toBeInstanceOf(NotFoundError);
+    expect((await outsider.templates.list()).map((item) => item.name)).not.toContain('private-one');
+  });
+});

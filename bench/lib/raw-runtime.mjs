@@ -1,0 +1,59 @@
+// The raw runtime, as a baseline: `runsc`/`crun` driven directly on the same read-only root filesystem, with
+// the flags the platform's drivers use, in the same private mount namespace.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { privateCgroupNamespace, runCommand, writeBundleConfig } from '@runtools/runtime';
+
+const limits = { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 };
+
+export function rawRuntime(driverName, tools, workDir, rootfs) {
+  const state = join(workDir, `.state-${driverName}`);
+  const runtime =
+    driverName === 'gvisor'
+      ? [tools.runsc, '--root', state, '--platform=systrap', '--network=none', '--overlay2=none']
+      : [tools.crun, '--root', state, '--cgroup-manager=cgroupfs'];
+  const [program, ...prefix] = privateCgroupNamespace(tools.unshare);
+  const call = (args) => runCommand(program, [...prefix, ...runtime, ...args]);
+
+  /** A bundle whose process is `args`, over the read-only rootfs. */
+  function bundle(name, args) {
+    const dir = join(workDir, `${driverName}-${name}`);
+    const channelDir = join(dir, 'run');
+    mkdirSync(channelDir, { recursive: true });
+    writeBundleConfig({
+      bundleDir: dir,
+      rootfs,
+      hostname: 'raw',
+      env: {},
+      limits,
+      cgroupsPath: `/runtools-bench/${driverName}-${name}`,
+      pidsLimit: 4096,
+      daemonDir: tools.daemon ? join(tools.daemon, '..') : dir,
+      channelDir,
+    });
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    config.process.args = args;
+    config.root.readonly = true;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    return dir;
+  }
+
+  return {
+    /** `run` of /bin/true: create, start, exit, delete, as one command. */
+    runTrue(id) {
+      return call(['run', '--bundle', bundle('true', ['/bin/true']), id]);
+    },
+    /** A detached container that only waits, for `exec` baselines. */
+    async startIdle(id) {
+      const result = await call(['run', '--detach', '--bundle', bundle('idle', ['/bin/sleep', 'infinity']), id]);
+      if (result.exitCode !== 0) throw new Error(`raw ${driverName} run failed: ${result.stderr}`);
+    },
+    execTrue(id) {
+      return call(['exec', id, '/bin/true']);
+    },
+    async remove(id) {
+      await call(['kill', id, 'KILL']);
+      await call(['delete', '--force', id]);
+    },
+  };
+}
