@@ -2,7 +2,8 @@
 // `npm run bench`: runs every benchmark and prints medians, p95 and ratios against the baseline measured in
 // the same run. It reports; it does not gate: a missed goal still exits 0, a benchmark that fails to run does not.
 import { parseArgs } from 'node:util';
-import * as sandboxStart from './sandbox-start.mjs';
+import * as sandbox from './sandbox.mjs';
+import * as sandboxDensity from './sandbox-density.mjs';
 import * as secretsList from './secrets-list.mjs';
 
 const { values } = parseArgs({
@@ -24,7 +25,7 @@ if (!(options.durationMs > 0 && options.connections > 0 && options.rounds > 0)) 
   process.exit(2);
 }
 
-const benchmarks = [secretsList, sandboxStart];
+const benchmarks = [secretsList, sandbox, sandboxDensity];
 const only = values.only ? values.only.split(',') : undefined;
 let failed = 0;
 const summary = [];

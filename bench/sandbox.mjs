@@ -140,10 +140,11 @@ export async function run({ rounds, durationMs }) {
           if (result.result.exitCode !== 0) throw new Error(`${name} failed in ${runtime}: ${result.result.stderr}`);
           inside.push(result.ms);
           const started = performance.now();
-          const nativeRun = spawnSync('chroot', [rootfsPath, '/bin/sh', '-c', command], {
+          const nativeRun = spawnSync('/usr/sbin/chroot', [rootfsPath, '/bin/sh', '-c', command], {
             env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/root' },
           });
-          if (nativeRun.status !== 0) throw new Error(`${name} failed natively: ${nativeRun.stderr}`);
+          if (nativeRun.status !== 0)
+            throw new Error(`${name} failed natively: ${nativeRun.error ?? nativeRun.stderr}`);
           native.push(performance.now() - started);
         }
         rows.push({

@@ -7,6 +7,8 @@ export interface SandboxLimits {
   memoryBytes: number;
   /** Processes the sandbox's user may run (RLIMIT_NPROC): fork fails with EAGAIN past it. */
   maxProcesses: number;
+  /** Size of the sandbox's writable layer; absent: bounded only by the host's disk. */
+  diskBytes?: number;
 }
 
 /**
@@ -29,6 +31,8 @@ export function writeBundleConfig(options: {
   channelDir: string;
   /** Working directory of the daemon, and so the default of every exec. */
   cwd?: string;
+  /** A network namespace to join (internet egress); without it the sandbox gets an empty one. */
+  netnsPath?: string;
 }): void {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -96,7 +100,13 @@ export function writeBundleConfig(options: {
         cpu: { period: 100_000, quota: Math.round(options.limits.vcpus * 100_000) },
         pids: { limit: options.pidsLimit },
       },
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [
+        { type: 'pid' },
+        options.netnsPath ? { type: 'network', path: options.netnsPath } : { type: 'network' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+      ],
       maskedPaths: [
         '/proc/kcore',
         '/proc/keys',

@@ -46,6 +46,8 @@ export interface ChannelStream {
   control(message: { signal?: string; resize?: { cols: number; rows: number } }): void;
   /** Ends the stream early: a foreground process is killed, a transfer abandoned. */
   cancel(): void;
+  /** Whether the daemon has already answered (so more input is pointless). */
+  readonly finished: boolean;
 }
 
 interface Pending {
@@ -199,6 +201,9 @@ export class DaemonChannel {
     const channel = this;
     return {
       result,
+      get finished() {
+        return settled;
+      },
       async write(data) {
         const socket = await socketReady;
         if (settled) return;
@@ -314,13 +319,18 @@ export class DaemonChannel {
     options: { append?: boolean; mode?: number } = {},
   ): Promise<{ bytes: number }> {
     const stream = this.open({ op: 'write', path, append: options.append ?? false, mode: options.mode ?? 0 });
+    // The daemon may refuse part way (no space): that is reported below, after the sending stops.
+    stream.result.catch(() => {});
     try {
       if (typeof content === 'string' || Buffer.isBuffer(content)) {
         const data = typeof content === 'string' ? Buffer.from(content) : content;
-        for (let offset = 0; offset < data.length; offset += 256 << 10)
+        for (let offset = 0; offset < data.length && !stream.finished; offset += 256 << 10)
           await stream.write(data.subarray(offset, offset + (256 << 10)));
       } else {
-        for await (const chunk of content) await stream.write(chunk);
+        for await (const chunk of content) {
+          if (stream.finished) break;
+          await stream.write(chunk);
+        }
       }
       stream.end();
     } catch (error) {

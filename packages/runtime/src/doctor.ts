@@ -29,8 +29,8 @@ export function availableDrivers(stateDir: string, tools: HostTools = hostTools(
   const missing: Partial<Record<DriverName, string>> = {};
   const isRoot = process.getuid?.() === 0;
   const base =
-    tools.unshare && tools.mount && tools.daemon
-      ? { unshare: tools.unshare, mount: tools.mount, daemon: tools.daemon }
+    tools.unshare && tools.mount && tools.daemon && tools.ip
+      ? { unshare: tools.unshare, mount: tools.mount, daemon: tools.daemon, ip: tools.ip, nft: tools.nft }
       : undefined;
   if (!isRoot) {
     missing.gvisor = missing.container = 'the sandbox runtime needs root (namespaces, overlay mounts, cgroups)';
@@ -38,7 +38,7 @@ export function availableDrivers(stateDir: string, tools: HostTools = hostTools(
     missing.gvisor = missing.container =
       'the in-sandbox daemon is not built: run scripts/install-runtime.sh (./dev setup does; it needs Go from apt)';
   } else if (!base) {
-    missing.gvisor = missing.container = 'unshare and mount (util-linux) are missing';
+    missing.gvisor = missing.container = 'unshare and mount (util-linux) or ip (iproute2) are missing';
   } else {
     if (tools.runsc) drivers.gvisor = new GvisorDriver(join(stateDir, 'gvisor'), base, tools.runsc);
     else missing.gvisor = 'runsc 20240729 is not installed: run scripts/install-runtime.sh (./dev setup does)';

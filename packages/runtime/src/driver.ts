@@ -9,6 +9,8 @@ export interface DriverSandboxSpec {
   layers: readonly string[];
   /** The first process's working directory: the default for exec. */
   workdir?: string;
+  /** Internet egress (see network.ts); without it the sandbox has loopback only. */
+  internet?: boolean;
   hostname: string;
   env: Record<string, string>;
   limits: SandboxLimits;

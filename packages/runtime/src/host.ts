@@ -25,6 +25,9 @@ export interface HostTools {
   mount: string | undefined;
   /** The in-sandbox daemon, built by scripts/build-daemon.sh. */
   daemon: string | undefined;
+  ip: string | undefined;
+  /** nftables, for sandboxes with internet egress. */
+  nft: string | undefined;
 }
 
 const builtDaemon = resolve(fileURLToPath(new URL('../daemon/bin/runtools-daemon', import.meta.url)));
@@ -39,6 +42,8 @@ export function hostTools(): HostTools {
     unshare: onPath('unshare'),
     mount: onPath('mount'),
     daemon: process.env.RUNTOOLS_DAEMON || (existsSync(builtDaemon) ? builtDaemon : undefined),
+    ip: onPath('ip'),
+    nft: onPath('nft'),
   };
 }
 
@@ -47,7 +52,8 @@ export function hostTools(): HostTools {
  * crun refuses to work then, and runsc trips over it too: both run in a private mount namespace in which
  * that mount is gone. Returns the argv prefix that does that.
  */
-export function privateCgroupNamespace(unshare: string): string[] {
+export function privateCgroupNamespace(unshare: string, options: { hideProcSysNet?: boolean } = {}): string[] {
+  const hideNet = options.hideProcSysNet ? 'mount -t tmpfs -o size=4k,mode=555 runtools-hide /proc/sys/net; ' : '';
   return [
     unshare,
     '--mount',
@@ -55,7 +61,7 @@ export function privateCgroupNamespace(unshare: string): string[] {
     'private',
     '/bin/sh',
     '-c',
-    'mountpoint -q /sys/fs/cgroup/unified && umount /sys/fs/cgroup/unified; exec "$@"',
+    `mountpoint -q /sys/fs/cgroup/unified && umount /sys/fs/cgroup/unified; ${hideNet}exec "$@"`,
     'runtools-runtime',
   ];
 }

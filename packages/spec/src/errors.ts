@@ -46,6 +46,7 @@ export const ErrorCode = z.enum([
   'template_exists',
   'template_builtin',
   'template_build_failed',
+  'sandbox_disk_full',
   // limits and the server
   'rate_limited',
   'internal_error',
@@ -100,6 +101,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   template_exists: 'conflict',
   template_builtin: 'conflict',
   template_build_failed: 'validation',
+  sandbox_disk_full: 'conflict',
   rate_limited: 'rate_limit',
   internal_error: 'internal',
   service_unavailable: 'internal',

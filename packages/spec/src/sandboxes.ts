@@ -37,10 +37,20 @@ export const SandboxCreateRequest = z
         description:
           'seconds without exec, file or process activity before the sandbox is paused; 0 never; default 900',
       }),
+    network: z
+      .object({
+        internet: z
+          .boolean()
+          .default(false)
+          .meta({ description: 'outbound internet access; never the host, private networks or other sandboxes' }),
+      })
+      .strict()
+      .optional(),
     resources: z
       .object({
         vcpus: z.number().min(0.1).max(64).optional(),
         memory: ByteSize.optional(),
+        disk: ByteSize.optional().meta({ description: 'size of its writable layer, e.g. 10GB; default unlimited' }),
       })
       .strict()
       .optional(),
@@ -57,7 +67,8 @@ export const Sandbox = z
     status: SandboxStatus,
     statusReason: z.string().nullable(),
     metadata: z.record(z.string(), z.string()),
-    resources: z.object({ vcpus: z.number(), memoryBytes: z.number() }),
+    resources: z.object({ vcpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().nullable() }),
+    network: z.object({ internet: z.boolean() }),
     idleTimeout: z.number().int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,

@@ -153,6 +153,15 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_sandbox_network_and_disk': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('sandboxes')
+          .addColumn('internet', 'integer', (column) => column.notNull().defaultTo(0))
+          .execute();
+        await db.schema.alterTable('sandboxes').addColumn('disk_bytes', 'bigint').execute();
+      },
+    },
   };
 }
 

@@ -59,6 +59,10 @@ export interface Database {
     memory_bytes: number | string;
     /** Seconds without activity before the sandbox is paused; 0 never. */
     idle_timeout: number;
+    /** 1 when it has internet egress. */
+    internet: number;
+    /** Size of its writable layer; null: unlimited. bigint: PostgreSQL returns a string. */
+    disk_bytes: number | string | null;
     created_at: Iso;
     updated_at: Iso;
   };

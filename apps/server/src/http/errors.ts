@@ -39,6 +39,7 @@ export const errorStatus: { readonly [code in ErrorCode]: ContentfulStatusCode }
   template_exists: 409,
   template_builtin: 409,
   template_build_failed: 422,
+  sandbox_disk_full: 409,
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,

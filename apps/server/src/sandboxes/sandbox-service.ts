@@ -41,6 +41,8 @@ const defaultExecTimeoutMs = 60_000;
 export const defaultIdleTimeoutSeconds = 900;
 const maxOutputBytes = 8 * 1024 * 1024;
 const downloadChunkBytes = 1024 * 1024;
+/** How much of a refused upload's remaining body is read (and dropped) so its client sees the answer. */
+const uploadDrainBytes = 64 * 1024 * 1024;
 
 /** What the daemon runs for an API exec request: the command string under /bin/sh. */
 function processRequest(request: ExecInput, timeoutMs: number): ProcessRequest {
@@ -61,6 +63,8 @@ function channelApiError(error: unknown, context: { sandboxId: string; path?: st
       return new ApiError('file_not_found', error.message, details);
     case 'process_not_found':
       return new ApiError('process_not_found', error.message, details);
+    case 'no_space':
+      return new ApiError('sandbox_disk_full', `the sandbox's disk is full: ${error.message}`, details);
     case 'channel_lost':
     case 'channel_unavailable':
     case 'channel_closed':
@@ -91,7 +95,12 @@ function sandboxFromRow(row: Database['sandboxes']): Sandbox {
     status: row.status as SandboxStatus,
     statusReason: row.status_reason,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
-    resources: { vcpus: row.vcpus, memoryBytes: Number(row.memory_bytes) },
+    resources: {
+      vcpus: row.vcpus,
+      memoryBytes: Number(row.memory_bytes),
+      diskBytes: row.disk_bytes === null ? null : Number(row.disk_bytes),
+    },
+    network: { internet: Number(row.internet) === 1 },
     idleTimeout: Number(row.idle_timeout),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -108,6 +117,16 @@ function logEntryFromRow(row: Selectable<Database['sandbox_logs']>): SandboxLogE
     ...(row.status ? { status: row.status as SandboxStatus } : {}),
     ...(Object.keys(data).length > 0 ? { data } : {}),
   };
+}
+
+/** A disk size from the API: at least 64 MiB (an ext4 layer smaller than that is of no use), at most 16 TiB. */
+function diskBytes(text: string): number {
+  const bytes = parseByteSize(text);
+  if (bytes < 64 * 1024 ** 2 || bytes > 16 * 1024 ** 4)
+    throw new ApiError('validation_failed', `invalid body.resources.disk: between 64MB and 16TB, got ${text}`, {
+      field: 'resources.disk',
+    });
+  return bytes;
 }
 
 /** Collects a command's output up to the API's limit, marking where it was cut. */
@@ -419,8 +438,9 @@ export class SandboxService {
       runtime?: SandboxRuntime | undefined;
       env?: Record<string, string> | undefined;
       metadata?: Record<string, string> | undefined;
-      resources?: { vcpus?: number | undefined; memory?: string | undefined } | undefined;
+      resources?: { vcpus?: number | undefined; memory?: string | undefined; disk?: string | undefined } | undefined;
       idleTimeout?: number | undefined;
+      network?: { internet?: boolean | undefined } | undefined;
     },
   ): Promise<Sandbox> {
     const templateName = body.template ?? this.options.defaultTemplate;
@@ -442,6 +462,8 @@ export class SandboxService {
       vcpus: body.resources?.vcpus ?? defaultVcpus,
       memory_bytes: body.resources?.memory ? parseByteSize(body.resources.memory) : defaultMemoryBytes,
       idle_timeout: body.idleTimeout ?? defaultIdleTimeoutSeconds,
+      internet: body.network?.internet ? 1 : 0,
+      disk_bytes: body.resources?.disk ? diskBytes(body.resources.disk) : null,
       created_at: now,
       updated_at: now,
     };
@@ -457,7 +479,13 @@ export class SandboxService {
         ...(template.workdir ? { workdir: template.workdir } : {}),
         hostname: row.name ?? 'sandbox',
         env: { ...template.env, ...body.env },
-        limits: { vcpus: row.vcpus, memoryBytes: Number(row.memory_bytes), maxProcesses: 4096 },
+        ...(body.network?.internet ? { internet: true } : {}),
+        limits: {
+          vcpus: row.vcpus,
+          memoryBytes: Number(row.memory_bytes),
+          maxProcesses: 4096,
+          ...(row.disk_bytes !== null ? { diskBytes: Number(row.disk_bytes) } : {}),
+        },
       });
       if (template.start) {
         const pid = await driver.channel(row.id).spawn({ argv: ['/bin/sh', '-c', template.start] });
@@ -761,17 +789,34 @@ export class SandboxService {
   ): Promise<{ path: string; size: number }> {
     const limit = this.options.maxUploadBytes;
     let total = 0;
+    const reader = body?.getReader();
     async function* chunks(): AsyncGenerator<Buffer> {
-      if (!body) return;
-      for await (const chunk of body) {
-        total += chunk.length;
+      if (!reader) return;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        total += value.length;
         if (total > limit)
           throw new ApiError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
-        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        yield Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       }
     }
-    const written = await this.files(auth, id, path, (channel) => channel.writeFile(path, chunks(), { append }));
-    return { path, size: written.bytes };
+    try {
+      const written = await this.files(auth, id, path, (channel) => channel.writeFile(path, chunks(), { append }));
+      return { path, size: written.bytes };
+    } catch (error) {
+      // Refused part way (the sandbox's disk is full): read what the client is still sending, up to a point,
+      // so that it gets this answer rather than a broken connection.
+      if (reader && !(error instanceof ApiError && error.code === 'payload_too_large')) {
+        let drained = 0;
+        while (drained < uploadDrainBytes) {
+          const next = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+          if (next.done) break;
+          drained += next.value.length;
+        }
+      }
+      throw error;
+    }
   }
 
   async statFile(auth: AuthContext, id: string, path: string) {

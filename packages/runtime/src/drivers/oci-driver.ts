@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
 import { DaemonChannel } from '../channel.js';
 import { CommandError, mustRun, runCommand } from '../command.js';
 import type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, RuntimeState, SandboxDriver } from '../driver.js';
 import { privateCgroupNamespace } from '../host.js';
+import { hostNameservers, NetworkManager, type SandboxNetwork } from '../network.js';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const channelRoot = '/run/runtools';
@@ -22,16 +23,30 @@ export abstract class OciDriver implements SandboxDriver {
   /** Tells this driver's sockets apart from another state directory's under /run/runtools. */
   private readonly stateKey: string;
 
+  protected readonly network: NetworkManager;
+
   constructor(
     protected readonly stateDir: string,
-    protected readonly tools: { unshare: string; mount: string; daemon: string },
+    protected readonly tools: { unshare: string; mount: string; daemon: string; ip: string; nft: string | undefined },
   ) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.network = new NetworkManager({ ip: tools.ip, nft: tools.nft });
     this.stateKey = createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12);
   }
 
   /** The runtime binary and the global flags it needs on every call. */
-  protected abstract runtimeArgs(): string[];
+  protected abstract runtimeArgs(id: string): string[];
+
+  /** The sandbox's network, when it has internet egress (recorded in its directory). */
+  protected sandboxNetwork(id: string): SandboxNetwork | undefined {
+    const path = join(this.sandboxDir(id), 'network.json');
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SandboxNetwork) : undefined;
+  }
+
+  /** The prefix every runtime call of this sandbox runs under (see host.ts). */
+  protected namespacePrefix(_id: string): string[] {
+    return privateCgroupNamespace(this.tools.unshare);
+  }
 
   // crun and runsc take the same subcommands and flags for these.
   private runArgs(id: string, bundleDir: string): string[] {
@@ -56,28 +71,38 @@ export abstract class OciDriver implements SandboxDriver {
     return join(this.sandboxDir(id), 'rootfs');
   }
 
-  /** One call of the runtime binary (`state`, `pause`, …) in the private mount namespace. */
-  runtimeCall(args: string[]) {
-    return this.runtime(args);
+  /** One call of the runtime binary for a sandbox (`state`, `pause`, …) in the private mount namespace. */
+  runtimeCall(id: string, args: string[]) {
+    return this.runtime(id, args);
   }
 
-  protected runtime(args: string[], options: Parameters<typeof runCommand>[2] = {}) {
-    const [program, ...prefix] = privateCgroupNamespace(this.tools.unshare);
-    return runCommand(program as string, [...prefix, ...this.runtimeArgs(), ...args], options);
+  protected runtime(id: string, args: string[], options: Parameters<typeof runCommand>[2] = {}) {
+    const [program, ...prefix] = this.namespacePrefix(id);
+    return runCommand(program as string, [...prefix, ...this.runtimeArgs(id), ...args], options);
   }
 
   async create(spec: DriverSandboxSpec): Promise<void> {
     const dir = this.sandboxDir(spec.id);
     if (existsSync(dir)) throw new Error(`sandbox ${spec.id} already exists`);
-    const upper = join(dir, 'upper');
-    const work = join(dir, 'work');
+    // With a disk limit, the sandbox's writable layer lives on an ext4 image of that size: writes past it
+    // fail with ENOSPC inside the sandbox, and nothing else on the host fills up.
+    const layerDir = spec.limits.diskBytes ? join(dir, 'disk') : dir;
+    const upper = join(layerDir, 'upper');
+    const work = join(layerDir, 'work');
     const rootfs = join(dir, 'rootfs');
     const bundle = join(dir, 'bundle');
     const channelDir = this.channelDir(spec.id);
     rmSync(channelDir, { recursive: true, force: true });
-    for (const path of [upper, work, rootfs, bundle]) mkdirSync(path, { recursive: true });
+    for (const path of [layerDir, rootfs, bundle]) mkdirSync(path, { recursive: true });
     mkdirSync(channelDir, { recursive: true, mode: 0o700 });
     try {
+      if (spec.limits.diskBytes) {
+        const image = join(dir, 'disk.img');
+        await mustRun('truncate', ['-s', String(spec.limits.diskBytes), image]);
+        await mustRun('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'nodiscard', image]);
+        await mustRun(this.tools.mount, ['-o', 'loop', image, layerDir]);
+      }
+      for (const path of [upper, work]) mkdirSync(path, { recursive: true });
       await mustRun(this.tools.mount, [
         '-t',
         'overlay',
@@ -86,8 +111,22 @@ export abstract class OciDriver implements SandboxDriver {
         `lowerdir=${spec.layers.join(':')},upperdir=${upper},workdir=${work}`,
         rootfs,
       ]);
+      let network: SandboxNetwork | undefined;
+      if (spec.internet) {
+        network = await this.network.setup(`${this.name}/${spec.id}`);
+        writeFileSync(join(dir, 'network.json'), JSON.stringify(network));
+        // Its resolvers: the host's (the only DNS servers its rules let it reach).
+        const resolvers = hostNameservers();
+        mkdirSync(join(rootfs, 'etc'), { recursive: true });
+        rmSync(join(rootfs, 'etc/resolv.conf'), { force: true });
+        writeFileSync(
+          join(rootfs, 'etc/resolv.conf'),
+          resolvers.map((address) => `nameserver ${address}\n`).join('') || '# no resolver reachable\n',
+        );
+      }
       writeBundleConfig({
         bundleDir: bundle,
+        ...(network ? { netnsPath: network.netnsPath } : {}),
         rootfs,
         hostname: spec.hostname,
         env: spec.env,
@@ -111,11 +150,11 @@ export abstract class OciDriver implements SandboxDriver {
    * this process and its process group; its output goes to a log file, read back when the start fails.
    */
   private async start(id: string, bundle: string, logPath: string): Promise<void> {
-    const [program, ...prefix] = privateCgroupNamespace(this.tools.unshare);
+    const [program, ...prefix] = this.namespacePrefix(id);
     const log = openSync(logPath, 'a');
     try {
       const exitCode = await new Promise<number>((resolve, reject) => {
-        const child = spawn(program as string, [...prefix, ...this.runtimeArgs(), ...this.runArgs(id, bundle)], {
+        const child = spawn(program as string, [...prefix, ...this.runtimeArgs(id), ...this.runArgs(id, bundle)], {
           stdio: ['ignore', log, log],
           detached: true,
         });
@@ -189,7 +228,7 @@ export abstract class OciDriver implements SandboxDriver {
 
   async state(id: string): Promise<RuntimeState> {
     this.sandboxDir(id);
-    const result = await this.runtime(['state', id]);
+    const result = await this.runtime(id, ['state', id]);
     if (result.exitCode !== 0) return 'missing';
     try {
       const status = (JSON.parse(result.stdout.toString('utf8')) as { status?: string }).status;
@@ -204,17 +243,20 @@ export abstract class OciDriver implements SandboxDriver {
     this.channels.get(id)?.close();
     this.channels.delete(id);
     // A frozen sandbox is thawed first, so that the kill reaches its processes.
-    if ((await this.state(id).catch(() => 'missing')) === 'paused') await this.runtime(['resume', id]);
-    for (const call of this.destroyCalls(id)) await this.runtime(call);
+    if ((await this.state(id).catch(() => 'missing')) === 'paused') await this.runtime(id, ['resume', id]);
+    for (const call of this.destroyCalls(id)) await this.runtime(id, call);
+    const network = existsSync(dir) ? this.sandboxNetwork(id) : undefined;
+    if (network) await this.network.teardown(network);
     const rootfs = join(dir, 'rootfs');
     // Lazy unmount: a process still holding a file must not keep the layer mounted forever.
     await runCommand('umount', ['-l', rootfs]);
+    if (existsSync(join(dir, 'disk.img'))) await runCommand('umount', ['-l', join(dir, 'disk')]);
     rmSync(dir, { recursive: true, force: true });
     rmSync(this.channelDir(id), { recursive: true, force: true });
   }
 }
 
 async function mustRunIn(driver: OciDriver, args: string[]): Promise<void> {
-  const result = await driver.runtimeCall(args);
+  const result = await driver.runtimeCall(args.at(-1) as string, args);
   if (result.exitCode !== 0) throw new CommandError(`${driver.name} ${args.join(' ')}`, result);
 }

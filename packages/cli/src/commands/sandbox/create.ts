@@ -12,7 +12,9 @@ interface CreateFlags {
   metadata?: Record<string, string>;
   vcpus?: string;
   memory?: string;
+  disk?: string;
   idleTimeout?: string;
+  internet?: boolean;
 }
 
 export function register(sandbox: Command): void {
@@ -26,6 +28,8 @@ export function register(sandbox: Command): void {
     .option('--metadata <KEY=VALUE>', 'metadata to filter by later (repeatable)', collectPair)
     .option('--vcpus <n>', 'CPU limit')
     .option('--memory <size>', 'memory limit, e.g. 512MB or 2GB')
+    .option('--disk <size>', 'size of its writable disk, e.g. 10GB (default: unlimited)')
+    .option('--internet', 'allow outbound internet access (never the host, private networks or other sandboxes)')
     .option('--idle-timeout <seconds>', 'pause after this many seconds without activity (0 never, default 900)')
     .action(async (flags: CreateFlags, command: Command) => {
       if (flags.runtime && flags.runtime !== 'gvisor' && flags.runtime !== 'container') {
@@ -57,11 +61,13 @@ export function register(sandbox: Command): void {
         ...(flags.env ? { env: flags.env } : {}),
         ...(flags.metadata ? { metadata: flags.metadata } : {}),
         ...(idleTimeout !== undefined ? { idleTimeout } : {}),
-        ...(vcpus !== undefined || flags.memory
+        ...(flags.internet ? { network: { internet: true } } : {}),
+        ...(vcpus !== undefined || flags.memory || flags.disk
           ? {
               resources: {
                 ...(vcpus !== undefined ? { vcpus } : {}),
                 ...(flags.memory ? { memory: flags.memory } : {}),
+                ...(flags.disk ? { disk: flags.disk } : {}),
               },
             }
           : {}),

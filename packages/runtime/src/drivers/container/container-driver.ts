@@ -9,13 +9,13 @@ export class ContainerDriver extends OciDriver {
 
   constructor(
     stateDir: string,
-    tools: { unshare: string; mount: string; daemon: string },
+    tools: { unshare: string; mount: string; daemon: string; ip: string; nft: string | undefined },
     private readonly crun: string,
   ) {
     super(stateDir, tools);
   }
 
-  protected runtimeArgs(): string[] {
+  protected runtimeArgs(_id: string): string[] {
     return [this.crun, '--root', `${this.stateDir}/.crun`, '--cgroup-manager=cgroupfs'];
   }
 

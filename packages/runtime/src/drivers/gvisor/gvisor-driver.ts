@@ -1,3 +1,4 @@
+import { privateCgroupNamespace } from '../../host.js';
 import { OciDriver } from '../oci-driver.js';
 
 /**
@@ -12,22 +13,32 @@ export class GvisorDriver extends OciDriver {
 
   constructor(
     stateDir: string,
-    tools: { unshare: string; mount: string; daemon: string },
+    tools: { unshare: string; mount: string; daemon: string; ip: string; nft: string | undefined },
     private readonly runsc: string,
   ) {
     super(stateDir, tools);
   }
 
-  protected runtimeArgs(): string[] {
+  /** A sandbox with internet egress uses gVisor's own network stack over the veth in its namespace. */
+  protected runtimeArgs(id: string): string[] {
     return [
       this.runsc,
       '--root',
       `${this.stateDir}/.runsc`,
       '--platform=systrap',
-      '--network=none',
+      `--network=${this.sandboxNetwork(id) ? 'sandbox' : 'none'}`,
       '--overlay2=none',
       '--host-uds=create',
     ];
+  }
+
+  /**
+   * runsc refuses `--network=sandbox` when it believes it runs in the host's network namespace, which it
+   * decides from /proc/sys/net/core/rmem_default: kernel 6.x has that file in every namespace. Hiding
+   * /proc/sys/net in its private mount namespace avoids the false alarm (see RUNTIME-NOTES).
+   */
+  protected override namespacePrefix(id: string): string[] {
+    return privateCgroupNamespace(this.tools.unshare, { hideProcSysNet: this.sandboxNetwork(id) !== undefined });
   }
 
   /**

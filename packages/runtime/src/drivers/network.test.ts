@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
+import { mustRun, runCommand } from '../command.js';
+import { availableDrivers } from '../doctor.js';
+import type { DriverName, SandboxDriver } from '../driver.js';
+
+const stateDir = join(testRuntimeDir, `network-${process.pid}`);
+const { drivers, missing } = availableDrivers(stateDir);
+const limits = { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 };
+
+/**
+ * A stand-in for the internet: a network namespace one router hop away from the host (so not one of the host's
+ * own networks), serving HTTP on a public-looking address from TEST-NET-3.
+ */
+const tag = randomBytes(2).toString('hex');
+const transit = Number.parseInt(tag, 16) % 16_000;
+const inet = {
+  netns: `rtt-inet-${tag}`,
+  hostSide: `rtti${tag}`,
+  hostAddress: `198.18.${transit >> 6}.${(transit & 63) * 4 + 1}`,
+  farAddress: `198.18.${transit >> 6}.${(transit & 63) * 4 + 2}`,
+  server: `203.0.113.${10 + (transit % 200)}`,
+};
+
+function hostAddress(): string {
+  for (const addresses of Object.values(networkInterfaces()))
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  throw new Error('no host address');
+}
+
+/** bash's /dev/tcp, so the minimal template needs no curl: prints the reply, or `closed`. */
+function fetchCommand(address: string, port: number): string[] {
+  return [
+    '/bin/bash',
+    '-c',
+    `timeout 5 bash -c 'exec 3<>/dev/tcp/${address}/${port} && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null | tail -1 || true; echo; echo done`,
+  ];
+}
+
+let server: ReturnType<typeof spawn> | undefined;
+let hostListener: Server;
+let hostPort = 0;
+
+beforeAll(async () => {
+  await mustRun('ip', ['netns', 'add', inet.netns]);
+  await mustRun('ip', ['link', 'add', inet.hostSide, 'type', 'veth', 'peer', 'name', `rttp${tag}`]);
+  await mustRun('ip', ['link', 'set', `rttp${tag}`, 'netns', inet.netns]);
+  await mustRun('ip', ['addr', 'add', `${inet.hostAddress}/30`, 'dev', inet.hostSide]);
+  await mustRun('ip', ['link', 'set', inet.hostSide, 'up']);
+  for (const args of [
+    ['addr', 'add', `${inet.farAddress}/30`, 'dev', `rttp${tag}`],
+    ['link', 'set', `rttp${tag}`, 'up'],
+    ['link', 'set', 'lo', 'up'],
+    ['addr', 'add', `${inet.server}/32`, 'dev', 'lo'],
+    ['route', 'add', 'default', 'via', inet.hostAddress],
+  ])
+    await mustRun('ip', ['-n', inet.netns, ...args]);
+  await mustRun('ip', ['route', 'add', `${inet.server}/32`, 'via', inet.farAddress]);
+  server = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      inet.netns,
+      process.execPath,
+      '-e',
+      `require('http').createServer((q, r) => r.end('hello from the internet')).listen(8080, '${inet.server}', () => console.log('up'))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise((resolve) => server?.stdout?.once('data', resolve));
+  hostListener = createServer((socket) => socket.end('host secret\n'));
+  await new Promise<void>((resolve) => hostListener.listen(0, '0.0.0.0', resolve));
+  hostPort = (hostListener.address() as { port: number }).port;
+}, 60_000);
+
+afterAll(async () => {
+  server?.kill();
+  hostListener?.close();
+  await runCommand('ip', ['route', 'del', `${inet.server}/32`]);
+  await runCommand('ip', ['netns', 'delete', inet.netns]);
+  await runCommand('ip', ['link', 'delete', inet.hostSide]);
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe.each(['gvisor', 'container'] as DriverName[])('%s sandbox network', (name) => {
+  let driver: SandboxDriver;
+  let baseRootfs: string;
+  const created: string[] = [];
+
+  function networkOf(id: string): { address: string; gateway: string; hostInterface: string; netns: string } {
+    return JSON.parse(readFileSync(join(driver.rootfsPath(id), '..', 'network.json'), 'utf8'));
+  }
+
+  async function sandbox(internet: boolean) {
+    const id = `n-${name}-${randomBytes(4).toString('hex')}`;
+    await driver.create({ id, layers: [baseRootfs], hostname: 'net', env: {}, limits, internet });
+    created.push(id);
+    return id;
+  }
+
+  beforeAll(async () => {
+    const found = drivers[name];
+    if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
+    driver = found;
+    baseRootfs = await testBaseRootfs();
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    for (const id of created) await driver.destroy(id).catch(() => {});
+  }, 60_000);
+
+  it('reaches the internet only when asked to, and never the host or another sandbox', async () => {
+    const online = await sandbox(true);
+    const offline = await sandbox(false);
+    const neighbour = await sandbox(true);
+
+    const fetched = await driver.exec(online, { command: fetchCommand(inet.server, 8080) });
+    expect(fetched.stdout.toString()).toBe('hello from the internet\ndone\n');
+    const refused = await driver.exec(offline, { command: fetchCommand(inet.server, 8080) });
+    expect(refused.stdout.toString()).toBe('\ndone\n');
+
+    // The host: its own address, the sandbox's gateway (the host end of its veth), loopback.
+    for (const target of [hostAddress(), networkOf(online).gateway, '127.0.0.1']) {
+      const attempt = await driver.exec(online, { command: fetchCommand(target, hostPort) });
+      expect(attempt.stdout.toString(), target).toBe('\ndone\n');
+    }
+
+    // Another sandbox with internet, listening on every address, is out of reach too.
+    await driver.channel(neighbour).spawn({
+      argv: [
+        'perl',
+        '-MIO::Socket::INET',
+        '-e',
+        '$s=IO::Socket::INET->new(LocalAddr=>"0.0.0.0:7000",Listen=>5,ReuseAddr=>1) or die; while($c=$s->accept){print $c "neighbour"; close $c}',
+      ],
+    });
+    await expect
+      .poll(async () => (await driver.exec(neighbour, { command: fetchCommand('127.0.0.1', 7000) })).stdout.toString())
+      .toBe('neighbour\ndone\n');
+    const across = await driver.exec(online, { command: fetchCommand(networkOf(neighbour).address, 7000) });
+    expect(across.stdout.toString()).toBe('\ndone\n');
+  }, 120_000);
+
+  it('frees its address and interfaces on destroy', async () => {
+    const id = await sandbox(true);
+    const network = networkOf(id);
+    expect((await runCommand('ip', ['link', 'show', network.hostInterface])).exitCode).toBe(0);
+    await driver.destroy(id);
+    expect((await runCommand('ip', ['link', 'show', network.hostInterface])).exitCode).not.toBe(0);
+    expect((await runCommand('ip', ['netns', 'list'])).stdout.toString()).not.toContain(`${network.netns} `);
+  });
+});
