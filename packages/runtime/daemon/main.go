@@ -157,6 +157,8 @@ func dispatch(s *stream, req request) {
 		stdinTo(s, req)
 	case "kill":
 		killProcess(s, req)
+	case "resize":
+		resizeProcess(s, req)
 	case "ps":
 		listProcesses(s)
 	case "read":

@@ -682,3 +682,20 @@ func forkWithLimit(program string, argv []string, attr *syscall.ProcAttr) (int, 
 }
 
 const rlimitNproc = 6 // RLIMIT_NPROC on Linux
+
+// resizeProcess sets the terminal size of a background process started with a PTY.
+func resizeProcess(s *stream, req request) {
+	p := findProc(s, req.Pid)
+	if p == nil {
+		return
+	}
+	if p.pty == nil || req.Pty == nil {
+		s.fail("invalid", "process %d has no terminal", p.pid)
+		return
+	}
+	if err := setWinsize(p.pty, *req.Pty); err != nil {
+		s.fail("io", "resize: %v", err)
+		return
+	}
+	s.end(map[string]any{"pid": p.pid})
+}

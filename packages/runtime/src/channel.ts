@@ -270,6 +270,11 @@ export class DaemonChannel {
     await stream.result;
   }
 
+  /** Sets the terminal size of a background process started with `pty`. */
+  async resize(pid: number, cols: number, rows: number): Promise<void> {
+    await this.call({ op: 'resize', pid, pty: { cols, rows } });
+  }
+
   async kill(pid: number, signal = 'TERM'): Promise<void> {
     await this.call({ op: 'kill', pid, signal });
   }

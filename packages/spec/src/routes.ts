@@ -39,6 +39,7 @@ import {
   SandboxUploadResult,
   SandboxWatchEvent,
   SandboxWatchQuery,
+  TerminalSize,
 } from './sandboxes.js';
 import type { ConcreteScope } from './scopes.js';
 import { SecretList, SecretMetadata, SecretParams, SecretSetRequest, SecretWithValue } from './secrets.js';
@@ -677,6 +678,18 @@ export const routes = {
     scopes: ['sandboxes:write'],
     params: SandboxProcessParams,
     body: SandboxProcessInput,
+    response: SandboxProcessAck,
+    status: 200,
+  }),
+  sandboxProcessesResize: route({
+    method: 'POST',
+    path: '/v1/sandboxes/:sandboxId/processes/:pid/resize',
+    summary: 'Set the terminal size of a background process started with a pty',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: SandboxProcessParams,
+    body: TerminalSize,
     response: SandboxProcessAck,
     status: 200,
   }),

@@ -145,6 +145,10 @@ export const SandboxFileList = listOf(SandboxFileEntry);
 export const SandboxPathResult = z.object({ path: z.string(), exists: z.boolean() });
 export const SandboxPathRequest = z.object({ path: SandboxPath }).strict();
 
+export const TerminalSize = z
+  .object({ cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) })
+  .strict();
+
 /** A background process: started, left running, followed and signalled by pid. */
 export const SandboxProcessStart = z
   .object({
@@ -157,6 +161,9 @@ export const SandboxProcessStart = z
       .min(1)
       .max(7 * 24 * 3_600_000)
       .optional(),
+    pty: TerminalSize.optional().meta({
+      description: 'run on a pseudo-terminal of this size: output comes as stdout, stdin is the terminal',
+    }),
   })
   .strict();
 export type SandboxProcessStart = z.input<typeof SandboxProcessStart>;

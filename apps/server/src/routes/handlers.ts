@@ -519,6 +519,9 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
         body.eof ?? false,
       );
     },
+    async sandboxProcessesResize({ auth, params, body }) {
+      return deps.sandboxes.resizeProcess(auth, params.sandboxId, params.pid, body);
+    },
     async sandboxProcessesSignal({ auth, params, body }) {
       return deps.sandboxes.signalProcess(auth, params.sandboxId, params.pid, body.signal);
     },

@@ -132,6 +132,26 @@ describe('sandbox processes, pause and resume, logs and idle timeout', () => {
     expect((await sandbox('container')).info.idleTimeout).toBe(900);
   });
 
+  it.each(['gvisor', 'container'] as const)(
+    'runs an interactive shell on a %s pseudo-terminal: typed input, resize, exit',
+    async (runtime) => {
+      const box = await sandbox(runtime);
+      const shell = await box.processes.start('bash --norc --noprofile -i', { pty: { cols: 100, rows: 30 } });
+      let screen = '';
+      shell.follow({ onStdout: (text) => (screen += text) });
+      await shell.sendStdin('stty size; tty\r');
+      await expect.poll(() => screen).toMatch(/30 100\r\n\/dev\/pts\/\d+\r\n/);
+      await shell.resize(120, 40);
+      await shell.sendStdin('stty size\r');
+      await expect.poll(() => screen).toMatch(/40 120\r\n/);
+      await shell.sendStdin('exit 7\r');
+      expect(await shell.wait()).toMatchObject({ exitCode: 7 });
+      const plain = await box.processes.start('sleep 30');
+      await expect(plain.resize(80, 24)).rejects.toMatchObject({ code: 'validation_failed' });
+      await plain.kill('KILL');
+    },
+  );
+
   it('kills a streamed command when its client goes away', async () => {
     const box = await sandbox('container');
     for await (const chunk of box.execStream('echo $$ > /root/stream.pid; echo started; sleep 120')) {

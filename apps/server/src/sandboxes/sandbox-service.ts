@@ -63,6 +63,8 @@ function channelApiError(error: unknown, context: { sandboxId: string; path?: st
       return new ApiError('file_not_found', error.message, details);
     case 'process_not_found':
       return new ApiError('process_not_found', error.message, details);
+    case 'invalid':
+      return new ApiError('validation_failed', error.message, details);
     case 'no_space':
       return new ApiError('sandbox_disk_full', `the sandbox's disk is full: ${error.message}`, details);
     case 'channel_lost':
@@ -609,6 +611,7 @@ export class SandboxService {
         ...(body.cwd ? { cwd: body.cwd } : {}),
         ...(body.env ? { env: body.env } : {}),
         ...(body.timeoutMs ? { timeoutMs: body.timeoutMs } : {}),
+        ...(body.pty ? { pty: body.pty } : {}),
       }),
     );
     const shown = body.command.length > 200 ? `${body.command.slice(0, 200)}…` : body.command;
@@ -670,6 +673,11 @@ export class SandboxService {
 
   async processStdin(auth: AuthContext, id: string, pid: number, data: Buffer, eof: boolean) {
     await this.onChannel(auth, id, {}, (channel) => channel.stdin(pid, data, eof));
+    return { pid };
+  }
+
+  async resizeProcess(auth: AuthContext, id: string, pid: number, size: { cols: number; rows: number }) {
+    await this.onChannel(auth, id, {}, (channel) => channel.resize(pid, size.cols, size.rows));
     return { pid };
   }
 

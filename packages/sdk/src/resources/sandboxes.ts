@@ -528,6 +528,11 @@ export class ProcessHandle {
     });
   }
 
+  /** Sets the terminal size of a process started with `pty`. @example await shell.resize(100, 30) */
+  async resize(cols: number, rows: number): Promise<void> {
+    await this.http.call(routes.sandboxProcessesResize, { params: this.params(), body: { cols, rows } });
+  }
+
   /** Closes its stdin (end of input). */
   async closeStdin(): Promise<void> {
     await this.http.call(routes.sandboxProcessesStdin, { params: this.params(), body: { eof: true } });
@@ -541,8 +546,16 @@ export class SandboxProcesses {
     private readonly sandboxId: string,
   ) {}
 
-  /** Starts a shell command in the background. @example const p = await sandbox.processes.start('npm run dev') */
-  async start(command: string, options: Omit<ExecOptions, 'stdin' | 'background'> = {}): Promise<ProcessHandle> {
+  /**
+   * Starts a shell command in the background; with `pty` it runs on a pseudo-terminal (an interactive shell,
+   * a REPL): its output is the terminal's, `sendStdin` types into it, `resize` changes its size.
+   * @example const p = await sandbox.processes.start('npm run dev')
+   * @example const shell = await sandbox.processes.start('bash', { pty: { cols: 120, rows: 40 } })
+   */
+  async start(
+    command: string,
+    options: Omit<ExecOptions, 'stdin' | 'background'> & { pty?: { cols: number; rows: number } } = {},
+  ): Promise<ProcessHandle> {
     const info = await this.http.call<SandboxProcess>(routes.sandboxProcessesStart, {
       params: { sandboxId: this.sandboxId },
       body: {
@@ -550,6 +563,7 @@ export class SandboxProcesses {
         ...(options.cwd ? { cwd: options.cwd } : {}),
         ...(options.env ? { env: options.env } : {}),
         ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+        ...(options.pty ? { pty: options.pty } : {}),
       },
     });
     return new ProcessHandle(this.http, this.sandboxId, info.pid, info);
