@@ -203,6 +203,9 @@ describe('runtools CLI against a running server', () => {
           `sent SIGKILL to ${pid}\n`,
         );
         expect((await cli(['sandbox', 'kill', sandbox.id, '999999'])).code).toBe(5);
+        expect((await cli(['sandbox', 'stats', sandbox.id])).stdout).toMatch(
+          /cpu:\s+\d+\.\d+ s\nmemory:\s+.* MiB of 1024\.0 MiB\n/,
+        );
         expect((await cli(['sandbox', 'pause', sandbox.id])).stdout).toBe(`${sandbox.id} paused\n`);
         expect((await cli(['sandbox', 'exec', sandbox.id, '--', 'true'])).code).toBe(6);
         expect((await cli(['sandbox', 'resume', sandbox.id])).stdout).toBe(`${sandbox.id} running\n`);

@@ -27,6 +27,7 @@ import * as sandboxList from './commands/sandbox/list.js';
 import * as sandboxLogs from './commands/sandbox/logs.js';
 import * as sandboxPause from './commands/sandbox/pause.js';
 import * as sandboxPs from './commands/sandbox/ps.js';
+import * as sandboxStats from './commands/sandbox/stats.js';
 import * as secretDelete from './commands/secret/delete.js';
 import * as secretGet from './commands/secret/get.js';
 import * as secretList from './commands/secret/list.js';
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
     sandboxGet,
     sandboxExec,
     sandboxPs,
+    sandboxStats,
     sandboxLogs,
     sandboxPause,
     sandboxDestroy,

@@ -33,6 +33,19 @@ export interface ExecResult {
 
 export type RuntimeState = 'running' | 'paused' | 'stopped' | 'missing';
 
+/** What a sandbox uses; a figure the host cannot read is undefined. */
+export interface SandboxStats {
+  /** CPU time used since it started. */
+  cpuSeconds: number | undefined;
+  memoryBytes: number | undefined;
+  memoryLimitBytes: number | undefined;
+  /** Host tasks in its pids cgroup (for gVisor: the sentry's threads, not the sandbox's processes). */
+  hostProcesses: number | undefined;
+  /** Bytes in its writable layer. */
+  diskBytes: number | undefined;
+  diskLimitBytes: number | undefined;
+}
+
 /** What a sandbox runtime does for the control plane. Both drivers run the same OCI bundle. */
 export interface SandboxDriver {
   readonly name: DriverName;
@@ -42,6 +55,7 @@ export interface SandboxDriver {
   channel(id: string): DaemonChannel;
   /** Runs a command to completion through the channel, collecting its output. */
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
+  stats(id: string): Promise<SandboxStats>;
   /** Freezes every process of the sandbox in memory; `resume` thaws them. */
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;

@@ -13,7 +13,15 @@ export {
 } from './channel.js';
 export { CommandError, type CommandResult, mustRun, type RunningCommand, runCommand, spawnCommand } from './command.js';
 export { availableDrivers, type DriverReport, doctor } from './doctor.js';
-export type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, RuntimeState, SandboxDriver } from './driver.js';
+export type {
+  DriverName,
+  DriverSandboxSpec,
+  ExecRequest,
+  ExecResult,
+  RuntimeState,
+  SandboxDriver,
+  SandboxStats,
+} from './driver.js';
 export { ContainerDriver } from './drivers/container/container-driver.js';
 export { GvisorDriver } from './drivers/gvisor/gvisor-driver.js';
 export { type HostTools, hostTools, privateCgroupNamespace } from './host.js';

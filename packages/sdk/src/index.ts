@@ -12,6 +12,7 @@ export type {
   SandboxExecResult,
   SandboxLogEntry,
   SandboxProcess,
+  SandboxStats,
   SandboxStatus,
   SecretCategory,
   SecretMetadata,

@@ -58,6 +58,7 @@ export {
   SandboxProcessList,
   SandboxProcessStart,
   SandboxRuntime,
+  SandboxStats,
   SandboxStatus,
   SandboxWatchEvent,
 } from './sandboxes.js';

@@ -269,3 +269,16 @@ export const SandboxWatchEvent = z
   ])
   .meta({ id: 'SandboxWatchEvent' });
 export type SandboxWatchEvent = z.infer<typeof SandboxWatchEvent>;
+
+/** What a sandbox uses now; null where the host cannot tell. */
+export const SandboxStats = z
+  .object({
+    cpuSeconds: z.number().nullable(),
+    memoryBytes: z.number().nullable(),
+    memoryLimitBytes: z.number().nullable(),
+    diskBytes: z.number().nullable(),
+    diskLimitBytes: z.number().nullable(),
+    processes: z.number().int().nullable().meta({ description: 'processes inside the sandbox' }),
+  })
+  .meta({ id: 'SandboxStats' });
+export type SandboxStats = z.infer<typeof SandboxStats>;

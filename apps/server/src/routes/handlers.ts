@@ -486,6 +486,9 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async sandboxFilesMkdir({ auth, params, body }) {
       return deps.sandboxes.makeDirectory(auth, params.sandboxId, body.path);
     },
+    async sandboxesStats({ auth, params }) {
+      return deps.sandboxes.stats(auth, params.sandboxId);
+    },
     async sandboxesPause({ auth, params }) {
       return deps.sandboxes.pause(auth, params.sandboxId);
     },

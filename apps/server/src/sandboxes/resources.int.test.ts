@@ -29,9 +29,22 @@ describe('sandbox disk limits and network settings', () => {
       await expect(box.files.write('/root/more.bin', Buffer.alloc(4 * 1024 * 1024))).rejects.toMatchObject({
         code: 'sandbox_disk_full',
       });
+      const full = await box.stats();
       await box.exec('rm /root/fill');
       await box.files.write('/root/more.bin', Buffer.alloc(4 * 1024 * 1024));
       expect((await box.files.stat('/root/more.bin')).size).toBe(4 * 1024 * 1024);
+
+      expect((await box.stats()).processes).toBe(0);
+      await box.exec('exec sleep 60', { background: true });
+      const stats = await box.stats();
+      expect(stats.diskLimitBytes).toBeGreaterThan(80_000_000);
+      expect(stats.diskLimitBytes).toBeLessThanOrEqual(96_000_000);
+      expect(full.diskBytes).toBeGreaterThan(stats.diskBytes ?? 0);
+      expect(stats.diskBytes).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+      expect(stats.memoryLimitBytes).toBe(1024 ** 3);
+      expect(stats.memoryBytes).toBeGreaterThan(0);
+      expect(stats.cpuSeconds).toBeGreaterThan(0);
+      expect(stats.processes).toBe(1);
     },
     120_000,
   );

@@ -20,6 +20,7 @@ import type {
   SandboxProcessEvent,
   SandboxProcessStart,
   SandboxRuntime,
+  SandboxStats,
   SandboxStatus,
   SandboxWatchEvent,
 } from '@runtools/spec';
@@ -309,6 +310,37 @@ export class SandboxService {
       if (this.lifecycle.get(id) === settled) this.lifecycle.delete(id);
     });
     return next;
+  }
+
+  /** Usage from the host's side, plus the process count from inside when the sandbox runs. */
+  async stats(auth: AuthContext, id: string): Promise<SandboxStats> {
+    const row = await this.row(auth, id);
+    if (row.status !== 'running' && row.status !== 'paused') {
+      throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; stats need a running or paused one`, {
+        status: row.status,
+      });
+    }
+    const driver = this.driver(row.runtime as SandboxRuntime);
+    const usage = await driver.stats(id).catch((error: Error) => {
+      throw new ApiError('sandbox_unreachable', `cannot read the usage of sandbox ${id}: ${error.message}`);
+    });
+    let processes: number | null = null;
+    if (row.status === 'running') {
+      const listed = await driver
+        .channel(id)
+        .list('/proc')
+        .catch(() => undefined);
+      // Every numeric directory of /proc is a process; the daemon is one of them and is not counted.
+      if (listed) processes = listed.filter((entry) => entry.type === 'dir' && /^\d+$/.test(entry.name)).length - 1;
+    }
+    return {
+      cpuSeconds: usage.cpuSeconds ?? null,
+      memoryBytes: usage.memoryBytes ?? null,
+      memoryLimitBytes: usage.memoryLimitBytes ?? null,
+      diskBytes: usage.diskBytes ?? null,
+      diskLimitBytes: usage.diskLimitBytes ?? null,
+      processes,
+    };
   }
 
   async pause(auth: AuthContext, id: string, reason: string | null = null): Promise<Sandbox> {

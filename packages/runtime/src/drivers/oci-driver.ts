@@ -1,11 +1,19 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
 import { DaemonChannel } from '../channel.js';
 import { CommandError, mustRun, runCommand } from '../command.js';
-import type { DriverName, DriverSandboxSpec, ExecRequest, ExecResult, RuntimeState, SandboxDriver } from '../driver.js';
+import type {
+  DriverName,
+  DriverSandboxSpec,
+  ExecRequest,
+  ExecResult,
+  RuntimeState,
+  SandboxDriver,
+  SandboxStats,
+} from '../driver.js';
 import { privateCgroupNamespace } from '../host.js';
 import { hostNameservers, NetworkManager, type SandboxNetwork } from '../network.js';
 
@@ -215,6 +223,41 @@ export abstract class OciDriver implements SandboxDriver {
       stdout: Buffer.concat(stdout),
       stderr: Buffer.concat(stderr),
       timedOut: outcome.timedOut,
+    };
+  }
+
+  /** What the sandbox uses now, from its cgroups (both runtimes honour the bundle's cgroupsPath) and its layer. */
+  async stats(id: string): Promise<SandboxStats> {
+    const dir = this.sandboxDir(id);
+    if (!existsSync(dir)) throw new Error(`sandbox ${id} does not exist`);
+    const cgroup = (controller: string, file: string) => {
+      try {
+        return Number(readFileSync(join('/sys/fs/cgroup', controller, 'runtools', id, file), 'utf8').trim());
+      } catch {
+        return undefined;
+      }
+    };
+    const disk = join(dir, 'disk');
+    let diskBytes: number | undefined;
+    let diskLimitBytes: number | undefined;
+    if (existsSync(join(dir, 'disk.img'))) {
+      const fs = statfsSync(disk);
+      diskLimitBytes = fs.blocks * fs.bsize;
+      diskBytes = (fs.blocks - fs.bfree) * fs.bsize;
+    } else {
+      const used = await runCommand('du', ['-sb', join(dir, 'upper')], { timeoutMs: 10_000 });
+      diskBytes = used.exitCode === 0 ? Number(used.stdout.toString('utf8').split('\t')[0]) : undefined;
+    }
+    const memoryLimit = cgroup('memory', 'memory.limit_in_bytes');
+    const cpuNanos = cgroup('cpuacct', 'cpuacct.usage');
+    return {
+      cpuSeconds: cpuNanos === undefined ? undefined : cpuNanos / 1e9,
+      memoryBytes: cgroup('memory', 'memory.usage_in_bytes'),
+      // cgroup v1 reports "no limit" as a huge number.
+      memoryLimitBytes: memoryLimit !== undefined && memoryLimit < 2 ** 60 ? memoryLimit : undefined,
+      hostProcesses: cgroup('pids', 'pids.current'),
+      diskBytes,
+      diskLimitBytes,
     };
   }
 

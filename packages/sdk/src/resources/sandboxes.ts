@@ -9,6 +9,7 @@ import {
   type SandboxProcess,
   type SandboxProcessEvent,
   type Sandbox as SandboxRecord,
+  type SandboxStats,
   type SandboxStatus,
   type SandboxWatchEvent,
 } from '@runtools/spec';
@@ -145,6 +146,14 @@ export class Sandbox {
         if (text) yield { type: event.type, text };
       }
     }
+  }
+
+  /**
+   * CPU time, memory, disk and process count now.
+   * @example const { memoryBytes, diskBytes } = await sandbox.stats()
+   */
+  async stats(): Promise<SandboxStats> {
+    return this.http.call(routes.sandboxesStats, { params: { sandboxId: this.id } });
   }
 
   /** Freezes every process in memory; exec and files answer 409 until `resume`. @example await sandbox.pause() */
