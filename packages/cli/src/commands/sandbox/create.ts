@@ -47,12 +47,9 @@ export function register(sandbox: Command): void {
       const templates = await rt.templates.list().catch(() => []);
       const template = templates.find((item) => (flags.template ? item.name === flags.template : item.default));
       if (template && template.status !== 'ready') {
-        if (!json) process.stderr.write(`building template ${template.name} (once)\n`);
-        await rt.templates.build(template.name, {
-          onProgress: (line) => {
-            if (!json) process.stderr.write(`  ${line}\n`);
-          },
-        });
+        // On stderr even with --json: stdout stays the one JSON document.
+        process.stderr.write(`building template ${template.name} (once, a minute or two)\n`);
+        await rt.templates.build(template.name, { onProgress: (line) => process.stderr.write(`  ${line}\n`) });
       }
       const created = await rt.sandboxes.create({
         ...(flags.name ? { name: flags.name } : {}),
