@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
 import { Authenticator } from './auth/authenticate.js';
@@ -15,6 +16,7 @@ import { createHandlers } from './routes/handlers.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
 import { TemplateService } from './sandboxes/template-service.js';
 import { version } from './version.js';
+import { LocalWorkspaceStorage, WorkspaceService } from './workspaces/workspace-service.js';
 
 export interface RunningServer {
   url: string;
@@ -53,11 +55,13 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       defaultTemplate: config.defaultTemplate,
       logger,
     });
+    const workspaces = new WorkspaceService(db.kysely, new LocalWorkspaceStorage(join(config.dataDir, 'workspaces')));
     const sandboxes = new SandboxService(db.kysely, {
       dataDir: config.dataDir,
       defaultRuntime: config.runtime,
       defaultTemplate: config.defaultTemplate,
       templates,
+      workspaces,
       maxUploadBytes: config.maxUploadBytes,
       logger,
     });
@@ -78,6 +82,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       db,
       sandboxes,
       templates,
+      workspaces,
       secrets: new SecretStore(db, rootKey.root),
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),

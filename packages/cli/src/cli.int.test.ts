@@ -255,6 +255,32 @@ describe('runtools CLI against a running server', () => {
     15 * 60_000,
   );
 
+  it(
+    'creates a workspace, mounts it into a sandbox, and keeps its files after the sandbox is gone',
+    async () => {
+      await testBaseRootfs();
+      const created = await cli(['workspace', 'create', 'CLI Files', '--json']);
+      expect(created.code).toBe(0);
+      const workspace = JSON.parse(created.stdout) as { id: string; slug: string };
+      expect(workspace.slug).toBe('cli-files');
+      const box = JSON.parse(
+        (await cli(['sandbox', 'create', '--runtime', 'container', '--mount', `${workspace.id}:/workspace`, '--json']))
+          .stdout,
+      ) as { id: string };
+      expect((await cli(['sandbox', 'exec', box.id, '--', 'echo saved > /workspace/a.txt'])).code).toBe(0);
+      expect((await cli(['workspace', 'delete', workspace.id, '--yes'])).code).toBe(6);
+      expect((await cli(['sandbox', 'destroy', box.id])).code).toBe(0);
+      expect((await cli(['workspace', 'get', workspace.id])).stdout).toMatch(
+        /usage:\s+6 bytes in 1 files, 0 directories/,
+      );
+      expect((await cli(['workspace', 'list'])).stdout).toMatch(new RegExp(`${workspace.id}\\s+cli-files\\s+org`));
+      expect((await cli(['workspace', 'delete', workspace.id])).code).toBe(2);
+      expect((await cli(['workspace', 'delete', workspace.id, '--yes'])).stdout).toBe(`deleted ${workspace.id}\n`);
+      expect((await cli(['sandbox', 'create', '--mount', ':/workspace'])).code).toBe(2);
+    },
+    15 * 60_000,
+  );
+
   it('exits 2 on usage errors and 7 when the server cannot be reached', async () => {
     const unknown = await cli(['secret', 'list', '--bogus']);
     expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringContaining("unknown option '--bogus'")]);

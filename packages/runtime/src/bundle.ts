@@ -33,6 +33,8 @@ export function writeBundleConfig(options: {
   cwd?: string;
   /** A network namespace to join (internet egress); without it the sandbox gets an empty one. */
   netnsPath?: string;
+  /** Host directories bound read-write (workspaces), parents first. */
+  binds?: readonly { hostPath: string; path: string }[];
 }): void {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -92,6 +94,12 @@ export function writeBundleConfig(options: {
         source: options.channelDir,
         options: ['rbind', 'rw', 'nosuid', 'noexec'],
       },
+      ...(options.binds ?? []).map((bind) => ({
+        destination: bind.path,
+        type: 'bind',
+        source: bind.hostPath,
+        options: ['rbind', 'rw', 'nosuid', 'nodev'],
+      })),
     ],
     linux: {
       cgroupsPath: options.cgroupsPath,

@@ -11,6 +11,8 @@ export interface DriverSandboxSpec {
   workdir?: string;
   /** Internet egress (see network.ts); without it the sandbox has loopback only. */
   internet?: boolean;
+  /** Host directories bound read-write into the sandbox (workspaces), parents first. */
+  mounts?: readonly { hostPath: string; path: string }[];
   hostname: string;
   env: Record<string, string>;
   limits: SandboxLimits;

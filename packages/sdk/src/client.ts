@@ -7,6 +7,7 @@ import { Sandboxes } from './resources/sandboxes.js';
 import { Secrets } from './resources/secrets.js';
 import { SshKeys } from './resources/ssh-keys.js';
 import { Templates } from './resources/templates.js';
+import { Workspaces } from './resources/workspaces.js';
 import { sdkVersion } from './version.js';
 
 export interface RunToolsOptions {
@@ -42,6 +43,7 @@ export class RunTools {
   readonly members: Members;
   readonly sandboxes: Sandboxes;
   readonly templates: Templates;
+  readonly workspaces: Workspaces;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -66,6 +68,7 @@ export class RunTools {
     this.members = new Members(this.http);
     this.sandboxes = new Sandboxes(this.http);
     this.templates = new Templates(this.http);
+    this.workspaces = new Workspaces(this.http);
   }
 
   /**

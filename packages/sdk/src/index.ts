@@ -21,6 +21,9 @@ export type {
   Template,
   TemplateCreateRequest,
   WhoAmI,
+  Workspace,
+  WorkspaceCreateRequest,
+  WorkspaceUsage,
 } from '@runtools/spec';
 export { defaultBaseUrl, RunTools, type RunToolsOptions } from './client.js';
 export {
@@ -62,3 +65,4 @@ export {
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';
 export { Templates } from './resources/templates.js';
+export { Workspaces } from './resources/workspaces.js';

@@ -10,6 +10,7 @@ export const idPrefixes = {
   secret: 'sec',
   sshKey: 'ssh',
   sandbox: 'sbx',
+  workspace: 'wsp',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

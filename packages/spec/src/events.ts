@@ -37,5 +37,7 @@ export const auditEvents = [
   'ssh_key.removed',
   'sandbox.created',
   'sandbox.destroyed',
+  'workspace.created',
+  'workspace.deleted',
 ] as const;
 export type AuditEvent = (typeof auditEvents)[number];

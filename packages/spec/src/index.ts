@@ -96,3 +96,11 @@ export {
   TemplateName,
   TemplateStatus,
 } from './templates.js';
+export {
+  Workspace,
+  WorkspaceCreateRequest,
+  WorkspaceKind,
+  WorkspaceList,
+  WorkspaceMount,
+  WorkspaceUsage,
+} from './workspaces.js';

@@ -46,6 +46,14 @@ import type { ConcreteScope } from './scopes.js';
 import { SecretList, SecretMetadata, SecretParams, SecretSetRequest, SecretWithValue } from './secrets.js';
 import { SshKey, SshKeyAddRequest, SshKeyList, SshKeyParams } from './ssh-keys.js';
 import { Template, TemplateBuildEvent, TemplateCreateRequest, TemplateList, TemplateParams } from './templates.js';
+import {
+  Workspace,
+  WorkspaceCreateRequest,
+  WorkspaceList,
+  WorkspaceParams,
+  WorkspaceRenameRequest,
+  WorkspaceUsage,
+} from './workspaces.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -380,6 +388,73 @@ export const routes = {
     status: 200,
   }),
 
+  workspacesCreate: route({
+    method: 'POST',
+    path: '/v1/workspaces',
+    summary:
+      'Create a workspace: persistent storage that outlives every sandbox (org: mountable; personal: yours only)',
+    tag: 'workspaces',
+    auth: 'key',
+    scopes: ['files:write'],
+    body: WorkspaceCreateRequest,
+    response: Workspace,
+    status: 201,
+  }),
+  workspacesList: route({
+    method: 'GET',
+    path: '/v1/workspaces',
+    summary: "The org's workspaces, and your personal ones (admins see every member's)",
+    tag: 'workspaces',
+    auth: 'key',
+    scopes: ['files:read'],
+    response: WorkspaceList,
+    status: 200,
+  }),
+  workspacesGet: route({
+    method: 'GET',
+    path: '/v1/workspaces/:workspaceId',
+    summary: 'One workspace',
+    tag: 'workspaces',
+    auth: 'key',
+    scopes: ['files:read'],
+    params: WorkspaceParams,
+    response: Workspace,
+    status: 200,
+  }),
+  workspacesRename: route({
+    method: 'PATCH',
+    path: '/v1/workspaces/:workspaceId',
+    summary: 'Rename a workspace (its slug and id stay)',
+    tag: 'workspaces',
+    auth: 'key',
+    scopes: ['files:write'],
+    params: WorkspaceParams,
+    body: WorkspaceRenameRequest,
+    response: Workspace,
+    status: 200,
+  }),
+  workspacesDelete: route({
+    method: 'DELETE',
+    path: '/v1/workspaces/:workspaceId',
+    summary: 'Delete a workspace and its files (refused while a sandbox mounts it)',
+    tag: 'workspaces',
+    auth: 'key',
+    scopes: ['files:write'],
+    params: WorkspaceParams,
+    response: Deleted,
+    status: 200,
+  }),
+  workspacesUsage: route({
+    method: 'GET',
+    path: '/v1/workspaces/:workspaceId/usage',
+    summary: 'Bytes, files and directories in a workspace, counted now',
+    tag: 'workspaces',
+    auth: 'key',
+    scopes: ['files:read'],
+    params: WorkspaceParams,
+    response: WorkspaceUsage,
+    status: 200,
+  }),
   sandboxesCreate: route({
     method: 'POST',
     path: '/v1/sandboxes',

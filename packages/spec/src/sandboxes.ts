@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idSchema, listOf, Timestamp } from './common.js';
 import { ByteSize, ResourceName } from './definitions.js';
 import { sandboxStates } from './events.js';
+import { WorkspaceMount } from './workspaces.js';
 
 export const SandboxStatus = z.enum(sandboxStates).meta({ id: 'SandboxStatus' });
 export type SandboxStatus = z.infer<typeof SandboxStatus>;
@@ -37,6 +38,11 @@ export const SandboxCreateRequest = z
         description:
           'seconds without exec, file or process activity before the sandbox is paused; 0 never; default 900',
       }),
+    mounts: z
+      .array(WorkspaceMount)
+      .max(16)
+      .optional()
+      .meta({ description: 'org workspaces to mount at /workspace or under it' }),
     network: z
       .object({
         internet: z
@@ -69,6 +75,7 @@ export const Sandbox = z
     metadata: z.record(z.string(), z.string()),
     resources: z.object({ vcpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().nullable() }),
     network: z.object({ internet: z.boolean() }),
+    mounts: z.array(z.object({ workspaceId: z.string(), path: z.string() })),
     idleTimeout: z.number().int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,

@@ -162,6 +162,25 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('sandboxes').addColumn('disk_bytes', 'bigint').execute();
       },
     },
+    '0006_workspaces': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('workspaces')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('slug', 'text', (column) => column.notNull())
+          .addColumn('kind', 'text', (column) => column.notNull())
+          .addColumn('owner_member_id', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('workspaces_org_slug', ['org_id', 'slug'])
+          .execute();
+        await db.schema
+          .alterTable('sandboxes')
+          .addColumn('mounts', 'text', (column) => column.notNull().defaultTo('[]'))
+          .execute();
+      },
+    },
   };
 }
 

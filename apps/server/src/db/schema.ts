@@ -63,8 +63,20 @@ export interface Database {
     internet: number;
     /** Size of its writable layer; null: unlimited. bigint: PostgreSQL returns a string. */
     disk_bytes: number | string | null;
+    /** JSON: [{ workspaceId, path }]. */
+    mounts: string;
     created_at: Iso;
     updated_at: Iso;
+  };
+  workspaces: {
+    id: string;
+    org_id: string;
+    name: string;
+    slug: string;
+    kind: string;
+    /** The member a personal workspace belongs to; null for org workspaces. */
+    owner_member_id: string | null;
+    created_at: Iso;
   };
   templates: {
     org_id: string;

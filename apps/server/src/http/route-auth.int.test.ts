@@ -13,6 +13,7 @@ const sampleParams: Record<string, string> = {
   sandboxId: 'sbx_aaaaaaaaaaaaaaaaaaaa',
   pid: '42',
   templateName: 'no-such-template',
+  workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
 };
 
 function concretePath(path: string): string {

@@ -21,11 +21,13 @@ import {
 } from '../orgs/tenancy.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { TemplateService } from '../sandboxes/template-service.js';
+import type { WorkspaceService } from '../workspaces/workspace-service.js';
 
 export interface HandlerDeps {
   db: Db;
   sandboxes: SandboxService;
   templates: TemplateService;
+  workspaces: WorkspaceService;
   secrets: SecretStore;
   version: string;
   /** Extra readiness checks beyond the database (e.g. the root key being loaded). */
@@ -542,6 +544,24 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async sandboxFilesWatch({ auth, params, query }) {
       return deps.sandboxes.watchFiles(auth, params.sandboxId, query.path, query.recursive === 'true');
+    },
+    async workspacesCreate({ auth, body }) {
+      return deps.workspaces.create(auth, body);
+    },
+    async workspacesList({ auth }) {
+      return { data: await deps.workspaces.list(auth) };
+    },
+    async workspacesGet({ auth, params }) {
+      return deps.workspaces.get(auth, params.workspaceId);
+    },
+    async workspacesRename({ auth, params, body }) {
+      return deps.workspaces.rename(auth, params.workspaceId, body.name);
+    },
+    async workspacesDelete({ auth, params }) {
+      return deps.workspaces.delete(auth, params.workspaceId);
+    },
+    async workspacesUsage({ auth, params }) {
+      return deps.workspaces.usage(auth, params.workspaceId);
     },
     async templatesList({ auth }) {
       return { data: await deps.templates.list(auth) };

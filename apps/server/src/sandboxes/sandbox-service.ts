@@ -31,6 +31,7 @@ import type { AuthContext } from '../auth/authenticate.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
+import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import { parseByteSize } from './byte-size.js';
 import { EventQueue } from './event-queue.js';
 import type { TemplateService } from './template-service.js';
@@ -104,6 +105,7 @@ function sandboxFromRow(row: Database['sandboxes']): Sandbox {
       diskBytes: row.disk_bytes === null ? null : Number(row.disk_bytes),
     },
     network: { internet: Number(row.internet) === 1 },
+    mounts: JSON.parse(row.mounts) as { workspaceId: string; path: string }[],
     idleTimeout: Number(row.idle_timeout),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -170,6 +172,7 @@ export class SandboxService {
       defaultRuntime: SandboxRuntime;
       defaultTemplate: string;
       templates: TemplateService;
+      workspaces: WorkspaceService;
       /** Largest file upload, in bytes. */
       maxUploadBytes: number;
       logger: Logger;
@@ -475,11 +478,13 @@ export class SandboxService {
       resources?: { vcpus?: number | undefined; memory?: string | undefined; disk?: string | undefined } | undefined;
       idleTimeout?: number | undefined;
       network?: { internet?: boolean | undefined } | undefined;
+      mounts?: { workspaceId: string; path?: string | undefined }[] | undefined;
     },
   ): Promise<Sandbox> {
     const templateName = body.template ?? this.options.defaultTemplate;
-    // Unknown templates are refused before anything is written.
+    // Unknown templates and workspaces are refused before anything is written.
     await this.options.templates.get(auth, templateName);
+    const mounts = await this.options.workspaces.resolveMounts(auth, body.mounts ?? []);
     const runtime = body.runtime ?? this.options.defaultRuntime;
     const driver = this.driver(runtime);
     const now = nowIso();
@@ -498,6 +503,7 @@ export class SandboxService {
       idle_timeout: body.idleTimeout ?? defaultIdleTimeoutSeconds,
       internet: body.network?.internet ? 1 : 0,
       disk_bytes: body.resources?.disk ? diskBytes(body.resources.disk) : null,
+      mounts: JSON.stringify(mounts.map(({ workspaceId, path }) => ({ workspaceId, path }))),
       created_at: now,
       updated_at: now,
     };
@@ -514,6 +520,7 @@ export class SandboxService {
         hostname: row.name ?? 'sandbox',
         env: { ...template.env, ...body.env },
         ...(body.network?.internet ? { internet: true } : {}),
+        ...(mounts.length ? { mounts: mounts.map(({ hostPath, path }) => ({ hostPath, path })) } : {}),
         limits: {
           vcpus: row.vcpus,
           memoryBytes: Number(row.memory_bytes),

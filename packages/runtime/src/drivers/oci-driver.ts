@@ -135,6 +135,7 @@ export abstract class OciDriver implements SandboxDriver {
       writeBundleConfig({
         bundleDir: bundle,
         ...(network ? { netnsPath: network.netnsPath } : {}),
+        ...(spec.mounts?.length ? { binds: spec.mounts } : {}),
         rootfs,
         hostname: spec.hostname,
         env: spec.env,

@@ -15,6 +15,7 @@ interface CreateFlags {
   disk?: string;
   idleTimeout?: string;
   internet?: boolean;
+  mount?: string[];
 }
 
 export function register(sandbox: Command): void {
@@ -29,6 +30,11 @@ export function register(sandbox: Command): void {
     .option('--vcpus <n>', 'CPU limit')
     .option('--memory <size>', 'memory limit, e.g. 512MB or 2GB')
     .option('--disk <size>', 'size of its writable disk, e.g. 10GB (default: unlimited)')
+    .option(
+      '--mount <WORKSPACE_ID:PATH>',
+      'mount an org workspace at /workspace or under it (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--internet', 'allow outbound internet access (never the host, private networks or other sandboxes)')
     .option('--idle-timeout <seconds>', 'pause after this many seconds without activity (0 never, default 900)')
     .action(async (flags: CreateFlags, command: Command) => {
@@ -59,6 +65,15 @@ export function register(sandbox: Command): void {
         ...(flags.metadata ? { metadata: flags.metadata } : {}),
         ...(idleTimeout !== undefined ? { idleTimeout } : {}),
         ...(flags.internet ? { network: { internet: true } } : {}),
+        ...(flags.mount
+          ? {
+              mounts: flags.mount.map((value) => {
+                const [workspaceId, path] = value.split(':');
+                if (!workspaceId) throw new UserError(`--mount needs WORKSPACE_ID[:PATH], got "${value}"`);
+                return { workspaceId, path: path || '/workspace' };
+              }),
+            }
+          : {}),
         ...(vcpus !== undefined || flags.memory || flags.disk
           ? {
               resources: {

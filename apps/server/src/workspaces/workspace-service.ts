@@ -1,0 +1,197 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Workspace, WorkspaceUsage } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import { isUniqueViolation } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { newId, nowIso } from '../ids.js';
+import { slugify } from '../orgs/tenancy.js';
+
+/** Where a workspace's files live. The embedded default: a directory per workspace in the data dir. */
+export interface WorkspaceStorage {
+  create(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  /** A host directory holding the workspace, for bind-mounting it into sandboxes. */
+  hostPath(id: string): string;
+}
+
+export class LocalWorkspaceStorage implements WorkspaceStorage {
+  constructor(private readonly root: string) {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+  }
+
+  async create(id: string): Promise<void> {
+    // World-writable like /tmp, sticky: sandbox users other than root can use it too.
+    mkdirSync(this.hostPath(id), { recursive: true, mode: 0o1777 });
+  }
+
+  async remove(id: string): Promise<void> {
+    rmSync(this.hostPath(id), { recursive: true, force: true });
+  }
+
+  hostPath(id: string): string {
+    if (!/^wsp_[a-z2-7]{20}$/.test(id)) throw new Error(`invalid workspace id ${id}`);
+    return join(this.root, id);
+  }
+}
+
+function workspaceFromRow(row: Database['workspaces']): Workspace {
+  return {
+    id: row.id,
+    name: row.name,
+    slug: row.slug,
+    kind: row.kind as Workspace['kind'],
+    ownerMemberId: row.owner_member_id,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * Workspaces: org storage that outlives sandboxes. Org workspaces are visible to every member and mountable;
+ * personal ones only to their owner and the org's admins, and never mounted. Another org's ids, and personal
+ * workspaces the caller may not see, answer 404 like ids that do not exist.
+ */
+export class WorkspaceService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly storage: WorkspaceStorage,
+  ) {}
+
+  private visible(auth: AuthContext, row: Database['workspaces']): boolean {
+    return (
+      row.kind === 'org' || row.owner_member_id === auth.memberId || auth.role === 'owner' || auth.role === 'admin'
+    );
+  }
+
+  async row(auth: AuthContext, id: string): Promise<Database['workspaces']> {
+    const row = await this.db
+      .selectFrom('workspaces')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row || !this.visible(auth, row)) throw new ApiError('workspace_not_found', `no workspace ${id}`);
+    return row;
+  }
+
+  async create(auth: AuthContext, body: { name: string; slug?: string | undefined; kind?: 'org' | 'personal' }) {
+    const kind = body.kind ?? 'org';
+    const row: Database['workspaces'] = {
+      id: newId('workspace'),
+      org_id: auth.orgId,
+      name: body.name,
+      slug: body.slug ?? slugify(body.name),
+      kind,
+      owner_member_id: kind === 'personal' ? auth.memberId : null,
+      created_at: nowIso(),
+    };
+    await this.storage.create(row.id);
+    try {
+      await this.db.insertInto('workspaces').values(row).execute();
+    } catch (error) {
+      await this.storage.remove(row.id);
+      if (isUniqueViolation(error))
+        throw new ApiError('workspace_exists', `a workspace with slug "${row.slug}" already exists`, {
+          slug: row.slug,
+        });
+      throw error;
+    }
+    await audit(this.db, { orgId: auth.orgId, event: 'workspace.created', actorKeyId: auth.keyId, targetId: row.id });
+    return workspaceFromRow(row);
+  }
+
+  async list(auth: AuthContext): Promise<Workspace[]> {
+    const rows = await this.db
+      .selectFrom('workspaces')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .orderBy('created_at')
+      .execute();
+    return rows.filter((row) => this.visible(auth, row)).map(workspaceFromRow);
+  }
+
+  async get(auth: AuthContext, id: string): Promise<Workspace> {
+    return workspaceFromRow(await this.row(auth, id));
+  }
+
+  async rename(auth: AuthContext, id: string, name: string): Promise<Workspace> {
+    const row = await this.row(auth, id);
+    await this.db.updateTable('workspaces').set({ name }).where('id', '=', row.id).execute();
+    return workspaceFromRow({ ...row, name });
+  }
+
+  async delete(auth: AuthContext, id: string): Promise<{ id: string; deleted: true }> {
+    const row = await this.row(auth, id);
+    const users = await this.db
+      .selectFrom('sandboxes')
+      .select(['id', 'mounts'])
+      .where('org_id', '=', auth.orgId)
+      .where('status', 'not in', ['destroyed', 'failed'])
+      .execute();
+    const mountedBy = users
+      .filter((sandbox) => (JSON.parse(sandbox.mounts) as { workspaceId: string }[]).some((m) => m.workspaceId === id))
+      .map((sandbox) => sandbox.id);
+    if (mountedBy.length > 0) {
+      throw new ApiError(
+        'workspace_in_use',
+        `workspace ${id} is mounted by ${mountedBy.join(', ')}; destroy those first`,
+        {
+          sandboxes: mountedBy,
+        },
+      );
+    }
+    await this.db.deleteFrom('workspaces').where('id', '=', row.id).execute();
+    await this.storage.remove(row.id);
+    await audit(this.db, { orgId: auth.orgId, event: 'workspace.deleted', actorKeyId: auth.keyId, targetId: row.id });
+    return { id: row.id, deleted: true };
+  }
+
+  /** Counted server-side now, without following symlinks. */
+  async usage(auth: AuthContext, id: string): Promise<WorkspaceUsage> {
+    const row = await this.row(auth, id);
+    const usage = { bytes: 0, files: 0, directories: 0 };
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          usage.directories++;
+          await walk(path);
+        } else {
+          usage.files++;
+          usage.bytes += (await lstat(path)).size;
+        }
+      }
+    };
+    await walk(this.storage.hostPath(row.id));
+    return usage;
+  }
+
+  /**
+   * The host directories of the mounts a sandbox asks for: org workspaces of the caller's org, one per path.
+   */
+  async resolveMounts(
+    auth: AuthContext,
+    mounts: readonly { workspaceId: string; path?: string | undefined }[],
+  ): Promise<{ workspaceId: string; path: string; hostPath: string }[]> {
+    const resolved: { workspaceId: string; path: string; hostPath: string }[] = [];
+    for (const mount of mounts) {
+      const path = mount.path ?? '/workspace';
+      const row = await this.row(auth, mount.workspaceId);
+      if (row.kind !== 'org') {
+        throw new ApiError('workspace_not_mountable', `workspace ${row.id} is personal; only org workspaces mount`, {
+          workspaceId: row.id,
+        });
+      }
+      if (resolved.some((other) => other.path === path)) {
+        throw new ApiError('validation_failed', `two mounts at ${path}`, { path });
+      }
+      resolved.push({ workspaceId: row.id, path, hostPath: this.storage.hostPath(row.id) });
+    }
+    // Parents first, so a mount under another lands inside it.
+    return resolved.sort((a, b) => a.path.length - b.path.length);
+  }
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { client, globalOptions } from '../../context.js';
+import { UserError } from '../../errors.js';
+import { output, printRecord, printTable } from '../../output.js';
+
+export function register(workspace: Command): void {
+  workspace
+    .command('create <name>')
+    .description('create a workspace: storage that outlives sandboxes')
+    .option('--slug <slug>', 'a short unique name (default: from the name)')
+    .option('--personal', "yours only (and your admins'), never mounted into sandboxes")
+    .action(async (name: string, flags: { slug?: string; personal?: boolean }, command: Command) => {
+      const created = await client(command).workspaces.create({
+        name,
+        ...(flags.slug ? { slug: flags.slug } : {}),
+        kind: flags.personal ? 'personal' : 'org',
+      });
+      output(globalOptions(command).json, created, () => process.stdout.write(`${created.id} ${created.slug}\n`));
+    });
+
+  workspace
+    .command('list')
+    .description("the org's workspaces and your personal ones")
+    .action(async (_flags, command: Command) => {
+      const list = await client(command).workspaces.list();
+      output(globalOptions(command).json, list, () =>
+        printTable(
+          list,
+          [
+            ['id', (item) => item.id],
+            ['slug', (item) => item.slug],
+            ['kind', (item) => item.kind],
+            ['name', (item) => item.name],
+          ],
+          'No workspaces.',
+        ),
+      );
+    });
+
+  workspace
+    .command('get <id>')
+    .description('one workspace, with its usage')
+    .action(async (id: string, _flags, command: Command) => {
+      const rt = client(command);
+      const found = await rt.workspaces.get(id);
+      const usage = await rt.workspaces.usage(id);
+      output(globalOptions(command).json, { ...found, usage }, () =>
+        printRecord([
+          ['id', found.id],
+          ['name', found.name],
+          ['slug', found.slug],
+          ['kind', found.kind],
+          ['usage', `${usage.bytes} bytes in ${usage.files} files, ${usage.directories} directories`],
+          ['created', found.createdAt],
+        ]),
+      );
+    });
+
+  workspace
+    .command('rename <id> <name>')
+    .description('rename a workspace')
+    .action(async (id: string, name: string, _flags, command: Command) => {
+      const renamed = await client(command).workspaces.rename(id, name);
+      output(globalOptions(command).json, renamed, () => process.stdout.write(`${renamed.id} ${renamed.name}\n`));
+    });
+
+  workspace
+    .command('delete <id>')
+    .description('delete a workspace and its files (refused while a sandbox mounts it)')
+    .option('--yes', 'confirm')
+    .action(async (id: string, flags: { yes?: boolean }, command: Command) => {
+      if (!flags.yes)
+        throw new UserError('deleting a workspace deletes its files', `runtools workspace delete ${id} --yes`);
+      await client(command).workspaces.delete(id);
+      output(globalOptions(command).json, { id, deleted: true }, () => process.stdout.write(`deleted ${id}\n`));
+    });
+}
