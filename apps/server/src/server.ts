@@ -83,6 +83,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       sandboxes,
       templates,
       workspaces,
+      maxUploadBytes: config.maxUploadBytes,
       secrets: new SecretStore(db, rootKey.root),
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),

@@ -41,6 +41,7 @@ import * as sshKeyAdd from './commands/ssh-key/add.js';
 import * as sshKeyList from './commands/ssh-key/list.js';
 import * as sshKeyRemove from './commands/ssh-key/remove.js';
 import * as templateCommands from './commands/template/template.js';
+import * as workspaceFiles from './commands/workspace/files.js';
 import * as workspaceCommands from './commands/workspace/workspace.js';
 import { reportError } from './errors.js';
 
@@ -76,7 +77,8 @@ export function buildProgram(): Command {
     secretRotateRoot,
   ]);
   group(program, 'ssh-key', 'SSH public keys for sandbox access', [sshKeyAdd, sshKeyList, sshKeyRemove]);
-  group(program, 'workspace', 'storage that outlives sandboxes', [workspaceCommands]);
+  const workspace = group(program, 'workspace', 'storage that outlives sandboxes', [workspaceCommands]);
+  group(workspace, 'files', 'files of a workspace', [workspaceFiles]);
   group(program, 'template', 'templates sandboxes start from (built-in and custom)', [templateCommands]);
   group(program, 'org', 'organizations', [orgList, orgCreate, orgGet]);
   group(program, 'project', 'projects of the org', [projectList, projectCreate, projectGet, projectDelete]);

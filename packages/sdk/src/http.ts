@@ -166,6 +166,41 @@ export class HttpClient {
     return response;
   }
 
+  /** Sends a multipart/form-data body (fetch sets the boundary) and returns the Response. */
+  async form(
+    contract: RouteContract,
+    input: { params?: Record<string, string>; query?: Record<string, string>; form: FormData },
+    callOptions: { timeoutMs?: number } = {},
+  ): Promise<Response> {
+    const url = this.url(contract, input.params);
+    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
+    let response: Response;
+    try {
+      response = await this.options.fetch(url, {
+        method: contract.method,
+        headers: this.headers('application/json'),
+        body: input.form,
+        signal: AbortSignal.timeout(Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs)),
+      });
+    } catch (cause) {
+      throw new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
+        code: 'connection_failed',
+        cause,
+      });
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
+    }
+    return response;
+  }
+
   /**
    * Calls a `stream: 'sse'` route and yields each server-sent event's JSON. Errors before the stream starts
    * arrive as the usual error classes; breaking out of the loop aborts the request.

@@ -23,6 +23,7 @@ export type {
   WhoAmI,
   Workspace,
   WorkspaceCreateRequest,
+  WorkspaceEntry,
   WorkspaceUsage,
 } from '@runtools/spec';
 export { defaultBaseUrl, RunTools, type RunToolsOptions } from './client.js';
@@ -65,4 +66,4 @@ export {
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';
 export { Templates } from './resources/templates.js';
-export { Workspaces } from './resources/workspaces.js';
+export { WorkspaceFiles, Workspaces } from './resources/workspaces.js';

@@ -99,6 +99,7 @@ export {
 export {
   Workspace,
   WorkspaceCreateRequest,
+  WorkspaceEntry,
   WorkspaceKind,
   WorkspaceList,
   WorkspaceMount,

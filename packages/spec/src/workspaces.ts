@@ -44,3 +44,41 @@ export const WorkspaceMount = z
   })
   .strict();
 export type WorkspaceMount = z.input<typeof WorkspaceMount>;
+
+/** A path in a workspace: `/` is its root. Checked on the server: no NUL, `.`/`..`, over-long names, escapes. */
+export const WorkspacePath = z.string().min(1).max(8192).meta({ example: '/src/main.ts' });
+export const WorkspaceEntry = z
+  .object({
+    name: z.string(),
+    path: z.string(),
+    type: z.enum(['file', 'dir', 'symlink', 'other']),
+    size: z.number().int(),
+    mode: z.number().int(),
+    modifiedAt: Timestamp,
+  })
+  .meta({ id: 'WorkspaceEntry' });
+export type WorkspaceEntry = z.infer<typeof WorkspaceEntry>;
+export const WorkspaceEntryList = listOf(WorkspaceEntry);
+export const WorkspaceFileParams = WorkspaceParams;
+export const WorkspaceListQuery = z.object({
+  path: WorkspacePath.default('/'),
+  showHidden: z.enum(['true', 'false']).optional().meta({ description: 'include names starting with a dot' }),
+});
+export const WorkspacePathQuery = z.object({ path: WorkspacePath });
+export const WorkspaceDownloadQuery = z.object({
+  path: WorkspacePath,
+  download: z.enum(['true', 'false']).optional().meta({ description: 'as an attachment (Content-Disposition)' }),
+});
+export const WorkspacePathBody = z.object({ path: WorkspacePath }).strict();
+export const WorkspaceMoveBody = z.object({ from: WorkspacePath, to: WorkspacePath }).strict();
+export const WorkspaceRenameFileBody = z
+  .object({
+    path: WorkspacePath,
+    name: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^/\0]+$/, { message: 'a name, no /' }),
+  })
+  .strict();
+export const WorkspaceFileBytes = z.string().meta({ format: 'binary' });

@@ -162,18 +162,33 @@ export function createApp(options: AppOptions): Hono<Env> {
       let rawBody: ReadableStream<Uint8Array> | undefined;
       if (contract.rawBody) {
         const type = context.req.header('content-type') ?? '';
-        if (type && !/^application\/octet-stream\b/i.test(type)) {
-          throw new ApiError('unsupported_media_type', 'send the file as "Content-Type: application/octet-stream"', {
-            contentType: type,
+        if (
+          contract.rawBody === 'multipart'
+            ? !/^multipart\/form-data\b/i.test(type)
+            : type && !/^application\/octet-stream\b/i.test(type)
+        ) {
+          const wanted = contract.rawBody === 'multipart' ? 'multipart/form-data' : 'application/octet-stream';
+          throw new ApiError('unsupported_media_type', `send the body as "Content-Type: ${wanted}"`, {
+            contentType: type || null,
           });
         }
         rawBody = context.req.raw.body ?? undefined;
       }
-      const result = await handler({ params, query, body, auth, requestId: context.get('requestId'), rawBody });
+      const result = await handler({
+        params,
+        query,
+        body,
+        auth,
+        requestId: context.get('requestId'),
+        rawBody,
+        contentType: context.req.header('content-type'),
+      });
       if (contract.stream === 'bytes') {
         const bytes = result as ByteStream;
         const headers: Record<string, string> = { 'content-type': bytes.contentType ?? 'application/octet-stream' };
         if (bytes.size !== undefined) headers['content-length'] = String(bytes.size);
+        if (bytes.filename !== undefined)
+          headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(bytes.filename)}`;
         return context.body(bytes.body, contract.status, headers);
       }
       if (contract.stream === 'sse') {

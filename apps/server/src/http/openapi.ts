@@ -79,11 +79,26 @@ export function buildOpenApiDocument(version: string) {
             },
           }
         : {}),
-      ...(contract.rawBody
+      ...(contract.rawBody === 'octet-stream'
         ? {
             requestBody: {
               required: true,
               content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+            },
+          }
+        : {}),
+      ...(contract.rawBody === 'multipart'
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                'multipart/form-data': {
+                  schema: {
+                    type: 'object',
+                    properties: { file: { type: 'array', items: { type: 'string', format: 'binary' } } },
+                  },
+                },
+              },
             },
           }
         : {}),

@@ -11,8 +11,9 @@ export interface HandlerInput<R extends RouteContract> {
   body: Infer<R['body']>;
   auth: R['auth'] extends 'key' ? AuthContext : undefined;
   requestId: string;
-  /** For `rawBody` routes: the request body as it arrives. */
+  /** For `rawBody` routes: the request body as it arrives, and its content type. */
   rawBody: ReadableStream<Uint8Array> | undefined;
+  contentType: string | undefined;
 }
 
 /** What a `stream: 'bytes'` handler answers with. */
@@ -20,6 +21,8 @@ export interface ByteStream {
   body: ReadableStream<Uint8Array>;
   size?: number;
   contentType?: string;
+  /** Sent as an attachment with this file name. */
+  filename?: string;
 }
 
 /** A handler answers with one value, for `stream: 'sse'` routes with the events, for `bytes` with a stream. */

@@ -28,6 +28,8 @@ export interface HandlerDeps {
   sandboxes: SandboxService;
   templates: TemplateService;
   workspaces: WorkspaceService;
+  /** Largest file upload, in bytes. */
+  maxUploadBytes: number;
   secrets: SecretStore;
   version: string;
   /** Extra readiness checks beyond the database (e.g. the root key being loaded). */
@@ -84,6 +86,8 @@ function checkRoleChange(auth: AuthContext, from: Role | null, to: Role | null):
     throw new ApiError('role_forbidden', 'only an owner can add, remove or change an owner');
   }
 }
+
+async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 export function createHandlers(deps: HandlerDeps): RouteHandlers {
   const db: Kysely<Database> = deps.db.kysely;
@@ -562,6 +566,53 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async workspacesUsage({ auth, params }) {
       return deps.workspaces.usage(auth, params.workspaceId);
+    },
+    async workspaceFilesList({ auth, params, query }) {
+      const files = await deps.workspaces.files(auth, params.workspaceId);
+      return { data: await files.list(query.path, query.showHidden === 'true') };
+    },
+    async workspaceFilesInfo({ auth, params, query }) {
+      return (await deps.workspaces.files(auth, params.workspaceId)).info(query.path);
+    },
+    async workspaceFilesDownload({ auth, params, query }) {
+      const file = await (await deps.workspaces.files(auth, params.workspaceId)).read(query.path);
+      return {
+        body: file.body,
+        size: file.size,
+        contentType: 'application/octet-stream',
+        ...(query.download === 'true' ? { filename: file.name } : {}),
+      };
+    },
+    async workspaceFilesUpload({ auth, params, query, rawBody }) {
+      const files = await deps.workspaces.files(auth, params.workspaceId);
+      return files.write(query.path, rawBody ?? emptyBody(), deps.maxUploadBytes);
+    },
+    async workspaceFilesUploadForm({ auth, params, query, rawBody, contentType }) {
+      const files = await deps.workspaces.files(auth, params.workspaceId);
+      const entries = await files.writeForm(
+        query.path,
+        contentType ?? '',
+        rawBody ?? new ReadableStream(),
+        deps.maxUploadBytes,
+      );
+      return { data: entries };
+    },
+    async workspaceFilesMkdir({ auth, params, body }) {
+      return (await deps.workspaces.files(auth, params.workspaceId)).mkdir(body.path);
+    },
+    async workspaceFilesMove({ auth, params, body }) {
+      return (await deps.workspaces.files(auth, params.workspaceId)).move(body.from, body.to);
+    },
+    async workspaceFilesCopy({ auth, params, body }) {
+      return (await deps.workspaces.files(auth, params.workspaceId)).copy(body.from, body.to);
+    },
+    async workspaceFilesRename({ auth, params, body }) {
+      const parent = body.path.replace(/\/+$/, '').split('/').slice(0, -1).join('/');
+      return (await deps.workspaces.files(auth, params.workspaceId)).move(body.path, `${parent}/${body.name}`);
+    },
+    async workspaceFilesDelete({ auth, params, query }) {
+      await (await deps.workspaces.files(auth, params.workspaceId)).remove(query.path);
+      return { id: query.path, deleted: true as const };
     },
     async templatesList({ auth }) {
       return { data: await deps.templates.list(auth) };

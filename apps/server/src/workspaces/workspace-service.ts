@@ -10,6 +10,7 @@ import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
 import { slugify } from '../orgs/tenancy.js';
+import { WorkspaceFiles } from './workspace-files.js';
 
 /** Where a workspace's files live. The embedded default: a directory per workspace in the data dir. */
 export interface WorkspaceStorage {
@@ -168,6 +169,12 @@ export class WorkspaceService {
     };
     await walk(this.storage.hostPath(row.id));
     return usage;
+  }
+
+  /** The files of a workspace the caller may see. */
+  async files(auth: AuthContext, id: string): Promise<WorkspaceFiles> {
+    const row = await this.row(auth, id);
+    return new WorkspaceFiles(this.storage.hostPath(row.id));
   }
 
   /**

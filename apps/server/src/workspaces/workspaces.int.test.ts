@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { NotFoundError, RunTools, type Sandbox, ValidationError } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBaseRootfs } from '../../../../test/support/rootfs.js';
@@ -110,5 +111,101 @@ describe('workspaces', () => {
     await expect(member.workspaces.delete(shared.id)).resolves.toBeUndefined();
     await expect(rt.workspaces.delete(shared.id)).rejects.toBeInstanceOf(NotFoundError);
     await expect(rt.workspaces.delete(personal.id)).resolves.toBeUndefined();
+  });
+
+  it('serves a workspace over REST: list, upload, download, info, mkdir, move, copy, rename, delete', async () => {
+    const workspace = await rt.workspaces.create({ name: 'REST files' });
+    const files = rt.workspaces.files(workspace.id);
+    const big = randomBytes(5 * 1024 * 1024 + 3);
+    expect(await files.upload('/data/big.bin', big)).toMatchObject({
+      path: '/data/big.bin',
+      type: 'file',
+      size: big.length,
+    });
+    expect((await files.download('/data/big.bin')).equals(big)).toBe(true);
+    await files.upload('/.hidden', 'secret');
+    await files.mkdir('/src/lib');
+    expect((await files.list('/')).map((entry) => `${entry.type} ${entry.name}`)).toEqual(['dir data', 'dir src']);
+    expect((await files.list('/', { showHidden: true })).map((entry) => entry.name)).toEqual([
+      '.hidden',
+      'data',
+      'src',
+    ]);
+    expect(await files.info('/data/big.bin')).toMatchObject({ name: 'big.bin', size: big.length });
+    await files.copy('/data', '/backup');
+    expect((await files.download('/backup/big.bin')).equals(big)).toBe(true);
+    await files.move('/backup/big.bin', '/src/lib/moved.bin');
+    await files.rename('/src/lib/moved.bin', 'renamed.bin');
+    expect((await files.list('/src/lib')).map((entry) => entry.name)).toEqual(['renamed.bin']);
+    await files.remove('/backup');
+    await expect(files.info('/backup')).rejects.toMatchObject({ code: 'file_not_found' });
+    expect(await rt.workspaces.usage(workspace.id)).toEqual({ bytes: 2 * big.length + 6, files: 3, directories: 3 });
+
+    const attachment = await fetch(
+      `${server.url}/v1/workspaces/${workspace.id}/files/content?path=/data/big.bin&download=true`,
+      { headers: { authorization: `Bearer ${server.adminKey}` } },
+    );
+    expect(attachment.headers.get('content-disposition')).toBe("attachment; filename*=UTF-8''big.bin");
+    expect(attachment.headers.get('content-length')).toBe(String(big.length));
+    await attachment.body?.cancel();
+
+    const uploaded = await files.uploadMany('/inbox', [
+      { name: 'a.txt', data: 'A' },
+      { name: 'b.bin', data: Buffer.from([1, 2, 3]) },
+    ]);
+    expect(uploaded.map((entry) => `${entry.path} ${entry.size}`)).toEqual(['/inbox/a.txt 1', '/inbox/b.bin 3']);
+    const curlStyle = new FormData();
+    curlStyle.append('file', new Blob(['x']), '../escape.txt');
+    const stripped = await fetch(`${server.url}/v1/workspaces/${workspace.id}/files/upload?path=/inbox`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}` },
+      body: curlStyle,
+    });
+    // A directory in a part's file name is dropped: the file lands in the directory asked for, nowhere else.
+    expect(((await stripped.json()) as { data: { path: string }[] }).data.map((entry) => entry.path)).toEqual([
+      '/inbox/escape.txt',
+    ]);
+    const notForm = await fetch(`${server.url}/v1/workspaces/${workspace.id}/files/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(notForm.status).toBe(415);
+    await files.remove('/inbox');
+
+    // What a sandbox that mounts it sees is the same files, both ways.
+    const box = await rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: workspace.id }] });
+    cleanup.push(box);
+    expect((await box.exec('cat /workspace/.hidden')).stdout).toBe('secret');
+    await box.exec('echo from-sandbox > /workspace/made-inside.txt');
+    expect((await files.download('/made-inside.txt')).toString()).toBe('from-sandbox\n');
+    await box.destroy();
+  });
+
+  it('refuses paths that escape the workspace: .., NUL, over-long names, symlinks out', async () => {
+    const workspace = await rt.workspaces.create({ name: 'Escapes' });
+    const files = rt.workspaces.files(workspace.id);
+    await files.upload('/inside.txt', 'inside');
+    for (const path of ['/../outside', '/a/../../etc/passwd', '..', '/a/./b', `/${'x'.repeat(256)}`, '/nul\0byte']) {
+      await expect(files.info(path), path).rejects.toBeInstanceOf(ValidationError);
+      await expect(files.upload(path, 'x'), path).rejects.toBeInstanceOf(ValidationError);
+    }
+    // A sandbox can plant symlinks pointing out of the workspace; the REST API does not follow them.
+    const box = await rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: workspace.id }] });
+    cleanup.push(box);
+    await box.exec(
+      'ln -s /etc /workspace/etc-link && ln -s /etc/hostname /workspace/host-link && ln -s / /workspace/root',
+    );
+    await box.destroy();
+    await expect(files.list('/etc-link')).rejects.toBeInstanceOf(ValidationError);
+    await expect(files.download('/host-link')).rejects.toBeInstanceOf(ValidationError);
+    await expect(files.download('/root/etc/passwd')).rejects.toBeInstanceOf(ValidationError);
+    await expect(files.upload('/root/tmp/planted', 'x')).rejects.toBeInstanceOf(ValidationError);
+    await expect(files.upload('/host-link', 'overwrite')).rejects.toBeInstanceOf(ValidationError);
+    await expect(files.copy('/etc-link', '/copied')).rejects.toBeInstanceOf(ValidationError);
+    expect(await files.info('/host-link')).toMatchObject({ type: 'symlink' });
+    await files.remove('/host-link');
+    expect((await files.list('/')).map((entry) => entry.name)).toEqual(['etc-link', 'inside.txt', 'root']);
+    expect((await files.download('/inside.txt')).toString()).toBe('inside');
   });
 });
