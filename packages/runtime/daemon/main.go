@@ -88,6 +88,14 @@ func (s *session) forget(id uint32) {
 func serve(raw net.Conn) {
 	defer raw.Close()
 	s := &session{c: &conn{w: bufio.NewWriterSize(raw, 128<<10), raw: raw}, streams: map[uint32]*stream{}}
+	sessionsMu.Lock()
+	sessions[s] = raw
+	sessionsMu.Unlock()
+	defer func() {
+		sessionsMu.Lock()
+		delete(sessions, s)
+		sessionsMu.Unlock()
+	}()
 	reader := bufio.NewReaderSize(raw, 128<<10)
 	defer func() {
 		// The host went away: every stream it had stops (foreground commands are killed, like an SSH session's).
@@ -147,6 +155,8 @@ func dispatch(s *stream, req request) {
 	switch req.Op {
 	case "ping":
 		s.end(map[string]any{"version": version, "pid": os.Getpid()})
+	case "quiesce":
+		quiesce(s)
 	case "exec":
 		execForeground(s, req)
 	case "spawn":
@@ -210,18 +220,10 @@ func main() {
 	rand.Seed(time.Now().UnixNano())
 	prewarmThreads(8)
 	startReaper()
-	_ = os.Remove(*socket)
-	listener, err := net.Listen("unix", *socket)
-	if err != nil {
+	socketPath = *socket
+	if err := listen(); err != nil {
 		fmt.Fprintf(os.Stderr, "runtools-daemon: %v\n", err)
 		os.Exit(1)
 	}
-	_ = os.Chmod(*socket, 0o600)
-	for {
-		raw, err := listener.Accept()
-		if err != nil {
-			continue
-		}
-		go serve(raw)
-	}
+	select {}
 }

@@ -158,15 +158,19 @@ export abstract class OciDriver implements SandboxDriver {
    * Starts the container detached, in a session of its own so that it (and gVisor's file proxy) outlive
    * this process and its process group; its output goes to a log file, read back when the start fails.
    */
-  private async start(id: string, bundle: string, logPath: string): Promise<void> {
+  protected async start(id: string, bundle: string, logPath: string, args?: string[]): Promise<void> {
     const [program, ...prefix] = this.namespacePrefix(id);
     const log = openSync(logPath, 'a');
     try {
       const exitCode = await new Promise<number>((resolve, reject) => {
-        const child = spawn(program as string, [...prefix, ...this.runtimeArgs(id), ...this.runArgs(id, bundle)], {
-          stdio: ['ignore', log, log],
-          detached: true,
-        });
+        const child = spawn(
+          program as string,
+          [...prefix, ...this.runtimeArgs(id), ...(args ?? this.runArgs(id, bundle))],
+          {
+            stdio: ['ignore', log, log],
+            detached: true,
+          },
+        );
         child.once('error', reject);
         child.once('exit', (code) => resolve(code ?? 1));
       });
@@ -184,6 +188,28 @@ export abstract class OciDriver implements SandboxDriver {
   }
 
   private readonly channels = new Map<string, DaemonChannel>();
+
+  /** Forgets the sandbox's connection (its daemon closed it, e.g. to be checkpointed). */
+  protected dropChannel(id: string): void {
+    this.channels.get(id)?.close();
+    this.channels.delete(id);
+  }
+
+  /** Waits until the daemon has closed its listener and every connection (it writes a file when it has). */
+  protected async daemonQuiesced(id: string): Promise<void> {
+    const marker = join(this.channelDir(id), 'quiesced');
+    const deadline = performance.now() + 10_000;
+    while (!existsSync(marker)) {
+      if (performance.now() > deadline) throw new Error(`the daemon of sandbox ${id} did not quiesce`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  /** Tells a quiesced daemon to listen again (see daemon/quiesce.go) and waits for it. */
+  protected async wakeDaemon(id: string): Promise<void> {
+    writeFileSync(join(this.channelDir(id), 'resume'), '');
+    await this.channel(id).ready(30_000);
+  }
 
   /** The connection to the sandbox's daemon (made on first use, and again after the control plane restarts). */
   channel(id: string): DaemonChannel {
@@ -300,7 +326,7 @@ export abstract class OciDriver implements SandboxDriver {
   }
 }
 
-async function mustRunIn(driver: OciDriver, args: string[]): Promise<void> {
+export async function mustRunIn(driver: OciDriver, args: string[]): Promise<void> {
   const result = await driver.runtimeCall(args.at(-1) as string, args);
   if (result.exitCode !== 0) throw new CommandError(`${driver.name} ${args.join(' ')}`, result);
 }

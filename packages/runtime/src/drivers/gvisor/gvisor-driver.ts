@@ -1,5 +1,7 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { privateCgroupNamespace } from '../../host.js';
-import { OciDriver } from '../oci-driver.js';
+import { mustRunIn, OciDriver } from '../oci-driver.js';
 
 /**
  * gVisor's runsc (20240729, platform systrap): a user-space kernel between the sandbox and the host. The
@@ -39,6 +41,49 @@ export class GvisorDriver extends OciDriver {
    */
   protected override namespacePrefix(id: string): string[] {
     return privateCgroupNamespace(this.tools.unshare, { hideProcSysNet: this.sandboxNetwork(id) !== undefined });
+  }
+
+  /**
+   * Saves the whole sandbox (process memory and, with the host-side layer, its files stay where they are) to
+   * `imageDir`. The daemon's channel is a host socket, which gVisor cannot save: it is quiesced first and
+   * woken after. With `leaveRunning` the sandbox keeps running (a snapshot); otherwise it stops.
+   */
+  async checkpoint(id: string, imageDir: string, options: { leaveRunning?: boolean } = {}): Promise<void> {
+    if (this.sandboxNetwork(id)) throw new Error('checkpoint of a sandbox with internet egress is not supported yet');
+    await this.channel(id).call({ op: 'quiesce' });
+    this.dropChannel(id);
+    await this.daemonQuiesced(id);
+    mkdirSync(imageDir, { recursive: true });
+    let stopped = false;
+    try {
+      await mustRunIn(this, [
+        'checkpoint',
+        '--image-path',
+        imageDir,
+        ...(options.leaveRunning ? ['--leave-running'] : []),
+        id,
+      ]);
+      stopped = !options.leaveRunning;
+    } finally {
+      if (!stopped) await this.wakeDaemon(id);
+    }
+  }
+
+  /** Starts the sandbox again from a checkpoint image, with its processes where they were. */
+  async restore(id: string, imageDir: string): Promise<void> {
+    const dir = this.sandboxDir(id);
+    await this.runtimeCall(id, ['delete', '--force', id]);
+    const bundle = join(dir, 'bundle');
+    await this.start(id, bundle, join(dir, 'runtime.log'), [
+      'restore',
+      '--detach',
+      '--image-path',
+      imageDir,
+      '--bundle',
+      bundle,
+      id,
+    ]);
+    await this.wakeDaemon(id);
   }
 
   /**
