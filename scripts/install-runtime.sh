@@ -38,8 +38,8 @@ fi
 if [ ! -x "$runsc_bin" ]; then
   apt_dir="$tools/apt-backports"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$tools/runsc"
-  mirror=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
-  mirror=${mirror:-$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -1)}
+  mirror=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | sed -n 1p || true)
+  mirror=${mirror:-$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | sed -n 1p || true)}
   mirror=${mirror:-http://deb.debian.org/debian}
   echo "deb $mirror bookworm-backports main" > "$apt_dir/sources.list"
   apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt_dir/lists"
@@ -47,8 +47,8 @@ if [ ! -x "$runsc_bin" ]; then
   apt-get "${apt_opts[@]}" update -qq
   (cd "$apt_dir" && apt-get "${apt_opts[@]}" download "runsc=${runsc_version}-4~bpo12+2" >/dev/null 2>&1 \
     || apt-get "${apt_opts[@]}" download runsc >/dev/null)
-  deb=$(ls "$apt_dir"/runsc_*.deb | head -1)
+  deb=$(ls "$apt_dir"/runsc_*.deb | sed -n 1p)
   dpkg -x "$deb" "$tools/runsc"
-  "$runsc_bin" --version | head -1 >&2
+  "$runsc_bin" --version | sed -n 1p >&2
 fi
 exec bash scripts/build-daemon.sh
