@@ -58,6 +58,16 @@ export interface SandboxDriver {
   /** Runs a command to completion through the channel, collecting its output. */
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
   stats(id: string): Promise<SandboxStats>;
+  /**
+   * Saves the whole sandbox to disk and stops it, freeing its memory and CPU (`resumeFromDisk` brings it back
+   * with its processes where they were). Only where the runtime can checkpoint: gVisor.
+   */
+  pauseToDisk?(id: string): Promise<void>;
+  /** Whether this sandbox can be paused to disk (gVisor: not yet with internet egress). */
+  canPauseToDisk?(id: string): boolean;
+  resumeFromDisk?(id: string): Promise<void>;
+  /** Whether the sandbox has a checkpoint image waiting to be resumed. */
+  pausedToDisk?(id: string): boolean;
   /** Freezes every process of the sandbox in memory; `resume` thaws them. */
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;

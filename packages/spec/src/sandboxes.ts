@@ -72,6 +72,10 @@ export const Sandbox = z
     runtime: SandboxRuntime,
     status: SandboxStatus,
     statusReason: z.string().nullable(),
+    pausedTo: z.enum(['memory', 'disk']).nullable().meta({
+      description:
+        'how a paused sandbox is kept: disk (gVisor: saved and stopped, no memory or CPU used) or memory (frozen in place: crun, and gVisor with internet egress)',
+    }),
     metadata: z.record(z.string(), z.string()),
     resources: z.object({ vcpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().nullable() }),
     network: z.object({ internet: z.boolean() }),

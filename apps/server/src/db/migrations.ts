@@ -181,6 +181,11 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_pause_to_disk': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('sandboxes').addColumn('paused_to', 'text').execute();
+      },
+    },
   };
 }
 

@@ -65,6 +65,8 @@ export interface Database {
     disk_bytes: number | string | null;
     /** JSON: [{ workspaceId, path }]. */
     mounts: string;
+    /** While paused: 'disk' (checkpointed and stopped) or 'memory' (frozen). */
+    paused_to: string | null;
     created_at: Iso;
     updated_at: Iso;
   };

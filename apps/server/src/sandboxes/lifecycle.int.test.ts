@@ -82,14 +82,18 @@ describe('sandbox processes, pause and resume, logs and idle timeout', () => {
       await box.exec('i=0; while true; do i=$((i+1)); echo $i > /root/count; sleep 0.05; done', { background: true });
       await expect.poll(async () => Number((await box.exec('cat /root/count')).stdout)).toBeGreaterThan(2);
 
-      expect((await box.pause()).status).toBe('paused');
+      const paused = await box.pause();
+      expect(paused.status).toBe('paused');
+      // gVisor saves the sandbox to disk and stops it; crun (no usable checkpoint here) freezes it in memory.
+      expect(paused.pausedTo).toBe(runtime === 'gvisor' ? 'disk' : 'memory');
       expect((await box.pause()).status).toBe('paused');
       await expect(box.exec('true')).rejects.toMatchObject({ code: 'sandbox_not_running' });
       await expect(box.files.read('/root/count')).rejects.toBeInstanceOf(ConflictError);
       await expect(box.processes.list()).rejects.toBeInstanceOf(ConflictError);
       expect((await rt.sandboxes.list({ status: 'paused' })).map((item) => item.id)).toContain(box.id);
 
-      expect((await box.resume()).status).toBe('running');
+      const resumed = await box.resume();
+      expect(resumed).toMatchObject({ status: 'running', pausedTo: null });
       expect((await box.resume()).status).toBe('running');
       const before = Number((await box.exec('cat /root/count')).stdout);
       await expect.poll(async () => Number((await box.exec('cat /root/count')).stdout)).toBeGreaterThan(before);

@@ -98,6 +98,7 @@ function sandboxFromRow(row: Database['sandboxes']): Sandbox {
     runtime: row.runtime as SandboxRuntime,
     status: row.status as SandboxStatus,
     statusReason: row.status_reason,
+    pausedTo: row.status === 'paused' ? ((row.paused_to as 'memory' | 'disk' | null) ?? 'memory') : null,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     resources: {
       vcpus: row.vcpus,
@@ -213,6 +214,9 @@ export class SandboxService {
         await driver?.destroy(row.id).catch(() => {});
         await this.setStatus(row.id, 'destroyed');
         counts.settled++;
+      } else if (driver && row.status === 'paused' && row.paused_to === 'disk' && driver.pausedToDisk?.(row.id)) {
+        // Saved to disk: nothing runs, and nothing needs to until it is resumed.
+        counts.reattached++;
       } else if (driver && ['running', 'paused'].includes(await driver.state(row.id))) {
         // The runtime's word settles a pause or resume the restart interrupted.
         const state = (await driver.state(row.id)) as 'running' | 'paused';
@@ -357,12 +361,20 @@ export class SandboxService {
         });
       const driver = this.driver(row.runtime as SandboxRuntime);
       if (!(await this.transition(id, ['running'], 'pausing'))) return sandboxFromRow(await this.row(auth, id));
+      // To disk where the runtime can checkpoint (memory and CPU freed), else frozen in memory.
+      const toDisk = Boolean(driver.pauseToDisk && driver.canPauseToDisk?.(id));
       try {
-        await driver.pause(id);
+        if (toDisk) await driver.pauseToDisk?.(id);
+        else await driver.pause(id);
       } catch (error) {
         await this.setStatus(id, 'error', `pause failed: ${(error as Error).message}`);
         throw new ApiError('runtime_unavailable', `the sandbox could not be paused: ${(error as Error).message}`);
       }
+      await this.db
+        .updateTable('sandboxes')
+        .set({ paused_to: toDisk ? 'disk' : 'memory' })
+        .where('id', '=', id)
+        .execute();
       await this.transition(id, ['pausing'], 'paused', reason);
       return sandboxFromRow(await this.row(auth, id));
     });
@@ -380,7 +392,8 @@ export class SandboxService {
       const driver = this.driver(row.runtime as SandboxRuntime);
       if (!(await this.transition(id, ['paused'], 'resuming'))) return sandboxFromRow(await this.row(auth, id));
       try {
-        await driver.resume(id);
+        if (row.paused_to === 'disk') await driver.resumeFromDisk?.(id);
+        else await driver.resume(id);
       } catch (error) {
         await this.setStatus(id, 'error', `resume failed: ${(error as Error).message}`);
         throw new ApiError('runtime_unavailable', `the sandbox could not be resumed: ${(error as Error).message}`);
@@ -504,6 +517,7 @@ export class SandboxService {
       internet: body.network?.internet ? 1 : 0,
       disk_bytes: body.resources?.disk ? diskBytes(body.resources.disk) : null,
       mounts: JSON.stringify(mounts.map(({ workspaceId, path }) => ({ workspaceId, path }))),
+      paused_to: null,
       created_at: now,
       updated_at: now,
     };

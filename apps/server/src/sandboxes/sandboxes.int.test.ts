@@ -185,6 +185,10 @@ describe('sandboxes across a control-plane restart', () => {
         const rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
         const survivor = await rt.sandboxes.create({ runtime: 'container' });
         const vanished = await rt.sandboxes.create({ runtime: 'container' });
+        const saved = await rt.sandboxes.create({ runtime: 'gvisor' });
+        await saved.exec('n=0; while true; do n=$((n+1)); echo $n > /root/n; sleep 0.05; done', { background: true });
+        await expect.poll(async () => Number((await saved.exec('cat /root/n')).stdout)).toBeGreaterThan(2);
+        expect((await saved.pause()).pausedTo).toBe('disk');
         await survivor.exec('echo kept > /root/state');
         await server.running.close();
         // The runtime loses one sandbox while the control plane is down.
@@ -199,6 +203,14 @@ describe('sandboxes across a control-plane restart', () => {
         expect(missing.info.statusReason).toMatch(/no longer runs/);
         await expect(missing.exec('true')).rejects.toBeInstanceOf(ConflictError);
         expect((await missing.destroy()).status).toBe('destroyed');
+        // Paused to disk before the restart: still paused, and it resumes with its counter going on.
+        const stillSaved = await after.sandboxes.get(saved.id);
+        expect(stillSaved.info).toMatchObject({ status: 'paused', pausedTo: 'disk' });
+        await stillSaved.resume();
+        const frozen = Number((await stillSaved.exec('cat /root/n')).stdout);
+        await expect.poll(async () => Number((await stillSaved.exec('cat /root/n')).stdout)).toBeGreaterThan(frozen);
+        expect(frozen).toBeGreaterThan(2);
+        await stillSaved.destroy();
         await reattached.destroy();
       } finally {
         await server.close();

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateCgroupNamespace } from '../../host.js';
 import { mustRunIn, OciDriver } from '../oci-driver.js';
@@ -84,6 +84,33 @@ export class GvisorDriver extends OciDriver {
       id,
     ]);
     await this.wakeDaemon(id);
+  }
+
+  private checkpointPath(id: string): string {
+    return join(this.sandboxDir(id), 'checkpoint');
+  }
+
+  /** Sandboxes with internet egress are frozen in memory instead (their veth needs work to restore). */
+  canPauseToDisk(id: string): boolean {
+    return !this.sandboxNetwork(id);
+  }
+
+  async pauseToDisk(id: string): Promise<void> {
+    const image = this.checkpointPath(id);
+    rmSync(image, { recursive: true, force: true });
+    await this.checkpoint(id, `${image}.partial`);
+    // Renamed only once complete: an image on disk is always a whole one.
+    renameSync(`${image}.partial`, image);
+  }
+
+  async resumeFromDisk(id: string): Promise<void> {
+    const image = this.checkpointPath(id);
+    await this.restore(id, image);
+    rmSync(image, { recursive: true, force: true });
+  }
+
+  pausedToDisk(id: string): boolean {
+    return existsSync(this.checkpointPath(id));
   }
 
   /**
