@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import * as sandbox from './sandbox.mjs';
 import * as sandboxDensity from './sandbox-density.mjs';
+import * as sandboxPause from './sandbox-pause.mjs';
 import * as secretsList from './secrets-list.mjs';
 
 const { values } = parseArgs({
@@ -25,7 +26,7 @@ if (!(options.durationMs > 0 && options.connections > 0 && options.rounds > 0)) 
   process.exit(2);
 }
 
-const benchmarks = [secretsList, sandbox, sandboxDensity];
+const benchmarks = [secretsList, sandbox, sandboxPause, sandboxDensity];
 const only = values.only ? values.only.split(',') : undefined;
 let failed = 0;
 const summary = [];

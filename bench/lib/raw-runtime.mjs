@@ -48,6 +48,22 @@ export function rawRuntime(driverName, tools, workDir, rootfs) {
       const result = await call(['run', '--detach', '--bundle', bundle('idle', ['/bin/sleep', 'infinity']), id]);
       if (result.exitCode !== 0) throw new Error(`raw ${driverName} run failed: ${result.stderr}`);
     },
+    /** A detached container running `args`. */
+    async startWith(id, name, args) {
+      const result = await call(['run', '--detach', '--bundle', bundle(name, args), id]);
+      if (result.exitCode !== 0) throw new Error(`raw ${driverName} run failed: ${result.stderr}`);
+    },
+    /** gVisor only: checkpoint into `imageDir` and delete the stopped container; `restoreFrom` starts it again. */
+    async checkpoint(id, imageDir) {
+      const result = await call(['checkpoint', '--image-path', imageDir, id]);
+      if (result.exitCode !== 0) throw new Error(`raw checkpoint failed: ${result.stderr}`);
+      await call(['delete', '--force', id]);
+    },
+    async restoreFrom(id, name, imageDir) {
+      const dir = join(workDir, `${driverName}-${name}`);
+      const result = await call(['restore', '--detach', '--image-path', imageDir, '--bundle', dir, id]);
+      if (result.exitCode !== 0) throw new Error(`raw restore failed: ${result.stderr}`);
+    },
     execTrue(id) {
       return call(['exec', id, '/bin/true']);
     },

@@ -101,6 +101,8 @@ export class GvisorDriver extends OciDriver {
     await this.checkpoint(id, `${image}.partial`);
     // Renamed only once complete: an image on disk is always a whole one.
     renameSync(`${image}.partial`, image);
+    // The stopped container's remains go now (runsc takes ~1.4 s over it), so that resume does not wait.
+    await this.runtimeCall(id, ['delete', '--force', id]);
   }
 
   async resumeFromDisk(id: string): Promise<void> {

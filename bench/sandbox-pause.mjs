@@ -1,0 +1,100 @@
+// Pause to disk and resume through the SDK (gVisor: checkpoint and stop, then restore), against the raw
+// runtime's own `runsc checkpoint` + `delete` / `runsc restore` of a container running the same workload, in one run. The
+// workload holds 50 MB in a process's memory, so both images carry it. Goal: resume median under 500 ms and
+// at most 1.3x the raw runtime.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBaseRootfs, hostTools } from '@runtools/runtime';
+import { RunTools } from '@runtools/sdk';
+import { startChild } from './lib/child.mjs';
+import { median } from './lib/load.mjs';
+import { rawRuntime } from './lib/raw-runtime.mjs';
+
+const repoDir = new URL('..', import.meta.url).pathname;
+const here = (path) => new URL(path, import.meta.url).pathname;
+const workload = ['perl', '-e', '$x = "a" x 50_000_000; sleep 3600'];
+
+async function timed(fn) {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+export async function run({ rounds }) {
+  const tools = hostTools();
+  if (!tools.debootstrap || !tools.daemon) throw new Error('the sandbox runtime is not installed: run ./dev setup');
+  const { path: rootfs } = await ensureBaseRootfs({
+    cacheDir: join(repoDir, '.runtools-test', 'rootfs'),
+    debootstrap: tools.debootstrap,
+  });
+  const work = join(repoDir, '.runtools-test', `bench-pause-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const child = startChild(here('./lib/platform-server.mjs'));
+  const raw = rawRuntime('gvisor', tools, work, rootfs);
+  const samples = { rawCheckpoint: [], rawRestore: [], pause: [], resume: [] };
+  try {
+    const { url, adminKey } = await child.ready;
+    const rt = new RunTools({ apiKey: adminKey, baseUrl: url, timeoutMs: 10 * 60_000 });
+    for (let round = 0; round < Math.max(3, rounds * 2); round++) {
+      const id = `raw-pause-${randomBytes(4).toString('hex')}`;
+      await raw.startWith(id, 'pause', workload);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const image = join(work, `image-${round}`);
+      samples.rawCheckpoint.push(await timed(() => raw.checkpoint(id, image)));
+      samples.rawRestore.push(await timed(() => raw.restoreFrom(id, 'pause', image)));
+      await raw.remove(id);
+
+      const box = await rt.sandboxes.create({ runtime: 'gvisor' });
+      try {
+        await box.exec(workload.map((part) => `'${part}'`).join(' '), { background: true });
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        samples.pause.push(await timed(() => box.pause()));
+        samples.resume.push(await timed(() => box.resume()));
+        const check = await box.exec('true');
+        if (check.exitCode !== 0) throw new Error('exec after resume failed');
+      } finally {
+        await box.destroy();
+      }
+    }
+  } finally {
+    await child.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return [
+    { name: 'raw checkpoint + delete', median: median(samples.rawCheckpoint) },
+    {
+      name: 'SDK pause (to disk)',
+      median: median(samples.pause),
+      ratio: median(samples.pause) / median(samples.rawCheckpoint),
+    },
+    { name: 'raw runsc restore', median: median(samples.rawRestore) },
+    {
+      name: 'SDK resume (from disk)',
+      median: median(samples.resume),
+      ratio: median(samples.resume) / median(samples.rawRestore),
+      goal: true,
+    },
+  ];
+}
+
+export const meta = {
+  name: 'sandbox-pause',
+  title: 'gVisor pause to disk and resume through the SDK vs raw runsc checkpoint/restore, 50 MB in memory (ms)',
+};
+
+export function report(rows) {
+  const lines = [
+    `${'target'.padEnd(28)}${'median ms'.padStart(11)}${'x raw'.padStart(8)}`,
+    ...rows.map(
+      (row) =>
+        `${row.name.padEnd(28)}${row.median.toFixed(1).padStart(11)}${(row.ratio === undefined ? '' : row.ratio.toFixed(2)).padStart(8)}`,
+    ),
+  ];
+  const resume = rows.find((row) => row.goal);
+  const summary = [
+    `sandbox-pause: resume ${resume.median.toFixed(0)} ms, ${resume.ratio.toFixed(2)}x raw restore ` +
+      `(goal < 500 ms and <= 1.3x: ${resume.median < 500 && resume.ratio <= 1.3 ? 'met' : 'missed'})`,
+  ];
+  return { lines, summary };
+}
