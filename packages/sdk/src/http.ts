@@ -50,8 +50,7 @@ export class HttpClient {
     callOptions: { timeoutMs?: number } = {},
   ): Promise<T> {
     const timeoutMs = Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs);
-    const url = this.url(contract, input.params);
-    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
+    const url = this.target(contract, input.params, input.query);
     const headers = this.headers('application/json');
     const body = input.body === undefined ? undefined : JSON.stringify(input.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -73,10 +72,7 @@ export class HttpClient {
               code: 'timeout',
               cause,
             })
-          : new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
-              code: 'connection_failed',
-              cause,
-            });
+          : HttpClient.unreachable(url, cause);
         if (attempt < retries) {
           await sleep(backoffMs(attempt, null));
           continue;
@@ -110,6 +106,50 @@ export class HttpClient {
     }
   }
 
+  /** The route's URL with its query. */
+  private target(contract: RouteContract, params?: Record<string, string>, query?: Record<string, string>): URL {
+    const url = this.url(contract, params);
+    for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
+    return url;
+  }
+
+  /** The error an unsuccessful response carries, as the SDK's error class. */
+  private static async failure(response: Response) {
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
+  }
+
+  private static unreachable(url: URL, cause: unknown) {
+    return new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
+      code: 'connection_failed',
+      cause,
+    });
+  }
+
+  /** One request that is not retried (its body is a stream or a form); the Response once its status is known. */
+  private async send(contract: RouteContract, url: URL, init: RequestInit, timeoutMs = 0): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.options.fetch(url, {
+        ...init,
+        method: contract.method,
+        signal: AbortSignal.timeout(Math.max(timeoutMs, this.options.timeoutMs)),
+      });
+    } catch (cause) {
+      if ((cause as Error)?.name === 'TimeoutError')
+        throw new TimeoutError(`${contract.method} ${url.pathname} timed out`, { code: 'timeout', cause });
+      throw HttpClient.unreachable(url, cause);
+    }
+    if (!response.ok) throw await HttpClient.failure(response);
+    return response;
+  }
+
   /**
    * Calls a raw-bytes route (an upload body, or a `stream: 'bytes'` answer) and returns the Response once
    * its status is known; errors arrive as the usual error classes.
@@ -123,47 +163,18 @@ export class HttpClient {
     },
     callOptions: { timeoutMs?: number } = {},
   ): Promise<Response> {
-    const url = this.url(contract, input.params);
-    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
     const headers: Record<string, string> = this.headers('application/octet-stream, application/json');
-    if (input.body !== undefined) headers['content-type'] = 'application/octet-stream';
-    let response: Response;
-    try {
-      response = await this.options.fetch(url, {
-        method: contract.method,
-        headers,
-        ...(input.body !== undefined
-          ? {
-              body: (input.body instanceof Uint8Array
-                ? input.body
-                : input.body instanceof ReadableStream
-                  ? input.body
-                  : ReadableStream.from(input.body)) as NonNullable<RequestInit['body']>,
-              duplex: 'half',
-            }
-          : {}),
-        signal: AbortSignal.timeout(Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs)),
-      } as RequestInit);
-    } catch (cause) {
-      const timedOut = (cause as Error)?.name === 'TimeoutError';
-      throw timedOut
-        ? new TimeoutError(`${contract.method} ${url.pathname} timed out`, { code: 'timeout', cause })
-        : new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
-            code: 'connection_failed',
-            cause,
-          });
+    let body: RequestInit['body'] | undefined;
+    if (input.body !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      body = (
+        input.body instanceof Uint8Array || input.body instanceof ReadableStream
+          ? input.body
+          : ReadableStream.from(input.body)
+      ) as NonNullable<RequestInit['body']>;
     }
-    if (!response.ok) {
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
-    }
-    return response;
+    const init = { headers, ...(body !== undefined ? { body, duplex: 'half' } : {}) } as RequestInit;
+    return this.send(contract, this.target(contract, input.params, input.query), init, callOptions.timeoutMs);
   }
 
   /** Sends a multipart/form-data body (fetch sets the boundary) and returns the Response. */
@@ -172,33 +183,8 @@ export class HttpClient {
     input: { params?: Record<string, string>; query?: Record<string, string>; form: FormData },
     callOptions: { timeoutMs?: number } = {},
   ): Promise<Response> {
-    const url = this.url(contract, input.params);
-    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
-    let response: Response;
-    try {
-      response = await this.options.fetch(url, {
-        method: contract.method,
-        headers: this.headers('application/json'),
-        body: input.form,
-        signal: AbortSignal.timeout(Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs)),
-      });
-    } catch (cause) {
-      throw new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
-        code: 'connection_failed',
-        cause,
-      });
-    }
-    if (!response.ok) {
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
-    }
-    return response;
+    const init = { headers: this.headers('application/json'), body: input.form };
+    return this.send(contract, this.target(contract, input.params, input.query), init, callOptions.timeoutMs);
   }
 
   /**
@@ -214,8 +200,7 @@ export class HttpClient {
      */
     callOptions: { timeoutMs?: number; follow?: boolean; signal?: AbortSignal } = {},
   ): AsyncGenerator<T> {
-    const url = this.url(contract, input.params);
-    for (const [name, value] of Object.entries(input.query ?? {})) url.searchParams.set(name, value);
+    const url = this.target(contract, input.params, input.query);
     const abort = new AbortController();
     if (callOptions.signal?.aborted) return;
     callOptions.signal?.addEventListener('abort', () => abort.abort(new Error('stopped')), { once: true });
@@ -239,21 +224,9 @@ export class HttpClient {
           signal: abort.signal,
         });
       } catch (cause) {
-        throw new ConnectionError(`could not reach ${url.origin}: ${(cause as Error)?.message ?? cause}`, {
-          code: 'connection_failed',
-          cause,
-        });
+        throw HttpClient.unreachable(url, cause);
       }
-      if (!response.ok || !response.body) {
-        const text = await response.text();
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-        throw errorFromResponse(response.status, parsed, response.headers.get('x-request-id') ?? undefined);
-      }
+      if (!response.ok || !response.body) throw await HttpClient.failure(response);
       const decoder = new TextDecoder();
       let buffer = '';
       for await (const chunk of response.body) {

@@ -801,7 +801,8 @@ export const routes = {
   sandboxesPause: route({
     method: 'POST',
     path: '/v1/sandboxes/:sandboxId/pause',
-    summary: 'Pause a running sandbox: every process is frozen in memory and uses no CPU until resumed',
+    summary:
+      'Pause a running sandbox: saved to disk with its processes (gVisor) or frozen in memory (crun); see pausedTo',
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['sandboxes:write'],

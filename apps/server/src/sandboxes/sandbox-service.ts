@@ -217,18 +217,20 @@ export class SandboxService {
       } else if (driver && row.status === 'paused' && row.paused_to === 'disk' && driver.pausedToDisk?.(row.id)) {
         // Saved to disk: nothing runs, and nothing needs to until it is resumed.
         counts.reattached++;
-      } else if (driver && ['running', 'paused'].includes(await driver.state(row.id))) {
-        // The runtime's word settles a pause or resume the restart interrupted.
-        const state = (await driver.state(row.id)) as 'running' | 'paused';
-        if (row.status !== state) await this.setStatus(row.id, state);
-        counts.reattached++;
       } else {
-        await this.setStatus(
-          row.id,
-          'suspected_missing',
-          driver ? 'the runtime no longer runs this sandbox' : `the ${row.runtime} runtime is unavailable`,
-        );
-        counts.missing++;
+        const state = driver ? await driver.state(row.id) : 'missing';
+        if (state === 'running' || state === 'paused') {
+          // The runtime's word settles a pause or resume the restart interrupted.
+          if (row.status !== state) await this.setStatus(row.id, state);
+          counts.reattached++;
+        } else {
+          await this.setStatus(
+            row.id,
+            'suspected_missing',
+            driver ? 'the runtime no longer runs this sandbox' : `the ${row.runtime} runtime is unavailable`,
+          );
+          counts.missing++;
+        }
       }
     }
     if (rows.length > 0) this.options.logger.info(counts, 'sandboxes recovered');
@@ -350,17 +352,22 @@ export class SandboxService {
     };
   }
 
-  async pause(auth: AuthContext, id: string, reason: string | null = null): Promise<Sandbox> {
-    await this.row(auth, id);
+  async pause(auth: AuthContext, id: string): Promise<Sandbox> {
+    return this.pauseInOrg(auth.orgId, id, null);
+  }
+
+  /** Pauses a sandbox of an org: for a caller, or for the idle sweep, which acts for no one in particular. */
+  private async pauseInOrg(orgId: string, id: string, reason: string | null): Promise<Sandbox> {
+    await this.rowInOrg(orgId, id);
     return this.serialised(id, async () => {
-      const row = await this.row(auth, id);
+      const row = await this.rowInOrg(orgId, id);
       if (row.status === 'paused') return sandboxFromRow(row);
       if (row.status !== 'running')
         throw new ApiError('invalid_transition', `sandbox ${id} is ${row.status}; only a running sandbox can pause`, {
           status: row.status,
         });
       const driver = this.driver(row.runtime as SandboxRuntime);
-      if (!(await this.transition(id, ['running'], 'pausing'))) return sandboxFromRow(await this.row(auth, id));
+      if (!(await this.transition(id, ['running'], 'pausing'))) return sandboxFromRow(await this.rowInOrg(orgId, id));
       // To disk where the runtime can checkpoint (memory and CPU freed), else frozen in memory.
       const toDisk = Boolean(driver.pauseToDisk && driver.canPauseToDisk?.(id));
       try {
@@ -376,7 +383,7 @@ export class SandboxService {
         .where('id', '=', id)
         .execute();
       await this.transition(id, ['pausing'], 'paused', reason);
-      return sandboxFromRow(await this.row(auth, id));
+      return sandboxFromRow(await this.rowInOrg(orgId, id));
     });
   }
 
@@ -460,7 +467,7 @@ export class SandboxService {
       const last = this.lastActivity.get(row.id) ?? Date.parse(row.updated_at);
       if (now - last < Number(row.idle_timeout) * 1000) continue;
       try {
-        await this.pause({ orgId: row.org_id } as AuthContext, row.id, `idle for ${row.idle_timeout}s`);
+        await this.pauseInOrg(row.org_id, row.id, `idle for ${row.idle_timeout}s`);
         paused++;
       } catch (error) {
         this.options.logger.warn({ err: error, sandboxId: row.id }, 'idle pause failed');
@@ -469,11 +476,15 @@ export class SandboxService {
     return paused;
   }
 
-  private async row(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
+  private row(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
+    return this.rowInOrg(auth.orgId, id);
+  }
+
+  private async rowInOrg(orgId: string, id: string): Promise<Database['sandboxes']> {
     const row = await this.db
       .selectFrom('sandboxes')
       .selectAll()
-      .where('org_id', '=', auth.orgId)
+      .where('org_id', '=', orgId)
       .where('id', '=', id)
       .executeTakeFirst();
     if (!row) throw new ApiError('sandbox_not_found', `no sandbox ${id}`);

@@ -3,17 +3,9 @@ import { cp, lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'nod
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { WorkspaceEntry } from '@runtools/spec';
 import busboy from 'busboy';
 import { ApiError } from '../http/errors.js';
-
-export interface WorkspaceEntry {
-  name: string;
-  path: string;
-  type: 'file' | 'dir' | 'symlink' | 'other';
-  size: number;
-  mode: number;
-  modifiedAt: string;
-}
 
 const maxNameBytes = 255;
 const maxPathBytes = 4096;

@@ -156,13 +156,18 @@ export class Sandbox {
     return this.http.call(routes.sandboxesStats, { params: { sandboxId: this.id } });
   }
 
-  /** Freezes every process in memory; exec and files answer 409 until `resume`. @example await sandbox.pause() */
+  /**
+   * Pauses the sandbox: on gVisor it is saved to disk with its processes' memory and stops using CPU and memory
+   * (`pausedTo: 'disk'`); on crun it is frozen in memory (`pausedTo: 'memory'`). Exec and files answer 409
+   * until `resume`.
+   * @example await sandbox.pause()
+   */
   async pause(): Promise<SandboxRecord> {
     this.record = await this.http.call(routes.sandboxesPause, { params: { sandboxId: this.id } });
     return this.record;
   }
 
-  /** Thaws a paused sandbox where it was. @example await sandbox.resume() */
+  /** Brings a paused sandbox back with its processes where they were. @example await sandbox.resume() */
   async resume(): Promise<SandboxRecord> {
     this.record = await this.http.call(routes.sandboxesResume, { params: { sandboxId: this.id } });
     return this.record;

@@ -8,7 +8,7 @@ export function register(sandbox: Command): void {
       .command(`${verb} <id>`)
       .description(
         verb === 'pause'
-          ? 'freeze every process of a running sandbox (it uses no CPU until resumed)'
+          ? 'pause a running sandbox: saved to disk with its processes (gvisor) or frozen in memory (container)'
           : 'resume a paused sandbox where it was',
       )
       .action(async (id: string, _flags, command: Command) => {
