@@ -27,6 +27,7 @@ import * as sandboxList from './commands/sandbox/list.js';
 import * as sandboxLogs from './commands/sandbox/logs.js';
 import * as sandboxPause from './commands/sandbox/pause.js';
 import * as sandboxPs from './commands/sandbox/ps.js';
+import * as sandboxSnapshot from './commands/sandbox/snapshot.js';
 import * as sandboxStats from './commands/sandbox/stats.js';
 import * as secretDelete from './commands/secret/delete.js';
 import * as secretGet from './commands/secret/get.js';
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
     sandboxStats,
     sandboxLogs,
     sandboxPause,
+    sandboxSnapshot,
     sandboxDestroy,
   ]);
   group(sandbox, 'files', 'files inside a sandbox', [

@@ -16,6 +16,16 @@ export interface DriverSandboxSpec {
   hostname: string;
   env: Record<string, string>;
   limits: SandboxLimits;
+  /**
+   * A snapshot directory (see `SandboxDriver.snapshot`) to start from: its files become the new sandbox's
+   * writable layer and, where it holds a memory image, its processes resume where they were.
+   */
+  snapshot?: string;
+}
+
+/** What a snapshot holds: always the writable layer; with `memory`, the processes too (a checkpoint image). */
+export interface SnapshotCapture {
+  memory: boolean;
 }
 
 export interface ExecRequest {
@@ -68,11 +78,28 @@ export interface SandboxDriver {
   resumeFromDisk?(id: string): Promise<void>;
   /** Whether the sandbox has a checkpoint image waiting to be resumed. */
   pausedToDisk?(id: string): boolean;
+  /**
+   * Saves the sandbox's state into `target` (a new directory): its writable layer, and its memory where the
+   * runtime can checkpoint (gVisor). The sandbox is stopped only while that is taken and runs on after;
+   * a sandbox paused to disk is copied as it lies.
+   */
+  snapshot(id: string, target: string): Promise<SnapshotCapture>;
+  /**
+   * Puts the sandbox back to a snapshot of it, in place, and runs it: its files as they were and, from a
+   * memory snapshot, its processes; from a filesystem-only one its processes start afresh.
+   */
+  rollback(id: string, snapshot: string): Promise<SnapshotCapture>;
   /** Freezes every process of the sandbox in memory; `resume` thaws them. */
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Stops the sandbox and removes everything it had; safe to call again. */
   destroy(id: string): Promise<void>;
+  /**
+   * After the control plane stopped mid-operation: finishes or undoes what was interrupted (a checkpoint
+   * still being written is waited for, a complete one kept, a partial one removed, a daemon left quiesced
+   * woken) and says what the sandbox is now: `saved` when it lies on disk, paused.
+   */
+  recover(id: string): Promise<RuntimeState | 'saved'>;
   /** What the runtime says of the sandbox: `missing` when it knows nothing of it. */
   state(id: string): Promise<RuntimeState>;
   /** The sandbox's root filesystem as the host sees it (its writable layer over the base). */

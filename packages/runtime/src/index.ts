@@ -21,9 +21,11 @@ export type {
   RuntimeState,
   SandboxDriver,
   SandboxStats,
+  SnapshotCapture,
 } from './driver.js';
 export { ContainerDriver } from './drivers/container/container-driver.js';
 export { GvisorDriver } from './drivers/gvisor/gvisor-driver.js';
+export { type SnapshotSpec, snapshotSpec } from './drivers/oci-driver.js';
 export { type HostTools, hostTools, privateCgroupNamespace } from './host.js';
 export { debianMirror, ensureBaseRootfs, type RootfsBuild } from './rootfs.js';
 export {

@@ -61,6 +61,7 @@ export {
   Sandboxes,
   SandboxFiles,
   SandboxProcesses,
+  SandboxSnapshots,
   type StatusListener,
 } from './resources/sandboxes.js';
 export { Secrets } from './resources/secrets.js';

@@ -10,6 +10,7 @@ export const idPrefixes = {
   secret: 'sec',
   sshKey: 'ssh',
   sandbox: 'sbx',
+  snapshot: 'snp',
   workspace: 'wsp',
   request: 'req',
 } as const;

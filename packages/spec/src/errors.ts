@@ -34,6 +34,7 @@ export const ErrorCode = z.enum([
   'template_not_found',
   'process_not_found',
   'workspace_not_found',
+  'snapshot_not_found',
   // state
   'org_exists',
   'project_exists',
@@ -51,6 +52,7 @@ export const ErrorCode = z.enum([
   'workspace_exists',
   'workspace_not_mountable',
   'workspace_in_use',
+  'snapshot_exists',
   // limits and the server
   'rate_limited',
   'internal_error',
@@ -94,6 +96,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   template_not_found: 'not_found',
   process_not_found: 'not_found',
   workspace_not_found: 'not_found',
+  snapshot_not_found: 'not_found',
   org_exists: 'conflict',
   project_exists: 'conflict',
   member_exists: 'conflict',
@@ -110,6 +113,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   workspace_exists: 'conflict',
   workspace_not_mountable: 'validation',
   workspace_in_use: 'conflict',
+  snapshot_exists: 'conflict',
   rate_limited: 'rate_limit',
   internal_error: 'internal',
   service_unavailable: 'internal',

@@ -37,6 +37,10 @@ export const auditEvents = [
   'ssh_key.removed',
   'sandbox.created',
   'sandbox.destroyed',
+  'sandbox.snapshot_created',
+  'sandbox.snapshot_deleted',
+  'sandbox.rolled_back',
+  'sandbox.branched',
   'workspace.created',
   'workspace.deleted',
 ] as const;

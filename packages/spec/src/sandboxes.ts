@@ -38,6 +38,9 @@ export const SandboxCreateRequest = z
         description:
           'seconds without exec, file or process activity before the sandbox is paused; 0 never; default 900',
       }),
+    autoResume: z.boolean().optional().meta({
+      description: 'when paused, resume on exec, file or process activity instead of answering 409; default false',
+    }),
     mounts: z
       .array(WorkspaceMount)
       .max(16)
@@ -81,6 +84,7 @@ export const Sandbox = z
     network: z.object({ internet: z.boolean() }),
     mounts: z.array(z.object({ workspaceId: z.string(), path: z.string() })),
     idleTimeout: z.number().int(),
+    autoResume: z.boolean(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -235,7 +239,7 @@ export const SandboxLogEntry = z
   .object({
     seq: z.number().int(),
     at: Timestamp,
-    type: z.enum(['status', 'exec', 'process']),
+    type: z.enum(['status', 'exec', 'process', 'snapshot']),
     message: z.string(),
     status: SandboxStatus.optional(),
     data: z.record(z.string(), z.unknown()).optional(),
@@ -293,3 +297,44 @@ export const SandboxStats = z
   })
   .meta({ id: 'SandboxStats' });
 export type SandboxStats = z.infer<typeof SandboxStats>;
+
+export const SandboxSnapshot = z
+  .object({
+    id: idSchema('snapshot'),
+    sandboxId: idSchema('sandbox'),
+    name: z.string().nullable(),
+    runtime: SandboxRuntime,
+    memory: z.boolean().meta({
+      description:
+        'true: the processes were saved too (gVisor), and rollback or branch resumes them where they were; false: files only (crun, and gVisor with internet egress), processes start afresh',
+    }),
+    sizeBytes: z.number().int(),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'SandboxSnapshot' });
+export type SandboxSnapshot = z.infer<typeof SandboxSnapshot>;
+export const SandboxSnapshotList = listOf(SandboxSnapshot);
+export const SandboxSnapshotParams = z.object({ sandboxId: idSchema('sandbox'), snapshotId: idSchema('snapshot') });
+export const SandboxSnapshotCreate = z
+  .object({ name: ResourceName.optional().meta({ description: 'unique among the sandbox’s snapshots' }) })
+  .strict();
+export type SandboxSnapshotCreate = z.input<typeof SandboxSnapshotCreate>;
+/** A snapshot by id or by name. */
+const SnapshotRef = z.string().min(1).max(63).meta({ description: 'a snapshot id (snp_…) or name' });
+export const SandboxRollbackRequest = z.object({ snapshot: SnapshotRef }).strict();
+export type SandboxRollbackRequest = z.input<typeof SandboxRollbackRequest>;
+export const SandboxBranchRequest = z
+  .object({
+    snapshot: SnapshotRef,
+    name: ResourceName.optional(),
+    metadata: z.record(MetadataKey, z.string().max(512)).optional(),
+    idleTimeout: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional(),
+    autoResume: z.boolean().optional(),
+  })
+  .strict();
+export type SandboxBranchRequest = z.input<typeof SandboxBranchRequest>;

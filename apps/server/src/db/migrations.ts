@@ -186,6 +186,33 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('sandboxes').addColumn('paused_to', 'text').execute();
       },
     },
+    '0008_snapshots_and_auto_resume': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('sandboxes')
+          .addColumn('auto_resume', 'integer', (column) => column.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createTable('sandbox_snapshots')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('sandbox_id', 'text', (column) => column.notNull())
+          .addColumn('name', 'text')
+          .addColumn('runtime', 'text', (column) => column.notNull())
+          .addColumn('memory', 'integer', (column) => column.notNull())
+          .addColumn('size_bytes', 'bigint', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('host_id', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('sandbox_snapshots_name', ['sandbox_id', 'name'])
+          .execute();
+        await db.schema
+          .createIndex('sandbox_snapshots_sandbox')
+          .on('sandbox_snapshots')
+          .columns(['org_id', 'sandbox_id'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -67,8 +67,25 @@ export interface Database {
     mounts: string;
     /** While paused: 'disk' (checkpointed and stopped) or 'memory' (frozen). */
     paused_to: string | null;
+    /** 1: exec, file or URL activity resumes it when paused. */
+    auto_resume: number;
     created_at: Iso;
     updated_at: Iso;
+  };
+  sandbox_snapshots: {
+    id: string;
+    org_id: string;
+    sandbox_id: string;
+    name: string | null;
+    runtime: string;
+    /** 1 when it holds the processes' memory (a checkpoint image), 0 for files only. */
+    memory: number;
+    /** bigint: PostgreSQL returns it as a string. */
+    size_bytes: number | string;
+    /** 'creating' (never listed; removed by recovery), 'ready', or 'deleting'. */
+    status: string;
+    host_id: string;
+    created_at: Iso;
   };
   workspaces: {
     id: string;

@@ -501,6 +501,21 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async sandboxesResume({ auth, params }) {
       return deps.sandboxes.resume(auth, params.sandboxId);
     },
+    async sandboxesSnapshotsCreate({ auth, params, body }) {
+      return deps.sandboxes.createSnapshot(auth, params.sandboxId, body);
+    },
+    async sandboxesSnapshotsList({ auth, params }) {
+      return { data: await deps.sandboxes.listSnapshots(auth, params.sandboxId) };
+    },
+    async sandboxesSnapshotsDelete({ auth, params }) {
+      return deps.sandboxes.deleteSnapshot(auth, params.sandboxId, params.snapshotId);
+    },
+    async sandboxesRollback({ auth, params, body }) {
+      return deps.sandboxes.rollback(auth, params.sandboxId, body);
+    },
+    async sandboxesBranch({ auth, params, body }) {
+      return deps.sandboxes.branch(auth, params.sandboxId, body);
+    },
     async sandboxesLogs({ auth, params, query }) {
       return { data: await deps.sandboxes.logs(auth, params.sandboxId, query) };
     },

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -7,7 +8,9 @@ import {
   type DaemonChannel,
   type DriverName,
   type ProcessRequest,
+  runCommand,
   type SandboxDriver,
+  snapshotSpec,
 } from '@runtools/runtime';
 import type {
   Sandbox,
@@ -20,6 +23,7 @@ import type {
   SandboxProcessEvent,
   SandboxProcessStart,
   SandboxRuntime,
+  SandboxSnapshot,
   SandboxStats,
   SandboxStatus,
   SandboxWatchEvent,
@@ -108,9 +112,28 @@ function sandboxFromRow(row: Database['sandboxes']): Sandbox {
     network: { internet: Number(row.internet) === 1 },
     mounts: JSON.parse(row.mounts) as { workspaceId: string; path: string }[],
     idleTimeout: Number(row.idle_timeout),
+    autoResume: Number(row.auto_resume) === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function snapshotFromRow(row: Database['sandbox_snapshots']): SandboxSnapshot {
+  return {
+    id: row.id,
+    sandboxId: row.sandbox_id,
+    name: row.name,
+    runtime: row.runtime as SandboxRuntime,
+    memory: Number(row.memory) === 1,
+    sizeBytes: Number(row.size_bytes),
+    createdAt: row.created_at,
+  };
+}
+
+/** Bytes a directory tree holds on disk. */
+async function directoryBytes(path: string): Promise<number> {
+  const used = await runCommand('du', ['-sb', path], { timeoutMs: 60_000 });
+  return used.exitCode === 0 ? Number(used.stdout.toString('utf8').split('\t')[0]) : 0;
 }
 
 function logEntryFromRow(row: Selectable<Database['sandbox_logs']>): SandboxLogEntry {
@@ -197,6 +220,7 @@ export class SandboxService {
    * become `suspected_missing` when it does not; a create or destroy the restart interrupted is settled.
    */
   async recover(): Promise<{ reattached: number; missing: number; settled: number }> {
+    await this.recoverSnapshots();
     const rows = await this.db
       .selectFrom('sandboxes')
       .selectAll()
@@ -210,31 +234,66 @@ export class SandboxService {
         await driver?.destroy(row.id).catch(() => {});
         await this.setStatus(row.id, 'failed', 'the control plane stopped while the sandbox was being created');
         counts.settled++;
-      } else if (row.status === 'destroying') {
+        continue;
+      }
+      if (row.status === 'destroying') {
         await driver?.destroy(row.id).catch(() => {});
         await this.setStatus(row.id, 'destroyed');
         counts.settled++;
-      } else if (driver && row.status === 'paused' && row.paused_to === 'disk' && driver.pausedToDisk?.(row.id)) {
-        // Saved to disk: nothing runs, and nothing needs to until it is resumed.
+        continue;
+      }
+      const rollback =
+        row.status === 'resuming' ? /^rolling back to (snp_[a-z2-7]+)/.exec(row.status_reason ?? '') : null;
+      if (driver && rollback?.[1]) {
+        // A rollback is redone from the start: the snapshot is whole, whatever state the layer was left in.
+        const done = await this.rollbackTo(row, rollback[1]).then(
+          () => true,
+          () => false,
+        );
+        counts[done ? 'reattached' : 'missing']++;
+        continue;
+      }
+      const state = driver ? await driver.recover(row.id).catch(() => 'missing' as const) : 'missing';
+      if (state === 'saved') {
+        await this.db.updateTable('sandboxes').set({ paused_to: 'disk' }).where('id', '=', row.id).execute();
+        if (row.status !== 'paused') await this.setStatus(row.id, 'paused');
+        counts.reattached++;
+      } else if (state === 'paused' && (row.status === 'running' || row.status === 'resuming')) {
+        // Frozen by a snapshot or a resume the restart interrupted: thawed, as it was meant to be.
+        await driver?.resume(row.id);
+        if (row.status !== 'running') await this.setStatus(row.id, 'running');
+        counts.reattached++;
+      } else if (state === 'running' || state === 'paused') {
+        if (state === 'paused')
+          await this.db.updateTable('sandboxes').set({ paused_to: 'memory' }).where('id', '=', row.id).execute();
+        if (row.status !== state) await this.setStatus(row.id, state);
         counts.reattached++;
       } else {
-        const state = driver ? await driver.state(row.id) : 'missing';
-        if (state === 'running' || state === 'paused') {
-          // The runtime's word settles a pause or resume the restart interrupted.
-          if (row.status !== state) await this.setStatus(row.id, state);
-          counts.reattached++;
-        } else {
-          await this.setStatus(
-            row.id,
-            'suspected_missing',
-            driver ? 'the runtime no longer runs this sandbox' : `the ${row.runtime} runtime is unavailable`,
-          );
-          counts.missing++;
-        }
+        await this.setStatus(
+          row.id,
+          'suspected_missing',
+          driver ? 'the runtime no longer runs this sandbox' : `the ${row.runtime} runtime is unavailable`,
+        );
+        counts.missing++;
       }
     }
     if (rows.length > 0) this.options.logger.info(counts, 'sandboxes recovered');
     return counts;
+  }
+
+  /** Snapshots a restart caught half-taken or half-deleted are removed: only whole ones are ever listed. */
+  private async recoverSnapshots(): Promise<void> {
+    const rows = await this.db
+      .selectFrom('sandbox_snapshots')
+      .select('id')
+      .where('host_id', '=', this.hostId)
+      .where('status', 'in', ['creating', 'deleting'])
+      .execute();
+    for (const row of rows) {
+      const dir = this.snapshotDir(row.id);
+      for (const path of [dir, `${dir}.partial`]) rmSync(path, { recursive: true, force: true });
+      await this.db.deleteFrom('sandbox_snapshots').where('id', '=', row.id).execute();
+    }
   }
 
   private driver(runtime: SandboxRuntime): SandboxDriver {
@@ -411,6 +470,250 @@ export class SandboxService {
     });
   }
 
+  private snapshotDir(id: string): string {
+    return join(this.options.dataDir, 'snapshots', id);
+  }
+
+  /**
+   * Takes a snapshot of a running or paused sandbox. Recorded as `creating` first and listed only once its
+   * directory is complete (written under `.partial`, then renamed), so a crash leaves nothing half-listed.
+   */
+  async createSnapshot(auth: AuthContext, id: string, body: { name?: string | undefined }): Promise<SandboxSnapshot> {
+    await this.row(auth, id);
+    return this.serialised(id, async () => {
+      const row = await this.row(auth, id);
+      if (row.status !== 'running' && row.status !== 'paused')
+        throw new ApiError(
+          'invalid_transition',
+          `sandbox ${id} is ${row.status}; only a running or paused sandbox can be snapshotted`,
+          { status: row.status },
+        );
+      const driver = this.driver(row.runtime as SandboxRuntime);
+      if (body.name && (await this.snapshotRow(auth, id, body.name).catch(() => undefined)))
+        throw new ApiError('snapshot_exists', `sandbox ${id} already has a snapshot named ${body.name}`, {
+          name: body.name,
+        });
+      const snapshot: Database['sandbox_snapshots'] = {
+        id: newId('snapshot'),
+        org_id: auth.orgId,
+        sandbox_id: id,
+        name: body.name ?? null,
+        runtime: row.runtime,
+        memory: 0,
+        size_bytes: 0,
+        status: 'creating',
+        host_id: this.hostId,
+        created_at: nowIso(),
+      };
+      await this.db.insertInto('sandbox_snapshots').values(snapshot).execute();
+      const dir = this.snapshotDir(snapshot.id);
+      let memory: boolean;
+      try {
+        ({ memory } = await driver.snapshot(id, `${dir}.partial`));
+        renameSync(`${dir}.partial`, dir);
+      } catch (error) {
+        rmSync(`${dir}.partial`, { recursive: true, force: true });
+        await this.db.deleteFrom('sandbox_snapshots').where('id', '=', snapshot.id).execute();
+        throw new ApiError('runtime_unavailable', `the snapshot failed: ${(error as Error).message}`, {
+          sandboxId: id,
+        });
+      }
+      const sizeBytes = await directoryBytes(dir);
+      await this.db
+        .updateTable('sandbox_snapshots')
+        .set({ status: 'ready', memory: memory ? 1 : 0, size_bytes: sizeBytes })
+        .where('id', '=', snapshot.id)
+        .execute();
+      await this.log(id, {
+        type: 'snapshot',
+        message: `snapshot ${snapshot.id}${snapshot.name ? ` (${snapshot.name})` : ''} taken${memory ? '' : ', files only'}`,
+        data: { snapshotId: snapshot.id, memory, sizeBytes },
+      });
+      await audit(this.db, {
+        orgId: auth.orgId,
+        event: 'sandbox.snapshot_created',
+        actorKeyId: auth.keyId,
+        targetId: snapshot.id,
+        details: { sandboxId: id, memory },
+      });
+      return snapshotFromRow({ ...snapshot, status: 'ready', memory: memory ? 1 : 0, size_bytes: sizeBytes });
+    });
+  }
+
+  async listSnapshots(auth: AuthContext, id: string): Promise<SandboxSnapshot[]> {
+    await this.row(auth, id);
+    const rows = await this.db
+      .selectFrom('sandbox_snapshots')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('sandbox_id', '=', id)
+      .where('status', '=', 'ready')
+      .orderBy('created_at')
+      .execute();
+    return rows.map(snapshotFromRow);
+  }
+
+  /** A ready snapshot of the sandbox, by id or name. */
+  private async snapshotRow(auth: AuthContext, sandboxId: string, ref: string) {
+    const row = await this.db
+      .selectFrom('sandbox_snapshots')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('sandbox_id', '=', sandboxId)
+      .where('status', '=', 'ready')
+      .where(ref.startsWith('snp_') ? 'id' : 'name', '=', ref)
+      .executeTakeFirst();
+    if (!row)
+      throw new ApiError('snapshot_not_found', `sandbox ${sandboxId} has no snapshot ${ref}`, { snapshot: ref });
+    return row;
+  }
+
+  async deleteSnapshot(auth: AuthContext, id: string, snapshotId: string): Promise<{ id: string; deleted: true }> {
+    await this.row(auth, id);
+    return this.serialised(id, async () => {
+      const snapshot = await this.snapshotRow(auth, id, snapshotId);
+      // Marked first: a crash mid-delete is finished by recovery, never listed half-gone.
+      await this.db
+        .updateTable('sandbox_snapshots')
+        .set({ status: 'deleting' })
+        .where('id', '=', snapshot.id)
+        .execute();
+      rmSync(this.snapshotDir(snapshot.id), { recursive: true, force: true });
+      await this.db.deleteFrom('sandbox_snapshots').where('id', '=', snapshot.id).execute();
+      await audit(this.db, {
+        orgId: auth.orgId,
+        event: 'sandbox.snapshot_deleted',
+        actorKeyId: auth.keyId,
+        targetId: snapshot.id,
+        details: { sandboxId: id },
+      });
+      return { id: snapshot.id, deleted: true as const };
+    });
+  }
+
+  /**
+   * Puts a running or paused sandbox back to one of its snapshots, in place; it runs after. While it
+   * happens the sandbox is `resuming` with the snapshot named in its reason, so recovery can finish it.
+   */
+  async rollback(auth: AuthContext, id: string, body: { snapshot: string }): Promise<Sandbox> {
+    await this.row(auth, id);
+    return this.serialised(id, async () => {
+      const row = await this.row(auth, id);
+      const snapshot = await this.snapshotRow(auth, id, body.snapshot);
+      if (row.status !== 'running' && row.status !== 'paused')
+        throw new ApiError(
+          'invalid_transition',
+          `sandbox ${id} is ${row.status}; only a running or paused sandbox can roll back`,
+          {
+            status: row.status,
+          },
+        );
+      this.driver(row.runtime as SandboxRuntime);
+      if (!(await this.transition(id, [row.status as SandboxStatus], 'resuming', `rolling back to ${snapshot.id}`)))
+        throw new ApiError('invalid_transition', `sandbox ${id} changed state; try again`);
+      await this.rollbackTo(row, snapshot.id);
+      await audit(this.db, {
+        orgId: auth.orgId,
+        event: 'sandbox.rolled_back',
+        actorKeyId: auth.keyId,
+        targetId: id,
+        details: { snapshotId: snapshot.id },
+      });
+      return sandboxFromRow(await this.row(auth, id));
+    });
+  }
+
+  /** The driver's rollback and what follows it; a sandbox that cannot be brought back is `error`. */
+  private async rollbackTo(row: Database['sandboxes'], snapshotId: string): Promise<void> {
+    const driver = this.driver(row.runtime as SandboxRuntime);
+    let memory: boolean;
+    try {
+      ({ memory } = await driver.rollback(row.id, this.snapshotDir(snapshotId)));
+      await this.db.updateTable('sandboxes').set({ paused_to: null }).where('id', '=', row.id).execute();
+      const start = memory ? undefined : await this.templateStart(row);
+      if (start) await this.runStart(driver, row.id, start);
+    } catch (error) {
+      await this.setStatus(row.id, 'error', `rollback failed: ${(error as Error).message}`);
+      throw new ApiError('runtime_unavailable', `the rollback failed: ${(error as Error).message}`, {
+        sandboxId: row.id,
+      });
+    }
+    this.lastActivity.set(row.id, Date.now());
+    await this.transition(
+      row.id,
+      ['resuming'],
+      'running',
+      `rolled back to ${snapshotId}${memory ? '' : ' (files only: processes started afresh)'}`,
+    );
+  }
+
+  /** The start command of the sandbox's template, when it has one and the template still exists. */
+  private async templateStart(row: Database['sandboxes']): Promise<string | undefined> {
+    const template = await this.options.templates.describe(row.org_id, row.template).catch(() => undefined);
+    return template?.start ?? undefined;
+  }
+
+  /**
+   * A new sandbox from a snapshot: the source's template, runtime, resources, network and mounts, its
+   * files and (from a memory snapshot) its processes. The two are independent from then on.
+   */
+  async branch(
+    auth: AuthContext,
+    id: string,
+    body: {
+      snapshot: string;
+      name?: string | undefined;
+      metadata?: Record<string, string> | undefined;
+      idleTimeout?: number | undefined;
+      autoResume?: boolean | undefined;
+    },
+  ): Promise<Sandbox> {
+    const source = await this.row(auth, id);
+    const snapshot = await this.snapshotRow(auth, id, body.snapshot);
+    const dir = this.snapshotDir(snapshot.id);
+    const mounts = await this.options.workspaces.resolveMounts(
+      auth,
+      JSON.parse(source.mounts) as { workspaceId: string; path: string }[],
+    );
+    const now = nowIso();
+    const row: Database['sandboxes'] = {
+      ...source,
+      id: newId('sandbox'),
+      name: body.name ?? null,
+      host_id: this.hostId,
+      status: 'creating',
+      status_reason: null,
+      metadata: JSON.stringify(body.metadata ?? JSON.parse(source.metadata)),
+      idle_timeout: body.idleTimeout ?? source.idle_timeout,
+      auto_resume: body.autoResume === undefined ? source.auto_resume : body.autoResume ? 1 : 0,
+      paused_to: null,
+      created_at: now,
+      updated_at: now,
+    };
+    const branched = await this.launch(
+      auth,
+      row,
+      mounts,
+      `creating (branch of ${id} from ${snapshot.id})`,
+      async () => {
+        const spec = snapshotSpec(dir);
+        return {
+          ...spec,
+          snapshot: dir,
+          start: Number(snapshot.memory) === 1 ? undefined : await this.templateStart(source),
+        };
+      },
+    );
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'sandbox.branched',
+      actorKeyId: auth.keyId,
+      targetId: row.id,
+      details: { sandboxId: id, snapshotId: snapshot.id },
+    });
+    return branched;
+  }
+
   async logs(auth: AuthContext, id: string, query: { after?: number | undefined; limit?: number | undefined }) {
     await this.row(auth, id);
     const rows = await this.db
@@ -501,6 +804,7 @@ export class SandboxService {
       metadata?: Record<string, string> | undefined;
       resources?: { vcpus?: number | undefined; memory?: string | undefined; disk?: string | undefined } | undefined;
       idleTimeout?: number | undefined;
+      autoResume?: boolean | undefined;
       network?: { internet?: boolean | undefined } | undefined;
       mounts?: { workspaceId: string; path?: string | undefined }[] | undefined;
     },
@@ -510,7 +814,7 @@ export class SandboxService {
     await this.options.templates.get(auth, templateName);
     const mounts = await this.options.workspaces.resolveMounts(auth, body.mounts ?? []);
     const runtime = body.runtime ?? this.options.defaultRuntime;
-    const driver = this.driver(runtime);
+    this.driver(runtime);
     const now = nowIso();
     const row: Database['sandboxes'] = {
       id: newId('sandbox'),
@@ -525,6 +829,7 @@ export class SandboxService {
       vcpus: body.resources?.vcpus ?? defaultVcpus,
       memory_bytes: body.resources?.memory ? parseByteSize(body.resources.memory) : defaultMemoryBytes,
       idle_timeout: body.idleTimeout ?? defaultIdleTimeoutSeconds,
+      auto_resume: body.autoResume ? 1 : 0,
       internet: body.network?.internet ? 1 : 0,
       disk_bytes: body.resources?.disk ? diskBytes(body.resources.disk) : null,
       mounts: JSON.stringify(mounts.map(({ workspaceId, path }) => ({ workspaceId, path }))),
@@ -532,19 +837,50 @@ export class SandboxService {
       created_at: now,
       updated_at: now,
     };
-    await this.db.insertInto('sandboxes').values(row).execute();
-    await this.log(row.id, { type: 'status', status: 'creating', message: `creating (${runtime}, ${row.template})` });
-    try {
+    return this.launch(auth, row, mounts, `creating (${runtime}, ${row.template})`, async () => {
       const template = await this.options.templates.resolve(auth, templateName, (line) =>
         this.options.logger.info({ template: templateName }, line),
       );
+      return {
+        layers: template.layers,
+        env: { ...template.env, ...body.env },
+        workdir: template.workdir,
+        start: template.start,
+      };
+    });
+  }
+
+  /**
+   * Records a new sandbox as `creating`, has the driver start it from what `prepare` says (a template's
+   * layers, or a snapshot), runs its start command where it starts afresh, and marks it `running`; a
+   * failure leaves it `failed` with the reason.
+   */
+  private async launch(
+    auth: AuthContext,
+    row: Database['sandboxes'],
+    mounts: { hostPath: string; path: string }[],
+    message: string,
+    prepare: () => Promise<{
+      layers: readonly string[];
+      env: Record<string, string>;
+      workdir?: string | undefined;
+      start?: string | undefined;
+      snapshot?: string;
+    }>,
+  ): Promise<Sandbox> {
+    const driver = this.driver(row.runtime as SandboxRuntime);
+    await this.db.insertInto('sandboxes').values(row).execute();
+    await this.log(row.id, { type: 'status', status: 'creating', message });
+    try {
+      const from = await prepare();
       await driver.create({
         id: row.id,
-        layers: template.layers,
-        ...(template.workdir ? { workdir: template.workdir } : {}),
+        layers: from.layers,
+        ...(from.workdir ? { workdir: from.workdir } : {}),
+        ...(from.snapshot ? { snapshot: from.snapshot } : {}),
         hostname: row.name ?? 'sandbox',
-        env: { ...template.env, ...body.env },
-        ...(body.network?.internet ? { internet: true } : {}),
+        env: from.env,
+        ...(Number(row.internet) === 1 ? { internet: true } : {}),
         ...(mounts.length ? { mounts: mounts.map(({ hostPath, path }) => ({ hostPath, path })) } : {}),
         limits: {
           vcpus: row.vcpus,
@@ -553,10 +889,7 @@ export class SandboxService {
           ...(row.disk_bytes !== null ? { diskBytes: Number(row.disk_bytes) } : {}),
         },
       });
-      if (template.start) {
-        const pid = await driver.channel(row.id).spawn({ argv: ['/bin/sh', '-c', template.start] });
-        await this.log(row.id, { type: 'process', message: `started ${pid}: ${template.start}`, data: { pid } });
-      }
+      if (from.start) await this.runStart(driver, row.id, from.start);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       await this.setStatus(row.id, 'failed', reason);
@@ -570,9 +903,15 @@ export class SandboxService {
       event: 'sandbox.created',
       actorKeyId: auth.keyId,
       targetId: row.id,
-      details: { runtime },
+      details: { runtime: row.runtime },
     });
     return sandboxFromRow({ ...row, status: 'running', updated_at: nowIso() });
+  }
+
+  /** Starts a template's start command in the background. */
+  private async runStart(driver: SandboxDriver, id: string, command: string): Promise<void> {
+    const pid = await driver.channel(id).spawn({ argv: ['/bin/sh', '-c', command] });
+    await this.log(id, { type: 'process', message: `started ${pid}: ${command}`, data: { pid } });
   }
 
   async get(auth: AuthContext, id: string): Promise<Sandbox> {
@@ -621,8 +960,17 @@ export class SandboxService {
     return this.driver(row.runtime as SandboxRuntime).channel(id);
   }
 
+  /**
+   * The sandbox's row once it runs: a lifecycle change under way (pause, snapshot, rollback) is waited for,
+   * and a paused sandbox with `autoResume` is resumed first.
+   */
   private async runningRow(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
-    const row = await this.row(auth, id);
+    await this.lifecycle.get(id);
+    let row = await this.row(auth, id);
+    if (row.status === 'paused' && Number(row.auto_resume) === 1) {
+      await this.resume(auth, id);
+      row = await this.row(auth, id);
+    }
     if (row.status !== 'running') {
       throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; exec needs a running sandbox`, {
         status: row.status,

@@ -74,7 +74,8 @@ export class TemplateService {
     return TemplateService.isBuiltin(name) ? (templateAliases[name] ?? name) : `${orgId}/${name}`;
   }
 
-  private async describe(orgId: string, name: string): Promise<Template> {
+  /** A template of an org, built-in or its own. */
+  async describe(orgId: string, name: string): Promise<Template> {
     const builtin = builtinTemplates[templateAliases[name] ?? name];
     const custom = builtin ? undefined : await this.custom(orgId, name);
     if (!builtin && !custom) throw new ApiError('template_not_found', `no template "${name}"`, { template: name });

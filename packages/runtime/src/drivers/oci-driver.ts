@@ -1,6 +1,16 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
 import { DaemonChannel } from '../channel.js';
@@ -13,6 +23,7 @@ import type {
   RuntimeState,
   SandboxDriver,
   SandboxStats,
+  SnapshotCapture,
 } from '../driver.js';
 import { privateCgroupNamespace } from '../host.js';
 import { hostNameservers, NetworkManager, type SandboxNetwork } from '../network.js';
@@ -111,14 +122,12 @@ export abstract class OciDriver implements SandboxDriver {
         await mustRun(this.tools.mount, ['-o', 'loop', image, layerDir]);
       }
       for (const path of [upper, work]) mkdirSync(path, { recursive: true });
-      await mustRun(this.tools.mount, [
-        '-t',
-        'overlay',
-        'overlay',
-        '-o',
-        `lowerdir=${spec.layers.join(':')},upperdir=${upper},workdir=${work}`,
-        rootfs,
-      ]);
+      if (spec.snapshot) await copyLayer(join(spec.snapshot, 'layer'), upper);
+      writeFileSync(
+        join(dir, 'spec.json'),
+        JSON.stringify({ layers: spec.layers, env: spec.env, workdir: spec.workdir } satisfies SnapshotSpec),
+      );
+      await this.mountRootfs(spec.id);
       let network: SandboxNetwork | undefined;
       if (spec.internet) {
         network = await this.network.setup(`${this.name}/${spec.id}`);
@@ -146,12 +155,93 @@ export abstract class OciDriver implements SandboxDriver {
         channelDir,
         ...(spec.workdir ? { cwd: spec.workdir } : {}),
       });
-      await this.start(spec.id, bundle, join(dir, 'runtime.log'));
-      await this.channel(spec.id).ready(30_000);
+      await this.boot(spec.id, spec.snapshot);
     } catch (error) {
       await this.destroy(spec.id).catch(() => {});
       throw error;
     }
+  }
+
+  /** Where the sandbox's writable layer is (on its disk image when it has a disk limit). */
+  protected upperDir(id: string): string {
+    const dir = this.sandboxDir(id);
+    return existsSync(join(dir, 'disk.img')) ? join(dir, 'disk', 'upper') : join(dir, 'upper');
+  }
+
+  /** Mounts the sandbox's root: its writable layer over the template's layers. */
+  private async mountRootfs(id: string): Promise<void> {
+    const dir = this.sandboxDir(id);
+    const upper = this.upperDir(id);
+    const { layers } = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as SnapshotSpec;
+    await mustRun(this.tools.mount, [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${layers.join(':')},upperdir=${upper},workdir=${join(dirname(upper), 'work')}`,
+      join(dir, 'rootfs'),
+    ]);
+  }
+
+  /**
+   * Starts the sandbox's container from its bundle and waits for its daemon. From a snapshot, this runtime
+   * starts its processes afresh (gVisor restores them, see its override).
+   */
+  protected async boot(id: string, _snapshot?: string): Promise<void> {
+    const dir = this.sandboxDir(id);
+    await this.start(id, join(dir, 'bundle'), join(dir, 'runtime.log'));
+    await this.channel(id).ready(30_000);
+  }
+
+  /** Copies the writable layer with every process frozen, so that it is one moment's files. */
+  async snapshot(id: string, target: string): Promise<SnapshotCapture> {
+    const frozen = (await this.state(id)) === 'paused';
+    if (!frozen) await mustRunIn(this, ['pause', id]);
+    try {
+      await copyLayer(this.upperDir(id), join(target, 'layer'));
+    } finally {
+      if (!frozen) await mustRunIn(this, ['resume', id]);
+    }
+    this.saveSpec(id, target);
+    return { memory: false };
+  }
+
+  /** Keeps with a snapshot what a sandbox started from it needs: its layers, environment and workdir. */
+  protected saveSpec(id: string, target: string): void {
+    writeFileSync(join(target, 'spec.json'), readFileSync(join(this.sandboxDir(id), 'spec.json')));
+  }
+
+  /** Stops the sandbox, puts the snapshot's layer in place of its own and starts it again. */
+  async rollback(id: string, snapshot: string): Promise<SnapshotCapture> {
+    await this.stopForRollback(id);
+    await this.replaceLayer(id, snapshot);
+    await this.boot(id, snapshot);
+    return { memory: this.restores(snapshot) };
+  }
+
+  /** Whether starting from this snapshot brings its processes back (only where the runtime restores memory). */
+  protected restores(_snapshot: string): boolean {
+    return false;
+  }
+
+  /** Stops the sandbox's container and forgets it, keeping its files, network and mounts. */
+  protected async stopForRollback(id: string): Promise<void> {
+    this.dropChannel(id);
+    if ((await this.state(id).catch(() => 'missing')) === 'paused') await this.runtime(id, ['resume', id]);
+    for (const call of this.destroyCalls(id)) await this.runtime(id, call);
+  }
+
+  /** With the sandbox stopped: its writable layer becomes the snapshot's (remounted, so overlayfs sees it). */
+  private async replaceLayer(id: string, snapshot: string): Promise<void> {
+    const rootfs = join(this.sandboxDir(id), 'rootfs');
+    await mustRun('umount', [rootfs]);
+    const upper = this.upperDir(id);
+    for (const path of [upper, join(dirname(upper), 'work')]) {
+      rmSync(path, { recursive: true, force: true });
+      mkdirSync(path, { recursive: true });
+    }
+    await copyLayer(join(snapshot, 'layer'), upper);
+    await this.mountRootfs(id);
   }
 
   /**
@@ -294,6 +384,16 @@ export abstract class OciDriver implements SandboxDriver {
 
   async resume(id: string): Promise<void> {
     await mustRunIn(this, ['resume', id]);
+    // Frozen mid-snapshot by a control plane that then stopped: its daemon still waits to be woken.
+    if (existsSync(join(this.channelDir(id), 'quiesced'))) await this.wakeDaemon(id);
+  }
+
+  async recover(id: string): Promise<RuntimeState | 'saved'> {
+    this.sandboxDir(id);
+    await waitForRuntimeCalls(id);
+    const state = await this.state(id);
+    if (state === 'running' && existsSync(join(this.channelDir(id), 'quiesced'))) await this.wakeDaemon(id);
+    return state;
   }
 
   async state(id: string): Promise<RuntimeState> {
@@ -324,6 +424,50 @@ export abstract class OciDriver implements SandboxDriver {
     rmSync(dir, { recursive: true, force: true });
     rmSync(this.channelDir(id), { recursive: true, force: true });
   }
+}
+
+/** What a sandbox was started with, kept in its directory and with each of its snapshots. */
+export interface SnapshotSpec {
+  layers: readonly string[];
+  env: Record<string, string>;
+  workdir?: string | undefined;
+}
+
+/** The template layers, environment and workdir of the sandbox a snapshot was taken of. */
+export function snapshotSpec(snapshot: string): SnapshotSpec {
+  return JSON.parse(readFileSync(join(snapshot, 'spec.json'), 'utf8')) as SnapshotSpec;
+}
+
+/**
+ * Waits (up to a minute) while a runtime call about this sandbox that an earlier control plane started is
+ * still running: a checkpoint or restore goes on after its caller is killed.
+ */
+export async function waitForRuntimeCalls(id: string): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    let found = false;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+      let argv: string[];
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue;
+      }
+      if (argv.at(-2) === id && argv.some((arg) => arg === 'checkpoint' || arg === 'restore')) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Copies a writable layer: ownership, modes, times, xattrs (overlayfs's opaque marks), whiteouts, holes. */
+export async function copyLayer(from: string, to: string): Promise<void> {
+  mkdirSync(to, { recursive: true });
+  await mustRun('cp', ['-a', '--sparse=always', `${from}/.`, to]);
 }
 
 export async function mustRunIn(driver: OciDriver, args: string[]): Promise<void> {

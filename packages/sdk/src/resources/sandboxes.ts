@@ -9,6 +9,7 @@ import {
   type SandboxProcess,
   type SandboxProcessEvent,
   type Sandbox as SandboxRecord,
+  type SandboxSnapshot,
   type SandboxStats,
   type SandboxStatus,
   type SandboxWatchEvent,
@@ -60,6 +61,8 @@ export class Sandbox {
   readonly files: SandboxFiles;
   /** Background processes: started, listed, followed, signalled by pid. */
   readonly processes: SandboxProcesses;
+  /** Its snapshots: listed and deleted here, taken with `snapshot()`. */
+  readonly snapshots: SandboxSnapshots;
   private readonly listeners = { status: new Set<StatusListener>(), log: new Set<LogListener>() };
   private following: AbortController | undefined;
 
@@ -69,6 +72,7 @@ export class Sandbox {
   ) {
     this.files = new SandboxFiles(http, record.id);
     this.processes = new SandboxProcesses(http, record.id);
+    this.snapshots = new SandboxSnapshots(http, record.id);
   }
 
   get id(): string {
@@ -171,6 +175,53 @@ export class Sandbox {
   async resume(): Promise<SandboxRecord> {
     this.record = await this.http.call(routes.sandboxesResume, { params: { sandboxId: this.id } });
     return this.record;
+  }
+
+  /**
+   * Takes a snapshot: its files, and on gVisor its processes' memory too (`memory: true`). The sandbox keeps
+   * running; it is frozen only while the snapshot is taken.
+   * @example const snapshot = await sandbox.snapshot({ name: 'before-migration' })
+   */
+  async snapshot(options: { name?: string } = {}): Promise<SandboxSnapshot> {
+    return this.http.call(
+      routes.sandboxesSnapshotsCreate,
+      { params: { sandboxId: this.id }, body: options },
+      { timeoutMs: createTimeoutMs },
+    );
+  }
+
+  /**
+   * Puts the sandbox back to a snapshot (by id or name), in place; it runs after. From a memory snapshot
+   * its processes are where they were; from a files-only one they start afresh.
+   * @example await sandbox.rollback({ snapshot: 'before-migration' })
+   */
+  async rollback(options: { snapshot: string }): Promise<SandboxRecord> {
+    this.record = await this.http.call(
+      routes.sandboxesRollback,
+      { params: { sandboxId: this.id }, body: options },
+      { timeoutMs: createTimeoutMs },
+    );
+    return this.record;
+  }
+
+  /**
+   * A new, independent sandbox from one of this sandbox's snapshots (same template, runtime, resources and
+   * mounts).
+   * @example const copy = await sandbox.branch({ snapshot: 'before-migration', name: 'experiment' })
+   */
+  async branch(options: {
+    snapshot: string;
+    name?: string;
+    metadata?: Record<string, string>;
+    idleTimeout?: number;
+    autoResume?: boolean;
+  }): Promise<Sandbox> {
+    const record = await this.http.call<SandboxRecord>(
+      routes.sandboxesBranch,
+      { params: { sandboxId: this.id }, body: options },
+      { timeoutMs: createTimeoutMs },
+    );
+    return new Sandbox(this.http, record);
   }
 
   /** The sandbox log so far: status changes, commands, processes. @example for (const e of await sandbox.logs()) … */
@@ -598,6 +649,28 @@ export class SandboxProcesses {
       params: { sandboxId: this.sandboxId, pid: String(pid) },
     });
     return new ProcessHandle(this.http, this.sandboxId, pid, info);
+  }
+}
+
+/** A sandbox's snapshots. */
+export class SandboxSnapshots {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly sandboxId: string,
+  ) {}
+
+  /** Oldest first, with size and creation time. @example const snapshots = await sandbox.snapshots.list() */
+  async list(): Promise<SandboxSnapshot[]> {
+    return (
+      await this.http.call<{ data: SandboxSnapshot[] }>(routes.sandboxesSnapshotsList, {
+        params: { sandboxId: this.sandboxId },
+      })
+    ).data;
+  }
+
+  /** Deletes a snapshot and its files. @example await sandbox.snapshots.delete(snapshot.id) */
+  async delete(snapshotId: string): Promise<void> {
+    await this.http.call(routes.sandboxesSnapshotsDelete, { params: { sandboxId: this.sandboxId, snapshotId } });
   }
 }
 

@@ -15,6 +15,7 @@ interface CreateFlags {
   disk?: string;
   idleTimeout?: string;
   internet?: boolean;
+  autoResume?: boolean;
   mount?: string[];
 }
 
@@ -37,6 +38,7 @@ export function register(sandbox: Command): void {
     )
     .option('--internet', 'allow outbound internet access (never the host, private networks or other sandboxes)')
     .option('--idle-timeout <seconds>', 'pause after this many seconds without activity (0 never, default 900)')
+    .option('--auto-resume', 'resume by itself when paused and used (exec, files, processes)')
     .action(async (flags: CreateFlags, command: Command) => {
       if (flags.runtime && flags.runtime !== 'gvisor' && flags.runtime !== 'container') {
         throw new UserError('--runtime must be gvisor or container');
@@ -65,6 +67,7 @@ export function register(sandbox: Command): void {
         ...(flags.metadata ? { metadata: flags.metadata } : {}),
         ...(idleTimeout !== undefined ? { idleTimeout } : {}),
         ...(flags.internet ? { network: { internet: true } } : {}),
+        ...(flags.autoResume ? { autoResume: true } : {}),
         ...(flags.mount
           ? {
               mounts: flags.mount.map((value) => {

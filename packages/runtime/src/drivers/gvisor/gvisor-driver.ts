@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RuntimeState, SnapshotCapture } from '../../driver.js';
 import { privateCgroupNamespace } from '../../host.js';
-import { mustRunIn, OciDriver } from '../oci-driver.js';
+import { copyLayer, mustRunIn, OciDriver, waitForRuntimeCalls } from '../oci-driver.js';
 
 /**
  * gVisor's runsc (20240729, platform systrap): a user-space kernel between the sandbox and the host. The
@@ -71,8 +72,12 @@ export class GvisorDriver extends OciDriver {
 
   /** Starts the sandbox again from a checkpoint image, with its processes where they were. */
   async restore(id: string, imageDir: string): Promise<void> {
-    const dir = this.sandboxDir(id);
     await this.runtimeCall(id, ['delete', '--force', id]);
+    await this.startFromImage(id, imageDir);
+  }
+
+  private async startFromImage(id: string, imageDir: string): Promise<void> {
+    const dir = this.sandboxDir(id);
     const bundle = join(dir, 'bundle');
     await this.start(id, bundle, join(dir, 'runtime.log'), [
       'restore',
@@ -84,6 +89,52 @@ export class GvisorDriver extends OciDriver {
       id,
     ]);
     await this.wakeDaemon(id);
+  }
+
+  protected override async boot(id: string, snapshot?: string): Promise<void> {
+    if (snapshot && this.restores(snapshot)) await this.startFromImage(id, join(snapshot, 'image'));
+    else await super.boot(id, snapshot);
+  }
+
+  protected override restores(snapshot: string): boolean {
+    return existsSync(join(snapshot, 'image'));
+  }
+
+  /**
+   * Memory and files at one moment: the sandbox is frozen (runsc pause), checkpointed with `--leave-running`
+   * (it stays frozen), its layer copied, and thawed. One paused to disk is copied as it lies. With internet
+   * egress only its files are taken (its network cannot be checkpointed yet).
+   */
+  override async snapshot(id: string, target: string): Promise<SnapshotCapture> {
+    if (this.pausedToDisk(id)) {
+      await copyLayer(this.checkpointPath(id), join(target, 'image'));
+      await copyLayer(this.upperDir(id), join(target, 'layer'));
+      this.saveSpec(id, target);
+      return { memory: true };
+    }
+    if (this.sandboxNetwork(id)) return super.snapshot(id, target);
+    await this.channel(id).call({ op: 'quiesce' });
+    this.dropChannel(id);
+    try {
+      await this.daemonQuiesced(id);
+      await mustRunIn(this, ['pause', id]);
+      try {
+        mkdirSync(join(target, 'image'), { recursive: true });
+        await mustRunIn(this, ['checkpoint', '--image-path', join(target, 'image'), '--leave-running', id]);
+        await copyLayer(this.upperDir(id), join(target, 'layer'));
+      } finally {
+        await mustRunIn(this, ['resume', id]);
+      }
+    } finally {
+      await this.wakeDaemon(id);
+    }
+    this.saveSpec(id, target);
+    return { memory: true };
+  }
+
+  protected override async stopForRollback(id: string): Promise<void> {
+    await super.stopForRollback(id);
+    rmSync(this.checkpointPath(id), { recursive: true, force: true });
   }
 
   private checkpointPath(id: string): string {
@@ -109,6 +160,27 @@ export class GvisorDriver extends OciDriver {
     const image = this.checkpointPath(id);
     await this.restore(id, image);
     rmSync(image, { recursive: true, force: true });
+  }
+
+  /**
+   * A pause interrupted after runsc wrote its image and stopped the sandbox is finished (the image is whole:
+   * runsc stops a sandbox only once it is saved); one interrupted before is undone.
+   */
+  override async recover(id: string): Promise<RuntimeState | 'saved'> {
+    await waitForRuntimeCalls(id);
+    const image = this.checkpointPath(id);
+    const partial = `${image}.partial`;
+    const state = await this.state(id);
+    if (existsSync(partial)) {
+      if ((state === 'stopped' || state === 'missing') && existsSync(join(partial, 'checkpoint.img')))
+        renameSync(partial, image);
+      else rmSync(partial, { recursive: true, force: true });
+    }
+    if (existsSync(image)) {
+      if (state !== 'missing') await this.runtimeCall(id, ['delete', '--force', id]);
+      return 'saved';
+    }
+    return super.recover(id);
   }
 
   pausedToDisk(id: string): boolean {
