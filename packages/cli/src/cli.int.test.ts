@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../../../test/support/database.js';
 import { testBaseRootfs } from '../../../test/support/rootfs.js';
 import { startTestServer, type TestServer } from '../../../test/support/server.js';
+import { startServerProcess } from '../../../test/support/server-process.js';
 
 const bin = new URL('../bin/runtools.js', import.meta.url).pathname;
 
@@ -294,28 +295,6 @@ describe('runtools CLI against a running server', () => {
 });
 
 describe('runtools server', () => {
-  /** Starts `runtools server` as a process and waits for its listening line. */
-  function startServerProcess(dataDir: string, databaseArgs: string[], env: Record<string, string> = {}) {
-    const child = spawn(
-      process.execPath,
-      [bin, 'server', '--data-dir', dataDir, '--port', '0', '--log-level', 'silent', ...databaseArgs],
-      {
-        env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...env },
-      },
-    );
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const listening = new Promise<string>((resolve, reject) => {
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-        const match = /listening on (http:\/\/\S+)/.exec(stderr);
-        if (match?.[1]) resolve(match[1]);
-      });
-      void exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-    });
-    return { child, listening, exited, stderr: () => stderr };
-  }
-
   it('prints the admin key once, saves it 0600, stops on SIGTERM, and rotates the root key offline', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'runtools-cli-server-'));
     const postgres = testDatabaseKind() === 'postgres' ? await createPostgresDatabase() : undefined;

@@ -45,29 +45,33 @@ export class GvisorDriver extends OciDriver {
   }
 
   /**
-   * Saves the whole sandbox (process memory and, with the host-side layer, its files stay where they are) to
-   * `imageDir`. The daemon's channel is a host socket, which gVisor cannot save: it is quiesced first and
-   * woken after. With `leaveRunning` the sandbox keeps running (a snapshot); otherwise it stops.
+   * Saves the sandbox's memory to `imageDir` and leaves it frozen (`thaw` wakes it). The daemon's channel is
+   * a host socket, which gVisor cannot save: the daemon is quiesced first. Freezing before the checkpoint
+   * (runsc pause; `--leave-running` keeps it paused) means nothing runs between the memory image and
+   * whatever the caller does next, and that a crash mid-way leaves a frozen sandbox, never a stopped one.
    */
-  async checkpoint(id: string, imageDir: string, options: { leaveRunning?: boolean } = {}): Promise<void> {
+  async freezeToImage(id: string, imageDir: string): Promise<void> {
     if (this.sandboxNetwork(id)) throw new Error('checkpoint of a sandbox with internet egress is not supported yet');
     await this.channel(id).call({ op: 'quiesce' });
     this.dropChannel(id);
-    await this.daemonQuiesced(id);
-    mkdirSync(imageDir, { recursive: true });
-    let stopped = false;
+    let frozen = false;
     try {
-      await mustRunIn(this, [
-        'checkpoint',
-        '--image-path',
-        imageDir,
-        ...(options.leaveRunning ? ['--leave-running'] : []),
-        id,
-      ]);
-      stopped = !options.leaveRunning;
-    } finally {
-      if (!stopped) await this.wakeDaemon(id);
+      await this.daemonQuiesced(id);
+      await mustRunIn(this, ['pause', id]);
+      frozen = true;
+      mkdirSync(imageDir, { recursive: true });
+      await mustRunIn(this, ['checkpoint', '--image-path', imageDir, '--leave-running', id]);
+    } catch (error) {
+      if (frozen) await mustRunIn(this, ['resume', id]).catch(() => {});
+      await this.wakeDaemon(id).catch(() => {});
+      throw error;
     }
+  }
+
+  /** Lets a sandbox frozen by `freezeToImage` run again. */
+  async thaw(id: string): Promise<void> {
+    await mustRunIn(this, ['resume', id]);
+    await this.wakeDaemon(id);
   }
 
   /** Starts the sandbox again from a checkpoint image, with its processes where they were. */
@@ -113,20 +117,11 @@ export class GvisorDriver extends OciDriver {
       return { memory: true };
     }
     if (this.sandboxNetwork(id)) return super.snapshot(id, target);
-    await this.channel(id).call({ op: 'quiesce' });
-    this.dropChannel(id);
+    await this.freezeToImage(id, join(target, 'image'));
     try {
-      await this.daemonQuiesced(id);
-      await mustRunIn(this, ['pause', id]);
-      try {
-        mkdirSync(join(target, 'image'), { recursive: true });
-        await mustRunIn(this, ['checkpoint', '--image-path', join(target, 'image'), '--leave-running', id]);
-        await copyLayer(this.upperDir(id), join(target, 'layer'));
-      } finally {
-        await mustRunIn(this, ['resume', id]);
-      }
+      await copyLayer(this.upperDir(id), join(target, 'layer'));
     } finally {
-      await this.wakeDaemon(id);
+      await this.thaw(id);
     }
     this.saveSpec(id, target);
     return { memory: true };
@@ -148,9 +143,10 @@ export class GvisorDriver extends OciDriver {
 
   async pauseToDisk(id: string): Promise<void> {
     const image = this.checkpointPath(id);
-    rmSync(image, { recursive: true, force: true });
-    await this.checkpoint(id, `${image}.partial`);
-    // Renamed only once complete: an image on disk is always a whole one.
+    for (const path of [image, `${image}.partial`]) rmSync(path, { recursive: true, force: true });
+    await this.freezeToImage(id, `${image}.partial`);
+    // Renamed only once complete: an image on disk is always a whole one, and without one the sandbox is
+    // still there, frozen (see recover).
     renameSync(`${image}.partial`, image);
     // The stopped container's remains go now (runsc takes ~1.4 s over it), so that resume does not wait.
     await this.runtimeCall(id, ['delete', '--force', id]);
@@ -163,22 +159,26 @@ export class GvisorDriver extends OciDriver {
   }
 
   /**
-   * A pause interrupted after runsc wrote its image and stopped the sandbox is finished (the image is whole:
-   * runsc stops a sandbox only once it is saved); one interrupted before is undone.
+   * A sandbox whose image was renamed into place is saved (its container is removed if a crash left it),
+   * unless a resume had already restored it; one frozen for a checkpoint that never finished (a pause or snapshot the crash cut short) is thawed.
    */
   override async recover(id: string): Promise<RuntimeState | 'saved'> {
     await waitForRuntimeCalls(id);
     const image = this.checkpointPath(id);
-    const partial = `${image}.partial`;
+    rmSync(`${image}.partial`, { recursive: true, force: true });
     const state = await this.state(id);
-    if (existsSync(partial)) {
-      if ((state === 'stopped' || state === 'missing') && existsSync(join(partial, 'checkpoint.img')))
-        renameSync(partial, image);
-      else rmSync(partial, { recursive: true, force: true });
+    if (existsSync(image) && state === 'running') {
+      // A resume the crash cut short had restored it: it runs, its daemon waits to be woken.
+      rmSync(image, { recursive: true, force: true });
+      return super.recover(id);
     }
     if (existsSync(image)) {
       if (state !== 'missing') await this.runtimeCall(id, ['delete', '--force', id]);
       return 'saved';
+    }
+    if (state === 'paused' && existsSync(join(this.channelDir(id), 'quiesced'))) {
+      await this.thaw(id);
+      return 'running';
     }
     return super.recover(id);
   }

@@ -1,0 +1,128 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunTools, type Sandbox } from '@runtools/sdk';
+import type { SandboxStatus } from '@runtools/spec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase, testDatabaseKind } from '../../../../test/support/database.js';
+import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
+import { type ServerProcess, startServerProcess } from '../../../../test/support/server-process.js';
+
+const counter = 'i=0; while true; do i=$((i+1)); echo $i > /root/count; sleep 0.05; done';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The control plane is killed with SIGKILL in the middle of a pause, a snapshot and a resume of a gVisor
+ * sandbox (the runtime's own checkpoint or restore goes on without it); the next one must find every
+ * sandbox in a truthful state it can go on from, no half-taken snapshot listed, and the workspace whole.
+ */
+describe('kill -9 of the control plane', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'runtools-crash-'));
+  let postgres: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
+  let server: ServerProcess | undefined;
+  let rt: RunTools;
+
+  async function start(): Promise<void> {
+    server = startServerProcess(dataDir, postgres ? ['--database-url', postgres.url] : [], {
+      RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'),
+      RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
+    });
+    const url = await server.listening;
+    rt = new RunTools({ apiKey: readFileSync(join(dataDir, 'admin-key'), 'utf8').trim(), baseUrl: url });
+  }
+
+  async function crash(): Promise<void> {
+    server?.child.kill('SIGKILL');
+    await server?.exited;
+  }
+
+  async function reachStatus(id: string, status: SandboxStatus): Promise<void> {
+    await expect.poll(async () => (await rt.sandboxes.get(id)).status, { interval: 5, timeout: 30_000 }).toBe(status);
+  }
+
+  const count = async (box: Sandbox) => Number((await box.exec('cat /root/count')).stdout);
+
+  /** After a restart: the sandbox is running or paused, and once running its counter still counts. */
+  async function stillCounting(id: string): Promise<Sandbox> {
+    const box = await rt.sandboxes.get(id);
+    expect(['running', 'paused'], `${box.status}: ${box.info.statusReason}`).toContain(box.status);
+    if (box.status === 'paused') {
+      expect(box.info.pausedTo).toBe('disk');
+      await box.resume();
+    }
+    const now = await count(box);
+    await expect.poll(() => count(box)).toBeGreaterThan(now);
+    return box;
+  }
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    if (testDatabaseKind() === 'postgres') postgres = await createPostgresDatabase();
+    await start();
+  }, 15 * 60_000);
+  afterAll(async () => {
+    await crash();
+    await start();
+    for (const box of await rt.sandboxes.list()) await box.destroy().catch(() => {});
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+    await postgres?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('during pause, snapshot and resume of a gVisor sandbox', async () => {
+    const workspace = await rt.workspaces.create({ name: 'crash' });
+    const created = await rt.sandboxes.create({
+      runtime: 'gvisor',
+      mounts: [{ workspaceId: workspace.id, path: '/workspace' }],
+    });
+    await created.exec('for i in $(seq 1 100); do echo line $i >> /workspace/log.txt; done');
+    await created.exec(counter, { background: true });
+    await expect.poll(() => count(created)).toBeGreaterThan(3);
+
+    // Pause: killed while runsc checkpoints it.
+    const pausing = created.pause().catch(() => undefined);
+    await reachStatus(created.id, 'pausing');
+    await sleep(100);
+    await crash();
+    await pausing;
+    await start();
+    let box = await stillCounting(created.id);
+
+    // Snapshot: killed part way, more than once, at different points.
+    for (const delay of [20, 80, 150]) {
+      const snapping = box.snapshot().catch(() => undefined);
+      await sleep(delay);
+      await crash();
+      await snapping;
+      await start();
+      box = await stillCounting(created.id);
+      const listed = (await box.snapshots.list()).map((snapshot) => snapshot.id);
+      // Only whole snapshots are listed, and nothing half-written is left on disk.
+      const onDisk = existsSync(join(dataDir, 'snapshots')) ? readdirSync(join(dataDir, 'snapshots')) : [];
+      expect(onDisk.sort()).toEqual(listed.sort());
+      for (const id of listed) {
+        const branch = await box.branch({ snapshot: id });
+        expect(await count(branch)).toBeGreaterThan(0);
+        await branch.destroy();
+      }
+    }
+
+    // Resume: killed while runsc restores it.
+    await box.pause();
+    const resuming = box.resume().catch(() => undefined);
+    await reachStatus(created.id, 'resuming');
+    await crash();
+    await resuming;
+    await start();
+    box = await stillCounting(created.id);
+
+    // Idempotent after all that: pausing or resuming twice is no error.
+    await box.pause();
+    expect((await box.pause()).status).toBe('paused');
+    await box.resume();
+    expect((await box.resume()).status).toBe('running');
+    const log = await rt.workspaces.files(workspace.id).download('log.txt');
+    expect(log.toString().split('\n').filter(Boolean)).toHaveLength(100);
+  }, 240_000);
+});
