@@ -73,8 +73,6 @@ export interface SandboxDriver {
    * with its processes where they were). Only where the runtime can checkpoint: gVisor.
    */
   pauseToDisk?(id: string): Promise<void>;
-  /** Whether this sandbox can be paused to disk (gVisor: not yet with internet egress). */
-  canPauseToDisk?(id: string): boolean;
   resumeFromDisk?(id: string): Promise<void>;
   /** Whether the sandbox has a checkpoint image waiting to be resumed. */
   pausedToDisk?(id: string): boolean;

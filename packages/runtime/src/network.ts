@@ -176,6 +176,21 @@ export class NetworkManager {
     return network;
   }
 
+  /**
+   * Gives the sandbox end its address and default route again. gVisor takes them over when it starts (they
+   * move into its own network stack and leave the namespace), and a restore from a checkpoint configures its
+   * stack from what the namespace has: without this, a restored sandbox has no network.
+   */
+  async readdress(network: SandboxNetwork): Promise<void> {
+    const addresses = await runCommand(this.tools.ip, ['-n', network.netns, '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+    if (addresses.stdout.toString('utf8').includes(`${network.address}/30`)) return;
+    await this.run(
+      this.tools.ip,
+      ['-n', network.netns, '-batch', '-'],
+      [`addr add ${network.address}/30 dev eth0`, `route add default via ${network.gateway}`].join('\n'),
+    );
+  }
+
   async teardown(network: SandboxNetwork): Promise<void> {
     // Deleting the namespace deletes the veth pair with it.
     await runCommand(this.tools.ip, ['netns', 'delete', network.netns]);

@@ -77,7 +77,7 @@ export const Sandbox = z
     statusReason: z.string().nullable(),
     pausedTo: z.enum(['memory', 'disk']).nullable().meta({
       description:
-        'how a paused sandbox is kept: disk (gVisor: saved and stopped, no memory or CPU used) or memory (frozen in place: crun, and gVisor with internet egress)',
+        'how a paused sandbox is kept: disk (gVisor: saved and stopped, no memory or CPU used) or memory (frozen in place: crun, which cannot checkpoint here)',
     }),
     metadata: z.record(z.string(), z.string()),
     resources: z.object({ vcpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().nullable() }),
@@ -306,7 +306,7 @@ export const SandboxSnapshot = z
     runtime: SandboxRuntime,
     memory: z.boolean().meta({
       description:
-        'true: the processes were saved too (gVisor), and rollback or branch resumes them where they were; false: files only (crun, and gVisor with internet egress), processes start afresh',
+        'true: the processes were saved too (gVisor), and rollback or branch resumes them where they were; false: files only (crun), processes start afresh',
     }),
     sizeBytes: z.number().int(),
     createdAt: Timestamp,

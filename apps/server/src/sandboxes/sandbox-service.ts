@@ -428,7 +428,7 @@ export class SandboxService {
       const driver = this.driver(row.runtime as SandboxRuntime);
       if (!(await this.transition(id, ['running'], 'pausing'))) return sandboxFromRow(await this.rowInOrg(orgId, id));
       // To disk where the runtime can checkpoint (memory and CPU freed), else frozen in memory.
-      const toDisk = Boolean(driver.pauseToDisk && driver.canPauseToDisk?.(id));
+      const toDisk = Boolean(driver.pauseToDisk);
       try {
         if (toDisk) await driver.pauseToDisk?.(id);
         else await driver.pause(id);

@@ -148,6 +148,35 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s sandbox network', (na
     expect(across.stdout.toString()).toBe('\ndone\n');
   }, 120_000);
 
+  it.runIf(name === 'gvisor')('reaches the internet after a pause to disk and resume, and from a branch', async () => {
+    const online = await sandbox(true);
+    await driver.pauseToDisk?.(online);
+    expect(driver.pausedToDisk?.(online)).toBe(true);
+    await driver.resumeFromDisk?.(online);
+    const fetched = await driver.exec(online, { command: fetchCommand(inet.server, 8080) });
+    expect(fetched.stdout.toString()).toBe('hello from the internet\ndone\n');
+    const host = await driver.exec(online, { command: fetchCommand(hostAddress(), hostPort) });
+    expect(host.stdout.toString()).toBe('\ndone\n');
+
+    // A branch from a memory snapshot gets a network (and address) of its own.
+    const snapshot = join(stateDir, `${online}-snapshot`);
+    expect(await driver.snapshot(online, snapshot)).toEqual({ memory: true });
+    const branch = `${online}-b`;
+    await driver.create({
+      id: branch,
+      layers: [baseRootfs],
+      hostname: 'net',
+      env: {},
+      limits,
+      internet: true,
+      snapshot,
+    });
+    created.push(branch);
+    expect(networkOf(branch).address).not.toBe(networkOf(online).address);
+    const fromBranch = await driver.exec(branch, { command: fetchCommand(inet.server, 8080) });
+    expect(fromBranch.stdout.toString()).toBe('hello from the internet\ndone\n');
+  });
+
   it('frees its address and interfaces on destroy', async () => {
     const id = await sandbox(true);
     const network = networkOf(id);

@@ -51,7 +51,6 @@ export class GvisorDriver extends OciDriver {
    * whatever the caller does next, and that a crash mid-way leaves a frozen sandbox, never a stopped one.
    */
   async freezeToImage(id: string, imageDir: string): Promise<void> {
-    if (this.sandboxNetwork(id)) throw new Error('checkpoint of a sandbox with internet egress is not supported yet');
     await this.channel(id).call({ op: 'quiesce' });
     this.dropChannel(id);
     let frozen = false;
@@ -82,6 +81,8 @@ export class GvisorDriver extends OciDriver {
 
   private async startFromImage(id: string, imageDir: string): Promise<void> {
     const dir = this.sandboxDir(id);
+    const network = this.sandboxNetwork(id);
+    if (network) await this.network.readdress(network);
     const bundle = join(dir, 'bundle');
     await this.start(id, bundle, join(dir, 'runtime.log'), [
       'restore',
@@ -106,8 +107,7 @@ export class GvisorDriver extends OciDriver {
 
   /**
    * Memory and files at one moment: the sandbox is frozen (runsc pause), checkpointed with `--leave-running`
-   * (it stays frozen), its layer copied, and thawed. One paused to disk is copied as it lies. With internet
-   * egress only its files are taken (its network cannot be checkpointed yet).
+   * (it stays frozen), its layer copied, and thawed. One paused to disk is copied as it lies.
    */
   override async snapshot(id: string, target: string): Promise<SnapshotCapture> {
     if (this.pausedToDisk(id)) {
@@ -116,7 +116,6 @@ export class GvisorDriver extends OciDriver {
       this.saveSpec(id, target);
       return { memory: true };
     }
-    if (this.sandboxNetwork(id)) return super.snapshot(id, target);
     await this.freezeToImage(id, join(target, 'image'));
     try {
       await copyLayer(this.upperDir(id), join(target, 'layer'));
@@ -134,11 +133,6 @@ export class GvisorDriver extends OciDriver {
 
   private checkpointPath(id: string): string {
     return join(this.sandboxDir(id), 'checkpoint');
-  }
-
-  /** Sandboxes with internet egress are frozen in memory instead (their veth needs work to restore). */
-  canPauseToDisk(id: string): boolean {
-    return !this.sandboxNetwork(id);
   }
 
   async pauseToDisk(id: string): Promise<void> {
