@@ -5,7 +5,9 @@ import { parseArgs } from 'node:util';
 import * as sandbox from './sandbox.mjs';
 import * as sandboxDensity from './sandbox-density.mjs';
 import * as sandboxPause from './sandbox-pause.mjs';
+import * as sandboxSnapshot from './sandbox-snapshot.mjs';
 import * as secretsList from './secrets-list.mjs';
+import * as workspaceFiles from './workspace-files.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +28,7 @@ if (!(options.durationMs > 0 && options.connections > 0 && options.rounds > 0)) 
   process.exit(2);
 }
 
-const benchmarks = [secretsList, sandbox, sandboxPause, sandboxDensity];
+const benchmarks = [secretsList, sandbox, sandboxPause, sandboxSnapshot, workspaceFiles, sandboxDensity];
 const only = values.only ? values.only.split(',') : undefined;
 let failed = 0;
 const summary = [];

@@ -59,6 +59,11 @@ export function rawRuntime(driverName, tools, workDir, rootfs) {
       if (result.exitCode !== 0) throw new Error(`raw checkpoint failed: ${result.stderr}`);
       await call(['delete', '--force', id]);
     },
+    /** gVisor only: checkpoint into `imageDir` and keep running (a snapshot). */
+    async snapshot(id, imageDir) {
+      const result = await call(['checkpoint', '--image-path', imageDir, '--leave-running', id]);
+      if (result.exitCode !== 0) throw new Error(`raw checkpoint failed: ${result.stderr}`);
+    },
     async restoreFrom(id, name, imageDir) {
       const dir = join(workDir, `${driverName}-${name}`);
       const result = await call(['restore', '--detach', '--image-path', imageDir, '--bundle', dir, id]);

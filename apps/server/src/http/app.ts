@@ -159,7 +159,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       const params = contract.params ? parseOrThrow(contract.params, context.req.param(), 'path') : undefined;
       const query = contract.query ? parseOrThrow(contract.query, context.req.query(), 'query') : undefined;
       const body = contract.body ? parseOrThrow(contract.body, await readJsonBody(context), 'body') : undefined;
-      let rawBody: ReadableStream<Uint8Array> | undefined;
+      let rawBody: AsyncIterable<Uint8Array> | undefined;
       if (contract.rawBody) {
         const type = context.req.header('content-type') ?? '';
         if (
@@ -172,7 +172,10 @@ export function createApp(options: AppOptions): Hono<Env> {
             contentType: type || null,
           });
         }
-        rawBody = context.req.raw.body ?? undefined;
+        // The Node request itself where the server runs on Node: read as it is, it streams about three times
+        // faster than through the web stream wrapped around it (measured with 256 MiB uploads).
+        const incoming = (context.env as { incoming?: AsyncIterable<Uint8Array> } | undefined)?.incoming;
+        rawBody = incoming ?? context.req.raw.body ?? undefined;
       }
       const result = await handler({
         params,

@@ -14,6 +14,7 @@ const sampleParams: Record<string, string> = {
   pid: '42',
   templateName: 'no-such-template',
   workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
+  snapshotId: 'snp_aaaaaaaaaaaaaaaaaaaa',
 };
 
 function concretePath(path: string): string {

@@ -11,8 +11,8 @@ export interface HandlerInput<R extends RouteContract> {
   body: Infer<R['body']>;
   auth: R['auth'] extends 'key' ? AuthContext : undefined;
   requestId: string;
-  /** For `rawBody` routes: the request body as it arrives, and its content type. */
-  rawBody: ReadableStream<Uint8Array> | undefined;
+  /** For `rawBody` routes: the request body as it arrives (the Node request itself where there is one), and its content type. */
+  rawBody: AsyncIterable<Uint8Array> | undefined;
   contentType: string | undefined;
 }
 

@@ -604,12 +604,7 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async workspaceFilesUploadForm({ auth, params, query, rawBody, contentType }) {
       const files = await deps.workspaces.files(auth, params.workspaceId);
-      const entries = await files.writeForm(
-        query.path,
-        contentType ?? '',
-        rawBody ?? new ReadableStream(),
-        deps.maxUploadBytes,
-      );
+      const entries = await files.writeForm(query.path, contentType ?? '', rawBody ?? emptyBody(), deps.maxUploadBytes);
       return { data: entries };
     },
     async workspaceFilesMkdir({ auth, params, body }) {

@@ -1204,16 +1204,16 @@ export class SandboxService {
     auth: AuthContext,
     id: string,
     path: string,
-    body: ReadableStream<Uint8Array> | undefined,
+    body: AsyncIterable<Uint8Array> | undefined,
     append: boolean,
   ): Promise<{ path: string; size: number }> {
     const limit = this.options.maxUploadBytes;
     let total = 0;
-    const reader = body?.getReader();
+    const reader = body?.[Symbol.asyncIterator]();
     async function* chunks(): AsyncGenerator<Buffer> {
       if (!reader) return;
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await reader.next();
         if (done) return;
         total += value.length;
         if (total > limit)
@@ -1230,7 +1230,7 @@ export class SandboxService {
       if (reader && !(error instanceof ApiError && error.code === 'payload_too_large')) {
         let drained = 0;
         while (drained < uploadDrainBytes) {
-          const next = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+          const next = await reader.next().catch(() => ({ done: true as const, value: undefined }));
           if (next.done) break;
           drained += next.value.length;
         }

@@ -130,7 +130,8 @@ export class WorkspaceFiles {
       await handle.close();
       throw new ApiError('validation_failed', `${clean} is not a file`, { path: clean });
     }
-    const stream = handle.createReadStream({ autoClose: true });
+    // 1 MiB reads: each chunk crosses two stream adapters on its way out, so fewer, larger ones go faster.
+    const stream = handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024 });
     return { body: Readable.toWeb(stream) as ReadableStream<Uint8Array>, size: info.size, name: basename(clean) };
   }
 
@@ -170,7 +171,7 @@ export class WorkspaceFiles {
   async writeForm(
     directory: string,
     contentType: string,
-    body: ReadableStream<Uint8Array>,
+    body: AsyncIterable<Uint8Array>,
     limit: number,
   ): Promise<WorkspaceEntry[]> {
     const { clean } = this.lexical(directory);
@@ -190,11 +191,9 @@ export class WorkspaceFiles {
       }
       keep(this.write(clean === '/' ? `/${name}` : `${clean}/${name}`, stream, limit));
     });
-    await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), form).catch(
-      (error: Error) => {
-        throw new ApiError('validation_failed', `the multipart body is malformed: ${error.message}`);
-      },
-    );
+    await pipeline(Readable.from(body), form).catch((error: Error) => {
+      throw new ApiError('validation_failed', `the multipart body is malformed: ${error.message}`);
+    });
     const entries = await Promise.all(saved);
     if (entries.length === 0) throw new ApiError('validation_failed', 'the form has no file parts');
     return entries;
