@@ -1,7 +1,7 @@
 // Snapshots and branches of gVisor sandboxes through the SDK, against the raw runtime in the same run: a
 // snapshot vs `runsc checkpoint --leave-running` of a container running the same workload, a branch (a new
 // sandbox from the snapshot) vs `runsc restore` of that image into a new container. The workload holds 0, 50
-// and 200 MB in a process's memory, so the figures show how time and size follow memory in use.
+// and 200 MB of random bytes in a process's memory, so the figures show how time and size follow memory in use.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +14,11 @@ import { rawRuntime } from './lib/raw-runtime.mjs';
 const repoDir = new URL('..', import.meta.url).pathname;
 const here = (path) => new URL(path, import.meta.url).pathname;
 const sizes = [0, 50, 200];
+// Random bytes, so that gVisor's compressed image is as large as the memory really in use.
 const workload = (megabytes) =>
-  megabytes ? ['perl', '-e', `$x = "a" x ${megabytes}_000_000; sleep 3600`] : ['sleep', '3600'];
+  megabytes
+    ? ['perl', '-e', `open my $f, '<', '/dev/urandom'; read $f, my $x, ${megabytes}_000_000; sleep 3600`]
+    : ['sleep', '3600'];
 
 async function timed(fn) {
   const started = performance.now();
@@ -53,7 +56,10 @@ export async function run({ rounds }) {
         samples.rawSnapshot.push((await timed(() => raw.snapshot(id, image))).ms);
         samples.rawBytes.push(await bytesOf(image));
         const copy = `${id}-b`;
-        samples.rawBranch.push((await timed(() => raw.restoreFrom(copy, `snap-${megabytes}`, image))).ms);
+        // Into a bundle (and cgroup) of its own, as a branch gets.
+        samples.rawBranch.push(
+          (await timed(() => raw.restoreFrom(copy, `snap-${megabytes}-b`, image, workload(megabytes)))).ms,
+        );
         await raw.remove(copy);
         await raw.remove(id);
 

@@ -4,7 +4,8 @@
 #   a private apt configuration and unpacked into .tools/runsc (the system's sources stay as they are; Debian
 #   12's own runsc 20221219 breaks stat on a bookworm userland).
 #   Go (golang-go, bookworm) builds the in-sandbox daemon (packages/runtime/daemon) into a static binary;
-#   nftables filters and masquerades the traffic of sandboxes created with internet egress.
+#   nftables filters and masquerades the traffic of sandboxes created with internet egress; s3fs mounts an
+#   S3-compatible bucket for workspaces stored there (RUNTOOLS_WORKSPACE_STORAGE=s3).
 # Without root or apt it says what is missing and exits 0: the platform runs, sandboxes report the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ tools="$(pwd)/.tools"
 runsc_version="0.0~20240729.0"
 
 missing=()
-for tool in crun debootstrap ip go nft; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in crun debootstrap ip go nft s3fs; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 runsc_bin="$tools/runsc/usr/bin/runsc"
 [ -x "$runsc_bin" ] || missing+=(runsc)
 [ ${#missing[@]} -eq 0 ] && exec bash scripts/build-daemon.sh
@@ -30,6 +31,7 @@ command -v debootstrap >/dev/null 2>&1 || packages+=(debootstrap)
 command -v ip >/dev/null 2>&1 || packages+=(iproute2)
 command -v go >/dev/null 2>&1 || packages+=(golang-go)
 command -v nft >/dev/null 2>&1 || packages+=(nftables)
+command -v s3fs >/dev/null 2>&1 || packages+=(s3fs)
 if [ ${#packages[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2

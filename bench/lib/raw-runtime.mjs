@@ -64,8 +64,9 @@ export function rawRuntime(driverName, tools, workDir, rootfs) {
       const result = await call(['checkpoint', '--image-path', imageDir, '--leave-running', id]);
       if (result.exitCode !== 0) throw new Error(`raw checkpoint failed: ${result.stderr}`);
     },
-    async restoreFrom(id, name, imageDir) {
-      const dir = join(workDir, `${driverName}-${name}`);
+    /** Restores an image into container `id` with the bundle `name` (made for `args` when they are given). */
+    async restoreFrom(id, name, imageDir, args) {
+      const dir = args ? bundle(name, args) : join(workDir, `${driverName}-${name}`);
       const result = await call(['restore', '--detach', '--image-path', imageDir, '--bundle', dir, id]);
       if (result.exitCode !== 0) throw new Error(`raw restore failed: ${result.stderr}`);
     },

@@ -28,6 +28,23 @@ export const ServerConfig = z.object({
   maxUploadBytes: z.coerce.number().int().min(1024),
   /** How often idle sandboxes are looked for (and paused), in milliseconds. */
   idleSweepMs: z.coerce.number().int().min(50).max(3_600_000),
+  /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
+  workspaceStorage: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('local') }),
+    z.object({
+      kind: z.literal('s3'),
+      /** e.g. https://s3.eu-west-1.amazonaws.com, or a MinIO/R2/s3rver URL. */
+      endpoint: z.url({ protocol: /^https?$/ }),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'an S3 bucket name' }),
+      region: z.string().min(1).optional(),
+      accessKeyId: z.string().min(1),
+      secretAccessKey: z.string().min(1),
+      /** Key prefix under which each workspace is a directory. */
+      prefix: z.string().regex(/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/),
+      /** Path-style requests (endpoint/bucket/key), which most S3-compatible servers want. */
+      pathStyle: z.boolean(),
+    }),
+  ]),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 
@@ -36,6 +53,16 @@ export const defaultPort = 7400;
 export function defaultDataDir(): string {
   return join(homedir(), '.runtools');
 }
+
+/** The environment variable behind each setting whose name does not say it. */
+const settingSources: Record<string, string> = {
+  'workspaceStorage.kind': 'RUNTOOLS_WORKSPACE_STORAGE: local or s3',
+  'workspaceStorage.endpoint': 'RUNTOOLS_S3_ENDPOINT',
+  'workspaceStorage.bucket': 'RUNTOOLS_S3_BUCKET',
+  'workspaceStorage.accessKeyId': 'RUNTOOLS_S3_ACCESS_KEY_ID',
+  'workspaceStorage.secretAccessKey': 'RUNTOOLS_S3_SECRET_ACCESS_KEY',
+  'workspaceStorage.prefix': 'RUNTOOLS_S3_PREFIX',
+};
 
 /** Reads the config from flags and the environment; a bad value is a clear error naming its source. */
 export function resolveServerConfig(
@@ -60,11 +87,26 @@ export function resolveServerConfig(
     rateLimitPerMinute: env.RUNTOOLS_RATE_LIMIT_PER_MINUTE ?? 6000,
     idleSweepMs: env.RUNTOOLS_IDLE_SWEEP_MS ?? 5000,
     maxUploadBytes: env.RUNTOOLS_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3,
+    workspaceStorage:
+      (env.RUNTOOLS_WORKSPACE_STORAGE || 'local') === 'local'
+        ? { kind: env.RUNTOOLS_WORKSPACE_STORAGE || 'local' }
+        : {
+            kind: env.RUNTOOLS_WORKSPACE_STORAGE,
+            endpoint: env.RUNTOOLS_S3_ENDPOINT,
+            bucket: env.RUNTOOLS_S3_BUCKET,
+            region: env.RUNTOOLS_S3_REGION || undefined,
+            accessKeyId: env.RUNTOOLS_S3_ACCESS_KEY_ID,
+            secretAccessKey: env.RUNTOOLS_S3_SECRET_ACCESS_KEY,
+            prefix: env.RUNTOOLS_S3_PREFIX || 'workspaces',
+            pathStyle: env.RUNTOOLS_S3_PATH_STYLE !== 'false',
+          },
   };
   const parsed = ServerConfig.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid server setting ${issue?.path.join('.')}: ${issue?.message}`);
+    const path = issue?.path.join('.') ?? '';
+    const source = settingSources[path];
+    throw new ConfigError(`invalid server setting ${path}${source ? ` (${source})` : ''}: ${issue?.message}`);
   }
   return parsed.data;
 }

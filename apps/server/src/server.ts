@@ -16,6 +16,7 @@ import { createHandlers } from './routes/handlers.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
 import { TemplateService } from './sandboxes/template-service.js';
 import { version } from './version.js';
+import { S3WorkspaceStorage } from './workspaces/s3-storage.js';
 import { LocalWorkspaceStorage, WorkspaceService } from './workspaces/workspace-service.js';
 
 export interface RunningServer {
@@ -55,7 +56,11 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       defaultTemplate: config.defaultTemplate,
       logger,
     });
-    const workspaces = new WorkspaceService(db.kysely, new LocalWorkspaceStorage(join(config.dataDir, 'workspaces')));
+    const storage =
+      config.workspaceStorage.kind === 's3'
+        ? await S3WorkspaceStorage.open(config.dataDir, config.workspaceStorage)
+        : new LocalWorkspaceStorage(join(config.dataDir, 'workspaces'));
+    const workspaces = new WorkspaceService(db.kysely, storage);
     const sandboxes = new SandboxService(db.kysely, {
       dataDir: config.dataDir,
       defaultRuntime: config.runtime,

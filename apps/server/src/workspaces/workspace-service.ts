@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Workspace, WorkspaceUsage } from '@runtools/spec';
 import type { Kysely } from 'kysely';
@@ -25,13 +25,16 @@ export class LocalWorkspaceStorage implements WorkspaceStorage {
     mkdirSync(root, { recursive: true, mode: 0o700 });
   }
 
+  // Asynchronous calls: on a network file system (S3 storage) each one waits for the network.
   async create(id: string): Promise<void> {
+    const path = this.hostPath(id);
+    await mkdir(path, { recursive: true });
     // World-writable like /tmp, sticky: sandbox users other than root can use it too.
-    mkdirSync(this.hostPath(id), { recursive: true, mode: 0o1777 });
+    await chmod(path, 0o1777);
   }
 
   async remove(id: string): Promise<void> {
-    rmSync(this.hostPath(id), { recursive: true, force: true });
+    await rm(this.hostPath(id), { recursive: true, force: true });
   }
 
   hostPath(id: string): string {
