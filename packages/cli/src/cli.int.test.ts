@@ -207,12 +207,29 @@ describe('runtools CLI against a running server', () => {
         expect((await cli(['sandbox', 'stats', sandbox.id])).stdout).toMatch(
           /cpu:\s+\d+\.\d+ s\nmemory:\s+.* MiB of 1024\.0 MiB\n/,
         );
-        expect((await cli(['sandbox', 'pause', sandbox.id])).stdout).toBe(`${sandbox.id} paused\n`);
+        expect((await cli(['sandbox', 'pause', sandbox.id])).stdout).toBe(`${sandbox.id} paused (memory)\n`);
         expect((await cli(['sandbox', 'exec', sandbox.id, '--', 'true'])).code).toBe(6);
         expect((await cli(['sandbox', 'resume', sandbox.id])).stdout).toBe(`${sandbox.id} running\n`);
         const logs = await cli(['sandbox', 'logs', sandbox.id]);
         expect(logs.stdout).toMatch(/status\s+paused\n.*status\s+resuming\n.*status\s+running\n/s);
         expect(logs.stdout).toMatch(/exec\s+\$ echo hi \$WHO; echo bad >&2; exit 3 \(exit 3\)/);
+
+        const snapshot = await cli(['sandbox', 'snapshot', sandbox.id, '--name', 'with-upload']);
+        expect(snapshot.stdout).toMatch(/^snp_[a-z2-7]{20} \d+\.\d MiB \(files only\)\n$/);
+        await cli(['sandbox', 'exec', sandbox.id, '--', 'rm /data/upload.bin']);
+        expect((await cli(['sandbox', 'snapshots', sandbox.id])).stdout).toMatch(/with-upload\s+files only\s+\d/);
+        expect((await cli(['sandbox', 'rollback', sandbox.id, 'with-upload'])).stdout).toBe(`${sandbox.id} running\n`);
+        expect((await cli(['sandbox', 'files', 'ls', sandbox.id, '/data'])).stdout).toMatch(/upload\.bin/);
+        const branch = JSON.parse((await cli(['sandbox', 'branch', sandbox.id, 'with-upload', '--json'])).stdout) as {
+          id: string;
+        };
+        expect((await cli(['sandbox', 'files', 'ls', branch.id, '/data'])).stdout).toMatch(/upload\.bin/);
+        expect((await cli(['sandbox', 'destroy', branch.id])).code).toBe(0);
+        expect((await cli(['sandbox', 'snapshot-delete', sandbox.id, 'nope'])).code).toBe(2);
+        expect((await cli(['sandbox', 'pause', sandbox.id, '--to', 'disk'])).code).toBe(2);
+        expect((await cli(['sandbox', 'pause', sandbox.id, '--to', 'filesystem'])).stdout).toBe(
+          `${sandbox.id} paused (filesystem)\n`,
+        );
       } finally {
         expect((await cli(['sandbox', 'destroy', sandbox.id])).code).toBe(0);
       }

@@ -87,6 +87,12 @@ export interface SandboxDriver {
    * memory snapshot, its processes; from a filesystem-only one its processes start afresh.
    */
   rollback(id: string, snapshot: string): Promise<SnapshotCapture>;
+  /**
+   * Stops every process of the sandbox and frees its memory, keeping its files, network and mounts (a pause
+   * to the filesystem, where the runtime cannot checkpoint); `boot` starts it again, processes afresh.
+   */
+  shutdown(id: string): Promise<void>;
+  boot(id: string): Promise<void>;
   /** Freezes every process of the sandbox in memory; `resume` thaws them. */
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;

@@ -54,6 +54,7 @@ export {
   SandboxPath,
   SandboxPathRequest,
   SandboxPathResult,
+  SandboxPauseQuery,
   SandboxProcess,
   SandboxProcessEvent,
   SandboxProcessList,

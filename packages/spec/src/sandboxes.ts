@@ -75,9 +75,9 @@ export const Sandbox = z
     runtime: SandboxRuntime,
     status: SandboxStatus,
     statusReason: z.string().nullable(),
-    pausedTo: z.enum(['memory', 'disk']).nullable().meta({
+    pausedTo: z.enum(['disk', 'memory', 'filesystem']).nullable().meta({
       description:
-        'how a paused sandbox is kept: disk (gVisor: saved and stopped, no memory or CPU used) or memory (frozen in place: crun, which cannot checkpoint here)',
+        'how a paused sandbox is kept: disk (gVisor: saved with its processes and stopped, no memory or CPU used), memory (frozen in place: the crun default; memory stays in use) or filesystem (stopped, files kept: resume starts its processes afresh)',
     }),
     metadata: z.record(z.string(), z.string()),
     resources: z.object({ vcpus: z.number(), memoryBytes: z.number(), diskBytes: z.number().nullable() }),
@@ -297,6 +297,13 @@ export const SandboxStats = z
   })
   .meta({ id: 'SandboxStats' });
 export type SandboxStats = z.infer<typeof SandboxStats>;
+
+export const SandboxPauseQuery = z.object({
+  to: z.enum(['disk', 'memory', 'filesystem']).optional().meta({
+    description:
+      'disk (gVisor, its default): processes saved and stopped; memory (crun default): frozen in place; filesystem: stopped, files kept, processes start afresh on resume',
+  }),
+});
 
 export const SandboxSnapshot = z
   .object({

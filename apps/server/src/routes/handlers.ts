@@ -495,8 +495,8 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async sandboxesStats({ auth, params }) {
       return deps.sandboxes.stats(auth, params.sandboxId);
     },
-    async sandboxesPause({ auth, params }) {
-      return deps.sandboxes.pause(auth, params.sandboxId);
+    async sandboxesPause({ auth, params, query }) {
+      return deps.sandboxes.pause(auth, params.sandboxId, query.to);
     },
     async sandboxesResume({ auth, params }) {
       return deps.sandboxes.resume(auth, params.sandboxId);

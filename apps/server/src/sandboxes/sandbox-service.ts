@@ -86,6 +86,8 @@ function channelApiError(error: unknown, context: { sandboxId: string; path?: st
   }
 }
 
+type PausedTo = 'disk' | 'memory' | 'filesystem';
+
 type ExecInput = {
   command: string;
   cwd?: string | undefined;
@@ -102,7 +104,7 @@ function sandboxFromRow(row: Database['sandboxes']): Sandbox {
     runtime: row.runtime as SandboxRuntime,
     status: row.status as SandboxStatus,
     statusReason: row.status_reason,
-    pausedTo: row.status === 'paused' ? ((row.paused_to as 'memory' | 'disk' | null) ?? 'memory') : null,
+    pausedTo: row.status === 'paused' ? ((row.paused_to as PausedTo | null) ?? 'memory') : null,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     resources: {
       vcpus: row.vcpus,
@@ -254,7 +256,11 @@ export class SandboxService {
         continue;
       }
       const state = driver ? await driver.recover(row.id).catch(() => 'missing' as const) : 'missing';
-      if (state === 'saved') {
+      if (driver && row.paused_to === 'filesystem' && row.status !== 'running' && state === 'missing') {
+        // Stopped with its files kept, as a pause to the filesystem leaves it (or a resume had not yet started).
+        if (row.status !== 'paused') await this.setStatus(row.id, 'paused');
+        counts.reattached++;
+      } else if (state === 'saved') {
         await this.db.updateTable('sandboxes').set({ paused_to: 'disk' }).where('id', '=', row.id).execute();
         if (row.status !== 'paused') await this.setStatus(row.id, 'paused');
         counts.reattached++;
@@ -411,12 +417,16 @@ export class SandboxService {
     };
   }
 
-  async pause(auth: AuthContext, id: string): Promise<Sandbox> {
-    return this.pauseInOrg(auth.orgId, id, null);
+  async pause(auth: AuthContext, id: string, to?: PausedTo): Promise<Sandbox> {
+    return this.pauseInOrg(auth.orgId, id, null, to);
   }
 
-  /** Pauses a sandbox of an org: for a caller, or for the idle sweep, which acts for no one in particular. */
-  private async pauseInOrg(orgId: string, id: string, reason: string | null): Promise<Sandbox> {
+  /**
+   * Pauses a sandbox of an org: for a caller, or for the idle sweep, which acts for no one in particular. By
+   * default to disk where the runtime can checkpoint (gVisor), else frozen in memory (crun); `filesystem`
+   * stops it keeping its files. What it became is written with `pausing`, so recovery knows what was meant.
+   */
+  private async pauseInOrg(orgId: string, id: string, reason: string | null, wanted?: PausedTo): Promise<Sandbox> {
     await this.rowInOrg(orgId, id);
     return this.serialised(id, async () => {
       const row = await this.rowInOrg(orgId, id);
@@ -426,21 +436,23 @@ export class SandboxService {
           status: row.status,
         });
       const driver = this.driver(row.runtime as SandboxRuntime);
+      const to = wanted ?? (driver.pauseToDisk ? 'disk' : 'memory');
+      if (to === 'disk' && !driver.pauseToDisk)
+        throw new ApiError(
+          'validation_failed',
+          `the ${row.runtime} runtime cannot save processes to disk here; pause to memory or filesystem`,
+          { field: 'to' },
+        );
+      await this.db.updateTable('sandboxes').set({ paused_to: to }).where('id', '=', id).execute();
       if (!(await this.transition(id, ['running'], 'pausing'))) return sandboxFromRow(await this.rowInOrg(orgId, id));
-      // To disk where the runtime can checkpoint (memory and CPU freed), else frozen in memory.
-      const toDisk = Boolean(driver.pauseToDisk);
       try {
-        if (toDisk) await driver.pauseToDisk?.(id);
+        if (to === 'disk') await driver.pauseToDisk?.(id);
+        else if (to === 'filesystem') await driver.shutdown(id);
         else await driver.pause(id);
       } catch (error) {
         await this.setStatus(id, 'error', `pause failed: ${(error as Error).message}`);
         throw new ApiError('runtime_unavailable', `the sandbox could not be paused: ${(error as Error).message}`);
       }
-      await this.db
-        .updateTable('sandboxes')
-        .set({ paused_to: toDisk ? 'disk' : 'memory' })
-        .where('id', '=', id)
-        .execute();
       await this.transition(id, ['pausing'], 'paused', reason);
       return sandboxFromRow(await this.rowInOrg(orgId, id));
     });
@@ -459,7 +471,11 @@ export class SandboxService {
       if (!(await this.transition(id, ['paused'], 'resuming'))) return sandboxFromRow(await this.row(auth, id));
       try {
         if (row.paused_to === 'disk') await driver.resumeFromDisk?.(id);
-        else await driver.resume(id);
+        else if (row.paused_to === 'filesystem') {
+          await driver.boot(id);
+          const start = await this.templateStart(row);
+          if (start) await this.runStart(driver, id, start);
+        } else await driver.resume(id);
       } catch (error) {
         await this.setStatus(id, 'error', `resume failed: ${(error as Error).message}`);
         throw new ApiError('runtime_unavailable', `the sandbox could not be resumed: ${(error as Error).message}`);

@@ -135,6 +135,37 @@ describe('snapshots, rollback, branch and auto-resume', () => {
   });
 
   it.each(['gvisor', 'container'] as const)(
+    'pauses a %s sandbox to the filesystem: stopped with its files, started afresh on resume',
+    async (runtime) => {
+      const box = await sandbox(runtime);
+      await box.exec(counter, { background: true });
+      await box.exec('echo kept > /root/state');
+      await expect.poll(() => count(box)).toBeGreaterThan(3);
+      const paused = await box.pause({ to: 'filesystem' });
+      expect(paused).toMatchObject({ status: 'paused', pausedTo: 'filesystem' });
+      // Nothing runs: no memory in use (the cgroup is gone), the counter stands still on disk.
+      expect((await box.stats()).memoryBytes).toBeNull();
+      const snapshot = await box.snapshot({ name: 'stopped' });
+      expect(snapshot.memory).toBe(false);
+      await server.restart();
+      rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+      const again = await rt.sandboxes.get(box.id);
+      expect(again.info).toMatchObject({ status: 'paused', pausedTo: 'filesystem' });
+      expect((await again.resume()).status).toBe('running');
+      expect((await again.exec('cat /root/state')).stdout).toBe('kept\n');
+      expect((await again.processes.list()).filter((process) => process.running)).toEqual([]);
+      if (runtime === 'container')
+        await expect(again.pause({ to: 'disk' })).rejects.toMatchObject({ code: 'validation_failed' });
+      expect((await again.pause({ to: 'memory' })).pausedTo).toBe('memory');
+      // A sandbox frozen in memory snapshots with its processes where the runtime checkpoints, and stays frozen.
+      expect((await again.snapshot()).memory).toBe(runtime === 'gvisor');
+      expect((await again.refresh()).status).toBe('paused');
+      expect((await again.resume()).status).toBe('running');
+      expect((await again.exec('echo on')).stdout).toBe('on\n');
+    },
+  );
+
+  it.each(['gvisor', 'container'] as const)(
     'resumes a paused %s sandbox with autoResume on exec and file activity',
     async (runtime) => {
       const box = await sandbox(runtime, { autoResume: true });

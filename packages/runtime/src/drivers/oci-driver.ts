@@ -187,7 +187,7 @@ export abstract class OciDriver implements SandboxDriver {
    * Starts the sandbox's container from its bundle and waits for its daemon. From a snapshot, this runtime
    * starts its processes afresh (gVisor restores them, see its override).
    */
-  protected async boot(id: string, _snapshot?: string): Promise<void> {
+  async boot(id: string, _snapshot?: string): Promise<void> {
     const dir = this.sandboxDir(id);
     await this.start(id, join(dir, 'bundle'), join(dir, 'runtime.log'));
     await this.channel(id).ready(30_000);
@@ -195,12 +195,14 @@ export abstract class OciDriver implements SandboxDriver {
 
   /** Copies the writable layer with every process frozen, so that it is one moment's files. */
   async snapshot(id: string, target: string): Promise<SnapshotCapture> {
-    const frozen = (await this.state(id)) === 'paused';
-    if (!frozen) await mustRunIn(this, ['pause', id]);
+    const state = await this.state(id);
+    // Frozen already, or stopped (paused to the filesystem): nothing changes its files while they are copied.
+    const still = state === 'paused' || state === 'missing' || state === 'stopped';
+    if (!still) await mustRunIn(this, ['pause', id]);
     try {
       await copyLayer(this.upperDir(id), join(target, 'layer'));
     } finally {
-      if (!frozen) await mustRunIn(this, ['resume', id]);
+      if (!still) await mustRunIn(this, ['resume', id]);
     }
     this.saveSpec(id, target);
     return { memory: false };
@@ -213,7 +215,7 @@ export abstract class OciDriver implements SandboxDriver {
 
   /** Stops the sandbox, puts the snapshot's layer in place of its own and starts it again. */
   async rollback(id: string, snapshot: string): Promise<SnapshotCapture> {
-    await this.stopForRollback(id);
+    await this.shutdown(id);
     await this.replaceLayer(id, snapshot);
     await this.boot(id, snapshot);
     return { memory: this.restores(snapshot) };
@@ -225,7 +227,7 @@ export abstract class OciDriver implements SandboxDriver {
   }
 
   /** Stops the sandbox's container and forgets it, keeping its files, network and mounts. */
-  protected async stopForRollback(id: string): Promise<void> {
+  async shutdown(id: string): Promise<void> {
     this.dropChannel(id);
     if ((await this.state(id).catch(() => 'missing')) === 'paused') await this.runtime(id, ['resume', id]);
     for (const call of this.destroyCalls(id)) await this.runtime(id, call);

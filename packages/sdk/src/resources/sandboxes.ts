@@ -162,16 +162,23 @@ export class Sandbox {
 
   /**
    * Pauses the sandbox: on gVisor it is saved to disk with its processes' memory and stops using CPU and memory
-   * (`pausedTo: 'disk'`); on crun it is frozen in memory (`pausedTo: 'memory'`). Exec and files answer 409
-   * until `resume`.
+   * (`pausedTo: 'disk'`); on crun it is frozen in memory (`pausedTo: 'memory'`). `{ to: 'filesystem' }` stops
+   * it keeping only its files (resume starts its processes afresh); `{ to: 'memory' }` freezes a gVisor one.
+   * Exec and files answer 409 until `resume` (unless it was created with `autoResume`).
    * @example await sandbox.pause()
    */
-  async pause(): Promise<SandboxRecord> {
-    this.record = await this.http.call(routes.sandboxesPause, { params: { sandboxId: this.id } });
+  async pause(options: { to?: 'disk' | 'memory' | 'filesystem' } = {}): Promise<SandboxRecord> {
+    this.record = await this.http.call(routes.sandboxesPause, {
+      params: { sandboxId: this.id },
+      query: options.to ? { to: options.to } : {},
+    });
     return this.record;
   }
 
-  /** Brings a paused sandbox back with its processes where they were. @example await sandbox.resume() */
+  /**
+   * Brings a paused sandbox back with its processes where they were (from a filesystem pause: afresh).
+   * @example await sandbox.resume()
+   */
   async resume(): Promise<SandboxRecord> {
     this.record = await this.http.call(routes.sandboxesResume, { params: { sandboxId: this.id } });
     return this.record;

@@ -96,7 +96,7 @@ export class GvisorDriver extends OciDriver {
     await this.wakeDaemon(id);
   }
 
-  protected override async boot(id: string, snapshot?: string): Promise<void> {
+  override async boot(id: string, snapshot?: string): Promise<void> {
     if (snapshot && this.restores(snapshot)) await this.startFromImage(id, join(snapshot, 'image'));
     else await super.boot(id, snapshot);
   }
@@ -110,6 +110,18 @@ export class GvisorDriver extends OciDriver {
    * (it stays frozen), its layer copied, and thawed. One paused to disk is copied as it lies.
    */
   override async snapshot(id: string, target: string): Promise<SnapshotCapture> {
+    const state = this.pausedToDisk(id) ? 'saved' : await this.state(id);
+    // Stopped with its files kept: files only.
+    if (state === 'missing') return super.snapshot(id, target);
+    if (state === 'paused') {
+      // Frozen in memory, its daemon too: thawed for the checkpoint (which freezes it again), then refrozen.
+      await mustRunIn(this, ['resume', id]);
+      try {
+        return await this.snapshot(id, target);
+      } finally {
+        await mustRunIn(this, ['pause', id]);
+      }
+    }
     if (this.pausedToDisk(id)) {
       await copyLayer(this.checkpointPath(id), join(target, 'image'));
       await copyLayer(this.upperDir(id), join(target, 'layer'));
@@ -126,8 +138,8 @@ export class GvisorDriver extends OciDriver {
     return { memory: true };
   }
 
-  protected override async stopForRollback(id: string): Promise<void> {
-    await super.stopForRollback(id);
+  override async shutdown(id: string): Promise<void> {
+    await super.shutdown(id);
     rmSync(this.checkpointPath(id), { recursive: true, force: true });
   }
 
