@@ -17,7 +17,7 @@ const sizes = [0, 50, 200];
 // Random bytes, so that gVisor's compressed image is as large as the memory really in use.
 const workload = (megabytes) =>
   megabytes
-    ? ['perl', '-e', `open my $f, '<', '/dev/urandom'; read $f, my $x, ${megabytes}_000_000; sleep 3600`]
+    ? ['perl', '-e', `open my $f, "<", "/dev/urandom"; read $f, my $x, ${megabytes}_000_000; sleep 3600`]
     : ['sleep', '3600'];
 
 async function timed(fn) {
