@@ -28,6 +28,13 @@ export const ServerConfig = z.object({
   maxUploadBytes: z.coerce.number().int().min(1024),
   /** How often idle sandboxes are looked for (and paused), in milliseconds. */
   idleSweepMs: z.coerce.number().int().min(50).max(3_600_000),
+  /** Host names under it reach sandbox ports: `{port}-{sandboxId}.<devDomain>`. */
+  devDomain: z.string().regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
+    message: 'a domain name',
+  }),
+  /** Scheme and port of dev URLs when something in front of the server (TLS, port 443) serves them. */
+  devUrlScheme: z.enum(['http', 'https']),
+  devUrlPort: z.coerce.number().int().min(1).max(65535).optional(),
   /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
   workspaceStorage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('local') }),
@@ -57,6 +64,9 @@ export function defaultDataDir(): string {
 /** The environment variable behind each setting whose name does not say it. */
 const settingSources: Record<string, string> = {
   'workspaceStorage.kind': 'RUNTOOLS_WORKSPACE_STORAGE: local or s3',
+  devDomain: 'RUNTOOLS_DEV_DOMAIN',
+  devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
+  devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
   'workspaceStorage.endpoint': 'RUNTOOLS_S3_ENDPOINT',
   'workspaceStorage.bucket': 'RUNTOOLS_S3_BUCKET',
   'workspaceStorage.accessKeyId': 'RUNTOOLS_S3_ACCESS_KEY_ID',
@@ -87,6 +97,9 @@ export function resolveServerConfig(
     rateLimitPerMinute: env.RUNTOOLS_RATE_LIMIT_PER_MINUTE ?? 6000,
     idleSweepMs: env.RUNTOOLS_IDLE_SWEEP_MS ?? 5000,
     maxUploadBytes: env.RUNTOOLS_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3,
+    devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
+    devUrlScheme: env.RUNTOOLS_DEV_URL_SCHEME || 'http',
+    devUrlPort: env.RUNTOOLS_DEV_URL_PORT || undefined,
     workspaceStorage:
       (env.RUNTOOLS_WORKSPACE_STORAGE || 'local') === 'local'
         ? { kind: env.RUNTOOLS_WORKSPACE_STORAGE || 'local' }

@@ -1,7 +1,9 @@
+import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
 import { Authenticator } from './auth/authenticate.js';
 import { RateLimiter } from './auth/rate-limiter.js';
@@ -13,6 +15,7 @@ import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFi
 import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
 import { createHandlers } from './routes/handlers.js';
+import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
 import { TemplateService } from './sandboxes/template-service.js';
 import { version } from './version.js';
@@ -83,9 +86,25 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         });
     }, config.idleSweepMs);
     idleSweep.unref();
+    const authenticator = new Authenticator(db);
+    let listeningPort = config.port;
+    const devUrls = new DevUrls(
+      db.kysely,
+      sandboxes,
+      authenticator,
+      {
+        domain: config.devDomain,
+        scheme: config.devUrlScheme,
+        port: () => config.devUrlPort ?? listeningPort,
+        // Derived from the root key: rotating it voids every signed link.
+        secret: createHmac('sha256', rootKey.root.key).update('runtools dev-url links v1').digest(),
+      },
+      logger,
+    );
     const handlers = createHandlers({
       db,
       sandboxes,
+      devUrls,
       templates,
       workspaces,
       maxUploadBytes: config.maxUploadBytes,
@@ -94,21 +113,33 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
     const app = createApp({
-      authenticator: new Authenticator(db),
+      authenticator,
       handlers,
       logger,
       version,
       maxBodyBytes: config.maxBodyBytes,
       rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     });
-    const server = await new Promise<Server>((resolve, reject) => {
-      const instance = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-        resolve(instance as Server),
-      );
-      instance.once('error', reject);
+    // Requests for a dev URL host go to the sandbox port it names; everything else is the API.
+    const api = getRequestListener(app.fetch);
+    const server: Server = createServer((request, response) => {
+      if (devUrls.isDevHost(request.headers.host)) void devUrls.handle(request, response);
+      else void api(request, response);
+    });
+    server.on('upgrade', (request, socket, head) => {
+      if (devUrls.isDevHost(request.headers.host)) void devUrls.upgrade(request, socket, head);
+      else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     writePidFile(config.dataDir);
     const port = (server.address() as AddressInfo).port;
+    listeningPort = port;
     const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
     logger.info({ url, database: db.dialect, dataDir: config.dataDir, rootKeyId: rootKey.root.id }, 'server started');

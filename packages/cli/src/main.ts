@@ -29,6 +29,7 @@ import * as sandboxPause from './commands/sandbox/pause.js';
 import * as sandboxPs from './commands/sandbox/ps.js';
 import * as sandboxSnapshot from './commands/sandbox/snapshot.js';
 import * as sandboxStats from './commands/sandbox/stats.js';
+import * as sandboxUrl from './commands/sandbox/url.js';
 import * as secretDelete from './commands/secret/delete.js';
 import * as secretGet from './commands/secret/get.js';
 import * as secretList from './commands/secret/list.js';
@@ -93,6 +94,7 @@ export function buildProgram(): Command {
     sandboxLogs,
     sandboxPause,
     sandboxSnapshot,
+    sandboxUrl,
     sandboxDestroy,
   ]);
   group(sandbox, 'files', 'files inside a sandbox', [

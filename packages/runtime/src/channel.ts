@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 
 /**
  * The host side of the in-sandbox daemon's protocol (packages/runtime/daemon/proto.go): one Unix socket
@@ -393,6 +394,51 @@ export class DaemonChannel {
   /** A TCP connection to a port inside the sandbox, relayed through the daemon. */
   connectPort(port: number, onData: (chunk: Buffer) => void): ChannelStream {
     return this.open({ op: 'connect', port }, { onOut: onData });
+  }
+
+  /**
+   * A TCP connection to a port inside the sandbox as a Node stream, once the daemon has connected it
+   * (rejects with `port_closed` when nothing listens there). Ending it half-closes the sandbox side; the
+   * sandbox closing its side ends the readable side.
+   */
+  tunnel(port: number): Promise<Duplex> {
+    let stream: ChannelStream | undefined;
+    const duplex = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        (stream as ChannelStream).write(chunk).then(() => callback(), callback);
+      },
+      final(callback) {
+        stream?.end();
+        callback();
+      },
+      destroy(error, callback) {
+        if (stream && !stream.finished) stream.cancel();
+        callback(error);
+      },
+    });
+    let connected = false;
+    return new Promise<Duplex>((resolve, reject) => {
+      stream = this.open(
+        { op: 'connect', port },
+        {
+          onOut: (chunk) => duplex.push(chunk),
+          onEvent: (event) => {
+            if (event.type !== 'connected') return;
+            connected = true;
+            resolve(duplex);
+          },
+        },
+      );
+      stream.result.then(
+        () => duplex.push(null),
+        (error: Error) => {
+          // Before it connected, the caller gets the error; after, whoever reads the stream does.
+          if (connected) duplex.destroy(error);
+          else reject(error);
+        },
+      );
+    });
   }
 
   /** Closes the connection for good (the sandbox is going away). */

@@ -53,6 +53,7 @@ export const ErrorCode = z.enum([
   'workspace_not_mountable',
   'workspace_in_use',
   'snapshot_exists',
+  'port_not_listening',
   // limits and the server
   'rate_limited',
   'internal_error',
@@ -114,6 +115,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   workspace_not_mountable: 'validation',
   workspace_in_use: 'conflict',
   snapshot_exists: 'conflict',
+  port_not_listening: 'internal',
   rate_limited: 'rate_limit',
   internal_error: 'internal',
   service_unavailable: 'internal',

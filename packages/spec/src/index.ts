@@ -66,6 +66,8 @@ export {
   SandboxSnapshotList,
   SandboxStats,
   SandboxStatus,
+  SandboxUrl,
+  SandboxUrlRequest,
   SandboxWatchEvent,
 } from './sandboxes.js';
 export {

@@ -345,3 +345,35 @@ export const SandboxBranchRequest = z
   })
   .strict();
 export type SandboxBranchRequest = z.input<typeof SandboxBranchRequest>;
+
+export const SandboxUrlRequest = z
+  .object({
+    port: z.number().int().min(1).max(65535),
+    public: z.boolean().optional().meta({ description: 'reachable without a key or link; default false' }),
+    expiresIn: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .optional()
+      .meta({ description: 'seconds a signed link lasts (private URLs); default 86400' }),
+  })
+  .strict();
+export type SandboxUrlRequest = z.input<typeof SandboxUrlRequest>;
+export const SandboxUrl = z
+  .object({
+    port: z.number().int(),
+    url: z.string().meta({ description: 'http://{port}-{sandboxId}.<dev domain>' }),
+    public: z.boolean(),
+    signedUrl: z.string().nullable().meta({
+      description: 'for a private URL: the URL with a signed, expiring access token (revoked with the port)',
+    }),
+    signedUrlExpiresAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'SandboxUrl' });
+export type SandboxUrl = z.infer<typeof SandboxUrl>;
+export const SandboxUrlList = listOf(SandboxUrl);
+export const SandboxUrlParams = z.object({
+  sandboxId: idSchema('sandbox'),
+  port: z.coerce.number().int().min(1).max(65535),
+});

@@ -213,6 +213,20 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0009_sandbox_urls': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sandbox_urls')
+          .addColumn('sandbox_id', 'text', (column) => column.notNull())
+          .addColumn('port', 'integer', (column) => column.notNull())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('public', 'integer', (column) => column.notNull())
+          .addColumn('version', 'integer', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('sandbox_urls_pk', ['sandbox_id', 'port'])
+          .execute();
+      },
+    },
   };
 }
 

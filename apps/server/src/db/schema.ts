@@ -87,6 +87,16 @@ export interface Database {
     host_id: string;
     created_at: Iso;
   };
+  sandbox_urls: {
+    sandbox_id: string;
+    port: number;
+    org_id: string;
+    /** 1: anyone with the URL reaches the port; 0: a key or a signed link is needed. */
+    public: number;
+    /** Signed links carry it; revoking bumps it, so every link handed out before stops working. */
+    version: number;
+    created_at: Iso;
+  };
   workspaces: {
     id: string;
     org_id: string;

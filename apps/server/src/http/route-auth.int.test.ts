@@ -15,6 +15,7 @@ const sampleParams: Record<string, string> = {
   templateName: 'no-such-template',
   workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
   snapshotId: 'snp_aaaaaaaaaaaaaaaaaaaa',
+  port: '8080',
 };
 
 function concretePath(path: string): string {

@@ -19,6 +19,7 @@ import {
   selectMembers,
   slugify,
 } from '../orgs/tenancy.js';
+import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { TemplateService } from '../sandboxes/template-service.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
@@ -26,6 +27,7 @@ import type { WorkspaceService } from '../workspaces/workspace-service.js';
 export interface HandlerDeps {
   db: Db;
   sandboxes: SandboxService;
+  devUrls: DevUrls;
   templates: TemplateService;
   workspaces: WorkspaceService;
   /** Largest file upload, in bytes. */
@@ -500,6 +502,15 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async sandboxesResume({ auth, params }) {
       return deps.sandboxes.resume(auth, params.sandboxId);
+    },
+    async sandboxesUrlsCreate({ auth, params, body }) {
+      return deps.devUrls.expose(auth, params.sandboxId, body);
+    },
+    async sandboxesUrlsList({ auth, params }) {
+      return { data: await deps.devUrls.list(auth, params.sandboxId) };
+    },
+    async sandboxesUrlsDelete({ auth, params }) {
+      return deps.devUrls.revoke(auth, params.sandboxId, params.port);
     },
     async sandboxesSnapshotsCreate({ auth, params, body }) {
       return deps.sandboxes.createSnapshot(auth, params.sandboxId, body);

@@ -459,16 +459,20 @@ export class SandboxService {
   }
 
   async resume(auth: AuthContext, id: string): Promise<Sandbox> {
-    await this.row(auth, id);
+    return this.resumeInOrg(auth.orgId, id);
+  }
+
+  private async resumeInOrg(orgId: string, id: string): Promise<Sandbox> {
+    await this.rowInOrg(orgId, id);
     return this.serialised(id, async () => {
-      const row = await this.row(auth, id);
+      const row = await this.rowInOrg(orgId, id);
       if (row.status === 'running') return sandboxFromRow(row);
       if (row.status !== 'paused')
         throw new ApiError('invalid_transition', `sandbox ${id} is ${row.status}; only a paused sandbox can resume`, {
           status: row.status,
         });
       const driver = this.driver(row.runtime as SandboxRuntime);
-      if (!(await this.transition(id, ['paused'], 'resuming'))) return sandboxFromRow(await this.row(auth, id));
+      if (!(await this.transition(id, ['paused'], 'resuming'))) return sandboxFromRow(await this.rowInOrg(orgId, id));
       try {
         if (row.paused_to === 'disk') await driver.resumeFromDisk?.(id);
         else if (row.paused_to === 'filesystem') {
@@ -482,7 +486,7 @@ export class SandboxService {
       }
       this.lastActivity.set(id, Date.now());
       await this.transition(id, ['resuming'], 'running');
-      return sandboxFromRow(await this.row(auth, id));
+      return sandboxFromRow(await this.rowInOrg(orgId, id));
     });
   }
 
@@ -969,6 +973,19 @@ export class SandboxService {
     }
   }
 
+  /** The org of a sandbox, for the dev-URL proxy, which finds it by its host name; undefined when unknown. */
+  async orgOf(id: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('sandboxes').select('org_id').where('id', '=', id).executeTakeFirst();
+    return row?.org_id;
+  }
+
+  /** The daemon channel of a running sandbox of an org (resumed first when paused with autoResume). */
+  async channelInOrg(orgId: string, id: string): Promise<DaemonChannel> {
+    const row = await this.runningRowInOrg(orgId, id);
+    this.lastActivity.set(id, Date.now());
+    return this.driver(row.runtime as SandboxRuntime).channel(id);
+  }
+
   /** The daemon channel of a running sandbox of the caller's org. */
   private async channelOf(auth: AuthContext, id: string): Promise<DaemonChannel> {
     const row = await this.runningRow(auth, id);
@@ -980,12 +997,16 @@ export class SandboxService {
    * The sandbox's row once it runs: a lifecycle change under way (pause, snapshot, rollback) is waited for,
    * and a paused sandbox with `autoResume` is resumed first.
    */
-  private async runningRow(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
+  private runningRow(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
+    return this.runningRowInOrg(auth.orgId, id);
+  }
+
+  private async runningRowInOrg(orgId: string, id: string): Promise<Database['sandboxes']> {
     await this.lifecycle.get(id);
-    let row = await this.row(auth, id);
+    let row = await this.rowInOrg(orgId, id);
     if (row.status === 'paused' && Number(row.auto_resume) === 1) {
-      await this.resume(auth, id);
-      row = await this.row(auth, id);
+      await this.resumeInOrg(orgId, id);
+      row = await this.rowInOrg(orgId, id);
     }
     if (row.status !== 'running') {
       throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; exec needs a running sandbox`, {

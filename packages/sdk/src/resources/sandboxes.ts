@@ -12,6 +12,7 @@ import {
   type SandboxSnapshot,
   type SandboxStats,
   type SandboxStatus,
+  type SandboxUrl,
   type SandboxWatchEvent,
 } from '@runtools/spec';
 import { TimeoutError, ValidationError } from '../errors.js';
@@ -182,6 +183,27 @@ export class Sandbox {
   async resume(): Promise<SandboxRecord> {
     this.record = await this.http.call(routes.sandboxesResume, { params: { sandboxId: this.id } });
     return this.record;
+  }
+
+  /**
+   * The dev URL of a port inside the sandbox: `http://{port}-{id}.sandboxes.localhost:7400` by default. Private
+   * unless `public: true`: reach it with an API key (`X-API-Key`) or the `signedUrl` it comes with (expiring,
+   * revoked by `revokeUrl`).
+   * @example const { url, signedUrl } = await sandbox.getUrl({ port: 3000 })
+   */
+  async getUrl(options: { port: number; public?: boolean; expiresIn?: number }): Promise<SandboxUrl> {
+    return this.http.call(routes.sandboxesUrlsCreate, { params: { sandboxId: this.id }, body: options });
+  }
+
+  /** The ports given URLs so far. @example for (const { port, url } of await sandbox.getUrls()) … */
+  async getUrls(): Promise<SandboxUrl[]> {
+    return (await this.http.call<{ data: SandboxUrl[] }>(routes.sandboxesUrlsList, { params: { sandboxId: this.id } }))
+      .data;
+  }
+
+  /** Makes a port private again and voids every signed link to it. @example await sandbox.revokeUrl(3000) */
+  async revokeUrl(port: number): Promise<void> {
+    await this.http.call(routes.sandboxesUrlsDelete, { params: { sandboxId: this.id, port: String(port) } });
   }
 
   /**

@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { RunTools, type Sandbox } from '@runtools/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { testBaseRootfs } from '../../../../test/support/rootfs.js';
+import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+
+const run = promisify(execFile);
+const devServer = readFileSync(new URL('../../../../test/fixtures/dev-server.pl', import.meta.url), 'utf8');
+
+/** curl, the real client: it resolves *.localhost to loopback by itself, as browsers do. */
+async function curl(args: string[]): Promise<{ status: number; body: string; headers: string }> {
+  const headerFile = join(tmpdir(), `runtools-curl-${randomBytes(6).toString('hex')}`);
+  try {
+    const { stdout } = await run('curl', ['-s', '-D', headerFile, '-w', '\n%{http_code}', ...args], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const lines = stdout.split('\n');
+    return { status: Number(lines.pop()), body: lines.join('\n'), headers: readFileSync(headerFile, 'utf8') };
+  } finally {
+    rmSync(headerFile, { force: true });
+  }
+}
+
+describe('dev URLs', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  const cleanup: Sandbox[] = [];
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    server = await startTestServer();
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
+    await server.close();
+  }, 120_000);
+
+  async function serving(runtime: 'gvisor' | 'container', port: number, options: { autoResume?: boolean } = {}) {
+    const box = await rt.sandboxes.create({ runtime, ...options });
+    cleanup.push(box);
+    await box.files.write('/root/server.pl', devServer);
+    await box.exec(`perl /root/server.pl ${port}`, { background: true });
+    return box;
+  }
+
+  it.each(['gvisor', 'container'] as const)(
+    'reaches a %s sandbox port: private with a key or a signed link, public when made so, revocable',
+    async (runtime) => {
+      const box = await serving(runtime, 8080);
+      const serverPort = new URL(server.url).port;
+      const url = await box.getUrl({ port: 8080 });
+      expect(url).toMatchObject({
+        port: 8080,
+        public: false,
+        url: `http://8080-${box.id}.sandboxes.localhost:${serverPort}`,
+      });
+      expect(url.signedUrl).toMatch(/\/\?rt_token=[\w-]+\.[\w-]+$/);
+
+      const anonymous = await curl([`${url.url}/hi`]);
+      expect([anonymous.status, JSON.parse(anonymous.body).error.code]).toEqual([401, 'unauthenticated']);
+      // With a key: the app gets the request, not the key; the Host it sees is the dev URL's.
+      const keyed = await curl(['-H', `x-api-key: ${server.adminKey}`, `${url.url}/hi?x=1`]);
+      expect(keyed).toMatchObject({ status: 200, body: 'hello from 8080 /hi?x=1' });
+      expect(keyed.headers).toMatch(new RegExp(`x-seen-host: 8080-${box.id}\\.sandboxes\\.localhost:${serverPort}`));
+
+      // A signed link: the token moves into a cookie and out of the URL; the app never sees either.
+      const jar = join(tmpdir(), `runtools-jar-${box.id}`);
+      const linked = await curl(['-L', '-c', jar, '-b', jar, url.signedUrl as string]);
+      expect(linked).toMatchObject({ status: 200, body: 'hello from 8080 /' });
+      const withCookie = await curl(['-b', jar, `${url.url}/again`]);
+      expect(withCookie).toMatchObject({ status: 200, body: 'hello from 8080 /again' });
+
+      // A large body streams through, and back.
+      const posted = await curl([
+        '-H',
+        `x-api-key: ${server.adminKey}`,
+        '--data-binary',
+        `@${process.execPath}`,
+        `${url.url}/upload`,
+      ]);
+      expect(posted.body).toBe(`got ${readFileSync(process.execPath).length} bytes`);
+
+      // Revoked: the link and its cookie stop working; the key still does.
+      await box.revokeUrl(8080);
+      expect((await curl(['-b', jar, `${url.url}/again`])).status).toBe(401);
+      expect((await curl([url.signedUrl as string])).status).toBe(401);
+
+      const open = await box.getUrl({ port: 8080, public: true });
+      expect(open).toMatchObject({ public: true, signedUrl: null });
+      expect((await curl([`${url.url}/open`])).body).toBe('hello from 8080 /open');
+      expect((await box.getUrls()).map((item) => [item.port, item.public])).toEqual([[8080, true]]);
+    },
+  );
+
+  it('streams server-sent events and relays WebSockets', async () => {
+    const box = await serving('container', 9090);
+    const { url } = await box.getUrl({ port: 9090, public: true });
+    const started = Date.now();
+    const events: number[] = [];
+    const sse = await new Promise<string>((resolve, reject) => {
+      const child = execFile('curl', ['-sN', `${url}/sse`]);
+      let text = '';
+      child.stdout?.on('data', (chunk) => {
+        text += chunk;
+        events.push(Date.now() - started);
+      });
+      child.on('close', () => resolve(text));
+      child.on('error', reject);
+    });
+    expect(sse).toBe('data: tick 1\n\ndata: tick 2\n\ndata: tick 3\n\n');
+    // Each event arrived as it was sent, not all at the end.
+    expect(events.length).toBeGreaterThan(1);
+
+    const target = new URL(url);
+    const socket = new WebSocket(`ws://127.0.0.1:${target.port}/ws`, { headers: { host: target.host } });
+    const replies: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      socket.on('open', () => socket.send('one'));
+      socket.on('message', (data) => {
+        replies.push(data.toString());
+        if (replies.length === 1) socket.send('two');
+        else socket.close();
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    expect(replies).toEqual(['echo: one', 'echo: two']);
+  });
+
+  it('says when nothing listens, refuses bad hosts and other orgs, and resumes a paused sandbox', async () => {
+    const box = await serving('container', 7000, { autoResume: true });
+    const serverPort = new URL(server.url).port;
+    const key = ['-H', `x-api-key: ${server.adminKey}`];
+    const quiet = await curl([...key, `http://7001-${box.id}.sandboxes.localhost:${serverPort}/`]);
+    expect([quiet.status, JSON.parse(quiet.body).error.code]).toEqual([502, 'port_not_listening']);
+    const page = await curl([
+      ...key,
+      '-H',
+      'accept: text/html',
+      `http://7001-${box.id}.sandboxes.localhost:${serverPort}/`,
+    ]);
+    expect(page.body).toMatch(/<h1>502 port_not_listening<\/h1>/);
+
+    for (const host of [
+      `0-${box.id}`,
+      `70000-${box.id}`,
+      `7000-${box.id}x`,
+      `x.7000-${box.id}`,
+      `7000-sbx_aaaaaaaaaaaaaaaaaaaa`,
+    ]) {
+      const answer = await curl([...key, `http://${host}.sandboxes.localhost:${serverPort}/`]);
+      expect(answer.status, host).toBe(404);
+    }
+    // A sandbox-picking header on another host does nothing: the API answers as usual.
+    expect((await curl(['-H', `host: 7000-${box.id}.example.com`, `${server.url}/v1/health`])).status).toBe(200);
+
+    const other = (await (await server.request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
+      apiKey: { key: string };
+    };
+    const otherKey = other.apiKey.key;
+    const foreign = await curl([
+      '-H',
+      `x-api-key: ${otherKey}`,
+      `http://7000-${box.id}.sandboxes.localhost:${serverPort}/`,
+    ]);
+    expect(foreign.status).toBe(404);
+
+    await box.pause();
+    const woken = await curl([...key, `http://7000-${box.id}.sandboxes.localhost:${serverPort}/back`]);
+    expect(woken).toMatchObject({ status: 200, body: 'hello from 7000 /back' });
+    expect((await box.refresh()).status).toBe('running');
+
+    await box.destroy();
+    const gone = await curl([...key, `http://7000-${box.id}.sandboxes.localhost:${serverPort}/`]);
+    expect(gone.status).toBe(409);
+  });
+});

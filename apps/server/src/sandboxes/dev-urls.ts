@@ -1,0 +1,393 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ChannelError } from '@runtools/runtime';
+import type { SandboxUrl } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AuthContext, Authenticator } from '../auth/authenticate.js';
+import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { nowIso } from '../ids.js';
+import type { SandboxService } from './sandbox-service.js';
+
+const defaultLinkSeconds = 24 * 3600;
+/** How long a request waits for a port that does not listen yet (a dev server still starting). */
+const portWaitMs = 3000;
+const tokenParam = 'rt_token';
+const tokenCookie = 'rt_token';
+const tokenHeader = 'x-runtools-token';
+
+/** `{port}-{sandboxId}`: the one label in front of the dev domain that names a sandbox port. */
+const labelPattern = /^([1-9]\d{0,4})-(sbx_[a-z2-7]{20})$/;
+
+export interface DevUrlOptions {
+  /** Host names under it are sandbox ports, e.g. `sandboxes.localhost`. */
+  domain: string;
+  /** Scheme and port of URLs handed out (the server's own, unless something fronts it). */
+  scheme: 'http' | 'https';
+  port: () => number;
+  /** Signs access links; derived from the root key, so rotating it revokes every link. */
+  secret: Buffer;
+}
+
+interface Target {
+  sandboxId: string;
+  port: number;
+}
+
+/**
+ * Dev URLs: `http://{port}-{sandboxId}.{domain}` reaches a port inside a sandbox through the control plane,
+ * which routes by the Host header alone and relays through the in-sandbox daemon (HTTP with streamed bodies
+ * and server-sent events, WebSocket upgrades). A port is private unless made public: a request then needs an
+ * API key of the sandbox's org (`sandboxes:read`) or a signed, expiring link, which revoking the port voids.
+ */
+export class DevUrls {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly sandboxes: SandboxService,
+    private readonly authenticator: Authenticator,
+    private readonly options: DevUrlOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The sandbox port a Host header names, or undefined when it is not a dev URL host at all. */
+  target(host: string | undefined): Target | undefined {
+    if (!host) return undefined;
+    const name = host.toLowerCase().replace(/:\d{1,5}$/, '');
+    const suffix = `.${this.options.domain}`;
+    if (!name.endsWith(suffix)) return undefined;
+    const match = labelPattern.exec(name.slice(0, -suffix.length));
+    if (!match?.[1] || !match[2]) return undefined;
+    const port = Number(match[1]);
+    return port >= 1 && port <= 65535 ? { sandboxId: match[2], port } : undefined;
+  }
+
+  /** Whether a Host header is under the dev domain (handled here, never by the API), valid or not. */
+  isDevHost(host: string | undefined): boolean {
+    return Boolean(
+      host
+        ?.toLowerCase()
+        .replace(/:\d{1,5}$/, '')
+        .endsWith(`.${this.options.domain}`),
+    );
+  }
+
+  private url(target: Target): string {
+    const port = this.options.port();
+    const standard =
+      (this.options.scheme === 'http' && port === 80) || (this.options.scheme === 'https' && port === 443);
+    return `${this.options.scheme}://${target.port}-${target.sandboxId}.${this.options.domain}${standard ? '' : `:${port}`}`;
+  }
+
+  private sign(target: Target, version: number, expires: number): string {
+    const payload = Buffer.from(JSON.stringify({ s: target.sandboxId, p: target.port, v: version, e: expires }));
+    const mac = createHmac('sha256', this.options.secret).update(payload).digest();
+    return `${payload.toString('base64url')}.${mac.toString('base64url')}`;
+  }
+
+  /** Whether a token is a valid, unexpired link to this port at its current version. */
+  private verify(token: string, target: Target, version: number): boolean {
+    const [payload, mac] = token.split('.');
+    if (!payload || !mac) return false;
+    const expected = createHmac('sha256', this.options.secret).update(Buffer.from(payload, 'base64url')).digest();
+    const given = Buffer.from(mac, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    try {
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+      return (
+        claims.s === target.sandboxId &&
+        claims.p === target.port &&
+        claims.v === version &&
+        typeof claims.e === 'number' &&
+        claims.e * 1000 > Date.now()
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  private async record(sandboxId: string, port: number) {
+    return this.db
+      .selectFrom('sandbox_urls')
+      .selectAll()
+      .where('sandbox_id', '=', sandboxId)
+      .where('port', '=', port)
+      .executeTakeFirst();
+  }
+
+  private describe(row: Database['sandbox_urls'], expiresIn?: number): SandboxUrl {
+    const target = { sandboxId: row.sandbox_id, port: Number(row.port) };
+    const url = this.url(target);
+    if (Number(row.public) === 1)
+      return { port: target.port, url, public: true, signedUrl: null, signedUrlExpiresAt: null };
+    const expires = Math.floor(Date.now() / 1000) + (expiresIn ?? defaultLinkSeconds);
+    return {
+      port: target.port,
+      url,
+      public: false,
+      signedUrl: `${url}/?${tokenParam}=${this.sign(target, Number(row.version), expires)}`,
+      signedUrlExpiresAt: new Date(expires * 1000).toISOString(),
+    };
+  }
+
+  /** Records the port (public or not) and answers its URL, with a fresh signed link when it is private. */
+  async expose(
+    auth: AuthContext,
+    sandboxId: string,
+    body: { port: number; public?: boolean | undefined; expiresIn?: number | undefined },
+  ): Promise<SandboxUrl> {
+    const sandbox = await this.sandboxes.get(auth, sandboxId);
+    if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
+      throw new ApiError('sandbox_not_running', `sandbox ${sandboxId} is ${sandbox.status}`, {
+        status: sandbox.status,
+      });
+    const existing = await this.record(sandboxId, body.port);
+    const isPublic = body.public === undefined ? Number(existing?.public ?? 0) : body.public ? 1 : 0;
+    if (existing) {
+      await this.db
+        .updateTable('sandbox_urls')
+        .set({ public: isPublic })
+        .where('sandbox_id', '=', sandboxId)
+        .where('port', '=', body.port)
+        .execute();
+    } else {
+      await this.db
+        .insertInto('sandbox_urls')
+        .values({
+          sandbox_id: sandboxId,
+          port: body.port,
+          org_id: auth.orgId,
+          public: isPublic,
+          version: 1,
+          created_at: nowIso(),
+        })
+        .onConflict((conflict) => conflict.columns(['sandbox_id', 'port']).doUpdateSet({ public: isPublic }))
+        .execute();
+    }
+    return this.describe((await this.record(sandboxId, body.port)) as Database['sandbox_urls'], body.expiresIn);
+  }
+
+  async list(auth: AuthContext, sandboxId: string): Promise<SandboxUrl[]> {
+    await this.sandboxes.get(auth, sandboxId);
+    const rows = await this.db
+      .selectFrom('sandbox_urls')
+      .selectAll()
+      .where('sandbox_id', '=', sandboxId)
+      .where('org_id', '=', auth.orgId)
+      .orderBy('port')
+      .execute();
+    return rows.map((row) => this.describe(row));
+  }
+
+  /** Private again, and every link handed out so far void. */
+  async revoke(auth: AuthContext, sandboxId: string, port: number): Promise<{ id: string; deleted: true }> {
+    await this.sandboxes.get(auth, sandboxId);
+    const row = await this.record(sandboxId, port);
+    if (row)
+      await this.db
+        .updateTable('sandbox_urls')
+        .set({ public: 0, version: Number(row.version) + 1 })
+        .where('sandbox_id', '=', sandboxId)
+        .where('port', '=', port)
+        .execute();
+    return { id: `${sandboxId}:${port}`, deleted: true };
+  }
+
+  /**
+   * Who may reach the port: anyone when it is public; else a key of the sandbox's org with `sandboxes:read`,
+   * or a valid link (query, cookie or header). Answers the org, or throws the refusal.
+   */
+  private async authorize(request: IncomingMessage, target: Target, token: string | undefined): Promise<string> {
+    const orgId = await this.sandboxes.orgOf(target.sandboxId);
+    if (!orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
+    const row = await this.record(target.sandboxId, target.port);
+    if (row && Number(row.public) === 1) return orgId;
+    if (token && this.verify(token, target, Number(row?.version ?? 1)) && row) return orgId;
+    const headers = { get: (name: string) => headerValue(request.headers[name]) };
+    const key = keyFromHeaders(headers);
+    if (key) {
+      const auth = await this.authenticator.authenticate(key);
+      if (auth.orgId !== orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
+      requireScopes(auth, ['sandboxes:read']);
+      return orgId;
+    }
+    if (token) throw new ApiError('invalid_api_key', 'this link is invalid, expired or revoked; ask for a new one');
+    throw new ApiError(
+      'unauthenticated',
+      `port ${target.port} of sandbox ${target.sandboxId} is private: send an API key (X-API-Key) or open a signed link (POST /v1/sandboxes/${target.sandboxId}/urls)`,
+    );
+  }
+
+  /** A tunnel to the port, waiting a little for a server that is still starting. */
+  private async tunnel(orgId: string, target: Target): Promise<Duplex> {
+    const deadline = Date.now() + portWaitMs;
+    for (;;) {
+      const channel = await this.sandboxes.channelInOrg(orgId, target.sandboxId);
+      try {
+        return await channel.tunnel(target.port);
+      } catch (error) {
+        if (!(error instanceof ChannelError && error.code === 'port_closed') || Date.now() > deadline) {
+          if (error instanceof ChannelError && error.code === 'port_closed')
+            throw new ApiError(
+              'port_not_listening',
+              `nothing is listening on port ${target.port} in sandbox ${target.sandboxId} (waited ${portWaitMs / 1000} s); start a server there on 0.0.0.0 or 127.0.0.1`,
+              { port: target.port },
+            );
+          throw error instanceof ChannelError
+            ? new ApiError('sandbox_unreachable', `sandbox ${target.sandboxId} does not answer: ${error.message}`)
+            : error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  /** Splits the link token off a request path: the app behind never sees it. */
+  private static takeToken(request: IncomingMessage): { path: string; queryToken: string | undefined } {
+    const url = new URL(request.url ?? '/', 'http://dev');
+    const queryToken = url.searchParams.get(tokenParam) ?? undefined;
+    url.searchParams.delete(tokenParam);
+    return { path: `${url.pathname}${url.search}`, queryToken };
+  }
+
+  private static cookieToken(request: IncomingMessage): string | undefined {
+    for (const part of (request.headers.cookie ?? '').split(';')) {
+      const [name, ...value] = part.trim().split('=');
+      if (name === tokenCookie) return value.join('=');
+    }
+    return undefined;
+  }
+
+  /** The request headers the app gets: ours (keys, tokens, our cookie) removed, forwarding headers added. */
+  private static forwardedHeaders(request: IncomingMessage): string[] {
+    const out: string[] = [];
+    const raw = request.rawHeaders;
+    for (let index = 0; index < raw.length; index += 2) {
+      const name = raw[index] as string;
+      const value = raw[index + 1] as string;
+      const lower = name.toLowerCase();
+      if (lower === 'x-api-key' || lower === tokenHeader) continue;
+      if (lower === 'authorization' && /^Bearer\s+rt_/i.test(value)) continue;
+      if (lower === 'cookie') {
+        const kept = value
+          .split(';')
+          .filter((part) => part.trim().split('=')[0] !== tokenCookie)
+          .join(';')
+          .trim();
+        if (kept) out.push(name, kept);
+        continue;
+      }
+      out.push(name, value);
+    }
+    out.push('X-Forwarded-For', request.socket.remoteAddress ?? '', 'X-Forwarded-Proto', 'http');
+    return out;
+  }
+
+  /** Serves one HTTP request to a dev URL host. */
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const target = this.target(request.headers.host);
+    try {
+      if (!target)
+        throw new ApiError(
+          'route_not_found',
+          `${request.headers.host} is not a sandbox URL ({port}-{sandboxId}.${this.options.domain})`,
+        );
+      const { path, queryToken } = DevUrls.takeToken(request);
+      const token = queryToken ?? headerValue(request.headers[tokenHeader]) ?? DevUrls.cookieToken(request);
+      const orgId = await this.authorize(request, target, token);
+      if (queryToken) {
+        // A link opened in a browser: the token moves into a cookie for this host, and the URL loses it.
+        response.writeHead(302, {
+          location: path,
+          'set-cookie': `${tokenCookie}=${queryToken}; Path=/; HttpOnly; SameSite=Lax`,
+        });
+        response.end();
+        return;
+      }
+      const tunnel = await this.tunnel(orgId, target);
+      const upstream = httpRequest({
+        method: request.method,
+        path,
+        headers: DevUrls.forwardedHeaders(request),
+        createConnection: () => tunnel as never,
+      });
+      upstream.on('response', (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+        answer.pipe(response);
+      });
+      upstream.on('error', (error) => {
+        if (!response.headersSent) this.fail(request, response, new ApiError('sandbox_unreachable', error.message));
+        else response.destroy(error);
+      });
+      response.on('close', () => tunnel.destroy());
+      request.pipe(upstream);
+    } catch (error) {
+      this.fail(request, response, error);
+    }
+  }
+
+  /** An error as JSON, or as a short page for a browser. */
+  private fail(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+    if (!(error instanceof ApiError)) this.logger.error({ err: error }, 'dev URL request failed');
+    const failure = error instanceof ApiError ? error : new ApiError('internal_error', 'the request failed');
+    const status = failure.status;
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    if ((request.headers.accept ?? '').includes('text/html')) {
+      response.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(
+        `<!doctype html><title>${failure.code}</title><h1>${status} ${failure.code}</h1><p>${escapeHtml(failure.message)}</p>\n`,
+      );
+      return;
+    }
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(
+      `${JSON.stringify({ error: { code: failure.code, message: failure.message, ...(failure.details ? { details: failure.details } : {}) } })}\n`,
+    );
+  }
+
+  /** A WebSocket (or other) upgrade to a dev URL host: relayed as raw bytes once authorized. */
+  async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
+    const target = this.target(request.headers.host);
+    try {
+      if (!target) throw new ApiError('route_not_found', 'not a sandbox URL');
+      const { path, queryToken } = DevUrls.takeToken(request);
+      const token = queryToken ?? headerValue(request.headers[tokenHeader]) ?? DevUrls.cookieToken(request);
+      const orgId = await this.authorize(request, target, token);
+      const tunnel = await this.tunnel(orgId, target);
+      const headers = DevUrls.forwardedHeaders(request);
+      let head_ = `${request.method} ${path} HTTP/${request.httpVersion}\r\n`;
+      for (let index = 0; index < headers.length; index += 2) head_ += `${headers[index]}: ${headers[index + 1]}\r\n`;
+      tunnel.write(`${head_}\r\n`);
+      if (head.length) tunnel.write(head);
+      tunnel.pipe(socket);
+      socket.pipe(tunnel);
+      const close = () => {
+        tunnel.destroy();
+        socket.destroy();
+      };
+      tunnel.on('close', close);
+      socket.on('close', close);
+      tunnel.on('error', close);
+    } catch (error) {
+      const failure = error instanceof ApiError ? error : new ApiError('internal_error', 'the upgrade failed');
+      const body = JSON.stringify({ error: { code: failure.code, message: failure.message } });
+      socket.end(
+        `HTTP/1.1 ${failure.status} ${failure.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);
+}
