@@ -2,6 +2,7 @@
 // `npm run bench`: runs every benchmark and prints medians, p95 and ratios against the baseline measured in
 // the same run. It reports; it does not gate: a missed goal still exits 0, a benchmark that fails to run does not.
 import { parseArgs } from 'node:util';
+import * as devUrlProxy from './dev-url-proxy.mjs';
 import * as sandbox from './sandbox.mjs';
 import * as sandboxDensity from './sandbox-density.mjs';
 import * as sandboxPause from './sandbox-pause.mjs';
@@ -28,7 +29,7 @@ if (!(options.durationMs > 0 && options.connections > 0 && options.rounds > 0)) 
   process.exit(2);
 }
 
-const benchmarks = [secretsList, sandbox, sandboxPause, sandboxSnapshot, workspaceFiles, sandboxDensity];
+const benchmarks = [secretsList, sandbox, sandboxPause, sandboxSnapshot, workspaceFiles, devUrlProxy, sandboxDensity];
 const only = values.only ? values.only.split(',') : undefined;
 let failed = 0;
 const summary = [];

@@ -403,7 +403,7 @@ export class DaemonChannel {
    */
   tunnel(port: number): Promise<Duplex> {
     let stream: ChannelStream | undefined;
-    const duplex = new Duplex({
+    const duplex = new PortTunnel({
       read() {},
       write(chunk: Buffer, _encoding, callback) {
         (stream as ChannelStream).write(chunk).then(() => callback(), callback);
@@ -446,6 +446,28 @@ export class DaemonChannel {
     this.closed = true;
     this.socket?.destroy();
     this.lost(this.socket as Socket);
+  }
+}
+
+/**
+ * A relayed TCP connection, socket-like enough for node:http's client and agents (which set timeouts, no-delay
+ * and keep-alive on their sockets): those are the sandbox's own TCP stack's business, so they do nothing here.
+ */
+class PortTunnel extends Duplex {
+  setTimeout(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ChannelError } from '@runtools/runtime';
 import type { SandboxUrl } from '@runtools/spec';
@@ -44,6 +44,9 @@ interface Target {
  * API key of the sandbox's org (`sandboxes:read`) or a signed, expiring link, which revoking the port voids.
  */
 export class DevUrls {
+  /** Keep-alive pools of tunnels, one per sandbox port: a request reuses an idle tunnel to its port. */
+  private readonly pools = new Map<string, Agent>();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly sandboxes: SandboxService,
@@ -166,6 +169,7 @@ export class DevUrls {
         .onConflict((conflict) => conflict.columns(['sandbox_id', 'port']).doUpdateSet({ public: isPublic }))
         .execute();
     }
+    this.ports.delete(`${sandboxId}:${body.port}`);
     return this.describe((await this.record(sandboxId, body.port)) as Database['sandbox_urls'], body.expiresIn);
   }
 
@@ -192,6 +196,7 @@ export class DevUrls {
         .where('sandbox_id', '=', sandboxId)
         .where('port', '=', port)
         .execute();
+    this.ports.delete(`${sandboxId}:${port}`);
     return { id: `${sandboxId}:${port}`, deleted: true };
   }
 
@@ -200,9 +205,7 @@ export class DevUrls {
    * or a valid link (query, cookie or header). Answers the org, or throws the refusal.
    */
   private async authorize(request: IncomingMessage, target: Target, token: string | undefined): Promise<string> {
-    const orgId = await this.sandboxes.orgOf(target.sandboxId);
-    if (!orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
-    const row = await this.record(target.sandboxId, target.port);
+    const { orgId, row } = await this.port(target);
     if (row && Number(row.public) === 1) return orgId;
     if (token && this.verify(token, target, Number(row?.version ?? 1)) && row) return orgId;
     const headers = { get: (name: string) => headerValue(request.headers[name]) };
@@ -218,6 +221,24 @@ export class DevUrls {
       'unauthenticated',
       `port ${target.port} of sandbox ${target.sandboxId} is private: send an API key (X-API-Key) or open a signed link (POST /v1/sandboxes/${target.sandboxId}/urls)`,
     );
+  }
+
+  /**
+   * The sandbox's org and the port's record, kept for a second: a page load is dozens of requests to one
+   * port. Changing or revoking the port drops it at once.
+   */
+  private readonly ports = new Map<string, { at: number; orgId: string; row: Database['sandbox_urls'] | undefined }>();
+
+  private async port(target: Target): Promise<{ orgId: string; row: Database['sandbox_urls'] | undefined }> {
+    const key = `${target.sandboxId}:${target.port}`;
+    const cached = this.ports.get(key);
+    if (cached && Date.now() - cached.at < 1000) return cached;
+    const orgId = await this.sandboxes.orgOf(target.sandboxId);
+    if (!orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
+    const entry = { at: Date.now(), orgId, row: await this.record(target.sandboxId, target.port) };
+    if (this.ports.size > 10_000) this.ports.clear();
+    this.ports.set(key, entry);
+    return entry;
   }
 
   /** A tunnel to the port, waiting a little for a server that is still starting. */
@@ -241,6 +262,33 @@ export class DevUrls {
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+    }
+  }
+
+  /** The pool of tunnels to a sandbox port; new tunnels go through the daemon (waiting briefly for the port). */
+  private pool(orgId: string, target: Target): Agent {
+    const key = `${target.sandboxId}:${target.port}`;
+    let agent = this.pools.get(key);
+    if (!agent) {
+      agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 60_000 });
+      agent.createConnection = ((_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
+        this.tunnel(orgId, target).then(
+          (tunnel) => callback(null, tunnel),
+          (error: Error) => callback(error),
+        );
+        return undefined;
+      }) as unknown as Agent['createConnection'];
+      this.pools.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Drops a sandbox's pooled tunnels (it was destroyed or paused). */
+  forget(sandboxId: string): void {
+    for (const [key, agent] of this.pools) {
+      if (!key.startsWith(`${sandboxId}:`)) continue;
+      agent.destroy();
+      this.pools.delete(key);
     }
   }
 
@@ -306,22 +354,31 @@ export class DevUrls {
         response.end();
         return;
       }
-      const tunnel = await this.tunnel(orgId, target);
+      // Running (resumed first with autoResume) before a pooled tunnel is trusted: a frozen one would hang.
+      await this.sandboxes.channelInOrg(orgId, target.sandboxId);
       const upstream = httpRequest({
         method: request.method,
         path,
         headers: DevUrls.forwardedHeaders(request),
-        createConnection: () => tunnel as never,
+        agent: this.pool(orgId, target),
       });
       upstream.on('response', (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
         answer.pipe(response);
       });
       upstream.on('error', (error) => {
-        if (!response.headersSent) this.fail(request, response, new ApiError('sandbox_unreachable', error.message));
+        if (!response.headersSent)
+          this.fail(
+            request,
+            response,
+            error instanceof ApiError ? error : new ApiError('sandbox_unreachable', error.message),
+          );
         else response.destroy(error);
       });
-      response.on('close', () => tunnel.destroy());
+      // A client that goes away mid-answer takes its tunnel with it (it cannot be reused half-read).
+      response.on('close', () => {
+        if (!response.writableFinished) upstream.destroy();
+      });
       request.pipe(upstream);
     } catch (error) {
       this.fail(request, response, error);
