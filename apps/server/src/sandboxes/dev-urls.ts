@@ -283,15 +283,6 @@ export class DevUrls {
     return agent;
   }
 
-  /** Drops a sandbox's pooled tunnels (it was destroyed or paused). */
-  forget(sandboxId: string): void {
-    for (const [key, agent] of this.pools) {
-      if (!key.startsWith(`${sandboxId}:`)) continue;
-      agent.destroy();
-      this.pools.delete(key);
-    }
-  }
-
   /** Splits the link token off a request path: the app behind never sees it. */
   private static takeToken(request: IncomingMessage): { path: string; queryToken: string | undefined } {
     const url = new URL(request.url ?? '/', 'http://dev');
