@@ -18,6 +18,7 @@ import { createHandlers } from './routes/handlers.js';
 import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
 import { TemplateService } from './sandboxes/template-service.js';
+import { Terminals } from './sandboxes/terminal.js';
 import { version } from './version.js';
 import { S3WorkspaceStorage } from './workspaces/s3-storage.js';
 import { LocalWorkspaceStorage, WorkspaceService } from './workspaces/workspace-service.js';
@@ -101,10 +102,19 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       },
       logger,
     );
+    const terminals = new Terminals(
+      sandboxes,
+      authenticator,
+      createHmac('sha256', rootKey.root.key).update('runtools terminal tokens v1').digest(),
+      logger,
+    );
+    let publicUrl = '';
     const handlers = createHandlers({
       db,
       sandboxes,
       devUrls,
+      terminals,
+      publicUrl: () => publicUrl,
       templates,
       workspaces,
       maxUploadBytes: config.maxUploadBytes,
@@ -128,6 +138,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     });
     server.on('upgrade', (request, socket, head) => {
       if (devUrls.isDevHost(request.headers.host)) void devUrls.upgrade(request, socket, head);
+      else if (terminals.sandboxOf(request.url)) void terminals.upgrade(request, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     });
     await new Promise<void>((resolve, reject) => {
@@ -142,6 +153,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     listeningPort = port;
     const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
+    publicUrl = url;
     logger.info({ url, database: db.dialect, dataDir: config.dataDir, rootKeyId: rootKey.root.id }, 'server started');
     let closing: Promise<void> | undefined;
     return {

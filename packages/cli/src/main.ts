@@ -27,6 +27,7 @@ import * as sandboxList from './commands/sandbox/list.js';
 import * as sandboxLogs from './commands/sandbox/logs.js';
 import * as sandboxPause from './commands/sandbox/pause.js';
 import * as sandboxPs from './commands/sandbox/ps.js';
+import * as sandboxShell from './commands/sandbox/shell.js';
 import * as sandboxSnapshot from './commands/sandbox/snapshot.js';
 import * as sandboxStats from './commands/sandbox/stats.js';
 import * as sandboxUrl from './commands/sandbox/url.js';
@@ -95,6 +96,7 @@ export function buildProgram(): Command {
     sandboxPause,
     sandboxSnapshot,
     sandboxUrl,
+    sandboxShell,
     sandboxDestroy,
   ]);
   group(sandbox, 'files', 'files inside a sandbox', [

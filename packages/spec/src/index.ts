@@ -66,6 +66,7 @@ export {
   SandboxSnapshotList,
   SandboxStats,
   SandboxStatus,
+  SandboxTerminalToken,
   SandboxUrl,
   SandboxUrlRequest,
   SandboxWatchEvent,

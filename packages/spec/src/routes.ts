@@ -43,6 +43,7 @@ import {
   SandboxSnapshotList,
   SandboxSnapshotParams,
   SandboxStats,
+  SandboxTerminalToken,
   SandboxUploadQuery,
   SandboxUploadResult,
   SandboxUrl,
@@ -925,6 +926,18 @@ export const routes = {
     scopes: ['sandboxes:write'],
     params: SandboxUrlParams,
     response: Deleted,
+    status: 200,
+  }),
+  sandboxesTerminalToken: route({
+    method: 'POST',
+    path: '/v1/sandboxes/:sandboxId/terminal/token',
+    summary:
+      'A one-minute token for the web terminal, a WebSocket at /v1/sandboxes/:id/terminal (binary: terminal bytes; text: {"type":"resize","cols","rows"}; ends with {"type":"exit","exitCode"})',
+    tag: 'sandboxes',
+    auth: 'key',
+    scopes: ['sandboxes:write'],
+    params: SandboxParams,
+    response: SandboxTerminalToken,
     status: 200,
   }),
   sandboxesLogs: route({

@@ -377,3 +377,12 @@ export const SandboxUrlParams = z.object({
   sandboxId: idSchema('sandbox'),
   port: z.coerce.number().int().min(1).max(65535),
 });
+
+export const SandboxTerminalToken = z
+  .object({
+    token: z.string(),
+    expiresAt: Timestamp,
+    url: z.string().meta({ description: 'ws://…/v1/sandboxes/:id/terminal?token=…: open it within a minute' }),
+  })
+  .meta({ id: 'SandboxTerminalToken' });
+export type SandboxTerminalToken = z.infer<typeof SandboxTerminalToken>;

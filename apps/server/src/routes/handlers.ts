@@ -22,12 +22,16 @@ import {
 import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { TemplateService } from '../sandboxes/template-service.js';
+import type { Terminals } from '../sandboxes/terminal.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 
 export interface HandlerDeps {
   db: Db;
   sandboxes: SandboxService;
   devUrls: DevUrls;
+  terminals: Terminals;
+  /** The server's own base URL as clients reach it. */
+  publicUrl: () => string;
   templates: TemplateService;
   workspaces: WorkspaceService;
   /** Largest file upload, in bytes. */
@@ -502,6 +506,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async sandboxesResume({ auth, params }) {
       return deps.sandboxes.resume(auth, params.sandboxId);
+    },
+    async sandboxesTerminalToken({ auth, params }) {
+      const issued = await deps.terminals.token(auth, params.sandboxId);
+      return {
+        ...issued,
+        url: `${deps.publicUrl().replace(/^http/, 'ws')}/v1/sandboxes/${params.sandboxId}/terminal?token=${issued.token}`,
+      };
     },
     async sandboxesUrlsCreate({ auth, params, body }) {
       return deps.devUrls.expose(auth, params.sandboxId, body);

@@ -1,0 +1,136 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { AuthContext, Authenticator } from '../auth/authenticate.js';
+import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
+import { ApiError } from '../http/errors.js';
+import type { SandboxService } from './sandbox-service.js';
+
+const pathPattern = /^\/v1\/sandboxes\/(sbx_[a-z2-7]{20})\/terminal$/;
+const tokenSeconds = 60;
+/** The login shell: bash where the template has it, else sh. */
+const shell = ['/bin/sh', '-c', 'if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi'];
+
+/**
+ * The web terminal: a WebSocket at `/v1/sandboxes/:id/terminal` bound to a login shell on a pseudo-terminal
+ * in the sandbox. Binary messages are terminal bytes both ways; text messages are JSON control: the client
+ * sends `{ "type": "resize", "cols", "rows" }`, the server ends with `{ "type": "exit", "exitCode" }`. It is
+ * opened with an API key (`X-API-Key` / Bearer, for programs) or a token from
+ * `POST /v1/sandboxes/:id/terminal/token` (`?token=`, for browsers, which cannot set headers on a WebSocket),
+ * valid for a minute. Closing the socket kills the shell and everything it started.
+ */
+export class Terminals {
+  private readonly server = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly authenticator: Authenticator,
+    private readonly secret: Buffer,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The sandbox a terminal path names, or undefined when the path is not a terminal's. */
+  sandboxOf(url: string | undefined): string | undefined {
+    return pathPattern.exec(new URL(url ?? '/', 'http://x').pathname)?.[1];
+  }
+
+  async token(auth: AuthContext, sandboxId: string): Promise<{ token: string; expiresAt: string }> {
+    requireScopes(auth, ['sandboxes:write']);
+    await this.sandboxes.get(auth, sandboxId);
+    const expires = Math.floor(Date.now() / 1000) + tokenSeconds;
+    const payload = Buffer.from(JSON.stringify({ s: sandboxId, o: auth.orgId, e: expires }));
+    const mac = createHmac('sha256', this.secret).update(payload).digest();
+    return {
+      token: `${payload.toString('base64url')}.${mac.toString('base64url')}`,
+      expiresAt: new Date(expires * 1000).toISOString(),
+    };
+  }
+
+  /** The org allowed to open this sandbox's terminal, from a key or a token; throws the refusal. */
+  private async authorize(request: IncomingMessage, sandboxId: string): Promise<string> {
+    const token = new URL(request.url ?? '/', 'http://x').searchParams.get('token');
+    if (token) {
+      const [payload, mac] = token.split('.');
+      const expected = createHmac('sha256', this.secret)
+        .update(Buffer.from(payload ?? '', 'base64url'))
+        .digest();
+      const given = Buffer.from(mac ?? '', 'base64url');
+      if (given.length === expected.length && timingSafeEqual(given, expected)) {
+        const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+        if (claims.s === sandboxId && typeof claims.o === 'string' && Number(claims.e) * 1000 > Date.now())
+          return claims.o;
+      }
+      throw new ApiError('invalid_api_key', 'the terminal token is invalid or expired; ask for a new one');
+    }
+    const auth = await this.authenticator.authenticate(
+      keyFromHeaders({ get: (name) => [request.headers[name]].flat()[0] }),
+    );
+    requireScopes(auth, ['sandboxes:write']);
+    return auth.orgId;
+  }
+
+  async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
+    const sandboxId = this.sandboxOf(request.url) as string;
+    let channel: Awaited<ReturnType<SandboxService['channelInOrg']>>;
+    try {
+      const orgId = await this.authorize(request, sandboxId);
+      channel = await this.sandboxes.channelInOrg(orgId, sandboxId);
+    } catch (error) {
+      const failure = error instanceof ApiError ? error : new ApiError('internal_error', 'the terminal failed');
+      if (!(error instanceof ApiError)) this.logger.error({ err: error }, 'terminal upgrade failed');
+      const body = JSON.stringify({ error: { code: failure.code, message: failure.message } });
+      socket.end(
+        `HTTP/1.1 ${failure.status} ${failure.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    const query = new URL(request.url ?? '/', 'http://x').searchParams;
+    const size = (name: string, fallback: number) => {
+      const value = Number(query.get(name));
+      return Number.isInteger(value) && value >= 1 && value <= 1000 ? value : fallback;
+    };
+    this.server.handleUpgrade(request, socket, head, (ws) =>
+      this.attach(ws, channel, { cols: size('cols', 80), rows: size('rows', 24) }),
+    );
+  }
+
+  private attach(
+    ws: WebSocket,
+    channel: Awaited<ReturnType<SandboxService['channelInOrg']>>,
+    size: { cols: number; rows: number },
+  ): void {
+    const running = channel.exec(
+      { argv: shell, pty: size, env: { TERM: 'xterm-256color' } },
+      { onStdout: (chunk) => ws.send(chunk, { binary: true }) },
+    );
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        void running.write(data).catch(() => {});
+        return;
+      }
+      try {
+        const message = JSON.parse(data.toString('utf8')) as { type?: string; cols?: number; rows?: number };
+        if (message.type === 'resize' && Number.isInteger(message.cols) && Number.isInteger(message.rows))
+          running.resize(message.cols as number, message.rows as number);
+        else if (message.type === 'input' && typeof (message as { data?: unknown }).data === 'string')
+          void running.write((message as { data: string }).data).catch(() => {});
+      } catch {
+        ws.send(JSON.stringify({ type: 'error', message: 'control messages are JSON: {"type":"resize",...}' }));
+      }
+    });
+    ws.on('close', () => running.cancel());
+    running.done.then(
+      (outcome) => {
+        ws.send(JSON.stringify({ type: 'exit', exitCode: outcome.exitCode }));
+        ws.close(1000, 'exited');
+      },
+      (error: Error) => {
+        ws.send(JSON.stringify({ type: 'error', message: error.message }));
+        ws.close(1011, 'sandbox unreachable');
+      },
+    );
+  }
+}
