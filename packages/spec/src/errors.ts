@@ -54,6 +54,7 @@ export const ErrorCode = z.enum([
   'workspace_in_use',
   'snapshot_exists',
   'port_not_listening',
+  'subdomain_taken',
   // limits and the server
   'rate_limited',
   'internal_error',
@@ -116,6 +117,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   workspace_in_use: 'conflict',
   snapshot_exists: 'conflict',
   port_not_listening: 'internal',
+  subdomain_taken: 'conflict',
   rate_limited: 'rate_limit',
   internal_error: 'internal',
   service_unavailable: 'internal',

@@ -350,6 +350,13 @@ export const SandboxUrlRequest = z
   .object({
     port: z.number().int().min(1).max(65535),
     public: z.boolean().optional().meta({ description: 'reachable without a key or link; default false' }),
+    subdomain: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
+        message: 'a DNS label: a-z, 0-9 and inner dashes, at most 63',
+      })
+      .optional()
+      .meta({ description: 'a custom host label, {subdomain}.<dev domain>, unique across the platform until destroy' }),
     expiresIn: z
       .number()
       .int()
@@ -365,6 +372,7 @@ export const SandboxUrl = z
     port: z.number().int(),
     url: z.string().meta({ description: 'http://{port}-{sandboxId}.<dev domain>' }),
     public: z.boolean(),
+    subdomain: z.string().nullable(),
     signedUrl: z.string().nullable().meta({
       description: 'for a private URL: the URL with a signed, expiring access token (revoked with the port)',
     }),

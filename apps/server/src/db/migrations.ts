@@ -227,6 +227,12 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_sandbox_url_subdomains': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('sandbox_urls').addColumn('subdomain', 'text').execute();
+        await db.schema.createIndex('sandbox_urls_subdomain').unique().on('sandbox_urls').column('subdomain').execute();
+      },
+    },
   };
 }
 

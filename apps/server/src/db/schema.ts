@@ -95,6 +95,8 @@ export interface Database {
     public: number;
     /** Signed links carry it; revoking bumps it, so every link handed out before stops working. */
     version: number;
+    /** A custom host label (`{subdomain}.<dev domain>`), unique across the platform; null: `{port}-{id}`. */
+    subdomain: string | null;
     created_at: Iso;
   };
   workspaces: {

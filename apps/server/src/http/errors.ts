@@ -47,6 +47,7 @@ export const errorStatus: { readonly [code in ErrorCode]: ContentfulStatusCode }
   workspace_in_use: 409,
   snapshot_exists: 409,
   port_not_listening: 502,
+  subdomain_taken: 409,
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,

@@ -99,6 +99,26 @@ describe('dev URLs', () => {
     },
   );
 
+  it('serves a custom subdomain, unique across the platform and released on destroy', async () => {
+    const box = await serving('container', 8081);
+    const name = `app-${Date.now()}`;
+    const named = await box.getUrl({ port: 8081, subdomain: name, public: true });
+    expect(named).toMatchObject({
+      subdomain: name,
+      url: `http://${name}.sandboxes.localhost:${new URL(server.url).port}`,
+    });
+    expect((await curl([`${named.url}/named`])).body).toBe('hello from 8081 /named');
+    const other = await serving('container', 8082);
+    await expect(other.getUrl({ port: 8082, subdomain: name })).rejects.toMatchObject({ code: 'subdomain_taken' });
+    await expect(other.getUrl({ port: 8082, subdomain: 'Bad_Label' })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    await box.destroy();
+    expect((await curl([`${named.url}/named`])).status).toBe(404);
+    expect((await other.getUrl({ port: 8082, subdomain: name, public: true })).subdomain).toBe(name);
+    expect((await curl([`${named.url}/taken-over`])).body).toBe('hello from 8082 /taken-over');
+  });
+
   it('streams server-sent events and relays WebSockets', async () => {
     const box = await serving('container', 9090);
     const { url } = await box.getUrl({ port: 9090, public: true });

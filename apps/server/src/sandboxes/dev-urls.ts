@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuthContext, Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
+import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { nowIso } from '../ids.js';
@@ -21,6 +22,8 @@ const tokenHeader = 'x-runtools-token';
 
 /** `{port}-{sandboxId}`: the one label in front of the dev domain that names a sandbox port. */
 const labelPattern = /^([1-9]\d{0,4})-(sbx_[a-z2-7]{20})$/;
+/** A custom subdomain: one DNS label (no underscore, so never mistaken for the form above). */
+const subdomainPattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface DevUrlOptions {
   /** Host names under it are sandbox ports, e.g. `sandboxes.localhost`. */
@@ -55,16 +58,28 @@ export class DevUrls {
     private readonly logger: Logger,
   ) {}
 
-  /** The sandbox port a Host header names, or undefined when it is not a dev URL host at all. */
-  target(host: string | undefined): Target | undefined {
+  /**
+   * The sandbox port a Host header names: `{port}-{sandboxId}` or a custom subdomain, exactly one label in
+   * front of the dev domain; undefined for anything else.
+   */
+  async target(host: string | undefined): Promise<Target | undefined> {
     if (!host) return undefined;
     const name = host.toLowerCase().replace(/:\d{1,5}$/, '');
     const suffix = `.${this.options.domain}`;
     if (!name.endsWith(suffix)) return undefined;
-    const match = labelPattern.exec(name.slice(0, -suffix.length));
-    if (!match?.[1] || !match[2]) return undefined;
-    const port = Number(match[1]);
-    return port >= 1 && port <= 65535 ? { sandboxId: match[2], port } : undefined;
+    const label = name.slice(0, -suffix.length);
+    const match = labelPattern.exec(label);
+    if (match?.[1] && match[2]) {
+      const port = Number(match[1]);
+      return port >= 1 && port <= 65535 ? { sandboxId: match[2], port } : undefined;
+    }
+    if (!subdomainPattern.test(label)) return undefined;
+    const row = await this.db
+      .selectFrom('sandbox_urls')
+      .select(['sandbox_id', 'port'])
+      .where('subdomain', '=', label)
+      .executeTakeFirst();
+    return row ? { sandboxId: row.sandbox_id, port: Number(row.port) } : undefined;
   }
 
   /** Whether a Host header is under the dev domain (handled here, never by the API), valid or not. */
@@ -77,11 +92,12 @@ export class DevUrls {
     );
   }
 
-  private url(target: Target): string {
+  private url(target: Target, subdomain?: string | null): string {
     const port = this.options.port();
     const standard =
       (this.options.scheme === 'http' && port === 80) || (this.options.scheme === 'https' && port === 443);
-    return `${this.options.scheme}://${target.port}-${target.sandboxId}.${this.options.domain}${standard ? '' : `:${port}`}`;
+    const label = subdomain ?? `${target.port}-${target.sandboxId}`;
+    return `${this.options.scheme}://${label}.${this.options.domain}${standard ? '' : `:${port}`}`;
   }
 
   private sign(target: Target, version: number, expires: number): string {
@@ -122,14 +138,16 @@ export class DevUrls {
 
   private describe(row: Database['sandbox_urls'], expiresIn?: number): SandboxUrl {
     const target = { sandboxId: row.sandbox_id, port: Number(row.port) };
-    const url = this.url(target);
+    const url = this.url(target, row.subdomain);
+    const subdomain = row.subdomain;
     if (Number(row.public) === 1)
-      return { port: target.port, url, public: true, signedUrl: null, signedUrlExpiresAt: null };
+      return { port: target.port, url, public: true, subdomain, signedUrl: null, signedUrlExpiresAt: null };
     const expires = Math.floor(Date.now() / 1000) + (expiresIn ?? defaultLinkSeconds);
     return {
       port: target.port,
       url,
       public: false,
+      subdomain,
       signedUrl: `${url}/?${tokenParam}=${this.sign(target, Number(row.version), expires)}`,
       signedUrlExpiresAt: new Date(expires * 1000).toISOString(),
     };
@@ -139,7 +157,12 @@ export class DevUrls {
   async expose(
     auth: AuthContext,
     sandboxId: string,
-    body: { port: number; public?: boolean | undefined; expiresIn?: number | undefined },
+    body: {
+      port: number;
+      public?: boolean | undefined;
+      subdomain?: string | undefined;
+      expiresIn?: number | undefined;
+    },
   ): Promise<SandboxUrl> {
     const sandbox = await this.sandboxes.get(auth, sandboxId);
     if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
@@ -148,26 +171,33 @@ export class DevUrls {
       });
     const existing = await this.record(sandboxId, body.port);
     const isPublic = body.public === undefined ? Number(existing?.public ?? 0) : body.public ? 1 : 0;
-    if (existing) {
-      await this.db
-        .updateTable('sandbox_urls')
-        .set({ public: isPublic })
-        .where('sandbox_id', '=', sandboxId)
-        .where('port', '=', body.port)
-        .execute();
-    } else {
-      await this.db
-        .insertInto('sandbox_urls')
-        .values({
-          sandbox_id: sandboxId,
-          port: body.port,
-          org_id: auth.orgId,
-          public: isPublic,
-          version: 1,
-          created_at: nowIso(),
-        })
-        .onConflict((conflict) => conflict.columns(['sandbox_id', 'port']).doUpdateSet({ public: isPublic }))
-        .execute();
+    const subdomain = body.subdomain ?? existing?.subdomain ?? null;
+    try {
+      if (existing) {
+        await this.db
+          .updateTable('sandbox_urls')
+          .set({ public: isPublic, subdomain })
+          .where('sandbox_id', '=', sandboxId)
+          .where('port', '=', body.port)
+          .execute();
+      } else {
+        await this.db
+          .insertInto('sandbox_urls')
+          .values({
+            sandbox_id: sandboxId,
+            port: body.port,
+            org_id: auth.orgId,
+            public: isPublic,
+            version: 1,
+            subdomain,
+            created_at: nowIso(),
+          })
+          .execute();
+      }
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // The subdomain belongs to another sandbox port (or two requests raced for this port's record).
+      throw new ApiError('subdomain_taken', `the subdomain ${subdomain} is taken; pick another`, { subdomain });
     }
     this.ports.delete(`${sandboxId}:${body.port}`);
     return this.describe((await this.record(sandboxId, body.port)) as Database['sandbox_urls'], body.expiresIn);
@@ -326,8 +356,8 @@ export class DevUrls {
 
   /** Serves one HTTP request to a dev URL host. */
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const target = this.target(request.headers.host);
     try {
+      const target = await this.target(request.headers.host);
       if (!target)
         throw new ApiError(
           'route_not_found',
@@ -401,8 +431,8 @@ export class DevUrls {
   /** A WebSocket (or other) upgrade to a dev URL host: relayed as raw bytes once authorized. */
   async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {});
-    const target = this.target(request.headers.host);
     try {
+      const target = await this.target(request.headers.host);
       if (!target) throw new ApiError('route_not_found', 'not a sandbox URL');
       const { path, queryToken } = DevUrls.takeToken(request);
       const token = queryToken ?? headerValue(request.headers[tokenHeader]) ?? DevUrls.cookieToken(request);

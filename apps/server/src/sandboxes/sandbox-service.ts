@@ -1342,6 +1342,8 @@ export class SandboxService {
       if (driver && row.host_id === this.hostId) await driver.destroy(id);
       this.lastActivity.delete(id);
       await this.setStatus(id, 'destroyed');
+      // Its dev URLs go with it, custom subdomains included (free for others from now on).
+      await this.db.deleteFrom('sandbox_urls').where('sandbox_id', '=', id).execute();
       await audit(this.db, { orgId: auth.orgId, event: 'sandbox.destroyed', actorKeyId: auth.keyId, targetId: id });
       return sandboxFromRow({ ...row, status: 'destroyed', status_reason: null, updated_at: nowIso() });
     });

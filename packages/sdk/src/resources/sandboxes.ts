@@ -188,10 +188,16 @@ export class Sandbox {
   /**
    * The dev URL of a port inside the sandbox: `http://{port}-{id}.sandboxes.localhost:7400` by default. Private
    * unless `public: true`: reach it with an API key (`X-API-Key`) or the `signedUrl` it comes with (expiring,
-   * revoked by `revokeUrl`).
+   * revoked by `revokeUrl`). `subdomain` reserves `http://{subdomain}.sandboxes.localhost:7400` for the port,
+   * unique across the platform until the sandbox is destroyed.
    * @example const { url, signedUrl } = await sandbox.getUrl({ port: 3000 })
    */
-  async getUrl(options: { port: number; public?: boolean; expiresIn?: number }): Promise<SandboxUrl> {
+  async getUrl(options: {
+    port: number;
+    public?: boolean;
+    subdomain?: string;
+    expiresIn?: number;
+  }): Promise<SandboxUrl> {
     return this.http.call(routes.sandboxesUrlsCreate, { params: { sandboxId: this.id }, body: options });
   }
 
