@@ -17,6 +17,7 @@ const server = await startServer(
       RUNTOOLS_RATE_LIMIT_PER_MINUTE: '10000000',
       RUNTOOLS_ROOTFS_DIR: join(repoDir, '.runtools-test', 'rootfs'),
       RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
+      RUNTOOLS_SSH_PORT: '0',
     },
   ),
 );

@@ -19,7 +19,8 @@ export function startServerProcess(
   const child = spawn(
     process.execPath,
     [bin, 'server', '--data-dir', dataDir, '--port', '0', '--log-level', 'silent', ...databaseArgs],
-    { env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...env } },
+    // Any free port for the SSH gateway: test servers run side by side.
+    { env: { PATH: process.env.PATH ?? '', HOME: dataDir, RUNTOOLS_SSH_PORT: '0', ...env } },
   );
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));

@@ -37,7 +37,13 @@ export async function startTestServer(env: Record<string, string | undefined> = 
       { dataDir, port: 0, host: '127.0.0.1', logLevel: 'silent', ...(postgres ? { databaseUrl: postgres.url } : {}) },
       // Sandboxes share the test rootfs cache instead of building their own (see rootfs.ts).
       // Tests that do not test templates use the smallest one.
-      { RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'), RUNTOOLS_DEFAULT_TEMPLATE: 'minimal', ...extra },
+      // Any free port for the SSH gateway: test servers run side by side.
+      {
+        RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'),
+        RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
+        RUNTOOLS_SSH_PORT: '0',
+        ...extra,
+      },
     );
   let currentEnv = env;
   let running: RunningServer;

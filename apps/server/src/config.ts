@@ -35,6 +35,9 @@ export const ServerConfig = z.object({
   /** Scheme and port of dev URLs when something in front of the server (TLS, port 443) serves them. */
   devUrlScheme: z.enum(['http', 'https']),
   devUrlPort: z.coerce.number().int().min(1).max(65535).optional(),
+  /** The SSH gateway's port (0: any free one); where clients reach it, when not this server's host. */
+  sshPort: z.coerce.number().int().min(0).max(65535),
+  sshHost: z.string().min(1).optional(),
   /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
   workspaceStorage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('local') }),
@@ -65,6 +68,7 @@ export function defaultDataDir(): string {
 const settingSources: Record<string, string> = {
   'workspaceStorage.kind': 'RUNTOOLS_WORKSPACE_STORAGE: local or s3',
   devDomain: 'RUNTOOLS_DEV_DOMAIN',
+  sshPort: 'RUNTOOLS_SSH_PORT',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
   'workspaceStorage.endpoint': 'RUNTOOLS_S3_ENDPOINT',
@@ -98,6 +102,8 @@ export function resolveServerConfig(
     idleSweepMs: env.RUNTOOLS_IDLE_SWEEP_MS ?? 5000,
     maxUploadBytes: env.RUNTOOLS_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3,
     devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
+    sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
+    sshHost: env.RUNTOOLS_SSH_HOST || undefined,
     devUrlScheme: env.RUNTOOLS_DEV_URL_SCHEME || 'http',
     devUrlPort: env.RUNTOOLS_DEV_URL_PORT || undefined,
     workspaceStorage:

@@ -17,6 +17,7 @@ import { createApp } from './http/app.js';
 import { createHandlers } from './routes/handlers.js';
 import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
+import { SshGateway } from './sandboxes/ssh-gateway.js';
 import { TemplateService } from './sandboxes/template-service.js';
 import { Terminals } from './sandboxes/terminal.js';
 import { version } from './version.js';
@@ -33,6 +34,8 @@ export interface RunningServer {
   adminKey: string | undefined;
   adminKeyPath: string | undefined;
   rootKeyId: string;
+  /** The SSH gateway's port. */
+  sshPort: number;
   /** Every route the HTTP app serves, for tests that check each one is in the spec's contract table. */
   routes: { method: string; path: string }[];
   app: { fetch(request: Request): Response | Promise<Response> };
@@ -109,12 +112,18 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       logger,
     );
     let publicUrl = '';
+    const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger);
+    let sshPort = config.sshPort;
     const handlers = createHandlers({
       db,
       sandboxes,
       devUrls,
       terminals,
       publicUrl: () => publicUrl,
+      ssh: () => ({
+        host: config.sshHost ?? (config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host),
+        port: sshPort,
+      }),
       templates,
       workspaces,
       maxUploadBytes: config.maxUploadBytes,
@@ -154,6 +163,12 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
     publicUrl = url;
+    sshPort = await sshGateway.listen(config.sshPort, config.host).catch((error: Error) => {
+      server.close();
+      throw new ConfigError(
+        `the SSH gateway cannot listen on port ${config.sshPort}: ${error.message} (set RUNTOOLS_SSH_PORT)`,
+      );
+    });
     logger.info({ url, database: db.dialect, dataDir: config.dataDir, rootKeyId: rootKey.root.id }, 'server started');
     let closing: Promise<void> | undefined;
     return {
@@ -165,11 +180,13 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       adminKey: boot.adminKey,
       adminKeyPath: boot.adminKeyPath,
       rootKeyId: rootKey.root.id,
+      sshPort,
       app,
       routes: app.routes.map((route) => ({ method: route.method, path: route.path })),
       close(graceMs = 10_000) {
         closing ??= (async () => {
           clearInterval(idleSweep);
+          await sshGateway.close();
           await new Promise<void>((resolve) => {
             const force = setTimeout(() => server.closeAllConnections(), graceMs);
             force.unref();

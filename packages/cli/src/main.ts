@@ -29,6 +29,7 @@ import * as sandboxPause from './commands/sandbox/pause.js';
 import * as sandboxPs from './commands/sandbox/ps.js';
 import * as sandboxShell from './commands/sandbox/shell.js';
 import * as sandboxSnapshot from './commands/sandbox/snapshot.js';
+import * as sandboxSsh from './commands/sandbox/ssh.js';
 import * as sandboxStats from './commands/sandbox/stats.js';
 import * as sandboxUrl from './commands/sandbox/url.js';
 import * as secretDelete from './commands/secret/delete.js';
@@ -97,6 +98,7 @@ export function buildProgram(): Command {
     sandboxSnapshot,
     sandboxUrl,
     sandboxShell,
+    sandboxSsh,
     sandboxDestroy,
   ]);
   group(sandbox, 'files', 'files inside a sandbox', [

@@ -64,6 +64,7 @@ export {
   SandboxSnapshot,
   SandboxSnapshotCreate,
   SandboxSnapshotList,
+  SandboxSsh,
   SandboxStats,
   SandboxStatus,
   SandboxTerminalToken,

@@ -394,3 +394,13 @@ export const SandboxTerminalToken = z
   })
   .meta({ id: 'SandboxTerminalToken' });
 export type SandboxTerminalToken = z.infer<typeof SandboxTerminalToken>;
+
+export const SandboxSsh = z
+  .object({
+    host: z.string(),
+    port: z.number().int(),
+    username: z.string().meta({ description: 'the sandbox id' }),
+    command: z.string().meta({ description: 'e.g. ssh -p 2222 sbx_…@127.0.0.1' }),
+  })
+  .meta({ id: 'SandboxSsh' });
+export type SandboxSsh = z.infer<typeof SandboxSsh>;

@@ -30,6 +30,8 @@ export interface HandlerDeps {
   sandboxes: SandboxService;
   devUrls: DevUrls;
   terminals: Terminals;
+  /** Where the SSH gateway listens, as clients reach it. */
+  ssh: () => { host: string; port: number };
   /** The server's own base URL as clients reach it. */
   publicUrl: () => string;
   templates: TemplateService;
@@ -506,6 +508,16 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async sandboxesResume({ auth, params }) {
       return deps.sandboxes.resume(auth, params.sandboxId);
+    },
+    async sandboxesSsh({ auth, params }) {
+      await deps.sandboxes.get(auth, params.sandboxId);
+      const { host, port } = deps.ssh();
+      return {
+        host,
+        port,
+        username: params.sandboxId,
+        command: `ssh -p ${port} ${params.sandboxId}@${host}`,
+      };
     },
     async sandboxesTerminalToken({ auth, params }) {
       const issued = await deps.terminals.token(auth, params.sandboxId);

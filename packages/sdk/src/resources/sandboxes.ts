@@ -10,6 +10,7 @@ import {
   type SandboxProcessEvent,
   type Sandbox as SandboxRecord,
   type SandboxSnapshot,
+  type SandboxSsh,
   type SandboxStats,
   type SandboxStatus,
   type SandboxUrl,
@@ -210,6 +211,15 @@ export class Sandbox {
   /** Makes a port private again and voids every signed link to it. @example await sandbox.revokeUrl(3000) */
   async revokeUrl(port: number): Promise<void> {
     await this.http.call(routes.sandboxesUrlsDelete, { params: { sandboxId: this.id, port: String(port) } });
+  }
+
+  /**
+   * How to reach the sandbox with ssh: `ssh -p {port} {username}@{host}` with a key registered with
+   * `rt.sshKeys.add` (shell, commands, `-L` port forwarding).
+   * @example const { host, port, username } = await sandbox.getSSH()
+   */
+  async getSSH(): Promise<SandboxSsh> {
+    return this.http.call(routes.sandboxesSsh, { params: { sandboxId: this.id } });
   }
 
   /**

@@ -1,0 +1,198 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { RunTools, type Sandbox } from '@runtools/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBaseRootfs } from '../../../../test/support/rootfs.js';
+import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+
+const run = promisify(execFile);
+const devServer = readFileSync(new URL('../../../../test/fixtures/dev-server.pl', import.meta.url), 'utf8');
+
+/** A free local port for `ssh -L`. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe('SSH gateway, with the real OpenSSH client', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  let box: Sandbox;
+  const keys = mkdtempSync(join(tmpdir(), 'runtools-ssh-'));
+  const identity = join(keys, 'id_ed25519');
+  const stranger = join(keys, 'stranger');
+
+  /** `ssh` as a script would run it: batch mode, this test's key, no known-hosts file. */
+  function ssh(args: string[], key = identity) {
+    return run(
+      'ssh',
+      [
+        '-p',
+        String(server.running.sshPort),
+        '-i',
+        key,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        ...args,
+      ],
+      { timeout: 30_000 },
+    ).then(
+      (result) => ({ code: 0, stdout: result.stdout, stderr: result.stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({
+        code: error.code,
+        stdout: error.stdout,
+        stderr: error.stderr,
+      }),
+    );
+  }
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    server = await startTestServer();
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+    for (const path of [identity, stranger]) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
+    await rt.sshKeys.add({ name: 'test', publicKey: readFileSync(`${identity}.pub`, 'utf8') });
+    box = await rt.sandboxes.create({ runtime: 'container' });
+  }, 15 * 60_000);
+  afterAll(async () => {
+    await box?.destroy().catch(() => {});
+    await server.close();
+    rmSync(keys, { recursive: true, force: true });
+  }, 120_000);
+
+  it('runs commands with their exit codes and stdin, and a shell on a pseudo-terminal', async () => {
+    const info = await box.getSSH();
+    expect(info).toEqual({
+      host: '127.0.0.1',
+      port: server.running.sshPort,
+      username: box.id,
+      command: `ssh -p ${server.running.sshPort} ${box.id}@127.0.0.1`,
+    });
+    const exec = await ssh([`${box.id}@127.0.0.1`, 'echo out; echo err >&2; exit 3']);
+    expect(exec).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    const piped = await new Promise<string>((resolve) => {
+      const child = spawn('ssh', [
+        '-p',
+        String(server.running.sshPort),
+        '-i',
+        identity,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        `${box.id}@127.0.0.1`,
+        'tr a-z A-Z',
+      ]);
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+      });
+      child.on('close', () => resolve(out));
+      child.stdin.end('piped through\n');
+    });
+    expect(piped).toBe('PIPED THROUGH\n');
+    const tty = await ssh(['-tt', `${box.id}@127.0.0.1`, 'tty; exit 4']);
+    expect(tty.code).toBe(4);
+    expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r\n/);
+
+    // No command: a login shell on a terminal, typed into.
+    const shell = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('ssh', [
+        '-tt',
+        '-p',
+        String(server.running.sshPort),
+        '-i',
+        identity,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        `${box.id}@127.0.0.1`,
+      ]);
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+      });
+      child.on('close', (code) => resolve({ code, out }));
+      child.stdin.write('echo "in the $0 shell"; exit 6\r');
+    });
+    expect(shell.code).toBe(6);
+    expect(shell.out).toMatch(/in the -?bash shell/);
+  });
+
+  it('forwards a local port to a port inside the sandbox (-L)', async () => {
+    await box.files.write('/root/server.pl', devServer);
+    await box.exec('perl /root/server.pl 8080', { background: true });
+    const local = await freePort();
+    const tunnel = spawn('ssh', [
+      '-N',
+      '-L',
+      `${local}:127.0.0.1:8080`,
+      '-p',
+      String(server.running.sshPort),
+      '-i',
+      identity,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'ExitOnForwardFailure=yes',
+      `${box.id}@127.0.0.1`,
+    ]);
+    try {
+      await expect
+        .poll(async () => (await fetch(`http://127.0.0.1:${local}/through-ssh`).catch(() => undefined))?.status, {
+          timeout: 15_000,
+        })
+        .toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${local}/again`)).text()).toBe('hello from 8080 /again');
+    } finally {
+      tunnel.kill();
+    }
+  });
+
+  it('refuses unregistered keys, other orgs and destroyed sandboxes', async () => {
+    const unknown = await ssh([`${box.id}@127.0.0.1`, 'true'], stranger);
+    expect([unknown.code, unknown.stderr]).toEqual([255, expect.stringContaining('Permission denied (publickey)')]);
+    const noSuch = await ssh(['sbx_aaaaaaaaaaaaaaaaaaaa@127.0.0.1', 'true']);
+    expect(noSuch.code).toBe(255);
+    // The same key registered in another org does not open this org's sandboxes, and vice versa.
+    const other = (await (await server.request('POST', '/v1/orgs', { body: { name: 'Other SSH' } })).json()) as {
+      apiKey: { key: string };
+    };
+    const otherRt = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    await otherRt.sshKeys.add({ name: 'stranger', publicKey: readFileSync(`${stranger}.pub`, 'utf8') });
+    expect((await ssh([`${box.id}@127.0.0.1`, 'true'], stranger)).code).toBe(255);
+
+    const doomed = await rt.sandboxes.create({ runtime: 'container' });
+    await doomed.destroy();
+    const gone = await ssh([`${doomed.id}@127.0.0.1`, 'true']);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringMatching(/sandbox .* is destroyed/)]);
+  });
+});

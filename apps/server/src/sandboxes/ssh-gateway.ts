@@ -1,0 +1,189 @@
+import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { type Connection, type ServerChannel, Server as SshServer, utils } from 'ssh2';
+import type { Database } from '../db/schema.js';
+import type { SandboxService } from './sandbox-service.js';
+
+const sandboxIdPattern = /^sbx_[a-z2-7]{20}$/;
+const loginShell = ['/bin/sh', '-c', 'if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi'];
+
+/** The gateway's own host key, made once per data dir (RSA: every SSH client accepts it). */
+function hostKey(dataDir: string): Buffer {
+  const path = join(dataDir, 'ssh-host-key');
+  if (!existsSync(path)) {
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 3072,
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+      publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    writeFileSync(path, privateKey, { mode: 0o600 });
+  }
+  return readFileSync(path);
+}
+
+/**
+ * The SSH gateway: `ssh <sandboxId>@<host> -p <port>`. The client's public key must be one the sandbox's org
+ * registered (`/v1/ssh-keys`), compared in constant time and proven by its signature; then a session gets a
+ * login shell or a command (with a pseudo-terminal when asked, window changes followed, the exit code
+ * returned) run through the in-sandbox daemon, and `-L` forwards reach ports inside the sandbox. A paused
+ * sandbox with autoResume is resumed; a destroyed or paused one is refused with a message on stderr.
+ */
+export class SshGateway {
+  private readonly server: SshServer;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly sandboxes: SandboxService,
+    dataDir: string,
+    private readonly logger: Logger,
+  ) {
+    this.server = new SshServer({ hostKeys: [hostKey(dataDir)] }, (client) => this.connection(client));
+    this.server.on('error', (error: Error) => this.logger.warn({ err: error }, 'ssh gateway error'));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Whether `key` (algorithm and blob) is one of the org's registered keys. */
+  private async registered(orgId: string, algorithm: string, blob: Buffer): Promise<boolean> {
+    const rows = await this.db.selectFrom('ssh_keys').select('public_key').where('org_id', '=', orgId).execute();
+    let found = false;
+    for (const row of rows) {
+      const [type, base64] = row.public_key.split(' ');
+      const stored = Buffer.from(base64 ?? '', 'base64');
+      // Every key is compared, equal or not, so timing says nothing about which matched.
+      if (stored.length === blob.length && timingSafeEqual(stored, blob) && type === algorithm) found = true;
+    }
+    return found;
+  }
+
+  private connection(client: Connection): void {
+    let orgId: string | undefined;
+    let sandboxId: string | undefined;
+    client.on('error', () => {});
+    client.on('authentication', (context) => {
+      void (async () => {
+        if (context.method !== 'publickey' || !sandboxIdPattern.test(context.username)) {
+          context.reject(['publickey']);
+          return;
+        }
+        const org = await this.sandboxes.orgOf(context.username);
+        if (!org || !(await this.registered(org, context.key.algo, context.key.data))) {
+          context.reject(['publickey']);
+          return;
+        }
+        if (context.signature && context.blob) {
+          const parsed = utils.parseKey(`${context.key.algo} ${context.key.data.toString('base64')}`);
+          const key = Array.isArray(parsed) ? parsed[0] : parsed;
+          if (!key || key instanceof Error || !key.verify(context.blob, context.signature, context.hashAlgo)) {
+            context.reject(['publickey']);
+            return;
+          }
+        }
+        orgId = org;
+        sandboxId = context.username;
+        context.accept();
+      })().catch((error: Error) => {
+        this.logger.warn({ err: error }, 'ssh authentication failed');
+        context.reject(['publickey']);
+      });
+    });
+    client.on('ready', () => {
+      const org = orgId as string;
+      const id = sandboxId as string;
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        let pty: { cols: number; rows: number } | undefined;
+        let resize: ((cols: number, rows: number) => void) | undefined;
+        session.on('pty', (accept, _reject, info) => {
+          pty = { cols: info.cols || 80, rows: info.rows || 24 };
+          accept?.();
+        });
+        session.on('window-change', (accept, _reject, info) => {
+          resize?.(info.cols, info.rows);
+          accept?.();
+        });
+        session.on('env', (accept) => accept?.());
+        const start = (argv: string[], stream: ServerChannel) => {
+          void this.run(org, id, argv, pty, stream).then((running) => {
+            resize = running;
+          });
+        };
+        session.on('shell', (accept) => start(loginShell, accept()));
+        session.on('exec', (accept, _reject, info) => start(['/bin/sh', '-c', info.command], accept()));
+        session.on('subsystem', (_accept, reject) => reject());
+      });
+      client.on('tcpip', (accept, reject, info) => {
+        if (!(info.destPort >= 1 && info.destPort <= 65535)) return reject();
+        this.sandboxes
+          .channelInOrg(org, id)
+          .then((channel) => channel.tunnel(info.destPort))
+          .then(
+            (tunnel) => {
+              const stream = accept();
+              stream.pipe(tunnel).pipe(stream);
+              stream.on('close', () => tunnel.destroy());
+              tunnel.on('close', () => stream.close());
+              tunnel.on('error', () => stream.close());
+            },
+            () => reject(),
+          );
+      });
+    });
+  }
+
+  /** Runs a command for a session; answers how to resize it. */
+  private async run(
+    orgId: string,
+    sandboxId: string,
+    argv: string[],
+    pty: { cols: number; rows: number } | undefined,
+    stream: ServerChannel,
+  ): Promise<((cols: number, rows: number) => void) | undefined> {
+    let channel: Awaited<ReturnType<SandboxService['channelInOrg']>>;
+    try {
+      channel = await this.sandboxes.channelInOrg(orgId, sandboxId);
+    } catch (error) {
+      stream.stderr.write(`runtools: ${(error as Error).message}\r\n`);
+      stream.exit(1);
+      stream.end();
+      return undefined;
+    }
+    const running = channel.exec(
+      { argv, ...(pty ? { pty } : {}), env: { TERM: 'xterm-256color' } },
+      { onStdout: (chunk) => stream.write(chunk), onStderr: (chunk) => stream.stderr.write(chunk) },
+    );
+    stream.on('data', (data: Buffer) => void running.write(data).catch(() => {}));
+    stream.on('end', () => {
+      if (!pty) running.closeStdin();
+    });
+    stream.on('close', () => running.cancel());
+    running.done.then(
+      (outcome) => {
+        stream.exit(outcome.exitCode);
+        stream.end();
+      },
+      (error: Error) => {
+        stream.stderr.write(`runtools: ${error.message}\r\n`);
+        stream.exit(255);
+        stream.end();
+      },
+    );
+    return (cols, rows) => running.resize(cols, rows);
+  }
+}
