@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,49 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     } finally {
       tunnel.kill();
     }
+  });
+
+  it('copies files both ways with scp and sftp', async () => {
+    const local = join(keys, 'payload.bin');
+    const payload = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    writeFileSync(local, payload);
+    const options = [
+      '-P',
+      String(server.running.sshPort),
+      '-i',
+      identity,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+    ];
+    await run('scp', [...options, local, `${box.id}@127.0.0.1:/root/up.bin`]);
+    expect((await box.exec('wc -c < /root/up.bin')).stdout.trim()).toBe(String(payload.length));
+    await run('scp', [...options, `${box.id}@127.0.0.1:up.bin`, join(keys, 'down.bin')]);
+    expect(readFileSync(join(keys, 'down.bin')).equals(payload)).toBe(true);
+
+    const batch = join(keys, 'batch');
+    writeFileSync(
+      batch,
+      [
+        'mkdir /root/dir',
+        'put ' + local + ' /root/dir/p.bin',
+        'ls -l /root/dir',
+        'rename /root/dir/p.bin /root/dir/q.bin',
+        'get /root/dir/q.bin ' + join(keys, 'q.bin'),
+        'rm /root/dir/q.bin',
+        'rmdir /root/dir',
+      ].join('\n'),
+    );
+    const sftp = await run('sftp', ['-b', batch, ...options, `${box.id}@127.0.0.1`]);
+    expect(sftp.stdout).toMatch(/p\.bin/);
+    expect(readFileSync(join(keys, 'q.bin')).equals(payload)).toBe(true);
+    expect((await box.exec('ls /root/dir 2>&1; echo $?')).stdout).toMatch(/No such file/);
+    await expect(run('scp', [...options, `${box.id}@127.0.0.1:/root/nope`, join(keys, 'nope')])).rejects.toThrow();
   });
 
   it('refuses unregistered keys, other orgs and destroyed sandboxes', async () => {

@@ -4,10 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { type Connection, type ServerChannel, Server as SshServer, utils } from 'ssh2';
+import ssh2, { type Connection, type ServerChannel } from 'ssh2';
 import type { Database } from '../db/schema.js';
 import type { SandboxService } from './sandbox-service.js';
+import { serveSftp } from './sftp.js';
 
+// ssh2 is CommonJS whose exports Node cannot list for named ESM imports.
+const { Server: SshServer, utils } = ssh2;
 const sandboxIdPattern = /^sbx_[a-z2-7]{20}$/;
 const loginShell = ['/bin/sh', '-c', 'if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi'];
 
@@ -33,7 +36,7 @@ function hostKey(dataDir: string): Buffer {
  * sandbox with autoResume is resumed; a destroyed or paused one is refused with a message on stderr.
  */
 export class SshGateway {
-  private readonly server: SshServer;
+  private readonly server: InstanceType<typeof SshServer>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -126,6 +129,7 @@ export class SshGateway {
         };
         session.on('shell', (accept) => start(loginShell, accept()));
         session.on('exec', (accept, _reject, info) => start(['/bin/sh', '-c', info.command], accept()));
+        session.on('sftp', (accept) => serveSftp(accept(), () => this.sandboxes.channelInOrg(org, id)));
         session.on('subsystem', (_accept, reject) => reject());
       });
       client.on('tcpip', (accept, reject, info) => {

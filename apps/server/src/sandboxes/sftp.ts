@@ -1,0 +1,202 @@
+import { posix } from 'node:path';
+import { ChannelError, type DaemonChannel, type FileEntry } from '@runtools/runtime';
+import ssh2, { type Attributes, type SFTPWrapper } from 'ssh2';
+
+// ssh2 is CommonJS whose exports Node cannot list for named ESM imports.
+const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
+const home = '/root';
+const typeBits = { file: 0o100000, dir: 0o040000, symlink: 0o120000, other: 0 } as const;
+
+/** Chunks handed to the daemon's streamed write as SFTP WRITE requests arrive. */
+class ChunkQueue implements AsyncIterable<Buffer> {
+  private readonly chunks: Buffer[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (;;) {
+      const chunk = this.chunks.shift();
+      if (chunk) yield chunk;
+      else if (this.ended) return;
+      else await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+type Handle =
+  | { kind: 'read'; path: string; replied: Promise<void> }
+  | { kind: 'write'; path: string; next: number; queue: ChunkQueue; done: Promise<unknown>; failed?: Error }
+  | { kind: 'dir'; path: string; listed: boolean };
+
+function attributes(entry: FileEntry): Attributes {
+  const seconds = Math.floor(Date.parse(entry.modifiedAt) / 1000) || 0;
+  return {
+    mode: typeBits[entry.type] | (entry.mode & 0o7777),
+    uid: 0,
+    gid: 0,
+    size: entry.size,
+    atime: seconds,
+    mtime: seconds,
+  };
+}
+
+function longname(entry: FileEntry): string {
+  const perms = entry.mode & 0o777;
+  const letters = [...'rwxrwxrwx'].map((letter, index) => (perms & (1 << (8 - index)) ? letter : '-')).join('');
+  const type = entry.type === 'dir' ? 'd' : entry.type === 'symlink' ? 'l' : '-';
+  return `${type}${letters} 1 root root ${String(entry.size).padStart(8)} ${entry.modifiedAt.slice(0, 16)} ${entry.name}`;
+}
+
+/**
+ * SFTP for the SSH gateway (what `sftp` and OpenSSH 9's `scp` speak), on the in-sandbox daemon's file
+ * operations: reads by offset, writes streamed in order (an upload replaces its file atomically when it is
+ * closed), listings, stat, mkdir, remove, rename. Relative paths are from /root.
+ */
+export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChannel>): void {
+  const handles = new Map<number, Handle>();
+  let nextHandle = 1;
+  const resolve = (path: string) => posix.resolve(home, path || '.');
+  const handleBuffer = (id: number) => {
+    const buffer = Buffer.alloc(4);
+    buffer.writeUInt32BE(id);
+    return buffer;
+  };
+  const handleOf = (buffer: Buffer) => (buffer.length === 4 ? handles.get(buffer.readUInt32BE(0)) : undefined);
+  const fail = (reqid: number, error: unknown) => {
+    const code =
+      error instanceof ChannelError && error.code === 'not_found' ? STATUS_CODE.NO_SUCH_FILE : STATUS_CODE.FAILURE;
+    sftp.status(reqid, code, (error as Error).message);
+  };
+  const attempt = (reqid: number, work: () => Promise<void>) => void work().catch((error) => fail(reqid, error));
+  // The client is done (it ended its side): exit status 0 (scp takes it as its own) and close ours. ssh2's
+  // SFTP stream has no public exit(), so the status goes through its protocol object.
+  sftp.on('end', () => {
+    const channel = sftp as unknown as {
+      _protocol: { exitStatus(id: number, status: number): void };
+      outgoing: { id: number; state: string };
+    };
+    if (channel.outgoing.state === 'open') channel._protocol.exitStatus(channel.outgoing.id, 0);
+    sftp.end();
+  });
+
+  sftp.on('REALPATH', (reqid, path) => {
+    const absolute = resolve(path);
+    sftp.name(reqid, [{ filename: absolute, longname: absolute, attrs: {} as Attributes }]);
+  });
+  const stat = (reqid: number, path: string, follow: boolean) =>
+    attempt(reqid, async () => sftp.attrs(reqid, attributes(await (await channel()).stat(resolve(path), follow))));
+  sftp.on('STAT', (reqid, path) => stat(reqid, path, true));
+  sftp.on('LSTAT', (reqid, path) => stat(reqid, path, false));
+  sftp.on('FSTAT', (reqid, buffer) => {
+    const handle = handleOf(buffer);
+    if (!handle) return sftp.status(reqid, STATUS_CODE.FAILURE, 'unknown handle');
+    attempt(reqid, async () => sftp.attrs(reqid, attributes(await (await channel()).stat(handle.path, true))));
+  });
+  sftp.on('OPEN', (reqid, filename, flags) =>
+    attempt(reqid, async () => {
+      const path = resolve(filename);
+      const id = nextHandle++;
+      if (flags & OPEN_MODE.WRITE) {
+        const queue = new ChunkQueue();
+        const done = (await channel()).writeFile(path, queue, { append: Boolean(flags & OPEN_MODE.APPEND) });
+        const handle: Handle = { kind: 'write', path, next: 0, queue, done };
+        done.catch((error: Error) => {
+          handle.failed = error;
+        });
+        handles.set(id, handle);
+      } else {
+        const entry = await (await channel()).stat(path, true);
+        if (entry.type === 'dir') throw new Error(`${path} is a directory`);
+        handles.set(id, { kind: 'read', path, replied: Promise.resolve() });
+      }
+      sftp.handle(reqid, handleBuffer(id));
+    }),
+  );
+  sftp.on('READ', (reqid, buffer, offset, length) => {
+    const handle = handleOf(buffer);
+    if (handle?.kind !== 'read') return sftp.status(reqid, STATUS_CODE.FAILURE, 'not open for reading');
+    // Fetched at once, answered in the order asked: OpenSSH's client cuts a download short (at the first
+    // gap) when a server reorders its reads.
+    const chunks: Buffer[] = [];
+    const fetched = channel().then((daemon) =>
+      daemon.readFile(handle.path, (chunk) => chunks.push(chunk), { offset, length }),
+    );
+    fetched.catch(() => {});
+    handle.replied = handle.replied.then(() =>
+      fetched.then(
+        () => {
+          const data = Buffer.concat(chunks);
+          if (data.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
+          else sftp.data(reqid, data);
+        },
+        (error) => fail(reqid, error),
+      ),
+    );
+  });
+  sftp.on('WRITE', (reqid, buffer, offset, data) => {
+    const handle = handleOf(buffer);
+    if (handle?.kind !== 'write') return sftp.status(reqid, STATUS_CODE.FAILURE, 'not open for writing');
+    if (handle.failed) return fail(reqid, handle.failed);
+    if (offset !== handle.next)
+      return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED, 'writes must follow each other (no seeking)');
+    handle.next += data.length;
+    handle.queue.push(Buffer.from(data));
+    sftp.status(reqid, STATUS_CODE.OK);
+  });
+  sftp.on('CLOSE', (reqid, buffer) => {
+    const handle = handleOf(buffer);
+    if (!handle) return sftp.status(reqid, STATUS_CODE.FAILURE, 'unknown handle');
+    handles.delete(buffer.readUInt32BE(0));
+    if (handle.kind !== 'write') return sftp.status(reqid, STATUS_CODE.OK);
+    handle.queue.end();
+    attempt(reqid, async () => {
+      await handle.done;
+      sftp.status(reqid, STATUS_CODE.OK);
+    });
+  });
+  sftp.on('OPENDIR', (reqid, path) =>
+    attempt(reqid, async () => {
+      const absolute = resolve(path);
+      const entry = await (await channel()).stat(absolute, true);
+      if (entry.type !== 'dir') throw new Error(`${absolute} is not a directory`);
+      const id = nextHandle++;
+      handles.set(id, { kind: 'dir', path: absolute, listed: false });
+      sftp.handle(reqid, handleBuffer(id));
+    }),
+  );
+  sftp.on('READDIR', (reqid, buffer) => {
+    const handle = handleOf(buffer);
+    if (handle?.kind !== 'dir') return sftp.status(reqid, STATUS_CODE.FAILURE, 'not a directory handle');
+    if (handle.listed) return sftp.status(reqid, STATUS_CODE.EOF);
+    handle.listed = true;
+    attempt(reqid, async () => {
+      const entries = await (await channel()).list(handle.path);
+      sftp.name(
+        reqid,
+        entries.map((entry) => ({ filename: entry.name, longname: longname(entry), attrs: attributes(entry) })),
+      );
+    });
+  });
+  const simple = (reqid: number, work: (daemon: DaemonChannel) => Promise<void>) =>
+    attempt(reqid, async () => {
+      await work(await channel());
+      sftp.status(reqid, STATUS_CODE.OK);
+    });
+  sftp.on('MKDIR', (reqid, path) => simple(reqid, (daemon) => daemon.mkdir(resolve(path), false)));
+  sftp.on('RMDIR', (reqid, path) => simple(reqid, (daemon) => daemon.remove(resolve(path), false)));
+  sftp.on('REMOVE', (reqid, path) => simple(reqid, (daemon) => daemon.remove(resolve(path), false)));
+  sftp.on('RENAME', (reqid, from, to) => simple(reqid, (daemon) => daemon.move(resolve(from), resolve(to))));
+  // Times and modes as the client asks are not kept (the daemon sets them); succeeding keeps scp -p working.
+  sftp.on('SETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+  sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+}
