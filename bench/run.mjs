@@ -8,6 +8,7 @@ import * as sandboxDensity from './sandbox-density.mjs';
 import * as sandboxPause from './sandbox-pause.mjs';
 import * as sandboxSnapshot from './sandbox-snapshot.mjs';
 import * as secretsList from './secrets-list.mjs';
+import * as ssh from './ssh.mjs';
 import * as workspaceFiles from './workspace-files.mjs';
 
 const { values } = parseArgs({
@@ -29,7 +30,16 @@ if (!(options.durationMs > 0 && options.connections > 0 && options.rounds > 0)) 
   process.exit(2);
 }
 
-const benchmarks = [secretsList, sandbox, sandboxPause, sandboxSnapshot, workspaceFiles, devUrlProxy, sandboxDensity];
+const benchmarks = [
+  secretsList,
+  sandbox,
+  sandboxPause,
+  sandboxSnapshot,
+  workspaceFiles,
+  devUrlProxy,
+  ssh,
+  sandboxDensity,
+];
 const only = values.only ? values.only.split(',') : undefined;
 let failed = 0;
 const summary = [];
