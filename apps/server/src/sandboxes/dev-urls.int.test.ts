@@ -152,6 +152,16 @@ describe('dev URLs', () => {
       socket.on('error', reject);
     });
     expect(replies).toEqual(['echo: one', 'echo: two']);
+
+    // A sandbox destroyed under an open WebSocket closes it.
+    const open = new WebSocket(`ws://127.0.0.1:${target.port}/ws`, { headers: { host: target.host } });
+    await new Promise<void>((resolve, reject) => {
+      open.on('open', () => resolve());
+      open.on('error', reject);
+    });
+    const closed = new Promise<void>((resolve) => open.on('close', () => resolve()));
+    await box.destroy();
+    await closed;
   });
 
   it('says when nothing listens, refuses bad hosts and other orgs, and resumes a paused sandbox', async () => {

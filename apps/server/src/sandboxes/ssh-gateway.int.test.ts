@@ -220,6 +220,37 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     await expect(run('scp', [...options, `${box.id}@127.0.0.1:/root/nope`, join(keys, 'nope')])).rejects.toThrow();
   });
 
+  it('connects through `runtools sandbox ssh`, passing ssh options on', async () => {
+    const bin = new URL('../../../../packages/cli/bin/runtools.js', import.meta.url).pathname;
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'sandbox',
+        'ssh',
+        box.id,
+        '-i',
+        identity,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+      ],
+      { env: { PATH: process.env.PATH ?? '', RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey } },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stdin.end('echo "over $SHELL"; exit 7\n');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect([code, stdout]).toEqual([7, expect.stringContaining('over')]);
+  });
+
   it('refuses unregistered keys, other orgs and destroyed sandboxes', async () => {
     const unknown = await ssh([`${box.id}@127.0.0.1`, 'true'], stranger);
     expect([unknown.code, unknown.stderr]).toEqual([255, expect.stringContaining('Permission denied (publickey)')]);
