@@ -145,7 +145,12 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       if (devUrls.isDevHost(request.headers.host)) void devUrls.handle(request, response);
       else void api(request, response);
     });
+    // Upgraded connections (WebSockets) leave the HTTP server's own bookkeeping: kept here, so that closing
+    // the server ends them rather than waiting on them forever.
+    const upgraded = new Set<import('node:stream').Duplex>();
     server.on('upgrade', (request, socket, head) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
       if (devUrls.isDevHost(request.headers.host)) void devUrls.upgrade(request, socket, head);
       else if (terminals.sandboxOf(request.url)) void terminals.upgrade(request, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -187,6 +192,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         closing ??= (async () => {
           clearInterval(idleSweep);
           await sshGateway.close();
+          for (const socket of upgraded) socket.destroy();
           await new Promise<void>((resolve) => {
             const force = setTimeout(() => server.closeAllConnections(), graceMs);
             force.unref();

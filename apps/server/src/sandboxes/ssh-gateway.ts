@@ -58,9 +58,13 @@ export class SshGateway {
     });
   }
 
+  /** Stops listening and ends every open session (a server that waited for them would never stop). */
   close(): Promise<void> {
+    for (const client of this.clients) client.end();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+
+  private readonly clients = new Set<Connection>();
 
   /** Whether `key` (algorithm and blob) is one of the org's registered keys. */
   private async registered(orgId: string, algorithm: string, blob: Buffer): Promise<boolean> {
@@ -76,6 +80,8 @@ export class SshGateway {
   }
 
   private connection(client: Connection): void {
+    this.clients.add(client);
+    client.on('close', () => this.clients.delete(client));
     let orgId: string | undefined;
     let sandboxId: string | undefined;
     client.on('error', () => {});

@@ -104,6 +104,22 @@ describe('web terminal', () => {
     expect([code, stdout]).toEqual([5, expect.stringContaining('from-cli')]);
   });
 
+  it('does not keep the server from stopping: open sessions are ended', async () => {
+    const other = await startTestServer();
+    try {
+      const otherRt = new RunTools({ apiKey: other.adminKey, baseUrl: other.url });
+      const sandbox = await otherRt.sandboxes.create({ runtime: 'container' });
+      const session = open(`${other.url.replace(/^http/, 'ws')}/v1/sandboxes/${sandbox.id}/terminal`, {
+        'x-api-key': other.adminKey,
+      });
+      await session.opened;
+      await other.running.close(60_000);
+      await session.closed;
+    } finally {
+      await other.close();
+    }
+  });
+
   it('ends the session when the sandbox is destroyed under it', async () => {
     const doomed = await rt.sandboxes.create({ runtime: 'container' });
     const session = open(`${server.url.replace(/^http/, 'ws')}/v1/sandboxes/${doomed.id}/terminal`, {
