@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ChannelError } from '@runtools/runtime';
@@ -11,6 +10,7 @@ import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { nowIso } from '../ids.js';
+import { readClaims, refuseUpgrade, signClaims } from './access.js';
 import type { SandboxService } from './sandbox-service.js';
 
 const defaultLinkSeconds = 24 * 3600;
@@ -101,30 +101,13 @@ export class DevUrls {
   }
 
   private sign(target: Target, version: number, expires: number): string {
-    const payload = Buffer.from(JSON.stringify({ s: target.sandboxId, p: target.port, v: version, e: expires }));
-    const mac = createHmac('sha256', this.options.secret).update(payload).digest();
-    return `${payload.toString('base64url')}.${mac.toString('base64url')}`;
+    return signClaims(this.options.secret, { s: target.sandboxId, p: target.port, v: version, e: expires });
   }
 
   /** Whether a token is a valid, unexpired link to this port at its current version. */
   private verify(token: string, target: Target, version: number): boolean {
-    const [payload, mac] = token.split('.');
-    if (!payload || !mac) return false;
-    const expected = createHmac('sha256', this.options.secret).update(Buffer.from(payload, 'base64url')).digest();
-    const given = Buffer.from(mac, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
-    try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-      return (
-        claims.s === target.sandboxId &&
-        claims.p === target.port &&
-        claims.v === version &&
-        typeof claims.e === 'number' &&
-        claims.e * 1000 > Date.now()
-      );
-    } catch {
-      return false;
-    }
+    const claims = readClaims(this.options.secret, token);
+    return claims?.s === target.sandboxId && claims.p === target.port && claims.v === version;
   }
 
   private async record(sandboxId: string, port: number) {
@@ -355,17 +338,25 @@ export class DevUrls {
   }
 
   /** Serves one HTTP request to a dev URL host. */
+  /**
+   * What every request to a dev URL host goes through first: the port its Host names, the path without a link
+   * token, and the org it may reach (or the refusal, thrown).
+   */
+  private async admit(request: IncomingMessage) {
+    const target = await this.target(request.headers.host);
+    if (!target)
+      throw new ApiError(
+        'route_not_found',
+        `${request.headers.host} is not a sandbox URL ({port}-{sandboxId}.${this.options.domain})`,
+      );
+    const { path, queryToken } = DevUrls.takeToken(request);
+    const token = queryToken ?? headerValue(request.headers[tokenHeader]) ?? DevUrls.cookieToken(request);
+    return { target, path, queryToken, orgId: await this.authorize(request, target, token) };
+  }
+
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
-      const target = await this.target(request.headers.host);
-      if (!target)
-        throw new ApiError(
-          'route_not_found',
-          `${request.headers.host} is not a sandbox URL ({port}-{sandboxId}.${this.options.domain})`,
-        );
-      const { path, queryToken } = DevUrls.takeToken(request);
-      const token = queryToken ?? headerValue(request.headers[tokenHeader]) ?? DevUrls.cookieToken(request);
-      const orgId = await this.authorize(request, target, token);
+      const { target, path, queryToken, orgId } = await this.admit(request);
       if (queryToken) {
         // A link opened in a browser: the token moves into a cookie for this host, and the URL loses it.
         response.writeHead(302, {
@@ -432,11 +423,7 @@ export class DevUrls {
   async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => {});
     try {
-      const target = await this.target(request.headers.host);
-      if (!target) throw new ApiError('route_not_found', 'not a sandbox URL');
-      const { path, queryToken } = DevUrls.takeToken(request);
-      const token = queryToken ?? headerValue(request.headers[tokenHeader]) ?? DevUrls.cookieToken(request);
-      const orgId = await this.authorize(request, target, token);
+      const { target, path, orgId } = await this.admit(request);
       const tunnel = await this.tunnel(orgId, target);
       const headers = DevUrls.forwardedHeaders(request);
       let head_ = `${request.method} ${path} HTTP/${request.httpVersion}\r\n`;
@@ -453,11 +440,7 @@ export class DevUrls {
       socket.on('close', close);
       tunnel.on('error', close);
     } catch (error) {
-      const failure = error instanceof ApiError ? error : new ApiError('internal_error', 'the upgrade failed');
-      const body = JSON.stringify({ error: { code: failure.code, message: failure.message } });
-      socket.end(
-        `HTTP/1.1 ${failure.status} ${failure.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      refuseUpgrade(socket, error, 'the upgrade failed');
     }
   }
 }

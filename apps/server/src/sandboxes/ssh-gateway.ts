@@ -6,13 +6,13 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
 import type { Database } from '../db/schema.js';
+import { loginShell } from './access.js';
 import type { SandboxService } from './sandbox-service.js';
 import { serveSftp } from './sftp.js';
 
 // ssh2 is CommonJS whose exports Node cannot list for named ESM imports.
 const { Server: SshServer, utils } = ssh2;
 const sandboxIdPattern = /^sbx_[a-z2-7]{20}$/;
-const loginShell = ['/bin/sh', '-c', 'if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi'];
 
 /** The gateway's own host key, made once per data dir (RSA: every SSH client accepts it). */
 function hostKey(dataDir: string): Buffer {

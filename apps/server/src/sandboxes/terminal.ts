@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -6,12 +5,11 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthContext, Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import { ApiError } from '../http/errors.js';
+import { loginShell, readClaims, refuseUpgrade, signClaims } from './access.js';
 import type { SandboxService } from './sandbox-service.js';
 
 const pathPattern = /^\/v1\/sandboxes\/(sbx_[a-z2-7]{20})\/terminal$/;
 const tokenSeconds = 60;
-/** The login shell: bash where the template has it, else sh. */
-const shell = ['/bin/sh', '-c', 'if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi'];
 
 /**
  * The web terminal: a WebSocket at `/v1/sandboxes/:id/terminal` bound to a login shell on a pseudo-terminal
@@ -40,10 +38,8 @@ export class Terminals {
     requireScopes(auth, ['sandboxes:write']);
     await this.sandboxes.get(auth, sandboxId);
     const expires = Math.floor(Date.now() / 1000) + tokenSeconds;
-    const payload = Buffer.from(JSON.stringify({ s: sandboxId, o: auth.orgId, e: expires }));
-    const mac = createHmac('sha256', this.secret).update(payload).digest();
     return {
-      token: `${payload.toString('base64url')}.${mac.toString('base64url')}`,
+      token: signClaims(this.secret, { s: sandboxId, o: auth.orgId, e: expires }),
       expiresAt: new Date(expires * 1000).toISOString(),
     };
   }
@@ -52,16 +48,8 @@ export class Terminals {
   private async authorize(request: IncomingMessage, sandboxId: string): Promise<string> {
     const token = new URL(request.url ?? '/', 'http://x').searchParams.get('token');
     if (token) {
-      const [payload, mac] = token.split('.');
-      const expected = createHmac('sha256', this.secret)
-        .update(Buffer.from(payload ?? '', 'base64url'))
-        .digest();
-      const given = Buffer.from(mac ?? '', 'base64url');
-      if (given.length === expected.length && timingSafeEqual(given, expected)) {
-        const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-        if (claims.s === sandboxId && typeof claims.o === 'string' && Number(claims.e) * 1000 > Date.now())
-          return claims.o;
-      }
+      const claims = readClaims(this.secret, token);
+      if (claims?.s === sandboxId && typeof claims.o === 'string') return claims.o;
       throw new ApiError('invalid_api_key', 'the terminal token is invalid or expired; ask for a new one');
     }
     const auth = await this.authenticator.authenticate(
@@ -79,12 +67,8 @@ export class Terminals {
       const orgId = await this.authorize(request, sandboxId);
       channel = await this.sandboxes.channelInOrg(orgId, sandboxId);
     } catch (error) {
-      const failure = error instanceof ApiError ? error : new ApiError('internal_error', 'the terminal failed');
       if (!(error instanceof ApiError)) this.logger.error({ err: error }, 'terminal upgrade failed');
-      const body = JSON.stringify({ error: { code: failure.code, message: failure.message } });
-      socket.end(
-        `HTTP/1.1 ${failure.status} ${failure.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      refuseUpgrade(socket, error, 'the terminal failed');
       return;
     }
     const query = new URL(request.url ?? '/', 'http://x').searchParams;
@@ -103,7 +87,7 @@ export class Terminals {
     size: { cols: number; rows: number },
   ): void {
     const running = channel.exec(
-      { argv: shell, pty: size, env: { TERM: 'xterm-256color' } },
+      { argv: loginShell, pty: size, env: { TERM: 'xterm-256color' } },
       { onStdout: (chunk) => ws.send(chunk, { binary: true }) },
     );
     ws.on('message', (data: Buffer, isBinary) => {
