@@ -12,6 +12,18 @@ import { startTestServer, type TestServer } from '../../../../test/support/serve
 const run = promisify(execFile);
 const devServer = readFileSync(new URL('../../../../test/fixtures/dev-server.pl', import.meta.url), 'utf8');
 
+/** OpenSSH client options for a script: batch mode, no known-hosts file, errors only. */
+const batch = [
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'LogLevel=ERROR',
+];
+
 /** A free local port for `ssh -L`. */
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -29,29 +41,14 @@ describe('SSH gateway, with the real OpenSSH client', () => {
   const identity = join(keys, 'id_ed25519');
   const stranger = join(keys, 'stranger');
 
+  /** Where and as whom OpenSSH's clients connect: the gateway's port (`-p` for ssh, `-P` for scp and sftp), a key. */
+  function client(portFlag: '-p' | '-P', key = identity): string[] {
+    return [portFlag, String(server.running.sshPort), '-i', key, ...batch];
+  }
+
   /** `ssh` as a script would run it: batch mode, this test's key, no known-hosts file. */
   function ssh(args: string[], key = identity) {
-    return run(
-      'ssh',
-      [
-        '-p',
-        String(server.running.sshPort),
-        '-i',
-        key,
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'LogLevel=ERROR',
-        ...args,
-      ],
-      { timeout: 30_000 },
-    ).then(
+    return run('ssh', [...client('-p', key), '-o', 'IdentitiesOnly=yes', ...args], { timeout: 30_000 }).then(
       (result) => ({ code: 0, stdout: result.stdout, stderr: result.stderr }),
       (error: { code: number; stdout: string; stderr: string }) => ({
         code: error.code,
@@ -86,22 +83,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     const exec = await ssh([`${box.id}@127.0.0.1`, 'echo out; echo err >&2; exit 3']);
     expect(exec).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
     const piped = await new Promise<string>((resolve) => {
-      const child = spawn('ssh', [
-        '-p',
-        String(server.running.sshPort),
-        '-i',
-        identity,
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'LogLevel=ERROR',
-        `${box.id}@127.0.0.1`,
-        'tr a-z A-Z',
-      ]);
+      const child = spawn('ssh', [...client('-p'), `${box.id}@127.0.0.1`, 'tr a-z A-Z']);
       let out = '';
       child.stdout.on('data', (chunk) => {
         out += chunk;
@@ -116,22 +98,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
 
     // No command: a login shell on a terminal, typed into.
     const shell = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn('ssh', [
-        '-tt',
-        '-p',
-        String(server.running.sshPort),
-        '-i',
-        identity,
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'LogLevel=ERROR',
-        `${box.id}@127.0.0.1`,
-      ]);
+      const child = spawn('ssh', ['-tt', ...client('-p'), `${box.id}@127.0.0.1`]);
       let out = '';
       child.stdout.on('data', (chunk) => {
         out += chunk;
@@ -151,16 +118,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
       '-N',
       '-L',
       `${local}:127.0.0.1:8080`,
-      '-p',
-      String(server.running.sshPort),
-      '-i',
-      identity,
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
+      ...client('-p'),
       '-o',
       'ExitOnForwardFailure=yes',
       `${box.id}@127.0.0.1`,
@@ -181,20 +139,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     const local = join(keys, 'payload.bin');
     const payload = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
     writeFileSync(local, payload);
-    const options = [
-      '-P',
-      String(server.running.sshPort),
-      '-i',
-      identity,
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'LogLevel=ERROR',
-    ];
+    const options = client('-P');
     await run('scp', [...options, local, `${box.id}@127.0.0.1:/root/up.bin`]);
     expect((await box.exec('wc -c < /root/up.bin')).stdout.trim()).toBe(String(payload.length));
     await run('scp', [...options, `${box.id}@127.0.0.1:up.bin`, join(keys, 'down.bin')]);
@@ -222,26 +167,9 @@ describe('SSH gateway, with the real OpenSSH client', () => {
 
   it('connects through `runtools sandbox ssh`, passing ssh options on', async () => {
     const bin = new URL('../../../../packages/cli/bin/runtools.js', import.meta.url).pathname;
-    const child = spawn(
-      process.execPath,
-      [
-        bin,
-        'sandbox',
-        'ssh',
-        box.id,
-        '-i',
-        identity,
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'LogLevel=ERROR',
-      ],
-      { env: { PATH: process.env.PATH ?? '', RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey } },
-    );
+    const child = spawn(process.execPath, [bin, 'sandbox', 'ssh', box.id, '-i', identity, ...batch], {
+      env: { PATH: process.env.PATH ?? '', RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey },
+    });
     let stdout = '';
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
