@@ -393,7 +393,11 @@ export abstract class OciDriver implements SandboxDriver {
   async recover(id: string): Promise<RuntimeState | 'saved'> {
     this.sandboxDir(id);
     await waitForRuntimeCalls(id);
-    const state = await this.state(id);
+    return this.settle(id, await this.state(id));
+  }
+
+  /** What `recover` does once no runtime call is left running: here, wake a daemon a crash left quiesced. */
+  protected async settle(id: string, state: RuntimeState): Promise<RuntimeState | 'saved'> {
     if (state === 'running' && existsSync(join(this.channelDir(id), 'quiesced'))) await this.wakeDaemon(id);
     return state;
   }

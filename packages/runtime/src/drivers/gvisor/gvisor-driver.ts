@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RuntimeState, SnapshotCapture } from '../../driver.js';
 import { privateCgroupNamespace } from '../../host.js';
-import { copyLayer, mustRunIn, OciDriver, waitForRuntimeCalls } from '../oci-driver.js';
+import { copyLayer, mustRunIn, OciDriver } from '../oci-driver.js';
 
 /**
  * gVisor's runsc (20240729, platform systrap): a user-space kernel between the sandbox and the host. The
@@ -122,17 +122,16 @@ export class GvisorDriver extends OciDriver {
         await mustRunIn(this, ['pause', id]);
       }
     }
-    if (this.pausedToDisk(id)) {
+    if (state === 'saved') {
       await copyLayer(this.checkpointPath(id), join(target, 'image'));
       await copyLayer(this.upperDir(id), join(target, 'layer'));
-      this.saveSpec(id, target);
-      return { memory: true };
-    }
-    await this.freezeToImage(id, join(target, 'image'));
-    try {
-      await copyLayer(this.upperDir(id), join(target, 'layer'));
-    } finally {
-      await this.thaw(id);
+    } else {
+      await this.freezeToImage(id, join(target, 'image'));
+      try {
+        await copyLayer(this.upperDir(id), join(target, 'layer'));
+      } finally {
+        await this.thaw(id);
+      }
     }
     this.saveSpec(id, target);
     return { memory: true };
@@ -168,15 +167,13 @@ export class GvisorDriver extends OciDriver {
    * A sandbox whose image was renamed into place is saved (its container is removed if a crash left it),
    * unless a resume had already restored it; one frozen for a checkpoint that never finished (a pause or snapshot the crash cut short) is thawed.
    */
-  override async recover(id: string): Promise<RuntimeState | 'saved'> {
-    await waitForRuntimeCalls(id);
+  protected override async settle(id: string, state: RuntimeState): Promise<RuntimeState | 'saved'> {
     const image = this.checkpointPath(id);
     rmSync(`${image}.partial`, { recursive: true, force: true });
-    const state = await this.state(id);
     if (existsSync(image) && state === 'running') {
       // A resume the crash cut short had restored it: it runs, its daemon waits to be woken.
       rmSync(image, { recursive: true, force: true });
-      return super.recover(id);
+      return super.settle(id, state);
     }
     if (existsSync(image)) {
       if (state !== 'missing') await this.runtimeCall(id, ['delete', '--force', id]);
@@ -186,7 +183,7 @@ export class GvisorDriver extends OciDriver {
       await this.thaw(id);
       return 'running';
     }
-    return super.recover(id);
+    return super.settle(id, state);
   }
 
   pausedToDisk(id: string): boolean {
