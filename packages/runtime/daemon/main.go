@@ -131,6 +131,11 @@ func serve(raw net.Conn) {
 				st.fail("invalid", "request is not JSON: %v", err)
 				continue
 			}
+			if req.Op == "connect" {
+				// The connection is this TCP stream from now on: no frames, no other streams.
+				spliceConnection(st, req, reader, raw)
+				return
+			}
 			go dispatch(st, req)
 			continue
 		}
@@ -187,8 +192,6 @@ func dispatch(s *stream, req request) {
 		movePath(s, req)
 	case "watch":
 		watch(s, req)
-	case "connect":
-		connectPort(s, req)
 	default:
 		s.fail("invalid", "unknown operation %q", req.Op)
 	}

@@ -3,7 +3,9 @@ package main
 // The wire protocol between the control plane and this daemon: one Unix socket connection carries many
 // streams. Every frame is a 4-byte big-endian length (of what follows), a 4-byte stream id chosen by the
 // host, a 1-byte type and the payload. A stream starts with an open frame (JSON naming the operation) and
-// ends with an end frame (JSON result) from the daemon; a cancel from the host ends it early.
+// ends with an end frame (JSON result) from the daemon; a cancel from the host ends it early. The one
+// exception is connect: it is the first and only stream of its connection, which after a "connected" event
+// carries the TCP bytes unframed.
 
 import (
 	"bufio"

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -129,9 +131,10 @@ func watch(s *stream, req request) {
 	}
 }
 
-// connectPort relays bytes between the stream and a TCP port inside the sandbox: what dev URLs and SSH
-// port forwarding ride on.
-func connectPort(s *stream, req request) {
+// spliceConnection dials a port inside the sandbox for a connection the host opened for it alone: after the
+// "connected" event the connection carries the TCP bytes as they are, both ways, with half-closes passed on.
+// This is the dev-URL proxy's fast path: no framing or multiplexing on either side.
+func spliceConnection(s *stream, req request, reader *bufio.Reader, raw net.Conn) {
 	if req.Port < 1 || req.Port > 65535 {
 		s.fail("invalid", "port %d is out of range", req.Port)
 		return
@@ -142,44 +145,23 @@ func connectPort(s *stream, req request) {
 		return
 	}
 	tcp := socket.(*net.TCPConn)
-	closed := make(chan struct{})
+	defer tcp.Close()
+	if s.event(map[string]any{"type": "connected"}) != nil {
+		return
+	}
+	done := make(chan struct{})
 	go func() {
-		defer close(closed)
-		buf := make([]byte, chunkSize)
-		for {
-			n, err := tcp.Read(buf)
-			if n > 0 && s.out(frameOut, append([]byte(nil), buf[:n]...)) != nil {
-				return
-			}
-			if err != nil {
-				return
-			}
+		defer close(done)
+		_, _ = io.Copy(raw, tcp)
+		if unix, ok := raw.(*net.UnixConn); ok {
+			_ = unix.CloseWrite()
 		}
 	}()
-	_ = s.event(map[string]any{"type": "connected"})
-	for {
-		select {
-		case f := <-s.input:
-			switch f.kind {
-			case frameIn:
-				if _, err := tcp.Write(f.payload); err != nil {
-					tcp.Close()
-					<-closed
-					s.end(map[string]any{})
-					return
-				}
-			case frameInEnd:
-				_ = tcp.CloseWrite()
-			}
-		case <-closed:
-			tcp.Close()
-			s.end(map[string]any{})
-			return
-		case <-s.cancelled:
-			tcp.Close()
-			<-closed
-			s.end(map[string]any{"cancelled": true})
-			return
-		}
+	// Bytes the frame reader has already buffered come first.
+	if _, err := io.Copy(tcp, reader); err == nil {
+		_ = tcp.CloseWrite()
+	} else {
+		tcp.Close()
 	}
+	<-done
 }

@@ -1,10 +1,10 @@
 import { connect, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 
 /**
  * The host side of the in-sandbox daemon's protocol (packages/runtime/daemon/proto.go): one Unix socket
  * connection per sandbox carries many streams. A frame is a 4-byte big-endian length of what follows, a
- * 4-byte stream id, a 1-byte type and the payload.
+ * 4-byte stream id, a 1-byte type and the payload. A `connect` (TCP to a port inside the sandbox) takes a
+ * connection of its own, which carries the TCP bytes unframed once the daemon has connected.
  */
 const Frame = {
   open: 1,
@@ -391,53 +391,52 @@ export class DaemonChannel {
     };
   }
 
-  /** A TCP connection to a port inside the sandbox, relayed through the daemon. */
-  connectPort(port: number, onData: (chunk: Buffer) => void): ChannelStream {
-    return this.open({ op: 'connect', port }, { onOut: onData });
-  }
-
   /**
-   * A TCP connection to a port inside the sandbox as a Node stream, once the daemon has connected it
-   * (rejects with `port_closed` when nothing listens there). Ending it half-closes the sandbox side; the
-   * sandbox closing its side ends the readable side.
+   * A TCP connection to a port inside the sandbox on a daemon connection of its own: once the daemon has
+   * connected it, the Unix socket carries the TCP bytes unframed (half-closes passed on), so a proxy can pipe
+   * it like any socket. Rejects with `port_closed` when nothing listens there. What dev URLs and SSH port
+   * forwarding ride on.
    */
-  tunnel(port: number): Promise<Duplex> {
-    let stream: ChannelStream | undefined;
-    const duplex = new PortTunnel({
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
-        (stream as ChannelStream).write(chunk).then(() => callback(), callback);
-      },
-      final(callback) {
-        stream?.end();
-        callback();
-      },
-      destroy(error, callback) {
-        if (stream && !stream.finished) stream.cancel();
-        callback(error);
-      },
-    });
-    let connected = false;
-    return new Promise<Duplex>((resolve, reject) => {
-      stream = this.open(
-        { op: 'connect', port },
-        {
-          onOut: (chunk) => duplex.push(chunk),
-          onEvent: (event) => {
-            if (event.type !== 'connected') return;
-            connected = true;
-            resolve(duplex);
-          },
-        },
+  tunnel(port: number): Promise<Socket> {
+    if (this.closed) return Promise.reject(new ChannelError('channel_closed', 'the sandbox channel is closed'));
+    return new Promise<Socket>((resolve, reject) => {
+      const socket = connect(this.socketPath);
+      let buffered: Buffer = Buffer.alloc(0);
+      const fail = (error: ChannelError) => {
+        socket.destroy();
+        reject(error);
+      };
+      socket.once('error', (error) =>
+        fail(new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${error.message}`)),
       );
-      stream.result.then(
-        () => duplex.push(null),
-        (error: Error) => {
-          // Before it connected, the caller gets the error; after, whoever reads the stream does.
-          if (connected) duplex.destroy(error);
-          else reject(error);
-        },
-      );
+      socket.once('close', () => fail(new ChannelError('channel_lost', 'the sandbox daemon closed the connection')));
+      socket.once('connect', () => {
+        const request = Buffer.from(JSON.stringify({ op: 'connect', port }));
+        this.send(socket, 1, Frame.open, request);
+      });
+      // Read with 'readable' (not 'data') so that the socket is handed over neither flowing nor paused: whoever
+      // takes it starts the flow by reading, piping or listening, and no byte after the event is lost.
+      const onReadable = () => {
+        for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null)
+          buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+        if (buffered.length < 4) return;
+        const length = buffered.readUInt32BE(0);
+        if (buffered.length < 4 + length) return;
+        const kind = buffered[8];
+        const payload = JSON.parse(buffered.subarray(9, 4 + length).toString('utf8')) as Record<string, unknown>;
+        const rest = buffered.subarray(4 + length);
+        socket.off('readable', onReadable);
+        socket.removeAllListeners('error');
+        socket.removeAllListeners('close');
+        if (kind === Frame.event && payload.type === 'connected') {
+          if (rest.length) socket.unshift(rest);
+          resolve(socket);
+          return;
+        }
+        const failure = payload.error as { code?: string; message?: string } | undefined;
+        fail(new ChannelError(failure?.code ?? 'daemon_error', failure?.message ?? 'connect failed'));
+      };
+      socket.on('readable', onReadable);
     });
   }
 
@@ -446,28 +445,6 @@ export class DaemonChannel {
     this.closed = true;
     this.socket?.destroy();
     this.lost(this.socket as Socket);
-  }
-}
-
-/**
- * A relayed TCP connection, socket-like enough for node:http's client and agents (which set timeouts, no-delay
- * and keep-alive on their sockets): those are the sandbox's own TCP stack's business, so they do nothing here.
- */
-class PortTunnel extends Duplex {
-  setTimeout(): this {
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
   }
 }
 

@@ -211,4 +211,17 @@ describe('dev URLs', () => {
     const gone = await curl([...key, `http://7000-${box.id}.sandboxes.localhost:${serverPort}/`]);
     expect(gone.status).toBe(409);
   });
+
+  it('pauses a gVisor sandbox to disk with tunnels pooled, and the next request resumes it on a new one', async () => {
+    const box = await serving('gvisor', 7100, { autoResume: true });
+    const serverPort = new URL(server.url).port;
+    const key = ['-H', `x-api-key: ${server.adminKey}`];
+    const address = `http://7100-${box.id}.sandboxes.localhost:${serverPort}`;
+    await expect.poll(async () => (await curl([...key, `${address}/one`])).body).toBe('hello from 7100 /one');
+    // The pooled tunnel is a host socket connection: the checkpoint fails unless the pause closes it.
+    await box.pause();
+    expect((await box.refresh()).status).toBe('paused');
+    expect(await curl([...key, `${address}/two`])).toMatchObject({ status: 200, body: 'hello from 7100 /two' });
+    expect((await box.refresh()).status).toBe('running');
+  });
 });

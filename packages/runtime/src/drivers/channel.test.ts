@@ -250,17 +250,23 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s daemon channel', (nam
     });
     await expect
       .poll(async () => {
-        const out = collect();
-        const socket = channel.connectPort(7070, out.push);
-        const ended = socket.result.then(
-          () => out.text(),
-          (error: Error) => error.message,
+        const socket = await channel.tunnel(7070);
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const ended = new Promise<string>((resolve) =>
+          socket.once('end', () => resolve(Buffer.concat(chunks).toString())),
         );
-        await socket.write('hello\n');
+        socket.write('hello\n');
         return ended;
       })
       .toBe('echo: hello\n');
-    await expect(channel.connectPort(7071, () => {}).result).rejects.toMatchObject({ code: 'port_closed' });
+    // Each tunnel is a daemon connection of its own; the channel's streams go on beside them.
+    const [first, second] = await Promise.all([channel.tunnel(7070), channel.tunnel(7070)]);
+    expect(first).not.toBe(second);
+    first.destroy();
+    second.destroy();
+    expect((await channel.exec({ argv: ['true'] }).done).exitCode).toBe(0);
+    await expect(channel.tunnel(7071)).rejects.toMatchObject({ code: 'port_closed' });
   });
 
   it('pauses and resumes every process of the sandbox', async () => {
