@@ -296,3 +296,69 @@ func movePath(s *stream, req request) {
 	}
 	s.end(map[string]any{"path": to})
 }
+
+// setAttributes changes what the request names of a path (owner, permission bits, access and modification
+// times; a time not given keeps its value) and answers the entry as it is afterwards.
+func setAttributes(s *stream, req request) {
+	path := clean(req.Path)
+	info, err := os.Stat(path)
+	if err != nil {
+		failFS(s, err, path)
+		return
+	}
+	if req.UID != nil || req.GID != nil {
+		uid, gid := -1, -1
+		if req.UID != nil {
+			uid = *req.UID
+		}
+		if req.GID != nil {
+			gid = *req.GID
+		}
+		if err := os.Chown(path, uid, gid); err != nil {
+			failFS(s, err, path)
+			return
+		}
+	}
+	if req.Perm != nil {
+		if err := os.Chmod(path, fs.FileMode(*req.Perm&0o777)|modeBits(*req.Perm)); err != nil {
+			failFS(s, err, path)
+			return
+		}
+	}
+	if req.Atime != nil || req.Mtime != nil {
+		atime, mtime := info.ModTime(), info.ModTime()
+		if stat, ok := info.Sys().(*syscall.Stat_t); ok {
+			atime = time.Unix(stat.Atim.Sec, stat.Atim.Nsec)
+		}
+		if req.Atime != nil {
+			atime = time.Unix(*req.Atime, 0)
+		}
+		if req.Mtime != nil {
+			mtime = time.Unix(*req.Mtime, 0)
+		}
+		if err := os.Chtimes(path, atime, mtime); err != nil {
+			failFS(s, err, path)
+			return
+		}
+	}
+	if info, err = os.Stat(path); err != nil {
+		failFS(s, err, path)
+		return
+	}
+	s.end(describe(path, info))
+}
+
+// modeBits turns setuid, setgid and sticky bits as chmod(2) numbers them into Go's file mode flags.
+func modeBits(perm uint32) fs.FileMode {
+	var mode fs.FileMode
+	if perm&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if perm&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if perm&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}

@@ -39,6 +39,11 @@ type request struct {
 	Length     int64             `json:"length"`
 	Port       int               `json:"port"`
 	Follow     bool              `json:"follow"` // stat: follow a final symlink
+	Perm       *uint32           `json:"perm"`   // setattr: permission bits
+	Atime      *int64            `json:"atime"`  // setattr: seconds since the epoch
+	Mtime      *int64            `json:"mtime"`
+	UID        *int              `json:"uid"`
+	GID        *int              `json:"gid"`
 }
 
 type control struct {
@@ -190,6 +195,8 @@ func dispatch(s *stream, req request) {
 		removePath(s, req)
 	case "move":
 		movePath(s, req)
+	case "setattr":
+		setAttributes(s, req)
 	case "watch":
 		watch(s, req)
 	default:

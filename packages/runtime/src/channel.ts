@@ -368,6 +368,11 @@ export class DaemonChannel {
     await this.call({ op: 'move', path: from, to });
   }
 
+  /** Changes a path's owner, permission bits or times (those given); resolves with the entry afterwards. */
+  async setattr(path: string, attributes: FileAttributes): Promise<FileEntry> {
+    return (await this.call({ op: 'setattr', path, ...attributes })) as unknown as FileEntry;
+  }
+
   /** Filesystem events under a directory until `stop` is called; `ready` resolves once watching. */
   watch(path: string, recursive: boolean, onEvent: (event: WatchEvent) => void) {
     let ready: () => void = () => {};
@@ -471,6 +476,15 @@ export interface ProcessOutcome {
   /** The stream was cancelled: a foreground process was killed, an attached one left running. */
   cancelled?: boolean;
   detached?: boolean;
+}
+
+/** What `setattr` can change; times are seconds since the epoch. */
+export interface FileAttributes {
+  perm?: number;
+  atime?: number;
+  mtime?: number;
+  uid?: number;
+  gid?: number;
 }
 
 export interface RunningProcess {

@@ -4,6 +4,7 @@ export {
   ChannelError,
   type ChannelStream,
   DaemonChannel,
+  type FileAttributes,
   type FileEntry,
   type ProcessHandlers,
   type ProcessOutcome,

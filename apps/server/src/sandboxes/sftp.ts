@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { ChannelError, type DaemonChannel, type FileEntry } from '@runtools/runtime';
+import { ChannelError, type DaemonChannel, type FileAttributes, type FileEntry } from '@runtools/runtime';
 import ssh2, { type Attributes, type SFTPWrapper } from 'ssh2';
 
 // ssh2 is CommonJS whose exports Node cannot list for named ESM imports.
@@ -35,7 +35,16 @@ class ChunkQueue implements AsyncIterable<Buffer> {
 
 type Handle =
   | { kind: 'read'; path: string; replied: Promise<void> }
-  | { kind: 'write'; path: string; next: number; queue: ChunkQueue; done: Promise<unknown>; failed?: Error }
+  | {
+      kind: 'write';
+      path: string;
+      next: number;
+      queue: ChunkQueue;
+      done: Promise<unknown>;
+      failed?: Error;
+      /** Set through the handle while writing: applied once the file is in place. */
+      attributes?: FileAttributes;
+    }
   | { kind: 'dir'; path: string; listed: boolean };
 
 function attributes(entry: FileEntry): Attributes {
@@ -48,6 +57,17 @@ function attributes(entry: FileEntry): Attributes {
     atime: seconds,
     mtime: seconds,
   };
+}
+
+/** The attributes an SFTP client asked to set, as the daemon takes them (size changes are not supported). */
+function requested(attrs: Attributes): FileAttributes {
+  const out: FileAttributes = {};
+  if (attrs.mode !== undefined) out.perm = attrs.mode & 0o7777;
+  if (attrs.uid !== undefined) out.uid = attrs.uid;
+  if (attrs.gid !== undefined) out.gid = attrs.gid;
+  if (attrs.atime !== undefined) out.atime = Number(attrs.atime);
+  if (attrs.mtime !== undefined) out.mtime = Number(attrs.mtime);
+  return out;
 }
 
 function longname(entry: FileEntry): string {
@@ -161,6 +181,7 @@ export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChanne
     handle.queue.end();
     attempt(reqid, async () => {
       await handle.done;
+      if (handle.attributes) await (await channel()).setattr(handle.path, handle.attributes);
       sftp.status(reqid, STATUS_CODE.OK);
     });
   });
@@ -196,7 +217,24 @@ export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChanne
   sftp.on('RMDIR', (reqid, path) => simple(reqid, (daemon) => daemon.remove(resolve(path), false)));
   sftp.on('REMOVE', (reqid, path) => simple(reqid, (daemon) => daemon.remove(resolve(path), false)));
   sftp.on('RENAME', (reqid, from, to) => simple(reqid, (daemon) => daemon.move(resolve(from), resolve(to))));
-  // Times and modes as the client asks are not kept (the daemon sets them); succeeding keeps scp -p working.
-  sftp.on('SETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
-  sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+  // chmod, chown, times (scp -p, sftp put -p); a size (truncate) is refused rather than ignored.
+  const setstat = (reqid: number, attrs: Attributes, apply: (wanted: FileAttributes) => Promise<unknown>) => {
+    if (attrs.size !== undefined)
+      return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED, 'changing a size (truncate) is not supported');
+    simple(reqid, async () => {
+      await apply(requested(attrs));
+    });
+  };
+  sftp.on('SETSTAT', (reqid, path, attrs) =>
+    setstat(reqid, attrs, async (wanted) => (await channel()).setattr(resolve(path), wanted)),
+  );
+  sftp.on('FSETSTAT', (reqid, buffer, attrs) => {
+    const handle = handleOf(buffer);
+    if (!handle) return sftp.status(reqid, STATUS_CODE.FAILURE, 'unknown handle');
+    setstat(reqid, attrs, async (wanted) => {
+      // A file being uploaded is not in place until it is closed: its attributes wait for that.
+      if (handle.kind === 'write') handle.attributes = { ...handle.attributes, ...wanted };
+      else await (await channel()).setattr(handle.path, wanted);
+    });
+  });
 }

@@ -1,10 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RunTools, type Sandbox } from '@runtools/sdk';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBaseRootfs } from '../../../../test/support/rootfs.js';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
@@ -110,6 +111,39 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     expect(shell.out).toMatch(/in the -?bash shell/);
   });
 
+  it('resizes the terminal when the client window changes', async () => {
+    // OpenSSH sends window-change only from a terminal of its own; ssh2's client sends the same message.
+    const connection = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      connection.once('ready', () => resolve()).once('error', reject);
+      connection.connect({
+        host: '127.0.0.1',
+        port: server.running.sshPort,
+        username: box.id,
+        privateKey: readFileSync(identity),
+      });
+    });
+    try {
+      const shell = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        connection.shell({ rows: 24, cols: 80, term: 'xterm' }, (error, stream) =>
+          error ? reject(error) : resolve(stream),
+        ),
+      );
+      let out = '';
+      shell.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      shell.write('echo size $(stty size)\r');
+      await expect.poll(() => out).toMatch(/size 24 80/);
+      shell.setWindow(40, 132, 0, 0);
+      shell.write('echo size $(stty size)\r');
+      await expect.poll(() => out).toMatch(/size 40 132/);
+      shell.end('exit\r');
+    } finally {
+      connection.end();
+    }
+  });
+
   it('forwards a local port to a port inside the sandbox (-L)', async () => {
     await box.files.write('/root/server.pl', devServer);
     await box.exec('perl /root/server.pl 8080', { background: true });
@@ -145,10 +179,19 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     await run('scp', [...options, `${box.id}@127.0.0.1:up.bin`, join(keys, 'down.bin')]);
     expect(readFileSync(join(keys, 'down.bin')).equals(payload)).toBe(true);
 
+    // scp -p keeps the mode and times (SFTP setstat), sftp's chmod changes the mode.
+    const kept = join(keys, 'kept.bin');
+    writeFileSync(kept, 'kept');
+    chmodSync(kept, 0o751);
+    utimesSync(kept, 978307200, 978307200);
+    await run('scp', [...options, '-p', kept, `${box.id}@127.0.0.1:/root/kept.bin`]);
+    expect((await box.exec("stat -c '%a %Y' /root/kept.bin")).stdout.trim()).toBe('751 978307200');
+
     const batch = join(keys, 'batch');
     writeFileSync(
       batch,
       [
+        'chmod 600 /root/kept.bin',
         'mkdir /root/dir',
         'put ' + local + ' /root/dir/p.bin',
         'ls -l /root/dir',
@@ -160,6 +203,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
     );
     const sftp = await run('sftp', ['-b', batch, ...options, `${box.id}@127.0.0.1`]);
     expect(sftp.stdout).toMatch(/p\.bin/);
+    expect((await box.exec("stat -c '%a %Y' /root/kept.bin")).stdout.trim()).toBe('600 978307200');
     expect(readFileSync(join(keys, 'q.bin')).equals(payload)).toBe(true);
     expect((await box.exec('ls /root/dir 2>&1; echo $?')).stdout).toMatch(/No such file/);
     await expect(run('scp', [...options, `${box.id}@127.0.0.1:/root/nope`, join(keys, 'nope')])).rejects.toThrow();
