@@ -38,6 +38,8 @@ export const ServerConfig = z.object({
   /** The SSH gateway's port (0: any free one); where clients reach it, when not this server's host. */
   sshPort: z.coerce.number().int().min(0).max(65535),
   sshHost: z.string().min(1).optional(),
+  /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
+  exaUrl: z.url({ protocol: /^https?$/ }),
   /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
   workspaceStorage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('local') }),
@@ -69,6 +71,7 @@ const settingSources: Record<string, string> = {
   'workspaceStorage.kind': 'RUNTOOLS_WORKSPACE_STORAGE: local or s3',
   devDomain: 'RUNTOOLS_DEV_DOMAIN',
   sshPort: 'RUNTOOLS_SSH_PORT',
+  exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
   'workspaceStorage.endpoint': 'RUNTOOLS_S3_ENDPOINT',
@@ -104,6 +107,7 @@ export function resolveServerConfig(
     devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
     sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
+    exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
     devUrlScheme: env.RUNTOOLS_DEV_URL_SCHEME || 'http',
     devUrlPort: env.RUNTOOLS_DEV_URL_PORT || undefined,
     workspaceStorage:

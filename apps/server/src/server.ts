@@ -5,6 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
+import { AgentService } from './agents/agent-service.js';
+import { ModelResolver } from './agents/models.js';
+import { RunService } from './agents/run-service.js';
 import { Authenticator } from './auth/authenticate.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { bootstrap } from './bootstrap.js';
@@ -111,6 +114,21 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       createHmac('sha256', rootKey.root.key).update('runtools terminal tokens v1').digest(),
       logger,
     );
+    const secrets = new SecretStore(db, rootKey.root);
+    const models = new ModelResolver(db.kysely, secrets);
+    const agents = new AgentService(db.kysely, sandboxes, models);
+    const runs = new RunService(
+      db.kysely,
+      agents,
+      models,
+      sandboxes,
+      devUrls,
+      secrets,
+      { exaUrl: config.exaUrl },
+      logger,
+    );
+    const interrupted = await runs.recover();
+    if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
     let publicUrl = '';
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger);
     let sshPort = config.sshPort;
@@ -127,7 +145,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       templates,
       workspaces,
       maxUploadBytes: config.maxUploadBytes,
-      secrets: new SecretStore(db, rootKey.root),
+      secrets,
+      agents,
+      runs,
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
@@ -191,6 +211,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       close(graceMs = 10_000) {
         closing ??= (async () => {
           clearInterval(idleSweep);
+          await runs.close();
           await sshGateway.close();
           for (const socket of upgraded) socket.destroy();
           await new Promise<void>((resolve) => {

@@ -4,14 +4,16 @@ import { defineAgent, defineConfig, defineSandbox, defineTool, ValidationError }
 
 describe('define*', () => {
   it('returns a valid agent unchanged, with its literal types', () => {
-    const agent = defineAgent({ name: 'coder', model: 'openai/gpt-4.1', tools: ['bash'], mode: 'in_sandbox' });
-    expect(agent).toEqual({ name: 'coder', model: 'openai/gpt-4.1', tools: ['bash'], mode: 'in_sandbox' });
+    const agent = defineAgent({ slug: 'coder', model: 'claude-sonnet-4', tools: ['bash'], mode: 'in_sandbox' });
+    expect(agent).toEqual({ slug: 'coder', model: 'claude-sonnet-4', tools: ['bash'], mode: 'in_sandbox' });
     expectTypeOf(agent.mode).toEqualTypeOf<'in_sandbox'>();
   });
 
-  it('rejects an agent with maxIterations over 100 or a model without a provider', () => {
-    expect(() => defineAgent({ name: 'a', model: 'openai/gpt-4.1', maxIterations: 101 })).toThrow(/maxIterations/);
-    expect(() => defineAgent({ name: 'a', model: 'gpt-4.1' })).toThrow(ValidationError);
+  it('rejects an agent with maxIterations outside 1-100, a malformed model or slug', () => {
+    expect(() => defineAgent({ slug: 'a', model: 'openai/gpt-4.1', maxIterations: 101 })).toThrow(/maxIterations/);
+    expect(() => defineAgent({ slug: 'a', model: 'gpt-5', maxIterations: 0 })).toThrow(/maxIterations/);
+    expect(() => defineAgent({ slug: 'a', model: 'bad model' })).toThrow(ValidationError);
+    expect(() => defineAgent({ slug: 'Not A Slug', model: 'gpt-5' })).toThrow(/slug/);
   });
 
   it('infers a tool input type from its zod schema and checks the definition', async () => {

@@ -18,7 +18,7 @@ function check<T extends z.ZodType>(schema: T, value: unknown, what: string): vo
 
 /**
  * Declares an agent. A typed pass-through: it returns its argument, after checking it.
- * @example export default defineAgent({ name: 'coder', model: 'openai/gpt-4.1', tools: ['bash', 'read_file'] })
+ * @example export default defineAgent({ slug: 'coder', model: 'claude-sonnet-4', tools: ['bash', 'read_file'] })
  */
 export function defineAgent<const T extends AgentDefinition>(definition: T): T {
   check(AgentDefinition, definition, 'agent definition');

@@ -12,6 +12,10 @@ export const idPrefixes = {
   sandbox: 'sbx',
   snapshot: 'snp',
   workspace: 'wsp',
+  agent: 'agt',
+  run: 'run',
+  thread: 'thr',
+  provider: 'prv',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

@@ -39,26 +39,6 @@ export const SandboxDefinition = z
   .strict();
 export type SandboxDefinition = z.input<typeof SandboxDefinition>;
 
-/** `provider/model`, e.g. `anthropic/claude-sonnet-4-5` or `openai/gpt-4.1`. */
-export const ModelId = z
-  .string()
-  .regex(/^[a-z0-9-]+\/[A-Za-z0-9._:-]+$/, { message: 'a model as "provider/model", e.g. "openai/gpt-4.1"' });
-
-/** `defineAgent`: model, instructions, tools and where it runs. */
-export const AgentDefinition = z
-  .object({
-    name: ResourceName,
-    description: z.string().max(2000).optional(),
-    model: ModelId,
-    systemPrompt: z.string().max(200_000).optional(),
-    tools: z.array(z.string().min(1).max(128)).max(128).default([]),
-    mode: z.enum(['in_sandbox', 'managed', 'local']).default('managed'),
-    maxIterations: z.number().int().min(1).max(100).default(25),
-    sandbox: z.string().min(1).max(128).optional(),
-  })
-  .strict();
-export type AgentDefinition = z.input<typeof AgentDefinition>;
-
 /** The static part of `defineTool`; its `input` schema and `execute` function are checked separately. */
 export const ToolDefinitionMeta = z.object({
   name: z

@@ -15,7 +15,16 @@ export const sandboxStates = [
 export type SandboxState = (typeof sandboxStates)[number];
 
 /** Events an agent run streams. */
-export const agentStreamEvents = ['text-delta', 'tool-call', 'tool-result', 'thinking', 'done', 'error'] as const;
+export const agentStreamEvents = [
+  'start',
+  'text-delta',
+  'thinking',
+  'tool-call',
+  'tool-result',
+  'step',
+  'done',
+  'error',
+] as const;
 export type AgentStreamEvent = (typeof agentStreamEvents)[number];
 
 /** Audit events the control plane records, one per state-changing action. */
@@ -43,5 +52,12 @@ export const auditEvents = [
   'sandbox.branched',
   'workspace.created',
   'workspace.deleted',
+  'agent.created',
+  'agent.updated',
+  'agent.deleted',
+  'provider.created',
+  'provider.deleted',
+  'run.cancelled',
+  'thread.deleted',
 ] as const;
 export type AuditEvent = (typeof auditEvents)[number];

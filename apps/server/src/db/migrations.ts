@@ -233,6 +233,93 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('sandbox_urls_subdomain').unique().on('sandbox_urls').column('subdomain').execute();
       },
     },
+    '0011_agents': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('model_providers')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('type', 'text', (column) => column.notNull())
+          .addColumn('base_url', 'text', (column) => column.notNull())
+          .addColumn('api_key_secret', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('model_providers_org_name', ['org_id', 'name'])
+          .execute();
+        await db.schema
+          .createTable('agents')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('slug', 'text', (column) => column.notNull())
+          .addColumn('version', 'integer', (column) => column.notNull())
+          .addColumn('definition', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('agents_org_slug', ['org_id', 'slug'])
+          .execute();
+        await db.schema
+          .createTable('agent_versions')
+          .addColumn('agent_id', 'text', (column) => column.notNull().references('agents.id').onDelete('cascade'))
+          .addColumn('version', 'integer', (column) => column.notNull())
+          .addColumn('definition', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('agent_versions_pk', ['agent_id', 'version'])
+          .execute();
+        await db.schema
+          .createTable('threads')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('agent_id', 'text', (column) => column.notNull())
+          .addColumn('agent_slug', 'text', (column) => column.notNull())
+          .addColumn('sandbox_id', 'text')
+          .addColumn('message_count', 'integer', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('threads_org').on('threads').columns(['org_id', 'updated_at']).execute();
+        await db.schema
+          .createTable('thread_messages')
+          .addColumn('thread_id', 'text', (column) => column.notNull().references('threads.id').onDelete('cascade'))
+          .addColumn('seq', 'integer', (column) => column.notNull())
+          .addColumn('run_id', 'text', (column) => column.notNull())
+          .addColumn('role', 'text', (column) => column.notNull())
+          .addColumn('content', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('thread_messages_pk', ['thread_id', 'seq'])
+          .execute();
+        await db.schema
+          .createTable('agent_runs')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('agent_id', 'text', (column) => column.notNull())
+          .addColumn('agent_slug', 'text', (column) => column.notNull())
+          .addColumn('agent_version', 'integer', (column) => column.notNull())
+          .addColumn('thread_id', 'text')
+          .addColumn('sandbox_id', 'text')
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('prompt', 'text', (column) => column.notNull())
+          .addColumn('text', 'text')
+          .addColumn('stop_reason', 'text')
+          .addColumn('error', 'text')
+          .addColumn('input_tokens', 'integer', (column) => column.notNull())
+          .addColumn('output_tokens', 'integer', (column) => column.notNull())
+          .addColumn('steps', 'integer', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .execute();
+        await db.schema.createIndex('agent_runs_org').on('agent_runs').columns(['org_id', 'created_at']).execute();
+        await db.schema.createIndex('agent_runs_status').on('agent_runs').column('status').execute();
+        await db.schema
+          .createTable('run_events')
+          .addColumn('run_id', 'text', (column) => column.notNull().references('agent_runs.id').onDelete('cascade'))
+          .addColumn('seq', 'integer', (column) => column.notNull())
+          .addColumn('type', 'text', (column) => column.notNull())
+          .addColumn('data', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('run_events_pk', ['run_id', 'seq'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -136,4 +136,77 @@ export interface Database {
     details: string;
     created_at: Iso;
   };
+  model_providers: {
+    id: string;
+    org_id: string;
+    name: string;
+    type: string;
+    base_url: string;
+    api_key_secret: string | null;
+    created_at: Iso;
+  };
+  agents: {
+    id: string;
+    org_id: string;
+    slug: string;
+    version: number;
+    /** JSON: the agent's current definition (model, prompt, tools, mode, sandbox, limits). */
+    definition: string;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  agent_versions: {
+    agent_id: string;
+    version: number;
+    definition: string;
+    created_at: Iso;
+  };
+  threads: {
+    id: string;
+    org_id: string;
+    agent_id: string;
+    agent_slug: string;
+    /** A managed agent's per-thread sandbox. */
+    sandbox_id: string | null;
+    message_count: number;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  thread_messages: {
+    thread_id: string;
+    seq: number;
+    run_id: string;
+    role: string;
+    /** JSON: the model message content. */
+    content: string;
+    created_at: Iso;
+  };
+  agent_runs: {
+    id: string;
+    org_id: string;
+    agent_id: string;
+    agent_slug: string;
+    agent_version: number;
+    thread_id: string | null;
+    sandbox_id: string | null;
+    status: string;
+    prompt: string;
+    text: string | null;
+    stop_reason: string | null;
+    /** JSON `{ code, message }`. */
+    error: string | null;
+    input_tokens: number;
+    output_tokens: number;
+    steps: number;
+    created_at: Iso;
+    started_at: Iso | null;
+    finished_at: Iso | null;
+  };
+  run_events: {
+    run_id: string;
+    seq: number;
+    type: string;
+    /** JSON: the event without its type and seq. */
+    data: string;
+  };
 }

@@ -16,6 +16,9 @@ const sampleParams: Record<string, string> = {
   workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
   snapshotId: 'snp_aaaaaaaaaaaaaaaaaaaa',
   port: '8080',
+  slug: 'no-such-agent',
+  runId: 'run_aaaaaaaaaaaaaaaaaaaa',
+  threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
 };
 
 function concretePath(path: string): string {

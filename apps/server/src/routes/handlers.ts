@@ -1,5 +1,7 @@
 import { type ApiKey, expandScopes, type Org, type Role, type SshKey } from '@runtools/spec';
 import type { Kysely } from 'kysely';
+import type { AgentService } from '../agents/agent-service.js';
+import type { RunService } from '../agents/run-service.js';
 import { audit } from '../audit.js';
 import type { AuthContext } from '../auth/authenticate.js';
 import type { SecretStore } from '../credentials/secret-store.js';
@@ -39,6 +41,8 @@ export interface HandlerDeps {
   /** Largest file upload, in bytes. */
   maxUploadBytes: number;
   secrets: SecretStore;
+  agents: AgentService;
+  runs: RunService;
   version: string;
   /** Extra readiness checks beyond the database (e.g. the root key being loaded). */
   readinessChecks: () => Record<string, { ok: boolean; message?: string }>;
@@ -675,6 +679,66 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async sandboxesDestroy({ auth, params }) {
       return deps.sandboxes.destroy(auth, params.sandboxId);
+    },
+    async agentsCreate({ auth, body }) {
+      return deps.agents.create(auth, body);
+    },
+    async agentsList({ auth }) {
+      return { data: await deps.agents.list(auth) };
+    },
+    async agentsGet({ auth, params }) {
+      return deps.agents.get(auth, params.slug);
+    },
+    async agentsUpdate({ auth, params, body }) {
+      return deps.agents.update(auth, params.slug, body);
+    },
+    async agentsDelete({ auth, params }) {
+      return deps.agents.delete(auth, params.slug);
+    },
+    async agentsVersions({ auth, params }) {
+      return { data: await deps.agents.versions(auth, params.slug) };
+    },
+    async agentRunsCreate({ auth, params, body }) {
+      return deps.runs.start(auth, params.slug, body);
+    },
+    async agentRunsStream({ auth, params, body }) {
+      return deps.runs.stream(auth, params.slug, body);
+    },
+    async runsList({ auth, query }) {
+      return { data: await deps.runs.list(auth, query) };
+    },
+    async runsGet({ auth, params }) {
+      return deps.runs.get(auth, params.runId);
+    },
+    async runsCancel({ auth, params }) {
+      return deps.runs.cancel(auth, params.runId);
+    },
+    async runsEvents({ auth, params, query }) {
+      return deps.runs.events(auth, params.runId, query.after, query.follow);
+    },
+    async threadsList({ auth, query }) {
+      return { data: await deps.runs.threads(auth, query) };
+    },
+    async threadsGet({ auth, params }) {
+      return deps.runs.thread(auth, params.threadId);
+    },
+    async threadsMessages({ auth, params }) {
+      return { data: await deps.runs.messages(auth, params.threadId) };
+    },
+    async threadsDelete({ auth, params }) {
+      return deps.runs.deleteThread(auth, params.threadId);
+    },
+    async providersCreate({ auth, body }) {
+      return deps.agents.createProvider(auth, body);
+    },
+    async providersList({ auth }) {
+      return { data: await deps.agents.listProviders(auth) };
+    },
+    async providersDelete({ auth, params }) {
+      return deps.agents.deleteProvider(auth, params.name);
+    },
+    async modelsList({ auth }) {
+      return { data: await deps.agents.modelTable(auth) };
     },
   };
 }

@@ -1,0 +1,364 @@
+import {
+  type Agent,
+  type AgentCreateRequest,
+  type AgentMode,
+  type AgentUpdateRequest,
+  builtinTools,
+  ManagedSandbox,
+  type ModelInfoList,
+  type Provider,
+  type ProviderCreateRequest,
+} from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import type { z } from 'zod';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import { isUniqueViolation } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { newId, nowIso } from '../ids.js';
+import type { SandboxService } from '../sandboxes/sandbox-service.js';
+import { builtinProviders, isBuiltinProviderName, type ModelResolver, modelAliases } from './models.js';
+
+/** What an agent is, as stored (a version is a copy of it). */
+export interface AgentDefinitionRecord {
+  name: string;
+  description: string | null;
+  model: string;
+  systemPrompt: string;
+  tools: string[];
+  mode: AgentMode;
+  sandboxId: string | null;
+  managed: z.output<typeof ManagedSandbox> | null;
+  maxIterations: number;
+}
+
+export interface AgentRecord {
+  id: string;
+  orgId: string;
+  slug: string;
+  version: number;
+  definition: AgentDefinitionRecord;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function recordFromRow(row: Database['agents']): AgentRecord {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    slug: row.slug,
+    version: Number(row.version),
+    definition: JSON.parse(row.definition) as AgentDefinitionRecord,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function agentFromRecord(record: AgentRecord): Agent {
+  return {
+    id: record.id,
+    slug: record.slug,
+    ...record.definition,
+    version: record.version,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+function providerFromRow(row: Database['model_providers']): Provider {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type as Provider['type'],
+    baseUrl: row.base_url,
+    apiKeySecret: row.api_key_secret,
+    createdAt: row.created_at,
+  };
+}
+
+/** Agents (versioned definitions) and the model endpoints an org registers for them. */
+export class AgentService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly sandboxes: SandboxService,
+    private readonly models: ModelResolver,
+  ) {}
+
+  /** Checks a definition against what exists: its model, tools, mode and sandbox. */
+  private async validate(
+    auth: AuthContext,
+    input: Omit<AgentCreateRequest, 'slug'> & { name: string },
+  ): Promise<AgentDefinitionRecord> {
+    await this.models.target(auth.orgId, input.model);
+    const tools = input.tools ?? [...builtinTools];
+    const unknown = tools.filter((name) => !(builtinTools as readonly string[]).includes(name));
+    if (unknown.length)
+      throw new ApiError(
+        'tool_unknown',
+        `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; available: ${builtinTools.join(', ')}`,
+        { tools: unknown },
+      );
+    const mode: AgentMode = input.mode ?? (typeof input.sandbox === 'string' ? 'in_sandbox' : 'managed');
+    if (mode === 'local')
+      throw new ApiError(
+        'mode_not_available',
+        'the local device mode runs agents on linked devices through RunMesh, which this server does not offer yet; use in_sandbox or managed',
+        { mode },
+      );
+    let sandboxId: string | null = null;
+    let managed: AgentDefinitionRecord['managed'] = null;
+    if (mode === 'in_sandbox') {
+      if (typeof input.sandbox !== 'string')
+        throw new ApiError('validation_failed', 'mode in_sandbox needs sandbox: the id of the sandbox it works in', {
+          field: 'sandbox',
+        });
+      const sandbox = await this.sandboxes.get(auth, input.sandbox);
+      if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
+        throw new ApiError('sandbox_not_found', `sandbox ${input.sandbox} is ${sandbox.status}`, {
+          sandboxId: input.sandbox,
+        });
+      sandboxId = sandbox.id;
+    } else {
+      if (typeof input.sandbox === 'string')
+        throw new ApiError(
+          'validation_failed',
+          'mode managed creates its own sandboxes: give sandbox as { template, mounts, … } or leave it out',
+          { field: 'sandbox' },
+        );
+      managed = ManagedSandbox.parse(input.sandbox ?? {});
+    }
+    return {
+      name: input.name,
+      description: input.description ?? null,
+      model: input.model,
+      systemPrompt: input.systemPrompt ?? '',
+      tools,
+      mode,
+      sandboxId,
+      managed,
+      maxIterations: input.maxIterations ?? 25,
+    };
+  }
+
+  async create(auth: AuthContext, body: AgentCreateRequest): Promise<Agent> {
+    const definition = await this.validate(auth, { ...body, name: body.name ?? body.slug });
+    const now = nowIso();
+    const id = newId('agent');
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const json = JSON.stringify(definition);
+        await trx
+          .insertInto('agents')
+          .values({
+            id,
+            org_id: auth.orgId,
+            slug: body.slug,
+            version: 1,
+            definition: json,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+        await trx
+          .insertInto('agent_versions')
+          .values({ agent_id: id, version: 1, definition: json, created_at: now })
+          .execute();
+      });
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new ApiError('agent_exists', `an agent with slug ${body.slug} exists; update it or pick another slug`, {
+          slug: body.slug,
+        });
+      throw error;
+    }
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'agent.created',
+      actorKeyId: auth.keyId,
+      targetId: id,
+      details: { slug: body.slug, model: definition.model },
+    });
+    return agentFromRecord(await this.record(auth, body.slug));
+  }
+
+  async record(auth: AuthContext, slug: string): Promise<AgentRecord> {
+    const row = await this.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('slug', '=', slug)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('agent_not_found', `no agent ${slug}`, { slug });
+    return recordFromRow(row);
+  }
+
+  async get(auth: AuthContext, slug: string): Promise<Agent> {
+    return agentFromRecord(await this.record(auth, slug));
+  }
+
+  async list(auth: AuthContext): Promise<Agent[]> {
+    const rows = await this.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .orderBy('slug')
+      .execute();
+    return rows.map((row) => agentFromRecord(recordFromRow(row)));
+  }
+
+  /** A change is a new version; runs keep the version they started with. */
+  async update(auth: AuthContext, slug: string, body: AgentUpdateRequest): Promise<Agent> {
+    const current = await this.record(auth, slug);
+    const before = current.definition;
+    const merged = {
+      name: body.name ?? before.name,
+      description: body.description ?? before.description ?? undefined,
+      model: body.model ?? before.model,
+      systemPrompt: body.systemPrompt ?? before.systemPrompt,
+      tools: body.tools ?? before.tools,
+      mode: body.mode ?? (body.sandbox === undefined ? before.mode : undefined),
+      sandbox: body.sandbox ?? before.sandboxId ?? before.managed ?? undefined,
+      maxIterations: body.maxIterations ?? before.maxIterations,
+    };
+    const definition = await this.validate(auth, merged);
+    const now = nowIso();
+    const version = current.version + 1;
+    const json = JSON.stringify(definition);
+    await this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('agents')
+        .set({ version, definition: json, updated_at: now })
+        .where('id', '=', current.id)
+        .where('version', '=', current.version)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1)
+        throw new ApiError('invalid_transition', `agent ${slug} changed while this update ran; try again`, { slug });
+      await trx
+        .insertInto('agent_versions')
+        .values({ agent_id: current.id, version, definition: json, created_at: now })
+        .execute();
+    });
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'agent.updated',
+      actorKeyId: auth.keyId,
+      targetId: current.id,
+      details: { slug, version },
+    });
+    return agentFromRecord(await this.record(auth, slug));
+  }
+
+  async delete(auth: AuthContext, slug: string): Promise<{ id: string; deleted: true }> {
+    const current = await this.record(auth, slug);
+    await this.db.deleteFrom('agents').where('id', '=', current.id).execute();
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'agent.deleted',
+      actorKeyId: auth.keyId,
+      targetId: current.id,
+      details: { slug },
+    });
+    return { id: current.id, deleted: true };
+  }
+
+  async versions(auth: AuthContext, slug: string) {
+    const current = await this.record(auth, slug);
+    const rows = await this.db
+      .selectFrom('agent_versions')
+      .selectAll()
+      .where('agent_id', '=', current.id)
+      .orderBy('version', 'desc')
+      .execute();
+    return rows.map((row) => ({
+      id: current.id,
+      slug: current.slug,
+      ...(JSON.parse(row.definition) as AgentDefinitionRecord),
+      version: Number(row.version),
+      createdAt: row.created_at,
+    }));
+  }
+
+  async createProvider(auth: AuthContext, body: ProviderCreateRequest): Promise<Provider> {
+    if (isBuiltinProviderName(body.name))
+      throw new ApiError('provider_exists', `${body.name} is a built-in provider; pick another name`, {
+        name: body.name,
+      });
+    const row: Database['model_providers'] = {
+      id: newId('provider'),
+      org_id: auth.orgId,
+      name: body.name,
+      type: body.type,
+      base_url: body.baseUrl.replace(/\/+$/, ''),
+      api_key_secret: body.apiKeySecret ?? null,
+      created_at: nowIso(),
+    };
+    try {
+      await this.db.insertInto('model_providers').values(row).execute();
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new ApiError('provider_exists', `a provider named ${body.name} exists`, { name: body.name });
+      throw error;
+    }
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'provider.created',
+      actorKeyId: auth.keyId,
+      targetId: row.id,
+      details: { name: body.name, type: body.type },
+    });
+    return providerFromRow(row);
+  }
+
+  async listProviders(auth: AuthContext): Promise<Provider[]> {
+    const rows = await this.db
+      .selectFrom('model_providers')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .orderBy('name')
+      .execute();
+    return rows.map(providerFromRow);
+  }
+
+  async deleteProvider(auth: AuthContext, name: string): Promise<{ id: string; deleted: true }> {
+    const row = await this.db
+      .deleteFrom('model_providers')
+      .where('org_id', '=', auth.orgId)
+      .where('name', '=', name)
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) throw new ApiError('provider_not_found', `no provider named ${name}`, { name });
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'provider.deleted',
+      actorKeyId: auth.keyId,
+      targetId: row.id,
+      details: { name },
+    });
+    return { id: row.id, deleted: true };
+  }
+
+  /** The model table, then each built-in provider (any of its models as `provider/model-id`), then the org's. */
+  async modelTable(auth: AuthContext): Promise<z.infer<typeof ModelInfoList>['data']> {
+    return [
+      ...Object.entries(modelAliases).map(([alias, target]) => ({
+        alias,
+        provider: target.provider,
+        modelId: target.modelId,
+        secret: builtinProviders[target.provider].secret,
+      })),
+      ...Object.entries(builtinProviders).map(([provider, { secret }]) => ({
+        alias: null,
+        provider,
+        modelId: '*',
+        secret,
+      })),
+      ...(await this.listProviders(auth)).map((provider) => ({
+        alias: null,
+        provider: provider.name,
+        modelId: '*',
+        secret: provider.apiKeySecret,
+      })),
+    ];
+  }
+}

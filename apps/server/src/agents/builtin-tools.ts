@@ -1,0 +1,321 @@
+import { posix } from 'node:path';
+import { type BuiltinTool, builtinTools } from '@runtools/spec';
+import { type ToolSet, tool } from 'ai';
+import { z } from 'zod';
+import type { AuthContext } from '../auth/authenticate.js';
+import type { SecretStore } from '../credentials/secret-store.js';
+import { ApiError } from '../http/errors.js';
+import type { DevUrls } from '../sandboxes/dev-urls.js';
+import type { SandboxService } from '../sandboxes/sandbox-service.js';
+
+/** A tool result larger than this reaches the model cut in the middle, with a marker saying how much went. */
+export const maxToolOutputBytes = 32 * 1024;
+/** A command's default and longest time. */
+const bashTimeoutMs = 120_000;
+const maxBashTimeoutMs = 600_000;
+/** Lines `read_file` gives without a range. */
+const defaultReadLines = 2000;
+const maxSearchResults = 200;
+
+/** Keeps the head and the tail of a long text: errors usually sit at the end, context at the start. */
+export function truncate(text: string, limit = maxToolOutputBytes): string {
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= limit) return text;
+  const half = Math.floor(limit / 2);
+  const buffer = Buffer.from(text);
+  const head = buffer
+    .subarray(0, half)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+  const tail = buffer
+    .subarray(bytes - half)
+    .toString('utf8')
+    .replace(/^\uFFFD/, '');
+  return `${head}\n[... ${bytes - 2 * half} bytes truncated ...]\n${tail}`;
+}
+
+/** A word for /bin/sh, quoted so that nothing in it is interpreted. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface ToolEnvironment {
+  auth: AuthContext;
+  sandboxId: string;
+  sandboxes: SandboxService;
+  devUrls: DevUrls;
+  secrets: SecretStore;
+  /** Exa's API (`https://api.exa.ai`), or a local server speaking it in tests. */
+  exaUrl: string;
+  /** Relative paths are taken from here. */
+  workdir: string;
+}
+
+/** What a tool fails with: the message goes back to the model as the tool's result. */
+class ToolFailure extends Error {}
+
+function resolvePath(environment: ToolEnvironment, path: string): string {
+  return posix.resolve(environment.workdir, path);
+}
+
+async function run(environment: ToolEnvironment, command: string, timeoutMs = bashTimeoutMs) {
+  return environment.sandboxes.exec(environment.auth, environment.sandboxId, { command, timeoutMs });
+}
+
+/** A file as text; refuses what is not text rather than feeding the model binary noise. */
+async function readText(environment: ToolEnvironment, path: string): Promise<string> {
+  try {
+    const file = await environment.sandboxes.readFile(environment.auth, environment.sandboxId, path);
+    const buffer = Buffer.from(file.content, 'base64');
+    if (buffer.subarray(0, 8000).includes(0)) throw new ToolFailure(`${path} is a binary file`);
+    return buffer.toString('utf8');
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'file_not_found') throw new ToolFailure(`${path} does not exist`);
+    if (error instanceof ApiError && error.code === 'validation_failed') throw new ToolFailure(error.message);
+    throw error;
+  }
+}
+
+async function writeText(environment: ToolEnvironment, path: string, content: string): Promise<void> {
+  await environment.sandboxes.makeDirectory(environment.auth, environment.sandboxId, posix.dirname(path));
+  await environment.sandboxes.writeFile(environment.auth, environment.sandboxId, path, Buffer.from(content));
+}
+
+function count(haystack: string, needle: string): number {
+  let found = 0;
+  for (let index = haystack.indexOf(needle); index !== -1; index = haystack.indexOf(needle, index + needle.length))
+    found++;
+  return found;
+}
+
+const descriptions: Record<BuiltinTool, string> = {
+  bash: 'Run a shell command (bash) in the sandbox and get its exit code, stdout and stderr. The working directory persists only within one command.',
+  read_file: 'Read a text file, optionally a range of lines (1-based, inclusive). Lines come numbered.',
+  edit_file:
+    'Replace an exact piece of text in a file. oldText must appear exactly once unless replaceAll is true; include enough surrounding lines to make it unique.',
+  write_file: 'Create or overwrite a file with the given content; parent directories are created.',
+  delete_file: 'Delete a file, or a directory with recursive: true.',
+  list_directory: 'List a directory: names, types and sizes.',
+  file_search: 'Find files whose name matches a glob pattern (e.g. "*.ts"), under a directory.',
+  grep: 'Search file contents for a regular expression (ripgrep syntax), under a directory; answers path:line:text.',
+  web_search: 'Search the web (Exa) and get titles, URLs and text excerpts.',
+  get_dev_url: 'Get the URL at which a port of the sandbox (a web server started there) can be opened in a browser.',
+};
+
+/** The built-in tools an agent may use, bound to its sandbox and its caller's permissions. */
+export function builtinToolSet(environment: ToolEnvironment, allowed: readonly string[]): ToolSet {
+  const tools: Record<BuiltinTool, ToolSet[string]> = {
+    bash: tool({
+      description: descriptions.bash,
+      inputSchema: z.object({
+        command: z.string().min(1),
+        timeoutMs: z.number().int().min(1).max(maxBashTimeoutMs).optional(),
+      }),
+      execute: async ({ command, timeoutMs }) => {
+        const result = await environment.sandboxes.exec(environment.auth, environment.sandboxId, {
+          // bash where the template has it (every built-in one does), sh otherwise.
+          command: `if command -v bash >/dev/null 2>&1; then exec bash -c ${shellQuote(command)}; else exec sh -c ${shellQuote(command)}; fi`,
+          cwd: environment.workdir,
+          timeoutMs: timeoutMs ?? bashTimeoutMs,
+        });
+        return {
+          exitCode: result.exitCode,
+          ...(result.timedOut ? { timedOut: true } : {}),
+          stdout: truncate(result.stdout, maxToolOutputBytes / 2),
+          stderr: truncate(result.stderr, maxToolOutputBytes / 2),
+        };
+      },
+    }),
+    read_file: tool({
+      description: descriptions.read_file,
+      inputSchema: z.object({
+        path: z.string().min(1),
+        startLine: z.number().int().min(1).optional(),
+        endLine: z.number().int().min(1).optional(),
+      }),
+      execute: async ({ path, startLine, endLine }) => {
+        const absolute = resolvePath(environment, path);
+        const lines = (await readText(environment, absolute)).split('\n');
+        if (lines.at(-1) === '') lines.pop();
+        const first = startLine ?? 1;
+        const last = Math.min(endLine ?? first + defaultReadLines - 1, lines.length);
+        if (first > Math.max(lines.length, 1))
+          throw new ToolFailure(`${absolute} has ${lines.length} lines; startLine ${first} is past the end`);
+        if (last < first) throw new ToolFailure(`endLine ${endLine} is before startLine ${first}`);
+        const width = String(last).length;
+        const body = lines
+          .slice(first - 1, last)
+          .map((line, index) => `${String(first + index).padStart(width)}\t${line}`)
+          .join('\n');
+        return { path: absolute, totalLines: lines.length, startLine: first, endLine: last, content: truncate(body) };
+      },
+    }),
+    edit_file: tool({
+      description: descriptions.edit_file,
+      inputSchema: z.object({
+        path: z.string().min(1),
+        oldText: z.string().min(1),
+        newText: z.string(),
+        replaceAll: z.boolean().optional(),
+      }),
+      execute: async ({ path, oldText, newText, replaceAll }) => {
+        const absolute = resolvePath(environment, path);
+        const content = await readText(environment, absolute);
+        const found = count(content, oldText);
+        if (found === 0)
+          throw new ToolFailure(`oldText was not found in ${absolute}; read the file and copy it exactly`);
+        if (found > 1 && !replaceAll)
+          throw new ToolFailure(
+            `oldText appears ${found} times in ${absolute}; add surrounding lines to make it unique, or set replaceAll`,
+          );
+        await writeText(environment, absolute, content.split(oldText).join(newText));
+        return { path: absolute, replacements: found };
+      },
+    }),
+    write_file: tool({
+      description: descriptions.write_file,
+      inputSchema: z.object({ path: z.string().min(1), content: z.string() }),
+      execute: async ({ path, content }) => {
+        const absolute = resolvePath(environment, path);
+        await writeText(environment, absolute, content);
+        return { path: absolute, bytes: Buffer.byteLength(content) };
+      },
+    }),
+    delete_file: tool({
+      description: descriptions.delete_file,
+      inputSchema: z.object({ path: z.string().min(1), recursive: z.boolean().optional() }),
+      execute: async ({ path, recursive }) => {
+        const absolute = resolvePath(environment, path);
+        if (absolute === '/') throw new ToolFailure('refusing to delete /');
+        const result = await run(
+          environment,
+          `if [ -d ${shellQuote(absolute)} ] && [ ! -L ${shellQuote(absolute)} ]; then ${recursive ? 'rm -rf --' : 'rmdir --'} ${shellQuote(absolute)}; elif [ -e ${shellQuote(absolute)} ] || [ -L ${shellQuote(absolute)} ]; then rm -f -- ${shellQuote(absolute)}; else echo "${absolute} does not exist" >&2; exit 1; fi`,
+        );
+        if (result.exitCode !== 0)
+          throw new ToolFailure(
+            result.stderr.includes('Directory not empty')
+              ? `${absolute} is a directory that is not empty; set recursive to delete it with everything in it`
+              : result.stderr.trim() || `could not delete ${absolute}`,
+          );
+        return { path: absolute, deleted: true };
+      },
+    }),
+    list_directory: tool({
+      description: descriptions.list_directory,
+      inputSchema: z.object({ path: z.string().min(1).default('.') }),
+      execute: async ({ path }) => {
+        const absolute = resolvePath(environment, path);
+        try {
+          const entries = await environment.sandboxes.listFiles(environment.auth, environment.sandboxId, absolute);
+          return {
+            path: absolute,
+            entries: entries.slice(0, 1000).map(({ name, type, size }) => ({ name, type, size })),
+            ...(entries.length > 1000 ? { truncated: entries.length - 1000 } : {}),
+          };
+        } catch (error) {
+          if (error instanceof ApiError && (error.code === 'file_not_found' || error.code === 'validation_failed'))
+            throw new ToolFailure(error.code === 'file_not_found' ? `${absolute} does not exist` : error.message);
+          throw error;
+        }
+      },
+    }),
+    file_search: tool({
+      description: descriptions.file_search,
+      inputSchema: z.object({ pattern: z.string().min(1), path: z.string().min(1).default('.') }),
+      execute: async ({ pattern, path }) => {
+        const absolute = resolvePath(environment, path);
+        const test = pattern.includes('/') ? '-path' : '-name';
+        const target = pattern.includes('/') ? `*${pattern.startsWith('/') ? '' : '/'}${pattern}` : pattern;
+        const result = await run(
+          environment,
+          `find ${shellQuote(absolute)} \\( -name .git -o -name node_modules \\) -prune -o ${test} ${shellQuote(target)} -print 2>/dev/null | head -n ${maxSearchResults + 1}`,
+        );
+        const paths = result.stdout.split('\n').filter(Boolean);
+        return {
+          matches: paths.slice(0, maxSearchResults),
+          ...(paths.length > maxSearchResults ? { truncated: true } : {}),
+        };
+      },
+    }),
+    grep: tool({
+      description: descriptions.grep,
+      inputSchema: z.object({
+        pattern: z.string().min(1),
+        path: z.string().min(1).default('.'),
+        glob: z.string().optional().describe('only files whose name matches, e.g. "*.py"'),
+        ignoreCase: z.boolean().optional(),
+      }),
+      execute: async ({ pattern, path, glob, ignoreCase }) => {
+        const absolute = resolvePath(environment, path);
+        // ripgrep where the template has it; GNU grep (in every template) otherwise, with the same output.
+        const rg = `rg --line-number --no-heading --color never --max-columns 400 ${ignoreCase ? '-i ' : ''}${glob ? `--glob ${shellQuote(glob)} ` : ''}-e ${shellQuote(pattern)} ${shellQuote(absolute)}`;
+        const grep = `grep -rnIE --exclude-dir=.git --exclude-dir=node_modules ${ignoreCase ? '-i ' : ''}${glob ? `--include=${shellQuote(glob)} ` : ''}-e ${shellQuote(pattern)} ${shellQuote(absolute)}`;
+        // The search's own status goes to stderr: through the pipe to head, sh would only report head's.
+        const result = await run(
+          environment,
+          `{ if command -v rg >/dev/null 2>&1; then ${rg}; else ${grep}; fi; echo "status:$?" >&2; } | head -n ${maxSearchResults + 1}`,
+        );
+        const status = Number(/status:(\d+)\s*$/.exec(result.stderr)?.[1] ?? 0);
+        if (status > 1)
+          throw new ToolFailure(result.stderr.replace(/status:\d+\s*$/, '').trim() || `the search failed (${status})`);
+        const lines = result.stdout.split('\n').filter(Boolean);
+        return {
+          matches: truncate(lines.slice(0, maxSearchResults).join('\n')),
+          count: Math.min(lines.length, maxSearchResults),
+          ...(lines.length > maxSearchResults ? { truncated: true } : {}),
+        };
+      },
+    }),
+    web_search: tool({
+      description: descriptions.web_search,
+      inputSchema: z.object({ query: z.string().min(1), numResults: z.number().int().min(1).max(20).optional() }),
+      execute: async ({ query, numResults }, { abortSignal }) => {
+        let key: string;
+        try {
+          key = (await environment.secrets.get(environment.auth.orgId, 'EXA_API_KEY')).value;
+        } catch (error) {
+          if (error instanceof ApiError && error.code === 'secret_not_found')
+            throw new ToolFailure('web search is not set up: the org secret EXA_API_KEY (an Exa API key) is missing');
+          throw error;
+        }
+        const response = await fetch(`${environment.exaUrl.replace(/\/$/, '')}/search`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': key },
+          body: JSON.stringify({
+            query,
+            numResults: numResults ?? 5,
+            contents: { text: { maxCharacters: 2000 } },
+          }),
+          ...(abortSignal ? { signal: abortSignal } : {}),
+        });
+        const text = await response.text();
+        if (!response.ok) throw new ToolFailure(`web search failed (${response.status}): ${truncate(text, 1000)}`);
+        const body = JSON.parse(text) as { results?: { title?: string; url?: string; text?: string }[] };
+        return {
+          results: (body.results ?? []).map((result) => ({
+            title: result.title ?? null,
+            url: result.url ?? null,
+            text: truncate(result.text ?? '', 4000),
+          })),
+        };
+      },
+    }),
+    get_dev_url: tool({
+      description: descriptions.get_dev_url,
+      inputSchema: z.object({
+        port: z.number().int().min(1).max(65535),
+        public: z.boolean().optional().describe('anyone with the URL may open it (default: a signed private link)'),
+      }),
+      execute: async ({ port, public: isPublic }) => {
+        const url = await environment.devUrls.expose(environment.auth, environment.sandboxId, {
+          port,
+          ...(isPublic === undefined ? {} : { public: isPublic }),
+        });
+        return { port, url: url.signedUrl ?? url.url, public: url.public, expiresAt: url.signedUrlExpiresAt };
+      },
+    }),
+  };
+  return Object.fromEntries(builtinTools.filter((name) => allowed.includes(name)).map((name) => [name, tools[name]]));
+}
+
+export { ToolFailure };

@@ -1,0 +1,154 @@
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createDeepSeek } from '@ai-sdk/deepseek';
+import { createGoogle } from '@ai-sdk/google';
+import { createGroq } from '@ai-sdk/groq';
+import { createMistral } from '@ai-sdk/mistral';
+import { createOpenAI } from '@ai-sdk/openai';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import { createXai } from '@ai-sdk/xai';
+import type { ProviderType } from '@runtools/spec';
+import type { LanguageModel } from 'ai';
+import type { Kysely } from 'kysely';
+import type { SecretStore } from '../credentials/secret-store.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+
+/** The providers every org has; each reads its key from the org secret named here. */
+export const builtinProviders = {
+  anthropic: { secret: 'ANTHROPIC_API_KEY', create: (apiKey: string) => createAnthropic({ apiKey }) },
+  openai: { secret: 'OPENAI_API_KEY', create: (apiKey: string) => createOpenAI({ apiKey }) },
+  google: { secret: 'GOOGLE_GENERATIVE_AI_API_KEY', create: (apiKey: string) => createGoogle({ apiKey }) },
+  xai: { secret: 'XAI_API_KEY', create: (apiKey: string) => createXai({ apiKey }) },
+  mistral: { secret: 'MISTRAL_API_KEY', create: (apiKey: string) => createMistral({ apiKey }) },
+  deepseek: { secret: 'DEEPSEEK_API_KEY', create: (apiKey: string) => createDeepSeek({ apiKey }) },
+  groq: { secret: 'GROQ_API_KEY', create: (apiKey: string) => createGroq({ apiKey }) },
+} as const;
+export type BuiltinProvider = keyof typeof builtinProviders;
+
+const isBuiltin = (name: string): name is BuiltinProvider => Object.hasOwn(builtinProviders, name);
+
+/**
+ * The model table: the short names agents use, and the provider model each stands for. Anything else is
+ * addressed as `provider/model-id` (a built-in provider or one the org registered).
+ */
+export const modelAliases: Readonly<Record<string, { provider: BuiltinProvider; modelId: string }>> = {
+  'claude-opus-4': { provider: 'anthropic', modelId: 'claude-opus-4-1' },
+  'claude-opus-4.5': { provider: 'anthropic', modelId: 'claude-opus-4-5' },
+  'claude-sonnet-4': { provider: 'anthropic', modelId: 'claude-sonnet-4-0' },
+  'claude-sonnet-4.5': { provider: 'anthropic', modelId: 'claude-sonnet-4-5' },
+  'claude-haiku-4.5': { provider: 'anthropic', modelId: 'claude-haiku-4-5' },
+  'gpt-5': { provider: 'openai', modelId: 'gpt-5' },
+  'gpt-5-mini': { provider: 'openai', modelId: 'gpt-5-mini' },
+  'gpt-5-nano': { provider: 'openai', modelId: 'gpt-5-nano' },
+  'gpt-4.1': { provider: 'openai', modelId: 'gpt-4.1' },
+  'gpt-4o': { provider: 'openai', modelId: 'gpt-4o' },
+  o3: { provider: 'openai', modelId: 'o3' },
+  'o4-mini': { provider: 'openai', modelId: 'o4-mini' },
+  'gemini-3-pro': { provider: 'google', modelId: 'gemini-3-pro-preview' },
+  'gemini-2.5-pro': { provider: 'google', modelId: 'gemini-2.5-pro' },
+  'gemini-2.5-flash': { provider: 'google', modelId: 'gemini-2.5-flash' },
+  'grok-4': { provider: 'xai', modelId: 'grok-4' },
+  'grok-3': { provider: 'xai', modelId: 'grok-3' },
+  'mistral-large': { provider: 'mistral', modelId: 'mistral-large-latest' },
+  codestral: { provider: 'mistral', modelId: 'codestral-latest' },
+  'deepseek-chat': { provider: 'deepseek', modelId: 'deepseek-chat' },
+  'deepseek-reasoner': { provider: 'deepseek', modelId: 'deepseek-reasoner' },
+  'llama-3.3-70b': { provider: 'groq', modelId: 'llama-3.3-70b-versatile' },
+  'kimi-k2': { provider: 'groq', modelId: 'moonshotai/kimi-k2-instruct' },
+};
+
+/** Where a model name leads, before any key is read. */
+export type ModelTarget =
+  | { kind: 'builtin'; provider: BuiltinProvider; modelId: string; secret: string }
+  | {
+      kind: 'custom';
+      provider: string;
+      type: ProviderType;
+      baseUrl: string;
+      modelId: string;
+      secret: string | null;
+    };
+
+export function isBuiltinProviderName(name: string): boolean {
+  return isBuiltin(name);
+}
+
+/** Resolves model names for an org and builds AI SDK models with the org's keys, server-side only. */
+export class ModelResolver {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly secrets: SecretStore,
+  ) {}
+
+  /** What a model name stands for; `model_unknown` when it names nothing this org can use. */
+  async target(orgId: string, name: string): Promise<ModelTarget> {
+    const alias = modelAliases[name];
+    if (alias) return { kind: 'builtin', ...alias, secret: builtinProviders[alias.provider].secret };
+    const slash = name.indexOf('/');
+    if (slash <= 0)
+      throw new ApiError(
+        'model_unknown',
+        `unknown model ${name}: use an alias from GET /v1/models (e.g. claude-sonnet-4, gpt-5) or "provider/model-id"`,
+        { model: name },
+      );
+    const provider = name.slice(0, slash);
+    const modelId = name.slice(slash + 1);
+    if (isBuiltin(provider)) return { kind: 'builtin', provider, modelId, secret: builtinProviders[provider].secret };
+    const row = await this.db
+      .selectFrom('model_providers')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('name', '=', provider)
+      .executeTakeFirst();
+    if (!row)
+      throw new ApiError(
+        'model_unknown',
+        `unknown model ${name}: no provider named ${provider} (built-in: ${Object.keys(builtinProviders).join(', ')}; register others with POST /v1/providers)`,
+        { model: name, provider },
+      );
+    return {
+      kind: 'custom',
+      provider,
+      type: row.type as ProviderType,
+      baseUrl: row.base_url,
+      modelId,
+      secret: row.api_key_secret,
+    };
+  }
+
+  /** An AI SDK model for the name, with its key read from the org's secrets (never from this process's env). */
+  async model(orgId: string, name: string): Promise<LanguageModel> {
+    const target = await this.target(orgId, name);
+    const apiKey = target.secret ? await this.key(orgId, target.secret, target.provider) : undefined;
+    if (target.kind === 'builtin') return builtinProviders[target.provider].create(apiKey as string)(target.modelId);
+    // A custom endpoint without a key gets a placeholder: the SDKs would otherwise read the server's env.
+    const key = apiKey ?? 'none';
+    switch (target.type) {
+      case 'openai-compatible':
+        return createOpenAICompatible({
+          name: target.provider,
+          baseURL: target.baseUrl,
+          ...(apiKey ? { apiKey } : {}),
+          includeUsage: true,
+        })(target.modelId);
+      case 'openai':
+        return createOpenAI({ baseURL: target.baseUrl, apiKey: key }).chat(target.modelId);
+      case 'anthropic':
+        return createAnthropic({ baseURL: target.baseUrl, apiKey: key })(target.modelId);
+    }
+  }
+
+  private async key(orgId: string, secret: string, provider: string): Promise<string> {
+    try {
+      return (await this.secrets.get(orgId, secret)).value;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'secret_not_found')
+        throw new ApiError(
+          'provider_key_missing',
+          `the ${provider} provider needs its API key: set the org secret ${secret} (runtools secret set ${secret} --category provider)`,
+          { provider, secret },
+        );
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,773 @@
+import type { AgentRunRequest, Run, RunEvent, RunStatus, Thread, ThreadMessage, TokenUsage } from '@runtools/spec';
+import {
+  APICallError,
+  type LanguageModel,
+  type LanguageModelUsage,
+  type ModelMessage,
+  stepCountIs,
+  streamText,
+  type UserContent,
+} from 'ai';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import type { SecretStore } from '../credentials/secret-store.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { newId, nowIso } from '../ids.js';
+import type { DevUrls } from '../sandboxes/dev-urls.js';
+import type { SandboxService } from '../sandboxes/sandbox-service.js';
+import type { AgentRecord, AgentService } from './agent-service.js';
+import { builtinToolSet } from './builtin-tools.js';
+import type { ModelResolver } from './models.js';
+
+/** Events are written to the database in batches this often (and at every step's end and the run's). */
+const flushIntervalMs = 50;
+const finished: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'max_iterations'];
+
+type EventBody = RunEvent extends infer Event ? (Event extends RunEvent ? Omit<Event, 'seq' | 'at'> : never) : never;
+
+/** A run in this process: its events so far (followers read them from here) and how to stop it. */
+interface LiveRun {
+  events: RunEvent[];
+  persisted: number;
+  wake: Set<() => void>;
+  abort: AbortController;
+  ended: boolean;
+  flushing: Promise<void>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface RunServiceOptions {
+  exaUrl: string;
+}
+
+function runFromRow(row: Database['agent_runs']): Run {
+  const input = Number(row.input_tokens);
+  const output = Number(row.output_tokens);
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    agent: row.agent_slug,
+    agentVersion: Number(row.agent_version),
+    threadId: row.thread_id,
+    sandboxId: row.sandbox_id,
+    status: row.status as RunStatus,
+    prompt: row.prompt,
+    text: row.text,
+    stopReason: row.stop_reason,
+    error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : null,
+    usage: { inputTokens: input, outputTokens: output, totalTokens: input + output },
+    steps: Number(row.steps),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+function threadFromRow(row: Database['threads']): Thread {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    agent: row.agent_slug,
+    sandboxId: row.sandbox_id,
+    messageCount: Number(row.message_count),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function usageOf(usage: LanguageModelUsage | undefined): TokenUsage {
+  const inputTokens = usage?.inputTokens ?? 0;
+  const outputTokens = usage?.outputTokens ?? 0;
+  return { inputTokens, outputTokens, totalTokens: usage?.totalTokens ?? inputTokens + outputTokens };
+}
+
+/** Text-like attachments go to the model as text; images as images; anything else as a file part. */
+function isTextual(mediaType: string): boolean {
+  return /^text\//.test(mediaType) || /[/+](json|xml|yaml|x-yaml|javascript|typescript|x-sh|csv)$/.test(mediaType);
+}
+
+function userContent(body: AgentRunRequest): UserContent {
+  if (!body.attachments?.length) return body.prompt;
+  const parts: Exclude<UserContent, string> = [{ type: 'text', text: body.prompt }];
+  for (const attachment of body.attachments) {
+    const bytes = Buffer.from(attachment.content, 'base64');
+    if (isTextual(attachment.mediaType))
+      parts.push({
+        type: 'text',
+        text: `<attachment name="${attachment.name}" type="${attachment.mediaType}">\n${bytes.toString('utf8')}\n</attachment>`,
+      });
+    else if (attachment.mediaType.startsWith('image/'))
+      parts.push({ type: 'image', image: attachment.content, mediaType: attachment.mediaType });
+    else
+      parts.push({
+        type: 'file',
+        data: attachment.content,
+        mediaType: attachment.mediaType,
+        filename: attachment.name,
+      });
+  }
+  return parts;
+}
+
+/** A failure as a run reports it: a code and a message a person can act on. */
+function describeFailure(error: unknown): { code: string; message: string } {
+  if (error instanceof ApiError) return { code: error.code, message: error.message };
+  if (APICallError.isInstance(error)) {
+    const status = error.statusCode ?? 0;
+    const code =
+      status === 401 || status === 403 ? 'model_auth_failed' : status === 429 ? 'model_rate_limited' : 'model_error';
+    return { code, message: `the model provider answered ${status || 'with an error'}: ${error.message}` };
+  }
+  return { code: 'run_failed', message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * Agent runs: the loop (model → tool calls in the sandbox → results back → … until a final answer or
+ * maxIterations), its events streamed to followers and stored for replay, threads that keep the messages.
+ */
+export class RunService {
+  private readonly live = new Map<string, LiveRun>();
+  /** Set while the server stops: runs it aborts end as failed (interrupted), not as cancelled by someone. */
+  private stopping = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly agents: AgentService,
+    private readonly models: ModelResolver,
+    private readonly sandboxes: SandboxService,
+    private readonly devUrls: DevUrls,
+    private readonly secrets: SecretStore,
+    private readonly options: RunServiceOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Runs left queued or running by a control plane that stopped: they cannot go on (their model stream and
+   * tool calls died with it), so they end as failed, with the reason stored and streamed to any replay.
+   */
+  async recover(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('agent_runs')
+      .select(['id', 'input_tokens', 'output_tokens', 'steps', 'text'])
+      .where('status', 'in', ['queued', 'running'])
+      .execute();
+    const failure = {
+      code: 'interrupted',
+      message: 'the control plane stopped while this run was in progress; start it again',
+    };
+    for (const row of rows) {
+      const last = await this.db
+        .selectFrom('run_events')
+        .select(({ fn }) => fn.max('seq').as('seq'))
+        .where('run_id', '=', row.id)
+        .executeTakeFirst();
+      const seq = Number(last?.seq ?? 0);
+      const at = nowIso();
+      const input = Number(row.input_tokens);
+      const output = Number(row.output_tokens);
+      await this.db
+        .insertInto('run_events')
+        .values([
+          { run_id: row.id, seq: seq + 1, type: 'error', data: JSON.stringify({ at, ...failure }) },
+          {
+            run_id: row.id,
+            seq: seq + 2,
+            type: 'done',
+            data: JSON.stringify({
+              at,
+              status: 'failed',
+              stopReason: 'interrupted',
+              text: row.text,
+              usage: { inputTokens: input, outputTokens: output, totalTokens: input + output },
+              steps: Number(row.steps),
+            }),
+          },
+        ])
+        .execute();
+      await this.db
+        .updateTable('agent_runs')
+        .set({ status: 'failed', stop_reason: 'interrupted', error: JSON.stringify(failure), finished_at: at })
+        .where('id', '=', row.id)
+        .execute();
+    }
+    return rows.length;
+  }
+
+  /** Starts a run and answers at once with it (queued); the loop goes on in the background. */
+  async start(auth: AuthContext, slug: string, body: AgentRunRequest): Promise<Run> {
+    const agent = await this.agents.record(auth, slug);
+    const definition = agent.definition;
+    // Checked before anything is created: a missing key or an unknown model is the caller's to fix now.
+    const model = await this.models.model(auth.orgId, definition.model);
+    if (definition.mode === 'in_sandbox' && definition.sandboxId) {
+      const sandbox = await this.sandboxes.get(auth, definition.sandboxId);
+      if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
+        throw new ApiError(
+          'sandbox_not_running',
+          `the agent's sandbox ${sandbox.id} is ${sandbox.status}; link it to another with PATCH /v1/agents/${slug}`,
+          { sandboxId: sandbox.id, status: sandbox.status },
+        );
+    }
+    const now = nowIso();
+    let thread: Database['threads'] | undefined;
+    if (body.thread === true) {
+      thread = {
+        id: newId('thread'),
+        org_id: auth.orgId,
+        agent_id: agent.id,
+        agent_slug: agent.slug,
+        sandbox_id: null,
+        message_count: 0,
+        created_at: now,
+        updated_at: now,
+      };
+      await this.db.insertInto('threads').values(thread).execute();
+    } else if (typeof body.thread === 'string') {
+      thread = await this.threadRow(auth, body.thread);
+      if (thread.agent_id !== agent.id)
+        throw new ApiError(
+          'validation_failed',
+          `thread ${thread.id} belongs to agent ${thread.agent_slug}, not ${slug}`,
+          {
+            field: 'thread',
+          },
+        );
+    }
+    const row: Database['agent_runs'] = {
+      id: newId('run'),
+      org_id: auth.orgId,
+      agent_id: agent.id,
+      agent_slug: agent.slug,
+      agent_version: agent.version,
+      thread_id: thread?.id ?? null,
+      sandbox_id: definition.mode === 'in_sandbox' ? definition.sandboxId : null,
+      status: 'queued',
+      prompt: body.prompt,
+      text: null,
+      stop_reason: null,
+      error: null,
+      input_tokens: 0,
+      output_tokens: 0,
+      steps: 0,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+    };
+    await this.db.insertInto('agent_runs').values(row).execute();
+    const live: LiveRun = {
+      events: [],
+      persisted: 0,
+      wake: new Set(),
+      abort: new AbortController(),
+      ended: false,
+      flushing: Promise.resolve(),
+      timer: undefined,
+    };
+    this.live.set(row.id, live);
+    setImmediate(() => {
+      this.execute(auth, agent, row, thread, model, body, live).catch((error: unknown) =>
+        this.logger.error({ err: error, runId: row.id }, 'agent run crashed'),
+      );
+    });
+    return runFromRow(row);
+  }
+
+  private emit(runId: string, live: LiveRun, event: EventBody): void {
+    live.events.push({ ...event, seq: live.events.length + 1, at: nowIso() } as RunEvent);
+    for (const wake of live.wake) wake();
+    live.timer ??= setTimeout(() => {
+      live.timer = undefined;
+      void this.flush(runId, live);
+    }, flushIntervalMs);
+  }
+
+  /** Writes the events not yet stored, one batch at a time and in order. */
+  private flush(runId: string, live: LiveRun): Promise<void> {
+    live.flushing = live.flushing.then(async () => {
+      const pending = live.events.slice(live.persisted);
+      if (!pending.length) return;
+      await this.db
+        .insertInto('run_events')
+        .values(pending.map(({ seq, type, ...data }) => ({ run_id: runId, seq, type, data: JSON.stringify(data) })))
+        .execute();
+      live.persisted += pending.length;
+    });
+    return live.flushing;
+  }
+
+  /** The sandbox the run works in: the linked one, the thread's, or a new one from the managed spec. */
+  private async sandboxFor(
+    auth: AuthContext,
+    agent: AgentRecord,
+    run: Database['agent_runs'],
+    thread: Database['threads'] | undefined,
+  ): Promise<{ id: string; created: boolean }> {
+    const definition = agent.definition;
+    const resume = async (id: string) => {
+      const sandbox = await this.sandboxes.get(auth, id);
+      if (sandbox.status === 'paused') await this.sandboxes.resume(auth, id);
+      return sandbox;
+    };
+    if (definition.mode === 'in_sandbox' && definition.sandboxId) {
+      await resume(definition.sandboxId);
+      return { id: definition.sandboxId, created: false };
+    }
+    const managed = definition.managed ?? { scope: 'run' as const, cleanup: 'destroy' as const };
+    if (managed.scope === 'thread' && thread?.sandbox_id) {
+      const sandbox = await resume(thread.sandbox_id).catch(() => undefined);
+      if (sandbox && sandbox.status !== 'destroyed' && sandbox.status !== 'destroying')
+        return { id: thread.sandbox_id, created: false };
+    }
+    const sandbox = await this.sandboxes.create(auth, {
+      ...(managed.template ? { template: managed.template } : {}),
+      ...(managed.runtime ? { runtime: managed.runtime } : {}),
+      ...(managed.resources ? { resources: managed.resources } : {}),
+      ...(managed.mounts ? { mounts: managed.mounts } : {}),
+      ...(managed.network ? { network: managed.network } : {}),
+      metadata: { agent: agent.slug, [managed.scope === 'thread' && thread ? 'thread' : 'run']: thread?.id ?? run.id },
+    });
+    if (managed.scope === 'thread' && thread) {
+      await this.db.updateTable('threads').set({ sandbox_id: sandbox.id }).where('id', '=', thread.id).execute();
+      thread.sandbox_id = sandbox.id;
+    }
+    return { id: sandbox.id, created: managed.scope === 'run' || !thread };
+  }
+
+  private async execute(
+    auth: AuthContext,
+    agent: AgentRecord,
+    run: Database['agent_runs'],
+    thread: Database['threads'] | undefined,
+    model: LanguageModel,
+    body: AgentRunRequest,
+    live: LiveRun,
+  ): Promise<void> {
+    const definition = agent.definition;
+    let status: RunStatus = 'failed';
+    let stopReason: string | null = null;
+    let failure: { code: string; message: string } | null = null;
+    let text: string | null = null;
+    let steps = 0;
+    const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+    let sandbox: { id: string; created: boolean } | undefined;
+    const newMessages: ModelMessage[] = [];
+    try {
+      if (live.abort.signal.aborted) throw live.abort.signal.reason;
+      await this.db
+        .updateTable('agent_runs')
+        .set({ status: 'running', started_at: nowIso() })
+        .where('id', '=', run.id)
+        .execute();
+      sandbox = await this.sandboxFor(auth, agent, run, thread);
+      if (sandbox.id !== run.sandbox_id)
+        await this.db.updateTable('agent_runs').set({ sandbox_id: sandbox.id }).where('id', '=', run.id).execute();
+      const info = await this.sandboxes.get(auth, sandbox.id);
+      const workdir = info.mounts.length ? (info.mounts[0]?.path ?? '/workspace') : '/root';
+      this.emit(run.id, live, {
+        type: 'start',
+        runId: run.id,
+        threadId: thread?.id ?? null,
+        agent: agent.slug,
+        model: definition.model,
+        sandboxId: sandbox.id,
+      });
+      const history = thread ? await this.history(thread.id) : [];
+      const prompt: ModelMessage = { role: 'user', content: userContent(body) };
+      newMessages.push(prompt);
+      const tools = builtinToolSet(
+        {
+          auth,
+          sandboxId: sandbox.id,
+          sandboxes: this.sandboxes,
+          devUrls: this.devUrls,
+          secrets: this.secrets,
+          exaUrl: this.options.exaUrl,
+          workdir,
+        },
+        definition.tools,
+      );
+      const environment = `You work in a Linux sandbox (you are root). Your working directory is ${workdir}; relative paths in tools are taken from there.`;
+      const result = streamText({
+        model,
+        system: definition.systemPrompt ? `${definition.systemPrompt}\n\n${environment}` : environment,
+        messages: [...history, prompt],
+        tools,
+        stopWhen: stepCountIs(definition.maxIterations),
+        abortSignal: live.abort.signal,
+        maxRetries: 2,
+      });
+      const toolStarted = new Map<string, number>();
+      let stepText = '';
+      let lastFinish = 'stop';
+      let streamError: unknown;
+      let aborted = false;
+      for await (const part of result.fullStream) {
+        switch (part.type) {
+          case 'start-step':
+            stepText = '';
+            break;
+          case 'text-delta':
+            stepText += part.text;
+            this.emit(run.id, live, { type: 'text-delta', text: part.text });
+            break;
+          case 'reasoning-delta':
+            this.emit(run.id, live, { type: 'thinking', text: part.text });
+            break;
+          case 'tool-call':
+            toolStarted.set(part.toolCallId, performance.now());
+            this.emit(run.id, live, {
+              type: 'tool-call',
+              toolCallId: part.toolCallId,
+              toolName: part.toolName,
+              input: part.input,
+            });
+            break;
+          case 'tool-result':
+            this.emit(run.id, live, {
+              type: 'tool-result',
+              toolCallId: part.toolCallId,
+              toolName: part.toolName,
+              output: part.output,
+              isError: false,
+              durationMs: Math.round(performance.now() - (toolStarted.get(part.toolCallId) ?? performance.now())),
+            });
+            break;
+          case 'tool-error':
+            this.emit(run.id, live, {
+              type: 'tool-result',
+              toolCallId: part.toolCallId,
+              toolName: part.toolName,
+              output: part.error instanceof Error ? part.error.message : String(part.error),
+              isError: true,
+              durationMs: Math.round(performance.now() - (toolStarted.get(part.toolCallId) ?? performance.now())),
+            });
+            break;
+          case 'finish-step': {
+            steps++;
+            const stepUsage = usageOf(part.usage);
+            usage.inputTokens += stepUsage.inputTokens;
+            usage.outputTokens += stepUsage.outputTokens;
+            usage.totalTokens += stepUsage.totalTokens;
+            lastFinish = part.finishReason;
+            text = stepText || text;
+            this.emit(run.id, live, { type: 'step', step: steps, finishReason: part.finishReason, usage: stepUsage });
+            await this.db
+              .updateTable('agent_runs')
+              .set({ steps, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens })
+              .where('id', '=', run.id)
+              .execute();
+            break;
+          }
+          case 'error':
+            streamError = part.error;
+            break;
+          case 'abort':
+            aborted = true;
+            break;
+          default:
+            break;
+        }
+      }
+      if (aborted || live.abort.signal.aborted) {
+        throw live.abort.signal.reason ?? new Error('cancelled');
+      } else if (streamError !== undefined) {
+        throw streamError;
+      } else {
+        newMessages.push(...(await result.response).messages);
+        if (lastFinish === 'tool-calls' && steps >= definition.maxIterations) {
+          status = 'max_iterations';
+          stopReason = 'max_iterations';
+        } else {
+          status = 'completed';
+          stopReason = lastFinish;
+        }
+      }
+    } catch (error) {
+      if (live.abort.signal.aborted && !this.stopping) {
+        status = 'cancelled';
+        stopReason = 'cancelled';
+      } else if (live.abort.signal.aborted) {
+        failure = {
+          code: 'interrupted',
+          message: 'the control plane stopped while this run was in progress; start it again',
+        };
+        status = 'failed';
+        stopReason = 'interrupted';
+        this.emit(run.id, live, { type: 'error', ...failure });
+      } else {
+        failure = describeFailure(error);
+        status = 'failed';
+        stopReason = 'error';
+        this.emit(run.id, live, { type: 'error', ...failure });
+      }
+    }
+    try {
+      if (thread && (status === 'completed' || status === 'max_iterations'))
+        await this.remember(thread.id, run.id, newMessages);
+    } catch (error) {
+      this.logger.error({ err: error, runId: run.id }, 'storing thread messages failed');
+    }
+    this.emit(run.id, live, { type: 'done', status, stopReason, text, usage, steps });
+    clearTimeout(live.timer);
+    live.timer = undefined;
+    await this.flush(run.id, live);
+    await this.db
+      .updateTable('agent_runs')
+      .set({
+        status,
+        stop_reason: stopReason,
+        text,
+        error: failure ? JSON.stringify(failure) : null,
+        input_tokens: usage.inputTokens,
+        output_tokens: usage.outputTokens,
+        steps,
+        finished_at: nowIso(),
+      })
+      .where('id', '=', run.id)
+      .execute();
+    live.ended = true;
+    for (const wake of live.wake) wake();
+    this.live.delete(run.id);
+    if (sandbox?.created) await this.cleanUp(auth, agent, sandbox.id);
+  }
+
+  /** A managed run's own sandbox after the run, as its policy says. */
+  private async cleanUp(auth: AuthContext, agent: AgentRecord, sandboxId: string): Promise<void> {
+    const cleanup = agent.definition.managed?.cleanup ?? 'destroy';
+    if (agent.definition.managed?.scope === 'thread') return;
+    try {
+      if (cleanup === 'destroy') await this.sandboxes.destroy(auth, sandboxId);
+      else if (cleanup === 'pause') await this.sandboxes.pause(auth, sandboxId);
+    } catch (error) {
+      this.logger.warn({ err: error, sandboxId }, 'cleaning up a managed sandbox failed');
+    }
+  }
+
+  private async history(threadId: string): Promise<ModelMessage[]> {
+    const rows = await this.db
+      .selectFrom('thread_messages')
+      .select(['role', 'content'])
+      .where('thread_id', '=', threadId)
+      .orderBy('seq')
+      .execute();
+    return rows.map((row) => ({ role: row.role, content: JSON.parse(row.content) }) as ModelMessage);
+  }
+
+  private async remember(threadId: string, runId: string, messages: ModelMessage[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const thread = await trx
+        .selectFrom('threads')
+        .select('message_count')
+        .where('id', '=', threadId)
+        .executeTakeFirst();
+      if (!thread) return;
+      const start = Number(thread.message_count);
+      const now = nowIso();
+      if (messages.length)
+        await trx
+          .insertInto('thread_messages')
+          .values(
+            messages.map((message, index) => ({
+              thread_id: threadId,
+              seq: start + index + 1,
+              run_id: runId,
+              role: message.role,
+              content: JSON.stringify(message.content),
+              created_at: now,
+            })),
+          )
+          .execute();
+      await trx
+        .updateTable('threads')
+        .set({ message_count: start + messages.length, updated_at: now })
+        .where('id', '=', threadId)
+        .execute();
+    });
+  }
+
+  private async runRow(auth: AuthContext, runId: string): Promise<Database['agent_runs']> {
+    const row = await this.db
+      .selectFrom('agent_runs')
+      .selectAll()
+      .where('id', '=', runId)
+      .where('org_id', '=', auth.orgId)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('run_not_found', `no run ${runId}`, { runId });
+    return row;
+  }
+
+  async get(auth: AuthContext, runId: string): Promise<Run> {
+    return runFromRow(await this.runRow(auth, runId));
+  }
+
+  async list(
+    auth: AuthContext,
+    query: { agent?: string | undefined; thread?: string | undefined; status?: RunStatus | undefined; limit: number },
+  ): Promise<Run[]> {
+    let select = this.db.selectFrom('agent_runs').selectAll().where('org_id', '=', auth.orgId);
+    if (query.agent) select = select.where('agent_slug', '=', query.agent);
+    if (query.thread) select = select.where('thread_id', '=', query.thread);
+    if (query.status) select = select.where('status', '=', query.status);
+    const rows = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+    return rows.map(runFromRow);
+  }
+
+  async cancel(auth: AuthContext, runId: string): Promise<Run> {
+    const row = await this.runRow(auth, runId);
+    if (finished.includes(row.status as RunStatus))
+      throw new ApiError('run_finished', `run ${runId} has already ended (${row.status})`, { status: row.status });
+    const live = this.live.get(runId);
+    if (live) {
+      live.abort.abort(new Error('cancelled'));
+      await new Promise<void>((resolve) => {
+        if (live.ended) return resolve();
+        const done = () => {
+          if (!live.ended) return;
+          live.wake.delete(done);
+          resolve();
+        };
+        live.wake.add(done);
+      });
+    }
+    await audit(this.db, { orgId: auth.orgId, event: 'run.cancelled', actorKeyId: auth.keyId, targetId: runId });
+    return this.get(auth, runId);
+  }
+
+  /**
+   * A run's events after `after`: those stored, then (with `follow`) live ones until the run ends. A run in
+   * this process is read from memory, where every event is as soon as it happens; others from the database.
+   */
+  async events(auth: AuthContext, runId: string, after: number, follow: boolean): Promise<AsyncIterable<RunEvent>> {
+    await this.runRow(auth, runId);
+    const live = this.live.get(runId);
+    if (!live) return this.storedEvents(runId, after);
+    return (async function* () {
+      let next = after;
+      for (;;) {
+        while (next < live.events.length) yield live.events[next++] as RunEvent;
+        if (live.ended || !follow) return;
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            live.wake.delete(wake);
+            resolve();
+          };
+          live.wake.add(wake);
+        });
+      }
+    })();
+  }
+
+  private async storedEvents(runId: string, after: number): Promise<AsyncIterable<RunEvent>> {
+    const rows = await this.db
+      .selectFrom('run_events')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .execute();
+    return (async function* () {
+      for (const row of rows)
+        yield { ...(JSON.parse(row.data) as object), type: row.type, seq: Number(row.seq) } as RunEvent;
+    })();
+  }
+
+  /** Starts a run and follows it from its first event. */
+  async stream(auth: AuthContext, slug: string, body: AgentRunRequest): Promise<AsyncIterable<RunEvent>> {
+    const run = await this.start(auth, slug, body);
+    return this.events(auth, run.id, 0, true);
+  }
+
+  private async threadRow(auth: AuthContext, threadId: string): Promise<Database['threads']> {
+    const row = await this.db
+      .selectFrom('threads')
+      .selectAll()
+      .where('id', '=', threadId)
+      .where('org_id', '=', auth.orgId)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('thread_not_found', `no thread ${threadId}`, { threadId });
+    return row;
+  }
+
+  async thread(auth: AuthContext, threadId: string): Promise<Thread> {
+    return threadFromRow(await this.threadRow(auth, threadId));
+  }
+
+  async threads(auth: AuthContext, query: { agent?: string | undefined }): Promise<Thread[]> {
+    let select = this.db.selectFrom('threads').selectAll().where('org_id', '=', auth.orgId);
+    if (query.agent) select = select.where('agent_slug', '=', query.agent);
+    return (await select.orderBy('updated_at', 'desc').execute()).map(threadFromRow);
+  }
+
+  async messages(auth: AuthContext, threadId: string): Promise<ThreadMessage[]> {
+    await this.threadRow(auth, threadId);
+    const rows = await this.db
+      .selectFrom('thread_messages')
+      .selectAll()
+      .where('thread_id', '=', threadId)
+      .orderBy('seq')
+      .execute();
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      runId: row.run_id,
+      role: row.role as ThreadMessage['role'],
+      content: JSON.parse(row.content) as unknown,
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** Deletes a thread and its messages; a managed per-thread sandbox goes as the agent's policy says. */
+  async deleteThread(auth: AuthContext, threadId: string): Promise<{ id: string; deleted: true }> {
+    const row = await this.threadRow(auth, threadId);
+    const running = await this.db
+      .selectFrom('agent_runs')
+      .select('id')
+      .where('thread_id', '=', threadId)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    if (running)
+      throw new ApiError(
+        'invalid_transition',
+        `thread ${threadId} has a run in progress (${running.id}); cancel it first`,
+        {
+          runId: running.id,
+        },
+      );
+    await this.db.deleteFrom('threads').where('id', '=', threadId).execute();
+    if (row.sandbox_id) {
+      const agent = await this.db
+        .selectFrom('agents')
+        .select('definition')
+        .where('id', '=', row.agent_id)
+        .executeTakeFirst();
+      const cleanup = agent ? (JSON.parse(agent.definition) as AgentRecord['definition']).managed?.cleanup : 'destroy';
+      try {
+        if (cleanup !== 'keep' && cleanup !== 'pause') await this.sandboxes.destroy(auth, row.sandbox_id);
+        else if (cleanup === 'pause') await this.sandboxes.pause(auth, row.sandbox_id);
+      } catch (error) {
+        this.logger.warn({ err: error, sandboxId: row.sandbox_id }, "removing a thread's sandbox failed");
+      }
+    }
+    await audit(this.db, { orgId: auth.orgId, event: 'thread.deleted', actorKeyId: auth.keyId, targetId: threadId });
+    return { id: threadId, deleted: true };
+  }
+
+  /** Cancels what runs in this process (the server is stopping); recover() marks anything left on next start. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    const pending = [...this.live.values()];
+    for (const live of pending) live.abort.abort(new Error('the server is stopping'));
+    await Promise.all(
+      pending.map(
+        (live) =>
+          new Promise<void>((resolve) => {
+            if (live.ended) return resolve();
+            const done = () => live.ended && resolve();
+            live.wake.add(done);
+          }),
+      ),
+    );
+  }
+}
