@@ -24,7 +24,7 @@ export default defineConfig({
         test: {
           ...timeouts,
           name: 'unit',
-          include: ['{packages,apps}/*/src/**/*.test.ts', 'bench/**/*.test.ts'],
+          include: ['{packages,apps}/*/src/**/*.test.ts', 'bench/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },

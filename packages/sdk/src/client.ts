@@ -1,6 +1,7 @@
 import { routes } from '@runtools/spec';
 import { AuthenticationError } from './errors.js';
 import { HttpClient } from './http.js';
+import { AgentRuns, Agents, Models, Providers, Threads } from './resources/agents.js';
 import { Auth } from './resources/auth.js';
 import { Members, Orgs, Projects } from './resources/orgs.js';
 import { Sandboxes } from './resources/sandboxes.js';
@@ -44,6 +45,12 @@ export class RunTools {
   readonly sandboxes: Sandboxes;
   readonly templates: Templates;
   readonly workspaces: Workspaces;
+  readonly agents: Agents;
+  /** Runs: `rt.agent.run(slug, prompt)`, events, cancel. */
+  readonly agent: AgentRuns;
+  readonly threads: Threads;
+  readonly providers: Providers;
+  readonly models: Models;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -69,6 +76,11 @@ export class RunTools {
     this.sandboxes = new Sandboxes(this.http);
     this.templates = new Templates(this.http);
     this.workspaces = new Workspaces(this.http);
+    this.agents = new Agents(this.http);
+    this.agent = new AgentRuns(this.http);
+    this.threads = new Threads(this.http);
+    this.providers = new Providers(this.http);
+    this.models = new Models(this.http);
   }
 
   /**

@@ -1,5 +1,9 @@
 export type {
+  Agent,
+  AgentCreateRequest,
   AgentDefinition,
+  AgentUpdateRequest,
+  AgentVersion,
   ApiKey,
   ApiKeyCreated,
   ErrorCode,
@@ -7,7 +11,12 @@ export type {
   Org,
   Project,
   ProjectConfig,
+  Provider,
+  ProviderCreateRequest,
   Role,
+  Run,
+  RunEvent,
+  RunStatus,
   SandboxDefinition,
   SandboxExecResult,
   SandboxLogEntry,
@@ -20,6 +29,9 @@ export type {
   SshKey,
   Template,
   TemplateCreateRequest,
+  Thread,
+  ThreadMessage,
+  TokenUsage,
   WhoAmI,
   Workspace,
   WorkspaceCreateRequest,
@@ -49,6 +61,15 @@ export {
   TimeoutError,
   ValidationError,
 } from './errors.js';
+export {
+  AgentRuns,
+  Agents,
+  Models,
+  Providers,
+  type RunAttachment,
+  type RunOptions,
+  Threads,
+} from './resources/agents.js';
 export { ApiKeys, Auth } from './resources/auth.js';
 export { Members, Orgs, Projects } from './resources/orgs.js';
 export {

@@ -64,7 +64,7 @@ export const AgentCreateRequest = z
     name: DisplayName.optional().meta({ description: 'default: the slug' }),
     description: z.string().max(2000).optional(),
     model: ModelName,
-    systemPrompt: z.string().max(200_000).default(''),
+    systemPrompt: z.string().max(200_000).optional(),
     tools: z
       .array(z.string().min(1).max(128))
       .max(128)
@@ -77,7 +77,7 @@ export const AgentCreateRequest = z
       .union([idSchema('sandbox'), ManagedSandbox])
       .optional()
       .meta({ description: 'the linked sandbox (in_sandbox) or how to make one per run or thread (managed)' }),
-    maxIterations: maxIterations.default(25),
+    maxIterations: maxIterations.optional().meta({ description: 'model calls at most, 1-100; default 25' }),
   })
   .strict();
 export type AgentCreateRequest = z.input<typeof AgentCreateRequest>;
@@ -113,6 +113,7 @@ export type AgentList = z.infer<typeof AgentList>;
 export const AgentVersion = Agent.omit({ createdAt: true, updatedAt: true })
   .extend({ createdAt: Timestamp })
   .meta({ id: 'AgentVersion' });
+export type AgentVersion = z.infer<typeof AgentVersion>;
 export const AgentVersionList = listOf(AgentVersion);
 export const AgentParams = z.object({ slug: Slug });
 
@@ -315,4 +316,5 @@ export const ModelInfo = z
     secret: z.string().nullable().meta({ description: 'the org secret that holds the provider key' }),
   })
   .meta({ id: 'ModelInfo' });
+export type ModelInfo = z.infer<typeof ModelInfo>;
 export const ModelInfoList = listOf(ModelInfo);

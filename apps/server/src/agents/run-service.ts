@@ -398,6 +398,8 @@ export class RunService {
         stopWhen: stepCountIs(definition.maxIterations),
         abortSignal: live.abort.signal,
         maxRetries: 2,
+        // Errors arrive as stream parts and end the run as failed; the SDK's default would print them.
+        onError: () => {},
       });
       const toolStarted = new Map<string, number>();
       let stepText = '';

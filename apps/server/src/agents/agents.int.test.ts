@@ -1,0 +1,471 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type RunEvent, RunTools, type Sandbox } from '@runtools/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ModelServer, type RecordedRequest, startModelServer } from '../../../../test/support/model-server.js';
+import { testBaseRootfs } from '../../../../test/support/rootfs.js';
+import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+
+/** Exa's search API as the web_search tool calls it: POST /search with x-api-key, results with text. */
+async function startExa(): Promise<{ url: string; queries: { key: string; body: unknown }[]; close(): Promise<void> }> {
+  const queries: { key: string; body: unknown }[] = [];
+  const server: Server = createServer((request, response) => {
+    let raw = '';
+    request.on('data', (chunk) => {
+      raw += chunk;
+    });
+    request.on('end', () => {
+      queries.push({ key: String(request.headers['x-api-key']), body: JSON.parse(raw) });
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          requestId: 'r1',
+          results: [{ title: 'RunTools', url: 'https://example.com/runtools', text: 'Agents in sandboxes.' }],
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    queries,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function collect(events: AsyncIterable<RunEvent>): Promise<RunEvent[]> {
+  const out: RunEvent[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+}
+
+/** The messages a recorded model request carried (a loose shape: tests read the fields they check). */
+interface SentMessage {
+  role: string;
+  content: unknown;
+  tool_call_id?: string;
+}
+function sentMessages(request: RecordedRequest | undefined): SentMessage[] {
+  return (request?.body.messages ?? []) as SentMessage[];
+}
+
+type ToolResult = Extract<RunEvent, { type: 'tool-result' }>;
+const results = (events: RunEvent[]) => events.filter((event): event is ToolResult => event.type === 'tool-result');
+
+describe('agents: definitions, the loop, built-in tools, threads and runs', () => {
+  let server: TestServer;
+  let rt: RunTools;
+  let model: ModelServer;
+  let exa: Awaited<ReturnType<typeof startExa>>;
+  let box: Sandbox;
+  const cleanup: Sandbox[] = [];
+
+  beforeAll(async () => {
+    await testBaseRootfs();
+    model = await startModelServer();
+    exa = await startExa();
+    server = await startTestServer({ RUNTOOLS_EXA_URL: exa.url });
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+    await rt.secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
+    await rt.providers.create({
+      name: 'mock',
+      type: 'openai-compatible',
+      baseUrl: model.openaiBaseUrl,
+      apiKeySecret: 'MOCK_KEY',
+    });
+    await rt.providers.create({
+      name: 'claude',
+      type: 'anthropic',
+      baseUrl: model.anthropicBaseUrl,
+      apiKeySecret: 'MOCK_KEY',
+    });
+    box = await rt.sandboxes.create({ runtime: 'container' });
+    cleanup.push(box);
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
+    await server?.close();
+    await model?.close();
+    await exa?.close();
+  }, 120_000);
+
+  it('validates definitions: model, tools, limits, mode and sandbox, each with its own code', async () => {
+    const base = { model: 'mock/m1', sandbox: box.id };
+    await expect(rt.agents.create({ slug: 'bad', ...base, model: 'gpt-99' })).rejects.toMatchObject({
+      code: 'model_unknown',
+      status: 400,
+    });
+    await expect(rt.agents.create({ slug: 'bad', ...base, model: 'nowhere/m1' })).rejects.toMatchObject({
+      code: 'model_unknown',
+    });
+    await expect(rt.agents.create({ slug: 'bad', ...base, tools: ['bash', 'teleport'] })).rejects.toMatchObject({
+      code: 'tool_unknown',
+      message: expect.stringContaining('teleport'),
+    });
+    await expect(rt.agents.create({ slug: 'bad', ...base, maxIterations: 101 })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    await expect(rt.agents.create({ slug: 'bad', ...base, maxIterations: 0 })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    await expect(
+      rt.agents.create({ slug: 'bad', model: 'mock/m1', sandbox: 'sbx_aaaaaaaaaaaaaaaaaaaa' }),
+    ).rejects.toMatchObject({ code: 'sandbox_not_found', status: 404 });
+    await expect(rt.agents.create({ slug: 'bad', model: 'mock/m1', mode: 'in_sandbox' })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    await expect(rt.agents.create({ slug: 'bad', model: 'mock/m1', mode: 'local' })).rejects.toMatchObject({
+      code: 'mode_not_available',
+    });
+    expect((await rt.agents.list()).map((agent) => agent.slug)).not.toContain('bad');
+
+    const agent = await rt.agents.create({ slug: 'helper', ...base, systemPrompt: 'Be brief.' });
+    expect(agent).toMatchObject({
+      slug: 'helper',
+      name: 'helper',
+      mode: 'in_sandbox',
+      sandboxId: box.id,
+      maxIterations: 25,
+      version: 1,
+    });
+    expect(agent.tools).toContain('get_dev_url');
+    await expect(rt.agents.create({ slug: 'helper', ...base })).rejects.toMatchObject({ code: 'agent_exists' });
+    const updated = await rt.agents.update('helper', { maxIterations: 5, tools: ['bash'] });
+    expect(updated).toMatchObject({ version: 2, maxIterations: 5, tools: ['bash'], systemPrompt: 'Be brief.' });
+    expect((await rt.agents.versions('helper')).map((version) => version.version)).toEqual([2, 1]);
+    await expect(rt.agents.update('helper', { tools: ['nope'] })).rejects.toMatchObject({ code: 'tool_unknown' });
+    expect((await rt.agents.get('helper')).version).toBe(2);
+
+    // Another org sees none of it.
+    const other = (await (await server.request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
+      apiKey: { key: string };
+    };
+    const stranger = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    await expect(stranger.agents.get('helper')).rejects.toMatchObject({ code: 'agent_not_found' });
+    expect(await stranger.agents.list()).toEqual([]);
+    // Its models are its own (no `mock` provider there), and our sandbox is not one of its.
+    await expect(stranger.agents.create({ slug: 'x', model: 'mock/m1', sandbox: box.id })).rejects.toMatchObject({
+      code: 'model_unknown',
+    });
+    await expect(stranger.agents.create({ slug: 'x', model: 'gpt-5', sandbox: box.id })).rejects.toMatchObject({
+      code: 'sandbox_not_found',
+    });
+    await rt.agents.delete('helper');
+    await expect(rt.agents.get('helper')).rejects.toMatchObject({ code: 'agent_not_found' });
+  });
+
+  it('names the secret to set when a provider key is missing', async () => {
+    await rt.agents.create({ slug: 'claude-user', model: 'claude-sonnet-4', sandbox: box.id });
+    await expect(rt.agent.run('claude-user', 'hi')).rejects.toMatchObject({
+      code: 'provider_key_missing',
+      status: 400,
+      message: expect.stringContaining('ANTHROPIC_API_KEY'),
+    });
+    expect(await rt.agent.list({ agent: 'claude-user' })).toEqual([]);
+    const models = await rt.models.list();
+    expect(models).toContainEqual({
+      alias: 'claude-sonnet-4',
+      provider: 'anthropic',
+      modelId: 'claude-sonnet-4-0',
+      secret: 'ANTHROPIC_API_KEY',
+    });
+    expect(models).toContainEqual({ alias: null, provider: 'mock', modelId: '*', secret: 'MOCK_KEY' });
+  });
+
+  it('streams a run over the OpenAI protocol: text, a tool call in the sandbox, its result back to the model', async () => {
+    await rt.agents.create({ slug: 'coder', model: 'mock/coder-1', sandbox: box.id, systemPrompt: 'You code.' });
+    model.script([
+      {
+        toolCalls: [{ id: 'call_1', name: 'bash', input: { command: 'echo $((6*7)) && uname -s' } }],
+        usage: { input: 10, output: 5 },
+      },
+      { text: 'The answer is 42, on Linux.', usage: { input: 20, output: 8 } },
+    ]);
+    const before = model.requests.length;
+    const events = await collect(rt.agent.run('coder', 'What is 6*7?', { stream: true }));
+    const types = events.map((event) => event.type);
+    expect(types[0]).toBe('start');
+    expect(types.at(-1)).toBe('done');
+    expect(types).toEqual(expect.arrayContaining(['tool-call', 'tool-result', 'step', 'text-delta']));
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+    expect(events.find((event) => event.type === 'tool-call')).toMatchObject({
+      toolName: 'bash',
+      input: { command: 'echo $((6*7)) && uname -s' },
+    });
+    expect(results(events)[0]).toMatchObject({ isError: false, output: { exitCode: 0, stdout: '42\nLinux\n' } });
+    // Deltas arrive in pieces and add up to the answer.
+    const deltas = events.filter((event) => event.type === 'text-delta');
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.map((event) => event.text).join('')).toBe('The answer is 42, on Linux.');
+    const done = events.at(-1) as Extract<RunEvent, { type: 'done' }>;
+    expect(done).toMatchObject({
+      status: 'completed',
+      text: 'The answer is 42, on Linux.',
+      steps: 2,
+      usage: { inputTokens: 30, outputTokens: 13, totalTokens: 43 },
+    });
+
+    // The model got the system prompt, the key from the org secret, and then the tool's result.
+    const [first, second] = model.requests.slice(before);
+    expect(first?.headers.authorization).toBe('Bearer sk-mock');
+    const firstMessages = sentMessages(first);
+    expect(firstMessages[0]).toMatchObject({ role: 'system', content: expect.stringContaining('You code.') });
+    const toolMessage = sentMessages(second).find((message) => message.role === 'tool');
+    expect(toolMessage?.tool_call_id).toBe('call_1');
+    expect(toolMessage?.content).toContain('42');
+
+    // Stored: the run, and the same events on replay.
+    const start = events[0] as Extract<RunEvent, { type: 'start' }>;
+    const run = await rt.agent.get(start.runId);
+    expect(run).toMatchObject({ status: 'completed', agent: 'coder', steps: 2, text: 'The answer is 42, on Linux.' });
+    expect(run.usage.totalTokens).toBe(43);
+    expect(await collect(rt.agent.events(run.id))).toEqual(events);
+    expect((await collect(rt.agent.events(run.id, { after: events.length - 2 }))).map((event) => event.type)).toEqual([
+      'step',
+      'done',
+    ]);
+  });
+
+  it('runs over the Anthropic protocol with thinking, and waits for the result without streaming', async () => {
+    await rt.agents.create({ slug: 'thinker', model: 'claude/claude-test', sandbox: box.id });
+    model.script([
+      {
+        thinking: 'I should look at the file.',
+        toolCalls: [{ name: 'write_file', input: { path: 'notes/a.txt', content: 'alpha\nbeta\n' } }],
+      },
+      { text: 'Wrote it.' },
+    ]);
+    const before = model.requests.length;
+    const run = await rt.agent.run('thinker', 'Write notes/a.txt');
+    expect(run).toMatchObject({ status: 'completed', text: 'Wrote it.', steps: 2 });
+    const events = await collect(rt.agent.events(run.id));
+    expect(
+      events
+        .filter((event) => event.type === 'thinking')
+        .map((event) => event.text)
+        .join(''),
+    ).toBe('I should look at the file.');
+    expect((await box.exec('cat /root/notes/a.txt')).stdout).toBe('alpha\nbeta\n');
+    const second = model.requests[before + 1];
+    expect(second?.headers['x-api-key']).toBe('sk-mock');
+    const blocks = sentMessages(second).flatMap((message) => (Array.isArray(message.content) ? message.content : []));
+    expect(blocks.map((block) => block.type)).toEqual(expect.arrayContaining(['thinking', 'tool_use', 'tool_result']));
+  });
+
+  it('runs every built-in tool in the sandbox, and gives tool errors back to the model', async () => {
+    await rt.agents.create({ slug: 'tools', model: 'mock/tools', sandbox: box.id, maxIterations: 30 });
+    await rt.secrets.set('EXA_API_KEY', 'exa-key', { category: 'tool' });
+    const calls: [string, Record<string, unknown>][] = [
+      ['write_file', { path: '/root/work/app.py', content: 'a = 1\nb = 2\nprint(a + b)\n' }],
+      ['read_file', { path: '/root/work/app.py', startLine: 2, endLine: 3 }],
+      ['edit_file', { path: '/root/work/app.py', oldText: 'b = 2', newText: 'b = 40' }],
+      ['edit_file', { path: '/root/work/app.py', oldText: 'missing', newText: 'x' }],
+      ['write_file', { path: '/root/work/dup.txt', content: 'x x\n' }],
+      ['edit_file', { path: '/root/work/dup.txt', oldText: 'x', newText: 'y' }],
+      ['edit_file', { path: '/root/work/dup.txt', oldText: 'x', newText: 'y', replaceAll: true }],
+      ['list_directory', { path: '/root/work' }],
+      ['file_search', { pattern: '*.py', path: '/root' }],
+      ['grep', { pattern: 'print\\(', path: '/root/work' }],
+      ['bash', { command: 'cd /root/work && python3 app.py 2>/dev/null || perl -e "print 41+1, qq(\\n)"' }],
+      ['read_file', { path: '/root/nope.txt' }],
+      ['delete_file', { path: '/root/work' }],
+      ['delete_file', { path: '/root/work', recursive: true }],
+      ['web_search', { query: 'runtools agents', numResults: 1 }],
+      ['get_dev_url', { port: 3000 }],
+    ];
+    model.script([
+      ...calls.map(([name, input], index) => ({ toolCalls: [{ id: `t${index}`, name, input }] })),
+      { text: 'All done.' },
+    ]);
+    const events = await collect(rt.agent.run('tools', 'Exercise your tools', { stream: true }));
+    const outputs = results(events);
+    expect(outputs.map((event) => event.toolName)).toEqual(calls.map(([name]) => name));
+    const [write, read, edit, missing, , ambiguous, replaceAll, list, search, grep, bash, absent, rmdir, rm, web, url] =
+      outputs;
+    expect(write).toMatchObject({ isError: false, output: { path: '/root/work/app.py', bytes: 25 } });
+    expect(read?.output).toMatchObject({
+      totalLines: 3,
+      startLine: 2,
+      endLine: 3,
+      content: '2\tb = 2\n3\tprint(a + b)',
+    });
+    expect(edit).toMatchObject({ isError: false, output: { replacements: 1 } });
+    expect(missing).toMatchObject({ isError: true, output: expect.stringContaining('not found') });
+    expect(ambiguous).toMatchObject({ isError: true, output: expect.stringContaining('appears 2 times') });
+    expect(replaceAll).toMatchObject({ isError: false, output: { replacements: 2 } });
+    expect(list?.output).toMatchObject({
+      entries: [
+        { name: 'app.py', type: 'file' },
+        { name: 'dup.txt', type: 'file' },
+      ],
+    });
+    expect(search?.output).toEqual({ matches: ['/root/work/app.py'] });
+    expect(grep?.output).toMatchObject({ count: 1, matches: '/root/work/app.py:3:print(a + b)' });
+    expect(bash).toMatchObject({ isError: false, output: { exitCode: 0, stdout: '42\n' } });
+    expect(absent).toMatchObject({ isError: true, output: expect.stringContaining('does not exist') });
+    expect(rmdir).toMatchObject({ isError: true, output: expect.stringContaining('not empty') });
+    expect(rm).toMatchObject({ isError: false, output: { deleted: true } });
+    expect(web?.output).toEqual({
+      results: [{ title: 'RunTools', url: 'https://example.com/runtools', text: 'Agents in sandboxes.' }],
+    });
+    expect(exa.queries.at(-1)).toMatchObject({ key: 'exa-key', body: { query: 'runtools agents', numResults: 1 } });
+    expect(url?.output).toMatchObject({ port: 3000, public: false });
+    expect(String((url?.output as { url?: string } | undefined)?.url)).toMatch(
+      new RegExp(`^http://3000-${box.id}\\.sandboxes\\.localhost:\\d+/\\?rt_token=`),
+    );
+    expect((await box.exec('cat /root/work/dup.txt 2>&1; ls /root/work 2>&1 | head -1')).stdout).toMatch(
+      /No such file/,
+    );
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed', text: 'All done.' });
+
+    // Without the Exa key the tool fails, and the model is told why.
+    await rt.secrets.delete('EXA_API_KEY');
+    model.script([{ toolCalls: [{ name: 'web_search', input: { query: 'x' } }] }, { text: 'ok' }]);
+    const noKey = results(await collect(rt.agent.run('tools', 'search', { stream: true })));
+    expect(noKey[0]).toMatchObject({ isError: true, output: expect.stringContaining('EXA_API_KEY') });
+  });
+
+  it('truncates a long tool output with a marker', async () => {
+    model.script([
+      { toolCalls: [{ name: 'bash', input: { command: 'head -c 100000 /dev/zero | tr "\\0" a' } }] },
+      { text: 'ok' },
+    ]);
+    const [result] = results(await collect(rt.agent.run('tools', 'long output', { stream: true })));
+    const stdout = String((result?.output as { stdout?: string } | undefined)?.stdout);
+    expect(stdout).toMatch(/\[\.\.\. \d+ bytes truncated \.\.\.\]/);
+    expect(stdout.length).toBeLessThan(20_000);
+  });
+
+  it('keeps a thread: the next run continues with the whole history', async () => {
+    model.script([{ text: 'Nice to meet you, Ada.' }, { text: 'Your name is Ada.' }]);
+    const first = await rt.agent.run('coder', 'My name is Ada.', { thread: true });
+    expect(first.threadId).toMatch(/^thr_/);
+    const before = model.requests.length;
+    const second = await rt.agent.run('coder', 'What is my name?', { thread: first.threadId as string });
+    expect(second).toMatchObject({ status: 'completed', threadId: first.threadId, text: 'Your name is Ada.' });
+    const sent = sentMessages(model.requests[before]);
+    expect(sent.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(JSON.stringify(sent)).toContain('Nice to meet you, Ada.');
+
+    const messages = await rt.threads.messages(first.threadId as string);
+    expect(messages.map((message) => [message.role, message.runId])).toEqual([
+      ['user', first.id],
+      ['assistant', first.id],
+      ['user', second.id],
+      ['assistant', second.id],
+    ]);
+    expect(await rt.threads.get(first.threadId as string)).toMatchObject({ messageCount: 4, agent: 'coder' });
+    expect((await rt.threads.list({ agent: 'coder' })).map((thread) => thread.id)).toContain(first.threadId);
+    expect((await rt.agent.list({ thread: first.threadId as string })).map((run) => run.id)).toEqual([
+      second.id,
+      first.id,
+    ]);
+    await expect(rt.agent.run('thinker', 'hi', { thread: first.threadId as string })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    await rt.threads.delete(first.threadId as string);
+    await expect(rt.threads.get(first.threadId as string)).rejects.toMatchObject({ code: 'thread_not_found' });
+    await expect(rt.agent.run('coder', 'x', { thread: 'thr_aaaaaaaaaaaaaaaaaaaa' })).rejects.toMatchObject({
+      code: 'thread_not_found',
+    });
+  });
+
+  it('gives attachments to the model in its format: text inline, images as images', async () => {
+    model.script([{ text: 'Seen.' }]);
+    const before = model.requests.length;
+    const pixel = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    await rt.agent.run('coder', 'Look at these', {
+      attachments: [
+        { name: 'todo.md', mediaType: 'text/markdown', content: '- ship it' },
+        { name: 'dot.png', mediaType: 'image/png', content: pixel },
+      ],
+    });
+    const user = sentMessages(model.requests[before]).find((message) => message.role === 'user');
+    const parts = user?.content as { type: string; text?: string; image_url?: { url: string } }[];
+    expect(parts.find((part) => part.type === 'text' && part.text?.includes('- ship it'))?.text).toContain('todo.md');
+    expect(parts.find((part) => part.type === 'image_url')?.image_url?.url).toBe(
+      `data:image/png;base64,${pixel.toString('base64')}`,
+    );
+  });
+
+  it('stops at maxIterations, fails on a model error, and cancels a run in progress', async () => {
+    await rt.agents.create({ slug: 'looper', model: 'mock/loop', sandbox: box.id, maxIterations: 2 });
+    model.script([
+      { toolCalls: [{ name: 'bash', input: { command: 'true' } }] },
+      { toolCalls: [{ name: 'bash', input: { command: 'true' } }] },
+      { text: 'never reached' },
+    ]);
+    const limited = await rt.agent.run('looper', 'loop');
+    expect(limited).toMatchObject({ status: 'max_iterations', stopReason: 'max_iterations', steps: 2 });
+    model.reset();
+
+    model.script([{ error: { status: 401, message: 'invalid api key' } }]);
+    const failed = await rt.agent.run('looper', 'fail');
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'model_auth_failed' } });
+    expect(failed.error?.message).toContain('invalid api key');
+    const failedEvents = await collect(rt.agent.events(failed.id));
+    expect(failedEvents.map((event) => event.type).slice(-2)).toEqual(['error', 'done']);
+
+    model.script([{ text: 'slow answer', delayMs: 30_000 }]);
+    const started = await rt.agent.start('looper', 'take your time');
+    await expect.poll(async () => (await rt.agent.get(started.id)).status).toBe('running');
+    const cancelled = await rt.agent.cancel(started.id);
+    expect(cancelled).toMatchObject({ status: 'cancelled' });
+    expect((await collect(rt.agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
+    await expect(rt.agent.cancel(started.id)).rejects.toMatchObject({ code: 'run_finished', status: 409 });
+  });
+
+  it('marks a run the server stopped during as failed (interrupted), and replays to its end', async () => {
+    model.script([{ text: 'slow', delayMs: 60_000 }]);
+    const started = await rt.agent.start('looper', 'slow');
+    await expect.poll(async () => (await rt.agent.get(started.id)).status).toBe('running');
+    await server.restart();
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+    const run = await rt.agent.get(started.id);
+    expect(run).toMatchObject({ status: 'failed', stopReason: 'interrupted', error: { code: 'interrupted' } });
+    const events = await collect(rt.agent.events(started.id));
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'failed' });
+    model.reset();
+  });
+
+  it('runs a managed agent in a sandbox of its own per run, and per thread when asked', async () => {
+    await rt.agents.create({
+      slug: 'managed',
+      model: 'mock/managed',
+      sandbox: { template: 'minimal', runtime: 'container' },
+    });
+    model.script([
+      { toolCalls: [{ name: 'bash', input: { command: 'hostname > /root/h; cat /root/h' } }] },
+      { text: 'done' },
+    ]);
+    const run = await rt.agent.run('managed', 'where are you?');
+    expect(run.status).toBe('completed');
+    expect(run.sandboxId).toMatch(/^sbx_/);
+    expect(run.sandboxId).not.toBe(box.id);
+    // Cleaned up once the run has answered.
+    await expect.poll(async () => (await rt.sandboxes.get(run.sandboxId as string)).status).toBe('destroyed');
+
+    await rt.agents.create({
+      slug: 'managed-thread',
+      model: 'mock/managed',
+      sandbox: { template: 'minimal', runtime: 'container', scope: 'thread', cleanup: 'destroy' },
+    });
+    model.script([
+      { toolCalls: [{ name: 'bash', input: { command: 'echo kept > /root/state' } }] },
+      { text: 'saved' },
+      { toolCalls: [{ name: 'bash', input: { command: 'cat /root/state' } }] },
+      { text: 'read' },
+    ]);
+    const first = await rt.agent.run('managed-thread', 'save', { thread: true });
+    const second = await rt.agent.run('managed-thread', 'read', { thread: first.threadId as string });
+    expect(second.sandboxId).toBe(first.sandboxId);
+    const [read] = results(await collect(rt.agent.events(second.id)));
+    expect(read?.output).toMatchObject({ stdout: 'kept\n' });
+    expect((await rt.sandboxes.get(first.sandboxId as string)).status).toBe('running');
+    await rt.threads.delete(first.threadId as string);
+    await expect.poll(async () => (await rt.sandboxes.get(first.sandboxId as string)).status).toBe('destroyed');
+  });
+});

@@ -1,0 +1,241 @@
+import {
+  type Agent,
+  type AgentCreateRequest,
+  type AgentUpdateRequest,
+  type AgentVersion,
+  type Deleted,
+  type ModelInfo,
+  type Provider,
+  type ProviderCreateRequest,
+  type Run,
+  type RunEvent,
+  type RunStatus,
+  routes,
+  type Thread,
+  type ThreadMessage,
+} from '@runtools/spec';
+import type { z } from 'zod';
+import type { HttpClient } from '../http.js';
+
+/** A file given to the model with the prompt: text as a string, anything else as bytes. */
+export interface RunAttachment {
+  name: string;
+  /** e.g. `text/plain`, `application/json`, `image/png`, `application/pdf`. */
+  mediaType: string;
+  content: string | Uint8Array;
+}
+
+export interface RunOptions {
+  /** `true` starts a thread (its id comes back as `threadId`); a thread id continues it with its history. */
+  thread?: true | string;
+  attachments?: RunAttachment[];
+  /** Stops following (not the run: cancel it with `rt.agent.cancel`). */
+  signal?: AbortSignal;
+}
+
+function runBody(prompt: string, options: RunOptions) {
+  return {
+    prompt,
+    ...(options.thread !== undefined ? { thread: options.thread } : {}),
+    ...(options.attachments
+      ? {
+          attachments: options.attachments.map((attachment) => ({
+            name: attachment.name,
+            mediaType: attachment.mediaType,
+            content: Buffer.from(
+              typeof attachment.content === 'string' ? Buffer.from(attachment.content, 'utf8') : attachment.content,
+            ).toString('base64'),
+          })),
+        }
+      : {}),
+  } as z.input<typeof routes.agentRunsCreate.body>;
+}
+
+/** Agent definitions: model, system prompt, tools and where they run; every update is a new version. */
+export class Agents {
+  constructor(private readonly http: HttpClient) {}
+
+  /**
+   * Creates an agent.
+   * @example await rt.agents.create({ slug: 'coder', model: 'claude-sonnet-4', sandbox: box.id })
+   */
+  create(definition: AgentCreateRequest): Promise<Agent> {
+    return this.http.call(routes.agentsCreate, { body: definition });
+  }
+
+  /** @example const agents = await rt.agents.list() */
+  async list(): Promise<Agent[]> {
+    return (await this.http.call<{ data: Agent[] }>(routes.agentsList)).data;
+  }
+
+  /** @example const agent = await rt.agents.get('coder') */
+  get(slug: string): Promise<Agent> {
+    return this.http.call(routes.agentsGet, { params: { slug } });
+  }
+
+  /**
+   * Changes an agent (a new version; runs in progress keep theirs).
+   * @example await rt.agents.update('coder', { maxIterations: 50 })
+   */
+  update(slug: string, changes: AgentUpdateRequest): Promise<Agent> {
+    return this.http.call(routes.agentsUpdate, { params: { slug }, body: changes });
+  }
+
+  /** @example await rt.agents.delete('coder') */
+  delete(slug: string): Promise<Deleted> {
+    return this.http.call(routes.agentsDelete, { params: { slug } });
+  }
+
+  /** @example const [latest] = await rt.agents.versions('coder') */
+  async versions(slug: string): Promise<AgentVersion[]> {
+    return (await this.http.call<{ data: AgentVersion[] }>(routes.agentsVersions, { params: { slug } })).data;
+  }
+}
+
+/** Running agents: `rt.agent.run(slug, prompt)`. */
+export class AgentRuns {
+  constructor(private readonly http: HttpClient) {}
+
+  /**
+   * Runs an agent and resolves with the finished run (status, final `text`, `usage`, `threadId`).
+   * @example
+   * const run = await rt.agent.run('coder', 'Write hello.py and run it', { thread: true })
+   * console.log(run.text, run.usage.totalTokens)
+   */
+  run(slug: string, prompt: string, options?: RunOptions & { stream?: false }): Promise<Run>;
+  /**
+   * Runs an agent and yields its events as they happen: `start`, `text-delta`, `thinking`, `tool-call`,
+   * `tool-result`, `step`, then `done` (or `error` before it).
+   * @example
+   * for await (const event of rt.agent.run('coder', 'Fix the tests', { stream: true }))
+   *   if (event.type === 'text-delta') process.stdout.write(event.text)
+   */
+  run(slug: string, prompt: string, options: RunOptions & { stream: true }): AsyncGenerator<RunEvent>;
+  run(
+    slug: string,
+    prompt: string,
+    options: RunOptions & { stream?: boolean } = {},
+  ): Promise<Run> | AsyncGenerator<RunEvent> {
+    if (options.stream)
+      return this.http.events<RunEvent>(
+        routes.agentRunsStream,
+        { params: { slug }, body: runBody(prompt, options) },
+        { follow: true, ...(options.signal ? { signal: options.signal } : {}) },
+      );
+    return this.wait(slug, prompt, options);
+  }
+
+  private async wait(slug: string, prompt: string, options: RunOptions): Promise<Run> {
+    const run = await this.start(slug, prompt, options);
+    for await (const _event of this.events(run.id, options.signal ? { signal: options.signal } : {})) {
+      // Followed to its end: the stream closes after `done`.
+    }
+    return this.get(run.id);
+  }
+
+  /**
+   * Starts a run and answers at once (status `queued`); follow it with `events`.
+   * @example const { id } = await rt.agent.start('coder', 'Refactor utils.ts')
+   */
+  start(slug: string, prompt: string, options: RunOptions = {}): Promise<Run> {
+    return this.http.call(routes.agentRunsCreate, { params: { slug }, body: runBody(prompt, options) });
+  }
+
+  /**
+   * A run's events from the start (or after `after`), then live until it ends; a finished run replays.
+   * @example for await (const event of rt.agent.events(runId)) console.log(event.type)
+   */
+  events(runId: string, options: { after?: number; follow?: boolean; signal?: AbortSignal } = {}) {
+    return this.http.events<RunEvent>(
+      routes.runsEvents,
+      {
+        params: { runId },
+        query: {
+          ...(options.after !== undefined ? { after: String(options.after) } : {}),
+          ...(options.follow === false ? { follow: 'false' } : {}),
+        },
+      },
+      { follow: options.follow !== false, ...(options.signal ? { signal: options.signal } : {}) },
+    );
+  }
+
+  /** @example const run = await rt.agent.get(runId) */
+  get(runId: string): Promise<Run> {
+    return this.http.call(routes.runsGet, { params: { runId } });
+  }
+
+  /**
+   * Cancels a queued or running run; resolves once it has stopped.
+   * @example await rt.agent.cancel(runId)
+   */
+  cancel(runId: string): Promise<Run> {
+    return this.http.call(routes.runsCancel, { params: { runId } });
+  }
+
+  /** @example const failed = await rt.agent.list({ status: 'failed' }) */
+  async list(query: { agent?: string; thread?: string; status?: RunStatus; limit?: number } = {}): Promise<Run[]> {
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params[key] = String(value);
+    return (await this.http.call<{ data: Run[] }>(routes.runsList, { query: params })).data;
+  }
+}
+
+/** Conversations: each thread keeps the messages of its runs, and the next run continues from them. */
+export class Threads {
+  constructor(private readonly http: HttpClient) {}
+
+  /** @example const threads = await rt.threads.list({ agent: 'coder' }) */
+  async list(query: { agent?: string } = {}): Promise<Thread[]> {
+    return (
+      await this.http.call<{ data: Thread[] }>(routes.threadsList, { query: query.agent ? { agent: query.agent } : {} })
+    ).data;
+  }
+
+  /** @example const thread = await rt.threads.get(threadId) */
+  get(threadId: string): Promise<Thread> {
+    return this.http.call(routes.threadsGet, { params: { threadId } });
+  }
+
+  /** @example const messages = await rt.threads.messages(threadId) */
+  async messages(threadId: string): Promise<ThreadMessage[]> {
+    return (await this.http.call<{ data: ThreadMessage[] }>(routes.threadsMessages, { params: { threadId } })).data;
+  }
+
+  /** @example await rt.threads.delete(threadId) */
+  delete(threadId: string): Promise<Deleted> {
+    return this.http.call(routes.threadsDelete, { params: { threadId } });
+  }
+}
+
+/** Model endpoints of the org's own (Ollama, vLLM, llama.cpp, a proxy), addressed as `name/model-id`. */
+export class Providers {
+  constructor(private readonly http: HttpClient) {}
+
+  /**
+   * Registers an endpoint.
+   * @example await rt.providers.create({ name: 'local', type: 'openai-compatible', baseUrl: 'http://127.0.0.1:11434/v1' })
+   */
+  create(provider: ProviderCreateRequest): Promise<Provider> {
+    return this.http.call(routes.providersCreate, { body: provider });
+  }
+
+  /** @example const providers = await rt.providers.list() */
+  async list(): Promise<Provider[]> {
+    return (await this.http.call<{ data: Provider[] }>(routes.providersList)).data;
+  }
+
+  /** @example await rt.providers.delete('local') */
+  delete(name: string): Promise<Deleted> {
+    return this.http.call(routes.providersDelete, { params: { name } });
+  }
+}
+
+/** The model table. */
+export class Models {
+  constructor(private readonly http: HttpClient) {}
+
+  /** @example const aliases = (await rt.models.list()).filter((model) => model.alias) */
+  async list(): Promise<ModelInfo[]> {
+    return (await this.http.call<{ data: ModelInfo[] }>(routes.modelsList)).data;
+  }
+}

@@ -1,0 +1,366 @@
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAI } from '@ai-sdk/openai';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import { APICallError, generateText, isStepCount, type LanguageModel, streamText, tool } from 'ai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type ModelProtocol, type ModelServer, type RecordedRequest, startModelServer } from './model-server.js';
+
+/**
+ * The model server is only worth something if the real AI SDK providers accept what it sends and send what it
+ * expects, so these tests drive it through them: the same three provider kinds the platform builds for custom
+ * endpoints (see apps/server/src/agents/models.ts).
+ */
+
+let server: ModelServer;
+beforeAll(async () => {
+  server = await startModelServer();
+});
+afterAll(() => server.close());
+beforeEach(() => server.reset());
+
+interface ProviderCase {
+  name: string;
+  protocol: ModelProtocol;
+  /** Whether the provider surfaces reasoning (@ai-sdk/openai's chat model has no reasoning over Chat Completions). */
+  reasoning: boolean;
+  path: string;
+  model(apiKey: string): LanguageModel;
+}
+
+const providers: ProviderCase[] = [
+  {
+    name: 'openai-compatible',
+    protocol: 'openai',
+    reasoning: true,
+    path: '/v1/chat/completions',
+    // includeUsage as the platform sets it: without it the SDK asks for no usage and OpenAI sends none.
+    model: (apiKey) =>
+      createOpenAICompatible({ name: 'local', baseURL: server.openaiBaseUrl, apiKey, includeUsage: true })(
+        'local-model',
+      ),
+  },
+  {
+    name: 'openai (chat)',
+    protocol: 'openai',
+    reasoning: false,
+    path: '/v1/chat/completions',
+    model: (apiKey) => createOpenAI({ baseURL: server.openaiBaseUrl, apiKey }).chat('gpt-4o'),
+  },
+  {
+    name: 'anthropic',
+    protocol: 'anthropic',
+    reasoning: true,
+    path: '/v1/messages',
+    model: (apiKey) => createAnthropic({ baseURL: server.anthropicBaseUrl, apiKey })('claude-sonnet-4-5'),
+  },
+];
+
+/** streamText logs every error part to the console unless told otherwise; these tests expect theirs. */
+const quiet = { onError: () => {} };
+
+async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const parts: T[] = [];
+  for await (const part of stream) parts.push(part);
+  return parts;
+}
+
+function weatherTool(calls: string[]) {
+  return tool({
+    description: 'The weather forecast for a city',
+    inputSchema: z.object({ city: z.string() }),
+    execute: async ({ city }) => {
+      calls.push(city);
+      return { city, forecast: 'sunny' };
+    },
+  });
+}
+
+function request(index: number): RecordedRequest {
+  const recorded = server.requests[index];
+  if (!recorded) throw new Error(`no request #${index} (${server.requests.length} recorded)`);
+  return recorded;
+}
+
+describe.each(providers)('$name', (provider) => {
+  it('streams text in pieces and reports usage', async () => {
+    const text = 'The quick brown fox jumps over the lazy dog.';
+    server.script([{ text, usage: { input: 21, output: 11 } }]);
+    const result = streamText({ model: provider.model('sk-test'), prompt: 'Say something.', maxRetries: 0 });
+    const parts = await collect(result.stream);
+
+    const deltas = parts.flatMap((part) => (part.type === 'text-delta' && part.text !== '' ? [part.text] : []));
+    expect(deltas.length).toBeGreaterThan(3);
+    expect(deltas.join('')).toBe(text);
+    const finish = parts.find((part) => part.type === 'finish');
+    expect(finish?.finishReason).toBe('stop');
+    expect(finish?.totalUsage).toMatchObject({ inputTokens: 21, outputTokens: 11 });
+    expect(server.remaining).toBe(0);
+    const sent = request(0);
+    expect(sent).toMatchObject({ protocol: provider.protocol, path: provider.path, stream: true });
+    if (provider.protocol === 'openai') expect(sent.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it("runs a tool and sends its result back in the provider's format", async () => {
+    const id = provider.protocol === 'anthropic' ? 'toolu_weather1' : 'call_weather1';
+    server.script([
+      { text: 'Let me look.', toolCalls: [{ id, name: 'weather', input: { city: 'Paris' } }] },
+      { text: 'Sunny in Paris.' },
+    ]);
+    const calls: string[] = [];
+    const result = streamText({
+      model: provider.model('sk-test'),
+      prompt: 'Weather in Paris?',
+      tools: { weather: weatherTool(calls) },
+      stopWhen: isStepCount(3),
+      maxRetries: 0,
+    });
+    const parts = await collect(result.stream);
+
+    expect(calls).toEqual(['Paris']);
+    expect(parts.filter((part) => part.type === 'tool-input-delta').length).toBeGreaterThan(1);
+    expect(parts.find((part) => part.type === 'tool-result')).toMatchObject({
+      toolCallId: id,
+      output: { city: 'Paris', forecast: 'sunny' },
+    });
+    expect(await result.text).toBe('Sunny in Paris.');
+    expect(server.requests).toHaveLength(2);
+    const first = request(0).body;
+    const second = request(1).body;
+    const output = JSON.stringify({ city: 'Paris', forecast: 'sunny' });
+    if (provider.protocol === 'openai') {
+      expect(first.tools).toMatchObject([
+        {
+          type: 'function',
+          function: { name: 'weather', description: 'The weather forecast for a city', parameters: { type: 'object' } },
+        },
+      ]);
+      expect(second.messages).toEqual([
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: 'Let me look.',
+          tool_calls: [{ id, type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+        },
+        { role: 'tool', tool_call_id: id, content: output },
+      ]);
+    } else {
+      expect(first.tools).toMatchObject([
+        { name: 'weather', description: 'The weather forecast for a city', input_schema: { type: 'object' } },
+      ]);
+      expect(second.messages).toEqual([
+        { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Let me look.' },
+            { type: 'tool_use', id, name: 'weather', input: { city: 'Paris' } },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: output }] },
+      ]);
+    }
+  });
+
+  it('streams thinking as reasoning deltas and hands it back with the tool result', async () => {
+    const thinking = 'The user wants the weather; I should call the tool.';
+    server.script([
+      { thinking, toolCalls: [{ name: 'weather', input: { city: 'Oslo' } }] },
+      { thinking: 'Now answer.', text: 'Cloudy.' },
+    ]);
+    const calls: string[] = [];
+    const result = streamText({
+      model: provider.model('sk-test'),
+      prompt: 'Weather in Oslo?',
+      tools: { weather: weatherTool(calls) },
+      stopWhen: isStepCount(3),
+      maxRetries: 0,
+    });
+    const parts = await collect(result.stream);
+
+    expect(calls).toEqual(['Oslo']);
+    expect(await result.text).toBe('Cloudy.');
+    const reasoning = parts.filter((part) => part.type === 'reasoning-delta');
+    const assistant = (request(1).body.messages as unknown[])[1];
+    if (!provider.reasoning) {
+      // OpenAI's own Chat Completions never carries reasoning, so @ai-sdk/openai ignores reasoning_content.
+      expect(reasoning).toEqual([]);
+      expect(assistant).not.toHaveProperty('reasoning_content');
+      return;
+    }
+    const firstStep = reasoning.map((part) => part.text).join('');
+    expect(firstStep.startsWith(thinking)).toBe(true);
+    expect(reasoning.filter((part) => part.text !== '').length).toBeGreaterThan(3);
+    if (provider.protocol === 'openai') {
+      // openai-compatible sends the reasoning back as reasoning_content (what DeepSeek's API asks for).
+      expect(assistant).toMatchObject({ role: 'assistant', reasoning_content: thinking });
+    } else {
+      // Anthropic needs the thinking block back, signature and all, before the tool_use it led to.
+      const signature = reasoning.map((part) => part.providerMetadata?.anthropic?.signature).find(Boolean);
+      expect(signature).toEqual(expect.any(String));
+      expect(assistant).toEqual({
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking, signature },
+          { type: 'tool_use', id: expect.stringMatching(/^toolu_/), name: 'weather', input: { city: 'Oslo' } },
+        ],
+      });
+    }
+  });
+
+  it('answers non-streaming requests too (generateText)', async () => {
+    server.script([
+      { toolCalls: [{ name: 'weather', input: { city: 'Rome' } }], usage: { input: 30, output: 5 } },
+      { text: 'Warm in Rome.', usage: { input: 40, output: 4 } },
+    ]);
+    const calls: string[] = [];
+    const result = await generateText({
+      model: provider.model('sk-test'),
+      prompt: 'Weather in Rome?',
+      tools: { weather: weatherTool(calls) },
+      stopWhen: isStepCount(3),
+      maxRetries: 0,
+    });
+
+    expect(calls).toEqual(['Rome']);
+    expect(result.text).toBe('Warm in Rome.');
+    expect(result.usage).toMatchObject({ inputTokens: 70, outputTokens: 9 });
+    expect(server.requests.map((sent) => sent.stream)).toEqual([false, false]);
+  });
+
+  it('surfaces an error turn as an APICallError with its status and message', async () => {
+    server.script([{ error: { status: 429, message: 'Rate limit reached for requests' } }]);
+    const parts = await collect(
+      streamText({ model: provider.model('sk-test'), prompt: 'Hi', maxRetries: 0, ...quiet }).stream,
+    );
+
+    const error = parts.find((part) => part.type === 'error')?.error;
+    expect(APICallError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ statusCode: 429, message: 'Rate limit reached for requests', isRetryable: true });
+    const body = JSON.parse((error as APICallError).responseBody ?? '');
+    if (provider.protocol === 'openai')
+      expect(body).toEqual({
+        error: {
+          message: 'Rate limit reached for requests',
+          type: 'requests',
+          param: null,
+          code: 'rate_limit_exceeded',
+        },
+      });
+    else
+      expect(body).toMatchObject({
+        type: 'error',
+        error: { type: 'rate_limit_error', message: 'Rate limit reached for requests' },
+      });
+  });
+
+  it('retries a 500 and honours retry-after-ms', async () => {
+    server.script([
+      { error: { status: 500, message: 'The server had an error', headers: { 'retry-after-ms': '0' } } },
+      { text: 'Recovered.' },
+    ]);
+    const result = streamText({ model: provider.model('sk-test'), prompt: 'Hi' });
+    expect(await result.text).toBe('Recovered.');
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('sends the configured key and is refused with another', async () => {
+    server.requireKey('sk-right-key');
+    server.script([{ text: 'Welcome.' }]);
+    const refused = await collect(
+      streamText({ model: provider.model('sk-wrong-key'), prompt: 'Hi', maxRetries: 0, ...quiet }).stream,
+    );
+    expect(refused.find((part) => part.type === 'error')?.error).toMatchObject({
+      statusCode: 401,
+      message: provider.protocol === 'anthropic' ? 'invalid x-api-key' : expect.stringContaining('Incorrect API key'),
+    });
+    expect(server.remaining).toBe(1);
+
+    const accepted = streamText({ model: provider.model('sk-right-key'), prompt: 'Hi', maxRetries: 0 });
+    expect(await accepted.text).toBe('Welcome.');
+    expect(server.requests.map((sent) => sent.apiKey)).toEqual(['sk-wrong-key', 'sk-right-key']);
+    const headers = request(1).headers;
+    if (provider.protocol === 'anthropic') {
+      expect(headers['x-api-key']).toBe('sk-right-key');
+      expect(headers['anthropic-version']).toBe('2023-06-01');
+    } else expect(headers.authorization).toBe('Bearer sk-right-key');
+  });
+
+  it('fails loudly, and fast, when the script runs out', async () => {
+    const parts = await collect(streamText({ model: provider.model('sk-test'), prompt: 'Hi', ...quiet }).stream);
+    const error = parts.find((part) => part.type === 'error')?.error;
+    // The SDK retries the 500 twice (immediately, because of retry-after-ms: 0), then gives up.
+    expect(String(error)).toContain('no scripted turn left');
+    expect(server.requests).toHaveLength(3);
+  });
+});
+
+describe('in-stream errors', () => {
+  it('Anthropic overloaded_error as the first event becomes an APICallError 529', async () => {
+    server.script([{ error: { status: 529, message: 'Overloaded', inStream: true } }]);
+    const model = createAnthropic({ baseURL: server.anthropicBaseUrl, apiKey: 'sk-test' })('claude-sonnet-4-5');
+    const parts = await collect(streamText({ model, prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
+    const error = parts.find((part) => part.type === 'error')?.error;
+    expect(APICallError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ statusCode: 529, message: 'Overloaded' });
+  });
+
+  it('an OpenAI error frame before any output becomes an APICallError', async () => {
+    server.script([{ error: { status: 500, message: 'The model crashed', inStream: true } }]);
+    const model = createOpenAI({ baseURL: server.openaiBaseUrl, apiKey: 'sk-test' }).chat('gpt-4o');
+    const parts = await collect(streamText({ model, prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
+    const error = parts.find((part) => part.type === 'error')?.error;
+    expect(APICallError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ statusCode: 500, message: 'The model crashed' });
+  });
+});
+
+describe('model server', () => {
+  it('records a client that goes away mid-stream as aborted', async () => {
+    server.script([{ text: 'a long answer that trickles out slowly', chunkSize: 2, delayMs: 20 }]);
+    const abort = new AbortController();
+    const result = streamText({
+      model: providers[0]?.model('sk-test') as LanguageModel,
+      prompt: 'Hi',
+      abortSignal: abort.signal,
+      maxRetries: 0,
+    });
+    for await (const part of result.stream) if (part.type === 'text-delta' && part.text !== '') abort.abort();
+    await expect.poll(() => request(0).aborted).toBe(true);
+  });
+
+  it('without include_usage sends no usage, as OpenAI does', async () => {
+    server.script([{ text: 'Hello.' }]);
+    const model = createOpenAICompatible({ name: 'bare', baseURL: server.openaiBaseUrl })('m');
+    const result = streamText({ model, prompt: 'Hi', maxRetries: 0 });
+    expect(await result.text).toBe('Hello.');
+    expect(request(0).body).not.toHaveProperty('stream_options');
+    expect((await result.usage).inputTokens).toBeUndefined();
+    expect(request(0).apiKey).toBeUndefined();
+  });
+
+  it('answers an unknown path with 404 and a missing anthropic-version with 400, in the provider formats', async () => {
+    const unknown = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{}' });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { message: 'Unknown request URL: POST /v1/embeddings' } });
+    const unversioned = await fetch(`${server.anthropicBaseUrl}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
+      body: JSON.stringify({ model: 'claude', max_tokens: 10, messages: [] }),
+    });
+    expect(unversioned.status).toBe(400);
+    expect(await unversioned.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' },
+    });
+    expect(server.requests.map((sent) => sent.protocol)).toEqual(['unknown', 'anthropic']);
+  });
+
+  it('lets a responder answer from the request once the queue is empty', async () => {
+    server.script([{ text: 'queued' }]);
+    server.script((sent) => ({ text: `echo ${sent.protocol} ${String(sent.body.model)}` }));
+    const model = createAnthropic({ baseURL: server.anthropicBaseUrl, apiKey: 'k' })('claude-sonnet-4-5');
+    expect(await streamText({ model, prompt: 'Hi' }).text).toBe('queued');
+    expect(await streamText({ model, prompt: 'Hi' }).text).toBe('echo anthropic claude-sonnet-4-5');
+  });
+});

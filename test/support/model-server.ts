@@ -1,0 +1,679 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A stand-in for model providers over loopback: it speaks the real wire protocols (OpenAI Chat Completions and
+ * Anthropic Messages, streaming and not) and answers each request with the next scripted turn, so the agent loop
+ * runs through the unmodified AI SDK providers (their request building, SSE parsing and error handling) without the
+ * internet. Only node built-ins, so it can run inside any test process.
+ *
+ * Point a provider at it with `baseURL: server.openaiBaseUrl` (createOpenAI / createOpenAICompatible) or
+ * `baseURL: server.anthropicBaseUrl` (createAnthropic); the path after the base decides the protocol
+ * (`…/chat/completions` or `…/messages`).
+ */
+
+/** The provider protocol a request spoke, told by its path (`…/chat/completions` or `…/messages`). */
+export type ModelProtocol = 'openai' | 'anthropic';
+
+export interface ScriptedToolCall {
+  /** Defaults to a provider-style id (`call_…` for OpenAI, `toolu_…` for Anthropic). */
+  id?: string;
+  name: string;
+  /** The tool's arguments: sent as a JSON string (OpenAI) or JSON object (Anthropic), streamed in pieces. */
+  input: unknown;
+}
+
+/** A successful model turn. Content goes out in the order a real model produces it: thinking, text, tool calls. */
+export interface ScriptedReply {
+  error?: never;
+  text?: string;
+  /**
+   * Reasoning: an Anthropic `thinking` block (with a signature) or, over Chat Completions, `reasoning_content`
+   * deltas (the DeepSeek/vLLM extension that @ai-sdk/openai-compatible reads; @ai-sdk/openai's chat model ignores it,
+   * as OpenAI itself never sends reasoning over Chat Completions).
+   */
+  thinking?: string;
+  /** The Anthropic thinking signature; defaults to a hash of the thinking, so it is stable across runs. */
+  signature?: string;
+  toolCalls?: ScriptedToolCall[];
+  /** Defaults to `tool_calls` when there are tool calls, else `stop`; sent as the provider's own stop reason. */
+  finish?: 'stop' | 'tool_calls' | 'length';
+  /** Token counts to report; defaults to a rough estimate (4 characters a token) so usage is never empty. */
+  usage?: { input: number; output: number };
+  /** Pause before every streamed event (or before the JSON body), for tests of slow models, timeouts and aborts. */
+  delayMs?: number;
+  /** Characters per streamed delta (text, thinking, tool arguments); default 8, so deltas arrive in pieces. */
+  chunkSize?: number;
+}
+
+/** A failed turn, in the provider's own error format. */
+export interface ScriptedError {
+  error: {
+    status: number;
+    message: string;
+    /** The provider's error type; defaults from the status (e.g. 429 → `rate_limit_error` / `requests`). */
+    type?: string;
+    /** OpenAI's `error.code`; defaults from the status (e.g. 401 → `invalid_api_key`). */
+    code?: string;
+    /** Extra response headers, e.g. `{ 'retry-after-ms': '0' }` (the AI SDK honours retry-after headers). */
+    headers?: Record<string, string>;
+    /**
+     * For a streaming request: answer 200 and send the error as the first stream event, as providers do when they
+     * fail after accepting a request (Anthropic `event: error` such as `overloaded_error`, OpenAI `data: {"error":…}`).
+     */
+    inStream?: boolean;
+  };
+  delayMs?: number;
+}
+
+export type ScriptedTurn = ScriptedReply | ScriptedError;
+
+/** Answers a request when the queue of scripted turns is empty; may inspect the request (its protocol, its body). */
+export type Responder = (request: RecordedRequest) => ScriptedTurn | Promise<ScriptedTurn>;
+
+export interface RecordedRequest {
+  protocol: ModelProtocol | 'unknown';
+  method: string;
+  /** The path without the query string, e.g. `/v1/chat/completions`. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The key the client presented: `x-api-key`, else the bearer token of `authorization`. */
+  apiKey: string | undefined;
+  /** The parsed JSON body (`{}` when it was not a JSON object; see rawBody). */
+  body: Record<string, unknown>;
+  rawBody: string;
+  /** Whether the client asked for a stream (`"stream": true`). */
+  stream: boolean;
+  /** The turn that answered it; undefined when it was refused first (auth, bad request) or the script was empty. */
+  turn: ScriptedTurn | undefined;
+  /** Set when the client went away before the response was complete (an aborted stream). */
+  aborted: boolean;
+}
+
+export interface ModelServer {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `url + '/v1'`: the base URL for createOpenAI / createOpenAICompatible. */
+  readonly openaiBaseUrl: string;
+  /** `url + '/v1'`: the base URL for createAnthropic. */
+  readonly anthropicBaseUrl: string;
+  /** Every request received, in order, including refused ones. */
+  readonly requests: RecordedRequest[];
+  /** How many queued turns have not been served yet (0 at the end of a test that used all it scripted). */
+  readonly remaining: number;
+  /**
+   * Queues turns (served first-in first-out, one per request, across calls) or sets the responder that answers once
+   * the queue is empty. With neither, a request gets a 500 `no scripted turn left` so the test fails loudly.
+   */
+  script(turns: ScriptedTurn[] | Responder): void;
+  /** Answers 401 in the provider's format unless the request presents this key; undefined accepts any. */
+  requireKey(key: string | undefined): void;
+  /** Forgets queued turns, the responder, the required key and the recorded requests (for a shared server). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const defaultChunkSize = 8;
+
+/** Starts a model server on a free loopback port. */
+export async function startModelServer(): Promise<ModelServer> {
+  const queue: ScriptedTurn[] = [];
+  const requests: RecordedRequest[] = [];
+  let responder: Responder | undefined;
+  let requiredKey: string | undefined;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const protocol = pathname.endsWith('/chat/completions')
+      ? 'openai'
+      : pathname.endsWith('/messages')
+        ? 'anthropic'
+        : 'unknown';
+    const wire = protocol === 'anthropic' ? anthropic : openai;
+    const rawBody = await readBody(req);
+    const parsed = parseJsonObject(rawBody);
+    const record: RecordedRequest = {
+      protocol,
+      method: req.method ?? 'GET',
+      path: pathname,
+      headers: req.headers,
+      apiKey: presentedKey(req.headers),
+      body: parsed ?? {},
+      rawBody,
+      stream: parsed?.stream === true,
+      turn: undefined,
+      aborted: false,
+    };
+    requests.push(record);
+    res.once('close', () => {
+      if (!res.writableFinished) record.aborted = true;
+    });
+
+    if (protocol === 'unknown' || req.method !== 'POST') {
+      sendError(res, wire, { status: 404, message: `Unknown request URL: ${req.method} ${pathname}` });
+      return;
+    }
+    if (!parsed) {
+      sendError(res, wire, { status: 400, message: wire.invalidJsonMessage });
+      return;
+    }
+    // The real Anthropic API refuses a request without a version before looking at anything else.
+    if (protocol === 'anthropic' && !req.headers['anthropic-version']) {
+      sendError(res, wire, { status: 400, message: 'anthropic-version: header is required' });
+      return;
+    }
+    // A bad key is refused before the model runs, so it does not use up a scripted turn.
+    if (requiredKey !== undefined && record.apiKey !== requiredKey) {
+      sendError(res, wire, wire.authError(record.apiKey));
+      return;
+    }
+
+    let turn = queue.shift();
+    if (!turn && responder) {
+      try {
+        turn = await responder(record);
+      } catch (error) {
+        sendError(res, wire, exhausted(`the responder failed: ${error instanceof Error ? error.message : error}`));
+        return;
+      }
+    }
+    if (!turn) {
+      sendError(res, wire, exhausted('no scripted turn left'));
+      return;
+    }
+    record.turn = turn;
+
+    if (isError(turn)) {
+      if (turn.delayMs) await sleep(turn.delayMs);
+      if (turn.error.inStream && record.stream) {
+        const events = new EventStream(res, 0);
+        await events.send(wire.streamError(turn.error));
+        events.end();
+      } else sendError(res, wire, turn.error);
+      return;
+    }
+    const reply = resolveReply(turn, protocol, record);
+    if (record.stream) {
+      const events = new EventStream(res, turn.delayMs ?? 0);
+      for (const event of wire.stream(reply)) {
+        await events.send(event);
+        if (events.closed) return;
+      }
+      events.end();
+    } else {
+      if (turn.delayMs) await sleep(turn.delayMs);
+      sendJson(res, 200, wire.json(reply), { [wire.requestIdHeader]: requestId() });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      // Only a bug in this file lands here; answer something rather than leave the client hanging.
+      if (!res.headersSent) sendJson(res, 500, { error: { message: String(error), type: 'server_error' } });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    openaiBaseUrl: `${url}/v1`,
+    anthropicBaseUrl: `${url}/v1`,
+    requests,
+    get remaining() {
+      return queue.length;
+    },
+    script(turns) {
+      if (typeof turns === 'function') responder = turns;
+      else queue.push(...turns);
+    },
+    requireKey(key) {
+      requiredKey = key;
+    },
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
+      responder = undefined;
+      requiredKey = undefined;
+    },
+    async close() {
+      // fetch keeps connections alive; without closing them, close() would wait for their idle timeout.
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+/**
+ * An empty script (or a failing responder) is a bug in the test: 500 so it surfaces, with `retry-after-ms: 0`
+ * because the AI SDK retries a 500 twice and would otherwise back off for 6 s before reporting it.
+ */
+function exhausted(message: string): ScriptedError['error'] {
+  return { status: 500, message, headers: { 'retry-after-ms': '0' } };
+}
+
+function isError(turn: ScriptedTurn): turn is ScriptedError {
+  return turn.error !== undefined;
+}
+
+/** A reply with every default filled in, ready to be put on the wire. */
+interface Reply {
+  model: string;
+  text: string;
+  thinking: string;
+  signature: string;
+  toolCalls: { id: string; name: string; input: unknown; arguments: string }[];
+  finish: 'stop' | 'tool_calls' | 'length';
+  usage: { input: number; output: number };
+  chunkSize: number;
+  /** OpenAI sends the usage chunk only when the request set `stream_options.include_usage`. */
+  includeUsage: boolean;
+}
+
+function resolveReply(turn: ScriptedReply, protocol: ModelProtocol, request: RecordedRequest): Reply {
+  const text = turn.text ?? '';
+  const thinking = turn.thinking ?? '';
+  const toolCalls = (turn.toolCalls ?? []).map((call) => ({
+    id: call.id ?? (protocol === 'anthropic' ? `toolu_${randomId()}` : `call_${randomId()}`),
+    name: call.name,
+    input: call.input,
+    arguments: JSON.stringify(call.input ?? {}),
+  }));
+  const outputChars = text.length + thinking.length + toolCalls.reduce((sum, call) => sum + call.arguments.length, 0);
+  const streamOptions = request.body.stream_options as { include_usage?: unknown } | undefined;
+  return {
+    model: typeof request.body.model === 'string' ? request.body.model : 'scripted-model',
+    text,
+    thinking,
+    signature: turn.signature ?? createHash('sha256').update(thinking).digest('base64'),
+    toolCalls,
+    finish: turn.finish ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
+    usage: turn.usage ?? {
+      input: Math.max(1, Math.ceil(request.rawBody.length / 4)),
+      output: Math.max(1, Math.ceil(outputChars / 4)),
+    },
+    chunkSize: Math.max(1, turn.chunkSize ?? defaultChunkSize),
+    includeUsage: streamOptions?.include_usage === true,
+  };
+}
+
+/** One server-sent event: Anthropic names each event (`event:` line), OpenAI sends bare `data:` lines. */
+interface SseEvent {
+  event?: string;
+  data: string;
+}
+
+/** What differs between the two protocols. */
+interface Wire {
+  requestIdHeader: string;
+  invalidJsonMessage: string;
+  errorBody(error: ScriptedError['error']): unknown;
+  authError(presented: string | undefined): ScriptedError['error'];
+  streamError(error: ScriptedError['error']): SseEvent;
+  stream(reply: Reply): Generator<SseEvent>;
+  json(reply: Reply): unknown;
+}
+
+/** OpenAI Chat Completions (also what OpenAI-compatible servers such as vLLM, DeepSeek, Groq and Ollama speak). */
+const openai: Wire = {
+  requestIdHeader: 'x-request-id',
+  invalidJsonMessage:
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+
+  errorBody(error) {
+    return {
+      error: {
+        message: error.message,
+        type: error.type ?? openaiErrorType(error.status),
+        param: null,
+        code: error.code ?? openaiErrorCode(error.status),
+      },
+    };
+  },
+
+  authError(presented) {
+    return presented
+      ? {
+          status: 401,
+          message: `Incorrect API key provided: ${maskKey(presented)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+          code: 'invalid_api_key',
+        }
+      : {
+          status: 401,
+          message:
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.",
+        };
+  },
+
+  streamError(error) {
+    return { data: JSON.stringify(this.errorBody(error)) };
+  },
+
+  *stream(reply) {
+    const base = {
+      id: `chatcmpl-${randomId()}`,
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model: reply.model,
+      service_tier: 'default',
+      system_fingerprint: 'fp_scripted',
+    };
+    // With include_usage every chunk carries `usage: null` and one last chunk with no choices carries the counts.
+    const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): SseEvent => ({
+      data: JSON.stringify({
+        ...base,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+        ...(reply.includeUsage ? { usage: null } : {}),
+      }),
+    });
+    const toolHeader = (call: Reply['toolCalls'][number], index: number) => ({
+      index,
+      id: call.id,
+      type: 'function',
+      function: { name: call.name, arguments: '' },
+    });
+    const first = reply.toolCalls[0];
+    const toolCallsOnly = first !== undefined && !reply.text && !reply.thinking;
+    // The first chunk names the role: with empty content before text, or with the first tool call's header.
+    if (toolCallsOnly)
+      yield chunk({ role: 'assistant', content: null, tool_calls: [toolHeader(first, 0)], refusal: null });
+    else yield chunk({ role: 'assistant', content: '', refusal: null });
+    for (const piece of pieces(reply.thinking, reply.chunkSize)) yield chunk({ reasoning_content: piece });
+    for (const piece of pieces(reply.text, reply.chunkSize)) yield chunk({ content: piece });
+    for (const [index, call] of reply.toolCalls.entries()) {
+      if (!(toolCallsOnly && index === 0)) yield chunk({ tool_calls: [toolHeader(call, index)] });
+      for (const piece of pieces(call.arguments, reply.chunkSize))
+        yield chunk({ tool_calls: [{ index, function: { arguments: piece } }] });
+    }
+    yield chunk({}, reply.finish);
+    if (reply.includeUsage) yield { data: JSON.stringify({ ...base, choices: [], usage: openaiUsage(reply) }) };
+    yield { data: '[DONE]' };
+  },
+
+  json(reply) {
+    const message: Record<string, unknown> = {
+      role: 'assistant',
+      content: reply.text || (reply.toolCalls.length > 0 ? null : ''),
+      refusal: null,
+      annotations: [],
+    };
+    if (reply.thinking) message.reasoning_content = reply.thinking;
+    if (reply.toolCalls.length > 0)
+      message.tool_calls = reply.toolCalls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      }));
+    return {
+      id: `chatcmpl-${randomId()}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: reply.model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: reply.finish }],
+      usage: openaiUsage(reply),
+      service_tier: 'default',
+      system_fingerprint: 'fp_scripted',
+    };
+  },
+};
+
+function openaiUsage(reply: Reply) {
+  return {
+    prompt_tokens: reply.usage.input,
+    completion_tokens: reply.usage.output,
+    total_tokens: reply.usage.input + reply.usage.output,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+function openaiErrorType(status: number): string {
+  if (status === 429) return 'requests';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+function openaiErrorCode(status: number): string | null {
+  if (status === 401) return 'invalid_api_key';
+  if (status === 404) return 'model_not_found';
+  if (status === 429) return 'rate_limit_exceeded';
+  return null;
+}
+
+/** Anthropic Messages. */
+const anthropic: Wire = {
+  requestIdHeader: 'request-id',
+  invalidJsonMessage: 'There was an issue with your request body: it is not valid JSON.',
+
+  errorBody(error) {
+    return {
+      type: 'error',
+      error: { type: error.type ?? anthropicErrorType(error.status), message: error.message },
+      request_id: requestId(),
+    };
+  },
+
+  authError(presented) {
+    return { status: 401, message: presented ? 'invalid x-api-key' : 'x-api-key header is required' };
+  },
+
+  streamError(error) {
+    const body = this.errorBody(error) as { type: string; error: unknown };
+    return { event: 'error', data: JSON.stringify({ type: body.type, error: body.error }) };
+  },
+
+  *stream(reply) {
+    const event = (data: { type: string } & Record<string, unknown>): SseEvent => ({
+      event: data.type,
+      data: JSON.stringify(data),
+    });
+    yield event({
+      type: 'message_start',
+      message: {
+        id: `msg_${randomId()}`,
+        type: 'message',
+        role: 'assistant',
+        model: reply.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: {
+          input_tokens: reply.usage.input,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+          output_tokens: 1,
+          service_tier: 'standard',
+        },
+      },
+    });
+    let index = 0;
+    // The API sends a ping early in every stream (after the first block starts); clients must skip it.
+    let pinged = false;
+    function* block(contentBlock: Record<string, unknown>, deltas: Record<string, unknown>[]): Generator<SseEvent> {
+      yield event({ type: 'content_block_start', index, content_block: contentBlock });
+      if (!pinged) {
+        pinged = true;
+        yield event({ type: 'ping' });
+      }
+      for (const delta of deltas) yield event({ type: 'content_block_delta', index, delta });
+      yield event({ type: 'content_block_stop', index });
+      index++;
+    }
+    if (reply.thinking)
+      yield* block({ type: 'thinking', thinking: '', signature: '' }, [
+        ...pieces(reply.thinking, reply.chunkSize).map((thinking) => ({ type: 'thinking_delta', thinking })),
+        { type: 'signature_delta', signature: reply.signature },
+      ]);
+    if (reply.text)
+      yield* block(
+        { type: 'text', text: '' },
+        pieces(reply.text, reply.chunkSize).map((text) => ({ type: 'text_delta', text })),
+      );
+    for (const call of reply.toolCalls)
+      yield* block({ type: 'tool_use', id: call.id, name: call.name, input: {} }, [
+        // The real API opens every tool input with an empty partial_json.
+        { type: 'input_json_delta', partial_json: '' },
+        ...pieces(call.arguments, reply.chunkSize).map((partial_json) => ({ type: 'input_json_delta', partial_json })),
+      ]);
+    if (!pinged) yield event({ type: 'ping' });
+    yield event({
+      type: 'message_delta',
+      delta: { stop_reason: anthropicStopReason(reply.finish), stop_sequence: null },
+      // Current API versions repeat the input counts here; the output count is the final total.
+      usage: {
+        input_tokens: reply.usage.input,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: reply.usage.output,
+      },
+    });
+    yield event({ type: 'message_stop' });
+  },
+
+  json(reply) {
+    const content: Record<string, unknown>[] = [];
+    if (reply.thinking) content.push({ type: 'thinking', thinking: reply.thinking, signature: reply.signature });
+    if (reply.text) content.push({ type: 'text', text: reply.text });
+    for (const call of reply.toolCalls)
+      content.push({ type: 'tool_use', id: call.id, name: call.name, input: call.input });
+    return {
+      id: `msg_${randomId()}`,
+      type: 'message',
+      role: 'assistant',
+      model: reply.model,
+      content,
+      stop_reason: anthropicStopReason(reply.finish),
+      stop_sequence: null,
+      usage: {
+        input_tokens: reply.usage.input,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: reply.usage.output,
+        service_tier: 'standard',
+      },
+    };
+  },
+};
+
+function anthropicStopReason(finish: Reply['finish']): string {
+  if (finish === 'tool_calls') return 'tool_use';
+  if (finish === 'length') return 'max_tokens';
+  return 'end_turn';
+}
+
+function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+/** Writes SSE events one at a time, pausing before each, and stops quietly once the client has gone. */
+class EventStream {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly delayMs: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  async send({ event, data }: SseEvent): Promise<void> {
+    if (this.delayMs > 0) await sleep(this.delayMs);
+    if (this.closed) return;
+    if (!this.res.headersSent)
+      this.res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+    this.res.write(`${event ? `event: ${event}\n` : ''}data: ${data}\n\n`);
+  }
+
+  end(): void {
+    if (!this.closed) this.res.end();
+  }
+}
+
+function sendError(res: ServerResponse, wire: Wire, error: ScriptedError['error']): void {
+  sendJson(res, error.status, wire.errorBody(error), { [wire.requestIdHeader]: requestId(), ...error.headers });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string') return apiKey;
+  const match = /^Bearer (.+)$/i.exec(headers.authorization ?? '');
+  return match?.[1];
+}
+
+/** Like OpenAI's message: enough of the key to recognise it, not the whole of it. */
+function maskKey(key: string): string {
+  return key.length > 8 ? `${key.slice(0, 3)}${'*'.repeat(key.length - 7)}${key.slice(-4)}` : '*'.repeat(key.length);
+}
+
+/** Splits by code point, so an emoji or CJK character is never cut in half across deltas. */
+function pieces(text: string, size: number): string[] {
+  const chars = Array.from(text);
+  const out: string[] = [];
+  for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(''));
+  return out;
+}
+
+function randomId(): string {
+  return randomBytes(12).toString('hex');
+}
+
+function requestId(): string {
+  return `req_${randomId()}`;
+}
