@@ -2,6 +2,7 @@
 // `npm run bench`: runs every benchmark and prints medians, p95 and ratios against the baseline measured in
 // the same run. It reports; it does not gate: a missed goal still exits 0, a benchmark that fails to run does not.
 import { parseArgs } from 'node:util';
+import * as agentLoop from './agent-loop.mjs';
 import * as devUrlProxy from './dev-url-proxy.mjs';
 import * as sandbox from './sandbox.mjs';
 import * as sandboxDensity from './sandbox-density.mjs';
@@ -38,6 +39,7 @@ const benchmarks = [
   workspaceFiles,
   devUrlProxy,
   ssh,
+  agentLoop,
   sandboxDensity,
 ];
 const only = values.only ? values.only.split(',') : undefined;

@@ -90,6 +90,11 @@ export interface RecordedRequest {
   turn: ScriptedTurn | undefined;
   /** Set when the client went away before the response was complete (an aborted stream). */
   aborted: boolean;
+  /**
+   * How long this server spent on the request, from its first byte to the end of the answer (ms): the
+   * "model time" benchmarks subtract from a run's wall time. Undefined until the answer is complete.
+   */
+  durationMs: number | undefined;
 }
 
 export interface ModelServer {
@@ -125,6 +130,7 @@ export async function startModelServer(): Promise<ModelServer> {
   let requiredKey: string | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = performance.now();
     const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
     const protocol = pathname.endsWith('/chat/completions')
       ? 'openai'
@@ -145,10 +151,12 @@ export async function startModelServer(): Promise<ModelServer> {
       stream: parsed?.stream === true,
       turn: undefined,
       aborted: false,
+      durationMs: undefined,
     };
     requests.push(record);
     res.once('close', () => {
       if (!res.writableFinished) record.aborted = true;
+      else record.durationMs = performance.now() - arrived;
     });
 
     if (protocol === 'unknown' || req.method !== 'POST') {
@@ -591,12 +599,18 @@ function anthropicErrorType(status: number): string {
   }
 }
 
-/** Writes SSE events one at a time, pausing before each, and stops quietly once the client has gone. */
+/**
+ * Writes SSE events one at a time, pausing before each, and stops quietly once the client has gone. (Plain
+ * fields, no parameter properties: benchmarks load this file with Node's type stripping.)
+ */
 class EventStream {
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly delayMs: number,
-  ) {}
+  private readonly res: ServerResponse;
+  private readonly delayMs: number;
+
+  constructor(res: ServerResponse, delayMs: number) {
+    this.res = res;
+    this.delayMs = delayMs;
+  }
 
   get closed(): boolean {
     return this.res.destroyed || this.res.writableEnded;

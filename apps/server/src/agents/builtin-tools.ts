@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { type BuiltinTool, builtinTools } from '@runtools/spec';
-import { type ToolSet, tool } from 'ai';
+import { type ToolSet, tool, zodSchema } from 'ai';
 import { z } from 'zod';
 import type { AuthContext } from '../auth/authenticate.js';
 import type { SecretStore } from '../credentials/secret-store.js';
@@ -102,15 +102,59 @@ const descriptions: Record<BuiltinTool, string> = {
   get_dev_url: 'Get the URL at which a port of the sandbox (a web server started there) can be opened in a browser.',
 };
 
+/**
+ * The tools' input schemas, each converted to JSON Schema once per process (the AI SDK would convert a bare zod
+ * schema again on every model call).
+ */
+const inputs = {
+  bash: zodSchema(
+    z.object({
+      command: z.string().min(1),
+      timeoutMs: z.number().int().min(1).max(maxBashTimeoutMs).optional(),
+    }),
+  ),
+  read_file: zodSchema(
+    z.object({
+      path: z.string().min(1),
+      startLine: z.number().int().min(1).optional(),
+      endLine: z.number().int().min(1).optional(),
+    }),
+  ),
+  edit_file: zodSchema(
+    z.object({
+      path: z.string().min(1),
+      oldText: z.string().min(1),
+      newText: z.string(),
+      replaceAll: z.boolean().optional(),
+    }),
+  ),
+  write_file: zodSchema(z.object({ path: z.string().min(1), content: z.string() })),
+  delete_file: zodSchema(z.object({ path: z.string().min(1), recursive: z.boolean().optional() })),
+  list_directory: zodSchema(z.object({ path: z.string().min(1).default('.') })),
+  file_search: zodSchema(z.object({ pattern: z.string().min(1), path: z.string().min(1).default('.') })),
+  grep: zodSchema(
+    z.object({
+      pattern: z.string().min(1),
+      path: z.string().min(1).default('.'),
+      glob: z.string().optional().describe('only files whose name matches, e.g. "*.py"'),
+      ignoreCase: z.boolean().optional(),
+    }),
+  ),
+  web_search: zodSchema(z.object({ query: z.string().min(1), numResults: z.number().int().min(1).max(20).optional() })),
+  get_dev_url: zodSchema(
+    z.object({
+      port: z.number().int().min(1).max(65535),
+      public: z.boolean().optional().describe('anyone with the URL may open it (default: a signed private link)'),
+    }),
+  ),
+};
+
 /** The built-in tools an agent may use, bound to its sandbox and its caller's permissions. */
 export function builtinToolSet(environment: ToolEnvironment, allowed: readonly string[]): ToolSet {
   const tools: Record<BuiltinTool, ToolSet[string]> = {
     bash: tool({
       description: descriptions.bash,
-      inputSchema: z.object({
-        command: z.string().min(1),
-        timeoutMs: z.number().int().min(1).max(maxBashTimeoutMs).optional(),
-      }),
+      inputSchema: inputs.bash,
       execute: async ({ command, timeoutMs }) => {
         const result = await environment.sandboxes.exec(environment.auth, environment.sandboxId, {
           // bash where the template has it (every built-in one does), sh otherwise.
@@ -128,11 +172,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     read_file: tool({
       description: descriptions.read_file,
-      inputSchema: z.object({
-        path: z.string().min(1),
-        startLine: z.number().int().min(1).optional(),
-        endLine: z.number().int().min(1).optional(),
-      }),
+      inputSchema: inputs.read_file,
       execute: async ({ path, startLine, endLine }) => {
         const absolute = resolvePath(environment, path);
         const lines = (await readText(environment, absolute)).split('\n');
@@ -152,12 +192,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     edit_file: tool({
       description: descriptions.edit_file,
-      inputSchema: z.object({
-        path: z.string().min(1),
-        oldText: z.string().min(1),
-        newText: z.string(),
-        replaceAll: z.boolean().optional(),
-      }),
+      inputSchema: inputs.edit_file,
       execute: async ({ path, oldText, newText, replaceAll }) => {
         const absolute = resolvePath(environment, path);
         const content = await readText(environment, absolute);
@@ -174,7 +209,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     write_file: tool({
       description: descriptions.write_file,
-      inputSchema: z.object({ path: z.string().min(1), content: z.string() }),
+      inputSchema: inputs.write_file,
       execute: async ({ path, content }) => {
         const absolute = resolvePath(environment, path);
         await writeText(environment, absolute, content);
@@ -183,7 +218,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     delete_file: tool({
       description: descriptions.delete_file,
-      inputSchema: z.object({ path: z.string().min(1), recursive: z.boolean().optional() }),
+      inputSchema: inputs.delete_file,
       execute: async ({ path, recursive }) => {
         const absolute = resolvePath(environment, path);
         if (absolute === '/') throw new ToolFailure('refusing to delete /');
@@ -202,7 +237,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     list_directory: tool({
       description: descriptions.list_directory,
-      inputSchema: z.object({ path: z.string().min(1).default('.') }),
+      inputSchema: inputs.list_directory,
       execute: async ({ path }) => {
         const absolute = resolvePath(environment, path);
         try {
@@ -221,7 +256,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     file_search: tool({
       description: descriptions.file_search,
-      inputSchema: z.object({ pattern: z.string().min(1), path: z.string().min(1).default('.') }),
+      inputSchema: inputs.file_search,
       execute: async ({ pattern, path }) => {
         const absolute = resolvePath(environment, path);
         const test = pattern.includes('/') ? '-path' : '-name';
@@ -239,12 +274,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     grep: tool({
       description: descriptions.grep,
-      inputSchema: z.object({
-        pattern: z.string().min(1),
-        path: z.string().min(1).default('.'),
-        glob: z.string().optional().describe('only files whose name matches, e.g. "*.py"'),
-        ignoreCase: z.boolean().optional(),
-      }),
+      inputSchema: inputs.grep,
       execute: async ({ pattern, path, glob, ignoreCase }) => {
         const absolute = resolvePath(environment, path);
         // ripgrep where the template has it; GNU grep (in every template) otherwise, with the same output.
@@ -268,7 +298,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     web_search: tool({
       description: descriptions.web_search,
-      inputSchema: z.object({ query: z.string().min(1), numResults: z.number().int().min(1).max(20).optional() }),
+      inputSchema: inputs.web_search,
       execute: async ({ query, numResults }, { abortSignal }) => {
         let key: string;
         try {
@@ -302,10 +332,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
     }),
     get_dev_url: tool({
       description: descriptions.get_dev_url,
-      inputSchema: z.object({
-        port: z.number().int().min(1).max(65535),
-        public: z.boolean().optional().describe('anyone with the URL may open it (default: a signed private link)'),
-      }),
+      inputSchema: inputs.get_dev_url,
       execute: async ({ port, public: isPublic }) => {
         const url = await environment.devUrls.expose(environment.auth, environment.sandboxId, {
           port,
