@@ -137,7 +137,11 @@ export const AgentRunRequest = z
       .union([z.literal(true), idSchema('thread')])
       .optional()
       .meta({ description: 'true starts a thread; a thread id continues it with its history' }),
-    attachments: z.array(Attachment).max(20).optional(),
+    attachments: z
+      .array(Attachment)
+      .max(20)
+      .optional()
+      .meta({ description: 'files for the model; the whole request may be up to 32 MiB' }),
   })
   .strict();
 export type AgentRunRequest = z.input<typeof AgentRunRequest>;

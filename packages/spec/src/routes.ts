@@ -133,6 +133,8 @@ export interface RouteContract {
    * a `multipart/form-data` form (file uploads from browsers and curl -F).
    */
   rawBody?: 'octet-stream' | 'multipart';
+  /** A JSON body larger than the server's default limit is accepted up to this size (files inside the JSON). */
+  maxBodyBytes?: number;
 }
 
 function route<const T extends RouteContract>(contract: T): T {
@@ -1227,6 +1229,7 @@ export const routes = {
     params: AgentParams,
     body: AgentRunRequest,
     response: Run,
+    maxBodyBytes: 32 * 1024 * 1024,
     status: 201,
   }),
   agentRunsStream: route({
@@ -1239,6 +1242,7 @@ export const routes = {
     params: AgentParams,
     body: AgentRunRequest,
     response: RunEvent,
+    maxBodyBytes: 32 * 1024 * 1024,
     status: 200,
     stream: 'sse',
   }),

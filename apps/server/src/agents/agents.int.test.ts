@@ -389,6 +389,19 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect(parts.find((part) => part.type === 'image_url')?.image_url?.url).toBe(
       `data:image/png;base64,${pixel.toString('base64')}`,
     );
+
+    // A run's body may carry more than the default 1 MiB limit of other routes.
+    model.script([{ text: 'Read it.' }]);
+    const large = Buffer.alloc(3 * 1024 * 1024, 'a');
+    const run = await rt.agent.run('coder', 'Summarize', {
+      attachments: [{ name: 'big.txt', mediaType: 'text/plain', content: large }],
+    });
+    expect(run.status).toBe('completed');
+    expect(model.requests.at(-1)?.rawBody.length).toBeGreaterThan(large.length);
+    const tooLarge = await server.request('POST', '/v1/secrets', {
+      body: { name: 'BIG', value: large.toString() },
+    });
+    expect(tooLarge.status).toBe(413);
   });
 
   it('stops at maxIterations, fails on a model error, and cancels a run in progress', async () => {

@@ -112,24 +112,33 @@ export function createApp(options: AppOptions): Hono<Env> {
   const rawRoutes = Object.values(routes as Record<string, RouteContract>)
     .filter((contract) => contract.rawBody)
     .map((contract) => ({ method: contract.method, regex: pathRegex(contract.path) }));
-  const limitBody = bodyLimit({
-    maxSize: options.maxBodyBytes,
-    onError: (context) => {
-      // The rest of the body is never read, so this connection cannot carry another request.
-      context.header('Connection', 'close');
-      return errorResponse(
-        context as Context<Env>,
-        new ApiError('payload_too_large', `the request body is larger than ${options.maxBodyBytes} bytes`, {
-          maxBytes: options.maxBodyBytes,
-        }),
-      );
-    },
+  const limiter = (maxBytes: number) =>
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: (context) => {
+        // The rest of the body is never read, so this connection cannot carry another request.
+        context.header('Connection', 'close');
+        return errorResponse(
+          context as Context<Env>,
+          new ApiError('payload_too_large', `the request body is larger than ${maxBytes} bytes`, { maxBytes }),
+        );
+      },
+    });
+  const limitBody = limiter(options.maxBodyBytes);
+  // Routes whose JSON bodies carry files (agent runs with attachments) allow more than the default.
+  const largeRoutes = Object.values(routes as Record<string, RouteContract>)
+    .filter((contract) => contract.maxBodyBytes)
+    .map((contract) => ({
+      method: contract.method,
+      regex: pathRegex(contract.path),
+      limit: limiter(Math.max(contract.maxBodyBytes ?? 0, options.maxBodyBytes)),
+    }));
+  app.use('/v1/*', (context, next) => {
+    const matches = (route: { method: string; regex: RegExp }) =>
+      route.method === context.req.method && route.regex.test(context.req.path);
+    if (rawRoutes.some(matches)) return next();
+    return (largeRoutes.find(matches)?.limit ?? limitBody)(context, next);
   });
-  app.use('/v1/*', (context, next) =>
-    rawRoutes.some((raw) => raw.method === context.req.method && raw.regex.test(context.req.path))
-      ? next()
-      : limitBody(context, next),
-  );
 
   app.get('/v1/openapi.json', (context) => context.json(openApiDocument));
   app.get('/docs', (context) => context.html(docsPage(options.version)));
