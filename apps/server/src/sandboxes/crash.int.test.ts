@@ -5,6 +5,7 @@ import { RunTools, type Sandbox } from '@runtools/sdk';
 import type { SandboxStatus } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../../../../test/support/database.js';
+import { startModelServer } from '../../../../test/support/model-server.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
 import { type ServerProcess, startServerProcess } from '../../../../test/support/server-process.js';
 
@@ -125,4 +126,37 @@ describe('kill -9 of the control plane', () => {
     const log = await rt.workspaces.files(workspace.id).download('log.txt');
     expect(log.toString().split('\n').filter(Boolean)).toHaveLength(100);
   }, 240_000);
+
+  it('during an agent run: after the restart the run is failed (interrupted), never left running', async () => {
+    const model = await startModelServer();
+    try {
+      await rt.providers.create({ name: 'crash-model', type: 'openai-compatible', baseUrl: model.openaiBaseUrl });
+      const box = await rt.sandboxes.create({ runtime: 'container' });
+      await rt.agents.create({ slug: 'crash-agent', model: 'crash-model/m', sandbox: box.id });
+      model.script([{ toolCalls: [{ name: 'bash', input: { command: 'sleep 30' } }] }]);
+      const run = await rt.agent.start('crash-agent', 'sleep');
+      await expect
+        .poll(async () => (await collectTypes(rt.agent.events(run.id, { follow: false }))).includes('tool-call'))
+        .toBe(true);
+      await crash();
+      await start();
+      expect(await rt.agent.get(run.id)).toMatchObject({
+        status: 'failed',
+        stopReason: 'interrupted',
+        error: { code: 'interrupted' },
+      });
+      // Its events end as a finished run's do, so a follower is not left waiting.
+      expect((await collectTypes(rt.agent.events(run.id))).slice(-2)).toEqual(['error', 'done']);
+      // The Sandbox object talks to the server it came from: get it again from the new one.
+      await (await rt.sandboxes.get(box.id)).destroy();
+    } finally {
+      await model.close();
+    }
+  }, 120_000);
 });
+
+async function collectTypes(events: AsyncIterable<{ type: string }>): Promise<string[]> {
+  const types: string[] = [];
+  for await (const event of events) types.push(event.type);
+  return types;
+}
