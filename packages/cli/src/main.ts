@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import * as agentCommands from './commands/agent/agent.js';
+import * as agentRunCommands from './commands/agent/run.js';
 import * as authKeysCreate from './commands/auth/keys/create.js';
 import * as authKeysGet from './commands/auth/keys/get.js';
 import * as authKeysList from './commands/auth/keys/list.js';
 import * as authKeysRevoke from './commands/auth/keys/revoke.js';
+import * as deploy from './commands/deploy/deploy.js';
 import * as doctor from './commands/doctor/check.js';
 import * as memberAdd from './commands/member/add.js';
 import * as memberList from './commands/member/list.js';
@@ -15,6 +18,8 @@ import * as projectCreate from './commands/project/create.js';
 import * as projectDelete from './commands/project/delete.js';
 import * as projectGet from './commands/project/get.js';
 import * as projectList from './commands/project/list.js';
+import * as models from './commands/provider/models.js';
+import * as providerCommands from './commands/provider/provider.js';
 import * as sandboxCreate from './commands/sandbox/create.js';
 import * as sandboxDestroy from './commands/sandbox/destroy.js';
 import * as sandboxExec from './commands/sandbox/exec.js';
@@ -45,6 +50,7 @@ import * as sshKeyAdd from './commands/ssh-key/add.js';
 import * as sshKeyList from './commands/ssh-key/list.js';
 import * as sshKeyRemove from './commands/ssh-key/remove.js';
 import * as templateCommands from './commands/template/template.js';
+import * as threadCommands from './commands/thread/thread.js';
 import * as workspaceFiles from './commands/workspace/files.js';
 import * as workspaceCommands from './commands/workspace/workspace.js';
 import { reportError } from './errors.js';
@@ -108,6 +114,13 @@ export function buildProgram(): Command {
     sandboxFilesGet,
   ]);
   group(program, 'member', 'members of the org and their roles', [memberList, memberAdd, memberRemove]);
+  group(program, 'agent', 'agents: define them, run them, follow and cancel their runs', [
+    agentCommands,
+    agentRunCommands,
+  ]);
+  group(program, 'thread', 'conversations an agent continues run after run', [threadCommands]);
+  group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);
+  for (const entry of [models, deploy]) entry.register(program);
   // Subcommands inherit exit override so usage errors reach the one handler below.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {

@@ -224,12 +224,22 @@ export class HttpClient {
           signal: abort.signal,
         });
       } catch (cause) {
+        // Stopped by the caller before the answer came: the stream simply ends.
+        if (callOptions.signal?.aborted) return;
         throw HttpClient.unreachable(url, cause);
       }
       if (!response.ok || !response.body) throw await HttpClient.failure(response);
       const decoder = new TextDecoder();
       let buffer = '';
-      for await (const chunk of response.body) {
+      const chunks = (async function* (body: ReadableStream<Uint8Array>) {
+        try {
+          for await (const chunk of body) yield chunk;
+        } catch (error) {
+          // Stopped by the caller mid-stream: the stream ends; anything else is an error.
+          if (!callOptions.signal?.aborted) throw error;
+        }
+      })(response.body);
+      for await (const chunk of chunks) {
         buffer += decoder.decode(chunk as Uint8Array, { stream: true });
         for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
           const block = buffer.slice(0, end);

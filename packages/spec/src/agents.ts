@@ -76,7 +76,10 @@ export const AgentCreateRequest = z
     sandbox: z
       .union([idSchema('sandbox'), ManagedSandbox])
       .optional()
-      .meta({ description: 'the linked sandbox (in_sandbox) or how to make one per run or thread (managed)' }),
+      .meta({
+        description:
+          'the linked sandbox (in_sandbox) or how to make one per run or thread (managed); an update replaces the whole managed spec',
+      }),
     maxIterations: maxIterations.optional().meta({ description: 'model calls at most, 1-100; default 25' }),
   })
   .strict();
@@ -86,7 +89,15 @@ export type AgentCreateRequest = z.input<typeof AgentCreateRequest>;
 export const AgentDefinition = AgentCreateRequest;
 export type AgentDefinition = AgentCreateRequest;
 
-export const AgentUpdateRequest = AgentCreateRequest.omit({ slug: true }).partial().strict();
+/** The whole definition: what it leaves out goes back to its default (`runtools deploy` sends files as these). */
+export const AgentPutRequest = AgentCreateRequest.omit({ slug: true }).strict();
+export type AgentPutRequest = z.input<typeof AgentPutRequest>;
+
+/** Only what is given changes (`description: null` removes it); a change is a new version, no change none. */
+export const AgentUpdateRequest = AgentCreateRequest.omit({ slug: true })
+  .extend({ description: z.string().max(2000).nullable() })
+  .partial()
+  .strict();
 export type AgentUpdateRequest = z.input<typeof AgentUpdateRequest>;
 
 export const Agent = z
@@ -167,7 +178,10 @@ export const Run = z
     status: RunStatus,
     prompt: z.string(),
     text: z.string().nullable().meta({ description: 'the final answer' }),
-    stopReason: z.string().nullable(),
+    stopReason: z.string().nullable().meta({
+      description:
+        "the model's finish reason when completed (stop, length, content-filter), else max_iterations, cancelled, error or interrupted",
+    }),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
     usage: TokenUsage,
     steps: z.number().int(),

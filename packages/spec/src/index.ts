@@ -5,6 +5,7 @@ export {
   AgentList,
   AgentMode,
   AgentParams,
+  AgentPutRequest,
   AgentRunRequest,
   AgentUpdateRequest,
   AgentVersion,

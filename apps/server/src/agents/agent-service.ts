@@ -143,6 +143,10 @@ export class AgentService {
 
   async create(auth: AuthContext, body: AgentCreateRequest): Promise<Agent> {
     const definition = await this.validate(auth, { ...body, name: body.name ?? body.slug });
+    return this.insert(auth, body.slug, definition);
+  }
+
+  private async insert(auth: AuthContext, slug: string, definition: AgentDefinitionRecord): Promise<Agent> {
     const now = nowIso();
     const id = newId('agent');
     try {
@@ -153,7 +157,7 @@ export class AgentService {
           .values({
             id,
             org_id: auth.orgId,
-            slug: body.slug,
+            slug: slug,
             version: 1,
             definition: json,
             created_at: now,
@@ -167,8 +171,8 @@ export class AgentService {
       });
     } catch (error) {
       if (isUniqueViolation(error))
-        throw new ApiError('agent_exists', `an agent with slug ${body.slug} exists; update it or pick another slug`, {
-          slug: body.slug,
+        throw new ApiError('agent_exists', `an agent with slug ${slug} exists; update it or pick another slug`, {
+          slug: slug,
         });
       throw error;
     }
@@ -177,9 +181,9 @@ export class AgentService {
       event: 'agent.created',
       actorKeyId: auth.keyId,
       targetId: id,
-      details: { slug: body.slug, model: definition.model },
+      details: { slug: slug, model: definition.model },
     });
-    return agentFromRecord(await this.record(auth, body.slug));
+    return agentFromRecord(await this.record(auth, slug));
   }
 
   async record(auth: AuthContext, slug: string): Promise<AgentRecord> {
@@ -213,18 +217,45 @@ export class AgentService {
     const before = current.definition;
     const merged = {
       name: body.name ?? before.name,
-      description: body.description ?? before.description ?? undefined,
+      // null clears it; absent keeps it.
+      description: body.description === null ? undefined : (body.description ?? before.description ?? undefined),
       model: body.model ?? before.model,
       systemPrompt: body.systemPrompt ?? before.systemPrompt,
       tools: body.tools ?? before.tools,
       mode: body.mode ?? (body.sandbox === undefined ? before.mode : undefined),
-      sandbox: body.sandbox ?? before.sandboxId ?? before.managed ?? undefined,
+      // A new mode without a sandbox starts from that mode's default (managed: a sandbox per run).
+      sandbox:
+        body.sandbox ??
+        (body.mode && body.mode !== before.mode ? undefined : (before.sandboxId ?? before.managed ?? undefined)),
       maxIterations: body.maxIterations ?? before.maxIterations,
     };
-    const definition = await this.validate(auth, merged);
+    return this.replace(auth, current, await this.validate(auth, merged));
+  }
+
+  /** Creates the agent or replaces its whole definition with this one. */
+  async put(auth: AuthContext, slug: string, body: Omit<AgentCreateRequest, 'slug'>): Promise<Agent> {
+    const definition = await this.validate(auth, { ...body, name: body.name ?? slug });
+    const current = await this.record(auth, slug).catch((error: unknown) => {
+      if (error instanceof ApiError && error.code === 'agent_not_found') return undefined;
+      throw error;
+    });
+    if (!current)
+      return this.insert(auth, slug, definition).catch((error: unknown) => {
+        // Created by someone else meanwhile: replace theirs like any other.
+        if (error instanceof ApiError && error.code === 'agent_exists') return this.put(auth, slug, body);
+        throw error;
+      });
+    return this.replace(auth, current, definition);
+  }
+
+  /** A new version with this definition, unless it is the current one (then nothing happens). */
+  private async replace(auth: AuthContext, current: AgentRecord, definition: AgentDefinitionRecord): Promise<Agent> {
+    const slug = current.slug;
+    const json = JSON.stringify(definition);
+    // Nothing changed: no new version (deploying the same files twice is a no-op).
+    if (json === JSON.stringify(current.definition)) return agentFromRecord(current);
     const now = nowIso();
     const version = current.version + 1;
-    const json = JSON.stringify(definition);
     await this.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('agents')

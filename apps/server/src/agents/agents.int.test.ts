@@ -133,8 +133,19 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     const updated = await rt.agents.update('helper', { maxIterations: 5, tools: ['bash'] });
     expect(updated).toMatchObject({ version: 2, maxIterations: 5, tools: ['bash'], systemPrompt: 'Be brief.' });
     expect((await rt.agents.versions('helper')).map((version) => version.version)).toEqual([2, 1]);
+    // The same again is no change and no new version; null removes a description; a new mode alone starts
+    // from that mode's default sandbox.
+    expect((await rt.agents.update('helper', { maxIterations: 5 })).version).toBe(2);
+    expect((await rt.agents.update('helper', { description: 'helps' })).description).toBe('helps');
+    expect((await rt.agents.update('helper', { description: null })).description).toBeNull();
+    const managed = await rt.agents.update('helper', { mode: 'managed' });
+    expect(managed).toMatchObject({ mode: 'managed', sandboxId: null, managed: { scope: 'run', cleanup: 'destroy' } });
+    await expect(rt.agents.update('helper', { mode: 'in_sandbox' })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    expect(await rt.agents.update('helper', { sandbox: box.id })).toMatchObject({ mode: 'in_sandbox', version: 6 });
     await expect(rt.agents.update('helper', { tools: ['nope'] })).rejects.toMatchObject({ code: 'tool_unknown' });
-    expect((await rt.agents.get('helper')).version).toBe(2);
+    expect((await rt.agents.get('helper')).version).toBe(6);
 
     // Another org sees none of it.
     const other = (await (await server.request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
@@ -150,6 +161,18 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     await expect(stranger.agents.create({ slug: 'x', model: 'gpt-5', sandbox: box.id })).rejects.toMatchObject({
       code: 'sandbox_not_found',
     });
+    // PUT is the whole definition: created, the same again is no new version, what it leaves out is reset.
+    const put = await rt.agents.put('whole', { model: 'mock/m1', sandbox: box.id, maxIterations: 7 });
+    expect(put).toMatchObject({ slug: 'whole', version: 1, maxIterations: 7 });
+    expect((await rt.agents.put('whole', { model: 'mock/m1', sandbox: box.id, maxIterations: 7 })).version).toBe(1);
+    expect(await rt.agents.put('whole', { model: 'mock/m1', sandbox: box.id })).toMatchObject({
+      version: 2,
+      maxIterations: 25,
+    });
+    await expect(rt.agents.put('whole', { model: 'mock/m1', tools: ['x'] })).rejects.toMatchObject({
+      code: 'tool_unknown',
+    });
+    await rt.agents.delete('whole');
     await rt.agents.delete('helper');
     await expect(rt.agents.get('helper')).rejects.toMatchObject({ code: 'agent_not_found' });
   });

@@ -84,7 +84,7 @@ function usageOf(usage: LanguageModelUsage | undefined): TokenUsage {
   return { inputTokens, outputTokens, totalTokens: usage?.totalTokens ?? inputTokens + outputTokens };
 }
 
-/** Text-like attachments go to the model as text; images as images; anything else as a file part. */
+/** Text-like attachments go to the model as text, anything else (images, PDFs) as a file part. */
 function isTextual(mediaType: string): boolean {
   return /^text\//.test(mediaType) || /[/+](json|xml|yaml|x-yaml|javascript|typescript|x-sh|csv)$/.test(mediaType);
 }
@@ -99,8 +99,7 @@ function userContent(body: AgentRunRequest): UserContent {
         type: 'text',
         text: `<attachment name="${attachment.name}" type="${attachment.mediaType}">\n${bytes.toString('utf8')}\n</attachment>`,
       });
-    else if (attachment.mediaType.startsWith('image/'))
-      parts.push({ type: 'image', image: attachment.content, mediaType: attachment.mediaType });
+    // Images too: the AI SDK gives a file part of an image type to each provider in its image format.
     else
       parts.push({
         type: 'file',

@@ -692,6 +692,9 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async agentsUpdate({ auth, params, body }) {
       return deps.agents.update(auth, params.slug, body);
     },
+    async agentsPut({ auth, params, body }) {
+      return deps.agents.put(auth, params.slug, body);
+    },
     async agentsDelete({ auth, params }) {
       return deps.agents.delete(auth, params.slug);
     },

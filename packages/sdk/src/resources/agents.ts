@@ -1,6 +1,7 @@
 import {
   type Agent,
   type AgentCreateRequest,
+  type AgentPutRequest,
   type AgentUpdateRequest,
   type AgentVersion,
   type Deleted,
@@ -79,6 +80,15 @@ export class Agents {
    */
   update(slug: string, changes: AgentUpdateRequest): Promise<Agent> {
     return this.http.call(routes.agentsUpdate, { params: { slug }, body: changes });
+  }
+
+  /**
+   * Creates the agent or replaces its whole definition (what is left out goes back to its default); the
+   * same definition again is no new version.
+   * @example await rt.agents.put('coder', { model: 'claude-sonnet-4', sandbox: box.id })
+   */
+  put(slug: string, definition: AgentPutRequest): Promise<Agent> {
+    return this.http.call(routes.agentsPut, { params: { slug }, body: definition });
   }
 
   /** @example await rt.agents.delete('coder') */
