@@ -141,7 +141,16 @@ export class RunService {
     private readonly secrets: SecretStore,
     private readonly options: RunServiceOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // The AI SDK prints its warnings (an unknown model's limits, a setting a provider ignores) to stderr;
+    // they belong in the server's log, as JSON lines like everything else.
+    (globalThis as { AI_SDK_LOG_WARNINGS?: unknown }).AI_SDK_LOG_WARNINGS = (options: {
+      warnings: unknown[];
+      provider?: string;
+      model?: string;
+    }) =>
+      logger.warn({ provider: options.provider, model: options.model, warnings: options.warnings }, 'model warnings');
+  }
 
   /**
    * Runs left queued or running by a control plane that stopped: they cannot go on (their model stream and
