@@ -224,6 +224,8 @@ export const RunEvent = z
       agent: z.string(),
       model: z.string(),
       sandboxId: z.string().nullable(),
+      /** What came with the prompt (the content itself is kept in the thread's messages). */
+      attachments: z.array(z.object({ name: z.string(), mediaType: z.string(), size: z.number().int() })),
     }),
     z.object({ type: z.literal('text-delta'), ...eventBase, text: z.string() }),
     z.object({ type: z.literal('thinking'), ...eventBase, text: z.string() }),

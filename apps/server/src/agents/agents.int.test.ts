@@ -249,6 +249,34 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     ]);
   });
 
+  it('talks to a registered OpenAI-protocol endpoint (type openai) through chat completions', async () => {
+    await rt.providers.create({
+      name: 'proxy',
+      type: 'openai',
+      baseUrl: model.openaiBaseUrl,
+      apiKeySecret: 'MOCK_KEY',
+    });
+    await expect(
+      rt.providers.create({ name: 'proxy', type: 'openai', baseUrl: model.openaiBaseUrl }),
+    ).rejects.toMatchObject({ code: 'provider_exists' });
+    await expect(
+      rt.providers.create({ name: 'anthropic', type: 'anthropic', baseUrl: model.anthropicBaseUrl }),
+    ).rejects.toMatchObject({ code: 'provider_exists' });
+    await rt.agents.create({ slug: 'proxied', model: 'proxy/gpt-4o', sandbox: box.id });
+    model.script([{ text: 'Hello through the proxy.' }]);
+    const before = model.requests.length;
+    expect(await rt.agent.run('proxied', 'hi')).toMatchObject({
+      status: 'completed',
+      text: 'Hello through the proxy.',
+    });
+    expect(model.requests[before]).toMatchObject({ path: '/v1/chat/completions', apiKey: 'sk-mock' });
+    expect(model.requests[before]?.body.model).toBe('gpt-4o');
+    expect((await rt.providers.list()).map((provider) => provider.name)).toEqual(['claude', 'mock', 'proxy']);
+    await rt.providers.delete('proxy');
+    await expect(rt.agent.run('proxied', 'hi')).rejects.toMatchObject({ code: 'model_unknown' });
+    await expect(rt.providers.delete('proxy')).rejects.toMatchObject({ code: 'provider_not_found' });
+  });
+
   it('runs over the Anthropic protocol with thinking, and waits for the result without streaming', async () => {
     await rt.agents.create({ slug: 'thinker', model: 'claude/claude-test', sandbox: box.id });
     model.script([
@@ -421,6 +449,11 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     });
     expect(run.status).toBe('completed');
     expect(model.requests.at(-1)?.rawBody.length).toBeGreaterThan(large.length);
+    const [start] = await collect(rt.agent.events(run.id));
+    expect(start).toMatchObject({
+      type: 'start',
+      attachments: [{ name: 'big.txt', mediaType: 'text/plain', size: large.length }],
+    });
     const tooLarge = await server.request('POST', '/v1/secrets', {
       body: { name: 'BIG', value: large.toString() },
     });
@@ -483,6 +516,27 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect(run.sandboxId).not.toBe(box.id);
     // Cleaned up once the run has answered.
     await expect.poll(async () => (await rt.sandboxes.get(run.sandboxId as string)).status).toBe('destroyed');
+
+    // Workspaces mounted into the managed sandbox: the agent works there, and its files outlive the sandbox.
+    const workspace = await rt.workspaces.create({ name: 'agent-output' });
+    await rt.agents.create({
+      slug: 'managed-workspace',
+      model: 'mock/managed',
+      sandbox: {
+        template: 'minimal',
+        runtime: 'container',
+        mounts: [{ workspaceId: workspace.id, path: '/workspace' }],
+      },
+    });
+    model.script([
+      { toolCalls: [{ name: 'write_file', input: { path: 'report.md', content: '# done\n' } }] },
+      { text: 'ok' },
+    ]);
+    const written = await rt.agent.run('managed-workspace', 'write the report');
+    const [write] = results(await collect(rt.agent.events(written.id)));
+    expect(write?.output).toMatchObject({ path: '/workspace/report.md' });
+    await expect.poll(async () => (await rt.sandboxes.get(written.sandboxId as string)).status).toBe('destroyed');
+    expect((await rt.workspaces.files(workspace.id).download('report.md')).toString()).toBe('# done\n');
 
     await rt.agents.create({
       slug: 'managed-thread',

@@ -381,6 +381,11 @@ export class RunService {
         agent: agent.slug,
         model: definition.model,
         sandboxId: sandbox.id,
+        attachments: (body.attachments ?? []).map((attachment) => ({
+          name: attachment.name,
+          mediaType: attachment.mediaType,
+          size: Buffer.byteLength(attachment.content, 'base64'),
+        })),
       });
       const history = thread ? await this.history(thread.id) : [];
       const prompt: ModelMessage = { role: 'user', content: userContent(body) };
