@@ -478,9 +478,15 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     const failedEvents = await collect(rt.agent.events(failed.id));
     expect(failedEvents.map((event) => event.type).slice(-2)).toEqual(['error', 'done']);
 
-    model.script([{ text: 'slow answer', delayMs: 30_000 }]);
+    model.script([
+      { toolCalls: [{ name: 'bash', input: { command: 'true' } }], usage: { input: 7, output: 3 } },
+      { text: 'slow answer', delayMs: 30_000 },
+    ]);
     const started = await rt.agent.start('looper', 'take your time');
-    await expect.poll(async () => (await rt.agent.get(started.id)).status).toBe('running');
+    // While it runs, it shows the steps and tokens so far.
+    await expect
+      .poll(async () => rt.agent.get(started.id))
+      .toMatchObject({ status: 'running', steps: 1, usage: { inputTokens: 7, outputTokens: 3 } });
     const cancelled = await rt.agent.cancel(started.id);
     expect(cancelled).toMatchObject({ status: 'cancelled' });
     expect((await collect(rt.agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });

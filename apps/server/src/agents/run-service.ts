@@ -35,6 +35,8 @@ interface LiveRun {
   wake: Set<() => void>;
   abort: AbortController;
   ended: boolean;
+  /** Steps and token usage so far (the row has them once the run ends). */
+  progress: { steps: number; usage: TokenUsage };
   flushing: Promise<void>;
   timer: NodeJS.Timeout | undefined;
 }
@@ -159,7 +161,7 @@ export class RunService {
   async recover(): Promise<number> {
     const rows = await this.db
       .selectFrom('agent_runs')
-      .select(['id', 'input_tokens', 'output_tokens', 'steps', 'text'])
+      .select(['id', 'text'])
       .where('status', 'in', ['queued', 'running'])
       .execute();
     const failure = {
@@ -174,8 +176,16 @@ export class RunService {
         .executeTakeFirst();
       const seq = Number(last?.seq ?? 0);
       const at = nowIso();
-      const input = Number(row.input_tokens);
-      const output = Number(row.output_tokens);
+      // Steps and usage so far, from the step events it stored (the row has totals only for ended runs).
+      const stepEvents = await this.db
+        .selectFrom('run_events')
+        .select('data')
+        .where('run_id', '=', row.id)
+        .where('type', '=', 'step')
+        .execute();
+      const usages = stepEvents.map((event) => (JSON.parse(event.data) as { usage: TokenUsage }).usage);
+      const input = usages.reduce((sum, usage) => sum + usage.inputTokens, 0);
+      const output = usages.reduce((sum, usage) => sum + usage.outputTokens, 0);
       await this.db
         .insertInto('run_events')
         .values([
@@ -190,14 +200,22 @@ export class RunService {
               stopReason: 'interrupted',
               text: row.text,
               usage: { inputTokens: input, outputTokens: output, totalTokens: input + output },
-              steps: Number(row.steps),
+              steps: usages.length,
             }),
           },
         ])
         .execute();
       await this.db
         .updateTable('agent_runs')
-        .set({ status: 'failed', stop_reason: 'interrupted', error: JSON.stringify(failure), finished_at: at })
+        .set({
+          status: 'failed',
+          stop_reason: 'interrupted',
+          error: JSON.stringify(failure),
+          input_tokens: input,
+          output_tokens: output,
+          steps: usages.length,
+          finished_at: at,
+        })
         .where('id', '=', row.id)
         .execute();
     }
@@ -271,6 +289,7 @@ export class RunService {
       wake: new Set(),
       abort: new AbortController(),
       ended: false,
+      progress: { steps: 0, usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 } },
       flushing: Promise.resolve(),
       timer: undefined,
     };
@@ -468,12 +487,10 @@ export class RunService {
             usage.totalTokens += stepUsage.totalTokens;
             lastFinish = part.finishReason;
             text = stepText || text;
+            // The row gets the totals at the end; until then readers see them from here (live.progress), and
+            // after a crash recover() adds up the stored step events.
+            live.progress = { steps, usage: { ...usage } };
             this.emit(run.id, live, { type: 'step', step: steps, finishReason: part.finishReason, usage: stepUsage });
-            await this.db
-              .updateTable('agent_runs')
-              .set({ steps, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens })
-              .where('id', '=', run.id)
-              .execute();
             break;
           }
           case 'error':
@@ -615,7 +632,13 @@ export class RunService {
   }
 
   async get(auth: AuthContext, runId: string): Promise<Run> {
-    return runFromRow(await this.runRow(auth, runId));
+    return this.withProgress(runFromRow(await this.runRow(auth, runId)));
+  }
+
+  /** A run in progress here, with its steps and usage so far. */
+  private withProgress(run: Run): Run {
+    const live = this.live.get(run.id);
+    return live && !finished.includes(run.status) ? { ...run, ...live.progress } : run;
   }
 
   async list(
@@ -627,7 +650,7 @@ export class RunService {
     if (query.thread) select = select.where('thread_id', '=', query.thread);
     if (query.status) select = select.where('status', '=', query.status);
     const rows = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
-    return rows.map(runFromRow);
+    return rows.map((row) => this.withProgress(runFromRow(row)));
   }
 
   async cancel(auth: AuthContext, runId: string): Promise<Run> {

@@ -133,17 +133,25 @@ describe('kill -9 of the control plane', () => {
       await rt.providers.create({ name: 'crash-model', type: 'openai-compatible', baseUrl: model.openaiBaseUrl });
       const box = await rt.sandboxes.create({ runtime: 'container' });
       await rt.agents.create({ slug: 'crash-agent', model: 'crash-model/m', sandbox: box.id });
-      model.script([{ toolCalls: [{ name: 'bash', input: { command: 'sleep 30' } }] }]);
+      model.script([
+        { toolCalls: [{ name: 'bash', input: { command: 'true' } }], usage: { input: 11, output: 2 } },
+        { toolCalls: [{ name: 'bash', input: { command: 'sleep 30' } }], usage: { input: 13, output: 2 } },
+      ]);
       const run = await rt.agent.start('crash-agent', 'sleep');
       await expect
-        .poll(async () => (await collectTypes(rt.agent.events(run.id, { follow: false }))).includes('tool-call'))
-        .toBe(true);
+        .poll(async () =>
+          (await collectTypes(rt.agent.events(run.id, { follow: false }))).filter((type) => type === 'tool-call'),
+        )
+        .toHaveLength(2);
       await crash();
       await start();
       expect(await rt.agent.get(run.id)).toMatchObject({
         status: 'failed',
         stopReason: 'interrupted',
         error: { code: 'interrupted' },
+        // The step it finished counts (from its stored step event); the one cut short does not.
+        steps: 1,
+        usage: { inputTokens: 11, outputTokens: 2 },
       });
       // Its events end as a finished run's do, so a follower is not left waiting.
       expect((await collectTypes(rt.agent.events(run.id))).slice(-2)).toEqual(['error', 'done']);
