@@ -1,49 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunEvent, RunTools, type Sandbox } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startCli } from '../../../test/support/cli.js';
 import { type ModelServer, startModelServer } from '../../../test/support/model-server.js';
 import { testBaseRootfs } from '../../../test/support/rootfs.js';
 import { startTestServer, type TestServer } from '../../../test/support/server.js';
-
-const bin = new URL('../bin/runtools.js', import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Started {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  result: Promise<Result>;
-}
-
-/** Starts the real binary in its own process, with a private config dir and the test server's URL and key. */
-function startCli(args: string[], env: Record<string, string>, cwd: string): Started {
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, RUNTOOLS_CONFIG_DIR: cwd, ...env },
-    cwd,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const result = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  child.stdin.end('');
-  return { child, stdout: () => stdout, stderr: () => stderr, result };
-}
 
 const ndjson = (text: string) =>
   text
@@ -64,7 +27,7 @@ describe('runtools agent, thread, provider, models and deploy against a running 
   let box: Sandbox;
   let configDir: string;
   const cli = (args: string[]) =>
-    startCli(args, { RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey }, configDir).result;
+    runCli(args, { configDir, env: { RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey } });
 
   beforeAll(async () => {
     await testBaseRootfs();
@@ -376,11 +339,10 @@ describe('runtools agent, thread, provider, models and deploy against a running 
 
     // Ctrl-C while streaming cancels the run and exits 130.
     model.script([{ text: 'slow', delayMs: 20_000 }]);
-    const streaming = startCli(
-      ['agent', 'run', 'coder', 'take your time', '--json'],
-      { RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey },
+    const streaming = startCli(['agent', 'run', 'coder', 'take your time', '--json'], {
       configDir,
-    );
+      env: { RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey },
+    });
     await expect.poll(() => streaming.stdout().includes('"type":"start"'), { timeout: 10_000 }).toBe(true);
     const runId = (ndjson(streaming.stdout())[0] as Extract<RunEvent, { type: 'start' }>).runId;
     await expect.poll(async () => (await rt.agent.get(runId)).status).toBe('running');

@@ -1,48 +1,14 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../test/support/cli.js';
 import { createPostgresDatabase, testDatabaseKind } from '../../../test/support/database.js';
 import { testBaseRootfs } from '../../../test/support/rootfs.js';
 import { startTestServer, type TestServer } from '../../../test/support/server.js';
 import { startServerProcess } from '../../../test/support/server-process.js';
-
-const bin = new URL('../bin/runtools.js', import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real binary in its own process with a private config dir and no API settings from outside. */
-function runCli(
-  args: string[],
-  options: { configDir: string; input?: string; env?: Record<string, string> },
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      HOME: options.configDir,
-      RUNTOOLS_CONFIG_DIR: options.configDir,
-      ...options.env,
-    };
-    const child = spawn(process.execPath, [bin, ...args], { env, cwd: options.configDir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
 
 describe('runtools CLI against a running server', () => {
   let server: TestServer;

@@ -193,10 +193,10 @@ describe('SSH gateway, with the real OpenSSH client', () => {
       [
         'chmod 600 /root/kept.bin',
         'mkdir /root/dir',
-        'put ' + local + ' /root/dir/p.bin',
+        `put ${local} /root/dir/p.bin`,
         'ls -l /root/dir',
         'rename /root/dir/p.bin /root/dir/q.bin',
-        'get /root/dir/q.bin ' + join(keys, 'q.bin'),
+        `get /root/dir/q.bin ${join(keys, 'q.bin')}`,
         'rm /root/dir/q.bin',
         'rmdir /root/dir',
       ].join('\n'),
