@@ -414,6 +414,15 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     await expect(rt.agent.run('thinker', 'hi', { thread: first.threadId as string })).rejects.toMatchObject({
       code: 'validation_failed',
     });
+    // One run at a time on a thread.
+    model.script([{ text: 'slow', delayMs: 30_000 }]);
+    const busy = await rt.agent.start('coder', 'wait', { thread: first.threadId as string });
+    await expect(rt.agent.run('coder', 'too soon', { thread: first.threadId as string })).rejects.toMatchObject({
+      code: 'invalid_transition',
+      status: 409,
+    });
+    await rt.agent.cancel(busy.id);
+    model.reset();
     await rt.threads.delete(first.threadId as string);
     await expect(rt.threads.get(first.threadId as string)).rejects.toMatchObject({ code: 'thread_not_found' });
     await expect(rt.agent.run('coder', 'x', { thread: 'thr_aaaaaaaaaaaaaaaaaaaa' })).rejects.toMatchObject({

@@ -113,6 +113,14 @@ function userContent(body: AgentRunRequest): UserContent {
   return parts;
 }
 
+function threadBusy(threadId: string, runId?: string): ApiError {
+  return new ApiError(
+    'invalid_transition',
+    `thread ${threadId} has a run in progress${runId ? ` (${runId})` : ''}; wait for it or cancel it`,
+    runId ? { runId } : {},
+  );
+}
+
 /** A failure as a run reports it: a code and a message a person can act on. */
 function describeFailure(error: unknown): { code: string; message: string } {
   if (error instanceof ApiError) return { code: error.code, message: error.message };
@@ -131,6 +139,8 @@ function describeFailure(error: unknown): { code: string; message: string } {
  */
 export class RunService {
   private readonly live = new Map<string, LiveRun>();
+  /** Threads with a run in progress in this process. */
+  private readonly busyThreads = new Set<string>();
   /** Set while the server stops: runs it aborts end as failed (interrupted), not as cancelled by someone. */
   private stopping = false;
 
@@ -239,6 +249,7 @@ export class RunService {
     }
     const now = nowIso();
     let thread: Database['threads'] | undefined;
+    let claimed: string | undefined;
     if (body.thread === true) {
       thread = {
         id: newId('thread'),
@@ -261,6 +272,21 @@ export class RunService {
             field: 'thread',
           },
         );
+      // One run at a time per thread: the next one continues from the messages the last one left. Claimed
+      // here before any await, so two requests at once cannot both pass.
+      if (this.busyThreads.has(thread.id)) throw threadBusy(thread.id);
+      this.busyThreads.add(thread.id);
+      claimed = thread.id;
+      const busy = await this.db
+        .selectFrom('agent_runs')
+        .select('id')
+        .where('thread_id', '=', thread.id)
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirst();
+      if (busy) {
+        this.busyThreads.delete(thread.id);
+        throw threadBusy(thread.id, busy.id);
+      }
     }
     const row: Database['agent_runs'] = {
       id: newId('run'),
@@ -282,7 +308,12 @@ export class RunService {
       started_at: null,
       finished_at: null,
     };
-    await this.db.insertInto('agent_runs').values(row).execute();
+    try {
+      await this.db.insertInto('agent_runs').values(row).execute();
+    } catch (error) {
+      if (claimed) this.busyThreads.delete(claimed);
+      throw error;
+    }
     const live: LiveRun = {
       events: [],
       persisted: 0,
@@ -563,6 +594,7 @@ export class RunService {
     live.ended = true;
     for (const wake of live.wake) wake();
     this.live.delete(run.id);
+    if (thread) this.busyThreads.delete(thread.id);
     if (sandbox?.created) await this.cleanUp(auth, agent, sandbox.id);
   }
 
