@@ -214,6 +214,13 @@ export class SandboxService {
   /** When each sandbox last saw exec, file or process activity (ms since the epoch). */
   private readonly lastActivity = new Map<string, number>();
   private readonly lifecycle = new Map<string, Promise<void>>();
+  /**
+   * Sandboxes this process has seen running, and with what: exec, file and dev-URL calls to them skip the
+   * database. Any status change drops the entry (and bumps the sandbox's generation, so that a read that
+   * raced with the change cannot put a stale one back).
+   */
+  private readonly knownRunning = new Map<string, { orgId: string; runtime: SandboxRuntime }>();
+  private readonly statusGeneration = new Map<string, number>();
   /** Live sandbox log entries, by sandbox id. */
   private readonly followers = new EventEmitter().setMaxListeners(0);
 
@@ -316,7 +323,14 @@ export class SandboxService {
     return driver;
   }
 
+  /** Forgets that a sandbox runs: called before any status change is written. */
+  private statusChanging(id: string): void {
+    this.knownRunning.delete(id);
+    this.statusGeneration.set(id, (this.statusGeneration.get(id) ?? 0) + 1);
+  }
+
   private async setStatus(id: string, status: SandboxStatus, reason: string | null = null): Promise<void> {
+    this.statusChanging(id);
     await this.db
       .updateTable('sandboxes')
       .set({ status, status_reason: reason, updated_at: nowIso() })
@@ -332,6 +346,7 @@ export class SandboxService {
     to: SandboxStatus,
     reason: string | null = null,
   ): Promise<boolean> {
+    this.statusChanging(id);
     const result = await this.db
       .updateTable('sandboxes')
       .set({ status: to, status_reason: reason, updated_at: nowIso() })
@@ -981,16 +996,22 @@ export class SandboxService {
 
   /** The daemon channel of a running sandbox of an org (resumed first when paused with autoResume). */
   async channelInOrg(orgId: string, id: string): Promise<DaemonChannel> {
+    const known = this.knownRunning.get(id);
+    if (known?.orgId === orgId && !this.lifecycle.has(id)) {
+      this.lastActivity.set(id, Date.now());
+      return this.driver(known.runtime).channel(id);
+    }
+    const generation = this.statusGeneration.get(id);
     const row = await this.runningRowInOrg(orgId, id);
+    if (this.statusGeneration.get(id) === generation)
+      this.knownRunning.set(id, { orgId, runtime: row.runtime as SandboxRuntime });
     this.lastActivity.set(id, Date.now());
     return this.driver(row.runtime as SandboxRuntime).channel(id);
   }
 
   /** The daemon channel of a running sandbox of the caller's org. */
-  private async channelOf(auth: AuthContext, id: string): Promise<DaemonChannel> {
-    const row = await this.runningRow(auth, id);
-    this.lastActivity.set(id, Date.now());
-    return this.driver(row.runtime as SandboxRuntime).channel(id);
+  private channelOf(auth: AuthContext, id: string): Promise<DaemonChannel> {
+    return this.channelInOrg(auth.orgId, id);
   }
 
   /**
