@@ -2,10 +2,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { availableDrivers } from '@runtools/runtime';
+import { RunTools } from '@runtools/sdk';
 import { type RunningServer, resolveServerConfig, startServer } from '@runtools/server';
-import { test as base } from 'vitest';
+import { afterAll, test as base, beforeAll } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from './database.js';
-import { testRuntimeDir } from './rootfs.js';
+import { testBaseRootfs, testRuntimeDir } from './rootfs.js';
 
 export interface TestServer {
   url: string;
@@ -90,6 +91,47 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     },
   };
   return server;
+}
+
+export interface SandboxServer {
+  server: TestServer;
+  /** An SDK client with the admin key (a new one after `restart`, which may change the port). */
+  rt: RunTools;
+  /** Destroys the sandbox when the block's tests are done (whatever they left it in). */
+  track<T extends { destroy(): Promise<unknown> }>(sandbox: T): T;
+  /** Restarts the server on its data dir and database, and makes a new client. */
+  restart(env?: Record<string, string | undefined>): Promise<void>;
+}
+
+/**
+ * A real server for the tests of one describe block, on the shared test rootfs (built once), with an SDK
+ * client; sandboxes handed to `track` are destroyed and the server closed after the last test. Call it at the
+ * top of the describe and read `server` and `rt` inside tests (they exist once its beforeAll has run).
+ */
+export function useSandboxServer(
+  env: Record<string, string | undefined> | (() => Promise<Record<string, string | undefined>>) = {},
+): SandboxServer {
+  const made: { destroy(): Promise<unknown> }[] = [];
+  const context = {
+    track<T extends { destroy(): Promise<unknown> }>(sandbox: T): T {
+      made.push(sandbox);
+      return sandbox;
+    },
+    async restart(nextEnv?: Record<string, string | undefined>) {
+      await context.server.restart(nextEnv);
+      context.rt = new RunTools({ apiKey: context.server.adminKey, baseUrl: context.server.url });
+    },
+  } as SandboxServer;
+  beforeAll(async () => {
+    await testBaseRootfs();
+    context.server = await startTestServer(typeof env === 'function' ? await env() : env);
+    context.rt = new RunTools({ apiKey: context.server.adminKey, baseUrl: context.server.url });
+  }, 15 * 60_000);
+  afterAll(async () => {
+    for (const sandbox of made) await sandbox.destroy().catch(() => {});
+    await context.server?.close();
+  }, 120_000);
+  return context;
 }
 
 /** `test` with a `server` fixture: a real server per test, torn down after it. */

@@ -4,11 +4,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { RunTools, type Sandbox } from '@runtools/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 const run = promisify(execFile);
 const devServer = readFileSync(new URL('../../../../test/fixtures/dev-server.pl', import.meta.url), 'utf8');
@@ -28,23 +26,11 @@ async function curl(args: string[]): Promise<{ status: number; body: string; hea
 }
 
 describe('dev URLs', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer();
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer();
 
   async function serving(runtime: 'gvisor' | 'container', port: number, options: { autoResume?: boolean } = {}) {
-    const box = await rt.sandboxes.create({ runtime, ...options });
-    cleanup.push(box);
+    const box = await fixture.rt.sandboxes.create({ runtime, ...options });
+    fixture.track(box);
     await box.files.write('/root/server.pl', devServer);
     await box.exec(`perl /root/server.pl ${port}`, { background: true });
     return box;
@@ -54,7 +40,7 @@ describe('dev URLs', () => {
     'reaches a %s sandbox port: private with a key or a signed link, public when made so, revocable',
     async (runtime) => {
       const box = await serving(runtime, 8080);
-      const serverPort = new URL(server.url).port;
+      const serverPort = new URL(fixture.server.url).port;
       const url = await box.getUrl({ port: 8080 });
       expect(url).toMatchObject({
         port: 8080,
@@ -66,7 +52,7 @@ describe('dev URLs', () => {
       const anonymous = await curl([`${url.url}/hi`]);
       expect([anonymous.status, JSON.parse(anonymous.body).error.code]).toEqual([401, 'unauthenticated']);
       // With a key: the app gets the request, not the key; the Host it sees is the dev URL's.
-      const keyed = await curl(['-H', `x-api-key: ${server.adminKey}`, `${url.url}/hi?x=1`]);
+      const keyed = await curl(['-H', `x-api-key: ${fixture.server.adminKey}`, `${url.url}/hi?x=1`]);
       expect(keyed).toMatchObject({ status: 200, body: 'hello from 8080 /hi?x=1' });
       expect(keyed.headers).toMatch(new RegExp(`x-seen-host: 8080-${box.id}\\.sandboxes\\.localhost:${serverPort}`));
 
@@ -80,7 +66,7 @@ describe('dev URLs', () => {
       // A large body streams through, and back.
       const posted = await curl([
         '-H',
-        `x-api-key: ${server.adminKey}`,
+        `x-api-key: ${fixture.server.adminKey}`,
         '--data-binary',
         `@${process.execPath}`,
         `${url.url}/upload`,
@@ -105,7 +91,7 @@ describe('dev URLs', () => {
     const named = await box.getUrl({ port: 8081, subdomain: name, public: true });
     expect(named).toMatchObject({
       subdomain: name,
-      url: `http://${name}.sandboxes.localhost:${new URL(server.url).port}`,
+      url: `http://${name}.sandboxes.localhost:${new URL(fixture.server.url).port}`,
     });
     expect((await curl([`${named.url}/named`])).body).toBe('hello from 8081 /named');
     const other = await serving('container', 8082);
@@ -166,8 +152,8 @@ describe('dev URLs', () => {
 
   it('says when nothing listens, refuses bad hosts and other orgs, and resumes a paused sandbox', async () => {
     const box = await serving('container', 7000, { autoResume: true });
-    const serverPort = new URL(server.url).port;
-    const key = ['-H', `x-api-key: ${server.adminKey}`];
+    const serverPort = new URL(fixture.server.url).port;
+    const key = ['-H', `x-api-key: ${fixture.server.adminKey}`];
     const quiet = await curl([...key, `http://7001-${box.id}.sandboxes.localhost:${serverPort}/`]);
     expect([quiet.status, JSON.parse(quiet.body).error.code]).toEqual([502, 'port_not_listening']);
     const page = await curl([
@@ -189,9 +175,11 @@ describe('dev URLs', () => {
       expect(answer.status, host).toBe(404);
     }
     // A sandbox-picking header on another host does nothing: the API answers as usual.
-    expect((await curl(['-H', `host: 7000-${box.id}.example.com`, `${server.url}/v1/health`])).status).toBe(200);
+    expect((await curl(['-H', `host: 7000-${box.id}.example.com`, `${fixture.server.url}/v1/health`])).status).toBe(
+      200,
+    );
 
-    const other = (await (await server.request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
+    const other = (await (await fixture.server.request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
       apiKey: { key: string };
     };
     const otherKey = other.apiKey.key;
@@ -214,8 +202,8 @@ describe('dev URLs', () => {
 
   it('pauses a gVisor sandbox to disk with tunnels pooled, and the next request resumes it on a new one', async () => {
     const box = await serving('gvisor', 7100, { autoResume: true });
-    const serverPort = new URL(server.url).port;
-    const key = ['-H', `x-api-key: ${server.adminKey}`];
+    const serverPort = new URL(fixture.server.url).port;
+    const key = ['-H', `x-api-key: ${fixture.server.adminKey}`];
     const address = `http://7100-${box.id}.sandboxes.localhost:${serverPort}`;
     await expect.poll(async () => (await curl([...key, `${address}/one`])).body).toBe('hello from 7100 /one');
     // The pooled tunnel is a host socket connection: the checkpoint fails unless the pause closes it.

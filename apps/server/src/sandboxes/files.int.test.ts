@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { RunTools, type Sandbox, ValidationError } from '@runtools/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { ValidationError } from '@runtools/sdk';
+import { describe, expect, it } from 'vitest';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
@@ -20,25 +19,13 @@ function chunks(count: number) {
 }
 
 describe('sandbox files over REST: streaming, limits, stat, move and watch', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer({ RUNTOOLS_MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) });
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer({ RUNTOOLS_MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) });
 
   it.each(['gvisor', 'container'] as const)(
     'streams a 48 MiB upload into a %s sandbox and back, byte for byte',
     async (runtime) => {
-      const box = await rt.sandboxes.create({ runtime });
-      cleanup.push(box);
+      const box = await fixture.rt.sandboxes.create({ runtime });
+      fixture.track(box);
       const upload = chunks(48);
       expect(await box.files.upload('/data/big.bin', upload.stream)).toEqual({
         path: '/data/big.bin',
@@ -60,8 +47,8 @@ describe('sandbox files over REST: streaming, limits, stat, move and watch', () 
   );
 
   it('refuses an upload past the limit and keeps the old file; refuses other content types', async () => {
-    const box = await rt.sandboxes.create({ runtime: 'container' });
-    cleanup.push(box);
+    const box = await fixture.rt.sandboxes.create({ runtime: 'container' });
+    fixture.track(box);
     await box.files.write('/data/keep.txt', 'original');
     const tooBig = await box.files.upload('/data/keep.txt', chunks(80).stream).catch((error: unknown) => error);
     expect(tooBig).toBeInstanceOf(ValidationError);
@@ -70,9 +57,9 @@ describe('sandbox files over REST: streaming, limits, stat, move and watch', () 
     // No half-written temporary file is left beside it.
     expect((await box.files.list('/data')).map((entry) => entry.name)).toEqual(['keep.txt']);
 
-    const wrongType = await fetch(`${server.url}/v1/sandboxes/${box.id}/files/content?path=/data/x`, {
+    const wrongType = await fetch(`${fixture.server.url}/v1/sandboxes/${box.id}/files/content?path=/data/x`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${fixture.server.adminKey}`, 'content-type': 'application/json' },
       body: '{}',
     });
     expect(wrongType.status).toBe(415);
@@ -82,8 +69,8 @@ describe('sandbox files over REST: streaming, limits, stat, move and watch', () 
     expect(await box.files.read('/data/keep.txt')).toBe('original+more');
     await expect(box.files.download('/data')).rejects.toMatchObject({ code: 'validation_failed' });
     await expect(box.files.download('/no/such')).rejects.toMatchObject({ code: 'file_not_found' });
-    const raw = await fetch(`${server.url}/v1/sandboxes/${box.id}/files/content?path=/data/keep.txt`, {
-      headers: { authorization: `Bearer ${server.adminKey}` },
+    const raw = await fetch(`${fixture.server.url}/v1/sandboxes/${box.id}/files/content?path=/data/keep.txt`, {
+      headers: { authorization: `Bearer ${fixture.server.adminKey}` },
     });
     expect([raw.status, raw.headers.get('content-type'), raw.headers.get('content-length')]).toEqual([
       200,
@@ -94,8 +81,8 @@ describe('sandbox files over REST: streaming, limits, stat, move and watch', () 
   });
 
   it('stats, moves and watches files; paths resolve inside the sandbox only', async () => {
-    const box = await rt.sandboxes.create({ runtime: 'container' });
-    cleanup.push(box);
+    const box = await fixture.rt.sandboxes.create({ runtime: 'container' });
+    fixture.track(box);
     await box.files.write('/app/a.txt', 'a');
     expect(await box.files.stat('/app/a.txt')).toMatchObject({ type: 'file', size: 1, mode: 0o644, name: 'a.txt' });
     await box.exec('ln -s /etc/hostname /app/link');

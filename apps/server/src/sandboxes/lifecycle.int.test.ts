@@ -1,27 +1,14 @@
-import { ConflictError, NotFoundError, RunTools, type Sandbox } from '@runtools/sdk';
+import { ConflictError, NotFoundError } from '@runtools/sdk';
 import type { SandboxStatus } from '@runtools/spec';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { describe, expect, it } from 'vitest';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 describe('sandbox processes, pause and resume, logs and idle timeout', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer({ RUNTOOLS_IDLE_SWEEP_MS: '200' });
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer({ RUNTOOLS_IDLE_SWEEP_MS: '200' });
 
   async function sandbox(runtime: 'gvisor' | 'container', options: { idleTimeout?: number } = {}) {
-    const created = await rt.sandboxes.create({ runtime, ...options });
-    cleanup.push(created);
+    const created = await fixture.rt.sandboxes.create({ runtime, ...options });
+    fixture.track(created);
     return created;
   }
 
@@ -37,7 +24,7 @@ describe('sandbox processes, pause and resume, logs and idle timeout', () => {
       expect(await counter.wait()).toMatchObject({ exitCode: 3, timedOut: false });
 
       // A second client reconnects to the finished process's output, from the start and from an offset.
-      const again = await rt.sandboxes.get(box.id);
+      const again = await fixture.rt.sandboxes.get(box.id);
       const handle = await again.processes.get(counter.pid);
       const parts: string[] = [];
       for await (const part of handle.output()) parts.push(part.type === 'exit' ? `exit ${part.exitCode}` : part.text);
@@ -56,11 +43,11 @@ describe('sandbox processes, pause and resume, logs and idle timeout', () => {
       expect(output.join('')).toBe('hello world\nrest');
 
       const seen: string[] = [];
-      const server = await box.exec('echo up; sleep 60', { background: true, onStdout: (text) => seen.push(text) });
+      const web = await box.exec('echo up; sleep 60', { background: true, onStdout: (text) => seen.push(text) });
       await expect.poll(() => seen.join('')).toBe('up\n');
-      expect((await box.processes.list()).find((entry) => entry.pid === server.pid)).toMatchObject({ running: true });
-      await server.kill();
-      expect(await server.wait()).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
+      expect((await box.processes.list()).find((entry) => entry.pid === web.pid)).toMatchObject({ running: true });
+      await web.kill();
+      expect(await web.wait()).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
 
       await expect(box.processes.get(999_999)).rejects.toMatchObject({ code: 'process_not_found' });
       await expect(box.processes.get(4_000_000)).rejects.toBeInstanceOf(NotFoundError);
@@ -70,7 +57,7 @@ describe('sandbox processes, pause and resume, logs and idle timeout', () => {
   );
 
   function serverRequest(path: string) {
-    return server.request('GET', path);
+    return fixture.server.request('GET', path);
   }
 
   it.each(['gvisor', 'container'] as const)(
@@ -90,7 +77,7 @@ describe('sandbox processes, pause and resume, logs and idle timeout', () => {
       await expect(box.exec('true')).rejects.toMatchObject({ code: 'sandbox_not_running' });
       await expect(box.files.read('/root/count')).rejects.toBeInstanceOf(ConflictError);
       await expect(box.processes.list()).rejects.toBeInstanceOf(ConflictError);
-      expect((await rt.sandboxes.list({ status: 'paused' })).map((item) => item.id)).toContain(box.id);
+      expect((await fixture.rt.sandboxes.list({ status: 'paused' })).map((item) => item.id)).toContain(box.id);
 
       const resumed = await box.resume();
       expect(resumed).toMatchObject({ status: 'running', pausedTo: null });

@@ -1,28 +1,15 @@
-import { RunTools, type Sandbox, ValidationError } from '@runtools/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { ValidationError } from '@runtools/sdk';
+import { describe, expect, it } from 'vitest';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 describe('sandbox disk limits and network settings', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer();
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer();
 
   it.each(['gvisor', 'container'] as const)(
     'holds a %s sandbox to its disk size: writes past it fail, and work again once space is freed',
     async (runtime) => {
-      const box = await rt.sandboxes.create({ runtime, resources: { disk: '96MB' } });
-      cleanup.push(box);
+      const box = await fixture.rt.sandboxes.create({ runtime, resources: { disk: '96MB' } });
+      fixture.track(box);
       expect(box.info.resources.diskBytes).toBe(96_000_000);
       const fill = await box.exec('dd if=/dev/zero of=/root/fill bs=1M count=200 2>&1; sync');
       expect(fill.stdout).toMatch(/No space left on device/);
@@ -50,23 +37,23 @@ describe('sandbox disk limits and network settings', () => {
   );
 
   it('refuses a disk too small to be useful, and leaves other sandboxes unlimited', async () => {
-    await expect(rt.sandboxes.create({ runtime: 'container', resources: { disk: '1MB' } })).rejects.toBeInstanceOf(
-      ValidationError,
-    );
-    const box = await rt.sandboxes.create({ runtime: 'container' });
-    cleanup.push(box);
+    await expect(
+      fixture.rt.sandboxes.create({ runtime: 'container', resources: { disk: '1MB' } }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    const box = await fixture.rt.sandboxes.create({ runtime: 'container' });
+    fixture.track(box);
     expect(box.info.resources.diskBytes).toBeNull();
   });
 
   it('records internet egress and gives the sandbox the host resolvers', async () => {
-    const online = await rt.sandboxes.create({ runtime: 'container', network: { internet: true } });
-    cleanup.push(online);
+    const online = await fixture.rt.sandboxes.create({ runtime: 'container', network: { internet: true } });
+    fixture.track(online);
     expect(online.info.network).toEqual({ internet: true });
     expect((await online.exec('cat /etc/resolv.conf')).stdout).toMatch(
       /^(nameserver \d+\.\d+\.\d+\.\d+\n)+$|^# no resolver/,
     );
-    const offline = await rt.sandboxes.create({ runtime: 'container' });
-    cleanup.push(offline);
+    const offline = await fixture.rt.sandboxes.create({ runtime: 'container' });
+    fixture.track(offline);
     expect(offline.info.network).toEqual({ internet: false });
     expect((await offline.exec('cat /proc/net/dev | grep -c : ')).stdout.trim()).toBe('1');
   });

@@ -1018,10 +1018,6 @@ export class SandboxService {
    * The sandbox's row once it runs: a lifecycle change under way (pause, snapshot, rollback) is waited for,
    * and a paused sandbox with `autoResume` is resumed first.
    */
-  private runningRow(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
-    return this.runningRowInOrg(auth.orgId, id);
-  }
-
   private async runningRowInOrg(orgId: string, id: string): Promise<Database['sandboxes']> {
     await this.lifecycle.get(id);
     let row = await this.rowInOrg(orgId, id);

@@ -1,31 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotFoundError, RunTools, type Sandbox } from '@runtools/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { NotFoundError, type Sandbox } from '@runtools/sdk';
+import { describe, expect, it } from 'vitest';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 /** A loop that writes an ever larger number to /root/count, 20 times a second. */
 const counter = 'i=0; while true; do i=$((i+1)); echo $i > /root/count; sleep 0.05; done';
 
 describe('snapshots, rollback, branch and auto-resume', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer();
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer();
 
   async function sandbox(runtime: 'gvisor' | 'container', options: { autoResume?: boolean } = {}) {
-    const created = await rt.sandboxes.create({ runtime, ...options });
-    cleanup.push(created);
+    const created = await fixture.rt.sandboxes.create({ runtime, ...options });
+    fixture.track(created);
     return created;
   }
 
@@ -68,7 +55,7 @@ describe('snapshots, rollback, branch and auto-resume', () => {
       }
 
       const branch = await box.branch({ snapshot: snapshot.id, name: `branch-${runtime}` });
-      cleanup.push(branch);
+      fixture.track(branch);
       expect(branch.info).toMatchObject({ status: 'running', runtime, name: `branch-${runtime}` });
       expect(branch.id).not.toBe(box.id);
       expect((await branch.exec('cat /root/state')).stdout).toBe('before\n');
@@ -84,7 +71,7 @@ describe('snapshots, rollback, branch and auto-resume', () => {
       expect((await box.logs()).filter((entry) => entry.type === 'snapshot')).toHaveLength(1);
       await box.snapshots.delete(snapshot.id);
       expect(await box.snapshots.list()).toEqual([]);
-      expect(existsSync(join(server.dataDir, 'snapshots', snapshot.id))).toBe(false);
+      expect(existsSync(join(fixture.server.dataDir, 'snapshots', snapshot.id))).toBe(false);
       await expect(box.rollback({ snapshot: snapshot.id })).rejects.toBeInstanceOf(NotFoundError);
     },
   );
@@ -109,15 +96,14 @@ describe('snapshots, rollback, branch and auto-resume', () => {
     const box = await sandbox('container');
     await box.exec('echo kept > /root/state');
     const snapshot = await box.snapshot({ name: 'keep' });
-    await server.restart();
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-    const again = await rt.sandboxes.get(box.id);
+    await fixture.restart();
+    const again = await fixture.rt.sandboxes.get(box.id);
     expect((await again.snapshots.list()).map((item) => [item.id, item.sizeBytes])).toEqual([
       [snapshot.id, snapshot.sizeBytes],
     ]);
     await again.destroy();
     const branch = await again.branch({ snapshot: 'keep' });
-    cleanup.push(branch);
+    fixture.track(branch);
     expect((await branch.exec('cat /root/state')).stdout).toBe('kept\n');
     await expect(again.rollback({ snapshot: 'keep' })).rejects.toMatchObject({ code: 'invalid_transition' });
     await expect(again.snapshot()).rejects.toMatchObject({ code: 'invalid_transition' });
@@ -125,12 +111,14 @@ describe('snapshots, rollback, branch and auto-resume', () => {
     const other = await sandbox('container');
     await expect(other.rollback({ snapshot: snapshot.id })).rejects.toMatchObject({ code: 'snapshot_not_found' });
     await expect(other.branch({ snapshot: 'keep' })).rejects.toMatchObject({ code: 'snapshot_not_found' });
-    const badName = await server.request('POST', `/v1/sandboxes/${other.id}/snapshots`, { body: { name: 'Bad Name' } });
+    const badName = await fixture.server.request('POST', `/v1/sandboxes/${other.id}/snapshots`, {
+      body: { name: 'Bad Name' },
+    });
     expect([badName.status, ((await badName.json()) as { error: { code: string } }).error.code]).toEqual([
       400,
       'validation_failed',
     ]);
-    const badId = await server.request('DELETE', `/v1/sandboxes/${other.id}/snapshots/nope`);
+    const badId = await fixture.server.request('DELETE', `/v1/sandboxes/${other.id}/snapshots/nope`);
     expect(badId.status).toBe(400);
   });
 
@@ -147,9 +135,8 @@ describe('snapshots, rollback, branch and auto-resume', () => {
       expect((await box.stats()).memoryBytes).toBeNull();
       const snapshot = await box.snapshot({ name: 'stopped' });
       expect(snapshot.memory).toBe(false);
-      await server.restart();
-      rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-      const again = await rt.sandboxes.get(box.id);
+      await fixture.restart();
+      const again = await fixture.rt.sandboxes.get(box.id);
       expect(again.info).toMatchObject({ status: 'paused', pausedTo: 'filesystem' });
       expect((await again.resume()).status).toBe('running');
       expect((await again.exec('cat /root/state')).stdout).toBe('kept\n');

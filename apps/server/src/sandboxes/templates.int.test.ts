@@ -1,41 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { ConflictError, NotFoundError, RunTools, type Sandbox, ValidationError } from '@runtools/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { ConflictError, NotFoundError, RunTools, ValidationError } from '@runtools/sdk';
+import { describe, expect, it } from 'vitest';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 const buildTimeout = 30 * 60_000;
 const run = randomBytes(4).toString('hex');
 
 describe('templates', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer({ RUNTOOLS_DEFAULT_TEMPLATE: 'base' });
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer({ RUNTOOLS_DEFAULT_TEMPLATE: 'base' });
 
   async function sandbox(template?: string) {
-    const created = await rt.sandboxes.create({ runtime: 'container', ...(template ? { template } : {}) });
-    cleanup.push(created);
+    const created = await fixture.rt.sandboxes.create({ runtime: 'container', ...(template ? { template } : {}) });
+    fixture.track(created);
     return created;
   }
 
   it('lists the built-in templates and refuses unknown ones', async () => {
-    const list = await rt.templates.list();
+    const list = await fixture.rt.templates.list();
     expect(list.map((item) => item.name)).toEqual(['minimal', 'base', 'nodejs-20', 'python-ml', 'base-ubuntu']);
     expect(list.find((item) => item.name === 'minimal')).toMatchObject({ status: 'ready', builtin: true, base: null });
     expect(list.find((item) => item.name === 'python-ml')).toMatchObject({ base: 'base', builtin: true });
-    expect((await rt.templates.get('base-ubuntu')).description).toMatch(/^alias of base/);
-    await expect(rt.templates.get('no-such')).rejects.toBeInstanceOf(NotFoundError);
-    await expect(rt.sandboxes.create({ template: 'no-such' })).rejects.toMatchObject({ code: 'template_not_found' });
+    expect((await fixture.rt.templates.get('base-ubuntu')).description).toMatch(/^alias of base/);
+    await expect(fixture.rt.templates.get('no-such')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(fixture.rt.sandboxes.create({ template: 'no-such' })).rejects.toMatchObject({
+      code: 'template_not_found',
+    });
   });
 
   it(
@@ -50,7 +39,7 @@ describe('templates', () => {
       expect(result.stdout).toMatch(
         /^git version 2\.39.*\nripgrep 13.*\nv18\..*\nPython 3\.11.*\ngcc .*12\..*\n\/root\n$/s,
       );
-      expect((await rt.templates.get('base')).status).toBe('ready');
+      expect((await fixture.rt.templates.get('base')).status).toBe('ready');
       const alias = await sandbox('base-ubuntu');
       expect((await alias.exec('cat /etc/debian_version')).stdout).toMatch(/^12\./);
     },
@@ -83,7 +72,7 @@ describe('templates', () => {
   it(
     'builds a custom template from packages, commands, files, env, workdir and a start command',
     async () => {
-      const created = await rt.templates.create({
+      const created = await fixture.rt.templates.create({
         name: 'jq-tools',
         base: 'minimal',
         description: 'jq and a greeting',
@@ -97,7 +86,7 @@ describe('templates', () => {
       });
       expect(created).toMatchObject({ name: 'jq-tools', status: 'not_built', builtin: false, base: 'minimal' });
       const lines: string[] = [];
-      const built = await rt.templates.build('jq-tools', { onProgress: (line) => lines.push(line) });
+      const built = await fixture.rt.templates.build('jq-tools', { onProgress: (line) => lines.push(line) });
       expect(built.status).toBe('ready');
       expect(lines.some((line) => /jq/.test(line))).toBe(true);
       expect(lines.at(-1)).toBe('template jq-tools is ready');
@@ -110,10 +99,10 @@ describe('templates', () => {
       await expect.poll(async () => (await box.exec('cat /tmp/start.log')).stdout).toBe('started\n');
 
       // A template on top of a custom one.
-      await rt.templates.create({ name: 'jq-more', base: 'jq-tools', env: { MORE: 'yes' } });
+      await fixture.rt.templates.create({ name: 'jq-more', base: 'jq-tools', env: { MORE: 'yes' } });
       const more = await sandbox('jq-more');
       expect((await more.exec('echo $TOOL $MORE; jq --version')).stdout).toMatch(/^jq yes\njq-1\.6/);
-      expect((await rt.templates.list()).map((item) => item.name)).toEqual(
+      expect((await fixture.rt.templates.list()).map((item) => item.name)).toEqual(
         expect.arrayContaining(['jq-tools', 'jq-more']),
       );
     },
@@ -121,34 +110,36 @@ describe('templates', () => {
   );
 
   it('refuses bad template definitions and reports a failed build with its output', async () => {
-    await expect(rt.templates.create({ name: 'base' })).rejects.toMatchObject({ code: 'template_exists' });
-    await expect(rt.templates.create({ name: 'x', base: 'nowhere' })).rejects.toMatchObject({
+    await expect(fixture.rt.templates.create({ name: 'base' })).rejects.toMatchObject({ code: 'template_exists' });
+    await expect(fixture.rt.templates.create({ name: 'x', base: 'nowhere' })).rejects.toMatchObject({
       code: 'template_not_found',
     });
-    await expect(rt.templates.create({ name: 'Bad Name' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(rt.templates.create({ name: 'x', packages: ['rm -rf /'] })).rejects.toBeInstanceOf(ValidationError);
-    await expect(rt.templates.create({ name: 'x', files: { 'relative/path': '' } })).rejects.toBeInstanceOf(
+    await expect(fixture.rt.templates.create({ name: 'Bad Name' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(fixture.rt.templates.create({ name: 'x', packages: ['rm -rf /'] })).rejects.toBeInstanceOf(
       ValidationError,
     );
-    await expect(rt.templates.delete('minimal')).rejects.toBeInstanceOf(ConflictError);
+    await expect(fixture.rt.templates.create({ name: 'x', files: { 'relative/path': '' } })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(fixture.rt.templates.delete('minimal')).rejects.toBeInstanceOf(ConflictError);
 
-    await rt.templates.create({ name: 'broken', base: 'minimal', commands: ['echo about to fail; exit 3'] });
-    await rt.templates.create({ name: 'broken', base: 'minimal' }).catch((error: unknown) => {
+    await fixture.rt.templates.create({ name: 'broken', base: 'minimal', commands: ['echo about to fail; exit 3'] });
+    await fixture.rt.templates.create({ name: 'broken', base: 'minimal' }).catch((error: unknown) => {
       expect(error).toBeInstanceOf(ConflictError);
     });
-    const failure = await rt.templates.build('broken').catch((error: unknown) => error);
+    const failure = await fixture.rt.templates.build('broken').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ValidationError);
     expect((failure as Error).message).toMatch(/exit 3.*about to fail/s);
-    expect(await rt.templates.get('broken')).toMatchObject({ status: 'failed' });
-    await expect(rt.sandboxes.create({ runtime: 'container', template: 'broken' })).rejects.toMatchObject({
+    expect(await fixture.rt.templates.get('broken')).toMatchObject({ status: 'failed' });
+    await expect(fixture.rt.sandboxes.create({ runtime: 'container', template: 'broken' })).rejects.toMatchObject({
       code: 'template_build_failed',
     });
-    await rt.templates.delete('broken');
-    await expect(rt.templates.get('broken')).rejects.toBeInstanceOf(NotFoundError);
+    await fixture.rt.templates.delete('broken');
+    await expect(fixture.rt.templates.get('broken')).rejects.toBeInstanceOf(NotFoundError);
 
-    const other = await rt.orgs.create({ name: 'Template Outsiders' });
-    const outsider = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
-    await rt.templates.create({ name: 'private-one', base: 'minimal' });
+    const other = await fixture.rt.orgs.create({ name: 'Template Outsiders' });
+    const outsider = new RunTools({ apiKey: other.apiKey.key, baseUrl: fixture.server.url });
+    await fixture.rt.templates.create({ name: 'private-one', base: 'minimal' });
     await expect(outsider.templates.get('private-one')).rejects.toBeInstanceOf(NotFoundError);
     expect((await outsider.templates.list()).map((item) => item.name)).not.toContain('private-one');
   });

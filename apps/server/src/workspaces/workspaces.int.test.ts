@@ -1,44 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { NotFoundError, RunTools, type Sandbox, ValidationError } from '@runtools/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { NotFoundError, RunTools, ValidationError } from '@runtools/sdk';
+import { describe, expect, it } from 'vitest';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 describe('workspaces', () => {
-  let server: TestServer;
-  let rt: RunTools;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
-    server = await startTestServer();
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-  }, 15 * 60_000);
-  afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server.close();
-  }, 120_000);
+  const fixture = useSandboxServer();
 
   it('creates, lists, renames, measures and deletes workspaces; slugs are unique per org', async () => {
-    const created = await rt.workspaces.create({ name: 'Project Files' });
+    const created = await fixture.rt.workspaces.create({ name: 'Project Files' });
     expect(created).toMatchObject({ name: 'Project Files', slug: 'project-files', kind: 'org', ownerMemberId: null });
     expect(created.id).toMatch(/^wsp_/);
-    await expect(rt.workspaces.create({ name: 'Project Files' })).rejects.toMatchObject({ code: 'workspace_exists' });
-    expect((await rt.workspaces.rename(created.id, 'Renamed')).name).toBe('Renamed');
-    expect((await rt.workspaces.get(created.id)).slug).toBe('project-files');
-    expect((await rt.workspaces.list()).map((item) => item.id)).toContain(created.id);
-    expect(await rt.workspaces.usage(created.id)).toEqual({ bytes: 0, files: 0, directories: 0 });
-    await rt.workspaces.delete(created.id);
-    await expect(rt.workspaces.get(created.id)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(rt.workspaces.create({ name: 'x', kind: 'shared' as 'org' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(fixture.rt.workspaces.create({ name: 'Project Files' })).rejects.toMatchObject({
+      code: 'workspace_exists',
+    });
+    expect((await fixture.rt.workspaces.rename(created.id, 'Renamed')).name).toBe('Renamed');
+    expect((await fixture.rt.workspaces.get(created.id)).slug).toBe('project-files');
+    expect((await fixture.rt.workspaces.list()).map((item) => item.id)).toContain(created.id);
+    expect(await fixture.rt.workspaces.usage(created.id)).toEqual({ bytes: 0, files: 0, directories: 0 });
+    await fixture.rt.workspaces.delete(created.id);
+    await expect(fixture.rt.workspaces.get(created.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(fixture.rt.workspaces.create({ name: 'x', kind: 'shared' as 'org' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 
   it.each(['gvisor', 'container'] as const)(
     'keeps files written in a %s sandbox after it is destroyed, for the next sandbox that mounts it',
     async (runtime) => {
-      const workspace = await rt.workspaces.create({ name: `Kept ${runtime}` });
-      const first = await rt.sandboxes.create({ runtime, mounts: [{ workspaceId: workspace.id, path: '/workspace' }] });
-      cleanup.push(first);
+      const workspace = await fixture.rt.workspaces.create({ name: `Kept ${runtime}` });
+      const first = await fixture.rt.sandboxes.create({
+        runtime,
+        mounts: [{ workspaceId: workspace.id, path: '/workspace' }],
+      });
+      fixture.track(first);
       expect(first.info.mounts).toEqual([{ workspaceId: workspace.id, path: '/workspace' }]);
       const posix = await first.exec(
         [
@@ -52,37 +46,37 @@ describe('workspaces', () => {
       expect(posix).toMatchObject({ exitCode: 0, stdout: 'locked\n' });
       await first.destroy();
 
-      expect(await rt.workspaces.usage(workspace.id)).toEqual({ bytes: 13, files: 2, directories: 2 });
-      const second = await rt.sandboxes.create({
+      expect(await fixture.rt.workspaces.usage(workspace.id)).toEqual({ bytes: 13, files: 2, directories: 2 });
+      const second = await fixture.rt.sandboxes.create({
         runtime,
         mounts: [{ workspaceId: workspace.id, path: '/workspace/project' }],
       });
-      cleanup.push(second);
+      fixture.track(second);
       expect((await second.exec('cat /workspace/project/kept.txt /workspace/project/src/deep/main.c')).stdout).toBe(
         'one\ntwo\ncode\n',
       );
-      await expect(rt.workspaces.delete(workspace.id)).rejects.toMatchObject({ code: 'workspace_in_use' });
+      await expect(fixture.rt.workspaces.delete(workspace.id)).rejects.toMatchObject({ code: 'workspace_in_use' });
       await second.destroy();
-      await rt.workspaces.delete(workspace.id);
+      await fixture.rt.workspaces.delete(workspace.id);
     },
     120_000,
   );
 
   it('refuses personal workspaces as mounts, paths outside /workspace, two mounts at one path, and other orgs', async () => {
-    const personal = await rt.workspaces.create({ name: 'Mine', kind: 'personal' });
+    const personal = await fixture.rt.workspaces.create({ name: 'Mine', kind: 'personal' });
     expect(personal.kind).toBe('personal');
     await expect(
-      rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: personal.id }] }),
+      fixture.rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: personal.id }] }),
     ).rejects.toMatchObject({ code: 'workspace_not_mountable' });
-    const shared = await rt.workspaces.create({ name: 'Shared' });
+    const shared = await fixture.rt.workspaces.create({ name: 'Shared' });
     for (const path of ['/etc', '/workspace/../etc', '/workspacefoo', 'workspace', '/workspace/a/./b']) {
       await expect(
-        rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: shared.id, path }] }),
+        fixture.rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: shared.id, path }] }),
         path,
       ).rejects.toBeInstanceOf(ValidationError);
     }
     await expect(
-      rt.sandboxes.create({
+      fixture.rt.sandboxes.create({
         runtime: 'container',
         mounts: [
           { workspaceId: shared.id, path: '/workspace' },
@@ -91,8 +85,8 @@ describe('workspaces', () => {
       }),
     ).rejects.toBeInstanceOf(ValidationError);
 
-    const other = await rt.orgs.create({ name: 'Workspace Outsiders' });
-    const outsider = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    const other = await fixture.rt.orgs.create({ name: 'Workspace Outsiders' });
+    const outsider = new RunTools({ apiKey: other.apiKey.key, baseUrl: fixture.server.url });
     await expect(outsider.workspaces.get(shared.id)).rejects.toBeInstanceOf(NotFoundError);
     await expect(
       outsider.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: shared.id }] }),
@@ -100,22 +94,22 @@ describe('workspaces', () => {
     expect(await outsider.workspaces.list()).toEqual([]);
 
     // A member sees org workspaces but not another member's personal one; the owner (an admin) sees both.
-    const added = await rt.members.add({ email: 'member@example.com', role: 'member' });
-    const member = new RunTools({ apiKey: added.apiKey.key, baseUrl: server.url });
+    const added = await fixture.rt.members.add({ email: 'member@example.com', role: 'member' });
+    const member = new RunTools({ apiKey: added.apiKey.key, baseUrl: fixture.server.url });
     const visible = (await member.workspaces.list()).map((item) => item.id);
     expect(visible).toContain(shared.id);
     expect(visible).not.toContain(personal.id);
     await expect(member.workspaces.get(personal.id)).rejects.toBeInstanceOf(NotFoundError);
     const theirs = await member.workspaces.create({ name: 'Theirs', kind: 'personal' });
-    expect((await rt.workspaces.list()).map((item) => item.id)).toContain(theirs.id);
+    expect((await fixture.rt.workspaces.list()).map((item) => item.id)).toContain(theirs.id);
     await expect(member.workspaces.delete(shared.id)).resolves.toBeUndefined();
-    await expect(rt.workspaces.delete(shared.id)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(rt.workspaces.delete(personal.id)).resolves.toBeUndefined();
+    await expect(fixture.rt.workspaces.delete(shared.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(fixture.rt.workspaces.delete(personal.id)).resolves.toBeUndefined();
   });
 
   it('serves a workspace over REST: list, upload, download, info, mkdir, move, copy, rename, delete', async () => {
-    const workspace = await rt.workspaces.create({ name: 'REST files' });
-    const files = rt.workspaces.files(workspace.id);
+    const workspace = await fixture.rt.workspaces.create({ name: 'REST files' });
+    const files = fixture.rt.workspaces.files(workspace.id);
     const big = randomBytes(5 * 1024 * 1024 + 3);
     expect(await files.upload('/data/big.bin', big)).toMatchObject({
       path: '/data/big.bin',
@@ -139,11 +133,15 @@ describe('workspaces', () => {
     expect((await files.list('/src/lib')).map((entry) => entry.name)).toEqual(['renamed.bin']);
     await files.remove('/backup');
     await expect(files.info('/backup')).rejects.toMatchObject({ code: 'file_not_found' });
-    expect(await rt.workspaces.usage(workspace.id)).toEqual({ bytes: 2 * big.length + 6, files: 3, directories: 3 });
+    expect(await fixture.rt.workspaces.usage(workspace.id)).toEqual({
+      bytes: 2 * big.length + 6,
+      files: 3,
+      directories: 3,
+    });
 
     const attachment = await fetch(
-      `${server.url}/v1/workspaces/${workspace.id}/files/content?path=/data/big.bin&download=true`,
-      { headers: { authorization: `Bearer ${server.adminKey}` } },
+      `${fixture.server.url}/v1/workspaces/${workspace.id}/files/content?path=/data/big.bin&download=true`,
+      { headers: { authorization: `Bearer ${fixture.server.adminKey}` } },
     );
     expect(attachment.headers.get('content-disposition')).toBe("attachment; filename*=UTF-8''big.bin");
     expect(attachment.headers.get('content-length')).toBe(String(big.length));
@@ -156,26 +154,26 @@ describe('workspaces', () => {
     expect(uploaded.map((entry) => `${entry.path} ${entry.size}`)).toEqual(['/inbox/a.txt 1', '/inbox/b.bin 3']);
     const curlStyle = new FormData();
     curlStyle.append('file', new Blob(['x']), '../escape.txt');
-    const stripped = await fetch(`${server.url}/v1/workspaces/${workspace.id}/files/upload?path=/inbox`, {
+    const stripped = await fetch(`${fixture.server.url}/v1/workspaces/${workspace.id}/files/upload?path=/inbox`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${server.adminKey}` },
+      headers: { authorization: `Bearer ${fixture.server.adminKey}` },
       body: curlStyle,
     });
     // A directory in a part's file name is dropped: the file lands in the directory asked for, nowhere else.
     expect(((await stripped.json()) as { data: { path: string }[] }).data.map((entry) => entry.path)).toEqual([
       '/inbox/escape.txt',
     ]);
-    const notForm = await fetch(`${server.url}/v1/workspaces/${workspace.id}/files/upload`, {
+    const notForm = await fetch(`${fixture.server.url}/v1/workspaces/${workspace.id}/files/upload`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${fixture.server.adminKey}`, 'content-type': 'application/json' },
       body: '{}',
     });
     expect(notForm.status).toBe(415);
     await files.remove('/inbox');
 
     // What a sandbox that mounts it sees is the same files, both ways.
-    const box = await rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: workspace.id }] });
-    cleanup.push(box);
+    const box = await fixture.rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: workspace.id }] });
+    fixture.track(box);
     expect((await box.exec('cat /workspace/.hidden')).stdout).toBe('secret');
     await box.exec('echo from-sandbox > /workspace/made-inside.txt');
     expect((await files.download('/made-inside.txt')).toString()).toBe('from-sandbox\n');
@@ -183,16 +181,16 @@ describe('workspaces', () => {
   });
 
   it('refuses paths that escape the workspace: .., NUL, over-long names, symlinks out', async () => {
-    const workspace = await rt.workspaces.create({ name: 'Escapes' });
-    const files = rt.workspaces.files(workspace.id);
+    const workspace = await fixture.rt.workspaces.create({ name: 'Escapes' });
+    const files = fixture.rt.workspaces.files(workspace.id);
     await files.upload('/inside.txt', 'inside');
     for (const path of ['/../outside', '/a/../../etc/passwd', '..', '/a/./b', `/${'x'.repeat(256)}`, '/nul\0byte']) {
       await expect(files.info(path), path).rejects.toBeInstanceOf(ValidationError);
       await expect(files.upload(path, 'x'), path).rejects.toBeInstanceOf(ValidationError);
     }
     // A sandbox can plant symlinks pointing out of the workspace; the REST API does not follow them.
-    const box = await rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: workspace.id }] });
-    cleanup.push(box);
+    const box = await fixture.rt.sandboxes.create({ runtime: 'container', mounts: [{ workspaceId: workspace.id }] });
+    fixture.track(box);
     await box.exec(
       'ln -s /etc /workspace/etc-link && ln -s /etc/hostname /workspace/host-link && ln -s / /workspace/root',
     );
