@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type RunEvent, RunTools, type Sandbox } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ModelServer, type RecordedRequest, startModelServer } from '../../../../test/support/model-server.js';
-import { testBaseRootfs } from '../../../../test/support/rootfs.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
 /** Exa's search API as the web_search tool calls it: POST /search with x-api-key, results with text. */
 async function startExa(): Promise<{ url: string; queries: { key: string; body: unknown }[]; close(): Promise<void> }> {
@@ -53,73 +52,71 @@ type ToolResult = Extract<RunEvent, { type: 'tool-result' }>;
 const results = (events: RunEvent[]) => events.filter((event): event is ToolResult => event.type === 'tool-result');
 
 describe('agents: definitions, the loop, built-in tools, threads and runs', () => {
-  let server: TestServer;
-  let rt: RunTools;
   let model: ModelServer;
   let exa: Awaited<ReturnType<typeof startExa>>;
   let box: Sandbox;
-  const cleanup: Sandbox[] = [];
-
-  beforeAll(async () => {
-    await testBaseRootfs();
+  // The model server and Exa come first: the server is told where Exa is.
+  const fixture = useSandboxServer(async () => {
     model = await startModelServer();
     exa = await startExa();
-    server = await startTestServer({ RUNTOOLS_EXA_URL: exa.url });
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-    await rt.secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
-    await rt.providers.create({
+    return { RUNTOOLS_EXA_URL: exa.url };
+  });
+
+  beforeAll(async () => {
+    await rt().secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
+    await rt().providers.create({
       name: 'mock',
       type: 'openai-compatible',
       baseUrl: model.openaiBaseUrl,
       apiKeySecret: 'MOCK_KEY',
     });
-    await rt.providers.create({
+    await rt().providers.create({
       name: 'claude',
       type: 'anthropic',
       baseUrl: model.anthropicBaseUrl,
       apiKeySecret: 'MOCK_KEY',
     });
-    box = await rt.sandboxes.create({ runtime: 'container' });
-    cleanup.push(box);
+    box = fixture.track(await rt().sandboxes.create({ runtime: 'container' }));
   }, 15 * 60_000);
   afterAll(async () => {
-    for (const sandbox of cleanup) await sandbox.destroy().catch(() => {});
-    await server?.close();
     await model?.close();
     await exa?.close();
   }, 120_000);
+  /** The client of the moment (a restart makes a new one). */
+  const rt = () => fixture.rt;
+  const server = () => fixture.server;
 
   it('validates definitions: model, tools, limits, mode and sandbox, each with its own code', async () => {
     const base = { model: 'mock/m1', sandbox: box.id };
-    await expect(rt.agents.create({ slug: 'bad', ...base, model: 'gpt-99' })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', ...base, model: 'gpt-99' })).rejects.toMatchObject({
       code: 'model_unknown',
       status: 400,
     });
-    await expect(rt.agents.create({ slug: 'bad', ...base, model: 'nowhere/m1' })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', ...base, model: 'nowhere/m1' })).rejects.toMatchObject({
       code: 'model_unknown',
     });
-    await expect(rt.agents.create({ slug: 'bad', ...base, tools: ['bash', 'teleport'] })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', ...base, tools: ['bash', 'teleport'] })).rejects.toMatchObject({
       code: 'tool_unknown',
       message: expect.stringContaining('teleport'),
     });
-    await expect(rt.agents.create({ slug: 'bad', ...base, maxIterations: 101 })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', ...base, maxIterations: 101 })).rejects.toMatchObject({
       code: 'validation_failed',
     });
-    await expect(rt.agents.create({ slug: 'bad', ...base, maxIterations: 0 })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', ...base, maxIterations: 0 })).rejects.toMatchObject({
       code: 'validation_failed',
     });
     await expect(
-      rt.agents.create({ slug: 'bad', model: 'mock/m1', sandbox: 'sbx_aaaaaaaaaaaaaaaaaaaa' }),
+      rt().agents.create({ slug: 'bad', model: 'mock/m1', sandbox: 'sbx_aaaaaaaaaaaaaaaaaaaa' }),
     ).rejects.toMatchObject({ code: 'sandbox_not_found', status: 404 });
-    await expect(rt.agents.create({ slug: 'bad', model: 'mock/m1', mode: 'in_sandbox' })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', model: 'mock/m1', mode: 'in_sandbox' })).rejects.toMatchObject({
       code: 'validation_failed',
     });
-    await expect(rt.agents.create({ slug: 'bad', model: 'mock/m1', mode: 'local' })).rejects.toMatchObject({
+    await expect(rt().agents.create({ slug: 'bad', model: 'mock/m1', mode: 'local' })).rejects.toMatchObject({
       code: 'mode_not_available',
     });
-    expect((await rt.agents.list()).map((agent) => agent.slug)).not.toContain('bad');
+    expect((await rt().agents.list()).map((agent) => agent.slug)).not.toContain('bad');
 
-    const agent = await rt.agents.create({ slug: 'helper', ...base, systemPrompt: 'Be brief.' });
+    const agent = await rt().agents.create({ slug: 'helper', ...base, systemPrompt: 'Be brief.' });
     expect(agent).toMatchObject({
       slug: 'helper',
       name: 'helper',
@@ -129,29 +126,29 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       version: 1,
     });
     expect(agent.tools).toContain('get_dev_url');
-    await expect(rt.agents.create({ slug: 'helper', ...base })).rejects.toMatchObject({ code: 'agent_exists' });
-    const updated = await rt.agents.update('helper', { maxIterations: 5, tools: ['bash'] });
+    await expect(rt().agents.create({ slug: 'helper', ...base })).rejects.toMatchObject({ code: 'agent_exists' });
+    const updated = await rt().agents.update('helper', { maxIterations: 5, tools: ['bash'] });
     expect(updated).toMatchObject({ version: 2, maxIterations: 5, tools: ['bash'], systemPrompt: 'Be brief.' });
-    expect((await rt.agents.versions('helper')).map((version) => version.version)).toEqual([2, 1]);
+    expect((await rt().agents.versions('helper')).map((version) => version.version)).toEqual([2, 1]);
     // The same again is no change and no new version; null removes a description; a new mode alone starts
     // from that mode's default sandbox.
-    expect((await rt.agents.update('helper', { maxIterations: 5 })).version).toBe(2);
-    expect((await rt.agents.update('helper', { description: 'helps' })).description).toBe('helps');
-    expect((await rt.agents.update('helper', { description: null })).description).toBeNull();
-    const managed = await rt.agents.update('helper', { mode: 'managed' });
+    expect((await rt().agents.update('helper', { maxIterations: 5 })).version).toBe(2);
+    expect((await rt().agents.update('helper', { description: 'helps' })).description).toBe('helps');
+    expect((await rt().agents.update('helper', { description: null })).description).toBeNull();
+    const managed = await rt().agents.update('helper', { mode: 'managed' });
     expect(managed).toMatchObject({ mode: 'managed', sandboxId: null, managed: { scope: 'run', cleanup: 'destroy' } });
-    await expect(rt.agents.update('helper', { mode: 'in_sandbox' })).rejects.toMatchObject({
+    await expect(rt().agents.update('helper', { mode: 'in_sandbox' })).rejects.toMatchObject({
       code: 'validation_failed',
     });
-    expect(await rt.agents.update('helper', { sandbox: box.id })).toMatchObject({ mode: 'in_sandbox', version: 6 });
-    await expect(rt.agents.update('helper', { tools: ['nope'] })).rejects.toMatchObject({ code: 'tool_unknown' });
-    expect((await rt.agents.get('helper')).version).toBe(6);
+    expect(await rt().agents.update('helper', { sandbox: box.id })).toMatchObject({ mode: 'in_sandbox', version: 6 });
+    await expect(rt().agents.update('helper', { tools: ['nope'] })).rejects.toMatchObject({ code: 'tool_unknown' });
+    expect((await rt().agents.get('helper')).version).toBe(6);
 
     // Another org sees none of it.
-    const other = (await (await server.request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
+    const other = (await (await server().request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
       apiKey: { key: string };
     };
-    const stranger = new RunTools({ apiKey: other.apiKey.key, baseUrl: server.url });
+    const stranger = new RunTools({ apiKey: other.apiKey.key, baseUrl: server().url });
     await expect(stranger.agents.get('helper')).rejects.toMatchObject({ code: 'agent_not_found' });
     expect(await stranger.agents.list()).toEqual([]);
     // Its models are its own (no `mock` provider there), and our sandbox is not one of its.
@@ -162,30 +159,30 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       code: 'sandbox_not_found',
     });
     // PUT is the whole definition: created, the same again is no new version, what it leaves out is reset.
-    const put = await rt.agents.put('whole', { model: 'mock/m1', sandbox: box.id, maxIterations: 7 });
+    const put = await rt().agents.put('whole', { model: 'mock/m1', sandbox: box.id, maxIterations: 7 });
     expect(put).toMatchObject({ slug: 'whole', version: 1, maxIterations: 7 });
-    expect((await rt.agents.put('whole', { model: 'mock/m1', sandbox: box.id, maxIterations: 7 })).version).toBe(1);
-    expect(await rt.agents.put('whole', { model: 'mock/m1', sandbox: box.id })).toMatchObject({
+    expect((await rt().agents.put('whole', { model: 'mock/m1', sandbox: box.id, maxIterations: 7 })).version).toBe(1);
+    expect(await rt().agents.put('whole', { model: 'mock/m1', sandbox: box.id })).toMatchObject({
       version: 2,
       maxIterations: 25,
     });
-    await expect(rt.agents.put('whole', { model: 'mock/m1', tools: ['x'] })).rejects.toMatchObject({
+    await expect(rt().agents.put('whole', { model: 'mock/m1', tools: ['x'] })).rejects.toMatchObject({
       code: 'tool_unknown',
     });
-    await rt.agents.delete('whole');
-    await rt.agents.delete('helper');
-    await expect(rt.agents.get('helper')).rejects.toMatchObject({ code: 'agent_not_found' });
+    await rt().agents.delete('whole');
+    await rt().agents.delete('helper');
+    await expect(rt().agents.get('helper')).rejects.toMatchObject({ code: 'agent_not_found' });
   });
 
   it('names the secret to set when a provider key is missing', async () => {
-    await rt.agents.create({ slug: 'claude-user', model: 'claude-sonnet-4', sandbox: box.id });
-    await expect(rt.agent.run('claude-user', 'hi')).rejects.toMatchObject({
+    await rt().agents.create({ slug: 'claude-user', model: 'claude-sonnet-4', sandbox: box.id });
+    await expect(rt().agent.run('claude-user', 'hi')).rejects.toMatchObject({
       code: 'provider_key_missing',
       status: 400,
       message: expect.stringContaining('ANTHROPIC_API_KEY'),
     });
-    expect(await rt.agent.list({ agent: 'claude-user' })).toEqual([]);
-    const models = await rt.models.list();
+    expect(await rt().agent.list({ agent: 'claude-user' })).toEqual([]);
+    const models = await rt().models.list();
     expect(models).toContainEqual({
       alias: 'claude-sonnet-4',
       provider: 'anthropic',
@@ -196,7 +193,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
   });
 
   it('streams a run over the OpenAI protocol: text, a tool call in the sandbox, its result back to the model', async () => {
-    await rt.agents.create({ slug: 'coder', model: 'mock/coder-1', sandbox: box.id, systemPrompt: 'You code.' });
+    await rt().agents.create({ slug: 'coder', model: 'mock/coder-1', sandbox: box.id, systemPrompt: 'You code.' });
     model.script([
       {
         toolCalls: [{ id: 'call_1', name: 'bash', input: { command: 'echo $((6*7)) && uname -s' } }],
@@ -205,7 +202,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       { text: 'The answer is 42, on Linux.', usage: { input: 20, output: 8 } },
     ]);
     const before = model.requests.length;
-    const events = await collect(rt.agent.run('coder', 'What is 6*7?', { stream: true }));
+    const events = await collect(rt().agent.run('coder', 'What is 6*7?', { stream: true }));
     const types = events.map((event) => event.type);
     expect(types[0]).toBe('start');
     expect(types.at(-1)).toBe('done');
@@ -239,46 +236,45 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
 
     // Stored: the run, and the same events on replay.
     const start = events[0] as Extract<RunEvent, { type: 'start' }>;
-    const run = await rt.agent.get(start.runId);
+    const run = await rt().agent.get(start.runId);
     expect(run).toMatchObject({ status: 'completed', agent: 'coder', steps: 2, text: 'The answer is 42, on Linux.' });
     expect(run.usage.totalTokens).toBe(43);
-    expect(await collect(rt.agent.events(run.id))).toEqual(events);
-    expect((await collect(rt.agent.events(run.id, { after: events.length - 2 }))).map((event) => event.type)).toEqual([
-      'step',
-      'done',
-    ]);
+    expect(await collect(rt().agent.events(run.id))).toEqual(events);
+    expect((await collect(rt().agent.events(run.id, { after: events.length - 2 }))).map((event) => event.type)).toEqual(
+      ['step', 'done'],
+    );
   });
 
   it('talks to a registered OpenAI-protocol endpoint (type openai) through chat completions', async () => {
-    await rt.providers.create({
+    await rt().providers.create({
       name: 'proxy',
       type: 'openai',
       baseUrl: model.openaiBaseUrl,
       apiKeySecret: 'MOCK_KEY',
     });
     await expect(
-      rt.providers.create({ name: 'proxy', type: 'openai', baseUrl: model.openaiBaseUrl }),
+      rt().providers.create({ name: 'proxy', type: 'openai', baseUrl: model.openaiBaseUrl }),
     ).rejects.toMatchObject({ code: 'provider_exists' });
     await expect(
-      rt.providers.create({ name: 'anthropic', type: 'anthropic', baseUrl: model.anthropicBaseUrl }),
+      rt().providers.create({ name: 'anthropic', type: 'anthropic', baseUrl: model.anthropicBaseUrl }),
     ).rejects.toMatchObject({ code: 'provider_exists' });
-    await rt.agents.create({ slug: 'proxied', model: 'proxy/gpt-4o', sandbox: box.id });
+    await rt().agents.create({ slug: 'proxied', model: 'proxy/gpt-4o', sandbox: box.id });
     model.script([{ text: 'Hello through the proxy.' }]);
     const before = model.requests.length;
-    expect(await rt.agent.run('proxied', 'hi')).toMatchObject({
+    expect(await rt().agent.run('proxied', 'hi')).toMatchObject({
       status: 'completed',
       text: 'Hello through the proxy.',
     });
     expect(model.requests[before]).toMatchObject({ path: '/v1/chat/completions', apiKey: 'sk-mock' });
     expect(model.requests[before]?.body.model).toBe('gpt-4o');
-    expect((await rt.providers.list()).map((provider) => provider.name)).toEqual(['claude', 'mock', 'proxy']);
-    await rt.providers.delete('proxy');
-    await expect(rt.agent.run('proxied', 'hi')).rejects.toMatchObject({ code: 'model_unknown' });
-    await expect(rt.providers.delete('proxy')).rejects.toMatchObject({ code: 'provider_not_found' });
+    expect((await rt().providers.list()).map((provider) => provider.name)).toEqual(['claude', 'mock', 'proxy']);
+    await rt().providers.delete('proxy');
+    await expect(rt().agent.run('proxied', 'hi')).rejects.toMatchObject({ code: 'model_unknown' });
+    await expect(rt().providers.delete('proxy')).rejects.toMatchObject({ code: 'provider_not_found' });
   });
 
   it('runs over the Anthropic protocol with thinking, and waits for the result without streaming', async () => {
-    await rt.agents.create({ slug: 'thinker', model: 'claude/claude-test', sandbox: box.id });
+    await rt().agents.create({ slug: 'thinker', model: 'claude/claude-test', sandbox: box.id });
     model.script([
       {
         thinking: 'I should look at the file.',
@@ -287,9 +283,9 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       { text: 'Wrote it.' },
     ]);
     const before = model.requests.length;
-    const run = await rt.agent.run('thinker', 'Write notes/a.txt');
+    const run = await rt().agent.run('thinker', 'Write notes/a.txt');
     expect(run).toMatchObject({ status: 'completed', text: 'Wrote it.', steps: 2 });
-    const events = await collect(rt.agent.events(run.id));
+    const events = await collect(rt().agent.events(run.id));
     expect(
       events
         .filter((event) => event.type === 'thinking')
@@ -304,8 +300,8 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
   });
 
   it('runs every built-in tool in the sandbox, and gives tool errors back to the model', async () => {
-    await rt.agents.create({ slug: 'tools', model: 'mock/tools', sandbox: box.id, maxIterations: 30 });
-    await rt.secrets.set('EXA_API_KEY', 'exa-key', { category: 'tool' });
+    await rt().agents.create({ slug: 'tools', model: 'mock/tools', sandbox: box.id, maxIterations: 30 });
+    await rt().secrets.set('EXA_API_KEY', 'exa-key', { category: 'tool' });
     const calls: [string, Record<string, unknown>][] = [
       ['write_file', { path: '/root/work/app.py', content: 'a = 1\nb = 2\nprint(a + b)\n' }],
       ['read_file', { path: '/root/work/app.py', startLine: 2, endLine: 3 }],
@@ -328,7 +324,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       ...calls.map(([name, input], index) => ({ toolCalls: [{ id: `t${index}`, name, input }] })),
       { text: 'All done.' },
     ]);
-    const events = await collect(rt.agent.run('tools', 'Exercise your tools', { stream: true }));
+    const events = await collect(rt().agent.run('tools', 'Exercise your tools', { stream: true }));
     const outputs = results(events);
     expect(outputs.map((event) => event.toolName)).toEqual(calls.map(([name]) => name));
     const [write, read, edit, missing, , ambiguous, replaceAll, list, search, grep, bash, absent, rmdir, rm, web, url] =
@@ -370,9 +366,9 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed', text: 'All done.' });
 
     // Without the Exa key the tool fails, and the model is told why.
-    await rt.secrets.delete('EXA_API_KEY');
+    await rt().secrets.delete('EXA_API_KEY');
     model.script([{ toolCalls: [{ name: 'web_search', input: { query: 'x' } }] }, { text: 'ok' }]);
-    const noKey = results(await collect(rt.agent.run('tools', 'search', { stream: true })));
+    const noKey = results(await collect(rt().agent.run('tools', 'search', { stream: true })));
     expect(noKey[0]).toMatchObject({ isError: true, output: expect.stringContaining('EXA_API_KEY') });
   });
 
@@ -381,7 +377,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       { toolCalls: [{ name: 'bash', input: { command: 'head -c 100000 /dev/zero | tr "\\0" a' } }] },
       { text: 'ok' },
     ]);
-    const [result] = results(await collect(rt.agent.run('tools', 'long output', { stream: true })));
+    const [result] = results(await collect(rt().agent.run('tools', 'long output', { stream: true })));
     const stdout = String((result?.output as { stdout?: string } | undefined)?.stdout);
     expect(stdout).toMatch(/\[\.\.\. \d+ bytes truncated \.\.\.\]/);
     expect(stdout.length).toBeLessThan(20_000);
@@ -389,43 +385,43 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
 
   it('keeps a thread: the next run continues with the whole history', async () => {
     model.script([{ text: 'Nice to meet you, Ada.' }, { text: 'Your name is Ada.' }]);
-    const first = await rt.agent.run('coder', 'My name is Ada.', { thread: true });
+    const first = await rt().agent.run('coder', 'My name is Ada.', { thread: true });
     expect(first.threadId).toMatch(/^thr_/);
     const before = model.requests.length;
-    const second = await rt.agent.run('coder', 'What is my name?', { thread: first.threadId as string });
+    const second = await rt().agent.run('coder', 'What is my name?', { thread: first.threadId as string });
     expect(second).toMatchObject({ status: 'completed', threadId: first.threadId, text: 'Your name is Ada.' });
     const sent = sentMessages(model.requests[before]);
     expect(sent.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'user']);
     expect(JSON.stringify(sent)).toContain('Nice to meet you, Ada.');
 
-    const messages = await rt.threads.messages(first.threadId as string);
+    const messages = await rt().threads.messages(first.threadId as string);
     expect(messages.map((message) => [message.role, message.runId])).toEqual([
       ['user', first.id],
       ['assistant', first.id],
       ['user', second.id],
       ['assistant', second.id],
     ]);
-    expect(await rt.threads.get(first.threadId as string)).toMatchObject({ messageCount: 4, agent: 'coder' });
-    expect((await rt.threads.list({ agent: 'coder' })).map((thread) => thread.id)).toContain(first.threadId);
-    expect((await rt.agent.list({ thread: first.threadId as string })).map((run) => run.id)).toEqual([
+    expect(await rt().threads.get(first.threadId as string)).toMatchObject({ messageCount: 4, agent: 'coder' });
+    expect((await rt().threads.list({ agent: 'coder' })).map((thread) => thread.id)).toContain(first.threadId);
+    expect((await rt().agent.list({ thread: first.threadId as string })).map((run) => run.id)).toEqual([
       second.id,
       first.id,
     ]);
-    await expect(rt.agent.run('thinker', 'hi', { thread: first.threadId as string })).rejects.toMatchObject({
+    await expect(rt().agent.run('thinker', 'hi', { thread: first.threadId as string })).rejects.toMatchObject({
       code: 'validation_failed',
     });
     // One run at a time on a thread.
     model.script([{ text: 'slow', delayMs: 30_000 }]);
-    const busy = await rt.agent.start('coder', 'wait', { thread: first.threadId as string });
-    await expect(rt.agent.run('coder', 'too soon', { thread: first.threadId as string })).rejects.toMatchObject({
+    const busy = await rt().agent.start('coder', 'wait', { thread: first.threadId as string });
+    await expect(rt().agent.run('coder', 'too soon', { thread: first.threadId as string })).rejects.toMatchObject({
       code: 'invalid_transition',
       status: 409,
     });
-    await rt.agent.cancel(busy.id);
+    await rt().agent.cancel(busy.id);
     model.reset();
-    await rt.threads.delete(first.threadId as string);
-    await expect(rt.threads.get(first.threadId as string)).rejects.toMatchObject({ code: 'thread_not_found' });
-    await expect(rt.agent.run('coder', 'x', { thread: 'thr_aaaaaaaaaaaaaaaaaaaa' })).rejects.toMatchObject({
+    await rt().threads.delete(first.threadId as string);
+    await expect(rt().threads.get(first.threadId as string)).rejects.toMatchObject({ code: 'thread_not_found' });
+    await expect(rt().agent.run('coder', 'x', { thread: 'thr_aaaaaaaaaaaaaaaaaaaa' })).rejects.toMatchObject({
       code: 'thread_not_found',
     });
   });
@@ -437,7 +433,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
       'base64',
     );
-    await rt.agent.run('coder', 'Look at these', {
+    await rt().agent.run('coder', 'Look at these', {
       attachments: [
         { name: 'todo.md', mediaType: 'text/markdown', content: '- ship it' },
         { name: 'dot.png', mediaType: 'image/png', content: pixel },
@@ -453,70 +449,69 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     // A run's body may carry more than the default 1 MiB limit of other routes.
     model.script([{ text: 'Read it.' }]);
     const large = Buffer.alloc(3 * 1024 * 1024, 'a');
-    const run = await rt.agent.run('coder', 'Summarize', {
+    const run = await rt().agent.run('coder', 'Summarize', {
       attachments: [{ name: 'big.txt', mediaType: 'text/plain', content: large }],
     });
     expect(run.status).toBe('completed');
     expect(model.requests.at(-1)?.rawBody.length).toBeGreaterThan(large.length);
-    const [start] = await collect(rt.agent.events(run.id));
+    const [start] = await collect(rt().agent.events(run.id));
     expect(start).toMatchObject({
       type: 'start',
       attachments: [{ name: 'big.txt', mediaType: 'text/plain', size: large.length }],
     });
-    const tooLarge = await server.request('POST', '/v1/secrets', {
+    const tooLarge = await server().request('POST', '/v1/secrets', {
       body: { name: 'BIG', value: large.toString() },
     });
     expect(tooLarge.status).toBe(413);
   });
 
   it('stops at maxIterations, fails on a model error, and cancels a run in progress', async () => {
-    await rt.agents.create({ slug: 'looper', model: 'mock/loop', sandbox: box.id, maxIterations: 2 });
+    await rt().agents.create({ slug: 'looper', model: 'mock/loop', sandbox: box.id, maxIterations: 2 });
     model.script([
       { toolCalls: [{ name: 'bash', input: { command: 'true' } }] },
       { toolCalls: [{ name: 'bash', input: { command: 'true' } }] },
       { text: 'never reached' },
     ]);
-    const limited = await rt.agent.run('looper', 'loop');
+    const limited = await rt().agent.run('looper', 'loop');
     expect(limited).toMatchObject({ status: 'max_iterations', stopReason: 'max_iterations', steps: 2 });
     model.reset();
 
     model.script([{ error: { status: 401, message: 'invalid api key' } }]);
-    const failed = await rt.agent.run('looper', 'fail');
+    const failed = await rt().agent.run('looper', 'fail');
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'model_auth_failed' } });
     expect(failed.error?.message).toContain('invalid api key');
-    const failedEvents = await collect(rt.agent.events(failed.id));
+    const failedEvents = await collect(rt().agent.events(failed.id));
     expect(failedEvents.map((event) => event.type).slice(-2)).toEqual(['error', 'done']);
 
     model.script([
       { toolCalls: [{ name: 'bash', input: { command: 'true' } }], usage: { input: 7, output: 3 } },
       { text: 'slow answer', delayMs: 30_000 },
     ]);
-    const started = await rt.agent.start('looper', 'take your time');
+    const started = await rt().agent.start('looper', 'take your time');
     // While it runs, it shows the steps and tokens so far.
     await expect
-      .poll(async () => rt.agent.get(started.id))
+      .poll(async () => rt().agent.get(started.id))
       .toMatchObject({ status: 'running', steps: 1, usage: { inputTokens: 7, outputTokens: 3 } });
-    const cancelled = await rt.agent.cancel(started.id);
+    const cancelled = await rt().agent.cancel(started.id);
     expect(cancelled).toMatchObject({ status: 'cancelled' });
-    expect((await collect(rt.agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
-    await expect(rt.agent.cancel(started.id)).rejects.toMatchObject({ code: 'run_finished', status: 409 });
+    expect((await collect(rt().agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
+    await expect(rt().agent.cancel(started.id)).rejects.toMatchObject({ code: 'run_finished', status: 409 });
   });
 
   it('marks a run the server stopped during as failed (interrupted), and replays to its end', async () => {
     model.script([{ text: 'slow', delayMs: 60_000 }]);
-    const started = await rt.agent.start('looper', 'slow');
-    await expect.poll(async () => (await rt.agent.get(started.id)).status).toBe('running');
-    await server.restart();
-    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-    const run = await rt.agent.get(started.id);
+    const started = await rt().agent.start('looper', 'slow');
+    await expect.poll(async () => (await rt().agent.get(started.id)).status).toBe('running');
+    await fixture.restart();
+    const run = await rt().agent.get(started.id);
     expect(run).toMatchObject({ status: 'failed', stopReason: 'interrupted', error: { code: 'interrupted' } });
-    const events = await collect(rt.agent.events(started.id));
+    const events = await collect(rt().agent.events(started.id));
     expect(events.at(-1)).toMatchObject({ type: 'done', status: 'failed' });
     model.reset();
   });
 
   it('runs a managed agent in a sandbox of its own per run, and per thread when asked', async () => {
-    await rt.agents.create({
+    await rt().agents.create({
       slug: 'managed',
       model: 'mock/managed',
       sandbox: { template: 'minimal', runtime: 'container' },
@@ -525,16 +520,16 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       { toolCalls: [{ name: 'bash', input: { command: 'hostname > /root/h; cat /root/h' } }] },
       { text: 'done' },
     ]);
-    const run = await rt.agent.run('managed', 'where are you?');
+    const run = await rt().agent.run('managed', 'where are you?');
     expect(run.status).toBe('completed');
     expect(run.sandboxId).toMatch(/^sbx_/);
     expect(run.sandboxId).not.toBe(box.id);
     // Cleaned up once the run has answered.
-    await expect.poll(async () => (await rt.sandboxes.get(run.sandboxId as string)).status).toBe('destroyed');
+    await expect.poll(async () => (await rt().sandboxes.get(run.sandboxId as string)).status).toBe('destroyed');
 
     // Workspaces mounted into the managed sandbox: the agent works there, and its files outlive the sandbox.
-    const workspace = await rt.workspaces.create({ name: 'agent-output' });
-    await rt.agents.create({
+    const workspace = await rt().workspaces.create({ name: 'agent-output' });
+    await rt().agents.create({
       slug: 'managed-workspace',
       model: 'mock/managed',
       sandbox: {
@@ -547,13 +542,13 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       { toolCalls: [{ name: 'write_file', input: { path: 'report.md', content: '# done\n' } }] },
       { text: 'ok' },
     ]);
-    const written = await rt.agent.run('managed-workspace', 'write the report');
-    const [write] = results(await collect(rt.agent.events(written.id)));
+    const written = await rt().agent.run('managed-workspace', 'write the report');
+    const [write] = results(await collect(rt().agent.events(written.id)));
     expect(write?.output).toMatchObject({ path: '/workspace/report.md' });
-    await expect.poll(async () => (await rt.sandboxes.get(written.sandboxId as string)).status).toBe('destroyed');
-    expect((await rt.workspaces.files(workspace.id).download('report.md')).toString()).toBe('# done\n');
+    await expect.poll(async () => (await rt().sandboxes.get(written.sandboxId as string)).status).toBe('destroyed');
+    expect((await rt().workspaces.files(workspace.id).download('report.md')).toString()).toBe('# done\n');
 
-    await rt.agents.create({
+    await rt().agents.create({
       slug: 'managed-thread',
       model: 'mock/managed',
       sandbox: { template: 'minimal', runtime: 'container', scope: 'thread', cleanup: 'destroy' },
@@ -564,13 +559,13 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       { toolCalls: [{ name: 'bash', input: { command: 'cat /root/state' } }] },
       { text: 'read' },
     ]);
-    const first = await rt.agent.run('managed-thread', 'save', { thread: true });
-    const second = await rt.agent.run('managed-thread', 'read', { thread: first.threadId as string });
+    const first = await rt().agent.run('managed-thread', 'save', { thread: true });
+    const second = await rt().agent.run('managed-thread', 'read', { thread: first.threadId as string });
     expect(second.sandboxId).toBe(first.sandboxId);
-    const [read] = results(await collect(rt.agent.events(second.id)));
+    const [read] = results(await collect(rt().agent.events(second.id)));
     expect(read?.output).toMatchObject({ stdout: 'kept\n' });
-    expect((await rt.sandboxes.get(first.sandboxId as string)).status).toBe('running');
-    await rt.threads.delete(first.threadId as string);
-    await expect.poll(async () => (await rt.sandboxes.get(first.sandboxId as string)).status).toBe('destroyed');
+    expect((await rt().sandboxes.get(first.sandboxId as string)).status).toBe('running');
+    await rt().threads.delete(first.threadId as string);
+    await expect.poll(async () => (await rt().sandboxes.get(first.sandboxId as string)).status).toBe('destroyed');
   });
 });
