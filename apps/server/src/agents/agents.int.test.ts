@@ -567,5 +567,10 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect((await rt().sandboxes.get(first.sandboxId as string)).status).toBe('running');
     await rt().threads.delete(first.threadId as string);
     await expect.poll(async () => (await rt().sandboxes.get(first.sandboxId as string)).status).toBe('destroyed');
+
+    // Without a thread there is nothing to reuse the sandbox for: it goes after the run, as scope run's do.
+    model.script([{ text: 'alone' }]);
+    const alone = await rt().agent.run('managed-thread', 'no thread');
+    await expect.poll(async () => (await rt().sandboxes.get(alone.sandboxId as string)).status).toBe('destroyed');
   });
 });

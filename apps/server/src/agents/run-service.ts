@@ -22,7 +22,7 @@ import type { AgentRecord, AgentService } from './agent-service.js';
 import { builtinToolSet } from './builtin-tools.js';
 import type { ModelResolver } from './models.js';
 
-/** Events are written to the database in batches this often (and at every step's end and the run's). */
+/** Events are written to the database in batches this often, and at the run's end. */
 const flushIntervalMs = 50;
 const finished: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'max_iterations'];
 
@@ -121,6 +121,27 @@ function threadBusy(threadId: string, runId?: string): ApiError {
   );
 }
 
+/** How a run the control plane stopped during ends (on a graceful stop, and in recovery after a crash). */
+const interrupted = {
+  code: 'interrupted',
+  message: 'the control plane stopped while this run was in progress; start it again',
+};
+
+/** Resolves at the run's next event (or its end). */
+function nextWake(live: LiveRun): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = () => {
+      live.wake.delete(wake);
+      resolve();
+    };
+    live.wake.add(wake);
+  });
+}
+
+async function whenEnded(live: LiveRun): Promise<void> {
+  while (!live.ended) await nextWake(live);
+}
+
 /** A failure as a run reports it: a code and a message a person can act on. */
 function describeFailure(error: unknown): { code: string; message: string } {
   if (error instanceof ApiError) return { code: error.code, message: error.message };
@@ -174,10 +195,6 @@ export class RunService {
       .select(['id', 'text'])
       .where('status', 'in', ['queued', 'running'])
       .execute();
-    const failure = {
-      code: 'interrupted',
-      message: 'the control plane stopped while this run was in progress; start it again',
-    };
     for (const row of rows) {
       const last = await this.db
         .selectFrom('run_events')
@@ -199,7 +216,7 @@ export class RunService {
       await this.db
         .insertInto('run_events')
         .values([
-          { run_id: row.id, seq: seq + 1, type: 'error', data: JSON.stringify({ at, ...failure }) },
+          { run_id: row.id, seq: seq + 1, type: 'error', data: JSON.stringify({ at, ...interrupted }) },
           {
             run_id: row.id,
             seq: seq + 2,
@@ -220,7 +237,7 @@ export class RunService {
         .set({
           status: 'failed',
           stop_reason: 'interrupted',
-          error: JSON.stringify(failure),
+          error: JSON.stringify(interrupted),
           input_tokens: input,
           output_tokens: output,
           steps: usages.length,
@@ -277,15 +294,10 @@ export class RunService {
       if (this.busyThreads.has(thread.id)) throw threadBusy(thread.id);
       this.busyThreads.add(thread.id);
       claimed = thread.id;
-      const busy = await this.db
-        .selectFrom('agent_runs')
-        .select('id')
-        .where('thread_id', '=', thread.id)
-        .where('status', 'in', ['queued', 'running'])
-        .executeTakeFirst();
+      const busy = await this.runInProgress(thread.id);
       if (busy) {
         this.busyThreads.delete(thread.id);
-        throw threadBusy(thread.id, busy.id);
+        throw threadBusy(thread.id, busy);
       }
     }
     const row: Database['agent_runs'] = {
@@ -408,8 +420,8 @@ export class RunService {
     let stopReason: string | null = null;
     let failure: { code: string; message: string } | null = null;
     let text: string | null = null;
-    let steps = 0;
-    const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+    // Steps and tokens so far: readers of a run in progress see them here (the row gets them at the end).
+    const { progress } = live;
     let sandbox: { id: string; created: boolean } | undefined;
     const newMessages: ModelMessage[] = [];
     try {
@@ -465,6 +477,15 @@ export class RunService {
         onError: () => {},
       });
       const toolStarted = new Map<string, number>();
+      const toolResult = (part: { toolCallId: string; toolName: string }, output: unknown, isError: boolean) =>
+        this.emit(run.id, live, {
+          type: 'tool-result',
+          toolCallId: part.toolCallId,
+          toolName: part.toolName,
+          output,
+          isError,
+          durationMs: Math.round(performance.now() - (toolStarted.get(part.toolCallId) ?? performance.now())),
+        });
       let stepText = '';
       let lastFinish = 'stop';
       let streamError: unknown;
@@ -491,37 +512,26 @@ export class RunService {
             });
             break;
           case 'tool-result':
-            this.emit(run.id, live, {
-              type: 'tool-result',
-              toolCallId: part.toolCallId,
-              toolName: part.toolName,
-              output: part.output,
-              isError: false,
-              durationMs: Math.round(performance.now() - (toolStarted.get(part.toolCallId) ?? performance.now())),
-            });
+            toolResult(part, part.output, false);
             break;
           case 'tool-error':
-            this.emit(run.id, live, {
-              type: 'tool-result',
-              toolCallId: part.toolCallId,
-              toolName: part.toolName,
-              output: part.error instanceof Error ? part.error.message : String(part.error),
-              isError: true,
-              durationMs: Math.round(performance.now() - (toolStarted.get(part.toolCallId) ?? performance.now())),
-            });
+            toolResult(part, part.error instanceof Error ? part.error.message : String(part.error), true);
             break;
           case 'finish-step': {
-            steps++;
+            // After a crash, recover() adds up these step events instead.
             const stepUsage = usageOf(part.usage);
-            usage.inputTokens += stepUsage.inputTokens;
-            usage.outputTokens += stepUsage.outputTokens;
-            usage.totalTokens += stepUsage.totalTokens;
+            progress.steps++;
+            progress.usage.inputTokens += stepUsage.inputTokens;
+            progress.usage.outputTokens += stepUsage.outputTokens;
+            progress.usage.totalTokens += stepUsage.totalTokens;
             lastFinish = part.finishReason;
             text = stepText || text;
-            // The row gets the totals at the end; until then readers see them from here (live.progress), and
-            // after a crash recover() adds up the stored step events.
-            live.progress = { steps, usage: { ...usage } };
-            this.emit(run.id, live, { type: 'step', step: steps, finishReason: part.finishReason, usage: stepUsage });
+            this.emit(run.id, live, {
+              type: 'step',
+              step: progress.steps,
+              finishReason: part.finishReason,
+              usage: stepUsage,
+            });
             break;
           }
           case 'error':
@@ -540,7 +550,7 @@ export class RunService {
         throw streamError;
       } else {
         newMessages.push(...(await result.response).messages);
-        if (lastFinish === 'tool-calls' && steps >= definition.maxIterations) {
+        if (lastFinish === 'tool-calls' && progress.steps >= definition.maxIterations) {
           status = 'max_iterations';
           stopReason = 'max_iterations';
         } else {
@@ -553,10 +563,7 @@ export class RunService {
         status = 'cancelled';
         stopReason = 'cancelled';
       } else if (live.abort.signal.aborted) {
-        failure = {
-          code: 'interrupted',
-          message: 'the control plane stopped while this run was in progress; start it again',
-        };
+        failure = interrupted;
         status = 'failed';
         stopReason = 'interrupted';
         this.emit(run.id, live, { type: 'error', ...failure });
@@ -573,7 +580,14 @@ export class RunService {
     } catch (error) {
       this.logger.error({ err: error, runId: run.id }, 'storing thread messages failed');
     }
-    this.emit(run.id, live, { type: 'done', status, stopReason, text, usage, steps });
+    this.emit(run.id, live, {
+      type: 'done',
+      status,
+      stopReason,
+      text,
+      usage: { ...progress.usage },
+      steps: progress.steps,
+    });
     clearTimeout(live.timer);
     live.timer = undefined;
     await this.flush(run.id, live);
@@ -584,9 +598,9 @@ export class RunService {
         stop_reason: stopReason,
         text,
         error: failure ? JSON.stringify(failure) : null,
-        input_tokens: usage.inputTokens,
-        output_tokens: usage.outputTokens,
-        steps,
+        input_tokens: progress.usage.inputTokens,
+        output_tokens: progress.usage.outputTokens,
+        steps: progress.steps,
         finished_at: nowIso(),
       })
       .where('id', '=', run.id)
@@ -595,19 +609,29 @@ export class RunService {
     for (const wake of live.wake) wake();
     this.live.delete(run.id);
     if (thread) this.busyThreads.delete(thread.id);
-    if (sandbox?.created) await this.cleanUp(auth, agent, sandbox.id);
+    // The run's own sandbox (not a linked one, not a thread's that later runs reuse).
+    if (sandbox?.created) await this.release(auth, sandbox.id, agent.definition.managed?.cleanup);
   }
 
-  /** A managed run's own sandbox after the run, as its policy says. */
-  private async cleanUp(auth: AuthContext, agent: AgentRecord, sandboxId: string): Promise<void> {
-    const cleanup = agent.definition.managed?.cleanup ?? 'destroy';
-    if (agent.definition.managed?.scope === 'thread') return;
+  /** A managed sandbox that served its run or thread: destroyed, paused or kept, as the agent's policy says. */
+  private async release(auth: AuthContext, sandboxId: string, cleanup = 'destroy'): Promise<void> {
     try {
       if (cleanup === 'destroy') await this.sandboxes.destroy(auth, sandboxId);
       else if (cleanup === 'pause') await this.sandboxes.pause(auth, sandboxId);
     } catch (error) {
-      this.logger.warn({ err: error, sandboxId }, 'cleaning up a managed sandbox failed');
+      this.logger.warn({ err: error, sandboxId }, 'releasing a managed sandbox failed');
     }
+  }
+
+  /** The id of a run of the thread that has not ended, if any. */
+  private async runInProgress(threadId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('agent_runs')
+      .select('id')
+      .where('thread_id', '=', threadId)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return row?.id;
   }
 
   private async history(threadId: string): Promise<ModelMessage[]> {
@@ -692,15 +716,7 @@ export class RunService {
     const live = this.live.get(runId);
     if (live) {
       live.abort.abort(new Error('cancelled'));
-      await new Promise<void>((resolve) => {
-        if (live.ended) return resolve();
-        const done = () => {
-          if (!live.ended) return;
-          live.wake.delete(done);
-          resolve();
-        };
-        live.wake.add(done);
-      });
+      await whenEnded(live);
     }
     await audit(this.db, { orgId: auth.orgId, event: 'run.cancelled', actorKeyId: auth.keyId, targetId: runId });
     return this.get(auth, runId);
@@ -719,13 +735,7 @@ export class RunService {
       for (;;) {
         while (next < live.events.length) yield live.events[next++] as RunEvent;
         if (live.ended || !follow) return;
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            live.wake.delete(wake);
-            resolve();
-          };
-          live.wake.add(wake);
-        });
+        await nextWake(live);
       }
     })();
   }
@@ -791,20 +801,8 @@ export class RunService {
   /** Deletes a thread and its messages; a managed per-thread sandbox goes as the agent's policy says. */
   async deleteThread(auth: AuthContext, threadId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.threadRow(auth, threadId);
-    const running = await this.db
-      .selectFrom('agent_runs')
-      .select('id')
-      .where('thread_id', '=', threadId)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
-    if (running)
-      throw new ApiError(
-        'invalid_transition',
-        `thread ${threadId} has a run in progress (${running.id}); cancel it first`,
-        {
-          runId: running.id,
-        },
-      );
+    const running = await this.runInProgress(threadId);
+    if (running) throw threadBusy(threadId, running);
     await this.db.deleteFrom('threads').where('id', '=', threadId).execute();
     if (row.sandbox_id) {
       const agent = await this.db
@@ -812,13 +810,8 @@ export class RunService {
         .select('definition')
         .where('id', '=', row.agent_id)
         .executeTakeFirst();
-      const cleanup = agent ? (JSON.parse(agent.definition) as AgentRecord['definition']).managed?.cleanup : 'destroy';
-      try {
-        if (cleanup !== 'keep' && cleanup !== 'pause') await this.sandboxes.destroy(auth, row.sandbox_id);
-        else if (cleanup === 'pause') await this.sandboxes.pause(auth, row.sandbox_id);
-      } catch (error) {
-        this.logger.warn({ err: error, sandboxId: row.sandbox_id }, "removing a thread's sandbox failed");
-      }
+      const definition = agent ? (JSON.parse(agent.definition) as AgentRecord['definition']) : undefined;
+      await this.release(auth, row.sandbox_id, definition?.managed?.cleanup);
     }
     await audit(this.db, { orgId: auth.orgId, event: 'thread.deleted', actorKeyId: auth.keyId, targetId: threadId });
     return { id: threadId, deleted: true };
@@ -829,15 +822,6 @@ export class RunService {
     this.stopping = true;
     const pending = [...this.live.values()];
     for (const live of pending) live.abort.abort(new Error('the server is stopping'));
-    await Promise.all(
-      pending.map(
-        (live) =>
-          new Promise<void>((resolve) => {
-            if (live.ended) return resolve();
-            const done = () => live.ended && resolve();
-            live.wake.add(done);
-          }),
-      ),
-    );
+    await Promise.all(pending.map(whenEnded));
   }
 }
