@@ -8,21 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '@runtools/runtime';
 import { RunTools } from '@runtools/sdk';
+import { sshBatchOptions } from '../test/support/ssh.ts';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
 
 const here = (path) => new URL(path, import.meta.url).pathname;
 const fileBytes = 64 * 1024 * 1024;
-const sshOptions = [
-  '-o',
-  'BatchMode=yes',
-  '-o',
-  'StrictHostKeyChecking=no',
-  '-o',
-  'UserKnownHostsFile=/dev/null',
-  '-o',
-  'LogLevel=ERROR',
-];
 
 async function timed(program, args, prefix = []) {
   const started = performance.now();
@@ -63,10 +54,18 @@ export async function run({ rounds }) {
       const pid = JSON.parse(state.stdout.toString()).pid;
       const inside = ['nsenter', '-t', String(pid), '-n'];
       const { host, port, username } = await box.getSSH();
-      const gateway = ['-p', String(port), '-i', key, ...sshOptions, `${username}@${host}`];
-      const sshd = ['-p', '22', '-i', key, ...sshOptions, 'root@127.0.0.1'];
-      const scpGateway = ['-P', String(port), '-i', key, ...sshOptions, payload, `${username}@${host}:/root/up.bin`];
-      const scpSshd = ['-P', '22', '-i', key, ...sshOptions, payload, 'root@127.0.0.1:/root/up2.bin'];
+      const gateway = ['-p', String(port), '-i', key, ...sshBatchOptions, `${username}@${host}`];
+      const sshd = ['-p', '22', '-i', key, ...sshBatchOptions, 'root@127.0.0.1'];
+      const scpGateway = [
+        '-P',
+        String(port),
+        '-i',
+        key,
+        ...sshBatchOptions,
+        payload,
+        `${username}@${host}:/root/up.bin`,
+      ];
+      const scpSshd = ['-P', '22', '-i', key, ...sshBatchOptions, payload, 'root@127.0.0.1:/root/up2.bin'];
       for (let round = 0; round < Math.max(5, rounds * 2); round++) {
         samples.gatewayExec.push(await timed('ssh', [...gateway, 'true']));
         samples.sshdExec.push(await timed('ssh', [...sshd, 'true'], inside));

@@ -70,10 +70,15 @@ async function readText(environment: ToolEnvironment, path: string): Promise<str
     if (buffer.subarray(0, 8000).includes(0)) throw new ToolFailure(`${path} is a binary file`);
     return buffer.toString('utf8');
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'file_not_found') throw new ToolFailure(`${path} does not exist`);
-    if (error instanceof ApiError && error.code === 'validation_failed') throw new ToolFailure(error.message);
-    throw error;
+    throw fileFailure(error, path);
   }
+}
+
+/** A file call's refusal the model can act on (missing, a directory, …) as a tool failure; others as they are. */
+function fileFailure(error: unknown, path: string): unknown {
+  if (error instanceof ApiError && error.code === 'file_not_found') return new ToolFailure(`${path} does not exist`);
+  if (error instanceof ApiError && error.code === 'validation_failed') return new ToolFailure(error.message);
+  return error;
 }
 
 async function writeText(environment: ToolEnvironment, path: string, content: string): Promise<void> {
@@ -248,9 +253,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
             ...(entries.length > 1000 ? { truncated: entries.length - 1000 } : {}),
           };
         } catch (error) {
-          if (error instanceof ApiError && (error.code === 'file_not_found' || error.code === 'validation_failed'))
-            throw new ToolFailure(error.code === 'file_not_found' ? `${absolute} does not exist` : error.message);
-          throw error;
+          throw fileFailure(error, absolute);
         }
       },
     }),
@@ -344,5 +347,3 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
   };
   return Object.fromEntries(builtinTools.filter((name) => allowed.includes(name)).map((name) => [name, tools[name]]));
 }
-
-export { ToolFailure };

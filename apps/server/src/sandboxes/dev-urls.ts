@@ -337,7 +337,6 @@ export class DevUrls {
     return out;
   }
 
-  /** Serves one HTTP request to a dev URL host. */
   /**
    * What every request to a dev URL host goes through first: the port its Host names, the path without a link
    * token, and the org it may reach (or the refusal, thrown).
@@ -354,6 +353,7 @@ export class DevUrls {
     return { target, path, queryToken, orgId: await this.authorize(request, target, token) };
   }
 
+  /** Serves one HTTP request to a dev URL host. */
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
       const { target, path, queryToken, orgId } = await this.admit(request);

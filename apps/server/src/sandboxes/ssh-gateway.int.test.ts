@@ -9,21 +9,10 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBaseRootfs } from '../../../../test/support/rootfs.js';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { sshBatchOptions } from '../../../../test/support/ssh.js';
 
 const run = promisify(execFile);
 const devServer = readFileSync(new URL('../../../../test/fixtures/dev-server.pl', import.meta.url), 'utf8');
-
-/** OpenSSH client options for a script: batch mode, no known-hosts file, errors only. */
-const batch = [
-  '-o',
-  'BatchMode=yes',
-  '-o',
-  'StrictHostKeyChecking=no',
-  '-o',
-  'UserKnownHostsFile=/dev/null',
-  '-o',
-  'LogLevel=ERROR',
-];
 
 /** A free local port for `ssh -L`. */
 async function freePort(): Promise<number> {
@@ -44,7 +33,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
 
   /** Where and as whom OpenSSH's clients connect: the gateway's port (`-p` for ssh, `-P` for scp and sftp), a key. */
   function client(portFlag: '-p' | '-P', key = identity): string[] {
-    return [portFlag, String(server.running.sshPort), '-i', key, ...batch];
+    return [portFlag, String(server.running.sshPort), '-i', key, ...sshBatchOptions];
   }
 
   /** `ssh` as a script would run it: batch mode, this test's key, no known-hosts file. */
@@ -211,7 +200,7 @@ describe('SSH gateway, with the real OpenSSH client', () => {
 
   it('connects through `runtools sandbox ssh`, passing ssh options on', async () => {
     const bin = new URL('../../../../packages/cli/bin/runtools.js', import.meta.url).pathname;
-    const child = spawn(process.execPath, [bin, 'sandbox', 'ssh', box.id, '-i', identity, ...batch], {
+    const child = spawn(process.execPath, [bin, 'sandbox', 'ssh', box.id, '-i', identity, ...sshBatchOptions], {
       env: { PATH: process.env.PATH ?? '', RUNTOOLS_API_URL: server.url, RUNTOOLS_API_KEY: server.adminKey },
     });
     let stdout = '';
