@@ -179,8 +179,6 @@ export async function followRun(
       // Ctrl-C came before the run's id did.
       if (event.type === 'start' && interrupted) cancel();
     }
-  } catch (error) {
-    if (!stop.signal.aborted) throw error;
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -157,7 +157,7 @@ export class AgentService {
           .values({
             id,
             org_id: auth.orgId,
-            slug: slug,
+            slug,
             version: 1,
             definition: json,
             created_at: now,
@@ -172,7 +172,7 @@ export class AgentService {
     } catch (error) {
       if (isUniqueViolation(error))
         throw new ApiError('agent_exists', `an agent with slug ${slug} exists; update it or pick another slug`, {
-          slug: slug,
+          slug,
         });
       throw error;
     }
@@ -181,7 +181,7 @@ export class AgentService {
       event: 'agent.created',
       actorKeyId: auth.keyId,
       targetId: id,
-      details: { slug: slug, model: definition.model },
+      details: { slug, model: definition.model },
     });
     return agentFromRecord(await this.record(auth, slug));
   }
