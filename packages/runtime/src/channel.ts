@@ -470,12 +470,18 @@ export interface ProcessHandlers {
 
 export interface ProcessOutcome {
   pid: number;
-  exitCode: number;
+  /** Absent when the stream was cancelled or detached before the process ended. */
+  exitCode?: number;
   timedOut: boolean;
   signal?: string;
   /** The stream was cancelled: a foreground process was killed, an attached one left running. */
   cancelled?: boolean;
   detached?: boolean;
+}
+
+/** The exit code of a process run in the foreground; one its caller cancelled was killed, as a shell reports it. */
+export function exitCodeOf(outcome: ProcessOutcome): number {
+  return outcome.exitCode ?? 128 + 9;
 }
 
 /** What `setattr` can change; times are seconds since the epoch. */

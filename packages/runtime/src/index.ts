@@ -4,6 +4,7 @@ export {
   ChannelError,
   type ChannelStream,
   DaemonChannel,
+  exitCodeOf,
   type FileAttributes,
   type FileEntry,
   type ProcessHandlers,

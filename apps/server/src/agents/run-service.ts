@@ -532,6 +532,8 @@ export class RunService {
               finishReason: part.finishReason,
               usage: stepUsage,
             });
+            // A finished step is what a restart counts (tokens spent), so it is stored before the run goes on.
+            await this.flush(run.id, live);
             break;
           }
           case 'error':

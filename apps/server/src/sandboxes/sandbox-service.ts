@@ -7,6 +7,7 @@ import {
   ChannelError,
   type DaemonChannel,
   type DriverName,
+  exitCodeOf,
   type ProcessRequest,
   runCommand,
   type SandboxDriver,
@@ -981,8 +982,9 @@ export class SandboxService {
       if (request.stdin !== undefined) await running.write(request.stdin);
       running.closeStdin();
       const outcome = await running.done;
-      this.logExec(id, request.command, outcome.exitCode);
-      return { stdout: stdout.text(), stderr: stderr.text(), exitCode: outcome.exitCode, timedOut: outcome.timedOut };
+      const exitCode = exitCodeOf(outcome);
+      this.logExec(id, request.command, exitCode);
+      return { stdout: stdout.text(), stderr: stderr.text(), exitCode, timedOut: outcome.timedOut };
     } catch (error) {
       throw channelApiError(error, { sandboxId: id });
     }
@@ -1050,9 +1052,12 @@ export class SandboxService {
     running.closeStdin();
     running.done.then(
       (outcome) => {
-        events.push({ type: 'exit', exitCode: outcome.exitCode, timedOut: outcome.timedOut });
+        // Cancelled: the client went away, and nobody is left to tell.
+        if (outcome.exitCode !== undefined) {
+          events.push({ type: 'exit', exitCode: outcome.exitCode, timedOut: outcome.timedOut });
+          this.logExec(id, request.command, outcome.exitCode);
+        }
         events.end();
-        this.logExec(id, request.command, outcome.exitCode);
       },
       (error: Error) => {
         events.push({ type: 'stderr', data: Buffer.from(`runtools: ${error.message}\n`).toString('base64') });
@@ -1123,7 +1128,7 @@ export class SandboxService {
     const attached = channel.attach(pid, since, { onStdout: chunk('stdout'), onStderr: chunk('stderr') });
     attached.done.then(
       (outcome) => {
-        if (!outcome.detached)
+        if (outcome.exitCode !== undefined)
           events.push({
             type: 'exit',
             exitCode: outcome.exitCode,

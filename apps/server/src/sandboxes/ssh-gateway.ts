@@ -185,7 +185,8 @@ export class SshGateway {
     stream.on('close', () => running.cancel());
     running.done.then(
       (outcome) => {
-        stream.exit(outcome.exitCode);
+        // Without an exit code the process was cancelled because this channel closed: nobody to tell.
+        if (outcome.exitCode !== undefined) stream.exit(outcome.exitCode);
         stream.end();
       },
       (error: Error) => {

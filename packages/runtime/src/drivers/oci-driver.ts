@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
-import { DaemonChannel } from '../channel.js';
+import { DaemonChannel, exitCodeOf } from '../channel.js';
 import { CommandError, mustRun, runCommand } from '../command.js';
 import type {
   DriverName,
@@ -338,7 +338,7 @@ export abstract class OciDriver implements SandboxDriver {
     running.closeStdin();
     const outcome = await running.done;
     return {
-      exitCode: outcome.exitCode,
+      exitCode: exitCodeOf(outcome),
       stdout: Buffer.concat(stdout),
       stderr: Buffer.concat(stderr),
       timedOut: outcome.timedOut,
