@@ -8,8 +8,8 @@ import { type ModelProtocol, type ModelServer, type RecordedRequest, startModelS
 
 /**
  * The model server is only worth something if the real AI SDK providers accept what it sends and send what it
- * expects, so these tests drive it through them: the same three provider kinds the platform builds for custom
- * endpoints (see apps/server/src/agents/models.ts).
+ * expects, so these tests drive it through them: the provider kinds the platform builds (see
+ * apps/server/src/agents/models.ts), with the provider options it passes.
  */
 
 let server: ModelServer;
@@ -26,7 +26,13 @@ interface ProviderCase {
   reasoning: boolean;
   path: string;
   model(apiKey: string): LanguageModel;
+  /** What the platform's run loop passes for this provider (see providerOptionsFor in the run service). */
+  providerOptions?: NonNullable<Parameters<typeof streamText>[0]['providerOptions']>;
 }
+
+/** The provider options the platform passes with this provider, to spread into a call. */
+const optionsOf = (provider: ProviderCase) =>
+  provider.providerOptions ? { providerOptions: provider.providerOptions } : {};
 
 const providers: ProviderCase[] = [
   {
@@ -46,6 +52,15 @@ const providers: ProviderCase[] = [
     reasoning: false,
     path: '/v1/chat/completions',
     model: (apiKey) => createOpenAI({ baseURL: server.openaiBaseUrl, apiKey }).chat('gpt-4o'),
+  },
+  {
+    // OpenAI's own models (createOpenAI()(id)) go over the Responses API.
+    name: 'openai (responses)',
+    protocol: 'openai-responses',
+    reasoning: true,
+    path: '/v1/responses',
+    model: (apiKey) => createOpenAI({ baseURL: server.openaiBaseUrl, apiKey })('gpt-5'),
+    providerOptions: { openai: { reasoningSummary: 'auto', store: false } },
   },
   {
     name: 'anthropic',
@@ -86,7 +101,12 @@ describe.each(providers)('$name', (provider) => {
   it('streams text in pieces and reports usage', async () => {
     const text = 'The quick brown fox jumps over the lazy dog.';
     server.script([{ text, usage: { input: 21, output: 11 } }]);
-    const result = streamText({ model: provider.model('sk-test'), prompt: 'Say something.', maxRetries: 0 });
+    const result = streamText({
+      model: provider.model('sk-test'),
+      ...optionsOf(provider),
+      prompt: 'Say something.',
+      maxRetries: 0,
+    });
     const parts = await collect(result.stream);
 
     const deltas = parts.flatMap((part) => (part.type === 'text-delta' && part.text !== '' ? [part.text] : []));
@@ -110,6 +130,7 @@ describe.each(providers)('$name', (provider) => {
     const calls: string[] = [];
     const result = streamText({
       model: provider.model('sk-test'),
+      ...optionsOf(provider),
       prompt: 'Weather in Paris?',
       tools: { weather: weatherTool(calls) },
       stopWhen: isStepCount(3),
@@ -144,6 +165,22 @@ describe.each(providers)('$name', (provider) => {
         },
         { role: 'tool', tool_call_id: id, content: output },
       ]);
+    } else if (provider.protocol === 'openai-responses') {
+      expect(first.tools).toMatchObject([
+        {
+          type: 'function',
+          name: 'weather',
+          description: 'The weather forecast for a city',
+          parameters: { type: 'object' },
+        },
+      ]);
+      // Without server-side storage (store: false) every item goes back whole, not as a reference.
+      expect(second.input).toEqual([
+        { role: 'user', content: [{ type: 'input_text', text: 'Weather in Paris?' }] },
+        { role: 'assistant', content: 'Let me look.' },
+        { type: 'function_call', call_id: id, name: 'weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call_output', call_id: id, output },
+      ]);
     } else {
       expect(first.tools).toMatchObject([
         { name: 'weather', description: 'The weather forecast for a city', input_schema: { type: 'object' } },
@@ -171,6 +208,7 @@ describe.each(providers)('$name', (provider) => {
     const calls: string[] = [];
     const result = streamText({
       model: provider.model('sk-test'),
+      ...optionsOf(provider),
       prompt: 'Weather in Oslo?',
       tools: { weather: weatherTool(calls) },
       stopWhen: isStepCount(3),
@@ -181,7 +219,8 @@ describe.each(providers)('$name', (provider) => {
     expect(calls).toEqual(['Oslo']);
     expect(await result.text).toBe('Cloudy.');
     const reasoning = parts.filter((part) => part.type === 'reasoning-delta');
-    const assistant = (request(1).body.messages as unknown[])[1];
+    const history = (request(1).body.messages ?? request(1).body.input) as unknown[];
+    const assistant = history[1];
     if (!provider.reasoning) {
       // OpenAI's own Chat Completions never carries reasoning, so @ai-sdk/openai ignores reasoning_content.
       expect(reasoning).toEqual([]);
@@ -194,6 +233,27 @@ describe.each(providers)('$name', (provider) => {
     if (provider.protocol === 'openai') {
       // openai-compatible sends the reasoning back as reasoning_content (what DeepSeek's API asks for).
       expect(assistant).toMatchObject({ role: 'assistant', reasoning_content: thinking });
+    } else if (provider.protocol === 'openai-responses') {
+      // The reasoning item goes back with its encrypted content (asked for, as nothing is stored at OpenAI).
+      expect(request(0).body).toMatchObject({
+        reasoning: { summary: 'auto' },
+        include: ['reasoning.encrypted_content'],
+      });
+      expect(history.slice(1)).toEqual([
+        {
+          type: 'reasoning',
+          id: expect.stringMatching(/^rs_/),
+          encrypted_content: expect.any(String),
+          summary: [{ type: 'summary_text', text: thinking }],
+        },
+        {
+          type: 'function_call',
+          call_id: expect.stringMatching(/^call_/),
+          name: 'weather',
+          arguments: '{"city":"Oslo"}',
+        },
+        { type: 'function_call_output', call_id: expect.any(String), output: expect.any(String) },
+      ]);
     } else {
       // Anthropic needs the thinking block back, signature and all, before the tool_use it led to.
       const signature = reasoning.map((part) => part.providerMetadata?.anthropic?.signature).find(Boolean);
@@ -216,6 +276,7 @@ describe.each(providers)('$name', (provider) => {
     const calls: string[] = [];
     const result = await generateText({
       model: provider.model('sk-test'),
+      ...optionsOf(provider),
       prompt: 'Weather in Rome?',
       tools: { weather: weatherTool(calls) },
       stopWhen: isStepCount(3),
@@ -231,14 +292,15 @@ describe.each(providers)('$name', (provider) => {
   it('surfaces an error turn as an APICallError with its status and message', async () => {
     server.script([{ error: { status: 429, message: 'Rate limit reached for requests' } }]);
     const parts = await collect(
-      streamText({ model: provider.model('sk-test'), prompt: 'Hi', maxRetries: 0, ...quiet }).stream,
+      streamText({ model: provider.model('sk-test'), ...optionsOf(provider), prompt: 'Hi', maxRetries: 0, ...quiet })
+        .stream,
     );
 
     const error = parts.find((part) => part.type === 'error')?.error;
     expect(APICallError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ statusCode: 429, message: 'Rate limit reached for requests', isRetryable: true });
     const body = JSON.parse((error as APICallError).responseBody ?? '');
-    if (provider.protocol === 'openai')
+    if (provider.protocol !== 'anthropic')
       expect(body).toEqual({
         error: {
           message: 'Rate limit reached for requests',
@@ -259,7 +321,7 @@ describe.each(providers)('$name', (provider) => {
       { error: { status: 500, message: 'The server had an error', headers: { 'retry-after-ms': '0' } } },
       { text: 'Recovered.' },
     ]);
-    const result = streamText({ model: provider.model('sk-test'), prompt: 'Hi' });
+    const result = streamText({ model: provider.model('sk-test'), ...optionsOf(provider), prompt: 'Hi' });
     expect(await result.text).toBe('Recovered.');
     expect(server.requests).toHaveLength(2);
   });
@@ -268,7 +330,13 @@ describe.each(providers)('$name', (provider) => {
     server.requireKey('sk-right-key');
     server.script([{ text: 'Welcome.' }]);
     const refused = await collect(
-      streamText({ model: provider.model('sk-wrong-key'), prompt: 'Hi', maxRetries: 0, ...quiet }).stream,
+      streamText({
+        model: provider.model('sk-wrong-key'),
+        ...optionsOf(provider),
+        prompt: 'Hi',
+        maxRetries: 0,
+        ...quiet,
+      }).stream,
     );
     expect(refused.find((part) => part.type === 'error')?.error).toMatchObject({
       statusCode: 401,
@@ -276,7 +344,12 @@ describe.each(providers)('$name', (provider) => {
     });
     expect(server.remaining).toBe(1);
 
-    const accepted = streamText({ model: provider.model('sk-right-key'), prompt: 'Hi', maxRetries: 0 });
+    const accepted = streamText({
+      model: provider.model('sk-right-key'),
+      ...optionsOf(provider),
+      prompt: 'Hi',
+      maxRetries: 0,
+    });
     expect(await accepted.text).toBe('Welcome.');
     expect(server.requests.map((sent) => sent.apiKey)).toEqual(['sk-wrong-key', 'sk-right-key']);
     const headers = request(1).headers;
@@ -287,7 +360,9 @@ describe.each(providers)('$name', (provider) => {
   });
 
   it('fails loudly, and fast, when the script runs out', async () => {
-    const parts = await collect(streamText({ model: provider.model('sk-test'), prompt: 'Hi', ...quiet }).stream);
+    const parts = await collect(
+      streamText({ model: provider.model('sk-test'), ...optionsOf(provider), prompt: 'Hi', ...quiet }).stream,
+    );
     const error = parts.find((part) => part.type === 'error')?.error;
     // The SDK retries the 500 twice (immediately, because of retry-after-ms: 0), then gives up.
     expect(String(error)).toContain('no scripted turn left');
@@ -312,6 +387,15 @@ describe('in-stream errors', () => {
     const error = parts.find((part) => part.type === 'error')?.error;
     expect(APICallError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ statusCode: 500, message: 'The model crashed' });
+  });
+
+  it('a Responses API error event before any output becomes an APICallError', async () => {
+    server.script([{ error: { status: 500, message: 'The model crashed', inStream: true } }]);
+    const model = createOpenAI({ baseURL: server.openaiBaseUrl, apiKey: 'sk-test' })('gpt-5');
+    const parts = await collect(streamText({ model, prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
+    const error = parts.find((part) => part.type === 'error')?.error;
+    expect(APICallError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ message: 'The model crashed' });
   });
 });
 

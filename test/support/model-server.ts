@@ -4,18 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A stand-in for model providers over loopback: it speaks the real wire protocols (OpenAI Chat Completions and
- * Anthropic Messages, streaming and not) and answers each request with the next scripted turn, so the agent loop
+ * A stand-in for model providers over loopback: it speaks the real wire protocols (OpenAI Chat Completions, the
+ * OpenAI Responses API and Anthropic Messages, streaming and not) and answers each request with the next scripted turn, so the agent loop
  * runs through the unmodified AI SDK providers (their request building, SSE parsing and error handling) without the
  * internet. Only node built-ins, so it can run inside any test process.
  *
  * Point a provider at it with `baseURL: server.openaiBaseUrl` (createOpenAI / createOpenAICompatible) or
  * `baseURL: server.anthropicBaseUrl` (createAnthropic); the path after the base decides the protocol
- * (`…/chat/completions` or `…/messages`).
+ * (`…/chat/completions`, `…/responses` or `…/messages`).
  */
 
-/** The provider protocol a request spoke, told by its path (`…/chat/completions` or `…/messages`). */
-export type ModelProtocol = 'openai' | 'anthropic';
+/** The provider protocol a request spoke, told by its path (`…/chat/completions`, `…/responses`, `…/messages`). */
+export type ModelProtocol = 'openai' | 'openai-responses' | 'anthropic';
 
 export interface ScriptedToolCall {
   /** Defaults to a provider-style id (`call_…` for OpenAI, `toolu_…` for Anthropic). */
@@ -30,9 +30,10 @@ export interface ScriptedReply {
   error?: never;
   text?: string;
   /**
-   * Reasoning: an Anthropic `thinking` block (with a signature) or, over Chat Completions, `reasoning_content`
+   * Reasoning: an Anthropic `thinking` block (with a signature); over Chat Completions, `reasoning_content`
    * deltas (the DeepSeek/vLLM extension that @ai-sdk/openai-compatible reads; @ai-sdk/openai's chat model ignores it,
-   * as OpenAI itself never sends reasoning over Chat Completions).
+   * as OpenAI itself never sends reasoning over Chat Completions); over the Responses API a `reasoning` item, whose
+   * summary carries the text only when the request asked for one (`reasoning.summary`), as OpenAI does.
    */
   thinking?: string;
   /** The Anthropic thinking signature; defaults to a hash of the thinking, so it is stable across runs. */
@@ -134,10 +135,12 @@ export async function startModelServer(): Promise<ModelServer> {
     const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
     const protocol = pathname.endsWith('/chat/completions')
       ? 'openai'
-      : pathname.endsWith('/messages')
-        ? 'anthropic'
-        : 'unknown';
-    const wire = protocol === 'anthropic' ? anthropic : openai;
+      : pathname.endsWith('/responses')
+        ? 'openai-responses'
+        : pathname.endsWith('/messages')
+          ? 'anthropic'
+          : 'unknown';
+    const wire = protocol === 'anthropic' ? anthropic : protocol === 'openai-responses' ? openaiResponses : openai;
     const rawBody = await readBody(req);
     const parsed = parseJsonObject(rawBody);
     const record: RecordedRequest = {
@@ -282,6 +285,10 @@ interface Reply {
   chunkSize: number;
   /** OpenAI sends the usage chunk only when the request set `stream_options.include_usage`. */
   includeUsage: boolean;
+  /** Responses API: the reasoning summary was asked for (`reasoning.summary`). */
+  reasoningSummary: boolean;
+  /** Responses API: the encrypted reasoning was asked for (`include: ["reasoning.encrypted_content"]`). */
+  encryptedReasoning: boolean;
 }
 
 function resolveReply(turn: ScriptedReply, protocol: ModelProtocol, request: RecordedRequest): Reply {
@@ -295,6 +302,8 @@ function resolveReply(turn: ScriptedReply, protocol: ModelProtocol, request: Rec
   }));
   const outputChars = text.length + thinking.length + toolCalls.reduce((sum, call) => sum + call.arguments.length, 0);
   const streamOptions = request.body.stream_options as { include_usage?: unknown } | undefined;
+  const reasoning = request.body.reasoning as { summary?: unknown } | undefined;
+  const include = Array.isArray(request.body.include) ? (request.body.include as unknown[]) : [];
   return {
     model: typeof request.body.model === 'string' ? request.body.model : 'scripted-model',
     text,
@@ -308,6 +317,8 @@ function resolveReply(turn: ScriptedReply, protocol: ModelProtocol, request: Rec
     },
     chunkSize: Math.max(1, turn.chunkSize ?? defaultChunkSize),
     includeUsage: streamOptions?.include_usage === true,
+    reasoningSummary: typeof reasoning?.summary === 'string',
+    encryptedReasoning: include.includes('reasoning.encrypted_content'),
   };
 }
 
@@ -430,6 +441,180 @@ const openai: Wire = {
     };
   },
 };
+
+/**
+ * The OpenAI Responses API (`POST /v1/responses`), which @ai-sdk/openai uses for OpenAI's own models. The output
+ * is a list of items (reasoning, a message, function calls); a stream announces each item, streams its parts and
+ * closes it, every event numbered, and ends with `response.completed` (or `response.incomplete`) carrying usage.
+ */
+const openaiResponses: Wire = {
+  requestIdHeader: 'x-request-id',
+  invalidJsonMessage: openai.invalidJsonMessage,
+  errorBody: (error) => openai.errorBody(error),
+  authError: (presented) => openai.authError(presented),
+
+  streamError(error) {
+    return {
+      event: 'error',
+      data: JSON.stringify({
+        type: 'error',
+        sequence_number: 0,
+        code: error.code ?? openaiErrorCode(error.status),
+        message: error.message,
+        param: null,
+      }),
+    };
+  },
+
+  *stream(reply) {
+    let sequence = 0;
+    const event = (data: { type: string } & Record<string, unknown>): SseEvent => ({
+      event: data.type,
+      data: JSON.stringify({ ...data, sequence_number: sequence++ }),
+    });
+    const id = `resp_${randomId()}`;
+    const createdAt = Math.floor(Date.now() / 1000);
+    const items = responsesItems(reply);
+    const started = responsesObject(reply, id, createdAt, 'in_progress', []);
+    yield event({ type: 'response.created', response: started });
+    yield event({ type: 'response.in_progress', response: started });
+    for (const [output_index, item] of items.entries()) {
+      const at = { item_id: item.id, output_index };
+      switch (item.type) {
+        case 'reasoning': {
+          yield event({ type: 'response.output_item.added', output_index, item: { ...item, summary: [] } });
+          for (const [summary_index, { text }] of item.summary.entries()) {
+            const part = { type: 'summary_text', text: '' };
+            yield event({ type: 'response.reasoning_summary_part.added', ...at, summary_index, part });
+            for (const delta of pieces(text, reply.chunkSize))
+              yield event({ type: 'response.reasoning_summary_text.delta', ...at, summary_index, delta });
+            yield event({ type: 'response.reasoning_summary_text.done', ...at, summary_index, text });
+            yield event({
+              type: 'response.reasoning_summary_part.done',
+              ...at,
+              summary_index,
+              part: { ...part, text },
+            });
+          }
+          break;
+        }
+        case 'message': {
+          const text = item.content[0]?.text ?? '';
+          yield event({
+            type: 'response.output_item.added',
+            output_index,
+            item: { ...item, status: 'in_progress', content: [] },
+          });
+          const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
+          yield event({ type: 'response.content_part.added', ...at, content_index: 0, part });
+          for (const delta of pieces(text, reply.chunkSize))
+            yield event({ type: 'response.output_text.delta', ...at, content_index: 0, delta, logprobs: [] });
+          yield event({ type: 'response.output_text.done', ...at, content_index: 0, text, logprobs: [] });
+          yield event({ type: 'response.content_part.done', ...at, content_index: 0, part: { ...part, text } });
+          break;
+        }
+        case 'function_call': {
+          yield event({
+            type: 'response.output_item.added',
+            output_index,
+            item: { ...item, status: 'in_progress', arguments: '' },
+          });
+          for (const delta of pieces(item.arguments, reply.chunkSize))
+            yield event({ type: 'response.function_call_arguments.delta', ...at, delta });
+          yield event({ type: 'response.function_call_arguments.done', ...at, arguments: item.arguments });
+          break;
+        }
+      }
+      yield event({ type: 'response.output_item.done', output_index, item });
+    }
+    const status = reply.finish === 'length' ? 'incomplete' : 'completed';
+    yield event({
+      type: `response.${status}`,
+      response: responsesObject(reply, id, createdAt, status, items),
+    });
+  },
+
+  json(reply) {
+    const status = reply.finish === 'length' ? 'incomplete' : 'completed';
+    return responsesObject(reply, `resp_${randomId()}`, Math.floor(Date.now() / 1000), status, responsesItems(reply));
+  },
+};
+
+type ResponsesItem =
+  | { type: 'reasoning'; id: string; summary: { type: 'summary_text'; text: string }[]; encrypted_content?: string }
+  | {
+      type: 'message';
+      id: string;
+      status: 'completed';
+      role: 'assistant';
+      content: { type: 'output_text'; text: string; annotations: []; logprobs: [] }[];
+    }
+  | { type: 'function_call'; id: string; status: 'completed'; call_id: string; name: string; arguments: string };
+
+/** The output items of a reply, in the order a reasoning model produces them. */
+function responsesItems(reply: Reply): ResponsesItem[] {
+  const items: ResponsesItem[] = [];
+  if (reply.thinking)
+    items.push({
+      type: 'reasoning',
+      id: `rs_${randomId()}`,
+      summary: reply.reasoningSummary ? [{ type: 'summary_text', text: reply.thinking }] : [],
+      ...(reply.encryptedReasoning
+        ? { encrypted_content: Buffer.from(`${reply.signature}:${reply.thinking}`).toString('base64') }
+        : {}),
+    });
+  if (reply.text)
+    items.push({
+      type: 'message',
+      id: `msg_${randomId()}`,
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text: reply.text, annotations: [], logprobs: [] }],
+    });
+  for (const call of reply.toolCalls)
+    items.push({
+      type: 'function_call',
+      id: `fc_${randomId()}`,
+      status: 'completed',
+      call_id: call.id,
+      name: call.name,
+      arguments: call.arguments,
+    });
+  return items;
+}
+
+function responsesObject(
+  reply: Reply,
+  id: string,
+  createdAt: number,
+  status: 'in_progress' | 'completed' | 'incomplete',
+  output: ResponsesItem[],
+) {
+  return {
+    id,
+    object: 'response',
+    created_at: createdAt,
+    status,
+    error: null,
+    incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+    model: reply.model,
+    output,
+    parallel_tool_calls: true,
+    service_tier: 'default',
+    usage:
+      status === 'in_progress'
+        ? null
+        : {
+            input_tokens: reply.usage.input,
+            input_tokens_details: { cached_tokens: 0 },
+            output_tokens: reply.usage.output,
+            output_tokens_details: {
+              reasoning_tokens: Math.min(reply.usage.output, Math.ceil(reply.thinking.length / 4)),
+            },
+            total_tokens: reply.usage.input + reply.usage.output,
+          },
+  };
+}
 
 function openaiUsage(reply: Reply) {
   return {

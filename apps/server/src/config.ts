@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { type BuiltinProvider, builtinProviders } from './agents/models.js';
 
 /** Server settings: flags win over environment variables, which win over the embedded defaults. */
 export const ServerConfig = z.object({
@@ -40,6 +41,11 @@ export const ServerConfig = z.object({
   sshHost: z.string().min(1).optional(),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
   exaUrl: z.url({ protocol: /^https?$/ }),
+  /** Base URLs replacing built-in model providers' own: an LLM gateway, a proxy (a local server in tests). */
+  providerBaseUrls: z.partialRecord(
+    z.enum(Object.keys(builtinProviders) as [BuiltinProvider, ...BuiltinProvider[]]),
+    z.url({ protocol: /^https?$/ }),
+  ),
   /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
   workspaceStorage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('local') }),
@@ -79,7 +85,14 @@ const settingSources: Record<string, string> = {
   'workspaceStorage.accessKeyId': 'RUNTOOLS_S3_ACCESS_KEY_ID',
   'workspaceStorage.secretAccessKey': 'RUNTOOLS_S3_SECRET_ACCESS_KEY',
   'workspaceStorage.prefix': 'RUNTOOLS_S3_PREFIX',
+  ...Object.fromEntries(
+    Object.keys(builtinProviders).map((name) => [`providerBaseUrls.${name}`, providerBaseUrlVariable(name)]),
+  ),
 };
+
+function providerBaseUrlVariable(provider: string): string {
+  return `RUNTOOLS_${provider.toUpperCase()}_BASE_URL`;
+}
 
 /** Reads the config from flags and the environment; a bad value is a clear error naming its source. */
 export function resolveServerConfig(
@@ -108,6 +121,12 @@ export function resolveServerConfig(
     sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
+    providerBaseUrls: Object.fromEntries(
+      Object.keys(builtinProviders).flatMap((name) => {
+        const value = env[providerBaseUrlVariable(name)];
+        return value ? [[name, value]] : [];
+      }),
+    ),
     devUrlScheme: env.RUNTOOLS_DEV_URL_SCHEME || 'http',
     devUrlPort: env.RUNTOOLS_DEV_URL_PORT || undefined,
     workspaceStorage:

@@ -115,7 +115,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       logger,
     );
     const secrets = new SecretStore(db, rootKey.root);
-    const models = new ModelResolver(db.kysely, secrets);
+    const models = new ModelResolver(db.kysely, secrets, config.providerBaseUrls);
     const agents = new AgentService(db.kysely, sandboxes, models);
     const runs = new RunService(
       db.kysely,

@@ -59,7 +59,12 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
   const fixture = useSandboxServer(async () => {
     model = await startModelServer();
     exa = await startExa();
-    return { RUNTOOLS_EXA_URL: exa.url };
+    // Built-in providers reach it through the server's base-URL overrides, as they would reach a gateway.
+    return {
+      RUNTOOLS_EXA_URL: exa.url,
+      RUNTOOLS_OPENAI_BASE_URL: model.openaiBaseUrl,
+      RUNTOOLS_ANTHROPIC_BASE_URL: model.anthropicBaseUrl,
+    };
   });
 
   beforeAll(async () => {
@@ -190,6 +195,72 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       secret: 'ANTHROPIC_API_KEY',
     });
     expect(models).toContainEqual({ alias: null, provider: 'mock', modelId: '*', secret: 'MOCK_KEY' });
+  });
+
+  it("runs built-in models with the org's keys: gpt-5 over the Responses API, claude-sonnet-4 over Messages", async () => {
+    await rt().secrets.set('OPENAI_API_KEY', 'sk-openai-org', { category: 'provider' });
+    await rt().secrets.set('ANTHROPIC_API_KEY', 'sk-ant-org', { category: 'provider' });
+    try {
+      await rt().agents.create({ slug: 'gpt', model: 'gpt-5', sandbox: box.id });
+      model.requireKey('sk-openai-org');
+      model.script([
+        { thinking: 'Count the files first.', toolCalls: [{ name: 'bash', input: { command: 'echo 3' } }] },
+        { text: 'There are 3.', usage: { input: 50, output: 4 } },
+        { text: 'Still 3.' },
+      ]);
+      const before = model.requests.length;
+      const first = await rt().agent.run('gpt', 'How many?', { thread: true });
+      expect(first).toMatchObject({ status: 'completed', text: 'There are 3.', steps: 2 });
+      const events = await collect(rt().agent.events(first.id));
+      // A reasoning model's summary arrives as thinking, because the platform asks for one.
+      expect(
+        events
+          .filter((event) => event.type === 'thinking')
+          .map((event) => event.text)
+          .join(''),
+      ).toBe('Count the files first.');
+      expect(results(events)[0]).toMatchObject({ isError: false, output: { stdout: '3\n' } });
+      const [request, followUp] = model.requests.slice(before);
+      expect(request).toMatchObject({ protocol: 'openai-responses', path: '/v1/responses', apiKey: 'sk-openai-org' });
+      expect(request?.body).toMatchObject({ model: 'gpt-5', store: false, reasoning: { summary: 'auto' } });
+      // The tool's output goes back as a function_call_output for the call the model made.
+      const input = followUp?.body.input as { type?: string; call_id?: string; output?: string }[];
+      const call = input.find((item) => item.type === 'function_call');
+      expect(input.find((item) => item.type === 'function_call_output')).toMatchObject({
+        call_id: call?.call_id,
+        output: expect.stringContaining('3'),
+      });
+
+      // The thread keeps every step: the prompt, the call and its result, the answer.
+      expect((await rt().threads.messages(first.threadId as string)).map((message) => message.role)).toEqual([
+        'user',
+        'assistant',
+        'tool',
+        'assistant',
+      ]);
+      // And the reasoning item whole: nothing is stored at OpenAI, so it goes back encrypted.
+      const continued = await rt().agent.run('gpt', 'And now?', { thread: first.threadId as string });
+      expect(continued).toMatchObject({ status: 'completed', text: 'Still 3.' });
+      const history = model.requests.at(-1)?.body.input as { type?: string; encrypted_content?: string }[];
+      expect(history.find((item) => item.type === 'reasoning')).toMatchObject({
+        encrypted_content: expect.any(String),
+        summary: [{ type: 'summary_text', text: 'Count the files first.' }],
+      });
+
+      await rt().agents.create({ slug: 'sonnet', model: 'claude-sonnet-4', sandbox: box.id });
+      model.requireKey('sk-ant-org');
+      model.script([{ text: 'Hello from Claude.' }]);
+      expect(await rt().agent.run('sonnet', 'Hi')).toMatchObject({ status: 'completed', text: 'Hello from Claude.' });
+      expect(model.requests.at(-1)).toMatchObject({
+        protocol: 'anthropic',
+        apiKey: 'sk-ant-org',
+        body: { model: 'claude-sonnet-4-0' },
+      });
+    } finally {
+      model.requireKey(undefined);
+      await rt().secrets.delete('OPENAI_API_KEY');
+      await rt().secrets.delete('ANTHROPIC_API_KEY');
+    }
   });
 
   it('streams a run over the OpenAI protocol: text, a tool call in the sandbox, its result back to the model', async () => {
@@ -477,17 +548,19 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     model.reset();
 
     model.script([{ error: { status: 401, message: 'invalid api key' } }]);
-    const failed = await rt().agent.run('looper', 'fail');
+    const failed = await rt().agent.run('looper', 'fail', { thread: true });
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'model_auth_failed' } });
     expect(failed.error?.message).toContain('invalid api key');
     const failedEvents = await collect(rt().agent.events(failed.id));
     expect(failedEvents.map((event) => event.type).slice(-2)).toEqual(['error', 'done']);
+    // It did nothing, so its thread holds nothing: trying the same prompt again does not repeat it.
+    expect(await rt().threads.messages(failed.threadId as string)).toEqual([]);
 
     model.script([
       { toolCalls: [{ name: 'bash', input: { command: 'true' } }], usage: { input: 7, output: 3 } },
       { text: 'slow answer', delayMs: 30_000 },
     ]);
-    const started = await rt().agent.start('looper', 'take your time');
+    const started = await rt().agent.start('looper', 'take your time', { thread: true });
     // While it runs, it shows the steps and tokens so far.
     await expect
       .poll(async () => rt().agent.get(started.id))
@@ -496,6 +569,13 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect(cancelled).toMatchObject({ status: 'cancelled' });
     expect((await collect(rt().agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
     await expect(rt().agent.cancel(started.id)).rejects.toMatchObject({ code: 'run_finished', status: 409 });
+    // The step it finished stays in its thread (the prompt, the call, its result); the answer cut short does not.
+    const kept = await rt().threads.messages(cancelled.threadId as string);
+    expect(kept.map((message) => [message.role, message.runId])).toEqual([
+      ['user', started.id],
+      ['assistant', started.id],
+      ['tool', started.id],
+    ]);
   });
 
   it('marks a run the server stopped during as failed (interrupted), and replays to its end', async () => {

@@ -1,10 +1,9 @@
-import type { LanguageModel } from 'ai';
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
-import { builtinProviders, ModelResolver, modelAliases } from './models.js';
+import { builtinProviders, ModelResolver, modelAliases, type ResolvedModel } from './models.js';
 
 /** Org secrets as the resolver reads them: a name to a value, or secret_not_found. */
 function secrets(values: Record<string, string>): SecretStore {
@@ -21,7 +20,7 @@ function secrets(values: Record<string, string>): SecretStore {
 const noDatabase = {} as Kysely<Database>;
 const allKeys = Object.fromEntries(Object.values(builtinProviders).map(({ secret }) => [secret, `key-${secret}`]));
 
-function describeModel(model: LanguageModel): { provider: string; modelId: string } {
+function describeModel({ model }: ResolvedModel): { provider: string; modelId: string } {
   const { provider, modelId } = model as { provider: string; modelId: string };
   return { provider, modelId };
 }

@@ -7,22 +7,49 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { createXai } from '@ai-sdk/xai';
 import type { ProviderType } from '@runtools/spec';
-import type { LanguageModel } from 'ai';
+import type { JSONValue, LanguageModel } from 'ai';
 import type { Kysely } from 'kysely';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 
-/** The providers every org has; each reads its key from the org secret named here. */
-export const builtinProviders = {
-  anthropic: { secret: 'ANTHROPIC_API_KEY', create: (apiKey: string) => createAnthropic({ apiKey }) },
-  openai: { secret: 'OPENAI_API_KEY', create: (apiKey: string) => createOpenAI({ apiKey }) },
-  google: { secret: 'GOOGLE_GENERATIVE_AI_API_KEY', create: (apiKey: string) => createGoogle({ apiKey }) },
-  xai: { secret: 'XAI_API_KEY', create: (apiKey: string) => createXai({ apiKey }) },
-  mistral: { secret: 'MISTRAL_API_KEY', create: (apiKey: string) => createMistral({ apiKey }) },
-  deepseek: { secret: 'DEEPSEEK_API_KEY', create: (apiKey: string) => createDeepSeek({ apiKey }) },
-  groq: { secret: 'GROQ_API_KEY', create: (apiKey: string) => createGroq({ apiKey }) },
-} as const;
+/** What the AI SDK's provider factories take: the org's key, and a base URL when the server overrides it. */
+interface ProviderSettings {
+  apiKey: string;
+  baseURL?: string;
+}
+
+/** Options passed with every call to a provider's models, by the provider's options key. */
+export type ProviderCallOptions = Record<string, Record<string, JSONValue>>;
+
+/**
+ * The providers every org has; each reads its key from the org secret named here. OpenAI's models go over the
+ * Responses API, asked for reasoning summaries (a reasoning model's `thinking` events) and not to store anything
+ * at OpenAI: the platform keeps the history, so its reasoning items go back whole (encrypted) instead of as
+ * references to responses OpenAI drops after 30 days.
+ */
+export const builtinProviders: Readonly<
+  Record<
+    'anthropic' | 'openai' | 'google' | 'xai' | 'mistral' | 'deepseek' | 'groq',
+    {
+      secret: string;
+      create(settings: ProviderSettings): (modelId: string) => LanguageModel;
+      options?: ProviderCallOptions;
+    }
+  >
+> = {
+  anthropic: { secret: 'ANTHROPIC_API_KEY', create: createAnthropic },
+  openai: {
+    secret: 'OPENAI_API_KEY',
+    create: createOpenAI,
+    options: { openai: { reasoningSummary: 'auto', store: false } },
+  },
+  google: { secret: 'GOOGLE_GENERATIVE_AI_API_KEY', create: createGoogle },
+  xai: { secret: 'XAI_API_KEY', create: createXai },
+  mistral: { secret: 'MISTRAL_API_KEY', create: createMistral },
+  deepseek: { secret: 'DEEPSEEK_API_KEY', create: createDeepSeek },
+  groq: { secret: 'GROQ_API_KEY', create: createGroq },
+};
 export type BuiltinProvider = keyof typeof builtinProviders;
 
 const isBuiltin = (name: string): name is BuiltinProvider => Object.hasOwn(builtinProviders, name);
@@ -73,11 +100,19 @@ export function isBuiltinProviderName(name: string): boolean {
   return isBuiltin(name);
 }
 
+/** A model ready to call, with the options its provider wants on every call. */
+export interface ResolvedModel {
+  model: LanguageModel;
+  providerOptions?: ProviderCallOptions;
+}
+
 /** Resolves model names for an org and builds AI SDK models with the org's keys, server-side only. */
 export class ModelResolver {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly secrets: SecretStore,
+    /** Base URLs that replace built-in providers' own (an LLM gateway, a proxy, a regional endpoint). */
+    private readonly baseUrls: Partial<Record<BuiltinProvider, string>> = {},
   ) {}
 
   /** What a model name stands for; `model_unknown` when it names nothing this org can use. */
@@ -117,24 +152,31 @@ export class ModelResolver {
   }
 
   /** An AI SDK model for the name, with its key read from the org's secrets (never from this process's env). */
-  async model(orgId: string, name: string): Promise<LanguageModel> {
+  async model(orgId: string, name: string): Promise<ResolvedModel> {
     const target = await this.target(orgId, name);
     const apiKey = target.secret ? await this.key(orgId, target.secret, target.provider) : undefined;
-    if (target.kind === 'builtin') return builtinProviders[target.provider].create(apiKey as string)(target.modelId);
+    if (target.kind === 'builtin') {
+      const { create, options } = builtinProviders[target.provider];
+      const baseURL = this.baseUrls[target.provider];
+      const model = create({ apiKey: apiKey as string, ...(baseURL ? { baseURL } : {}) })(target.modelId);
+      return options ? { model, providerOptions: options } : { model };
+    }
     // A custom endpoint without a key gets a placeholder: the SDKs would otherwise read the server's env.
     const key = apiKey ?? 'none';
     switch (target.type) {
       case 'openai-compatible':
-        return createOpenAICompatible({
-          name: target.provider,
-          baseURL: target.baseUrl,
-          ...(apiKey ? { apiKey } : {}),
-          includeUsage: true,
-        })(target.modelId);
+        return {
+          model: createOpenAICompatible({
+            name: target.provider,
+            baseURL: target.baseUrl,
+            ...(apiKey ? { apiKey } : {}),
+            includeUsage: true,
+          })(target.modelId),
+        };
       case 'openai':
-        return createOpenAI({ baseURL: target.baseUrl, apiKey: key }).chat(target.modelId);
+        return { model: createOpenAI({ baseURL: target.baseUrl, apiKey: key }).chat(target.modelId) };
       case 'anthropic':
-        return createAnthropic({ baseURL: target.baseUrl, apiKey: key })(target.modelId);
+        return { model: createAnthropic({ baseURL: target.baseUrl, apiKey: key })(target.modelId) };
     }
   }
 

@@ -1,7 +1,6 @@
 import type { AgentRunRequest, Run, RunEvent, RunStatus, Thread, ThreadMessage, TokenUsage } from '@runtools/spec';
 import {
   APICallError,
-  type LanguageModel,
   type LanguageModelUsage,
   type ModelMessage,
   stepCountIs,
@@ -20,7 +19,7 @@ import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { AgentRecord, AgentService } from './agent-service.js';
 import { builtinToolSet } from './builtin-tools.js';
-import type { ModelResolver } from './models.js';
+import type { ModelResolver, ResolvedModel } from './models.js';
 
 /** Events are written to the database in batches this often, and at the run's end. */
 const flushIntervalMs = 50;
@@ -411,7 +410,7 @@ export class RunService {
     agent: AgentRecord,
     run: Database['agent_runs'],
     thread: Database['threads'] | undefined,
-    model: LanguageModel,
+    { model, providerOptions }: ResolvedModel,
     body: AgentRunRequest,
     live: LiveRun,
   ): Promise<void> {
@@ -423,7 +422,8 @@ export class RunService {
     // Steps and tokens so far: readers of a run in progress see them here (the row gets them at the end).
     const { progress } = live;
     let sandbox: { id: string; created: boolean } | undefined;
-    const newMessages: ModelMessage[] = [];
+    const userTurn: ModelMessage[] = [];
+    const finishedSteps: ModelMessage[] = [];
     try {
       if (live.abort.signal.aborted) throw live.abort.signal.reason;
       await this.db
@@ -451,7 +451,7 @@ export class RunService {
       });
       const history = thread ? await this.history(thread.id) : [];
       const prompt: ModelMessage = { role: 'user', content: userContent(body) };
-      newMessages.push(prompt);
+      userTurn.push(prompt);
       const tools = builtinToolSet(
         {
           auth,
@@ -473,6 +473,12 @@ export class RunService {
         stopWhen: stepCountIs(definition.maxIterations),
         abortSignal: live.abort.signal,
         maxRetries: 2,
+        ...(providerOptions ? { providerOptions } : {}),
+        // Each finished step's messages (the assistant's, its tool results), for the thread. (The result's
+        // response.messages are only the last step's.)
+        onStepFinish: (step) => {
+          finishedSteps.push(...step.response.messages);
+        },
         // Errors arrive as stream parts and end the run as failed; the SDK's default would print them.
         onError: () => {},
       });
@@ -551,7 +557,6 @@ export class RunService {
       } else if (streamError !== undefined) {
         throw streamError;
       } else {
-        newMessages.push(...(await result.response).messages);
         if (lastFinish === 'tool-calls' && progress.steps >= definition.maxIterations) {
           status = 'max_iterations';
           stopReason = 'max_iterations';
@@ -577,8 +582,12 @@ export class RunService {
       }
     }
     try {
-      if (thread && (status === 'completed' || status === 'max_iterations'))
-        await this.remember(thread.id, run.id, newMessages);
+      // A run cancelled or failed after some steps keeps them (its prompt, the calls it made and their results),
+      // so the thread knows what was done in the sandbox; one that did nothing leaves nothing, and a retry of
+      // the same prompt does not repeat it.
+      const finished = status === 'completed' || status === 'max_iterations';
+      if (thread && (finished || finishedSteps.length > 0))
+        await this.remember(thread.id, run.id, [...userTurn, ...finishedSteps]);
     } catch (error) {
       this.logger.error({ err: error, runId: run.id }, 'storing thread messages failed');
     }
