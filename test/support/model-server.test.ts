@@ -371,31 +371,32 @@ describe.each(providers)('$name', (provider) => {
 });
 
 describe('in-stream errors', () => {
-  it('Anthropic overloaded_error as the first event becomes an APICallError 529', async () => {
-    server.script([{ error: { status: 529, message: 'Overloaded', inStream: true } }]);
-    const model = createAnthropic({ baseURL: server.anthropicBaseUrl, apiKey: 'sk-test' })('claude-sonnet-4-5');
-    const parts = await collect(streamText({ model, prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
+  // The Responses API's error event carries a code, not an HTTP status.
+  it.each([
+    {
+      name: 'Anthropic overloaded_error',
+      status: 529,
+      model: () => createAnthropic({ baseURL: server.anthropicBaseUrl, apiKey: 'sk-test' })('claude-sonnet-4-5'),
+      statusCode: 529,
+    },
+    {
+      name: 'an OpenAI chat error frame',
+      status: 500,
+      model: () => createOpenAI({ baseURL: server.openaiBaseUrl, apiKey: 'sk-test' }).chat('gpt-4o'),
+      statusCode: 500,
+    },
+    {
+      name: 'a Responses API error event',
+      status: 500,
+      model: () => createOpenAI({ baseURL: server.openaiBaseUrl, apiKey: 'sk-test' })('gpt-5'),
+      statusCode: undefined,
+    },
+  ])('$name before any output becomes an APICallError', async ({ status, model, statusCode }) => {
+    server.script([{ error: { status, message: 'The model failed', inStream: true } }]);
+    const parts = await collect(streamText({ model: model(), prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
     const error = parts.find((part) => part.type === 'error')?.error;
     expect(APICallError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ statusCode: 529, message: 'Overloaded' });
-  });
-
-  it('an OpenAI error frame before any output becomes an APICallError', async () => {
-    server.script([{ error: { status: 500, message: 'The model crashed', inStream: true } }]);
-    const model = createOpenAI({ baseURL: server.openaiBaseUrl, apiKey: 'sk-test' }).chat('gpt-4o');
-    const parts = await collect(streamText({ model, prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
-    const error = parts.find((part) => part.type === 'error')?.error;
-    expect(APICallError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ statusCode: 500, message: 'The model crashed' });
-  });
-
-  it('a Responses API error event before any output becomes an APICallError', async () => {
-    server.script([{ error: { status: 500, message: 'The model crashed', inStream: true } }]);
-    const model = createOpenAI({ baseURL: server.openaiBaseUrl, apiKey: 'sk-test' })('gpt-5');
-    const parts = await collect(streamText({ model, prompt: 'Hi', maxRetries: 0, ...quiet }).stream);
-    const error = parts.find((part) => part.type === 'error')?.error;
-    expect(APICallError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ message: 'The model crashed' });
+    expect(error).toMatchObject({ message: 'The model failed', ...(statusCode ? { statusCode } : {}) });
   });
 });
 

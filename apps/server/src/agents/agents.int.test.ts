@@ -48,6 +48,13 @@ function sentMessages(request: RecordedRequest | undefined): SentMessage[] {
   return (request?.body.messages ?? []) as SentMessage[];
 }
 
+/** The thinking a run streamed, joined. */
+const thinkingOf = (events: RunEvent[]) =>
+  events
+    .filter((event) => event.type === 'thinking')
+    .map((event) => event.text)
+    .join('');
+
 type ToolResult = Extract<RunEvent, { type: 'tool-result' }>;
 const results = (events: RunEvent[]) => events.filter((event): event is ToolResult => event.type === 'tool-result');
 
@@ -213,12 +220,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       expect(first).toMatchObject({ status: 'completed', text: 'There are 3.', steps: 2 });
       const events = await collect(rt().agent.events(first.id));
       // A reasoning model's summary arrives as thinking, because the platform asks for one.
-      expect(
-        events
-          .filter((event) => event.type === 'thinking')
-          .map((event) => event.text)
-          .join(''),
-      ).toBe('Count the files first.');
+      expect(thinkingOf(events)).toBe('Count the files first.');
       expect(results(events)[0]).toMatchObject({ isError: false, output: { stdout: '3\n' } });
       const [request, followUp] = model.requests.slice(before);
       expect(request).toMatchObject({ protocol: 'openai-responses', path: '/v1/responses', apiKey: 'sk-openai-org' });
@@ -357,12 +359,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     const run = await rt().agent.run('thinker', 'Write notes/a.txt');
     expect(run).toMatchObject({ status: 'completed', text: 'Wrote it.', steps: 2 });
     const events = await collect(rt().agent.events(run.id));
-    expect(
-      events
-        .filter((event) => event.type === 'thinking')
-        .map((event) => event.text)
-        .join(''),
-    ).toBe('I should look at the file.');
+    expect(thinkingOf(events)).toBe('I should look at the file.');
     expect((await box.exec('cat /root/notes/a.txt')).stdout).toBe('alpha\nbeta\n');
     const second = model.requests[before + 1];
     expect(second?.headers['x-api-key']).toBe('sk-mock');
