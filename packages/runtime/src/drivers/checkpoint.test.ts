@@ -66,6 +66,21 @@ describe('gvisor checkpoint and restore (the base of pause to disk, snapshots an
     expect((await driver.exec(id, { command: ['cat', '/root/count'] })).exitCode).toBe(0);
   });
 
+  it('recovers a pause whose caller died with its runtime pause still running: waits for it, then thaws', async () => {
+    const id = await counting();
+    // What a control plane killed 60 ms into a pause leaves: the daemon quiesced, and `runsc pause` going on.
+    await driver.channel(id).call({ op: 'quiesce' });
+    const marker = join((driver as unknown as { channelDir(id: string): string }).channelDir(id), 'quiesced');
+    await expect.poll(() => existsSync(marker)).toBe(true);
+    const pausing = driver.runtimeCall(id, ['pause', id]);
+    const restarted = availableDrivers(stateDir).drivers.gvisor as GvisorDriver;
+    expect(await restarted.recover(id)).toBe('running');
+    expect((await pausing).exitCode).toBe(0);
+    expect(await restarted.state(id)).toBe('running');
+    const now = Number((await restarted.exec(id, { command: ['cat', '/root/count'] })).stdout.toString());
+    await expect.poll(() => count(id)).toBeGreaterThan(now);
+  });
+
   it.each([0, 60, 200])(
     'recovers a pause whose caller was killed %i ms in: saved whole, or running as before',
     async (delay) => {

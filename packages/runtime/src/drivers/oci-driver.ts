@@ -307,10 +307,14 @@ export abstract class OciDriver implements SandboxDriver {
   channel(id: string): DaemonChannel {
     let channel = this.channels.get(id);
     if (!channel) {
-      channel = new DaemonChannel(join(this.channelDir(id), 'daemon.sock'));
+      channel = new DaemonChannel(this.daemonSocketPath(id));
       this.channels.set(id, channel);
     }
     return channel;
+  }
+
+  private daemonSocketPath(id: string): string {
+    return join(this.channelDir(id), 'daemon.sock');
   }
 
   /**
@@ -398,8 +402,23 @@ export abstract class OciDriver implements SandboxDriver {
 
   /** What `recover` does once no runtime call is left running: here, wake a daemon a crash left quiesced. */
   protected async settle(id: string, state: RuntimeState): Promise<RuntimeState | 'saved'> {
-    if (state === 'running' && existsSync(join(this.channelDir(id), 'quiesced'))) await this.wakeDaemon(id);
+    if (state === 'running' && (await this.leftQuiesced(id))) await this.wakeDaemon(id);
     return state;
+  }
+
+  /**
+   * Whether the daemon was asked to quiesce by a caller that is gone. Asked, it removes its socket at once but
+   * writes the `quiesced` marker only once its connections have closed (daemon/quiesce.go), so a crash just
+   * after asking leaves neither for a moment: wait (briefly) for one of the two.
+   */
+  private async leftQuiesced(id: string): Promise<boolean> {
+    const dir = this.channelDir(id);
+    const deadline = performance.now() + 5000;
+    for (;;) {
+      if (existsSync(join(dir, 'quiesced'))) return true;
+      if (existsSync(this.daemonSocketPath(id)) || performance.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   async state(id: string): Promise<RuntimeState> {
@@ -444,9 +463,13 @@ export function snapshotSpec(snapshot: string): SnapshotSpec {
   return JSON.parse(readFileSync(join(snapshot, 'spec.json'), 'utf8')) as SnapshotSpec;
 }
 
+/** Runtime subcommands that change a sandbox's state (never in the argv of the sandbox's own processes). */
+const stateChangingCalls = new Set(['checkpoint', 'restore', 'pause', 'resume', 'delete']);
+
 /**
  * Waits (up to a minute) while a runtime call about this sandbox that an earlier control plane started is
- * still running: a checkpoint or restore goes on after its caller is killed.
+ * still running: a checkpoint, restore or pause goes on after its caller is killed, and a state read before it
+ * ends would be stale (a sandbox seen running, woken, then frozen by the pause finishing).
  */
 export async function waitForRuntimeCalls(id: string): Promise<void> {
   const deadline = performance.now() + 60_000;
@@ -460,7 +483,7 @@ export async function waitForRuntimeCalls(id: string): Promise<void> {
       } catch {
         continue;
       }
-      if (argv.at(-2) === id && argv.some((arg) => arg === 'checkpoint' || arg === 'restore')) {
+      if (argv.at(-2) === id && argv.some((arg) => stateChangingCalls.has(arg))) {
         found = true;
         break;
       }
