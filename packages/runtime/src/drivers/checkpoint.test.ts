@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
@@ -66,17 +66,34 @@ describe('gvisor checkpoint and restore (the base of pause to disk, snapshots an
     expect((await driver.exec(id, { command: ['cat', '/root/count'] })).exitCode).toBe(0);
   });
 
+  const channelFile = (id: string, name: string) =>
+    join((driver as unknown as { channelDir(id: string): string }).channelDir(id), name);
+
   it('recovers a pause whose caller died with its runtime pause still running: waits for it, then thaws', async () => {
     const id = await counting();
     // What a control plane killed 60 ms into a pause leaves: the daemon quiesced, and `runsc pause` going on.
     await driver.channel(id).call({ op: 'quiesce' });
-    const marker = join((driver as unknown as { channelDir(id: string): string }).channelDir(id), 'quiesced');
-    await expect.poll(() => existsSync(marker)).toBe(true);
+    await expect.poll(() => existsSync(channelFile(id, 'quiesced'))).toBe(true);
     const pausing = driver.runtimeCall(id, ['pause', id]);
     const restarted = availableDrivers(stateDir).drivers.gvisor as GvisorDriver;
     expect(await restarted.recover(id)).toBe('running');
     expect((await pausing).exitCode).toBe(0);
     expect(await restarted.state(id)).toBe('running');
+    const now = Number((await restarted.exec(id, { command: ['cat', '/root/count'] })).stdout.toString());
+    await expect.poll(() => count(id)).toBeGreaterThan(now);
+  });
+
+  it('wakes a daemon that a dead caller asked to quiesce even when it reads the request only after recovery', async () => {
+    const id = await counting();
+    // A control plane killed just after sending the request: its note is there, the daemon has not acted yet
+    // (it reads the request late here, as it can on a loaded machine).
+    writeFileSync(channelFile(id, 'quiesce-asked'), '');
+    const restarted = availableDrivers(stateDir).drivers.gvisor as GvisorDriver;
+    const recovering = restarted.recover(id);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await driver.channel(id).call({ op: 'quiesce' });
+    expect(await recovering).toBe('running');
+    expect(existsSync(channelFile(id, 'quiesce-asked'))).toBe(false);
     const now = Number((await restarted.exec(id, { command: ['cat', '/root/count'] })).stdout.toString());
     await expect.poll(() => count(id)).toBeGreaterThan(now);
   });

@@ -287,10 +287,27 @@ export abstract class OciDriver implements SandboxDriver {
     this.channels.delete(id);
   }
 
+  /**
+   * Asks the daemon to close its listener and every connection (see daemon/quiesce.go; `daemonQuiesced` waits
+   * until it has). The request is noted on the host first: a control plane killed right after sending it
+   * leaves the daemon about to act on it, which only this note tells the next one (see `leftQuiesced`).
+   */
+  protected async askDaemonToQuiesce(id: string): Promise<void> {
+    const asked = join(this.channelDir(id), quiesceAsked);
+    writeFileSync(asked, '');
+    try {
+      await this.channel(id).call({ op: 'quiesce' });
+    } catch (error) {
+      rmSync(asked, { force: true });
+      throw error;
+    }
+    this.dropChannel(id);
+  }
+
   /** Waits until the daemon has closed its listener and every connection (it writes a file when it has). */
-  protected async daemonQuiesced(id: string): Promise<void> {
+  protected async daemonQuiesced(id: string, timeoutMs = 10_000): Promise<void> {
     const marker = join(this.channelDir(id), 'quiesced');
-    const deadline = performance.now() + 10_000;
+    const deadline = performance.now() + timeoutMs;
     while (!existsSync(marker)) {
       if (performance.now() > deadline) throw new Error(`the daemon of sandbox ${id} did not quiesce`);
       await new Promise((resolve) => setTimeout(resolve, 2));
@@ -301,6 +318,7 @@ export abstract class OciDriver implements SandboxDriver {
   protected async wakeDaemon(id: string): Promise<void> {
     writeFileSync(join(this.channelDir(id), 'resume'), '');
     await this.channel(id).ready(30_000);
+    rmSync(join(this.channelDir(id), quiesceAsked), { force: true });
   }
 
   /** The connection to the sandbox's daemon (made on first use, and again after the control plane restarts). */
@@ -407,18 +425,21 @@ export abstract class OciDriver implements SandboxDriver {
   }
 
   /**
-   * Whether the daemon was asked to quiesce by a caller that is gone. Asked, it removes its socket at once but
-   * writes the `quiesced` marker only once its connections have closed (daemon/quiesce.go), so a crash just
-   * after asking leaves neither for a moment: wait (briefly) for one of the two.
+   * Whether a caller that is gone left the daemon quiesced, or about to be: it asked (its note is there), and
+   * the daemon may not even have read the request yet. Waits for the daemon's marker then; a note without a
+   * marker in time means the request never left (the caller died before sending it).
    */
   private async leftQuiesced(id: string): Promise<boolean> {
-    const dir = this.channelDir(id);
-    const deadline = performance.now() + 5000;
-    for (;;) {
-      if (existsSync(join(dir, 'quiesced'))) return true;
-      if (existsSync(this.daemonSocketPath(id)) || performance.now() > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const asked = join(this.channelDir(id), quiesceAsked);
+    if (existsSync(join(this.channelDir(id), 'quiesced'))) return true;
+    if (!existsSync(asked)) return false;
+    // A daemon reads a request within milliseconds, or a second on a loaded machine.
+    const quiesced = await this.daemonQuiesced(id, 3000).then(
+      () => true,
+      () => false,
+    );
+    if (!quiesced) rmSync(asked, { force: true });
+    return quiesced;
   }
 
   async state(id: string): Promise<RuntimeState> {
@@ -462,6 +483,9 @@ export interface SnapshotSpec {
 export function snapshotSpec(snapshot: string): SnapshotSpec {
   return JSON.parse(readFileSync(join(snapshot, 'spec.json'), 'utf8')) as SnapshotSpec;
 }
+
+/** The host's note that it asked the daemon to quiesce, in the channel directory beside the daemon's own files. */
+const quiesceAsked = 'quiesce-asked';
 
 /** Runtime subcommands that change a sandbox's state (never in the argv of the sandbox's own processes). */
 const stateChangingCalls = new Set(['checkpoint', 'restore', 'pause', 'resume', 'delete']);

@@ -51,8 +51,7 @@ export class GvisorDriver extends OciDriver {
    * whatever the caller does next, and that a crash mid-way leaves a frozen sandbox, never a stopped one.
    */
   async freezeToImage(id: string, imageDir: string): Promise<void> {
-    await this.channel(id).call({ op: 'quiesce' });
-    this.dropChannel(id);
+    await this.askDaemonToQuiesce(id);
     let frozen = false;
     try {
       await this.daemonQuiesced(id);
