@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * A stand-in for model providers over loopback: it speaks the real wire protocols (OpenAI Chat Completions, the
- * OpenAI Responses API and Anthropic Messages, streaming and not) and answers each request with the next scripted turn, so the agent loop
- * runs through the unmodified AI SDK providers (their request building, SSE parsing and error handling) without the
- * internet. Only node built-ins, so it can run inside any test process.
+ * OpenAI Responses API and Anthropic Messages, streaming and not) and answers each request with the next scripted
+ * turn, so the agent loop runs through the unmodified AI SDK providers (their request building, SSE parsing and
+ * error handling) without the internet. Only node built-ins, so it can run inside any test process.
  *
  * Point a provider at it with `baseURL: server.openaiBaseUrl` (createOpenAI / createOpenAICompatible) or
  * `baseURL: server.anthropicBaseUrl` (createAnthropic); the path after the base decides the protocol
@@ -475,7 +475,7 @@ const openaiResponses: Wire = {
     const id = `resp_${randomId()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const items = responsesItems(reply);
-    const started = responsesObject(reply, id, createdAt, 'in_progress', []);
+    const started = responsesObject(reply, id, createdAt, undefined);
     yield event({ type: 'response.created', response: started });
     yield event({ type: 'response.in_progress', response: started });
     for (const [output_index, item] of items.entries()) {
@@ -527,16 +527,12 @@ const openaiResponses: Wire = {
       }
       yield event({ type: 'response.output_item.done', output_index, item });
     }
-    const status = reply.finish === 'length' ? 'incomplete' : 'completed';
-    yield event({
-      type: `response.${status}`,
-      response: responsesObject(reply, id, createdAt, status, items),
-    });
+    const finished = responsesObject(reply, id, createdAt, items);
+    yield event({ type: `response.${finished.status}`, response: finished });
   },
 
   json(reply) {
-    const status = reply.finish === 'length' ? 'incomplete' : 'completed';
-    return responsesObject(reply, `resp_${randomId()}`, Math.floor(Date.now() / 1000), status, responsesItems(reply));
+    return responsesObject(reply, `resp_${randomId()}`, Math.floor(Date.now() / 1000), responsesItems(reply));
   },
 };
 
@@ -583,13 +579,9 @@ function responsesItems(reply: Reply): ResponsesItem[] {
   return items;
 }
 
-function responsesObject(
-  reply: Reply,
-  id: string,
-  createdAt: number,
-  status: 'in_progress' | 'completed' | 'incomplete',
-  output: ResponsesItem[],
-) {
+/** The response object: in progress (no output yet) until its items are given, then completed or incomplete. */
+function responsesObject(reply: Reply, id: string, createdAt: number, output: ResponsesItem[] | undefined) {
+  const status = !output ? 'in_progress' : reply.finish === 'length' ? 'incomplete' : 'completed';
   return {
     id,
     object: 'response',
@@ -598,7 +590,7 @@ function responsesObject(
     error: null,
     incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
     model: reply.model,
-    output,
+    output: output ?? [],
     parallel_tool_calls: true,
     service_tier: 'default',
     usage:

@@ -325,14 +325,10 @@ export abstract class OciDriver implements SandboxDriver {
   channel(id: string): DaemonChannel {
     let channel = this.channels.get(id);
     if (!channel) {
-      channel = new DaemonChannel(this.daemonSocketPath(id));
+      channel = new DaemonChannel(join(this.channelDir(id), 'daemon.sock'));
       this.channels.set(id, channel);
     }
     return channel;
-  }
-
-  private daemonSocketPath(id: string): string {
-    return join(this.channelDir(id), 'daemon.sock');
   }
 
   /**
@@ -430,8 +426,9 @@ export abstract class OciDriver implements SandboxDriver {
    * marker in time means the request never left (the caller died before sending it).
    */
   private async leftQuiesced(id: string): Promise<boolean> {
-    const asked = join(this.channelDir(id), quiesceAsked);
-    if (existsSync(join(this.channelDir(id), 'quiesced'))) return true;
+    const dir = this.channelDir(id);
+    const asked = join(dir, quiesceAsked);
+    if (existsSync(join(dir, 'quiesced'))) return true;
     if (!existsSync(asked)) return false;
     // A daemon reads a request within milliseconds, or a second on a loaded machine.
     const quiesced = await this.daemonQuiesced(id, 3000).then(
