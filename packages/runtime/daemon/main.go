@@ -93,6 +93,9 @@ func (s *session) forget(id uint32) {
 func serve(raw net.Conn) {
 	defer raw.Close()
 	s := &session{c: &conn{w: bufio.NewWriterSize(raw, 128<<10), raw: raw}, streams: map[uint32]*stream{}}
+	if err := s.c.sendJSON(0, frameHello, map[string]string{"token": currentToken()}); err != nil {
+		return
+	}
 	sessionsMu.Lock()
 	sessions[s] = raw
 	sessionsMu.Unlock()
@@ -225,12 +228,18 @@ func prewarmThreads(n int) {
 
 func main() {
 	socket := flag.String("socket", "/.runtools/run/daemon.sock", "Unix socket to serve on")
+	flag.StringVar(&controlDir, "control", "/.runtools/ctl", "read-only directory the host writes its token and wake-ups to")
 	flag.Uint64Var(&maxProcesses, "max-processes", 0, "RLIMIT_NPROC for the commands it runs (0: inherited)")
+	root := flag.String("serve-root", "", "host mode: serve file operations confined to this directory (hostroot.go)")
 	flag.Parse()
+	if *root != "" {
+		serveRoot(*root, *socket)
+	}
 	rand.Seed(time.Now().UnixNano())
 	prewarmThreads(8)
 	startReaper()
 	socketPath = *socket
+	loadToken()
 	if err := listen(); err != nil {
 		fmt.Fprintf(os.Stderr, "runtools-daemon: %v\n", err)
 		os.Exit(1)

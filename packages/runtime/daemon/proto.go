@@ -29,6 +29,7 @@ const (
 	frameErr   = 17 // bytes: stderr
 	frameEvent = 18 // JSON: {"type": "started", "pid": 12}, watch events
 	frameEnd   = 19 // JSON result; the stream is over
+	frameHello = 20 // JSON {"token": "..."} on stream 0, the first frame of every connection (see hello.go)
 
 	maxFrame  = 1 << 20
 	chunkSize = 64 << 10

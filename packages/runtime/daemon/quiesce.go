@@ -3,8 +3,10 @@ package main
 // Checkpointing a gVisor sandbox fails while it holds a socket bound or connected on the host ("Cannot save
 // endpoint with bound host socket"), and the daemon's channel is exactly that. So before a checkpoint the
 // host asks the daemon to quiesce: it answers, closes its listener and every connection, and waits, polling
-// for a resume file the host creates in /.runtools/run once the checkpoint is taken (the sandbox kept running)
-// or restored (a new sandbox from the image). Then it listens again and the host reconnects.
+// until the host writes a new value to the resume file of the read-only control directory (/.runtools/ctl)
+// once the checkpoint is taken (the sandbox kept running) or restored (a new sandbox from the image). Then it
+// re-reads its token and listens again, and the host reconnects. The only file the daemon writes is its
+// quiesced marker beside its socket; the host never writes where the sandbox can.
 
 import (
 	"fmt"
@@ -48,14 +50,22 @@ func listen() error {
 	return nil
 }
 
-func resumeFile() string { return filepath.Join(filepath.Dir(socketPath), "resume") }
+func resumeFile() string { return filepath.Join(controlDir, "resume") }
+
+func resumeValue() string {
+	data, err := os.ReadFile(resumeFile())
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
 
 func quiescedFile() string { return filepath.Join(filepath.Dir(socketPath), "quiesced") }
 
 // quiesce closes the listener at once, answers, then closes every connection; when none is left it writes
 // the quiesced file, which is what the host waits for before it checkpoints.
 func quiesce(s *stream) {
-	_ = os.Remove(resumeFile())
+	seen := resumeValue()
 	_ = os.Remove(quiescedFile())
 	listenMu.Lock()
 	if listener != nil {
@@ -84,8 +94,8 @@ func quiesce(s *stream) {
 		_ = os.WriteFile(quiescedFile(), nil, 0o600)
 		for {
 			time.Sleep(20 * time.Millisecond)
-			if _, err := os.Stat(resumeFile()); err == nil {
-				_ = os.Remove(resumeFile())
+			if value := resumeValue(); value != "" && value != seen {
+				loadToken()
 				_ = os.Remove(quiescedFile())
 				if err := listen(); err != nil {
 					fmt.Fprintf(os.Stderr, "runtools-daemon: listen again: %v\n", err)

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { containerSeccomp } from './seccomp.js';
 
 export interface SandboxLimits {
   /** CPU quota in whole or fractional CPUs. */
@@ -27,10 +28,16 @@ export function writeBundleConfig(options: {
   pidsLimit: number;
   /** Host directory holding the daemon binary, bound read-only at /.runtools/bin. */
   daemonDir: string;
-  /** Host directory for the daemon's socket, bound at /.runtools/run. */
-  channelDir: string;
+  /** Host directory for the daemon's socket (and its quiesced marker), bound read-write at /.runtools/run. */
+  socketDir: string;
+  /** Host directory for what the host tells the daemon (its token, wake-ups), bound read-only at /.runtools/ctl. */
+  controlDir: string;
   /** Working directory of the daemon, and so the default of every exec. */
   cwd?: string;
+  /** The seccomp filter for a runtime that runs on the host's kernel (see seccomp.ts); gVisor needs none. */
+  seccomp?: boolean;
+  /** A host file bound read-only at /etc/resolv.conf (sandboxes with internet egress). */
+  resolvConf?: string;
   /** A network namespace to join (internet egress); without it the sandbox gets an empty one. */
   netnsPath?: string;
   /** Host directories bound read-write (workspaces), parents first. */
@@ -50,7 +57,15 @@ export function writeBundleConfig(options: {
       user: { uid: 0, gid: 0 },
       // The daemon is the sandbox's first process: it serves exec and files on the channel socket and reaps
       // orphans. Killed with SIGKILL on destroy.
-      args: [daemonPath, '--socket', daemonSocket, '--max-processes', String(options.limits.maxProcesses)],
+      args: [
+        daemonPath,
+        '--socket',
+        daemonSocket,
+        '--control',
+        daemonControl,
+        '--max-processes',
+        String(options.limits.maxProcesses),
+      ],
       env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
       cwd: options.cwd ?? '/',
       capabilities: {
@@ -91,9 +106,25 @@ export function writeBundleConfig(options: {
       {
         destination: '/.runtools/run',
         type: 'bind',
-        source: options.channelDir,
-        options: ['rbind', 'rw', 'nosuid', 'noexec'],
+        source: options.socketDir,
+        options: ['rbind', 'rw', 'nosuid', 'noexec', 'nodev'],
       },
+      {
+        destination: '/.runtools/ctl',
+        type: 'bind',
+        source: options.controlDir,
+        options: ['rbind', 'ro', 'nosuid', 'noexec', 'nodev'],
+      },
+      ...(options.resolvConf
+        ? [
+            {
+              destination: '/etc/resolv.conf',
+              type: 'bind',
+              source: options.resolvConf,
+              options: ['bind', 'ro', 'nosuid', 'noexec', 'nodev'],
+            },
+          ]
+        : []),
       ...(options.binds ?? []).map((bind) => ({
         destination: bind.path,
         type: 'bind',
@@ -102,6 +133,7 @@ export function writeBundleConfig(options: {
       })),
     ],
     linux: {
+      ...(options.seccomp ? { seccomp: containerSeccomp() } : {}),
       cgroupsPath: options.cgroupsPath,
       resources: {
         memory: { limit: options.limits.memoryBytes },
@@ -133,15 +165,18 @@ export function writeBundleConfig(options: {
 /** Where the daemon is inside every sandbox, and the socket it serves the control plane on. */
 export const daemonPath = '/.runtools/bin/runtools-daemon';
 export const daemonSocket = '/.runtools/run/daemon.sock';
+export const daemonControl = '/.runtools/ctl';
 
-/** Root inside a sandbox gets Docker's default set, not the host's full set. */
+/**
+ * Root inside a sandbox gets Docker's default set, not the host's full set, less CAP_NET_RAW: raw sockets let
+ * a sandbox forge packets on its network; what needs them (ping, packet capture) is not worth that.
+ */
 const defaultCapabilities = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',
   'CAP_FOWNER',
   'CAP_MKNOD',
-  'CAP_NET_RAW',
   'CAP_SETGID',
   'CAP_SETUID',
   'CAP_SETFCAP',

@@ -1,3 +1,5 @@
+import { timingSafeEqual } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
 /**
@@ -16,9 +18,132 @@ const Frame = {
   err: 17,
   event: 18,
   end: 19,
+  hello: 20,
 } as const;
 
 const maxFramePayload = 1 << 20;
+
+/** Linux's O_PATH: a descriptor naming a file without opening it (Node's fs.constants lacks it). */
+const O_PATH = 0o10000000;
+
+/**
+ * Connects to the daemon's socket without trusting the path: the socket lives in a directory the sandbox can
+ * write, so its last component may be a symlink planted there to lead the host to another sandbox's socket
+ * or a host service. It is opened with O_PATH | O_NOFOLLOW (a symlink is opened as itself, and refused), checked
+ * to be a socket, and connected to through the descriptor (/proc/self/fd/N). The directories above it are
+ * the host's own. The daemon then has to prove itself (see `authenticate`).
+ */
+function connectSocket(socketPath: string): Socket {
+  let fd: number;
+  try {
+    fd = openSync(socketPath, O_PATH | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${(error as Error).message}`);
+  }
+  try {
+    if (!fstatSync(fd).isSocket())
+      throw new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${socketPath} is not a socket`);
+    // libuv makes the connect() call before this returns, so the descriptor may be closed right after.
+    return connect(`/proc/self/fd/${fd}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A frame's parts, or undefined while `buffer` does not hold a whole one; throws on a malformed length. */
+function parseFrame(buffer: Buffer): { id: number; kind: number; payload: Buffer; rest: Buffer } | undefined {
+  if (buffer.length < 4) return undefined;
+  const length = buffer.readUInt32BE(0);
+  if (length < 5 || length > maxFramePayload + 5)
+    throw new ChannelError('channel_protocol', `the sandbox daemon sent a frame of ${length} bytes`);
+  if (buffer.length < 4 + length) return undefined;
+  return {
+    id: buffer.readUInt32BE(4),
+    kind: buffer[8] as number,
+    payload: buffer.subarray(9, 4 + length),
+    rest: buffer.subarray(4 + length),
+  };
+}
+
+/** A JSON object the daemon sent; anything else is a protocol violation (the daemon is the sandbox's). */
+function parseObject(payload: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new ChannelError('channel_protocol', 'the sandbox daemon sent a frame that is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ChannelError('channel_protocol', 'the sandbox daemon sent a frame that is not a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Connects and waits for the daemon's hello, whose token must be this sandbox's: the host sends nothing
+ * before it knows whom it talks to. Resolves with the socket (paused: neither flowing nor read from) and
+ * whatever the daemon sent after its hello.
+ */
+function authenticate(
+  socketPath: string,
+  token: string,
+  timeoutMs = 10_000,
+): Promise<{ socket: Socket; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    if (!token) {
+      reject(new ChannelError('channel_unavailable', 'the sandbox has no daemon token (it is gone)'));
+      return;
+    }
+    let socket: Socket;
+    try {
+      socket = connectSocket(socketPath);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    let buffered: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(
+      () => fail(new ChannelError('channel_unavailable', 'the sandbox daemon did not say hello')),
+      timeoutMs,
+    );
+    const cleanup = () => {
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('close');
+    };
+    const fail = (error: Error) => {
+      cleanup();
+      socket.on('error', () => {});
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('error', (error) =>
+      fail(new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${error.message}`)),
+    );
+    socket.once('close', () => fail(new ChannelError('channel_lost', 'the sandbox daemon closed the connection')));
+    const onReadable = () => {
+      for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null)
+        buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      let frame: ReturnType<typeof parseFrame>;
+      try {
+        frame = parseFrame(buffered);
+        if (!frame) return;
+        if (frame.id !== 0 || frame.kind !== Frame.hello)
+          throw new ChannelError('channel_protocol', 'the sandbox daemon did not begin with its hello');
+        const claimed = Buffer.from(String(parseObject(frame.payload).token ?? ''));
+        const expected = Buffer.from(token);
+        if (claimed.length !== expected.length || !timingSafeEqual(claimed, expected))
+          throw new ChannelError('channel_unauthenticated', "the peer on the sandbox's socket is not its daemon");
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      cleanup();
+      resolve({ socket, rest: frame.rest });
+    };
+    socket.on('readable', onReadable);
+  });
+}
 
 /** A failure the daemon reported (`not_found`, `is_directory`, `process_not_found`, …) or a lost channel. */
 export class ChannelError extends Error {
@@ -66,7 +191,14 @@ export class DaemonChannel {
   private bufferedBytes = 0;
   private closed = false;
 
-  constructor(readonly socketPath: string) {}
+  /**
+   * `socketPath`: the daemon's socket (its last component may be the sandbox's doing, never the directories
+   * above it). `token`: what the daemon must say in its hello (see daemon/hello.go).
+   */
+  constructor(
+    readonly socketPath: string,
+    readonly token: string,
+  ) {}
 
   /** Connects (again, after a lost connection); retries until `timeoutMs` while the daemon starts. */
   async ready(timeoutMs = 10_000): Promise<void> {
@@ -85,59 +217,70 @@ export class DaemonChannel {
   private connection(): Promise<Socket> {
     if (this.closed) return Promise.reject(new ChannelError('channel_closed', 'the sandbox channel is closed'));
     if (this.socket) return Promise.resolve(this.socket);
-    this.connecting ??= new Promise<Socket>((resolve, reject) => {
-      const socket = connect(this.socketPath);
-      socket.once('error', (error) => {
+    this.connecting ??= authenticate(this.socketPath, this.token).then(
+      ({ socket, rest }) => {
         this.connecting = undefined;
-        reject(new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${error.message}`));
-      });
-      socket.once('connect', () => {
-        socket.removeAllListeners('error');
+        if (this.closed) {
+          socket.destroy();
+          throw new ChannelError('channel_closed', 'the sandbox channel is closed');
+        }
         socket.on('error', () => {});
-        socket.on('data', (data: Buffer) => this.receive(data));
+        socket.on('data', (data: Buffer) => this.receive(socket, data));
         socket.once('close', () => this.lost(socket));
         this.socket = socket;
+        if (rest.length) this.receive(socket, rest);
+        return socket;
+      },
+      (error: Error) => {
         this.connecting = undefined;
-        resolve(socket);
-      });
-    });
+        throw error;
+      },
+    );
     return this.connecting;
   }
 
-  private lost(socket: Socket): void {
+  private lost(
+    socket: Socket,
+    error: Error = new ChannelError('channel_lost', 'the connection to the sandbox daemon was lost'),
+  ): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
     this.buffered = [];
     this.bufferedBytes = 0;
-    const error = new ChannelError('channel_lost', 'the connection to the sandbox daemon was lost');
     for (const stream of this.pending.values()) stream.reject(error);
     this.pending.clear();
   }
 
-  private receive(data: Buffer): void {
+  /** Frames from the daemon; a malformed one ends the connection (the daemon is the sandbox's, not ours). */
+  private receive(socket: Socket, data: Buffer): void {
+    if (this.socket !== socket) return;
     this.buffered.push(data);
     this.bufferedBytes += data.length;
-    while (this.bufferedBytes >= 4) {
-      let head = this.buffered[0] as Buffer;
-      if (head.length < 9 && this.buffered.length > 1) {
-        head = Buffer.concat(this.buffered);
-        this.buffered = [head];
+    try {
+      while (this.bufferedBytes >= 4) {
+        let head = this.buffered[0] as Buffer;
+        if (head.length < 9 && this.buffered.length > 1) {
+          head = Buffer.concat(this.buffered);
+          this.buffered = [head];
+        }
+        if (head.length < 4) return;
+        const length = head.readUInt32BE(0);
+        if (length < 5 || length > maxFramePayload + 5)
+          throw new ChannelError('channel_protocol', `the sandbox daemon sent a frame of ${length} bytes`);
+        if (this.bufferedBytes < 4 + length) return;
+        if (head.length < 4 + length) {
+          head = Buffer.concat(this.buffered);
+          this.buffered = [head];
+        }
+        const frame = parseFrame(head) as NonNullable<ReturnType<typeof parseFrame>>;
+        this.buffered[0] = frame.rest;
+        if (frame.rest.length === 0) this.buffered.shift();
+        this.bufferedBytes -= 4 + length;
+        this.deliver(frame.id, frame.kind, frame.payload);
       }
-      if (head.length < 4) return;
-      const length = head.readUInt32BE(0);
-      if (this.bufferedBytes < 4 + length) return;
-      if (head.length < 4 + length) {
-        head = Buffer.concat(this.buffered);
-        this.buffered = [head];
-      }
-      const id = head.readUInt32BE(4);
-      const kind = head[8];
-      const payload = head.subarray(9, 4 + length);
-      const rest = head.subarray(4 + length);
-      this.buffered[0] = rest;
-      if (rest.length === 0) this.buffered.shift();
-      this.bufferedBytes -= 4 + length;
-      this.deliver(id, kind as number, payload);
+    } catch (error) {
+      this.lost(socket, error as Error);
+      socket.destroy();
     }
   }
 
@@ -146,12 +289,20 @@ export class DaemonChannel {
     if (!stream) return;
     if (kind === Frame.out) stream.handlers.onOut?.(payload);
     else if (kind === Frame.err) stream.handlers.onErr?.(payload);
-    else if (kind === Frame.event) stream.handlers.onEvent?.(JSON.parse(payload.toString('utf8')));
-    else if (kind === Frame.end) {
+    else if (kind === Frame.event) {
+      const event = parseObject(payload);
+      stream.handlers.onEvent?.(event);
+    } else if (kind === Frame.end) {
+      const result = parseObject(payload);
       this.pending.delete(id);
-      const result = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
-      const failure = result.error as { code?: string; message?: string } | undefined;
-      if (failure) stream.reject(new ChannelError(failure.code ?? 'daemon_error', failure.message ?? 'failed'));
+      const failure = result.error as { code?: unknown; message?: unknown } | undefined;
+      if (failure)
+        stream.reject(
+          new ChannelError(
+            typeof failure.code === 'string' ? failure.code : 'daemon_error',
+            typeof failure.message === 'string' ? failure.message : 'failed',
+          ),
+        );
       else stream.resolve(result);
     }
   }
@@ -402,12 +553,12 @@ export class DaemonChannel {
    * it like any socket. Rejects with `port_closed` when nothing listens there. What dev URLs and SSH port
    * forwarding ride on.
    */
-  tunnel(port: number): Promise<Socket> {
-    if (this.closed) return Promise.reject(new ChannelError('channel_closed', 'the sandbox channel is closed'));
+  async tunnel(port: number): Promise<Socket> {
+    if (this.closed) throw new ChannelError('channel_closed', 'the sandbox channel is closed');
+    const { socket, rest } = await authenticate(this.socketPath, this.token);
     return new Promise<Socket>((resolve, reject) => {
-      const socket = connect(this.socketPath);
-      let buffered: Buffer = Buffer.alloc(0);
-      const fail = (error: ChannelError) => {
+      let buffered: Buffer = rest;
+      const fail = (error: Error) => {
         socket.destroy();
         reject(error);
       };
@@ -415,31 +566,37 @@ export class DaemonChannel {
         fail(new ChannelError('channel_unavailable', `sandbox daemon unreachable: ${error.message}`)),
       );
       socket.once('close', () => fail(new ChannelError('channel_lost', 'the sandbox daemon closed the connection')));
-      socket.once('connect', () => {
-        const request = Buffer.from(JSON.stringify({ op: 'connect', port }));
-        this.send(socket, 1, Frame.open, request);
-      });
+      this.send(socket, 1, Frame.open, Buffer.from(JSON.stringify({ op: 'connect', port })));
       // Read with 'readable' (not 'data') so that the socket is handed over neither flowing nor paused: whoever
       // takes it starts the flow by reading, piping or listening, and no byte after the event is lost.
       const onReadable = () => {
         for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null)
           buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-        if (buffered.length < 4) return;
-        const length = buffered.readUInt32BE(0);
-        if (buffered.length < 4 + length) return;
-        const kind = buffered[8];
-        const payload = JSON.parse(buffered.subarray(9, 4 + length).toString('utf8')) as Record<string, unknown>;
-        const rest = buffered.subarray(4 + length);
+        let frame: ReturnType<typeof parseFrame>;
+        let payload: Record<string, unknown>;
+        try {
+          frame = parseFrame(buffered);
+          if (!frame) return;
+          payload = parseObject(frame.payload);
+        } catch (error) {
+          fail(error as Error);
+          return;
+        }
         socket.off('readable', onReadable);
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');
-        if (kind === Frame.event && payload.type === 'connected') {
-          if (rest.length) socket.unshift(rest);
+        if (frame.kind === Frame.event && payload.type === 'connected') {
+          if (frame.rest.length) socket.unshift(frame.rest);
           resolve(socket);
           return;
         }
-        const failure = payload.error as { code?: string; message?: string } | undefined;
-        fail(new ChannelError(failure?.code ?? 'daemon_error', failure?.message ?? 'connect failed'));
+        const failure = payload.error as { code?: unknown; message?: unknown } | undefined;
+        fail(
+          new ChannelError(
+            typeof failure?.code === 'string' ? failure.code : 'daemon_error',
+            typeof failure?.message === 'string' ? failure.message : 'connect failed',
+          ),
+        );
       };
       socket.on('readable', onReadable);
     });

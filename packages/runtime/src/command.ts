@@ -36,6 +36,7 @@ export function spawnCommand(
     stdin?: Buffer | string;
     timeoutMs?: number;
     env?: NodeJS.ProcessEnv;
+    cwd?: string;
     detached?: boolean;
     onStdout?: (chunk: Buffer) => void;
     onStderr?: (chunk: Buffer) => void;
@@ -44,6 +45,7 @@ export function spawnCommand(
   const child = spawn(program, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: options.env ?? process.env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     detached: options.detached ?? false,
   });
   let timer: NodeJS.Timeout | undefined;
@@ -82,7 +84,13 @@ export function spawnCommand(
 export async function runCommand(
   program: string,
   args: readonly string[],
-  options: { stdin?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv; detached?: boolean } = {},
+  options: {
+    stdin?: Buffer | string;
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    detached?: boolean;
+  } = {},
 ): Promise<CommandResult> {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];

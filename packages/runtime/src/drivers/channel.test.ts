@@ -141,7 +141,7 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s daemon channel', (nam
     expect(listed.find((entry) => entry.pid === pid)).toMatchObject({ running: true });
 
     // A second connection, as after a control-plane restart, sees the same process and its whole output.
-    const other = new DaemonChannel(channel.socketPath);
+    const other = new DaemonChannel(channel.socketPath, channel.token);
     const out = collect();
     const outcome = await other.attach(pid, 0, { onStdout: out.push }).done;
     expect(outcome).toMatchObject({ pid, exitCode: 5 });

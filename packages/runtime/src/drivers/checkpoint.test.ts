@@ -66,14 +66,17 @@ describe('gvisor checkpoint and restore (the base of pause to disk, snapshots an
     expect((await driver.exec(id, { command: ['cat', '/root/count'] })).exitCode).toBe(0);
   });
 
-  const channelFile = (id: string, name: string) =>
-    join((driver as unknown as { channelDir(id: string): string }).channelDir(id), name);
+  // The daemon's marker is beside its socket; the host's note in the sandbox's own directory.
+  const socketFile = (id: string, name: string) =>
+    join((driver as unknown as { socketDir(id: string): string }).socketDir(id), name);
+  const sandboxFile = (id: string, name: string) =>
+    join((driver as unknown as { sandboxDir(id: string): string }).sandboxDir(id), name);
 
   it('recovers a pause whose caller died with its runtime pause still running: waits for it, then thaws', async () => {
     const id = await counting();
     // What a control plane killed 60 ms into a pause leaves: the daemon quiesced, and `runsc pause` going on.
     await driver.channel(id).call({ op: 'quiesce' });
-    await expect.poll(() => existsSync(channelFile(id, 'quiesced'))).toBe(true);
+    await expect.poll(() => existsSync(socketFile(id, 'quiesced'))).toBe(true);
     const pausing = driver.runtimeCall(id, ['pause', id]);
     const restarted = availableDrivers(stateDir).drivers.gvisor as GvisorDriver;
     expect(await restarted.recover(id)).toBe('running');
@@ -87,13 +90,13 @@ describe('gvisor checkpoint and restore (the base of pause to disk, snapshots an
     const id = await counting();
     // A control plane killed just after sending the request: its note is there, the daemon has not acted yet
     // (it reads the request late here, as it can on a loaded machine).
-    writeFileSync(channelFile(id, 'quiesce-asked'), '');
+    writeFileSync(sandboxFile(id, 'quiesce-asked'), '');
     const restarted = availableDrivers(stateDir).drivers.gvisor as GvisorDriver;
     const recovering = restarted.recover(id);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await driver.channel(id).call({ op: 'quiesce' });
     expect(await recovering).toBe('running');
-    expect(existsSync(channelFile(id, 'quiesce-asked'))).toBe(false);
+    expect(existsSync(sandboxFile(id, 'quiesce-asked'))).toBe(false);
     const now = Number((await restarted.exec(id, { command: ['cat', '/root/count'] })).stdout.toString());
     await expect.poll(() => count(id)).toBeGreaterThan(now);
   });

@@ -1,17 +1,20 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statfsSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { writeBundleConfig } from '../bundle.js';
 import { DaemonChannel, exitCodeOf } from '../channel.js';
 import { CommandError, mustRun, runCommand } from '../command.js';
@@ -52,6 +55,9 @@ export abstract class OciDriver implements SandboxDriver {
     this.network = new NetworkManager({ ip: tools.ip, nft: tools.nft });
     this.stateKey = createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12);
   }
+
+  /** Whether the sandbox's system calls reach the host's kernel (then a seccomp filter guards it). */
+  protected abstract readonly sharesHostKernel: boolean;
 
   /** The runtime binary and the global flags it needs on every call. */
   protected abstract runtimeArgs(id: string): string[];
@@ -110,10 +116,12 @@ export abstract class OciDriver implements SandboxDriver {
     const work = join(layerDir, 'work');
     const rootfs = join(dir, 'rootfs');
     const bundle = join(dir, 'bundle');
-    const channelDir = this.channelDir(spec.id);
-    rmSync(channelDir, { recursive: true, force: true });
+    rmSync(this.channelDir(spec.id), { recursive: true, force: true });
     for (const path of [layerDir, rootfs, bundle]) mkdirSync(path, { recursive: true });
-    mkdirSync(channelDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.socketDir(spec.id), { recursive: true, mode: 0o700 });
+    mkdirSync(this.controlDir(spec.id), { recursive: true, mode: 0o755 });
+    // What the daemon says in its hello: the host talks to nothing on that socket that cannot say it.
+    this.writeControl(spec.id, 'token', randomBytes(32).toString('hex'));
     try {
       if (spec.limits.diskBytes) {
         const image = join(dir, 'disk.img');
@@ -129,20 +137,22 @@ export abstract class OciDriver implements SandboxDriver {
       );
       await this.mountRootfs(spec.id);
       let network: SandboxNetwork | undefined;
+      const resolvConf = join(dir, 'resolv.conf');
       if (spec.internet) {
         network = await this.network.setup(`${this.name}/${spec.id}`);
         writeFileSync(join(dir, 'network.json'), JSON.stringify(network));
-        // Its resolvers: the host's (the only DNS servers its rules let it reach).
+        // Its resolvers: the host's (the only DNS servers its rules let it reach). Bound read-only over the
+        // sandbox's /etc/resolv.conf rather than written into its root, where a symlink in the layer (a
+        // snapshot's, say) would lead the write anywhere on the host.
         const resolvers = hostNameservers();
-        mkdirSync(join(rootfs, 'etc'), { recursive: true });
-        rmSync(join(rootfs, 'etc/resolv.conf'), { force: true });
         writeFileSync(
-          join(rootfs, 'etc/resolv.conf'),
+          resolvConf,
           resolvers.map((address) => `nameserver ${address}\n`).join('') || '# no resolver reachable\n',
         );
       }
       writeBundleConfig({
         bundleDir: bundle,
+        seccomp: this.sharesHostKernel,
         ...(network ? { netnsPath: network.netnsPath } : {}),
         ...(spec.mounts?.length ? { binds: spec.mounts } : {}),
         rootfs,
@@ -152,7 +162,9 @@ export abstract class OciDriver implements SandboxDriver {
         cgroupsPath: `/runtools/${spec.id}`,
         pidsLimit: this.pidsLimit(spec.limits.maxProcesses),
         daemonDir: dirname(this.tools.daemon),
-        channelDir,
+        socketDir: this.socketDir(spec.id),
+        controlDir: this.controlDir(spec.id),
+        ...(network ? { resolvConf } : {}),
         ...(spec.workdir ? { cwd: spec.workdir } : {}),
       });
       await this.boot(spec.id, spec.snapshot);
@@ -171,16 +183,26 @@ export abstract class OciDriver implements SandboxDriver {
   /** Mounts the sandbox's root: its writable layer over the template's layers. */
   private async mountRootfs(id: string): Promise<void> {
     const dir = this.sandboxDir(id);
-    const upper = this.upperDir(id);
     const { layers } = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as SnapshotSpec;
-    await mustRun(this.tools.mount, [
-      '-t',
-      'overlay',
-      'overlay',
-      '-o',
-      `lowerdir=${layers.join(':')},upperdir=${upper},workdir=${join(dirname(upper), 'work')}`,
-      join(dir, 'rootfs'),
-    ]);
+    // Named relative to the sandbox's directory (symlinks to the template layers, resolved by the kernel at
+    // mount time): the mount options are what a crun sandbox reads in its /proc/self/mountinfo, and they
+    // should not spell out the host's data directory and template cache.
+    rmSync(join(dir, 'layers'), { recursive: true, force: true });
+    mkdirSync(join(dir, 'layers'));
+    for (const [index, layer] of layers.entries()) symlinkSync(layer, join(dir, 'layers', String(index)));
+    const layerDir = relative(dir, dirname(this.upperDir(id))) || '.';
+    await mustRun(
+      this.tools.mount,
+      [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${layers.map((_, index) => `layers/${index}`).join(':')},upperdir=${join(layerDir, 'upper')},workdir=${join(layerDir, 'work')}`,
+        'rootfs',
+      ],
+      { cwd: dir },
+    );
   }
 
   /**
@@ -293,7 +315,7 @@ export abstract class OciDriver implements SandboxDriver {
    * leaves the daemon about to act on it, which only this note tells the next one (see `leftQuiesced`).
    */
   protected async askDaemonToQuiesce(id: string): Promise<void> {
-    const asked = join(this.channelDir(id), quiesceAsked);
+    const asked = join(this.sandboxDir(id), quiesceAsked);
     writeFileSync(asked, '');
     try {
       await this.channel(id).call({ op: 'quiesce' });
@@ -306,38 +328,83 @@ export abstract class OciDriver implements SandboxDriver {
 
   /** Waits until the daemon has closed its listener and every connection (it writes a file when it has). */
   protected async daemonQuiesced(id: string, timeoutMs = 10_000): Promise<void> {
-    const marker = join(this.channelDir(id), 'quiesced');
     const deadline = performance.now() + timeoutMs;
-    while (!existsSync(marker)) {
+    while (!this.quiescedMarker(id)) {
       if (performance.now() > deadline) throw new Error(`the daemon of sandbox ${id} did not quiesce`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
 
-  /** Tells a quiesced daemon to listen again (see daemon/quiesce.go) and waits for it. */
+  /**
+   * Whether the daemon's quiesced marker is there. It is in the directory the sandbox writes, so it is only
+   * looked at (lstat: a symlink is not followed, and is no marker); what the sandbox says there only decides
+   * whether its own daemon is woken.
+   */
+  protected quiescedMarker(id: string): boolean {
+    try {
+      return lstatSync(join(this.socketDir(id), 'quiesced')).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Tells a quiesced daemon to listen again (see daemon/quiesce.go): a new value in its control directory's
+   * resume file, which it waits for; then waits for the daemon.
+   */
   protected async wakeDaemon(id: string): Promise<void> {
-    writeFileSync(join(this.channelDir(id), 'resume'), '');
-    await this.channel(id).ready(30_000);
-    rmSync(join(this.channelDir(id), quiesceAsked), { force: true });
+    this.writeControl(id, 'resume', randomBytes(16).toString('hex'));
+    await this.channel(id)
+      .ready(30_000)
+      .catch((error: Error) => {
+        // What tells a daemon that never woke from one that woke and failed to listen, when this is all we see.
+        error.message += ` (after the wake-up: the daemon's quiesced marker is ${this.quiescedMarker(id) ? 'still there' : 'gone'})`;
+        throw error;
+      });
+    rmSync(join(this.sandboxDir(id), quiesceAsked), { force: true });
+  }
+
+  /** Replaces a file of the control directory (host-only writable; the sandbox sees it read-only) at once. */
+  private writeControl(id: string, name: string, content: string): void {
+    const path = join(this.controlDir(id), name);
+    writeFileSync(`${path}.new`, content, { mode: 0o644 });
+    renameSync(`${path}.new`, path);
   }
 
   /** The connection to the sandbox's daemon (made on first use, and again after the control plane restarts). */
   channel(id: string): DaemonChannel {
     let channel = this.channels.get(id);
     if (!channel) {
-      channel = new DaemonChannel(join(this.channelDir(id), 'daemon.sock'));
+      let token = '';
+      try {
+        token = readFileSync(join(this.controlDir(id), 'token'), 'utf8').trim();
+      } catch {
+        // A sandbox that is gone: the channel refuses to connect (an empty token matches no daemon).
+      }
+      channel = new DaemonChannel(join(this.socketDir(id), 'daemon.sock'), token);
       this.channels.set(id, channel);
     }
     return channel;
   }
 
   /**
-   * The host directory bound at /.runtools/run, holding the daemon's socket. Kept under /run/runtools rather
-   * than the state directory: a Unix socket path has to fit in 108 bytes.
+   * The sandbox's host-only directory for its channel, under /run/runtools rather than the state directory (a
+   * Unix socket path has to fit in 108 bytes). Nothing in it is bound into the sandbox but its two
+   * subdirectories, `socketDir` and `controlDir`.
    */
   protected channelDir(id: string): string {
     this.sandboxDir(id);
     return join(channelRoot, this.stateKey, id);
+  }
+
+  /** Bound read-write at /.runtools/run: the daemon's socket and its quiesced marker. The sandbox writes here. */
+  protected socketDir(id: string): string {
+    return join(this.channelDir(id), 'sock');
+  }
+
+  /** Bound read-only at /.runtools/ctl: the daemon's token and the host's wake-ups. Only the host writes here. */
+  protected controlDir(id: string): string {
+    return join(this.channelDir(id), 'ctl');
   }
 
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {
@@ -405,7 +472,7 @@ export abstract class OciDriver implements SandboxDriver {
   async resume(id: string): Promise<void> {
     await mustRunIn(this, ['resume', id]);
     // Frozen mid-snapshot by a control plane that then stopped: its daemon still waits to be woken.
-    if (existsSync(join(this.channelDir(id), 'quiesced'))) await this.wakeDaemon(id);
+    if (this.quiescedMarker(id)) await this.wakeDaemon(id);
   }
 
   async recover(id: string): Promise<RuntimeState | 'saved'> {
@@ -426,9 +493,8 @@ export abstract class OciDriver implements SandboxDriver {
    * marker in time means the request never left (the caller died before sending it).
    */
   private async leftQuiesced(id: string): Promise<boolean> {
-    const dir = this.channelDir(id);
-    const asked = join(dir, quiesceAsked);
-    if (existsSync(join(dir, 'quiesced'))) return true;
+    const asked = join(this.sandboxDir(id), quiesceAsked);
+    if (this.quiescedMarker(id)) return true;
     if (!existsSync(asked)) return false;
     // A daemon reads a request within milliseconds, or a second on a loaded machine.
     const quiesced = await this.daemonQuiesced(id, 3000).then(
@@ -481,7 +547,7 @@ export function snapshotSpec(snapshot: string): SnapshotSpec {
   return JSON.parse(readFileSync(join(snapshot, 'spec.json'), 'utf8')) as SnapshotSpec;
 }
 
-/** The host's note that it asked the daemon to quiesce, in the channel directory beside the daemon's own files. */
+/** The host's note that it asked the daemon to quiesce, in the sandbox's own (host-only) directory. */
 const quiesceAsked = 'quiesce-asked';
 
 /** Runtime subcommands that change a sandbox's state (never in the argv of the sandbox's own processes). */

@@ -6,6 +6,7 @@ import { OciDriver } from '../oci-driver.js';
  */
 export class ContainerDriver extends OciDriver {
   readonly name = 'container' as const;
+  protected readonly sharesHostKernel = true;
 
   constructor(
     stateDir: string,

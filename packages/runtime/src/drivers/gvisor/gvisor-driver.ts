@@ -13,6 +13,7 @@ import { copyLayer, mustRunIn, OciDriver } from '../oci-driver.js';
  */
 export class GvisorDriver extends OciDriver {
   readonly name = 'gvisor' as const;
+  protected readonly sharesHostKernel = false;
 
   constructor(
     stateDir: string,
@@ -178,7 +179,7 @@ export class GvisorDriver extends OciDriver {
       if (state !== 'missing') await this.runtimeCall(id, ['delete', '--force', id]);
       return 'saved';
     }
-    if (state === 'paused' && existsSync(join(this.channelDir(id), 'quiesced'))) {
+    if (state === 'paused' && this.quiescedMarker(id)) {
       await this.thaw(id);
       return 'running';
     }
