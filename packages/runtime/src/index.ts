@@ -14,6 +14,7 @@ export {
   type WatchEvent,
 } from './channel.js';
 export { CommandError, type CommandResult, mustRun, type RunningCommand, runCommand, spawnCommand } from './command.js';
+export { ConfinedTree, type TreeEntry, type TreeUsage } from './confined-tree.js';
 export { availableDrivers, type DriverReport, doctor } from './doctor.js';
 export type {
   DriverName,
