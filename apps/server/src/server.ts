@@ -63,6 +63,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const boot = await bootstrap(db.kysely, config.dataDir, config.adminKey);
     const templates = new TemplateService(db.kysely, {
       rootfsDir: config.rootfsDir,
+      buildDir: join(config.dataDir, 'template-builds'),
+      runtime: config.runtime,
       defaultTemplate: config.defaultTemplate,
       logger,
     });

@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mustRun, runCommand, spawnCommand } from './command.js';
+import type { SandboxDriver } from './driver.js';
 import { ensureBaseRootfs } from './rootfs.js';
+import { OutputLines, processAlive, TemplateSandbox, templateBuildTimeoutMs } from './template-sandbox.js';
 
 /**
  * What a template adds to its base: Debian packages, commands run as root inside it, files, and what every
@@ -14,11 +16,14 @@ export interface TemplateSpec {
   base: string;
   /** Debian bookworm packages (apt-get install --no-install-recommends). */
   packages?: readonly string[];
-  /** Shell commands run in the template as root after the packages, in order (the network is the host's). */
+  /** Shell commands run in the template as root after the packages, in order (with internet egress). */
   commands?: readonly string[];
   /** Files written into the template: absolute path → text content. */
   files?: Readonly<Record<string, string>>;
-  /** npm registry tarballs unpacked into the template: used for runtimes Debian 12 does not ship. */
+  /**
+   * npm registry tarballs unpacked into the template: used for runtimes Debian 12 does not ship. Built-in
+   * templates only (the host fetches and unpacks them).
+   */
   npmTarballs?: readonly { spec: string; into: string }[];
   env?: Readonly<Record<string, string>>;
   workdir?: string;
@@ -112,24 +117,38 @@ export interface BuiltTemplate {
 
 const marker = '.runtools-layer';
 
-/**
- * Builds templates as overlay layers over the minbase root, each built once and cached under a name that
- * includes a hash of its spec (a changed spec builds a new layer). A layer is built in a temporary directory
- * and renamed into place when complete; concurrent requests for one template share one build.
- */
 export type TemplateLookup = (name: string) => TemplateSpec | undefined | Promise<TemplateSpec | undefined>;
 
 /** Built-in templates by name (aliases resolved); `minimal` has no spec. */
 export const builtinLookup: TemplateLookup = (name) => builtinTemplates[templateAliases[name] ?? name]?.spec;
 
+/** Whether a spec is one of ours (the very object, not an equal one a caller stored): trusted input. */
+function isBuiltinSpec(spec: TemplateSpec): boolean {
+  return Object.values(builtinTemplates).some((template) => template.spec === spec);
+}
+
+/**
+ * Builds templates as overlay layers over the minbase root, each built once and cached under a name that
+ * includes a hash of its spec (a changed spec builds a new layer). A layer is built in a temporary directory
+ * and renamed into place when complete; concurrent requests for one template share one build.
+ *
+ * A custom template (a caller's spec) is built in a sandbox of the platform's driver (see template-sandbox.ts);
+ * the built-in ones, our own specs on our own bases, are built on the host, in a chroot, which is faster.
+ */
 export class TemplateBuilder {
   private readonly building = new Map<string, Promise<BuiltTemplate>>();
+  private leftoversGone: Promise<void> | undefined;
 
   constructor(
     private readonly options: {
       cacheDir: string;
       debootstrap: string;
       unshare: string;
+      /**
+       * Where custom templates are built: a sandbox driver, and a host-only directory noting its build
+       * sandboxes. Without it, only built-in templates can be built.
+       */
+      sandbox?: { driver: SandboxDriver; recordDir: string } | undefined;
     },
   ) {}
 
@@ -214,6 +233,63 @@ export class TemplateBuilder {
   ): Promise<void> {
     onProgress?.(`building template ${name} on ${spec.base}`);
     const work = `${path}.build-${process.pid}-${Date.now()}`;
+    try {
+      const layer = isBuiltinSpec(spec)
+        ? await this.buildOnHost(spec, parent, work, onProgress)
+        : await this.buildInSandbox(spec, parent, work, onProgress);
+      // A layer built in a sandbox may hold anything at this name, a symlink to a host file included: it goes,
+      // and the marker is created anew (O_EXCL follows no symlink).
+      rmSync(join(layer, marker), { recursive: true, force: true });
+      writeFileSync(join(layer, marker), `${JSON.stringify({ name, spec, builtAt: new Date().toISOString() })}\n`, {
+        flag: 'wx',
+      });
+      try {
+        renameSync(layer, path);
+      } catch (error) {
+        if (!existsSync(join(path, marker))) throw error;
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    onProgress?.(`template ${name} is ready`);
+  }
+
+  /**
+   * A custom template's layer, built in a sandbox on its base's layers: packages and commands run by the
+   * sandbox's daemon, files written by it, and the sandbox's writable layer taken once it is stopped.
+   */
+  private async buildInSandbox(
+    spec: TemplateSpec,
+    parent: BuiltTemplate,
+    work: string,
+    onProgress: ((line: string) => void) | undefined,
+  ): Promise<string> {
+    const sandbox = this.options.sandbox;
+    if (!sandbox) throw new Error('custom templates are built in a sandbox, and no sandbox runtime is available here');
+    if (spec.npmTarballs?.length) throw new Error('npmTarballs are for built-in templates only');
+    this.leftoversGone ??= TemplateSandbox.destroyLeftovers(sandbox.driver, sandbox.recordDir);
+    await this.leftoversGone;
+    const box = await TemplateSandbox.start(sandbox.driver, sandbox.recordDir, parent.layers);
+    try {
+      if (spec.packages?.length) await box.run(aptInstall, spec.packages, onProgress);
+      for (const [file, content] of Object.entries(spec.files ?? {})) await box.writeFile(file, content);
+      for (const command of spec.commands ?? []) {
+        onProgress?.(`$ ${command}`);
+        await box.run(command, [], onProgress);
+      }
+      return await box.finish(join(work, 'snapshot'));
+    } finally {
+      await box.destroy();
+    }
+  }
+
+  /** A built-in template's layer (a trusted spec on trusted layers), built on the host in a chroot. */
+  private async buildOnHost(
+    spec: TemplateSpec,
+    parent: BuiltTemplate,
+    work: string,
+    onProgress: ((line: string) => void) | undefined,
+  ): Promise<string> {
     const upper = join(work, 'upper');
     const merged = join(work, 'merged');
     for (const dir of [upper, join(work, 'work'), merged]) mkdirSync(dir, { recursive: true });
@@ -229,14 +305,7 @@ export class TemplateBuilder {
       // Name resolution for apt and npm inside: the host's.
       if (existsSync('/etc/resolv.conf'))
         writeFileSync(join(merged, 'etc/resolv.conf'), readFileSync('/etc/resolv.conf'));
-      if (spec.packages?.length) {
-        await this.chroot(
-          merged,
-          'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" && apt-get clean && rm -rf /var/lib/apt/lists/*',
-          [...spec.packages],
-          onProgress,
-        );
-      }
+      if (spec.packages?.length) await this.chroot(merged, aptInstall, [...spec.packages], onProgress);
       for (const tarball of spec.npmTarballs ?? []) await this.unpackNpm(merged, tarball, onProgress);
       for (const [file, content] of Object.entries(spec.files ?? {})) {
         const target = join(merged, file);
@@ -248,21 +317,10 @@ export class TemplateBuilder {
         await this.chroot(merged, command, [], onProgress);
       }
       writeFileSync(join(merged, 'etc/resolv.conf'), '');
-    } catch (error) {
-      await runCommand('umount', [merged]);
-      rmSync(work, { recursive: true, force: true });
-      throw error;
-    }
-    await runCommand('umount', [merged]);
-    writeFileSync(join(upper, marker), `${JSON.stringify({ name, spec, builtAt: new Date().toISOString() })}\n`);
-    try {
-      renameSync(upper, path);
-    } catch (error) {
-      if (!existsSync(join(path, marker))) throw error;
     } finally {
-      rmSync(work, { recursive: true, force: true });
+      await runCommand('umount', [merged]);
     }
-    onProgress?.(`template ${name} is ready`);
+    return upper;
   }
 
   /** Runs a shell command as root inside the template being built, with /proc, /dev and /sys mounted. */
@@ -275,27 +333,16 @@ export class TemplateBuilder {
       'mount -t sysfs sysfs "$root/sys"',
       `exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 /bin/sh -c "$0" template "$@"`,
     ].join('\n');
-    const output: string[] = [];
-    let partial = '';
-    const onOutput = (chunk: Buffer) => {
-      const text = partial + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        output.push(line);
-        if (output.length > 200) output.shift();
-        onProgress?.(line);
-      }
-    };
+    const output = new OutputLines(onProgress);
+    const onOutput = (chunk: Buffer) => output.add(chunk);
     const running = spawnCommand(
       this.options.unshare,
       ['--mount', '--propagation', 'private', '--fork', '/bin/sh', '-c', setup, script, root, ...args],
-      { onStdout: onOutput, onStderr: onOutput, timeoutMs: 30 * 60_000 },
+      { onStdout: onOutput, onStderr: onOutput, timeoutMs: templateBuildTimeoutMs },
     );
     const exitCode = await running.done;
-    if (exitCode !== 0) {
-      throw new Error(`template command failed (exit ${exitCode}): ${script}\n${output.slice(-20).join('\n')}`);
-    }
+    output.flush();
+    if (exitCode !== 0) throw new Error(`template command failed (exit ${exitCode}): ${script}\n${output.last(20)}`);
   }
 
   /** Unpacks a package from the npm registry (fetched by the host's npm) into the template. */
@@ -348,14 +395,9 @@ async function acquireBuildLock(
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Installs the packages given as arguments, leaving no package lists or archives in the layer. */
+const aptInstall =
+  'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" && apt-get clean && rm -rf /var/lib/apt/lists/*';
 
 function specHash(spec: TemplateSpec, below = ''): string {
   return createHash('sha256').update(JSON.stringify(spec)).update(below).digest('hex').slice(0, 12);

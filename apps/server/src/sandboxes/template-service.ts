@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import {
+  availableDrivers,
   type BuiltTemplate,
   builtinLookup,
   builtinTemplates,
+  type DriverName,
   hostTools,
   TemplateBuilder,
   type TemplateLookup,
@@ -25,8 +28,9 @@ interface CustomTemplate {
 
 /**
  * Templates: the built-in ones and each org's own (stored as specs), built on demand into cached overlay
- * layers by the runtime's TemplateBuilder. A build in progress is shared by everyone who needs it; its
- * progress lines go to every follower.
+ * layers by the runtime's TemplateBuilder. An org's own templates are built in sandboxes of the server's
+ * runtime (their own driver instance, state under `buildDir`). A build in progress is shared by everyone
+ * who needs it; its progress lines go to every follower.
  */
 export class TemplateService {
   private readonly builder: TemplateBuilder | undefined;
@@ -36,14 +40,24 @@ export class TemplateService {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly options: { rootfsDir: string; defaultTemplate: string; logger: Logger },
+    private readonly options: {
+      rootfsDir: string;
+      /** Host-only directory for the build sandboxes' state. */
+      buildDir: string;
+      /** The runtime custom templates are built in: the one sandboxes get by default. */
+      runtime: DriverName;
+      defaultTemplate: string;
+      logger: Logger;
+    },
   ) {
     const tools = hostTools();
     if (tools.debootstrap && tools.unshare) {
+      const driver = availableDrivers(options.buildDir, tools).drivers[options.runtime];
       this.builder = new TemplateBuilder({
         cacheDir: options.rootfsDir,
         debootstrap: tools.debootstrap,
         unshare: tools.unshare,
+        sandbox: driver ? { driver, recordDir: join(options.buildDir, 'building') } : undefined,
       });
     } else {
       this.unavailable = 'debootstrap (or unshare) is not installed, so no template can be built here';

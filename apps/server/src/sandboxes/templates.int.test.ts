@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConflictError, NotFoundError, RunTools, ValidationError } from '@runtools/sdk';
 import { describe, expect, it } from 'vitest';
 import { useSandboxServer } from '../../../../test/support/server.js';
@@ -105,6 +108,82 @@ describe('templates', () => {
       expect((await fixture.rt.templates.list()).map((item) => item.name)).toEqual(
         expect.arrayContaining(['jq-tools', 'jq-more']),
       );
+    },
+    buildTimeout,
+  );
+
+  it(
+    "runs a custom template's commands in a sandbox: neither the host's files nor its loopback are in reach",
+    async () => {
+      const hostFile = join(tmpdir(), `runtools-template-escape-${run}`);
+      rmSync(hostFile, { force: true });
+      const port = new URL(fixture.server.url).port;
+      await fixture.rt.templates.create({
+        name: 'escape-attempts',
+        base: 'minimal',
+        commands: [
+          // As host root in the host's pid namespace, /proc/<pid>/root is the host's root directory.
+          `for p in /proc/[0-9]*; do echo pwned 2>/dev/null > $p/root${hostFile} && break; done; true`,
+          // In the host's network namespace, the control plane listens on this loopback port.
+          `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null && echo reached > /etc/reached-control-plane || true`,
+          'echo ran > /etc/escape-ran',
+        ],
+      });
+      await fixture.rt.templates.build('escape-attempts');
+      try {
+        expect(existsSync(hostFile)).toBe(false);
+      } finally {
+        rmSync(hostFile, { force: true });
+      }
+      const box = await sandbox('escape-attempts');
+      const result = await box.exec('cat /etc/escape-ran; ls /etc/reached-control-plane');
+      expect(result.stdout).toBe('ran\n');
+      expect(result.stderr).toMatch(/No such file/);
+    },
+    buildTimeout,
+  );
+
+  it(
+    'never writes on the host through a symlink a template made: in its own build or in a child template',
+    async () => {
+      // Host directories a template points symlinks at. Not under /tmp: a build sandbox has a tmpfs there,
+      // and the template keeps, inside, the copies its symlinks lead to.
+      const hostConf = mkdtempSync('/var/tmp/runtools-template-conf-');
+      const hostEtc = mkdtempSync('/var/tmp/runtools-template-etc-');
+      try {
+        await fixture.rt.templates.create({
+          name: 'link-parent',
+          base: 'minimal',
+          files: { '/srv/conf/first.txt': `first ${run}\n` },
+          commands: [
+            `mkdir -p ${hostConf} && cp -a /srv/conf/. ${hostConf}/ && rm -rf /srv/conf && ln -s ${hostConf} /srv/conf`,
+            // Where /etc cannot be moved (a file bound over one of its files), the attempt is moot.
+            `mkdir -p ${hostEtc} && cp -a /etc/. ${hostEtc}/ && { mv /etc /etc.moved && ln -s ${hostEtc} /etc || true; }`,
+            // The layer's marker, which the host writes after the build.
+            `ln -s ${hostConf}/marker /.runtools-layer`,
+          ],
+        });
+        await fixture.rt.templates.build('link-parent');
+        expect([...readdirSync(hostConf), ...readdirSync(hostEtc)]).toEqual([]);
+
+        await fixture.rt.templates.create({
+          name: 'link-child',
+          base: 'link-parent',
+          files: { '/srv/conf/child.txt': 'from the child\n', '/etc/child.conf': 'child etc\n' },
+        });
+        await fixture.rt.templates.build('link-child');
+        expect([...readdirSync(hostConf), ...readdirSync(hostEtc)]).toEqual([]);
+
+        // The files went where the template's own symlinks lead, inside it.
+        const box = await sandbox('link-child');
+        const result = await box.exec(
+          `cat /srv/conf/first.txt /srv/conf/child.txt /etc/child.conf && readlink /srv/conf && ls ${hostConf}`,
+        );
+        expect(result.stdout).toBe(`first ${run}\nfrom the child\nchild etc\n${hostConf}\nchild.txt\nfirst.txt\n`);
+      } finally {
+        rmSync(hostConf, { recursive: true, force: true });
+        rmSync(hostEtc, { recursive: true, force: true });
+      }
     },
     buildTimeout,
   );
