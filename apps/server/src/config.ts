@@ -1,7 +1,8 @@
-import { homedir } from 'node:os';
+import { availableParallelism, homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { type BuiltinProvider, builtinProviders } from './agents/models.js';
+import { parseByteSize } from './sandboxes/byte-size.js';
 
 /** Server settings: flags win over environment variables, which win over the embedded defaults. */
 export const ServerConfig = z.object({
@@ -25,6 +26,12 @@ export const ServerConfig = z.object({
     .int()
     .min(1024)
     .max(1024 * 1024 * 1024),
+  /** The most vCPUs and memory one sandbox may ask for (default: this host's cores and memory). */
+  maxSandboxVcpus: z.coerce.number().min(0.1).max(1024),
+  maxSandboxMemoryBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024 ** 2),
   /** Largest file upload into a sandbox (streamed, so not bounded by the JSON body limit). */
   maxUploadBytes: z.coerce.number().int().min(1024),
   /** How often idle sandboxes are looked for (and paused), in milliseconds. */
@@ -76,6 +83,8 @@ export function defaultDataDir(): string {
 const settingSources: Record<string, string> = {
   'workspaceStorage.kind': 'RUNTOOLS_WORKSPACE_STORAGE: local or s3',
   devDomain: 'RUNTOOLS_DEV_DOMAIN',
+  maxSandboxVcpus: 'RUNTOOLS_MAX_SANDBOX_VCPUS',
+  maxSandboxMemoryBytes: 'RUNTOOLS_MAX_SANDBOX_MEMORY: bytes or a size such as 8GiB',
   sshPort: 'RUNTOOLS_SSH_PORT',
   exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
@@ -117,6 +126,8 @@ export function resolveServerConfig(
     rateLimitPerMinute: env.RUNTOOLS_RATE_LIMIT_PER_MINUTE ?? 6000,
     idleSweepMs: env.RUNTOOLS_IDLE_SWEEP_MS ?? 5000,
     maxUploadBytes: env.RUNTOOLS_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3,
+    maxSandboxVcpus: env.RUNTOOLS_MAX_SANDBOX_VCPUS || availableParallelism(),
+    maxSandboxMemoryBytes: env.RUNTOOLS_MAX_SANDBOX_MEMORY ? sizeOrBytes(env.RUNTOOLS_MAX_SANDBOX_MEMORY) : totalmem(),
     devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
     sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
@@ -151,6 +162,16 @@ export function resolveServerConfig(
     throw new ConfigError(`invalid server setting ${path}${source ? ` (${source})` : ''}: ${issue?.message}`);
   }
   return parsed.data;
+}
+
+/** `8GiB`, `512MB` or a number of bytes; anything else is left for the schema to refuse. */
+function sizeOrBytes(text: string): number | string {
+  if (/^\d+$/.test(text.trim())) return Number(text);
+  try {
+    return parseByteSize(text);
+  } catch {
+    return text;
+  }
 }
 
 export class ConfigError extends Error {

@@ -71,7 +71,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const storage =
       config.workspaceStorage.kind === 's3'
         ? await S3WorkspaceStorage.open(config.dataDir, config.workspaceStorage)
-        : new LocalWorkspaceStorage(join(config.dataDir, 'workspaces'));
+        : new LocalWorkspaceStorage(join(config.dataDir, 'workspaces'), join(config.dataDir, 'workspace-files'));
     const workspaces = new WorkspaceService(db.kysely, storage);
     const sandboxes = new SandboxService(db.kysely, {
       dataDir: config.dataDir,
@@ -80,6 +80,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       templates,
       workspaces,
       maxUploadBytes: config.maxUploadBytes,
+      maxVcpus: config.maxSandboxVcpus,
+      maxMemoryBytes: config.maxSandboxMemoryBytes,
       logger,
     });
     await sandboxes.recover();
@@ -173,9 +175,16 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     server.on('upgrade', (request, socket, head) => {
       upgraded.add(socket);
       socket.once('close', () => upgraded.delete(socket));
-      if (devUrls.isDevHost(request.headers.host)) void devUrls.upgrade(request, socket, head);
-      else if (terminals.sandboxOf(request.url)) void terminals.upgrade(request, socket, head);
-      else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      // Whatever the peer does to an upgraded socket (a reset, garbage) ends that socket, never the process.
+      socket.on('error', () => socket.destroy());
+      try {
+        if (devUrls.isDevHost(request.headers.host)) void devUrls.upgrade(request, socket, head);
+        else if (terminals.sandboxOf(request.url)) void terminals.upgrade(request, socket, head);
+        else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      } catch (error) {
+        logger.warn({ err: error }, 'upgrade refused');
+        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      }
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -225,6 +234,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
             });
             server.closeIdleConnections();
           });
+          storage.close();
           await db.close();
           removePidFile(config.dataDir);
           logger.info('server stopped');

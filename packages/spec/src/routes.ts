@@ -32,6 +32,7 @@ import { Member, MemberAdded, MemberAddRequest, MemberList, MemberParams, Member
 import { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
 import { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 import {
+  maxFileWriteBase64,
   Sandbox,
   SandboxBranchRequest,
   SandboxCreateRequest,
@@ -713,6 +714,8 @@ export const routes = {
     params: SandboxParams,
     body: SandboxFileWrite,
     response: SandboxPathResult,
+    // Its content, the path (escaped, up to 6 bytes a character) and the JSON around them.
+    maxBodyBytes: maxFileWriteBase64 + 64 * 1024,
     status: 200,
   }),
   sandboxFilesDownload: route({

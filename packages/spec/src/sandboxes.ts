@@ -57,8 +57,15 @@ export const SandboxCreateRequest = z
       .optional(),
     resources: z
       .object({
-        vcpus: z.number().min(0.1).max(64).optional(),
-        memory: ByteSize.optional(),
+        vcpus: z
+          .number()
+          .min(0.1)
+          .max(64)
+          .optional()
+          .meta({ description: "at most the server's per-sandbox ceiling (default: its host's cores)" }),
+        memory: ByteSize.optional().meta({
+          description: "e.g. 2GB; at least 64MiB, at most the server's per-sandbox ceiling (default 1GiB)",
+        }),
         disk: ByteSize.optional().meta({ description: 'size of its writable layer, e.g. 10GB; default unlimited' }),
       })
       .strict()
@@ -141,8 +148,10 @@ export const SandboxFile = z
   .object({ path: z.string(), content: z.base64(), size: z.number().int() })
   .meta({ id: 'SandboxFile', description: 'content is base64' });
 export type SandboxFile = z.infer<typeof SandboxFile>;
+/** The most base64 a JSON file write carries (48 MiB of bytes); larger files go through the streamed upload. */
+export const maxFileWriteBase64 = 64 * 1024 * 1024;
 export const SandboxFileWrite = z
-  .object({ path: SandboxPath, content: z.base64().max(64 * 1024 * 1024) })
+  .object({ path: SandboxPath, content: z.base64().max(maxFileWriteBase64) })
   .strict()
   .meta({ description: 'content is base64; parent directories are created' });
 export type SandboxFileWrite = z.input<typeof SandboxFileWrite>;

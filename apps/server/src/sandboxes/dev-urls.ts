@@ -425,6 +425,11 @@ export class DevUrls {
     try {
       const { target, path, orgId } = await this.admit(request);
       const tunnel = await this.tunnel(orgId, target);
+      // The client went away while the tunnel opened: nothing would ever close it.
+      if (socket.destroyed) {
+        tunnel.destroy();
+        return;
+      }
       const headers = DevUrls.forwardedHeaders(request);
       let head_ = `${request.method} ${path} HTTP/${request.httpVersion}\r\n`;
       for (let index = 0; index < headers.length; index += 2) head_ += `${headers[index]}: ${headers[index + 1]}\r\n`;

@@ -42,6 +42,7 @@ import { EventQueue } from './event-queue.js';
 import type { TemplateService } from './template-service.js';
 
 const defaultMemoryBytes = 1024 ** 3;
+const minMemoryBytes = 64 * 1024 ** 2;
 const defaultVcpus = 1;
 const defaultExecTimeoutMs = 60_000;
 /** Seconds without activity before a sandbox is paused (Daytona's auto-stop default is 15 minutes). */
@@ -202,6 +203,9 @@ export class SandboxService {
       workspaces: WorkspaceService;
       /** Largest file upload, in bytes. */
       maxUploadBytes: number;
+      /** The most one sandbox may ask for (the host's capacity unless configured lower). */
+      maxVcpus: number;
+      maxMemoryBytes: number;
       logger: Logger;
     },
   ) {
@@ -862,8 +866,8 @@ export class SandboxService {
       status: 'creating',
       status_reason: null,
       metadata: JSON.stringify(body.metadata ?? {}),
-      vcpus: body.resources?.vcpus ?? defaultVcpus,
-      memory_bytes: body.resources?.memory ? parseByteSize(body.resources.memory) : defaultMemoryBytes,
+      vcpus: this.vcpus(body.resources?.vcpus),
+      memory_bytes: this.memoryBytes(body.resources?.memory),
       idle_timeout: body.idleTimeout ?? defaultIdleTimeoutSeconds,
       auto_resume: body.autoResume ? 1 : 0,
       internet: body.network?.internet ? 1 : 0,
@@ -884,6 +888,35 @@ export class SandboxService {
         start: template.start,
       };
     });
+  }
+
+  /** The vCPUs asked for, within what one sandbox may have. */
+  private vcpus(asked: number | undefined): number {
+    const vcpus = asked ?? defaultVcpus;
+    if (vcpus > this.options.maxVcpus)
+      throw new ApiError(
+        'resource_limit_exceeded',
+        `a sandbox may have at most ${this.options.maxVcpus} vCPUs here; asked for ${vcpus}`,
+        { field: 'resources.vcpus', limit: this.options.maxVcpus },
+      );
+    return vcpus;
+  }
+
+  /** The memory asked for: at least 64 MiB (no runtime starts in less), at most what one sandbox may have. */
+  private memoryBytes(asked: string | undefined): number {
+    if (asked === undefined) return Math.min(defaultMemoryBytes, this.options.maxMemoryBytes);
+    const bytes = parseByteSize(asked);
+    if (bytes < minMemoryBytes)
+      throw new ApiError('validation_failed', `invalid body.resources.memory: at least 64MiB, got ${asked}`, {
+        field: 'resources.memory',
+      });
+    if (bytes > this.options.maxMemoryBytes)
+      throw new ApiError(
+        'resource_limit_exceeded',
+        `a sandbox may have at most ${this.options.maxMemoryBytes} bytes of memory here; asked for ${asked}`,
+        { field: 'resources.memory', limit: this.options.maxMemoryBytes },
+      );
+    return bytes;
   }
 
   /**

@@ -5,16 +5,22 @@ import ssh2, { type Attributes, type SFTPWrapper } from 'ssh2';
 // ssh2 is CommonJS whose exports Node cannot list for named ESM imports.
 const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
 const home = '/root';
+const maxReadBytes = 256 * 1024;
+const maxQueuedBytes = 64 * 1024 * 1024;
 const typeBits = { file: 0o100000, dir: 0o040000, symlink: 0o120000, other: 0 } as const;
 
 /** Chunks handed to the daemon's streamed write as SFTP WRITE requests arrive. */
 class ChunkQueue implements AsyncIterable<Buffer> {
   private readonly chunks: Buffer[] = [];
   private ended = false;
+  private failure: Error | undefined;
   private wake: (() => void) | undefined;
+  /** Bytes received and not yet handed on. */
+  bytes = 0;
 
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
+    this.bytes += chunk.length;
     this.wake?.();
   }
 
@@ -23,11 +29,22 @@ class ChunkQueue implements AsyncIterable<Buffer> {
     this.wake?.();
   }
 
+  /** The upload stops with this error (the file is not put in place). */
+  fail(error: Error): void {
+    this.failure = error;
+    this.chunks.length = 0;
+    this.bytes = 0;
+    this.wake?.();
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
     for (;;) {
+      if (this.failure) throw this.failure;
       const chunk = this.chunks.shift();
-      if (chunk) yield chunk;
-      else if (this.ended) return;
+      if (chunk) {
+        this.bytes -= chunk.length;
+        yield chunk;
+      } else if (this.ended) return;
       else await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -98,6 +115,15 @@ export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChanne
     sftp.status(reqid, code, (error as Error).message);
   };
   const attempt = (reqid: number, work: () => Promise<void>) => void work().catch((error) => fail(reqid, error));
+  // A client that breaks the SFTP protocol (a bad length, an unknown packet type): ssh2 reports it here and
+  // closes the channel; an 'error' without a listener would end the process.
+  sftp.on('error', () => {});
+  // Uploads the client left open end with it, unfinished: the sandbox drops them rather than waiting forever.
+  sftp.on('close', () => {
+    for (const handle of handles.values())
+      if (handle.kind === 'write') handle.queue.fail(new Error('the SFTP session ended before the file was closed'));
+    handles.clear();
+  });
   // The client is done (it ended its side): exit status 0 (scp takes it as its own) and close ours. ssh2's
   // SFTP stream has no public exit(), so the status goes through its protocol object.
   sftp.on('end', () => {
@@ -148,8 +174,10 @@ export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChanne
     // Fetched at once, answered in the order asked: OpenSSH's client cuts a download short (at the first
     // gap) when a server reorders its reads.
     const chunks: Buffer[] = [];
+    // A read is at most 256 KiB, as OpenSSH's server answers (clients read on after a short one): a client's
+    // 4 GiB read must not become 4 GiB held in this process.
     const fetched = channel().then((daemon) =>
-      daemon.readFile(handle.path, (chunk) => chunks.push(chunk), { offset, length }),
+      daemon.readFile(handle.path, (chunk) => chunks.push(chunk), { offset, length: Math.min(length, maxReadBytes) }),
     );
     fetched.catch(() => {});
     handle.replied = handle.replied.then(() =>
@@ -169,6 +197,12 @@ export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChanne
     if (handle.failed) return fail(reqid, handle.failed);
     if (offset !== handle.next)
       return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED, 'writes must follow each other (no seeking)');
+    // A client writing far ahead of the sandbox (OpenSSH keeps about 2 MiB in flight) is stopped, not buffered.
+    if (handle.queue.bytes + data.length > maxQueuedBytes) {
+      handle.failed = new Error(`more than ${maxQueuedBytes} bytes written ahead of the sandbox`);
+      handle.queue.fail(handle.failed);
+      return fail(reqid, handle.failed);
+    }
     handle.next += data.length;
     handle.queue.push(Buffer.from(data));
     sftp.status(reqid, STATUS_CODE.OK);

@@ -9,6 +9,7 @@ import type { Database } from '../db/schema.js';
 import { loginShell } from './access.js';
 import type { SandboxService } from './sandbox-service.js';
 import { serveSftp } from './sftp.js';
+import { isDimension } from './terminal.js';
 
 // ssh2 is CommonJS whose exports Node cannot list for named ESM imports.
 const { Server: SshServer, utils } = ssh2;
@@ -120,22 +121,33 @@ export class SshGateway {
         let pty: { cols: number; rows: number } | undefined;
         let resize: ((cols: number, rows: number) => void) | undefined;
         session.on('pty', (accept, _reject, info) => {
-          pty = { cols: info.cols || 80, rows: info.rows || 24 };
+          pty = { cols: isDimension(info.cols) ? info.cols : 80, rows: isDimension(info.rows) ? info.rows : 24 };
           accept?.();
         });
         session.on('window-change', (accept, _reject, info) => {
-          resize?.(info.cols, info.rows);
+          if (isDimension(info.cols) && isDimension(info.rows)) resize?.(info.cols, info.rows);
           accept?.();
         });
         session.on('env', (accept) => accept?.());
-        const start = (argv: string[], stream: ServerChannel) => {
-          void this.run(org, id, argv, pty, stream).then((running) => {
-            resize = running;
-          });
+        // accept() answers nothing when the client closed the session first.
+        const start = (argv: string[], stream: ServerChannel | undefined) => {
+          if (!stream) return;
+          this.run(org, id, argv, pty, stream).then(
+            (running) => {
+              resize = running;
+            },
+            (error: Error) => {
+              this.logger.warn({ err: error }, 'ssh session failed');
+              stream.close();
+            },
+          );
         };
         session.on('shell', (accept) => start(loginShell, accept()));
         session.on('exec', (accept, _reject, info) => start(['/bin/sh', '-c', info.command], accept()));
-        session.on('sftp', (accept) => serveSftp(accept(), () => this.sandboxes.channelInOrg(org, id)));
+        session.on('sftp', (accept) => {
+          const sftp = accept();
+          if (sftp) serveSftp(sftp, () => this.sandboxes.channelInOrg(org, id));
+        });
         session.on('subsystem', (_accept, reject) => reject());
       });
       client.on('tcpip', (accept, reject, info) => {
@@ -146,6 +158,8 @@ export class SshGateway {
           .then(
             (tunnel) => {
               const stream = accept();
+              // A reset on either side ends this forward, never the process.
+              stream.on('error', () => tunnel.destroy());
               stream.pipe(tunnel).pipe(stream);
               stream.on('close', () => tunnel.destroy());
               tunnel.on('close', () => stream.close());
@@ -165,6 +179,7 @@ export class SshGateway {
     pty: { cols: number; rows: number } | undefined,
     stream: ServerChannel,
   ): Promise<((cols: number, rows: number) => void) | undefined> {
+    stream.on('error', () => {});
     let channel: Awaited<ReturnType<SandboxService['channelInOrg']>>;
     try {
       channel = await this.sandboxes.channelInOrg(orgId, sandboxId);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -17,10 +18,13 @@ const tokenSeconds = 60;
  * sends `{ "type": "resize", "cols", "rows" }`, the server ends with `{ "type": "exit", "exitCode" }`. It is
  * opened with an API key (`X-API-Key` / Bearer, for programs) or a token from
  * `POST /v1/sandboxes/:id/terminal/token` (`?token=`, for browsers, which cannot set headers on a WebSocket),
- * valid for a minute. Closing the socket kills the shell and everything it started.
+ * valid for a minute and for one terminal. Closing the socket kills the shell and everything it started. A
+ * client that breaks the protocol (a frame over 1 MiB, garbage) loses its socket, nothing else.
  */
 export class Terminals {
   private readonly server = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  /** Tokens already used (by their nonce), until they expire: a token opens one terminal. */
+  private readonly usedTokens = new Map<string, number>();
 
   constructor(
     private readonly sandboxes: SandboxService,
@@ -29,9 +33,19 @@ export class Terminals {
     private readonly logger: Logger,
   ) {}
 
-  /** The sandbox a terminal path names, or undefined when the path is not a terminal's. */
+  /** The sandbox a terminal path names, or undefined when the path is not a terminal's (or not a URL at all). */
   sandboxOf(url: string | undefined): string | undefined {
+    if (!URL.canParse(url ?? '/', 'http://x')) return undefined;
     return pathPattern.exec(new URL(url ?? '/', 'http://x').pathname)?.[1];
+  }
+
+  /** Records a token's nonce; false when it was used before (or has none: tokens from before nonces). */
+  private firstUse(claims: Record<string, unknown>): boolean {
+    const now = Date.now();
+    for (const [nonce, expires] of this.usedTokens) if (expires <= now) this.usedTokens.delete(nonce);
+    if (typeof claims.n !== 'string' || this.usedTokens.has(claims.n)) return false;
+    this.usedTokens.set(claims.n, Number(claims.e) * 1000);
+    return true;
   }
 
   async token(auth: AuthContext, sandboxId: string): Promise<{ token: string; expiresAt: string }> {
@@ -39,7 +53,12 @@ export class Terminals {
     await this.sandboxes.get(auth, sandboxId);
     const expires = Math.floor(Date.now() / 1000) + tokenSeconds;
     return {
-      token: signClaims(this.secret, { s: sandboxId, o: auth.orgId, e: expires }),
+      token: signClaims(this.secret, {
+        s: sandboxId,
+        o: auth.orgId,
+        e: expires,
+        n: randomBytes(12).toString('base64url'),
+      }),
       expiresAt: new Date(expires * 1000).toISOString(),
     };
   }
@@ -49,8 +68,8 @@ export class Terminals {
     const token = new URL(request.url ?? '/', 'http://x').searchParams.get('token');
     if (token) {
       const claims = readClaims(this.secret, token);
-      if (claims?.s === sandboxId && typeof claims.o === 'string') return claims.o;
-      throw new ApiError('invalid_api_key', 'the terminal token is invalid or expired; ask for a new one');
+      if (claims?.s === sandboxId && typeof claims.o === 'string' && this.firstUse(claims)) return claims.o;
+      throw new ApiError('invalid_api_key', 'the terminal token is invalid, expired or used; ask for a new one');
     }
     const auth = await this.authenticator.authenticate(
       keyFromHeaders({ get: (name) => [request.headers[name]].flat()[0] }),
@@ -90,16 +109,19 @@ export class Terminals {
       { argv: loginShell, pty: size, env: { TERM: 'xterm-256color' } },
       { onStdout: (chunk) => ws.send(chunk, { binary: true }) },
     );
+    // A protocol error (an oversized or malformed frame): ws closes the socket (1009, 1002…) and reports it
+    // here; an 'error' without a listener would end the process.
+    ws.on('error', (error) => this.logger.debug({ err: error }, 'terminal socket error'));
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) {
         void running.write(data).catch(() => {});
         return;
       }
       try {
-        const message = JSON.parse(data.toString('utf8')) as { type?: string; cols?: number; rows?: number };
-        if (message.type === 'resize' && Number.isInteger(message.cols) && Number.isInteger(message.rows))
-          running.resize(message.cols as number, message.rows as number);
-        else if (message.type === 'input' && typeof (message as { data?: unknown }).data === 'string')
+        const message = JSON.parse(data.toString('utf8')) as { type?: string; cols?: unknown; rows?: unknown } | null;
+        if (message?.type === 'resize' && isDimension(message.cols) && isDimension(message.rows))
+          running.resize(message.cols, message.rows);
+        else if (message?.type === 'input' && typeof (message as { data?: unknown }).data === 'string')
           void running.write((message as { data: string }).data).catch(() => {});
       } catch {
         ws.send(JSON.stringify({ type: 'error', message: 'control messages are JSON: {"type":"resize",...}' }));
@@ -117,4 +139,9 @@ export class Terminals {
       },
     );
   }
+}
+
+/** A terminal width or height a pseudo-terminal takes (the daemon's are 16-bit). */
+export function isDimension(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 1000;
 }

@@ -35,9 +35,10 @@ function mountedAt(path: string): string | undefined {
 export class S3WorkspaceStorage extends LocalWorkspaceStorage {
   private constructor(
     root: string,
+    runDir: string,
     readonly mountPoint: string,
   ) {
-    super(root);
+    super(root, runDir);
   }
 
   static async open(dataDir: string, config: S3StorageConfig): Promise<S3WorkspaceStorage> {
@@ -78,6 +79,6 @@ export class S3WorkspaceStorage extends LocalWorkspaceStorage {
       await runCommand('umount', ['-l', mountPoint]);
       throw new ConfigError(`cannot mount bucket ${config.bucket} from ${config.endpoint}: ${error.message}`);
     });
-    return new S3WorkspaceStorage(root, mountPoint);
+    return new S3WorkspaceStorage(root, join(dataDir, 'workspace-files'), mountPoint);
   }
 }

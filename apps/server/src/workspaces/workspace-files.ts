@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { cp, lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -14,6 +15,27 @@ function invalid(path: string, why: string): ApiError {
   return new ApiError('validation_failed', `invalid path "${path.replace(/\0/g, '\\0')}": ${why}`, {
     path: path.replace(/\0/g, '\\0'),
   });
+}
+
+/**
+ * A move or copy refused by what is already at its target (a directory onto a file or back, a non-empty
+ * directory, a copy onto an existing file): the caller's conflict, not a server failure.
+ */
+function clash(error: NodeJS.ErrnoException, path: string): ApiError | undefined {
+  // A fifo, socket or device a sandbox made: not something a copy makes again.
+  if (error.code === 'ERR_FS_CP_UNKNOWN' || error.code === 'ERR_FS_CP_FIFO_PIPE' || error.code === 'ERR_FS_CP_SOCKET')
+    return new ApiError('validation_failed', `${path}: only files, directories and symlinks are copied`, { path });
+  const codes = [
+    'EEXIST',
+    'ENOTEMPTY',
+    'ENOTDIR',
+    'EISDIR',
+    'ERR_FS_CP_EEXIST',
+    'ERR_FS_CP_DIR_TO_NON_DIR',
+    'ERR_FS_CP_NON_DIR_TO_DIR',
+  ];
+  if (!error.code || !codes.includes(error.code)) return undefined;
+  return new ApiError('file_exists', `${path} exists and cannot be replaced by this`, { path });
 }
 
 /**
@@ -141,7 +163,8 @@ export class WorkspaceFiles {
    */
   async write(path: string, body: AsyncIterable<Uint8Array>, limit: number): Promise<WorkspaceEntry> {
     const { host, clean } = await this.creatable(path, true);
-    const temporary = join(dirname(host), `.${basename(host)}.upload-${process.pid}-${Date.now()}`);
+    // Random: two parts of one form with the same name must not collide on it.
+    const temporary = join(dirname(host), `.${basename(host)}.upload-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       let written = 0;
       const file = createWriteStream(temporary, { flags: 'wx', mode: 0o666 });
@@ -175,7 +198,21 @@ export class WorkspaceFiles {
     limit: number,
   ): Promise<WorkspaceEntry[]> {
     const { clean } = this.lexical(directory);
-    const form = busboy({ headers: { 'content-type': contentType }, limits: { files: 1000, fileSize: limit + 1 } });
+    // The directory first (made, never through a symlink, never a file): a refused one answers before the body
+    // is read, instead of leaving the form waiting on a part nobody reads.
+    await this.confinedMkdir(clean);
+    let form: busboy.Busboy;
+    try {
+      form = busboy({
+        headers: { 'content-type': contentType },
+        limits: { files: 1000, fileSize: limit + 1, fields: 1000, fieldSize: 64 * 1024 },
+      });
+    } catch (error) {
+      // No boundary, or not a form type busboy knows.
+      throw new ApiError('validation_failed', `the multipart content type is malformed: ${(error as Error).message}`, {
+        contentType,
+      });
+    }
     const saved: Promise<WorkspaceEntry>[] = [];
     // Each outcome gets a handler at once (it is awaited after the body is read) so none goes unhandled.
     const keep = (outcome: Promise<WorkspaceEntry>) => {
@@ -183,13 +220,23 @@ export class WorkspaceFiles {
       saved.push(outcome);
     };
     form.on('file', (_field, stream, info) => {
+      // Busboy destroys a part with the form's error (a body cut short): handled here, its write still sees it.
+      stream.on('error', () => {});
       const name = info.filename;
       if (!name || name.includes('/') || name === '.' || name === '..') {
         stream.resume();
         keep(Promise.reject(invalid(name ?? '', 'not a plain file name')));
         return;
       }
-      keep(this.write(clean === '/' ? `/${name}` : `${clean}/${name}`, stream, limit));
+      // Read without being destroyed when its write fails, and then drained: busboy goes on to the form's end
+      // only once every part has ended.
+      const outcome = this.write(
+        clean === '/' ? `/${name}` : `${clean}/${name}`,
+        stream.iterator({ destroyOnReturn: false }),
+        limit,
+      );
+      outcome.catch(() => stream.resume());
+      keep(outcome);
     });
     await pipeline(Readable.from(body), form).catch((error: Error) => {
       throw new ApiError('validation_failed', `the multipart body is malformed: ${error.message}`);
@@ -224,16 +271,26 @@ export class WorkspaceFiles {
     const target = await this.creatable(to, true);
     if (target.clean === source.clean || target.clean.startsWith(`${source.clean}/`))
       throw invalid(to, 'is inside what is being moved');
-    await rename(source.host, target.host);
+    await rename(source.host, target.host).catch((error: NodeJS.ErrnoException) => {
+      throw clash(error, target.clean) ?? error;
+    });
     return this.info(target.clean);
   }
 
   async copy(from: string, to: string): Promise<WorkspaceEntry> {
     const source = await this.existing(from);
     const target = await this.creatable(to, true);
-    if (target.clean.startsWith(`${source.clean}/`)) throw invalid(to, 'is inside what is being copied');
+    if (target.clean === source.clean || target.clean.startsWith(`${source.clean}/`))
+      throw invalid(to, 'is inside what is being copied');
     // Symlinks are copied as symlinks (never followed out of the workspace).
-    await cp(source.host, target.host, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+    await cp(source.host, target.host, {
+      recursive: true,
+      verbatimSymlinks: true,
+      errorOnExist: true,
+      force: false,
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw clash(error, target.clean) ?? error;
+    });
     return this.info(target.clean);
   }
 }

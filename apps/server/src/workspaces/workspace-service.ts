@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ChannelError, ConfinedTree } from '@runtools/runtime';
 import type { Workspace, WorkspaceUsage } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
@@ -18,11 +19,24 @@ export interface WorkspaceStorage {
   remove(id: string): Promise<void>;
   /** A host directory holding the workspace, for bind-mounting it into sandboxes. */
   hostPath(id: string): string;
+  /**
+   * Every workspace's files (`/<id>/…`), for everything the host does inside a workspace: sandboxes write
+   * there, so nothing in it is ever reached by path from Node (see ConfinedTree).
+   */
+  readonly tree: ConfinedTree;
+  close(): void;
 }
 
 export class LocalWorkspaceStorage implements WorkspaceStorage {
-  constructor(private readonly root: string) {
+  readonly tree: ConfinedTree;
+
+  /** `runDir`: a host-only directory (never bound into a sandbox) for the confined file server's socket. */
+  constructor(
+    private readonly root: string,
+    runDir: string,
+  ) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
+    this.tree = new ConfinedTree(root, runDir);
   }
 
   // Asynchronous calls: on a network file system (S3 storage) each one waits for the network.
@@ -34,7 +48,14 @@ export class LocalWorkspaceStorage implements WorkspaceStorage {
   }
 
   async remove(id: string): Promise<void> {
-    await rm(this.hostPath(id), { recursive: true, force: true });
+    this.hostPath(id); // refuses anything but a workspace id
+    await this.tree.remove(`/${id}`).catch((error: Error) => {
+      if (!(error instanceof ChannelError && error.code === 'not_found')) throw error;
+    });
+  }
+
+  close(): void {
+    this.tree.close();
   }
 
   hostPath(id: string): string {
@@ -154,30 +175,16 @@ export class WorkspaceService {
     return { id: row.id, deleted: true };
   }
 
-  /** Counted server-side now, without following symlinks. */
+  /** Counted server-side now, by descriptors, without following symlinks. */
   async usage(auth: AuthContext, id: string): Promise<WorkspaceUsage> {
     const row = await this.row(auth, id);
-    const usage = { bytes: 0, files: 0, directories: 0 };
-    const walk = async (dir: string): Promise<void> => {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) {
-          usage.directories++;
-          await walk(path);
-        } else {
-          usage.files++;
-          usage.bytes += (await lstat(path)).size;
-        }
-      }
-    };
-    await walk(this.storage.hostPath(row.id));
-    return usage;
+    return this.storage.tree.usage(`/${row.id}`);
   }
 
   /** The files of a workspace the caller may see. */
   async files(auth: AuthContext, id: string): Promise<WorkspaceFiles> {
     const row = await this.row(auth, id);
-    return new WorkspaceFiles(this.storage.hostPath(row.id));
+    return new WorkspaceFiles(this.storage.tree, row.id);
   }
 
   /**

@@ -21,9 +21,11 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .action(async (flags: ServerFlags) => {
       // Loaded here so that client commands never pay for the server's modules.
-      const { resolveServerConfig, startServer } = await import('@runtools/server');
+      const { keepServingOnUncaughtErrors, resolveServerConfig, startServer } = await import('@runtools/server');
       const config = resolveServerConfig(flags);
       const server = await startServer(config);
+      // From here on, no input can end this process: what no error path caught is logged, and serving goes on.
+      keepServingOnUncaughtErrors(server.logger);
       if (server.adminKey) {
         process.stderr.write(
           `\nAdmin API key (shown once; also saved to ${server.adminKeyPath}):\n\n  ${server.adminKey}\n\n` +
