@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { constants, createWriteStream } from 'node:fs';
-import { cp, lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ChannelError, type ConfinedTree, type TreeEntry } from '@runtools/runtime';
 import type { WorkspaceEntry } from '@runtools/spec';
 import busboy from 'busboy';
 import { ApiError } from '../http/errors.js';
@@ -18,37 +16,46 @@ function invalid(path: string, why: string): ApiError {
 }
 
 /**
- * A move or copy refused by what is already at its target (a directory onto a file or back, a non-empty
- * directory, a copy onto an existing file): the caller's conflict, not a server failure.
+ * What a refusal of the confined file server means to the caller. `target`: a move or copy refused by what
+ * is already at its target (a directory onto a file or back, a non-empty directory, a copy onto an existing
+ * file) is the caller's conflict, not a server failure. Anything else (the server gone) stays an error.
  */
-function clash(error: NodeJS.ErrnoException, path: string): ApiError | undefined {
-  // A fifo, socket or device a sandbox made: not something a copy makes again.
-  if (error.code === 'ERR_FS_CP_UNKNOWN' || error.code === 'ERR_FS_CP_FIFO_PIPE' || error.code === 'ERR_FS_CP_SOCKET')
-    return new ApiError('validation_failed', `${path}: only files, directories and symlinks are copied`, { path });
-  const codes = [
-    'EEXIST',
-    'ENOTEMPTY',
-    'ENOTDIR',
-    'EISDIR',
-    'ERR_FS_CP_EEXIST',
-    'ERR_FS_CP_DIR_TO_NON_DIR',
-    'ERR_FS_CP_NON_DIR_TO_DIR',
-  ];
-  if (!error.code || !codes.includes(error.code)) return undefined;
-  return new ApiError('file_exists', `${path} exists and cannot be replaced by this`, { path });
+function refusal(error: unknown, path: string, target?: string): unknown {
+  if (!(error instanceof ChannelError)) return error;
+  switch (error.code) {
+    case 'not_found':
+      return new ApiError('file_not_found', `no such file: ${path}`, { path });
+    case 'symlink':
+      return invalid(path, 'is a symlink or passes through one');
+    case 'already_exists':
+    case 'not_empty':
+    case 'not_directory':
+    case 'is_directory':
+      if (target)
+        return new ApiError('file_exists', `${target} exists and cannot be replaced by this`, { path: target });
+      return invalid(path, error.code === 'is_directory' ? 'is a directory' : `${error.code.replace('_', ' ')}`);
+    case 'invalid':
+      return invalid(target ?? path, error.message.replace(/^[^:]*: /, ''));
+  }
+  return error;
 }
 
 /**
- * Files of one workspace on the host, by workspace paths (`/` is the workspace's root). Every path is checked
- * before use: no NUL, no `.` or `..` segments, no over-long names, and what it resolves to (following any
- * symlink a sandbox may have made) must stay inside the workspace; final components are opened without
- * following symlinks.
+ * Files of one workspace on the host, by workspace paths (`/` is the workspace's root). Paths are checked
+ * lexically here (no NUL, no `.` or `..` segments, no over-long names); every operation is then done by the
+ * storage's confined file server (ConfinedTree: fd-relative, never following a symlink, so a sandbox that
+ * swaps a directory for a symlink while a request runs makes it fail, never reach outside). A symlink in a
+ * workspace is listed and described as a symlink and can be removed, moved or renamed itself; reading,
+ * writing or listing through one is refused.
  */
 export class WorkspaceFiles {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly tree: ConfinedTree,
+    private readonly id: string,
+  ) {}
 
-  /** The host path for a workspace path, checked lexically. */
-  private lexical(path: string): { host: string; clean: string } {
+  /** The clean workspace path, checked lexically, and its path in the storage's tree. */
+  private lexical(path: string): { clean: string; inTree: string } {
     if (path.includes('\0')) throw invalid(path, 'contains NUL');
     if (Buffer.byteLength(path) > maxPathBytes) throw invalid(path, `longer than ${maxPathBytes} bytes`);
     const parts = path.split('/').filter((part) => part !== '');
@@ -56,135 +63,78 @@ export class WorkspaceFiles {
       if (part === '..' || part === '.') throw invalid(path, 'no . or .. segments');
       if (Buffer.byteLength(part) > maxNameBytes) throw invalid(path, `a name longer than ${maxNameBytes} bytes`);
     }
-    return { host: join(this.root, ...parts), clean: `/${parts.join('/')}` };
+    return { clean: `/${parts.join('/')}`, inTree: `/${[this.id, ...parts].join('/')}` };
   }
 
-  private async inside(host: string, path: string): Promise<void> {
-    const rootReal = await realpath(this.root);
-    let real: string;
+  /** Runs an operation of the tree, its refusals as API errors. */
+  private async confined<T>(path: string, action: () => Promise<T>, target?: string): Promise<T> {
     try {
-      real = await realpath(host);
+      return await action();
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new ApiError('file_not_found', `no such file: ${path}`, { path });
-      throw error;
-    }
-    if (real !== rootReal && !real.startsWith(`${rootReal}/`)) throw invalid(path, 'resolves outside the workspace');
-  }
-
-  /** An existing path, resolved and confined. */
-  private async existing(path: string): Promise<{ host: string; clean: string }> {
-    const target = this.lexical(path);
-    await this.inside(target.host, path);
-    return target;
-  }
-
-  /** A path to create: its parent must exist (or is created) inside the workspace; it must not be a symlink. */
-  private async creatable(path: string, makeParents: boolean): Promise<{ host: string; clean: string }> {
-    const target = this.lexical(path);
-    if (target.clean === '/') throw invalid(path, 'is the workspace root');
-    const parent = dirname(target.host);
-    if (makeParents) {
-      await this.confinedMkdir(dirname(target.clean));
-    }
-    await this.inside(parent, dirname(target.clean));
-    const existing = await lstat(target.host).catch(() => undefined);
-    if (existing?.isSymbolicLink()) throw invalid(path, 'is a symlink');
-    return target;
-  }
-
-  /** mkdir -p, one component at a time, never through a symlink. */
-  private async confinedMkdir(path: string): Promise<void> {
-    const { clean } = this.lexical(path);
-    let current = this.root;
-    for (const part of clean.split('/').filter(Boolean)) {
-      current = join(current, part);
-      const info = await lstat(current).catch(() => undefined);
-      if (!info)
-        await mkdir(current, { mode: 0o777 }).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== 'EEXIST') throw error;
-        });
-      else if (info.isSymbolicLink()) throw invalid(path, `${part} is a symlink`);
-      else if (!info.isDirectory()) throw invalid(path, `${part} is not a directory`);
+      throw refusal(error, path, target);
     }
   }
 
-  private static describe(path: string, info: Awaited<ReturnType<typeof lstat>>): WorkspaceEntry {
+  /** mkdir -p, never through a symlink. */
+  private async confinedMkdir(clean: string): Promise<void> {
+    await this.confined(clean, () => this.tree.mkdir(this.lexical(clean).inTree));
+  }
+
+  private static describe(path: string, entry: TreeEntry): WorkspaceEntry {
     return {
       name: basename(path) || '/',
       path,
-      type: info.isFile() ? 'file' : info.isDirectory() ? 'dir' : info.isSymbolicLink() ? 'symlink' : 'other',
-      size: Number(info.size),
-      mode: Number(info.mode) & 0o7777,
-      modifiedAt: info.mtime.toISOString(),
+      type: entry.type,
+      size: entry.size,
+      mode: entry.mode,
+      modifiedAt: entry.modifiedAt,
     };
   }
 
   async list(path: string, showHidden: boolean): Promise<WorkspaceEntry[]> {
-    const { host, clean } = await this.existing(path);
-    const info = await stat(host);
-    if (!info.isDirectory()) throw new ApiError('validation_failed', `${clean} is not a directory`, { path: clean });
-    const entries: WorkspaceEntry[] = [];
-    for (const name of (await readdir(host)).sort()) {
-      if (!showHidden && name.startsWith('.')) continue;
-      const entryInfo = await lstat(join(host, name)).catch(() => undefined);
-      if (entryInfo) entries.push(WorkspaceFiles.describe(clean === '/' ? `/${name}` : `${clean}/${name}`, entryInfo));
-    }
-    return entries;
+    const { clean, inTree } = this.lexical(path);
+    const entries = await this.confined(clean, () => this.tree.list(inTree));
+    return entries
+      .filter((entry) => showHidden || !entry.name.startsWith('.'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((entry) => WorkspaceFiles.describe(clean === '/' ? `/${entry.name}` : `${clean}/${entry.name}`, entry));
   }
 
   async info(path: string): Promise<WorkspaceEntry> {
-    const { host, clean } = this.lexical(path);
-    await this.inside(dirname(host), dirname(clean));
-    const info = await lstat(host).catch(() => undefined);
-    if (!info) throw new ApiError('file_not_found', `no such file: ${clean}`, { path: clean });
-    return WorkspaceFiles.describe(clean, info);
+    const { clean, inTree } = this.lexical(path);
+    return WorkspaceFiles.describe(clean, await this.confined(clean, () => this.tree.stat(inTree)));
   }
 
-  /** A file's bytes as a stream; the file is opened without following a final symlink. */
+  /** A regular file's bytes as a stream; a symlink is refused, never followed. */
   async read(path: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; name: string }> {
-    const { host, clean } = await this.existing(path);
-    const handle = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'ELOOP' ? invalid(path, 'is a symlink') : error;
-    });
-    const info = await handle.stat();
-    if (!info.isFile()) {
-      await handle.close();
-      throw new ApiError('validation_failed', `${clean} is not a file`, { path: clean });
-    }
-    // 1 MiB reads: each chunk crosses two stream adapters on its way out, so fewer, larger ones go faster.
-    const stream = handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024 });
-    return { body: Readable.toWeb(stream) as ReadableStream<Uint8Array>, size: info.size, name: basename(clean) };
+    const { clean, inTree } = this.lexical(path);
+    const file = await this.confined(clean, () => this.tree.read(inTree));
+    return { ...file, name: basename(clean) };
   }
 
   /**
    * Writes a file from a stream: into a temporary file beside it, renamed over the target when complete, so a
-   * failed or refused upload leaves the old file as it was.
+   * failed or refused upload leaves the old file as it was. Parents are made; a symlink there is refused.
    */
   async write(path: string, body: AsyncIterable<Uint8Array>, limit: number): Promise<WorkspaceEntry> {
-    const { host, clean } = await this.creatable(path, true);
-    // Random: two parts of one form with the same name must not collide on it.
-    const temporary = join(dirname(host), `.${basename(host)}.upload-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const { clean, inTree } = this.lexical(path);
+    if (clean === '/') throw invalid(path, 'is the workspace root');
+    const tooLarge = () =>
+      new ApiError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
+    let written = 0;
+    const limited = (async function* () {
+      for await (const chunk of body) {
+        written += chunk.length;
+        if (written > limit) throw tooLarge();
+        yield chunk;
+      }
+    })();
     try {
-      let written = 0;
-      const file = createWriteStream(temporary, { flags: 'wx', mode: 0o666 });
-      await pipeline(
-        (async function* () {
-          for await (const chunk of body) {
-            written += chunk.length;
-            if (written > limit)
-              throw new ApiError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
-            yield chunk;
-          }
-        })(),
-        file,
-      );
-      await rename(temporary, host);
+      return WorkspaceFiles.describe(clean, await this.tree.write(inTree, limited, limit));
     } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
+      if (error instanceof ChannelError && error.code === 'too_large') throw tooLarge();
+      throw refusal(error, clean);
     }
-    return this.info(clean);
   }
 
   /**
@@ -247,50 +197,36 @@ export class WorkspaceFiles {
   }
 
   async mkdir(path: string): Promise<WorkspaceEntry> {
-    const { clean } = this.lexical(path);
-    await this.confinedMkdir(clean);
-    return this.info(clean);
+    const { clean, inTree } = this.lexical(path);
+    return WorkspaceFiles.describe(clean, await this.confined(clean, () => this.tree.mkdir(inTree)));
   }
 
+  /** Removes a file, a directory with everything in it, or a symlink itself. */
   async remove(path: string): Promise<void> {
-    const { host, clean } = this.lexical(path);
+    const { clean, inTree } = this.lexical(path);
     if (clean === '/') throw invalid(path, 'is the workspace root');
-    await this.inside(dirname(host), dirname(clean));
-    const info = await lstat(host).catch(() => undefined);
-    if (!info) throw new ApiError('file_not_found', `no such file: ${clean}`, { path: clean });
-    // A symlink is removed itself, never what it points to.
-    await rm(host, { recursive: info.isDirectory(), force: false });
+    await this.confined(clean, () => this.tree.remove(inTree));
   }
 
   async move(from: string, to: string): Promise<WorkspaceEntry> {
     const source = this.lexical(from);
+    const target = this.lexical(to);
     if (source.clean === '/') throw invalid(from, 'is the workspace root');
-    await this.inside(dirname(source.host), dirname(source.clean));
-    if (!(await lstat(source.host).catch(() => undefined)))
-      throw new ApiError('file_not_found', `no such file: ${source.clean}`, { path: source.clean });
-    const target = await this.creatable(to, true);
+    if (target.clean === '/') throw invalid(to, 'is the workspace root');
     if (target.clean === source.clean || target.clean.startsWith(`${source.clean}/`))
       throw invalid(to, 'is inside what is being moved');
-    await rename(source.host, target.host).catch((error: NodeJS.ErrnoException) => {
-      throw clash(error, target.clean) ?? error;
-    });
-    return this.info(target.clean);
+    const entry = await this.confined(source.clean, () => this.tree.move(source.inTree, target.inTree), target.clean);
+    return WorkspaceFiles.describe(target.clean, entry);
   }
 
+  /** cp -r to a new path; symlinks are copied as symlinks (never followed). */
   async copy(from: string, to: string): Promise<WorkspaceEntry> {
-    const source = await this.existing(from);
-    const target = await this.creatable(to, true);
-    if (target.clean === source.clean || target.clean.startsWith(`${source.clean}/`))
+    const source = this.lexical(from);
+    const target = this.lexical(to);
+    if (target.clean === '/') throw invalid(to, 'is the workspace root');
+    if (target.clean === source.clean || target.clean.startsWith(`${source.clean}/`) || source.clean === '/')
       throw invalid(to, 'is inside what is being copied');
-    // Symlinks are copied as symlinks (never followed out of the workspace).
-    await cp(source.host, target.host, {
-      recursive: true,
-      verbatimSymlinks: true,
-      errorOnExist: true,
-      force: false,
-    }).catch((error: NodeJS.ErrnoException) => {
-      throw clash(error, target.clean) ?? error;
-    });
-    return this.info(target.clean);
+    const entry = await this.confined(source.clean, () => this.tree.copy(source.inTree, target.inTree), target.clean);
+    return WorkspaceFiles.describe(target.clean, entry);
   }
 }
