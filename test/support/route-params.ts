@@ -1,0 +1,90 @@
+import type { Sandbox } from '@runtools/sdk';
+import ssh2 from 'ssh2';
+import type { TestServer } from './server.js';
+
+/**
+ * A route's path with every `:name` filled from `values` (URL-encoded). A parameter without a value throws: a
+ * test that sent the placeholder itself would be answered 400 on the path and never reach what it tests.
+ */
+export function concretePath(path: string, values: Record<string, string>): string {
+  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`no value for path parameter :${name} of ${path}`);
+    return encodeURIComponent(value);
+  });
+}
+
+/** Well-formed ids of the right kind for every path parameter the spec uses; they name nothing that exists. */
+export const absentParams: Record<string, string> = {
+  orgId: 'org_aaaaaaaaaaaaaaaaaaaa',
+  projectId: 'prj_aaaaaaaaaaaaaaaaaaaa',
+  memberId: 'mem_aaaaaaaaaaaaaaaaaaaa',
+  keyId: 'key_aaaaaaaaaaaaaaaaaaaa',
+  sshKeyId: 'ssh_aaaaaaaaaaaaaaaaaaaa',
+  name: 'NO_SUCH_SECRET',
+  sandboxId: 'sbx_aaaaaaaaaaaaaaaaaaaa',
+  pid: '42',
+  templateName: 'no-such-template',
+  workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
+  snapshotId: 'snp_aaaaaaaaaaaaaaaaaaaa',
+  port: '8080',
+  slug: 'no-such-agent',
+  runId: 'run_aaaaaaaaaaaaaaaaaaaa',
+  threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
+};
+
+async function created<T>(response: Response, what: string): Promise<T> {
+  if (response.status >= 300) throw new Error(`could not create ${what}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/**
+ * Ids of things that exist, in the admin key's org, for every path parameter: its org, project, member and key;
+ * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it. Snapshots, runs and threads
+ * cost a snapshot or a model to make: those stay absent (well-formed) ids.
+ */
+export async function existingParams(server: TestServer, sandbox: Sandbox): Promise<Record<string, string>> {
+  const me = await created<{ org: { id: string }; project: { id: string }; member: { id: string } }>(
+    await server.request('GET', '/v1/me'),
+    'the caller',
+  );
+  const key = await created<{ id: string }>(
+    await server.request('POST', '/v1/auth/keys', { body: { name: 'route-params', scopes: ['secrets:read'] } }),
+    'an API key',
+  );
+  await created(
+    await server.request('POST', '/v1/secrets', { body: { name: 'ROUTE_PARAMS', value: 'x' } }),
+    'a secret',
+  );
+  const sshKey = await created<{ id: string }>(
+    await server.request('POST', '/v1/ssh-keys', {
+      body: { name: 'route-params', publicKey: ssh2.utils.generateKeyPairSync('ed25519').public },
+    }),
+    'an SSH key',
+  );
+  const workspace = await created<{ id: string }>(
+    await server.request('POST', '/v1/workspaces', { body: { name: 'route-params' } }),
+    'a workspace',
+  );
+  await created(
+    await server.request('POST', '/v1/agents', {
+      body: { slug: 'route-params', model: 'claude-haiku-4.5', sandbox: sandbox.id },
+    }),
+    'an agent',
+  );
+  const process = await sandbox.processes.start('sleep 100000');
+  return {
+    ...absentParams,
+    orgId: me.org.id,
+    projectId: me.project.id,
+    memberId: me.member.id,
+    keyId: key.id,
+    sshKeyId: sshKey.id,
+    name: 'ROUTE_PARAMS',
+    sandboxId: sandbox.id,
+    pid: String(process.pid),
+    templateName: 'minimal',
+    workspaceId: workspace.id,
+    slug: 'route-params',
+  };
+}
