@@ -3,15 +3,20 @@ import ssh2 from 'ssh2';
 import type { TestServer } from './server.js';
 
 /**
- * A route's path with every `:name` filled from `values` (URL-encoded). A parameter without a value throws: a
+ * A route's path with every `:name` filled from `values` (URL-encoded; a lone surrogate becomes U+FFFD). A parameter without a value throws: a
  * test that sent the placeholder itself would be answered 400 on the path and never reach what it tests.
  */
 export function concretePath(path: string, values: Record<string, string>): string {
   return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
     const value = values[name];
     if (value === undefined) throw new Error(`no value for path parameter :${name} of ${path}`);
-    return encodeURIComponent(value);
+    return encodeURIComponent(wellFormed(value));
   });
+}
+
+/** The string with any lone surrogate replaced by U+FFFD (what URL encoding can take). */
+export function wellFormed(value: string): string {
+  return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** Well-formed ids of the right kind for every path parameter the spec uses; they name nothing that exists. */
