@@ -19,4 +19,24 @@ describe('server config', () => {
       /RUNTOOLS_XAI_BASE_URL/,
     );
   });
+
+  it('reads the per-sandbox ceilings, defaulting to this host, and names a bad one', () => {
+    const host = resolveServerConfig({ dataDir: '/tmp/x' }, {});
+    expect(host.maxSandboxVcpus).toBeGreaterThanOrEqual(1);
+    expect(host.maxSandboxMemoryBytes).toBeGreaterThan(64 * 1024 ** 2);
+    const set = resolveServerConfig(
+      { dataDir: '/tmp/x' },
+      { RUNTOOLS_MAX_SANDBOX_VCPUS: '2', RUNTOOLS_MAX_SANDBOX_MEMORY: '8GiB' },
+    );
+    expect([set.maxSandboxVcpus, set.maxSandboxMemoryBytes]).toEqual([2, 8 * 1024 ** 3]);
+    expect(resolveServerConfig({ dataDir: '/tmp/x' }, { RUNTOOLS_MAX_SANDBOX_MEMORY: '1073741824' })).toMatchObject({
+      maxSandboxMemoryBytes: 1024 ** 3,
+    });
+    expect(() => resolveServerConfig({ dataDir: '/tmp/x' }, { RUNTOOLS_MAX_SANDBOX_MEMORY: 'lots' })).toThrow(
+      /RUNTOOLS_MAX_SANDBOX_MEMORY/,
+    );
+    expect(() => resolveServerConfig({ dataDir: '/tmp/x' }, { RUNTOOLS_MAX_SANDBOX_VCPUS: '0' })).toThrow(
+      /RUNTOOLS_MAX_SANDBOX_VCPUS/,
+    );
+  });
 });
