@@ -150,6 +150,23 @@ describe('dev URLs', () => {
     await closed;
   });
 
+  it('opens a private port only to a key that may act in the sandbox (sandboxes:write), not to a read-only one', async () => {
+    const box = await serving('container', 7100);
+    const url = `http://7100-${box.id}.sandboxes.localhost:${new URL(fixture.server.url).port}/write`;
+    const keyWith = async (scopes: string[]) =>
+      (await fixture.rt.auth.keys.create({ name: scopes.join(' '), scopes })).key;
+    const reader = await curl(['-H', `x-api-key: ${await keyWith(['sandboxes:read'])}`, '--data', 'x', url]);
+    expect([reader.status, JSON.parse(reader.body).error.code]).toEqual([403, 'insufficient_scope']);
+    const writer = await curl(['-H', `x-api-key: ${await keyWith(['sandboxes:write'])}`, url]);
+    expect(writer).toMatchObject({ status: 200, body: 'hello from 7100 /write' });
+    // A read-only key cannot ask for a signed link either (that is sandboxes:write), so it has no way in.
+    const link = await fixture.server.request('POST', `/v1/sandboxes/${box.id}/urls`, {
+      key: await keyWith(['sandboxes:read']),
+      body: { port: 7100 },
+    });
+    expect(link.status).toBe(403);
+  });
+
   it('says when nothing listens, refuses bad hosts and other orgs, and resumes a paused sandbox', async () => {
     const box = await serving('container', 7000, { autoResume: true });
     const serverPort = new URL(fixture.server.url).port;

@@ -44,7 +44,7 @@ interface Target {
  * Dev URLs: `http://{port}-{sandboxId}.{domain}` reaches a port inside a sandbox through the control plane,
  * which routes by the Host header alone and relays through the in-sandbox daemon (HTTP with streamed bodies
  * and server-sent events, WebSocket upgrades). A port is private unless made public: a request then needs an
- * API key of the sandbox's org (`sandboxes:read`) or a signed, expiring link, which revoking the port voids.
+ * API key of the sandbox's org (`sandboxes:write`) or a signed, expiring link, which revoking the port voids.
  */
 export class DevUrls {
   /** Keep-alive pools of tunnels, one per sandbox port: a request reuses an idle tunnel to its port. */
@@ -214,8 +214,11 @@ export class DevUrls {
   }
 
   /**
-   * Who may reach the port: anyone when it is public; else a key of the sandbox's org with `sandboxes:read`,
-   * or a valid link (query, cookie or header). Answers the org, or throws the refusal.
+   * Who may reach the port: anyone when it is public; else a key of the sandbox's org with `sandboxes:write`,
+   * or a valid link (query, cookie or header), which only a `sandboxes:write` key can ask for. A live server's
+   * endpoints write (a dev server's API, a debugger, a database console), so reaching them is acting in the
+   * sandbox, like exec and the terminal: a read-only key lists ports and links but opens none.
+   * Answers the org, or throws the refusal.
    */
   private async authorize(request: IncomingMessage, target: Target, token: string | undefined): Promise<string> {
     const { orgId, row } = await this.port(target);
@@ -226,7 +229,7 @@ export class DevUrls {
     if (key) {
       const auth = await this.authenticator.authenticate(key);
       if (auth.orgId !== orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
-      requireScopes(auth, ['sandboxes:read']);
+      requireScopes(auth, ['sandboxes:write']);
       return orgId;
     }
     if (token) throw new ApiError('invalid_api_key', 'this link is invalid, expired or revoked; ask for a new one');
