@@ -159,6 +159,36 @@ describe('hostile input on every socket, stream and body: the server answers and
     });
   });
 
+  describe('bodies the client abandons half way', () => {
+    it('keeps serving when an upload, a form or a JSON body stops mid-way and its connection is reset', async () => {
+      const key = `x-api-key: ${fixture.server.adminKey}\r\n`;
+      for (const [path, type] of [
+        [`/v1/workspaces/${workspace.id}/files/content?path=/cut.bin`, 'application/octet-stream'],
+        [`/v1/workspaces/${workspace.id}/files/upload?path=/`, 'multipart/form-data; boundary=x'],
+        [`/v1/sandboxes/${box.id}/files/content?path=/root/cut.bin`, 'application/octet-stream'],
+        [`/v1/sandboxes/${box.id}/files`, 'application/json'],
+      ] as const) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('error', () => {});
+          socket.on('close', () => resolve());
+          socket.on('connect', () => {
+            const method = path.endsWith('/files') ? 'PUT' : path.includes('/upload') ? 'POST' : 'PUT';
+            socket.write(
+              `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}Content-Type: ${type}\r\nContent-Length: 10000000\r\n\r\n`,
+            );
+            socket.write(type.startsWith('multipart') ? part('cut.txt', 'x'.repeat(60_000)) : 'x'.repeat(60_000), () =>
+              socket.resetAndDestroy(),
+            );
+          });
+        });
+        await stillServing();
+      }
+      const left = await fixture.rt.workspaces.files(workspace.id).list('/', { showHidden: true });
+      expect(left.map((entry) => entry.name).filter((name) => name.includes('cut'))).toEqual([]);
+    });
+  });
+
   describe('workspace move and copy onto what exists', () => {
     it('answers a directory onto a file, a file onto a directory and a copy onto an existing file with 409', async () => {
       const files = fixture.rt.workspaces.files(workspace.id);
