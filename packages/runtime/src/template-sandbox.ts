@@ -37,7 +37,8 @@ export class TemplateSandbox {
 
   private constructor(
     private readonly driver: SandboxDriver,
-    private readonly id: string,
+    /** The build sandbox's id with its driver. */
+    readonly id: string,
     private readonly record: string,
   ) {}
 
