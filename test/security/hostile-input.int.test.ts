@@ -309,6 +309,11 @@ describe('hostile input on every socket, stream and body: the server answers and
       for (const path of ['//', '//[', 'http://[', '/v1/sandboxes/x/terminal?%zz', '*']) {
         const answer = await exchange(port, `GET ${path} HTTP/1.1\r\n${websocketHeaders(`127.0.0.1:${port}`)}`);
         expect([path, answer]).toEqual([path, expect.stringMatching(/^HTTP\/1\.1 4\d\d /)]);
+        const plain = await exchange(
+          port,
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+        );
+        expect([path, plain]).toEqual([path, expect.stringMatching(/^HTTP\/1\.1 4\d\d /)]);
       }
       await stillServing();
     });
@@ -347,7 +352,14 @@ describe('hostile input on every socket, stream and body: the server answers and
         `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: \x01garbage\r\nConnection: Upgrade\r\n${key}\r\n`,
         randomBytes(2048),
       );
-      await exchange(port, `GET //[ HTTP/1.1\r\n${websocketHeaders(host, key)}`);
+      // Request targets no URL parser takes, as an upgrade and as a plain request: refused as the caller's error.
+      for (const target of ['//[', '//'])
+        expect(await exchange(port, `GET ${target} HTTP/1.1\r\n${websocketHeaders(host, key)}`)).toMatch(
+          /^HTTP\/1\.1 4\d\d /,
+        );
+      expect(await exchange(port, `GET //[ HTTP/1.1\r\nHost: ${host}\r\n${key}Connection: close\r\n\r\n`)).toMatch(
+        /^HTTP\/1\.1 4\d\d /,
+      );
       await stillServing();
       const echo = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
         headers: { host, 'x-api-key': fixture.server.adminKey },

@@ -301,6 +301,9 @@ export class DevUrls {
 
   /** Splits the link token off a request path: the app behind never sees it. */
   private static takeToken(request: IncomingMessage): { path: string; queryToken: string | undefined } {
+    // Node's parser lets through targets no URL parser takes ('//', '//['): the caller's error, not ours.
+    if (!URL.canParse(request.url ?? '/', 'http://dev'))
+      throw new ApiError('validation_failed', 'the request target is not a path', { target: request.url ?? null });
     const url = new URL(request.url ?? '/', 'http://dev');
     const queryToken = url.searchParams.get(tokenParam) ?? undefined;
     url.searchParams.delete(tokenParam);
