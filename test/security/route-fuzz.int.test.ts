@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { type RouteContract, routes } from '@runtools/spec';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -244,4 +245,74 @@ describe('every route of the contract table under hostile input', () => {
       );
     },
   );
+
+  /** Bytes written to a fresh connection (after `prefix`), then the connection closed; resolves when it is gone. */
+  function raw(port: number, prefix: Buffer | string, bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.on('data', () => {});
+      socket.on('close', () => resolve());
+      socket.on('connect', () => {
+        socket.write(prefix);
+        socket.end(bytes);
+      });
+    });
+  }
+
+  /** WebSocket frames as a client sends them, some well-formed, most not. */
+  const frames = fc.array(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc
+        .record({
+          head: fc.integer({ min: 0, max: 255 }),
+          mask: fc.boolean(),
+          length: fc.constantFrom(0, 5, 125, 126, 127, 65_535, 2 ** 20 + 1, 2 ** 32, 2 ** 53 - 1),
+          payload: fc.uint8Array({ maxLength: 200 }),
+        })
+        .map(({ head, mask, length, payload }) => {
+          const size =
+            length < 126
+              ? Buffer.from([mask ? 0x80 | length : length])
+              : length < 65_536
+                ? Buffer.from([mask ? 0xfe : 0x7e, length >> 8, length & 0xff])
+                : Buffer.concat([Buffer.from([mask ? 0xff : 0x7f]), bigEndian64(length)]);
+          return Buffer.concat([Buffer.from([head]), size, mask ? Buffer.alloc(4, 7) : Buffer.alloc(0), payload]);
+        }),
+    ),
+    { maxLength: 6 },
+  );
+
+  it('the terminal WebSocket: any frames after the handshake, and the server still answers', async () => {
+    const port = Number(new URL(server.url).port);
+    const handshake = `GET /v1/sandboxes/${sandboxId}/terminal HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${server.adminKey}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    await fc.assert(
+      fc.asyncProperty(frames, async (sent) => {
+        await raw(port, handshake, Buffer.concat(sent));
+        expect(await send(server.url, 'GET', '/v1/health', {}, undefined)).toBe(200);
+      }),
+      { numRuns: runsPerRoute, seed },
+    );
+  });
+
+  it('the SSH gateway: any bytes after a version line, and the server still answers', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('SSH-2.0-fuzz\r\n', '', 'SSH-1.5-old\r\n', `SSH-2.0-${'x'.repeat(300)}\r\n`),
+        fc.uint8Array({ maxLength: 4096 }),
+        async (version, bytes) => {
+          await raw(server.running.sshPort, version, bytes);
+          expect(await send(server.url, 'GET', '/v1/health', {}, undefined)).toBe(200);
+        },
+      ),
+      { numRuns: runsPerRoute, seed },
+    );
+  });
 });
+
+function bigEndian64(value: number): Buffer {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64BE(BigInt(value));
+  return buffer;
+}
