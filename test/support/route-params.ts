@@ -36,6 +36,7 @@ export const absentParams: Record<string, string> = {
   slug: 'no-such-agent',
   runId: 'run_aaaaaaaaaaaaaaaaaaaa',
   threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
+  invitationId: 'inv_aaaaaaaaaaaaaaaaaaaa',
 };
 
 async function created<T>(response: Response, what: string): Promise<T> {
