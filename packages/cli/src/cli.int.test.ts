@@ -114,8 +114,13 @@ describe('runtools CLI against a running server', () => {
 
   it('creates orgs and projects', async () => {
     const org = await cli(['org', 'create', '--name', 'Acme Labs', '--json']);
-    expect(JSON.parse(org.stdout).org.slug).toBe('acme-labs');
-    expect((await cli(['org', 'list'])).stdout).toMatch(/acme-labs\s+Acme Labs\s+owner/);
+    const created = JSON.parse(org.stdout) as { org: { slug: string }; apiKey: { key: string } };
+    expect(created.org.slug).toBe('acme-labs');
+    // A key sees its own org only: the new org through its own key, not through the one that created it.
+    expect((await cli(['org', 'list'])).stdout).not.toContain('acme-labs');
+    expect((await cli(['org', 'list', '--api-key', created.apiKey.key])).stdout).toMatch(
+      /acme-labs\s+Acme Labs\s+owner/,
+    );
     const project = JSON.parse((await cli(['project', 'create', '--name', 'Web App', '--json'])).stdout) as {
       id: string;
     };

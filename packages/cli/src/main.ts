@@ -8,7 +8,9 @@ import * as authKeysList from './commands/auth/keys/list.js';
 import * as authKeysRevoke from './commands/auth/keys/revoke.js';
 import * as deploy from './commands/deploy/deploy.js';
 import * as doctor from './commands/doctor/check.js';
-import * as memberAdd from './commands/member/add.js';
+import * as memberAccept from './commands/member/accept.js';
+import * as memberInvitations from './commands/member/invitations.js';
+import * as memberInvite from './commands/member/invite.js';
 import * as memberList from './commands/member/list.js';
 import * as memberRemove from './commands/member/remove.js';
 import * as orgCreate from './commands/org/create.js';
@@ -113,7 +115,13 @@ export function buildProgram(): Command {
     sandboxFilesPut,
     sandboxFilesGet,
   ]);
-  group(program, 'member', 'members of the org and their roles', [memberList, memberAdd, memberRemove]);
+  group(program, 'member', 'members of the org and their roles', [
+    memberList,
+    memberInvite,
+    memberInvitations,
+    memberAccept,
+    memberRemove,
+  ]);
   group(program, 'agent', 'agents: define them, run them, follow and cancel their runs', [
     agentCommands,
     agentRunCommands,

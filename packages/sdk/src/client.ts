@@ -1,4 +1,4 @@
-import { routes } from '@runtools/spec';
+import { type InvitationAccepted, routes } from '@runtools/spec';
 import { AuthenticationError } from './errors.js';
 import { HttpClient } from './http.js';
 import { AgentRuns, Agents, Models, Providers, Threads } from './resources/agents.js';
@@ -89,5 +89,27 @@ export class RunTools {
    */
   health(): Promise<{ status: 'ok'; version: string }> {
     return this.http.call(routes.health);
+  }
+
+  /**
+   * Accepts an invitation as someone with no account yet: creates the account for the invited email and
+   * returns its first key (shown once). An invitee who has an account accepts with
+   * `rt.members.acceptInvitation(token)` instead (this answers 409 `account_exists`).
+   * @example const { apiKey } = await RunTools.signUp({ token, baseUrl: 'https://runtools.example.com' })
+   */
+  static signUp(options: {
+    token: string;
+    baseUrl?: string;
+    fetch?: typeof globalThis.fetch;
+  }): Promise<InvitationAccepted> {
+    const http = new HttpClient({
+      baseUrl: options.baseUrl ?? process.env.RUNTOOLS_API_URL ?? defaultBaseUrl,
+      apiKey: '',
+      maxRetries: 0,
+      timeoutMs: 60_000,
+      fetch: options.fetch ?? globalThis.fetch,
+      userAgent: `runtools-sdk/${sdkVersion} node/${process.versions.node}`,
+    });
+    return http.call(routes.invitationsSignUp, { body: { token: options.token } });
   }
 }

@@ -40,7 +40,11 @@ export class HttpClient {
   }
 
   private headers(accept: string): Record<string, string> {
-    return { authorization: `Bearer ${this.options.apiKey}`, accept, 'user-agent': this.options.userAgent };
+    // No key (a public call such as signing up with an invitation): no authorization header at all.
+    const authorization: Record<string, string> = this.options.apiKey
+      ? { authorization: `Bearer ${this.options.apiKey}` }
+      : {};
+    return { ...authorization, accept, 'user-agent': this.options.userAgent };
   }
 
   async call<T>(

@@ -101,8 +101,25 @@ describe('SDK against a running server', () => {
     const sideRt = new RunTools({ apiKey: created.apiKey.key, baseUrl: server.url });
     expect((await sideRt.auth.whoami()).org.id).toBe(created.org.id);
     expect((await sideRt.projects.list()).map((item) => item.id)).toEqual([created.project.id]);
-    const added = await rt.members.add({ email: 'ada@example.com', role: 'admin' });
+    // Nobody joins without accepting: invited, then signed up (no account) or accepted (an account's own key).
+    const invited = await rt.members.invite({ email: 'ada@example.com', role: 'admin' });
+    expect(invited.invitation).toMatchObject({ email: 'ada@example.com', role: 'admin', status: 'pending' });
+    expect((await rt.members.list()).map((member) => member.email)).not.toContain('ada@example.com');
+    const added = await RunTools.signUp({ token: invited.token, baseUrl: server.url });
     expect((await rt.members.list()).map((member) => member.email)).toContain('ada@example.com');
+    expect((await rt.members.invitations()).find((item) => item.id === invited.invitation.id)?.status).toBe('accepted');
+    const again = await sideRt.members.invite({ email: 'ada@example.com', role: 'member' });
+    await expect(RunTools.signUp({ token: again.token, baseUrl: server.url })).rejects.toMatchObject({
+      code: 'account_exists',
+    });
+    const ada = new RunTools({ apiKey: added.apiKey.key, baseUrl: server.url });
+    const joined = await ada.members.acceptInvitation(again.token);
+    expect(joined.org.id).toBe(created.org.id);
+    const revoked = await sideRt.members.invite({ email: 'grace@example.com' });
+    await sideRt.members.revokeInvitation(revoked.invitation.id);
+    await expect(RunTools.signUp({ token: revoked.token, baseUrl: server.url })).rejects.toMatchObject({
+      code: 'invitation_not_found',
+    });
     expect((await rt.members.update(added.member.id, { role: 'member' })).role).toBe('member');
   });
 

@@ -16,6 +16,7 @@ export const idPrefixes = {
   run: 'run',
   thread: 'thr',
   provider: 'prv',
+  invitation: 'inv',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

@@ -67,7 +67,16 @@ export {
   sandboxStates,
 } from './events.js';
 export { Health, Readiness } from './health.js';
-export { Member, MemberAdded, MemberAddRequest, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
+export {
+  Invitation,
+  InvitationAccepted,
+  InvitationAcceptRequest,
+  InvitationCreated,
+  InvitationCreateRequest,
+  InvitationList,
+  InvitationParams,
+} from './invitations.js';
+export { Member, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
 export { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
 export { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 export { type HttpMethod, type RouteContract, type RouteId, type RouteResponse, routePath, routes } from './routes.js';

@@ -28,7 +28,15 @@ import {
 import { ApiKey, ApiKeyCreated, ApiKeyCreateRequest, ApiKeyList, ApiKeyParams, WhoAmI } from './api-keys.js';
 import { Deleted } from './common.js';
 import { Health, Readiness } from './health.js';
-import { Member, MemberAdded, MemberAddRequest, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
+import {
+  InvitationAccepted,
+  InvitationAcceptRequest,
+  InvitationCreated,
+  InvitationCreateRequest,
+  InvitationList,
+  InvitationParams,
+} from './invitations.js';
+import { Member, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
 import { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
 import { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 import {
@@ -286,15 +294,61 @@ export const routes = {
     response: MemberList,
     status: 200,
   }),
-  membersAdd: route({
+  invitationsCreate: route({
     method: 'POST',
-    path: '/v1/members',
-    summary: 'Add a member; returns their first API key',
+    path: '/v1/invitations',
+    summary:
+      'Invite someone by email to join the org with a role (no more than the calling key may grant); returns the token, shown once',
     tag: 'members',
     auth: 'key',
     scopes: ['members:write'],
-    body: MemberAddRequest,
-    response: MemberAdded,
+    body: InvitationCreateRequest,
+    response: InvitationCreated,
+    status: 201,
+  }),
+  invitationsList: route({
+    method: 'GET',
+    path: '/v1/invitations',
+    summary: "The org's invitations, newest first, with their status",
+    tag: 'members',
+    auth: 'key',
+    scopes: ['members:read'],
+    response: InvitationList,
+    status: 200,
+  }),
+  invitationsRevoke: route({
+    method: 'DELETE',
+    path: '/v1/invitations/:invitationId',
+    summary: 'Revoke an invitation nobody has accepted yet',
+    tag: 'members',
+    auth: 'key',
+    scopes: ['members:write'],
+    params: InvitationParams,
+    response: Deleted,
+    status: 200,
+  }),
+  invitationsAccept: route({
+    method: 'POST',
+    path: '/v1/invitations/accept',
+    summary:
+      "Accept an invitation with one of your own keys (its email must be yours); returns a key for the new org with this key's scopes and expiry",
+    tag: 'members',
+    auth: 'key',
+    scopes: [],
+    body: InvitationAcceptRequest,
+    response: InvitationAccepted,
+    status: 201,
+  }),
+  invitationsSignUp: route({
+    method: 'POST',
+    path: '/v1/invitations/sign-up',
+    summary:
+      'Accept an invitation as someone with no account yet: creates the account and returns its first key (409 account_exists if the email has one)',
+    tag: 'members',
+    auth: 'public',
+    scopes: [],
+    body: InvitationAcceptRequest,
+    response: InvitationAccepted,
     status: 201,
   }),
   membersUpdate: route({

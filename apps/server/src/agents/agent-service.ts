@@ -12,7 +12,7 @@ import {
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import { type AuthContext, requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -113,6 +113,8 @@ export class AgentService {
         throw new ApiError('validation_failed', 'mode in_sandbox needs sandbox: the id of the sandbox it works in', {
           field: 'sandbox',
         });
+      // The agent's tools will exec and write in this sandbox: linking it needs what doing so directly needs.
+      requireScopes(auth, ['sandboxes:write']);
       const sandbox = await this.sandboxes.get(auth, input.sandbox);
       if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
         throw new ApiError('sandbox_not_found', `sandbox ${input.sandbox} is ${sandbox.status}`, {
@@ -315,6 +317,8 @@ export class AgentService {
       throw new ApiError('provider_exists', `${body.name} is a built-in provider; pick another name`, {
         name: body.name,
       });
+    // Naming a secret is reading it: the endpoint registered here receives the secret's value on every call.
+    if (body.apiKeySecret) requireScopes(auth, ['secrets:read']);
     const row: Database['model_providers'] = {
       id: newId('provider'),
       org_id: auth.orgId,

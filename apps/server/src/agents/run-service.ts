@@ -10,7 +10,7 @@ import {
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import { type AuthContext, requireScopes } from '../auth/authenticate.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -252,6 +252,7 @@ export class RunService {
   async start(auth: AuthContext, slug: string, body: AgentRunRequest): Promise<Run> {
     const agent = await this.agents.record(auth, slug);
     const definition = agent.definition;
+    await this.checkAuthority(auth, definition);
     // Checked before anything is created: a missing key or an unknown model is the caller's to fix now.
     const model = await this.models.model(auth.orgId, definition.model);
     if (definition.mode === 'in_sandbox' && definition.sandboxId) {
@@ -365,6 +366,19 @@ export class RunService {
       live.persisted += pending.length;
     });
     return live.flushing;
+  }
+
+  /**
+   * A run acts as its caller, with the caller's scopes cut to its role (the same `auth` goes to every tool
+   * call), so it may do only what the caller could do directly: every run works in a sandbox (linked, the
+   * thread's, or one it creates) where its tools exec and write, which needs `sandboxes:write`; a model on an
+   * endpoint the org registered receives the secret that endpoint names, which needs `secrets:read`. Built-in
+   * providers and web search send their org secrets only where the server's operator points them.
+   */
+  private async checkAuthority(auth: AuthContext, definition: AgentRecord['definition']): Promise<void> {
+    requireScopes(auth, ['sandboxes:write']);
+    const target = await this.models.target(auth.orgId, definition.model);
+    if (target.kind === 'custom' && target.secret) requireScopes(auth, ['secrets:read']);
   }
 
   /** The sandbox the run works in: the linked one, the thread's, or a new one from the managed spec. */
@@ -812,6 +826,8 @@ export class RunService {
   /** Deletes a thread and its messages; a managed per-thread sandbox goes as the agent's policy says. */
   async deleteThread(auth: AuthContext, threadId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.threadRow(auth, threadId);
+    // Its sandbox is destroyed or paused with it (per the agent's policy): that needs what doing it directly needs.
+    if (row.sandbox_id) requireScopes(auth, ['sandboxes:write']);
     const running = await this.runInProgress(threadId);
     if (running) throw threadBusy(threadId, running);
     await this.db.deleteFrom('threads').where('id', '=', threadId).execute();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMember as join } from '../../../../test/support/members.js';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
 
 interface Created {
@@ -131,11 +132,7 @@ describe('members and roles', () => {
   });
   afterAll(() => server.close());
 
-  async function addMember(email: string, role: string, key = server.adminKey) {
-    const response = await server.request('POST', '/v1/members', { key, body: { email, role } });
-    expect(response.status).toBe(201);
-    return (await response.json()) as { member: { id: string }; apiKey: { key: string; id: string } };
-  }
+  const addMember = (email: string, role: 'owner' | 'admin' | 'member') => join(server, email, role);
 
   it("caps a member's keys to their role, even a key with scope *", async () => {
     const { apiKey } = await addMember('member@example.com', 'member');
@@ -145,7 +142,10 @@ describe('members and roles', () => {
     expect(me.effectiveScopes).not.toContain('members:write');
     expect(me.effectiveScopes).not.toContain('orgs:write');
     expect(me.effectiveScopes).toContain('secrets:write');
-    const attempt = await server.request('POST', '/v1/members', { key: apiKey.key, body: { email: 'x@example.com' } });
+    const attempt = await server.request('POST', '/v1/invitations', {
+      key: apiKey.key,
+      body: { email: 'x@example.com' },
+    });
     expect([attempt.status, await code(attempt)]).toEqual([403, 'insufficient_scope']);
   });
 
@@ -166,7 +166,7 @@ describe('members and roles', () => {
 
   it('lets only owners make owners, and keeps the last owner', async () => {
     const { apiKey: adminKey } = await addMember('admin2@example.com', 'admin');
-    const promote = await server.request('POST', '/v1/members', {
+    const promote = await server.request('POST', '/v1/invitations', {
       key: adminKey.key,
       body: { email: 'o@example.com', role: 'owner' },
     });
@@ -190,9 +190,9 @@ describe('members and roles', () => {
     expect(after.status).toBe(401);
   });
 
-  it('refuses to add the same person twice', async () => {
+  it('refuses to invite a member again', async () => {
     await addMember('twice@example.com', 'member');
-    const again = await server.request('POST', '/v1/members', { body: { email: 'TWICE@example.com' } });
+    const again = await server.request('POST', '/v1/invitations', { body: { email: 'TWICE@example.com' } });
     expect([again.status, await code(again)]).toEqual([409, 'member_exists']);
   });
 

@@ -19,6 +19,8 @@ export interface AuthContext {
   keyName: string;
   keyPrefix: string;
   keyScopes: string[];
+  /** When the calling key stops working (null: never); keys it mints expire no later. */
+  keyExpiresAt: string | null;
   /** The key's scopes cut to what its holder's role allows today. */
   effectiveScopes: Set<ConcreteScope>;
 }
@@ -109,6 +111,7 @@ export class Authenticator {
       keyName: row.keyName,
       keyPrefix: parsed.prefix,
       keyScopes,
+      keyExpiresAt: row.expiresAt ? new Date(row.expiresAt).toISOString() : null,
       effectiveScopes,
     };
   }

@@ -320,6 +320,26 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0012_invitations': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('invitations')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('email', 'text', (column) => column.notNull())
+          .addColumn('role', 'text', (column) => column.notNull())
+          .addColumn('token_hash', 'text', (column) => column.notNull().unique())
+          // Whoever invited, and with which key: an invitation is only as good as what they may still grant.
+          .addColumn('invited_by_member_id', 'text', (column) => column.notNull())
+          .addColumn('invited_by_key_id', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('expires_at', 'text', (column) => column.notNull())
+          .addColumn('accepted_at', 'text')
+          .addColumn('revoked_at', 'text')
+          .execute();
+        await db.schema.createIndex('invitations_org').on('invitations').columns(['org_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -9,6 +9,19 @@ export interface Database {
   orgs: { id: string; name: string; slug: string; created_at: Iso };
   projects: { id: string; org_id: string; name: string; slug: string; is_default: number; created_at: Iso };
   members: { id: string; org_id: string; user_id: string; role: string; created_at: Iso };
+  invitations: {
+    id: string;
+    org_id: string;
+    email: string;
+    role: string;
+    token_hash: string;
+    invited_by_member_id: string;
+    invited_by_key_id: string;
+    created_at: Iso;
+    expires_at: Iso;
+    accepted_at: Iso | null;
+    revoked_at: Iso | null;
+  };
   api_keys: {
     id: string;
     org_id: string;

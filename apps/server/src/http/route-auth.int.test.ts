@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type ConcreteScope, concreteScopes, type RouteContract, routes } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { addMember } from '../../../../test/support/members.js';
+import { startTestServer, type TestServer, useSandboxServer } from '../../../../test/support/server.js';
 
 /** Well-formed values for every path parameter name the spec uses; they name nothing that exists. */
 const sampleParams: Record<string, string> = {
@@ -19,6 +22,7 @@ const sampleParams: Record<string, string> = {
   slug: 'no-such-agent',
   runId: 'run_aaaaaaaaaaaaaaaaaaaa',
   threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
+  invitationId: 'inv_aaaaaaaaaaaaaaaaaaaa',
 };
 
 function concretePath(path: string): string {
@@ -60,8 +64,12 @@ describe('route auth', () => {
     }
   });
 
-  it('declares at least one scope on every key route except whoami', () => {
-    expect(keyRoutes.filter(([, contract]) => contract.scopes.length === 0).map(([id]) => id)).toEqual(['whoAmI']);
+  it('declares at least one scope on every key route except whoami and accepting an invitation', () => {
+    // Accepting needs no scope: the key it returns has exactly the accepting key's scopes and expiry.
+    expect(keyRoutes.filter(([, contract]) => contract.scopes.length === 0).map(([id]) => id)).toEqual([
+      'whoAmI',
+      'invitationsAccept',
+    ]);
   });
 
   it.each(keyRoutes)('%s rejects a request without a key with 401 unauthenticated', async (_id, contract) => {
@@ -129,5 +137,245 @@ describe('route auth', () => {
     expect((await server.request('GET', '/v1/ready', { key: null })).status).toBe(200);
     expect((await server.request('GET', '/v1/openapi.json', { key: null })).status).toBe(200);
     expect((await server.request('GET', '/docs', { key: null })).status).toBe(200);
+  });
+});
+
+/**
+ * The scope test above proves each route checks its own scopes. These prove that no route lets a key do
+ * *indirectly* what its scopes forbid directly (issue 12): through a member it adds or promotes, a key it
+ * mints, a provider that names a secret, an agent that names a sandbox, or a run that acts for it.
+ */
+describe('route auth: indirect paths', () => {
+  const fixture = useSandboxServer();
+  const server = () => fixture.server;
+  const code = async (response: Response) => ((await response.json()) as { error?: { code: string } }).error?.code;
+  async function keyWith(scopes: string[], options: { expiresAt?: string; key?: string } = {}) {
+    const response = await server().request('POST', '/v1/auth/keys', {
+      ...(options.key ? { key: options.key } : {}),
+      body: { name: scopes.join(' '), scopes, ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}) },
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: string; key: string; expiresAt: string | null };
+  }
+
+  it('lets a members:write key invite or promote no one who could do what the key cannot', async () => {
+    const membersOnly = (await keyWith(['members:write'])).key;
+    for (const role of ['owner', 'admin', 'member']) {
+      const invite = await server().request('POST', '/v1/invitations', {
+        key: membersOnly,
+        body: { email: `${role}@escalate.example`, role },
+      });
+      expect([role, invite.status, await code(invite)]).toEqual([role, 403, 'scope_escalation']);
+    }
+    const { member } = await addMember(server(), 'promoted@escalate.example', 'member');
+    const promote = await server().request('PATCH', `/v1/members/${member.id}`, {
+      key: membersOnly,
+      body: { role: 'owner' },
+    });
+    // Member to owner adds orgs:write, which this key lacks (member to admin adds only members:write: allowed).
+    expect([promote.status, await code(promote)]).toEqual([403, 'scope_escalation']);
+    // An admin with every scope invites an admin, but no owner.
+    const admin = await addMember(server(), 'admin@escalate.example', 'admin');
+    const owner = await server().request('POST', '/v1/invitations', {
+      key: admin.apiKey.key,
+      body: { email: 'owner2@escalate.example', role: 'owner' },
+    });
+    expect([owner.status, await code(owner)]).toEqual([403, 'role_forbidden']);
+    const peer = await server().request('POST', '/v1/invitations', {
+      key: admin.apiKey.key,
+      body: { email: 'peer@escalate.example', role: 'admin' },
+    });
+    expect(peer.status).toBe(201);
+  });
+
+  it('enrols nobody without their consent, and shows a key only its own org', async () => {
+    const carol = await addMember(server(), 'carol@consent.example', 'member');
+    const other = (await (await server().request('POST', '/v1/orgs', { body: { name: 'Other' } })).json()) as {
+      org: { id: string };
+      apiKey: { key: string };
+    };
+    const invited = (await (
+      await server().request('POST', '/v1/invitations', {
+        key: other.apiKey.key,
+        body: { email: 'carol@consent.example', role: 'member' },
+      })
+    ).json()) as { token: string };
+    // The inviter holds the token but cannot use it for carol: she has an account, so only her keys accept.
+    const signUp = await server().request('POST', '/v1/invitations/sign-up', {
+      key: null,
+      body: { token: invited.token },
+    });
+    expect([signUp.status, await code(signUp)]).toEqual([409, 'account_exists']);
+    const byInviter = await server().request('POST', '/v1/invitations/accept', {
+      key: other.apiKey.key,
+      body: { token: invited.token },
+    });
+    expect([byInviter.status, await code(byInviter)]).toEqual([403, 'invitation_email_mismatch']);
+    const members = (await (await server().request('GET', '/v1/members', { key: other.apiKey.key })).json()) as {
+      data: { email: string }[];
+    };
+    expect(members.data.map((item) => item.email)).not.toContain('carol@consent.example');
+
+    const accepted = await server().request('POST', '/v1/invitations/accept', {
+      key: carol.apiKey.key,
+      body: { token: invited.token },
+    });
+    expect(accepted.status).toBe(201);
+    const inOther = ((await accepted.json()) as { apiKey: { key: string } }).apiKey.key;
+    // Each of her keys sees its own org only, though she belongs to both.
+    for (const [key, orgId, otherOrgId] of [
+      [carol.apiKey.key, carol.org.id, other.org.id],
+      [inOther, other.org.id, carol.org.id],
+    ] as const) {
+      const orgs = (await (await server().request('GET', '/v1/orgs', { key })).json()) as { data: { id: string }[] };
+      expect(orgs.data.map((org) => org.id)).toEqual([orgId]);
+      expect((await server().request('GET', `/v1/orgs/${otherOrgId}`, { key })).status).toBe(404);
+    }
+    const used = await server().request('POST', '/v1/invitations/accept', {
+      key: carol.apiKey.key,
+      body: { token: invited.token },
+    });
+    expect([used.status, await code(used)]).toEqual([404, 'invitation_not_found']);
+  });
+
+  it("voids an invitation when its sender's key can no longer grant its role", async () => {
+    const sender = await keyWith(['*']);
+    const invited = (await (
+      await server().request('POST', '/v1/invitations', {
+        key: sender.key,
+        body: { email: 'late@void.example', role: 'admin' },
+      })
+    ).json()) as { token: string };
+    expect((await server().request('DELETE', `/v1/auth/keys/${sender.id}`)).status).toBe(200);
+    const signUp = await server().request('POST', '/v1/invitations/sign-up', {
+      key: null,
+      body: { token: invited.token },
+    });
+    expect([signUp.status, await code(signUp)]).toEqual([404, 'invitation_not_found']);
+  });
+
+  it("lets no admin revoke an owner's keys", async () => {
+    const admin = await addMember(server(), 'admin@revoke.example', 'admin');
+    const me = (await (await server().request('GET', '/v1/me')).json()) as { key: { id: string } };
+    const revoke = await server().request('DELETE', `/v1/auth/keys/${me.key.id}`, { key: admin.apiKey.key });
+    expect([revoke.status, await code(revoke)]).toEqual([403, 'role_forbidden']);
+    expect((await server().request('GET', '/v1/me')).status).toBe(200);
+    // A member's keys are still the admin's to revoke.
+    const member = await addMember(server(), 'member@revoke.example', 'member');
+    expect(
+      (await server().request('DELETE', `/v1/auth/keys/${member.apiKey.id}`, { key: admin.apiKey.key })).status,
+    ).toBe(200);
+  });
+
+  it('mints no key that outlives the key minting it', async () => {
+    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+    const parent = await keyWith(['*'], { expiresAt });
+    const child = await keyWith(['secrets:read'], { key: parent.key });
+    expect(child.expiresAt).toBe(expiresAt);
+    const later = await server().request('POST', '/v1/auth/keys', {
+      key: parent.key,
+      body: { name: 'later', scopes: ['secrets:read'], expiresAt: new Date(Date.now() + 7200_000).toISOString() },
+    });
+    expect([later.status, await code(later)]).toEqual([400, 'validation_failed']);
+    // Nor through an org it creates, or an invitation it sends (whose sign-up the sender could do itself).
+    const org = (await (
+      await server().request('POST', '/v1/orgs', { key: parent.key, body: { name: 'Brief' } })
+    ).json()) as { apiKey: { expiresAt: string | null } };
+    expect(org.apiKey.expiresAt).toBe(expiresAt);
+    const invited = (await (
+      await server().request('POST', '/v1/invitations', {
+        key: parent.key,
+        body: { email: 'brief@expiry.example', role: 'member' },
+      })
+    ).json()) as { invitation: { expiresAt: string }; token: string };
+    expect(invited.invitation.expiresAt).toBe(expiresAt);
+    const joined = (await (
+      await server().request('POST', '/v1/invitations/sign-up', { key: null, body: { token: invited.token } })
+    ).json()) as { apiKey: { expiresAt: string | null } };
+    expect(joined.apiKey.expiresAt).toBe(expiresAt);
+  });
+
+  describe('agents, providers and runs', () => {
+    const received: string[] = [];
+    const listener = createServer((request, response) => {
+      received.push(String(request.headers.authorization));
+      response.writeHead(500).end();
+    });
+    let listenerUrl: string;
+    let boxId: string;
+    beforeAll(async () => {
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      listenerUrl = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/v1`;
+      await server().request('POST', '/v1/secrets', { body: { name: 'PRECIOUS', value: 'precious-value' } });
+      boxId = fixture.track(await fixture.rt.sandboxes.create({ runtime: 'container' })).id;
+    });
+    afterAll(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+
+    it('needs secrets:read to register a provider that names a secret', async () => {
+      const agentsOnly = (await keyWith(['agents:*'])).key;
+      const body = { name: 'listener', type: 'openai', baseUrl: listenerUrl, apiKeySecret: 'PRECIOUS' };
+      const refused = await server().request('POST', '/v1/providers', { key: agentsOnly, body });
+      expect([refused.status, await code(refused)]).toEqual([403, 'insufficient_scope']);
+      const { apiKeySecret: _, ...withoutSecret } = body;
+      const plain = await server().request('POST', '/v1/providers', {
+        key: agentsOnly,
+        body: { ...withoutSecret, name: 'keyless' },
+      });
+      expect(plain.status).toBe(201);
+      const reader = (await keyWith(['agents:*', 'secrets:read'])).key;
+      expect((await server().request('POST', '/v1/providers', { key: reader, body })).status).toBe(201);
+    });
+
+    it('needs sandboxes:write to give an agent a sandbox to work in', async () => {
+      const agentsOnly = (await keyWith(['agents:*'])).key;
+      const body = { slug: 'linked', model: 'keyless/m', sandbox: boxId };
+      const refused = await server().request('POST', '/v1/agents', { key: agentsOnly, body });
+      expect([refused.status, await code(refused)]).toEqual([403, 'insufficient_scope']);
+      const put = await server().request('PUT', '/v1/agents/linked', {
+        key: agentsOnly,
+        body: { model: 'keyless/m', sandbox: boxId },
+      });
+      expect([put.status, await code(put)]).toEqual([403, 'insufficient_scope']);
+      const writer = (await keyWith(['agents:*', 'sandboxes:write'])).key;
+      expect((await server().request('POST', '/v1/agents', { key: writer, body })).status).toBe(201);
+      const relink = await server().request('PATCH', '/v1/agents/linked', {
+        key: agentsOnly,
+        body: { sandbox: boxId },
+      });
+      expect([relink.status, await code(relink)]).toEqual([403, 'insufficient_scope']);
+    });
+
+    it("runs an agent only with its caller's scopes: the sandbox it works in and the secret its model gets", async () => {
+      // Set up with every scope: an agent on the listener's provider (which names PRECIOUS), in the sandbox.
+      expect(
+        (
+          await server().request('POST', '/v1/agents', {
+            body: { slug: 'exfil', model: 'listener/m', sandbox: boxId },
+          })
+        ).status,
+      ).toBe(201);
+      const tries: [string[], string][] = [
+        [['agents:*'], 'sandboxes:write'],
+        [['agents:*', 'secrets:read'], 'sandboxes:write'],
+        [['agents:*', 'sandboxes:write'], 'secrets:read'],
+      ];
+      for (const [scopes, missing] of tries) {
+        const key = (await keyWith(scopes)).key;
+        for (const path of ['/v1/agents/exfil/runs', '/v1/agents/exfil/runs/stream']) {
+          const run = await server().request('POST', path, { key, body: { prompt: 'hi' } });
+          const body = (await run.json()) as { error?: { code: string; details: { required: string[] } } };
+          expect([path, scopes, run.status, body.error?.code, body.error?.details.required]).toEqual([
+            path,
+            scopes,
+            403,
+            'insufficient_scope',
+            [missing],
+          ]);
+        }
+      }
+      const runs = (await (await server().request('GET', '/v1/runs')).json()) as { data: unknown[] };
+      expect(runs.data).toEqual([]);
+      expect(received).toEqual([]);
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMember } from '../../../../test/support/members.js';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
 
 interface OrgFixture {
@@ -48,10 +49,7 @@ describe('cross-org isolation', () => {
       await server.request('POST', '/v1/auth/keys', { key, body: { name: tag, scopes: ['secrets:read'] } }),
       201,
     );
-    const member = await json<{ member: { id: string } }>(
-      await server.request('POST', '/v1/members', { key, body: { email: `${tag}@example.com`, role: 'member' } }),
-      201,
-    );
+    const member = await addMember(server, `${tag.toLowerCase()}@example.com`, 'member', key);
     return {
       key,
       orgId: me.org.id,
@@ -71,13 +69,7 @@ describe('cross-org isolation', () => {
       await server.request('POST', '/v1/orgs', { body: { name: 'Org B' } }),
       201,
     );
-    const bob = await json<{ apiKey: { key: string } }>(
-      await server.request('POST', '/v1/members', {
-        key: created.apiKey.key,
-        body: { email: 'bob@b.example', role: 'owner' },
-      }),
-      201,
-    );
+    const bob = await addMember(server, 'bob@b.example', 'owner', created.apiKey.key);
     const adminInB = await json<{ data: { id: string; email: string }[] }>(
       await server.request('GET', '/v1/members', { key: bob.apiKey.key }),
       200,

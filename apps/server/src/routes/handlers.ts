@@ -1,9 +1,10 @@
-import { type ApiKey, expandScopes, type Org, type Role, type SshKey } from '@runtools/spec';
+import type { ApiKey, Org, Role, SshKey } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { AgentService } from '../agents/agent-service.js';
 import type { RunService } from '../agents/run-service.js';
 import { audit } from '../audit.js';
 import type { AuthContext } from '../auth/authenticate.js';
+import { checkNoEscalation, checkRoleGrant, childKeyExpiry, outranks } from '../auth/grants.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import { parseSshPublicKey, SshKeyFormatError } from '../credentials/ssh-public-key.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
@@ -11,10 +12,10 @@ import type { Database } from '../db/schema.js';
 import { ApiError, invalidBodyField } from '../http/errors.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
 import { newId, nowIso } from '../ids.js';
+import { Invitations } from '../orgs/invitations.js';
 import {
   countOwners,
   createOrg,
-  ensureUser,
   getMember,
   issueApiKey,
   projectFromRow,
@@ -77,34 +78,15 @@ function sshKeyFromRow(row: Database['ssh_keys']): SshKey {
 
 const isAdmin = (auth: AuthContext) => auth.role === 'owner' || auth.role === 'admin';
 
-/** A member may hand out only what they hold: every scope of a new key must be in the caller's effective set. */
-function checkNoEscalation(auth: AuthContext, scopes: string[]): void {
-  const wanted = expandScopes(scopes);
-  const missing = [...wanted].filter((scope) => !auth.effectiveScopes.has(scope));
-  if (missing.length > 0) {
-    throw new ApiError(
-      'scope_escalation',
-      `a key cannot grant scopes its creator does not hold: ${missing.join(', ')}`,
-      {
-        missing,
-      },
-    );
-  }
-}
-
-/** Only owners may make or unmake owners; admins manage admins and members. */
-function checkRoleChange(auth: AuthContext, from: Role | null, to: Role | null): void {
-  if ((from === 'owner' || to === 'owner') && auth.role !== 'owner') {
-    throw new ApiError('role_forbidden', 'only an owner can add, remove or change an owner');
-  }
-}
-
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 export function createHandlers(deps: HandlerDeps): RouteHandlers {
   const db: Kysely<Database> = deps.db.kysely;
+  const invitations = new Invitations(db);
 
+  /** The key's own org: a key sees no other, even one its holder also belongs to (issue 12). */
   async function orgForMember(auth: AuthContext, orgId: string): Promise<Org> {
+    if (orgId !== auth.orgId) throw new ApiError('org_not_found', `no org ${orgId}`);
     const row = await db
       .selectFrom('orgs')
       .innerJoin('members', 'members.org_id', 'orgs.id')
@@ -169,22 +151,9 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
 
     async orgsList({ auth }) {
-      const rows = await db
-        .selectFrom('orgs')
-        .innerJoin('members', 'members.org_id', 'orgs.id')
-        .select(['orgs.id', 'orgs.name', 'orgs.slug', 'orgs.created_at', 'members.role'])
-        .where('members.user_id', '=', auth.userId)
-        .orderBy('orgs.created_at')
-        .execute();
-      return {
-        data: rows.map((row) => ({
-          id: row.id,
-          name: row.name,
-          slug: row.slug,
-          role: row.role as Role,
-          createdAt: row.created_at,
-        })),
-      };
+      // A key acts in one org and sees only that one: listing the others its holder belongs to would let an
+      // org that enrolled someone learn where else they work.
+      return { data: [await orgForMember(auth, auth.orgId)] };
     },
     async orgsCreate({ auth, body }) {
       return db.transaction().execute(async (trx) => {
@@ -198,8 +167,10 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
           orgId: created.org.id,
           memberId: created.memberId,
           name: `owner key for ${created.org.slug}`,
-          scopes: ['*'],
-          expiresAt: null,
+          // No more than the key that asked for it: its scopes (the new org is the caller's own, so they are not
+          // cut to what it holds here) and no later expiry.
+          scopes: auth.keyScopes,
+          expiresAt: auth.keyExpiresAt,
         });
         return { org: created.org, project: created.project, apiKey };
       });
@@ -265,42 +236,25 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
       const rows = await selectMembers(db, auth.orgId).orderBy('members.created_at').execute();
       return { data: rows.map((row) => ({ ...row, role: row.role as Role })) };
     },
-    async membersAdd({ auth, body }) {
-      checkRoleChange(auth, null, body.role);
-      return db.transaction().execute(async (trx) => {
-        const userId = await ensureUser(trx, body.email, body.name ?? null);
-        const memberId = newId('member');
-        try {
-          await trx
-            .insertInto('members')
-            .values({ id: memberId, org_id: auth.orgId, user_id: userId, role: body.role, created_at: nowIso() })
-            .execute();
-        } catch (error) {
-          if (isUniqueViolation(error))
-            throw new ApiError('member_exists', `${body.email} is already a member of this org`);
-          throw error;
-        }
-        const apiKey = await issueApiKey(trx, {
-          orgId: auth.orgId,
-          memberId,
-          name: `first key for ${body.email}`,
-          scopes: ['*'],
-          expiresAt: null,
-        });
-        await audit(trx, {
-          orgId: auth.orgId,
-          event: 'member.added',
-          actorKeyId: auth.keyId,
-          targetId: memberId,
-          details: { role: body.role },
-        });
-        return { member: await getMember(trx, auth.orgId, memberId), apiKey };
-      });
+    async invitationsCreate({ auth, body }) {
+      return invitations.create(auth, body);
+    },
+    async invitationsList({ auth }) {
+      return { data: await invitations.list(auth) };
+    },
+    async invitationsRevoke({ auth, params }) {
+      return invitations.revoke(auth, params.invitationId);
+    },
+    async invitationsAccept({ auth, body }) {
+      return invitations.accept(auth, body.token);
+    },
+    async invitationsSignUp({ body }) {
+      return invitations.signUp(body.token);
     },
     async membersUpdate({ auth, params, body }) {
       return db.transaction().execute(async (trx) => {
         const member = await getMember(trx, auth.orgId, params.memberId);
-        checkRoleChange(auth, member.role, body.role);
+        checkRoleGrant(auth, member.role, body.role);
         if (member.role === 'owner' && body.role !== 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
           throw new ApiError('last_owner', 'an org needs at least one owner; promote another member first');
         }
@@ -318,7 +272,7 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     async membersRemove({ auth, params }) {
       return db.transaction().execute(async (trx) => {
         const member = await getMember(trx, auth.orgId, params.memberId);
-        checkRoleChange(auth, member.role, null);
+        checkRoleGrant(auth, member.role, null);
         if (member.role === 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
           throw new ApiError('last_owner', 'an org needs at least one owner; it cannot remove its last one');
         }
@@ -336,15 +290,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
 
     async keysCreate({ auth, body }) {
       checkNoEscalation(auth, body.scopes);
-      if (body.expiresAt && new Date(body.expiresAt) <= new Date()) {
-        throw invalidBodyField('expiresAt', 'must be in the future');
-      }
+      const expiresAt = childKeyExpiry(auth, body.expiresAt);
       const created = await issueApiKey(db, {
         orgId: auth.orgId,
         memberId: auth.memberId,
         name: body.name,
         scopes: body.scopes,
-        expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+        expiresAt,
       });
       await audit(db, {
         orgId: auth.orgId,
@@ -366,6 +318,15 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async keysRevoke({ auth, params }) {
       const row = await apiKeyVisibleTo(auth, params.keyId);
+      if (row.member_id !== auth.memberId) {
+        // Admins see every key of the org, but revoke only those of members who do not outrank them.
+        const holder = await getMember(db, auth.orgId, row.member_id);
+        if (outranks(holder.role, auth.role)) {
+          throw new ApiError('role_forbidden', `only an ${holder.role} can revoke an ${holder.role}'s keys`, {
+            holderRole: holder.role,
+          });
+        }
+      }
       if (row.revoked_at) return apiKeyFromRow(row);
       const revokedAt = nowIso();
       await db.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', row.id).execute();

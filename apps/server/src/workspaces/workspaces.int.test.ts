@@ -94,7 +94,8 @@ describe('workspaces', () => {
     expect(await outsider.workspaces.list()).toEqual([]);
 
     // A member sees org workspaces but not another member's personal one; the owner (an admin) sees both.
-    const added = await fixture.rt.members.add({ email: 'member@example.com', role: 'member' });
+    const { token } = await fixture.rt.members.invite({ email: 'member@example.com', role: 'member' });
+    const added = await RunTools.signUp({ token, baseUrl: fixture.server.url });
     const member = new RunTools({ apiKey: added.apiKey.key, baseUrl: fixture.server.url });
     const visible = (await member.workspaces.list()).map((item) => item.id);
     expect(visible).toContain(shared.id);

@@ -1,7 +1,9 @@
 import {
   type Deleted,
+  type Invitation,
+  type InvitationAccepted,
+  type InvitationCreated,
   type Member,
-  type MemberAdded,
   type Org,
   type OrgCreated,
   type Project,
@@ -14,7 +16,7 @@ import type { HttpClient } from '../http.js';
 export class Orgs {
   constructor(private readonly http: HttpClient) {}
 
-  /** @example const orgs = await rt.orgs.list() */
+  /** The key's own org (a key sees no other). @example const [org] = await rt.orgs.list() */
   async list(): Promise<Org[]> {
     return (await this.http.call<{ data: Org[] }>(routes.orgsList)).data;
   }
@@ -78,11 +80,31 @@ export class Members {
   }
 
   /**
-   * Adds a member and returns their first API key (shown once).
-   * @example const { member, apiKey } = await rt.members.add({ email: 'ada@example.com', role: 'admin' })
+   * Invites someone to join the org with a role (one the calling key may grant). Nobody becomes a member
+   * until they accept: hand them the token, shown this once.
+   * @example const { invitation, token } = await rt.members.invite({ email: 'ada@example.com', role: 'admin' })
    */
-  add(input: { email: string; name?: string; role?: Role }): Promise<MemberAdded> {
-    return this.http.call(routes.membersAdd, { body: input });
+  invite(input: { email: string; role?: Role; expiresInDays?: number }): Promise<InvitationCreated> {
+    return this.http.call(routes.invitationsCreate, { body: input });
+  }
+
+  /** The org's invitations, newest first. @example const pending = (await rt.members.invitations()).filter((i) => i.status === 'pending') */
+  async invitations(): Promise<Invitation[]> {
+    return (await this.http.call<{ data: Invitation[] }>(routes.invitationsList)).data;
+  }
+
+  /** Revokes an invitation nobody has accepted. @example await rt.members.revokeInvitation('inv_…') */
+  revokeInvitation(id: string): Promise<Deleted> {
+    return this.http.call(routes.invitationsRevoke, { params: { invitationId: id } });
+  }
+
+  /**
+   * Accepts an invitation sent to this key's account: you join its org, and get a key for it with this key's
+   * scopes and expiry (shown once).
+   * @example const { org, apiKey } = await rt.members.acceptInvitation(token)
+   */
+  acceptInvitation(token: string): Promise<InvitationAccepted> {
+    return this.http.call(routes.invitationsAccept, { body: { token } });
   }
 
   /** @example await rt.members.update('mem_…', { role: 'member' }) */

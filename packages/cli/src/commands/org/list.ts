@@ -3,7 +3,7 @@ import { registerList } from '../../command-kinds.js';
 
 export function register(org: Command): void {
   registerList(org, {
-    description: 'orgs you belong to',
+    description: "the key's org (a key acts in one org and sees no other)",
     fetch: (rt) => rt.orgs.list(),
     columns: [
       ['id', (item) => item.id],
