@@ -45,6 +45,8 @@ export const ServerConfig = z.object({
   devUrlPort: z.coerce.number().int().min(1).max(65535).optional(),
   /** The SSH gateway's port (0: any free one); where clients reach it, when not this server's host. */
   sshPort: z.coerce.number().int().min(0).max(65535),
+  /** How long an SSH connection may take to log in before it is closed (sshd's LoginGraceTime). */
+  sshLoginGraceSeconds: z.coerce.number().int().min(1).max(3600),
   sshHost: z.string().min(1).optional(),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
   exaUrl: z.url({ protocol: /^https?$/ }),
@@ -86,6 +88,7 @@ const settingSources: Record<string, string> = {
   maxSandboxVcpus: 'RUNTOOLS_MAX_SANDBOX_VCPUS',
   maxSandboxMemoryBytes: 'RUNTOOLS_MAX_SANDBOX_MEMORY: bytes or a size such as 8GiB',
   sshPort: 'RUNTOOLS_SSH_PORT',
+  sshLoginGraceSeconds: 'RUNTOOLS_SSH_LOGIN_GRACE_SECONDS',
   exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
@@ -130,6 +133,7 @@ export function resolveServerConfig(
     maxSandboxMemoryBytes: env.RUNTOOLS_MAX_SANDBOX_MEMORY ? sizeOrBytes(env.RUNTOOLS_MAX_SANDBOX_MEMORY) : totalmem(),
     devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
     sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
+    sshLoginGraceSeconds: env.RUNTOOLS_SSH_LOGIN_GRACE_SECONDS || 120,
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
     providerBaseUrls: Object.fromEntries(

@@ -134,7 +134,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const interrupted = await runs.recover();
     if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
     let publicUrl = '';
-    const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger);
+    const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
     const handlers = createHandlers({
       db,

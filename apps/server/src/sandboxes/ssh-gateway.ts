@@ -1,6 +1,6 @@
 import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -44,10 +44,24 @@ export class SshGateway {
     private readonly sandboxes: SandboxService,
     dataDir: string,
     private readonly logger: Logger,
+    /** A connection not logged in by then is closed: stalled or idle handshakes must not hold sockets. */
+    private readonly loginGraceMs = 120_000,
   ) {
     this.server = new SshServer({ hostKeys: [hostKey(dataDir)] }, (client) => this.connection(client));
     this.server.on('error', (error: Error) => this.logger.warn({ err: error }, 'ssh gateway error'));
+    // Every TCP connection must log in within the grace time (sshd's LoginGraceTime), or its socket is
+    // destroyed: ssh2 hands us a connection only after its version line, so the clock starts at accept.
+    const tcp = (this.server as unknown as { _srv: NetServer })._srv;
+    tcp.on('connection', (socket: Socket) => {
+      const grace = setTimeout(() => socket.destroy(), this.loginGraceMs);
+      grace.unref();
+      this.logins.set(socket, grace);
+      socket.once('close', () => clearTimeout(grace));
+    });
   }
+
+  /** The login deadline of each connection, cleared once it is logged in. */
+  private readonly logins = new WeakMap<Socket, NodeJS.Timeout>();
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -114,6 +128,8 @@ export class SshGateway {
       });
     });
     client.on('ready', () => {
+      const socket = (client as unknown as { _sock?: Socket })._sock;
+      if (socket) clearTimeout(this.logins.get(socket));
       const org = orgId as string;
       const id = sandboxId as string;
       client.on('session', (acceptSession) => {
