@@ -1,15 +1,19 @@
+import { type RouteContract, type RouteId, routes } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember } from '../../../../test/support/members.js';
-import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
+import { concretePath } from '../../../../test/support/route-params.js';
+import { useSandboxServer } from '../../../../test/support/server.js';
 
+/** Everything an org has, one of each kind a route names by path parameter, and how to read it back. */
 interface OrgFixture {
   key: string;
-  orgId: string;
-  projectId: string;
-  secretName: string;
-  sshKeyId: string;
-  apiKeyId: string;
-  memberId: string;
+  /** A value for every path parameter of the route table, each naming something of this org. */
+  params: Record<string, string>;
+  /** This org's provider (the route `/v1/providers/:name` names a provider, not a secret). */
+  providerName: string;
+  runId: string;
+  threadId: string;
 }
 
 const ed25519 = (seed: string) => {
@@ -26,129 +30,313 @@ async function json<T>(response: Response, status: number): Promise<T> {
   return JSON.parse(body) as T;
 }
 
+/**
+ * A request each route accepts on its own org's resources, so that refusing it is the ownership check and
+ * never validation. A route with a body or a required query and no entry here fails the test: a new route
+ * is attacked from the day it lands.
+ */
+const validBodies: Partial<Record<RouteId, unknown>> = {
+  orgsUpdate: { name: 'pwned' },
+  projectsUpdate: { name: 'pwned' },
+  membersUpdate: { role: 'admin' },
+  workspacesRename: { name: 'pwned' },
+  workspaceFilesMkdir: { path: '/pwned' },
+  workspaceFilesMove: { from: '/notes.txt', to: '/moved.txt' },
+  workspaceFilesCopy: { from: '/notes.txt', to: '/copied.txt' },
+  workspaceFilesRename: { path: '/notes.txt', name: 'renamed.txt' },
+  sandboxesExec: { command: 'echo pwned > /root/note' },
+  sandboxesExecStream: { command: 'echo pwned > /root/note' },
+  sandboxFilesWrite: { path: '/root/note', content: Buffer.from('pwned').toString('base64') },
+  sandboxFilesMove: { from: '/root/note', to: '/root/moved' },
+  sandboxFilesRemove: { path: '/root/note' },
+  sandboxFilesMkdir: { path: '/root/pwned' },
+  sandboxesSnapshotsCreate: { name: 'pwned' },
+  sandboxesRollback: { snapshot: 'base' },
+  sandboxesBranch: { snapshot: 'base' },
+  sandboxesUrlsCreate: { port: 8000, public: true },
+  sandboxProcessesStart: { command: 'sleep 1' },
+  sandboxProcessesStdin: { data: Buffer.from('x').toString('base64'), eof: true },
+  sandboxProcessesResize: { cols: 80, rows: 24 },
+  sandboxProcessesSignal: { signal: 'KILL' },
+  agentsUpdate: { systemPrompt: 'pwned' },
+  agentRunsCreate: { prompt: 'pwned' },
+  agentRunsStream: { prompt: 'pwned' },
+};
+
+/** Raw bodies, with their content type. */
+const rawBodies: Record<NonNullable<RouteContract['rawBody']>, { contentType: string; body: string }> = {
+  'octet-stream': { contentType: 'application/octet-stream', body: 'pwned' },
+  multipart: {
+    contentType: 'multipart/form-data; boundary=x',
+    body: '--x\r\nContent-Disposition: form-data; name="file"; filename="pwned.txt"\r\n\r\npwned\r\n--x--\r\n',
+  },
+};
+
+/**
+ * Routes where another org's id is not refused but means something of the caller's own: PUT of an agent
+ * slug creates (or replaces) the caller's own agent of that slug. Each is checked on its own below.
+ */
+const ownNamespace = new Set<RouteId>(['agentsPut']);
+
+function queryFor(id: RouteId, contract: RouteContract): string {
+  if (!contract.query) return '';
+  const shape = (contract.query as unknown as { shape: Record<string, unknown> }).shape;
+  if (!('path' in shape)) return '';
+  // Sandbox routes take absolute paths inside the sandbox; workspace routes paths inside the workspace.
+  return `?path=${encodeURIComponent(id.startsWith('workspace') ? '/notes.txt' : '/root/note')}`;
+}
+
 describe('cross-org isolation', () => {
-  let server: TestServer;
+  let model: ModelServer;
+  const fixture = useSandboxServer(async () => {
+    model = await startModelServer();
+    return {};
+  });
+  const server = () => fixture.server;
   let a: OrgFixture;
   let b: OrgFixture;
 
   async function populate(key: string, tag: string): Promise<OrgFixture> {
-    const me = await json<{ org: { id: string } }>(await server.request('GET', '/v1/me', { key }), 200);
-    const project = await json<{ id: string }>(
-      await server.request('POST', '/v1/projects', { key, body: { name: `p ${tag}` } }),
-      201,
-    );
-    await json(
-      await server.request('POST', '/v1/secrets', { key, body: { name: `SECRET_${tag}`, value: `value-${tag}` } }),
-      201,
-    );
+    const request = (method: string, path: string, body?: unknown) =>
+      server().request(method, path, { key, ...(body === undefined ? {} : { body }) });
+    const me = await json<{ org: { id: string }; member: { id: string } }>(await request('GET', '/v1/me'), 200);
+    const project = await json<{ id: string }>(await request('POST', '/v1/projects', { name: `p ${tag}` }), 201);
+    await json(await request('POST', '/v1/secrets', { name: `SECRET_${tag}`, value: `value-${tag}` }), 201);
     const sshKey = await json<{ id: string }>(
-      await server.request('POST', '/v1/ssh-keys', { key, body: { name: tag, publicKey: ed25519(tag) } }),
+      await request('POST', '/v1/ssh-keys', { name: tag, publicKey: ed25519(tag) }),
       201,
     );
     const apiKey = await json<{ id: string }>(
-      await server.request('POST', '/v1/auth/keys', { key, body: { name: tag, scopes: ['secrets:read'] } }),
+      await request('POST', '/v1/auth/keys', { name: tag, scopes: ['secrets:read'] }),
       201,
     );
-    const member = await addMember(server, `${tag.toLowerCase()}@example.com`, 'member', key);
+    const member = await addMember(server(), `member-${tag.toLowerCase()}@example.com`, 'member', key);
+    const invitation = await json<{ invitation: { id: string } }>(
+      await request('POST', '/v1/invitations', { email: `invitee-${tag.toLowerCase()}@example.com` }),
+      201,
+    );
+    const workspace = await json<{ id: string }>(await request('POST', '/v1/workspaces', { name: `w ${tag}` }), 201);
+    await json(
+      await server().request('PUT', `/v1/workspaces/${workspace.id}/files/content?path=%2Fnotes.txt`, {
+        key,
+        body: `notes of ${tag}`,
+        headers: { 'content-type': 'application/octet-stream' },
+      }),
+      200,
+    );
+    const sandbox = await json<{ id: string }>(await request('POST', '/v1/sandboxes', { runtime: 'container' }), 201);
+    fixture.track({ destroy: () => server().request('DELETE', `/v1/sandboxes/${sandbox.id}`, { key }) });
+    await json(
+      await request('PUT', `/v1/sandboxes/${sandbox.id}/files`, {
+        path: '/root/note',
+        content: Buffer.from(`note of ${tag}`).toString('base64'),
+      }),
+      200,
+    );
+    const process = await json<{ pid: number }>(
+      await request('POST', `/v1/sandboxes/${sandbox.id}/processes`, { command: 'sleep 100000' }),
+      201,
+    );
+    await json(await request('POST', `/v1/sandboxes/${sandbox.id}/snapshots`, { name: 'base' }), 201);
+    await json(await request('POST', `/v1/sandboxes/${sandbox.id}/urls`, { port: 8000 }), 200);
+    const template = `tpl-${tag.toLowerCase()}`;
+    await json(await request('POST', '/v1/templates', { name: template, base: 'minimal' }), 201);
+    const providerName = `models-${tag.toLowerCase()}`;
+    await json(
+      await request('POST', '/v1/providers', {
+        name: providerName,
+        type: 'openai-compatible',
+        baseUrl: model.openaiBaseUrl,
+        apiKeySecret: `SECRET_${tag}`,
+      }),
+      201,
+    );
+    const slug = `agent-${tag.toLowerCase()}`;
+    await json(
+      await request('POST', '/v1/agents', { slug, model: `${providerName}/m1`, sandbox: sandbox.id, tools: [] }),
+      201,
+    );
+    model.script([{ text: `answer of ${tag}` }]);
+    const run = await json<{ id: string; threadId: string }>(
+      await request('POST', `/v1/agents/${slug}/runs`, { prompt: `question of ${tag}`, thread: true }),
+      201,
+    );
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const state = await json<{ status: string }>(await request('GET', `/v1/runs/${run.id}`), 200);
+      if (state.status === 'completed') break;
+      expect(['queued', 'running']).toContain(state.status);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     return {
       key,
-      orgId: me.org.id,
-      projectId: project.id,
-      secretName: `SECRET_${tag}`,
-      sshKeyId: sshKey.id,
-      apiKeyId: apiKey.id,
-      memberId: member.member.id,
+      providerName,
+      runId: run.id,
+      threadId: run.threadId,
+      params: {
+        orgId: me.org.id,
+        projectId: project.id,
+        memberId: member.member.id,
+        keyId: apiKey.id,
+        sshKeyId: sshKey.id,
+        name: `SECRET_${tag}`,
+        sandboxId: sandbox.id,
+        pid: String(process.pid),
+        templateName: template,
+        workspaceId: workspace.id,
+        snapshotId: (
+          await json<{ data: { id: string }[] }>(await request('GET', `/v1/sandboxes/${sandbox.id}/snapshots`), 200)
+        ).data[0]?.id as string,
+        port: '8000',
+        slug,
+        runId: run.id,
+        threadId: run.threadId,
+        invitationId: invitation.invitation.id,
+      },
     };
   }
 
   beforeAll(async () => {
-    server = await startTestServer();
-    a = await populate(server.adminKey, 'A');
-    // Org B belongs to a different person: the admin creates it, hands it to bob, and leaves.
+    a = await populate(server().adminKey, 'A');
+    // Org B belongs to a different person: the admin creates it, brings bob in as its owner, and leaves.
     const created = await json<{ apiKey: { key: string }; org: { id: string } }>(
-      await server.request('POST', '/v1/orgs', { body: { name: 'Org B' } }),
+      await server().request('POST', '/v1/orgs', { body: { name: 'Org B' } }),
       201,
     );
-    const bob = await addMember(server, 'bob@b.example', 'owner', created.apiKey.key);
+    const bob = await addMember(server(), 'bob@b.example', 'owner', created.apiKey.key);
     const adminInB = await json<{ data: { id: string; email: string }[] }>(
-      await server.request('GET', '/v1/members', { key: bob.apiKey.key }),
+      await server().request('GET', '/v1/members', { key: bob.apiKey.key }),
       200,
     );
     const adminMember = adminInB.data.find((member) => member.email === 'admin@localhost');
-    await json(await server.request('DELETE', `/v1/members/${adminMember?.id}`, { key: bob.apiKey.key }), 200);
+    await json(await server().request('DELETE', `/v1/members/${adminMember?.id}`, { key: bob.apiKey.key }), 200);
     b = await populate(bob.apiKey.key, 'B');
-    expect(b.orgId).toBe(created.org.id);
-  });
-  afterAll(() => server.close());
+    expect(b.params.orgId).toBe(created.org.id);
+  }, 10 * 60_000);
+  afterAll(() => model?.close());
 
-  it("answers 404, not 403, for every one of another org's ids", async () => {
+  const attacked = (Object.entries(routes) as [RouteId, RouteContract][]).filter(
+    ([id, contract]) => contract.auth === 'key' && contract.path.includes('/:') && !ownNamespace.has(id),
+  );
+
+  it("answers 404, not 403, for every one of another org's ids on every route that takes one", async () => {
+    const outcomes: string[] = [];
     for (const [attacker, victim] of [
       [a, b],
       [b, a],
     ] as const) {
-      const attempts: [string, string, unknown?][] = [
-        ['GET', `/v1/orgs/${victim.orgId}`],
-        ['PATCH', `/v1/orgs/${victim.orgId}`, { name: 'pwned' }],
-        ['GET', `/v1/projects/${victim.projectId}`],
-        ['PATCH', `/v1/projects/${victim.projectId}`, { name: 'pwned' }],
-        ['DELETE', `/v1/projects/${victim.projectId}`],
-        ['GET', `/v1/secrets/${victim.secretName}`],
-        ['DELETE', `/v1/secrets/${victim.secretName}`],
-        ['DELETE', `/v1/ssh-keys/${victim.sshKeyId}`],
-        ['GET', `/v1/auth/keys/${victim.apiKeyId}`],
-        ['DELETE', `/v1/auth/keys/${victim.apiKeyId}`],
-        ['PATCH', `/v1/members/${victim.memberId}`, { role: 'admin' }],
-        ['DELETE', `/v1/members/${victim.memberId}`],
-      ];
-      for (const [method, path, body] of attempts) {
-        const response = await server.request(method, path, { key: attacker.key, body });
-        expect([method, path, response.status]).toEqual([method, path, 404]);
+      for (const [id, contract] of attacked) {
+        const values = id === 'providersDelete' ? { ...victim.params, name: victim.providerName } : victim.params;
+        const path = concretePath(contract.path, values) + queryFor(id, contract);
+        let body: unknown;
+        const headers: Record<string, string> = {};
+        if (contract.body) {
+          if (!(id in validBodies)) throw new Error(`add a valid body for ${id} to validBodies`);
+          body = validBodies[id];
+        } else if (contract.rawBody) {
+          body = rawBodies[contract.rawBody].body;
+          headers['content-type'] = rawBodies[contract.rawBody].contentType;
+        }
+        const response = await server().request(contract.method, path, { key: attacker.key, body, headers });
+        const text = await response.text();
+        outcomes.push(`${id} ${response.status}`);
+        expect([id, path, response.status]).toEqual([id, path, 404]);
+        // Nothing of what it holds comes back, not even in an error.
+        expect([id, text.includes(`value-${victim.params.name?.slice('SECRET_'.length)}`)]).toEqual([id, false]);
       }
     }
+    expect(outcomes.length).toBe(attacked.length * 2);
+  });
+
+  it("means the caller's own namespace where another org's name is not an id (PUT /v1/agents/:slug)", async () => {
+    const put = await json<{ id: string; slug: string }>(
+      await server().request('PUT', `/v1/agents/${b.params.slug}`, {
+        key: a.key,
+        body: { model: 'claude-haiku-4.5', tools: [] },
+      }),
+      200,
+    );
+    const theirs = await json<{ id: string }>(
+      await server().request('GET', `/v1/agents/${b.params.slug}`, { key: b.key }),
+      200,
+    );
+    expect(put.id).not.toBe(theirs.id);
+    await json(await server().request('DELETE', `/v1/agents/${b.params.slug}`, { key: a.key }), 200);
   });
 
   it("never lists another org's data", async () => {
+    const lists = (Object.entries(routes) as [RouteId, RouteContract][])
+      .filter(([, contract]) => contract.auth === 'key' && contract.method === 'GET' && !contract.path.includes(':'))
+      .map(([, contract]) => contract.path);
+    expect(lists.length).toBeGreaterThan(10);
     for (const [viewer, other] of [
       [a, b],
       [b, a],
     ] as const) {
-      const listings = await Promise.all(
-        ['/v1/secrets', '/v1/ssh-keys', '/v1/projects', '/v1/auth/keys', '/v1/members', '/v1/orgs'].map(async (path) =>
-          JSON.stringify(await json(await server.request('GET', path, { key: viewer.key }), 200)),
-        ),
-      );
-      const text = listings.join('\n');
-      for (const id of [
-        other.orgId,
-        other.projectId,
-        other.secretName,
-        other.sshKeyId,
-        other.apiKeyId,
-        other.memberId,
-      ]) {
-        expect(text).not.toContain(id);
+      for (const path of lists) {
+        const text = JSON.stringify(await json(await server().request('GET', path, { key: viewer.key }), 200));
+        for (const [name, id] of Object.entries(other.params)) {
+          // A template's or agent's name is not an id: another org may have the same one of its own.
+          if (name === 'port' || name === 'pid') continue;
+          expect([path, name, text.includes(id)]).toEqual([path, name, false]);
+        }
       }
     }
   });
 
-  it("leaves the other org's data intact after the attempts", async () => {
-    const secret = await json<{ value: string }>(
-      await server.request('GET', `/v1/secrets/${b.secretName}`, { key: b.key }),
-      200,
-    );
-    expect(secret.value).toBe('value-B');
-    const project = await json<{ name: string }>(
-      await server.request('GET', `/v1/projects/${b.projectId}`, { key: b.key }),
-      200,
-    );
-    expect(project.name).toBe('p B');
+  it("leaves the other org's data intact after the attempts: everything attacked, read back", async () => {
+    for (const [victim, tag] of [
+      [a, 'A'],
+      [b, 'B'],
+    ] as const) {
+      const get = async <T>(path: string) => json<T>(await server().request('GET', path, { key: victim.key }), 200);
+      const p = victim.params;
+      expect((await get<{ name: string }>(`/v1/orgs/${p.orgId}`)).name).toBe(tag === 'A' ? 'Default' : 'Org B');
+      expect((await get<{ name: string }>(`/v1/projects/${p.projectId}`)).name).toBe(`p ${tag}`);
+      expect((await get<{ value: string }>(`/v1/secrets/${p.name}`)).value).toBe(`value-${tag}`);
+      expect((await get<{ data: { id: string }[] }>('/v1/ssh-keys')).data.map((key) => key.id)).toContain(p.sshKeyId);
+      expect((await get<{ revokedAt: string | null }>(`/v1/auth/keys/${p.keyId}`)).revokedAt).toBeNull();
+      const members = await get<{ data: { id: string; role: string }[] }>('/v1/members');
+      expect(members.data.find((member) => member.id === p.memberId)?.role).toBe('member');
+      const invitations = await get<{ data: { id: string; status: string }[] }>('/v1/invitations');
+      expect(invitations.data.find((invitation) => invitation.id === p.invitationId)?.status).toBe('pending');
+      expect((await get<{ name: string }>(`/v1/workspaces/${p.workspaceId}`)).name).toBe(`w ${tag}`);
+      const notes = await server().request('GET', `/v1/workspaces/${p.workspaceId}/files/content?path=%2Fnotes.txt`, {
+        key: victim.key,
+      });
+      expect(await notes.text()).toBe(`notes of ${tag}`);
+      const workspaceFiles = await get<{ data: { name: string }[] }>(`/v1/workspaces/${p.workspaceId}/files`);
+      expect(workspaceFiles.data.map((entry) => entry.name).sort()).toEqual(['notes.txt']);
+      expect((await get<{ status: string }>(`/v1/sandboxes/${p.sandboxId}`)).status).toBe('running');
+      const note = await get<{ content: string }>(`/v1/sandboxes/${p.sandboxId}/files?path=%2Froot%2Fnote`);
+      expect(Buffer.from(note.content, 'base64').toString()).toBe(`note of ${tag}`);
+      const rootFiles = await get<{ data: { name: string }[] }>(`/v1/sandboxes/${p.sandboxId}/files/list?path=%2Froot`);
+      expect(rootFiles.data.map((entry) => entry.name)).not.toContain('pwned');
+      expect((await get<{ running: boolean }>(`/v1/sandboxes/${p.sandboxId}/processes/${p.pid}`)).running).toBe(true);
+      const snapshots = await get<{ data: { id: string; name: string }[] }>(`/v1/sandboxes/${p.sandboxId}/snapshots`);
+      expect(snapshots.data.map((snapshot) => snapshot.name)).toEqual(['base']);
+      const urls = await get<{ data: { port: number; public: boolean }[] }>(`/v1/sandboxes/${p.sandboxId}/urls`);
+      expect(urls.data.map((url) => [url.port, url.public])).toEqual([[8000, false]]);
+      const sandboxes = await get<{ data: { id: string }[] }>('/v1/sandboxes');
+      expect(sandboxes.data.map((sandbox) => sandbox.id)).toEqual([p.sandboxId]);
+      expect((await get<{ name: string }>(`/v1/templates/${p.templateName}`)).name).toBe(p.templateName);
+      const agent = await get<{ version: number; systemPrompt: string }>(`/v1/agents/${p.slug}`);
+      expect([agent.version, agent.systemPrompt]).toEqual([1, '']);
+      expect((await get<{ data: { name: string }[] }>('/v1/providers')).data.map((item) => item.name)).toEqual([
+        victim.providerName,
+      ]);
+      const runs = await get<{ data: { id: string; status: string }[] }>('/v1/runs');
+      expect(runs.data.map((run) => [run.id, run.status])).toEqual([[victim.runId, 'completed']]);
+      expect((await get<{ id: string }>(`/v1/threads/${victim.threadId}`)).id).toBe(victim.threadId);
+      const messages = await get<{ data: unknown[] }>(`/v1/threads/${victim.threadId}/messages`);
+      expect(JSON.stringify(messages.data)).toContain(`answer of ${tag}`);
+    }
   });
 
   it('lets the same SSH key be registered in two orgs, but only once per org', async () => {
     const publicKey = ed25519('shared');
-    await json(await server.request('POST', '/v1/ssh-keys', { key: a.key, body: { name: 'x', publicKey } }), 201);
-    await json(await server.request('POST', '/v1/ssh-keys', { key: b.key, body: { name: 'x', publicKey } }), 201);
-    const again = await server.request('POST', '/v1/ssh-keys', { key: a.key, body: { name: 'y', publicKey } });
+    await json(await server().request('POST', '/v1/ssh-keys', { key: a.key, body: { name: 'x', publicKey } }), 201);
+    await json(await server().request('POST', '/v1/ssh-keys', { key: b.key, body: { name: 'x', publicKey } }), 201);
+    const again = await server().request('POST', '/v1/ssh-keys', { key: a.key, body: { name: 'y', publicKey } });
     expect((await json<{ error: { code: string } }>(again, 409)).error.code).toBe('ssh_key_exists');
   });
 });
