@@ -129,6 +129,36 @@ describe('runtools CLI against a running server', () => {
     expect((await cli(['project', 'get', project.id])).code).toBe(5);
   });
 
+  it('invites a member, who joins only by accepting: with a new account, or with their own key', async () => {
+    const invited = await cli(['member', 'invite', 'ada@cli.example', '--role', 'admin', '--json']);
+    expect(invited.code).toBe(0);
+    const { token, invitation } = JSON.parse(invited.stdout) as { token: string; invitation: { id: string } };
+    expect((await cli(['member', 'list'])).stdout).not.toContain('ada@cli.example');
+    expect((await cli(['member', 'invitations'])).stdout).toMatch(/ada@cli\.example\s+admin\s+pending/);
+    // Without an account, the token alone; the key it prints acts in this org.
+    const joined = await cli(['member', 'accept', token, '--new-account', '--url', server.url, '--json']);
+    expect(joined.code).toBe(0);
+    const ada = (JSON.parse(joined.stdout) as { apiKey: { key: string } }).apiKey.key;
+    expect((await cli(['member', 'list'])).stdout).toMatch(/ada@cli\.example\s+admin/);
+    expect((await cli(['member', 'accept', token, '--new-account', '--url', server.url])).code).toBe(5);
+    // With an account: another org's invitation is accepted with her own key, never by the inviter.
+    const other = JSON.parse((await cli(['org', 'create', '--name', 'Ada Two', '--json'])).stdout) as {
+      apiKey: { key: string };
+    };
+    const second = JSON.parse(
+      (await cli(['member', 'invite', 'ada@cli.example', '--api-key', other.apiKey.key, '--json'])).stdout,
+    ) as { token: string };
+    expect((await cli(['member', 'accept', second.token, '--new-account', '--url', server.url])).code).toBe(6);
+    expect((await cli(['member', 'accept', second.token, '--api-key', other.apiKey.key])).code).toBe(4);
+    const accepted = await cli(['member', 'accept', second.token, '--api-key', ada]);
+    expect([accepted.code, accepted.stdout]).toEqual([0, expect.stringContaining('ada-two')]);
+    const revoked = JSON.parse((await cli(['member', 'invite', 'bob@cli.example', '--json'])).stdout) as {
+      invitation: { id: string };
+    };
+    expect((await cli(['member', 'uninvite', revoked.invitation.id])).code).toBe(0);
+    expect(invitation.id).toMatch(/^inv_/);
+  });
+
   it(
     'creates a sandbox, runs a command with its exit code, lists and destroys it',
     async () => {

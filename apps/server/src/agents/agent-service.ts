@@ -13,6 +13,7 @@ import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
 import { type AuthContext, requireScopes } from '../auth/authenticate.js';
+import { checkMounts } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -129,6 +130,7 @@ export class AgentService {
           { field: 'sandbox' },
         );
       managed = ManagedSandbox.parse(input.sandbox ?? {});
+      checkMounts(auth, managed.mounts);
     }
     return {
       name: input.name,

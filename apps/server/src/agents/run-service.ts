@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { audit } from '../audit.js';
 import { type AuthContext, requireScopes } from '../auth/authenticate.js';
+import { checkMounts } from '../auth/grants.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -377,6 +378,7 @@ export class RunService {
    */
   private async checkAuthority(auth: AuthContext, definition: AgentRecord['definition']): Promise<void> {
     requireScopes(auth, ['sandboxes:write']);
+    if (definition.mode === 'managed') checkMounts(auth, definition.managed?.mounts);
     const target = await this.models.target(auth.orgId, definition.model);
     if (target.kind === 'custom' && target.secret) requireScopes(auth, ['secrets:read']);
   }

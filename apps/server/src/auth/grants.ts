@@ -1,6 +1,6 @@
 import { type ConcreteScope, expandScopes, type Role, roleCeiling } from '@runtools/spec';
 import { ApiError, invalidBodyField } from '../http/errors.js';
-import type { AuthContext } from './authenticate.js';
+import { type AuthContext, requireScopes } from './authenticate.js';
 
 /**
  * What a caller may hand out. The rule behind every function here: nothing a caller makes (a key, a member's
@@ -66,4 +66,12 @@ export function childKeyExpiry(auth: AuthContext, requested: string | undefined,
     throw invalidBodyField('expiresAt', `must be no later than the calling key's own expiry, ${auth.keyExpiresAt}`);
   }
   return at.toISOString();
+}
+
+/**
+ * Mounting a workspace into a sandbox hands everything that runs there its files, read and write: that needs
+ * what writing them directly needs (`files:write`), not only `sandboxes:write`.
+ */
+export function checkMounts(auth: AuthContext, mounts: readonly unknown[] | null | undefined): void {
+  if (mounts && mounts.length > 0) requireScopes(auth, ['files:write']);
 }

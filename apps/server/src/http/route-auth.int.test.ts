@@ -295,6 +295,48 @@ describe('route auth: indirect paths', () => {
     expect(joined.apiKey.expiresAt).toBe(expiresAt);
   });
 
+  it('needs sandboxes:write to register an SSH key, which opens a shell in every sandbox of the org', async () => {
+    const sshOnly = (await keyWith(['ssh_keys:*'])).key;
+    const publicKey = `ssh-ed25519 ${Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 7)]).toString('base64')}`;
+    const refused = await server().request('POST', '/v1/ssh-keys', { key: sshOnly, body: { name: 'x', publicKey } });
+    expect([refused.status, await code(refused)]).toEqual([403, 'insufficient_scope']);
+    const both = (await keyWith(['ssh_keys:*', 'sandboxes:write'])).key;
+    expect((await server().request('POST', '/v1/ssh-keys', { key: both, body: { name: 'x', publicKey } })).status).toBe(
+      201,
+    );
+  });
+
+  it("needs files:write to mount a workspace into a sandbox (or an agent's), whose processes then read and write it", async () => {
+    const workspace = (await (
+      await server().request('POST', '/v1/workspaces', { body: { name: 'private' } })
+    ).json()) as {
+      id: string;
+    };
+    const mounts = [{ workspaceId: workspace.id }];
+    const sandboxOnly = (await keyWith(['sandboxes:*', 'agents:*'])).key;
+    const sandbox = await server().request('POST', '/v1/sandboxes', {
+      key: sandboxOnly,
+      body: { runtime: 'container', mounts },
+    });
+    expect([sandbox.status, await code(sandbox)]).toEqual([403, 'insufficient_scope']);
+    const agent = await server().request('POST', '/v1/agents', {
+      key: sandboxOnly,
+      body: { slug: 'mounter', model: 'claude-haiku-4.5', sandbox: { mounts } },
+    });
+    expect([agent.status, await code(agent)]).toEqual([403, 'insufficient_scope']);
+    // An agent someone else defined with a mount does not hand it to a narrower key's run either.
+    await server().request('POST', '/v1/secrets', { body: { name: 'ANTHROPIC_API_KEY', value: 'x' } });
+    expect(
+      (
+        await server().request('POST', '/v1/agents', {
+          body: { slug: 'mounter', model: 'claude-haiku-4.5', sandbox: { mounts } },
+        })
+      ).status,
+    ).toBe(201);
+    const run = await server().request('POST', '/v1/agents/mounter/runs', { key: sandboxOnly, body: { prompt: 'ls' } });
+    expect([run.status, await code(run)]).toEqual([403, 'insufficient_scope']);
+  });
+
   describe('agents, providers and runs', () => {
     const received: string[] = [];
     const listener = createServer((request, response) => {

@@ -3,8 +3,8 @@ import type { Kysely } from 'kysely';
 import type { AgentService } from '../agents/agent-service.js';
 import type { RunService } from '../agents/run-service.js';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
-import { checkNoEscalation, checkRoleGrant, childKeyExpiry, outranks } from '../auth/grants.js';
+import { type AuthContext, requireScopes } from '../auth/authenticate.js';
+import { checkMounts, checkNoEscalation, checkRoleGrant, childKeyExpiry, outranks } from '../auth/grants.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import { parseSshPublicKey, SshKeyFormatError } from '../credentials/ssh-public-key.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
@@ -372,6 +372,8 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
 
     async sshKeysAdd({ auth, body }) {
+      // An org's SSH keys open a shell in every one of its sandboxes (the gateway): registering one is exec.
+      requireScopes(auth, ['sandboxes:write']);
       let parsed: ReturnType<typeof parseSshPublicKey>;
       try {
         parsed = parseSshPublicKey(body.publicKey);
@@ -433,6 +435,7 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
 
     async sandboxesCreate({ auth, body }) {
+      checkMounts(auth, body.mounts);
       return deps.sandboxes.create(auth, body);
     },
     async sandboxesList({ auth, query }) {
