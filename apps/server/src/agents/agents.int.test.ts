@@ -642,6 +642,11 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     const [read] = results(await collect(rt().agent.events(second.id)));
     expect(read?.output).toMatchObject({ stdout: 'kept\n' });
     expect((await rt().sandboxes.get(first.sandboxId as string)).status).toBe('running');
+    // Deleting the thread destroys its sandbox: a key that may not destroy sandboxes may not do it this way.
+    const agentsOnly = await rt().auth.keys.create({ name: 'agents only', scopes: ['agents:*'] });
+    const refused = await server().request('DELETE', `/v1/threads/${first.threadId}`, { key: agentsOnly.key });
+    expect(refused.status).toBe(403);
+    expect((await rt().sandboxes.get(first.sandboxId as string)).status).toBe('running');
     await rt().threads.delete(first.threadId as string);
     await expect.poll(async () => (await rt().sandboxes.get(first.sandboxId as string)).status).toBe('destroyed');
 

@@ -335,6 +335,14 @@ describe('route auth: indirect paths', () => {
     ).toBe(201);
     const run = await server().request('POST', '/v1/agents/mounter/runs', { key: sandboxOnly, body: { prompt: 'ls' } });
     expect([run.status, await code(run)]).toEqual([403, 'insufficient_scope']);
+    // Nor does branching a sandbox that someone else gave a mount: the branch mounts it too.
+    const mounted = fixture.track(await fixture.rt.sandboxes.create({ runtime: 'container', mounts }));
+    await mounted.snapshot({ name: 'base' });
+    const branch = await server().request('POST', `/v1/sandboxes/${mounted.id}/branch`, {
+      key: sandboxOnly,
+      body: { snapshot: 'base' },
+    });
+    expect([branch.status, await code(branch)]).toEqual([403, 'insufficient_scope']);
   });
 
   describe('agents, providers and runs', () => {

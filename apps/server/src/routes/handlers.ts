@@ -516,6 +516,8 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
       return deps.sandboxes.rollback(auth, params.sandboxId, body);
     },
     async sandboxesBranch({ auth, params, body }) {
+      // The branch mounts what its source mounts: the same rule as mounting them anew.
+      checkMounts(auth, (await deps.sandboxes.get(auth, params.sandboxId)).mounts);
       return deps.sandboxes.branch(auth, params.sandboxId, body);
     },
     async sandboxesLogs({ auth, params, query }) {
