@@ -221,9 +221,8 @@ async function attack(
     // Nothing of the host directory was copied or moved into the workspace either.
     const inWorkspace = contents(workspaceDir);
     expect(inWorkspace.includes(secret) || inWorkspace.includes(hostOnly)).toBe(false);
-    // Some of the hammering got through (the test is not vacuous), and some met the symlink.
-    if (race) expect(statuses.get('read 200') ?? 0).toBeGreaterThan(0);
-    expect(statuses.get('read 400') ?? 0).toBeGreaterThan(0);
+    // Not vacuous: racing, some reads got through (and the host saw the symlink before); else all met it.
+    expect(statuses.get(race ? 'read 200' : 'read 400') ?? 0).toBeGreaterThan(0);
 
     // With the symlink left behind, deleting the workspace removes the link, not what it points to.
     await rt.workspaces.delete(workspace.id);
