@@ -533,6 +533,26 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect(tooLarge.status).toBe(413);
   });
 
+  it('acts as its caller is now: a key revoked during a run stops it at its next tool call', async () => {
+    await rt().agents.create({ slug: 'revocable', model: 'mock/revocable', sandbox: box.id, tools: ['bash'] });
+    const key = await rt().auth.keys.create({
+      name: 'runner',
+      scopes: ['agents:*', 'sandboxes:write', 'secrets:read'],
+    });
+    const runner = new RunTools({ apiKey: key.key, baseUrl: server().url });
+    model.script([
+      { toolCalls: [{ name: 'bash', input: { command: 'echo ran > /root/after-revoke' } }], delayMs: 200 },
+      { text: 'done' },
+    ]);
+    const started = await runner.agent.start('revocable', 'write it');
+    await rt().auth.keys.revoke(key.id);
+    const events = await collect(rt().agent.events(started.id));
+    expect(events.find((event) => event.type === 'error')).toMatchObject({ code: 'api_key_revoked' });
+    expect((await rt().agent.get(started.id)).status).toBe('failed');
+    expect(await box.files.exists('/root/after-revoke')).toBe(false);
+    model.reset();
+  });
+
   it('stops at maxIterations, fails on a model error, and cancels a run in progress', async () => {
     await rt().agents.create({ slug: 'looper', model: 'mock/loop', sandbox: box.id, maxIterations: 2 });
     model.script([

@@ -1,4 +1,15 @@
-import type { AgentRunRequest, Run, RunEvent, RunStatus, Thread, ThreadMessage, TokenUsage } from '@runtools/spec';
+import {
+  type AgentRunRequest,
+  expandScopes,
+  type Role,
+  type Run,
+  type RunEvent,
+  type RunStatus,
+  roleCeiling,
+  type Thread,
+  type ThreadMessage,
+  type TokenUsage,
+} from '@runtools/spec';
 import {
   APICallError,
   type LanguageModelUsage,
@@ -383,6 +394,28 @@ export class RunService {
     if (target.kind === 'custom' && target.secret) requireScopes(auth, ['secrets:read']);
   }
 
+  /**
+   * The run's caller as it is now: a run outlives the request that started it, so a key revoked or expired
+   * since, or a holder removed or demoted, is seen at the next tool call.
+   */
+  private async currentAuth(auth: AuthContext): Promise<AuthContext> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('members', 'members.id', 'api_keys.member_id')
+      .select(['api_keys.scopes', 'api_keys.expires_at', 'api_keys.revoked_at', 'members.role'])
+      .where('api_keys.id', '=', auth.keyId)
+      .executeTakeFirst();
+    if (!row || row.revoked_at)
+      throw new ApiError('api_key_revoked', 'the key that started this run was revoked (or its holder removed)');
+    if (row.expires_at && new Date(row.expires_at) <= new Date())
+      throw new ApiError('api_key_expired', `the key that started this run expired at ${row.expires_at}`);
+    const role = row.role as Role;
+    const ceiling = roleCeiling(role);
+    const keyScopes = JSON.parse(row.scopes) as string[];
+    const effectiveScopes = new Set([...expandScopes(keyScopes)].filter((scope) => ceiling.has(scope)));
+    return { ...auth, role, keyScopes, effectiveScopes };
+  }
+
   /** The sandbox the run works in: the linked one, the thread's, or a new one from the managed spec. */
   private async sandboxFor(
     auth: AuthContext,
@@ -440,6 +473,9 @@ export class RunService {
     let sandbox: { id: string; created: boolean } | undefined;
     const userTurn: ModelMessage[] = [];
     const finishedSteps: ModelMessage[] = [];
+    // Set when the caller loses what the run needs while it runs (its key revoked or expired, its holder
+    // removed or demoted): the run stops there, failed with that reason.
+    let lostAuthority: ApiError | undefined;
     try {
       if (live.abort.signal.aborted) throw live.abort.signal.reason;
       await this.db
@@ -480,6 +516,21 @@ export class RunService {
         },
         definition.tools,
       );
+      // Every tool call acts in the sandbox as the caller is now, not as it was when the run started.
+      for (const entry of Object.values(tools)) {
+        const execute = entry.execute;
+        if (!execute) continue;
+        entry.execute = async (input, options) => {
+          try {
+            requireScopes(await this.currentAuth(auth), ['sandboxes:write']);
+          } catch (error) {
+            lostAuthority = error instanceof ApiError ? error : new ApiError('unauthenticated', String(error));
+            live.abort.abort(lostAuthority);
+            throw lostAuthority;
+          }
+          return execute(input, options);
+        };
+      }
       const environment = `You work in a Linux sandbox (you are root). Your working directory is ${workdir}; relative paths in tools are taken from there.`;
       const result = streamText({
         model,
@@ -582,7 +633,12 @@ export class RunService {
         }
       }
     } catch (error) {
-      if (live.abort.signal.aborted && !this.stopping) {
+      if (lostAuthority) {
+        failure = describeFailure(lostAuthority);
+        status = 'failed';
+        stopReason = 'error';
+        this.emit(run.id, live, { type: 'error', ...failure });
+      } else if (live.abort.signal.aborted && !this.stopping) {
         status = 'cancelled';
         stopReason = 'cancelled';
       } else if (live.abort.signal.aborted) {
