@@ -43,7 +43,7 @@ const (
 	atRemoveDir         = 0x200
 	atEmptyPath         = 0x1000
 	maxTreeDepth        = 4096 // copy and usage refuse deeper trees; remove has no limit
-	treeChunk           = 256 << 10
+	treeChunk           = maxFrame // the fewer frames, the less each byte costs on the host
 	defaultReadWindow   = 8 << 20
 )
 

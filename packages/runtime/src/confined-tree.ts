@@ -23,6 +23,9 @@ export interface TreeUsage {
 /** How far the file server may read ahead of what the reader of a file has taken. */
 const readWindow = 8 << 20;
 
+/** What the file server is sent in one frame, at most (its frames carry 1 MiB). */
+const writeFrame = 1 << 20;
+
 /**
  * File operations on a host directory that sandboxes can write (workspaces), done without ever following a
  * symlink in it: Node has no openat2, so a check of a path followed by an open by name would be a race that
@@ -174,10 +177,23 @@ export class ConfinedTree {
     // The server may refuse part way (too large, no space): that is reported below, after the sending stops.
     stream.result.catch(() => {});
     try {
+      // HTTP bodies come in chunks of 16 to 64 KiB: gathered into frames of up to 1 MiB, they cost the server
+      // (and the event loop) a fraction of the frames.
+      let gathered: Buffer[] = [];
+      let bytes = 0;
+      const flush = async () => {
+        const data = gathered.length === 1 ? (gathered[0] as Buffer) : Buffer.concat(gathered, bytes);
+        gathered = [];
+        bytes = 0;
+        await stream.write(data);
+      };
       for await (const chunk of content) {
         if (stream.finished) break;
-        await stream.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        gathered.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        bytes += chunk.length;
+        if (bytes >= writeFrame) await flush();
       }
+      if (bytes > 0 && !stream.finished) await flush();
       stream.end();
     } catch (error) {
       stream.cancel();
