@@ -41,8 +41,7 @@ const (
 	resolveBeneath      = 0x08
 	sysOpenat2          = 437 // the same number on amd64 and arm64
 	atRemoveDir         = 0x200
-	atEmptyPath         = 0x1000
-	maxTreeDepth        = 4096 // copy and usage refuse deeper trees; remove has no limit
+	maxTreeDepth        = 4096     // copy and usage refuse deeper trees; remove has no limit
 	treeChunk           = maxFrame // the fewer frames, the less each byte costs on the host
 	defaultReadWindow   = 8 << 20
 )
@@ -132,7 +131,8 @@ func serveTree(raw net.Conn) {
 		}
 		if f.kind == frameOpen {
 			var req treeRequest
-			st := &stream{id: f.stream, c: s.c, input: make(chan frame, 256), cancelled: make(chan struct{}), session: s}
+			// Up to 16 frames (16 MiB of an upload) wait for a stream; then this connection waits for it.
+			st := &stream{id: f.stream, c: s.c, input: make(chan frame, 16), cancelled: make(chan struct{}), session: s}
 			s.mu.Lock()
 			_, taken := s.streams[f.stream]
 			if !taken {

@@ -27,6 +27,14 @@ const readWindow = 8 << 20;
 const writeFrame = 1 << 20;
 
 /**
+ * Connections to the file server, used in turn: the server reads a connection's frames in order, so an upload
+ * to a slow disk holds back the other operations on its connection, never those on the others.
+ */
+const connections = 4;
+
+type Helper = { child: ChildProcess; channels: DaemonChannel[]; next: number };
+
+/**
  * File operations on a host directory that sandboxes can write (workspaces), done without ever following a
  * symlink in it: Node has no openat2, so a check of a path followed by an open by name would be a race that
  * a sandbox swapping a directory for a symlink wins. Every operation goes to one long-lived process, the
@@ -40,7 +48,7 @@ const writeFrame = 1 << 20;
  * itself with a per-start token like a sandbox's daemon. It is started on first use and again after it died.
  */
 export class ConfinedTree {
-  private helper: { child: ChildProcess; channel: DaemonChannel } | undefined;
+  private helper: Helper | undefined;
   private starting: Promise<DaemonChannel> | undefined;
   private closed = false;
 
@@ -51,7 +59,7 @@ export class ConfinedTree {
 
   private channel(): Promise<DaemonChannel> {
     if (this.closed) return Promise.reject(new ChannelError('channel_closed', 'the confined file server is closed'));
-    if (this.helper) return Promise.resolve(this.helper.channel);
+    if (this.helper) return Promise.resolve(ConfinedTree.pick(this.helper));
     this.starting ??= this.start().finally(() => {
       this.starting = undefined;
     });
@@ -75,12 +83,12 @@ export class ConfinedTree {
     child.stderr?.on('data', (data: Buffer) => {
       stderr = (stderr + data.toString()).slice(-2000);
     });
-    const channel = new DaemonChannel(socket, token);
-    const helper = { child, channel };
+    const channels = Array.from({ length: connections }, () => new DaemonChannel(socket, token));
+    const helper: Helper = { child, channels, next: 0 };
     const ended = new Promise<never>((_, reject) => {
       const gone = (why: string) => {
         if (this.helper === helper) this.helper = undefined;
-        channel.close();
+        for (const channel of channels) channel.close();
         reject(new ChannelError('channel_lost', `the confined file server ${why}: ${stderr.trim()}`));
       };
       child.once('error', (error) => gone(`did not start (${error.message})`));
@@ -88,7 +96,7 @@ export class ConfinedTree {
     });
     ended.catch(() => {});
     try {
-      await Promise.race([channel.ready(10_000), ended]);
+      await Promise.race([Promise.all(channels.map((channel) => channel.ready(10_000))), ended]);
     } catch (error) {
       child.kill('SIGKILL');
       throw error;
@@ -100,7 +108,12 @@ export class ConfinedTree {
       throw new ChannelError('channel_closed', 'the confined file server is closed');
     }
     this.helper = helper;
-    return channel;
+    return ConfinedTree.pick(helper);
+  }
+
+  private static pick(helper: Helper): DaemonChannel {
+    helper.next = (helper.next + 1) % helper.channels.length;
+    return helper.channels[helper.next] as DaemonChannel;
   }
 
   private async call<T>(request: Record<string, unknown>): Promise<T> {
@@ -228,8 +241,8 @@ export class ConfinedTree {
     return this.call({ op: 'usage', path });
   }
 
-  private stop(helper: { child: ChildProcess; channel: DaemonChannel }): void {
-    helper.channel.close();
+  private stop(helper: Helper): void {
+    for (const channel of helper.channels) channel.close();
     helper.child.stdin?.end();
     helper.child.kill();
   }
