@@ -375,6 +375,36 @@ describe('hostile input on every socket, stream and body: the server answers and
     });
   });
 
+  describe('dev URLs to an app that answers what no HTTP server should', () => {
+    it('answers 502 for a status out of range or a control character in the reason, and keeps serving', async () => {
+      // Status lines Node's client parser takes but its server refuses to write back (it threw mid-relay).
+      const app = `use IO::Socket::INET;
+my $s = IO::Socket::INET->new(LocalAddr => "0.0.0.0:8091", Listen => 50, ReuseAddr => 1) or die;
+while (my $c = $s->accept) {
+  my $line = <$c>;
+  while (defined(my $header = <$c>)) { last if $header eq "\\r\\n" }
+  my %answers = ("/zero" => "000 Zero", "/low" => "099 Low", "/control" => "200 O\\x01K", "/fine" => "200 OK");
+  my ($path) = $line =~ m{^\\S+ (\\S+)};
+  print $c "HTTP/1.1 " . ($answers{$path} // "404 No") . "\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nhi";
+  close $c;
+}`;
+      await box.files.write('/root/bad-app.pl', app);
+      await box.exec('perl /root/bad-app.pl', { background: true });
+      const { url } = await box.getUrl({ port: 8091 });
+      const host = new URL(url).host;
+      const get = (path: string) =>
+        exchange(
+          port,
+          `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nx-api-key: ${fixture.server.adminKey}\r\nConnection: close\r\n\r\n`,
+        );
+      expect(await get('/fine')).toMatch(/^HTTP\/1\.1 200 OK/);
+      for (const path of ['/zero', '/low', '/control']) {
+        expect([path, await get(path)]).toEqual([path, expect.stringMatching(/^HTTP\/1\.1 502 /)]);
+        await stillServing();
+      }
+    });
+  });
+
   describe('the SSH gateway', () => {
     let privateKey: string;
 

@@ -381,7 +381,24 @@ export class DevUrls {
         agent: this.pool(orgId, target),
       });
       upstream.on('response', (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+        try {
+          response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+        } catch (error) {
+          // What Node's client parser takes but its server refuses to send on (a status out of 100-999, a
+          // control character in the reason or a header): the app's fault, answered as such, never thrown here.
+          answer.resume();
+          // writeHead kept the reason it refused: the error's own head must not carry it.
+          response.statusMessage = '';
+          this.fail(
+            request,
+            response,
+            new ApiError(
+              'sandbox_unreachable',
+              `the app on port ${target.port} answered invalid HTTP: ${(error as Error).message}`,
+            ),
+          );
+          return;
+        }
         answer.pipe(response);
       });
       upstream.on('error', (error) => {
