@@ -198,6 +198,21 @@ describe('every route of the contract table under hostile input', () => {
           hostileString,
           { maxKeys: 3 },
         ),
+        // Sent as is: percent-encodings that decode to no valid UTF-8, or decode at all.
+        rawQuery: fc.option(
+          fc.constantFrom(
+            'path=%ED%A0%80',
+            'path=/%FF%FE',
+            'path=%',
+            'path=%zz',
+            'path=/%00&download=true',
+            'path=/a%ED%A0%80.txt&download=true',
+            '%ED%A0%80=1',
+            'path=/x&path=/y&path[]=z',
+            'limit=1e999&cursor=%C0%AF',
+          ),
+          { freq: 3 },
+        ),
         contentType: fc.constantFrom(...contentTypes),
         body: fc.option(fc.oneof(body, shapedBody(contract)), { freq: 4 }),
         key: fc.oneof(
@@ -217,9 +232,10 @@ describe('every route of the contract table under hostile input', () => {
             if (hostile !== null && hostile !== undefined) values[name] = hostile;
           });
           const path = concretePath(contract.path, values);
-          const query = Object.entries(input.query)
-            .map(([name, value]) => `${encode(name)}=${encode(value)}`)
-            .join('&');
+          const query = [
+            ...Object.entries(input.query).map(([name, value]) => `${encode(name)}=${encode(value)}`),
+            ...(input.rawQuery === null ? [] : [input.rawQuery]),
+          ].join('&');
           const headers: Record<string, string> = {};
           if (input.key === 'admin') headers['x-api-key'] = server.adminKey;
           else if (input.key !== null) headers.authorization = input.key;
