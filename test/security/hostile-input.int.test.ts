@@ -449,6 +449,55 @@ while (my $c = $s->accept) {
       await sshStillServing();
     });
 
+    it('answers an SFTP read of 1 GiB with at most 256 KiB (not the whole file held in memory)', async () => {
+      await box.exec('head -c 1200000 /dev/zero > /root/big.bin');
+      const client = await session();
+      const channel = await new Promise<import('ssh2').ClientChannel>((resolve, reject) =>
+        client.subsys('sftp', (error, stream) => (error ? reject(error) : resolve(stream))),
+      );
+      // A minimal SFTP client speaking raw packets: ssh2's own never asks for more than 34 KB at once.
+      let received = Buffer.alloc(0);
+      const waiting: { type: number; resolve: (body: Buffer) => void }[] = [];
+      channel.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        while (received.length >= 4 && received.length >= 4 + received.readUInt32BE(0)) {
+          const length = received.readUInt32BE(0);
+          const type = received[4] as number;
+          const body = received.subarray(5, 4 + length);
+          received = received.subarray(4 + length);
+          const next = waiting.shift();
+          if (next) expect([next.type, type]).toEqual([next.type, next.type]);
+          next?.resolve(body);
+        }
+      });
+      const request = (type: number, body: Buffer, answer: number) =>
+        new Promise<Buffer>((resolve) => {
+          waiting.push({ type: answer, resolve });
+          const header = Buffer.alloc(5);
+          header.writeUInt32BE(body.length + 1);
+          header[4] = type;
+          channel.write(Buffer.concat([header, body]));
+        });
+      const string = (value: Buffer | string) => {
+        const bytes = Buffer.from(value);
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(bytes.length);
+        return Buffer.concat([length, bytes]);
+      };
+      const uint32 = (value: number) => {
+        const buffer = Buffer.alloc(4);
+        buffer.writeUInt32BE(value);
+        return buffer;
+      };
+      await request(1, uint32(3), 2); // INIT → VERSION
+      const opened = await request(3, Buffer.concat([uint32(1), string('/root/big.bin'), uint32(1), uint32(0)]), 102);
+      const handle = opened.subarray(8, 8 + opened.readUInt32BE(4));
+      const read = await request(5, Buffer.concat([uint32(2), string(handle), Buffer.alloc(8), uint32(2 ** 30)]), 103);
+      expect(read.readUInt32BE(4)).toBe(256 * 1024);
+      channel.end();
+      client.end();
+    });
+
     it('survives garbage SFTP packets, huge reads and nonsense window sizes from an authenticated client', async () => {
       let client = await session();
       const sftpRaw = await new Promise<import('ssh2').ClientChannel>((resolve, reject) =>

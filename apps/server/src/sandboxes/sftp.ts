@@ -180,16 +180,19 @@ export function serveSftp(sftp: SFTPWrapper, channel: () => Promise<DaemonChanne
       daemon.readFile(handle.path, (chunk) => chunks.push(chunk), { offset, length: Math.min(length, maxReadBytes) }),
     );
     fetched.catch(() => {});
-    handle.replied = handle.replied.then(() =>
-      fetched.then(
-        () => {
-          const data = Buffer.concat(chunks);
-          if (data.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
-          else sftp.data(reqid, data);
-        },
-        (error) => fail(reqid, error),
-      ),
-    );
+    handle.replied = handle.replied
+      .then(() =>
+        fetched.then(
+          () => {
+            const data = Buffer.concat(chunks);
+            if (data.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
+            else sftp.data(reqid, data);
+          },
+          (error) => fail(reqid, error),
+        ),
+      )
+      // Answering a client that is gone must not leave a rejection behind, nor stop the reads after it.
+      .catch(() => {});
   });
   sftp.on('WRITE', (reqid, buffer, offset, data) => {
     const handle = handleOf(buffer);

@@ -173,7 +173,9 @@ export class SshGateway {
           .then((channel) => channel.tunnel(info.destPort))
           .then(
             (tunnel) => {
-              const stream = accept();
+              const stream = accept() as ServerChannel | undefined;
+              // The client gave up on the forward while the tunnel opened.
+              if (!stream) return void tunnel.destroy();
               // A reset on either side ends this forward, never the process.
               stream.on('error', () => tunnel.destroy());
               stream.pipe(tunnel).pipe(stream);
