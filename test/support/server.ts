@@ -43,6 +43,8 @@ export async function startTestServer(env: Record<string, string | undefined> = 
         RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'),
         RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
         RUNTOOLS_SSH_PORT: '0',
+        // Every sandbox gets a disk (a sparse ext4 image): small, since many run side by side here.
+        RUNTOOLS_SANDBOX_DISK: '2GiB',
         ...extra,
       },
     );

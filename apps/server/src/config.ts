@@ -32,6 +32,13 @@ export const ServerConfig = z.object({
     .number()
     .int()
     .min(64 * 1024 ** 2),
+  /** The disk limit of a sandbox that does not ask for one: its writable layer is an ext4 image this big. */
+  defaultSandboxDiskBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024 ** 2),
+  /** Bytes an org may store: its sandboxes' disk limits, snapshots and workspaces together; 0 turns it off. */
+  orgStorageQuotaBytes: z.coerce.number().int().min(0),
   /** Largest file upload into a sandbox (streamed, so not bounded by the JSON body limit). */
   maxUploadBytes: z.coerce.number().int().min(1024),
   /** How often idle sandboxes are looked for (and paused), in milliseconds. */
@@ -87,6 +94,8 @@ const settingSources: Record<string, string> = {
   devDomain: 'RUNTOOLS_DEV_DOMAIN',
   maxSandboxVcpus: 'RUNTOOLS_MAX_SANDBOX_VCPUS',
   maxSandboxMemoryBytes: 'RUNTOOLS_MAX_SANDBOX_MEMORY: bytes or a size such as 8GiB',
+  defaultSandboxDiskBytes: 'RUNTOOLS_SANDBOX_DISK: bytes or a size such as 10GiB',
+  orgStorageQuotaBytes: 'RUNTOOLS_ORG_STORAGE_QUOTA: bytes or a size such as 500GiB; 0 for none',
   sshPort: 'RUNTOOLS_SSH_PORT',
   sshLoginGraceSeconds: 'RUNTOOLS_SSH_LOGIN_GRACE_SECONDS',
   exaUrl: 'RUNTOOLS_EXA_URL',
@@ -131,6 +140,10 @@ export function resolveServerConfig(
     maxUploadBytes: env.RUNTOOLS_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3,
     maxSandboxVcpus: env.RUNTOOLS_MAX_SANDBOX_VCPUS || availableParallelism(),
     maxSandboxMemoryBytes: env.RUNTOOLS_MAX_SANDBOX_MEMORY ? sizeOrBytes(env.RUNTOOLS_MAX_SANDBOX_MEMORY) : totalmem(),
+    defaultSandboxDiskBytes: env.RUNTOOLS_SANDBOX_DISK ? sizeOrBytes(env.RUNTOOLS_SANDBOX_DISK) : 10 * 1024 ** 3,
+    orgStorageQuotaBytes: env.RUNTOOLS_ORG_STORAGE_QUOTA
+      ? sizeOrBytes(env.RUNTOOLS_ORG_STORAGE_QUOTA)
+      : 500 * 1024 ** 3,
     devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
     sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
     sshLoginGraceSeconds: env.RUNTOOLS_SSH_LOGIN_GRACE_SECONDS || 120,

@@ -23,6 +23,7 @@ import { SandboxService } from './sandboxes/sandbox-service.js';
 import { SshGateway } from './sandboxes/ssh-gateway.js';
 import { TemplateService } from './sandboxes/template-service.js';
 import { Terminals } from './sandboxes/terminal.js';
+import { StorageQuota } from './usage/storage-quota.js';
 import { version } from './version.js';
 import { S3WorkspaceStorage } from './workspaces/s3-storage.js';
 import { LocalWorkspaceStorage, WorkspaceService } from './workspaces/workspace-service.js';
@@ -73,6 +74,10 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         ? await S3WorkspaceStorage.open(config.dataDir, config.workspaceStorage)
         : new LocalWorkspaceStorage(join(config.dataDir, 'workspaces'), join(config.dataDir, 'workspace-files'));
     const workspaces = new WorkspaceService(db.kysely, storage);
+    const storageQuota = new StorageQuota(db.kysely, storage, {
+      quotaBytes: config.orgStorageQuotaBytes,
+      defaultDiskBytes: config.defaultSandboxDiskBytes,
+    });
     const sandboxes = new SandboxService(db.kysely, {
       dataDir: config.dataDir,
       defaultRuntime: config.runtime,
@@ -82,6 +87,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       maxUploadBytes: config.maxUploadBytes,
       maxVcpus: config.maxSandboxVcpus,
       maxMemoryBytes: config.maxSandboxMemoryBytes,
+      defaultDiskBytes: config.defaultSandboxDiskBytes,
+      storage: storageQuota,
       logger,
     });
     await sandboxes.recover();
@@ -148,6 +155,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       }),
       templates,
       workspaces,
+      storage: storageQuota,
       maxUploadBytes: config.maxUploadBytes,
       secrets,
       agents,

@@ -30,6 +30,7 @@ export type {
   SecretMetadata,
   SecretWithValue,
   SshKey,
+  StorageUsage,
   Template,
   TemplateCreateRequest,
   Thread,

@@ -73,6 +73,7 @@ export const ErrorCode = z.enum([
   'mode_not_available',
   // limits and the server
   'resource_limit_exceeded',
+  'storage_quota_exceeded',
   'rate_limited',
   'internal_error',
   'service_unavailable',
@@ -151,6 +152,7 @@ export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
   provider_key_missing: 'validation',
   mode_not_available: 'validation',
   resource_limit_exceeded: 'validation',
+  storage_quota_exceeded: 'permission',
   rate_limited: 'rate_limit',
   internal_error: 'internal',
   service_unavailable: 'internal',

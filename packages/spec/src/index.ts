@@ -77,7 +77,15 @@ export {
   InvitationParams,
 } from './invitations.js';
 export { Member, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
-export { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
+export {
+  Org,
+  OrgCreated,
+  OrgCreateRequest,
+  OrgList,
+  OrgParams,
+  OrgUpdateRequest,
+  StorageUsage,
+} from './orgs.js';
 export { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 export { type HttpMethod, type RouteContract, type RouteId, type RouteResponse, routePath, routes } from './routes.js';
 export {

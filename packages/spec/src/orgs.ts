@@ -20,3 +20,23 @@ export type OrgCreated = z.infer<typeof OrgCreated>;
 export const OrgUpdateRequest = z.object({ name: DisplayName }).strict();
 export type OrgUpdateRequest = z.infer<typeof OrgUpdateRequest>;
 export const OrgParams = z.object({ orgId: idSchema('org') });
+
+/** What an org stores, counted against its storage quota: every byte here is on the host's disk or may be. */
+export const StorageUsage = z
+  .object({
+    /** The quota in bytes; null when none is set. */
+    quotaBytes: z.number().int().nullable(),
+    /** All of the below together. */
+    usedBytes: z.number().int(),
+    /** The disk limits of the org's live sandboxes (what each may fill, not what it has written). */
+    sandboxDiskBytes: z.number().int(),
+    sandboxes: z.number().int(),
+    /** What the org's snapshots hold on disk. */
+    snapshotBytes: z.number().int(),
+    snapshots: z.number().int(),
+    /** What the org's workspaces hold, counted now (sandbox writes into a mounted workspace included). */
+    workspaceBytes: z.number().int(),
+    workspaces: z.number().int(),
+  })
+  .meta({ id: 'StorageUsage' });
+export type StorageUsage = z.infer<typeof StorageUsage>;

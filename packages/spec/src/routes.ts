@@ -37,7 +37,7 @@ import {
   InvitationParams,
 } from './invitations.js';
 import { Member, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
-import { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest } from './orgs.js';
+import { Org, OrgCreated, OrgCreateRequest, OrgList, OrgParams, OrgUpdateRequest, StorageUsage } from './orgs.js';
 import { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
 import {
   maxFileWriteBase64,
@@ -225,6 +225,16 @@ export const routes = {
     params: OrgParams,
     body: OrgUpdateRequest,
     response: Org,
+    status: 200,
+  }),
+  usageGet: route({
+    method: 'GET',
+    path: '/v1/usage',
+    summary: "The key's org's storage against its quota: sandbox disks, snapshots and workspaces",
+    tag: 'orgs',
+    auth: 'key',
+    scopes: ['orgs:read'],
+    response: StorageUsage,
     status: 200,
   }),
 

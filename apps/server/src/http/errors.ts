@@ -64,6 +64,7 @@ export const errorStatus: { readonly [code in ErrorCode]: ContentfulStatusCode }
   port_not_listening: 502,
   subdomain_taken: 409,
   resource_limit_exceeded: 422,
+  storage_quota_exceeded: 403,
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,

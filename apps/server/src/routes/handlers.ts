@@ -26,6 +26,7 @@ import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { TemplateService } from '../sandboxes/template-service.js';
 import type { Terminals } from '../sandboxes/terminal.js';
+import { quotaExceeded, type StorageQuota } from '../usage/storage-quota.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 
 export interface HandlerDeps {
@@ -39,6 +40,8 @@ export interface HandlerDeps {
   publicUrl: () => string;
   templates: TemplateService;
   workspaces: WorkspaceService;
+  /** The org storage quota: sandbox disks, snapshots and workspaces. */
+  storage: StorageQuota;
   /** Largest file upload, in bytes. */
   maxUploadBytes: number;
   secrets: SecretStore;
@@ -80,9 +83,46 @@ const isAdmin = (auth: AuthContext) => auth.role === 'owner' || auth.role === 'a
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
+/** How much of an upload refused at the quota is still read, so that its client gets the answer. */
+const quotaDrainBytes = 64 * 1024 * 1024;
+
 export function createHandlers(deps: HandlerDeps): RouteHandlers {
   const db: Kysely<Database> = deps.db.kysely;
   const invitations = new Invitations(db);
+
+  /**
+   * Runs a streamed workspace write capped at what the org may still store (or the upload limit, if lower):
+   * a write that would pass the quota stops there and is refused as `storage_quota_exceeded`.
+   */
+  async function withinQuota<T>(
+    auth: AuthContext,
+    what: string,
+    rawBody: AsyncIterable<Uint8Array> | undefined,
+    write: (body: AsyncIterable<Uint8Array>, limit: number) => Promise<T>,
+  ): Promise<T> {
+    const left = await deps.storage.ensure(auth, 1, what);
+    const limit = Math.min(deps.maxUploadBytes, left);
+    // Handed on without `return`, so that a write stopped at the quota leaves the body readable, to drain.
+    const reader = (rawBody ?? emptyBody())[Symbol.asyncIterator]();
+    try {
+      return await write({ [Symbol.asyncIterator]: () => ({ next: () => reader.next() }) }, limit);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'payload_too_large' && limit < deps.maxUploadBytes) {
+        // Read what the client is still sending, up to a point, so that it gets this answer rather than a
+        // broken connection.
+        for (let drained = 0; drained < quotaDrainBytes; ) {
+          const next = await reader.next().catch(() => ({ done: true as const, value: undefined }));
+          if (next.done) break;
+          drained += next.value.length;
+        }
+        const usage = await deps.storage.usage(auth);
+        throw quotaExceeded(usage.quotaBytes ?? 0, usage.usedBytes, limit + 1, what);
+      }
+      throw error;
+    } finally {
+      await reader.return?.();
+    }
+  }
 
   /** The key's own org: a key sees no other, even one its holder also belongs to (issue 12). */
   async function orgForMember(auth: AuthContext, orgId: string): Promise<Org> {
@@ -177,6 +217,9 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async orgsGet({ auth, params }) {
       return orgForMember(auth, params.orgId);
+    },
+    async usageGet({ auth }) {
+      return deps.storage.usage(auth);
     },
     async orgsUpdate({ auth, params, body }) {
       // A key acts inside its own org only; another org's id is "not found" even to its members' other keys.
@@ -604,11 +647,13 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
     async workspaceFilesUpload({ auth, params, query, rawBody }) {
       const files = await deps.workspaces.files(auth, params.workspaceId);
-      return files.write(query.path, rawBody ?? emptyBody(), deps.maxUploadBytes);
+      return withinQuota(auth, 'this upload', rawBody, (body, limit) => files.write(query.path, body, limit));
     },
     async workspaceFilesUploadForm({ auth, params, query, rawBody, contentType }) {
       const files = await deps.workspaces.files(auth, params.workspaceId);
-      const entries = await files.writeForm(query.path, contentType ?? '', rawBody ?? emptyBody(), deps.maxUploadBytes);
+      const entries = await withinQuota(auth, 'this upload', rawBody, (body, limit) =>
+        files.writeForm(query.path, contentType ?? '', body, limit),
+      );
       return { data: entries };
     },
     async workspaceFilesMkdir({ auth, params, body }) {
@@ -618,6 +663,8 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
       return (await deps.workspaces.files(auth, params.workspaceId)).move(body.from, body.to);
     },
     async workspaceFilesCopy({ auth, params, body }) {
+      // A copy's size is not known before it is made; an org already at its quota copies nothing.
+      await deps.storage.ensure(auth, 1, 'a copy');
       return (await deps.workspaces.files(auth, params.workspaceId)).copy(body.from, body.to);
     },
     async workspaceFilesRename({ auth, params, body }) {

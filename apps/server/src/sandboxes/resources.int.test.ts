@@ -36,13 +36,15 @@ describe('sandbox disk limits and network settings', () => {
     120_000,
   );
 
-  it('refuses a disk too small to be useful, and leaves other sandboxes unlimited', async () => {
+  it('refuses a disk too small to be useful, and gives other sandboxes the default disk', async () => {
     await expect(
       fixture.rt.sandboxes.create({ runtime: 'container', resources: { disk: '1MB' } }),
     ).rejects.toBeInstanceOf(ValidationError);
     const box = await fixture.rt.sandboxes.create({ runtime: 'container' });
     fixture.track(box);
-    expect(box.info.resources.diskBytes).toBeNull();
+    // The test servers' default (test/support/server.ts); 10 GiB unless configured.
+    expect(box.info.resources.diskBytes).toBe(2 * 1024 ** 3);
+    expect((await box.stats()).diskLimitBytes).toBeLessThanOrEqual(2 * 1024 ** 3);
   });
 
   it('records internet egress and gives the sandbox the host resolvers', async () => {

@@ -36,6 +36,7 @@ import type { AuthContext } from '../auth/authenticate.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
+import type { StorageQuota } from '../usage/storage-quota.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import { parseByteSize } from './byte-size.js';
 import { EventQueue } from './event-queue.js';
@@ -206,6 +207,9 @@ export class SandboxService {
       /** The most one sandbox may ask for (the host's capacity unless configured lower). */
       maxVcpus: number;
       maxMemoryBytes: number;
+      /** The disk limit of a sandbox that does not ask for one. */
+      defaultDiskBytes: number;
+      storage: StorageQuota;
       logger: Logger;
     },
   ) {
@@ -529,6 +533,8 @@ export class SandboxService {
           { status: row.status },
         );
       const driver = this.driver(row.runtime as SandboxRuntime);
+      // What the snapshot will hold is not known before it is taken; an org already at its quota takes none.
+      await this.options.storage.ensure(auth, 1, 'a snapshot');
       if (body.name && (await this.snapshotRow(auth, id, body.name).catch(() => undefined)))
         throw new ApiError('snapshot_exists', `sandbox ${id} already has a snapshot named ${body.name}`, {
           name: body.name,
@@ -726,10 +732,13 @@ export class SandboxService {
       metadata: JSON.stringify(body.metadata ?? JSON.parse(source.metadata)),
       idle_timeout: body.idleTimeout ?? source.idle_timeout,
       auto_resume: body.autoResume === undefined ? source.auto_resume : body.autoResume ? 1 : 0,
+      // A sandbox from before disk limits were the default branches with one.
+      disk_bytes: source.disk_bytes ?? this.options.defaultDiskBytes,
       paused_to: null,
       created_at: now,
       updated_at: now,
     };
+    await this.options.storage.ensure(auth, Number(row.disk_bytes), 'a branch with this disk');
     const branched = await this.launch(
       auth,
       row,
@@ -871,12 +880,13 @@ export class SandboxService {
       idle_timeout: body.idleTimeout ?? defaultIdleTimeoutSeconds,
       auto_resume: body.autoResume ? 1 : 0,
       internet: body.network?.internet ? 1 : 0,
-      disk_bytes: body.resources?.disk ? diskBytes(body.resources.disk) : null,
+      disk_bytes: body.resources?.disk ? diskBytes(body.resources.disk) : this.options.defaultDiskBytes,
       mounts: JSON.stringify(mounts.map(({ workspaceId, path }) => ({ workspaceId, path }))),
       paused_to: null,
       created_at: now,
       updated_at: now,
     };
+    await this.options.storage.ensure(auth, Number(row.disk_bytes), 'a sandbox with this disk');
     return this.launch(auth, row, mounts, `creating (${runtime}, ${row.template})`, async () => {
       const template = await this.options.templates.resolve(auth, templateName, (line) =>
         this.options.logger.info({ template: templateName }, line),

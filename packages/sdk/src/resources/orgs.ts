@@ -9,6 +9,7 @@ import {
   type Project,
   type Role,
   routes,
+  type StorageUsage,
 } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 
@@ -37,6 +38,14 @@ export class Orgs {
   /** @example await rt.orgs.update('org_…', { name: 'Acme Inc' }) */
   update(id: string, input: { name: string }): Promise<Org> {
     return this.http.call(routes.orgsUpdate, { params: { orgId: id }, body: input });
+  }
+
+  /**
+   * The key's org's storage against its quota: its sandboxes' disk limits, snapshots and workspaces.
+   * @example const { usedBytes, quotaBytes } = await rt.orgs.usage()
+   */
+  usage(): Promise<StorageUsage> {
+    return this.http.call(routes.usageGet);
   }
 }
 
