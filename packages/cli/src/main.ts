@@ -16,6 +16,7 @@ import * as memberRemove from './commands/member/remove.js';
 import * as orgCreate from './commands/org/create.js';
 import * as orgGet from './commands/org/get.js';
 import * as orgList from './commands/org/list.js';
+import * as orgUsage from './commands/org/usage.js';
 import * as projectCreate from './commands/project/create.js';
 import * as projectDelete from './commands/project/delete.js';
 import * as projectGet from './commands/project/get.js';
@@ -92,7 +93,7 @@ export function buildProgram(): Command {
   const workspace = group(program, 'workspace', 'storage that outlives sandboxes', [workspaceCommands]);
   group(workspace, 'files', 'files of a workspace', [workspaceFiles]);
   group(program, 'template', 'templates sandboxes start from (built-in and custom)', [templateCommands]);
-  group(program, 'org', 'organizations', [orgList, orgCreate, orgGet]);
+  group(program, 'org', 'organizations', [orgList, orgCreate, orgGet, orgUsage]);
   group(program, 'project', 'projects of the org', [projectList, projectCreate, projectGet, projectDelete]);
   const sandbox = group(program, 'sandbox', 'isolated Linux environments', [
     sandboxCreate,
