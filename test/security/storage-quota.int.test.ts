@@ -175,4 +175,30 @@ describe('the org storage quota', () => {
     await first.snapshots.delete(snapshot.id);
     expect((await rt.orgs.usage()).snapshotBytes).toBe(0);
   }, 180_000);
+
+  it('checks concurrent creates one after the other: no two pass the quota together', async () => {
+    const org = await fixture.rt.orgs.create({ name: 'Concurrent quota org' });
+    const rt = new RunTools({ apiKey: org.apiKey.key, baseUrl: fixture.server.url });
+    // A workspace to count makes each check take a while: the window two unserialised checks would share.
+    const workspace = await rt.workspaces.create({ name: 'Counted' });
+    for (let index = 0; index < 20; index++) await rt.workspaces.files(workspace.id).upload(`/f${index}`, 'x');
+    // Raw requests, each on its own connection, all sent before any is answered.
+    const responses = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        fixture.server.request('POST', '/v1/sandboxes', { key: org.apiKey.key, body: { runtime: 'container' } }),
+      ),
+    );
+    const bodies = (await Promise.all(responses.map((response) => response.json()))) as {
+      id?: string;
+      error?: { code: string };
+    }[];
+    for (const body of bodies) if (body.id) fixture.track(await rt.sandboxes.get(body.id));
+    // 600 MiB holds two 256 MiB disks.
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 201, 403, 403]);
+    expect(bodies.filter((body) => body.error).map((body) => body.error?.code)).toEqual([
+      'storage_quota_exceeded',
+      'storage_quota_exceeded',
+    ]);
+    expect(await rt.orgs.usage()).toMatchObject({ sandboxes: 2, sandboxDiskBytes: 2 * diskBytes });
+  }, 120_000);
 });

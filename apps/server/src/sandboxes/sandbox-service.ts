@@ -738,7 +738,7 @@ export class SandboxService {
       created_at: now,
       updated_at: now,
     };
-    await this.options.storage.ensure(auth, Number(row.disk_bytes), 'a branch with this disk');
+    const release = await this.options.storage.reserve(auth, row.id, Number(row.disk_bytes), 'a branch with this disk');
     const branched = await this.launch(
       auth,
       row,
@@ -752,7 +752,7 @@ export class SandboxService {
           start: Number(snapshot.memory) === 1 ? undefined : await this.templateStart(source),
         };
       },
-    );
+    ).finally(release);
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'sandbox.branched',
@@ -886,18 +886,27 @@ export class SandboxService {
       created_at: now,
       updated_at: now,
     };
-    await this.options.storage.ensure(auth, Number(row.disk_bytes), 'a sandbox with this disk');
-    return this.launch(auth, row, mounts, `creating (${runtime}, ${row.template})`, async () => {
-      const template = await this.options.templates.resolve(auth, templateName, (line) =>
-        this.options.logger.info({ template: templateName }, line),
-      );
-      return {
-        layers: template.layers,
-        env: { ...template.env, ...body.env },
-        workdir: template.workdir,
-        start: template.start,
-      };
-    });
+    const release = await this.options.storage.reserve(
+      auth,
+      row.id,
+      Number(row.disk_bytes),
+      'a sandbox with this disk',
+    );
+    try {
+      return await this.launch(auth, row, mounts, `creating (${runtime}, ${row.template})`, async () => {
+        const template = await this.options.templates.resolve(auth, templateName, (line) =>
+          this.options.logger.info({ template: templateName }, line),
+        );
+        return {
+          layers: template.layers,
+          env: { ...template.env, ...body.env },
+          workdir: template.workdir,
+          start: template.start,
+        };
+      });
+    } finally {
+      release();
+    }
   }
 
   /** The vCPUs asked for, within what one sandbox may have. */

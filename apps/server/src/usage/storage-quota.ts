@@ -27,10 +27,15 @@ export class StorageQuota {
     },
   ) {}
 
+  /** Disks of sandboxes being created (by sandbox id), counted from their check until their create ends. */
+  private readonly reserved = new Map<string, { orgId: string; bytes: number }>();
+  /** Each org's checks, one at a time: two creates cannot both see the room for one. */
+  private readonly checks = new Map<string, Promise<unknown>>();
+
   async usage(auth: AuthContext): Promise<StorageUsage> {
-    const sandboxes = await this.db
+    const rows = await this.db
       .selectFrom('sandboxes')
-      .select(['disk_bytes'])
+      .select(['id', 'disk_bytes'])
       .where('org_id', '=', auth.orgId)
       .where('status', 'not in', diskless)
       .execute();
@@ -40,10 +45,13 @@ export class StorageQuota {
       .where('org_id', '=', auth.orgId)
       .execute();
     const workspaces = await this.db.selectFrom('workspaces').select(['id']).where('org_id', '=', auth.orgId).execute();
-    const sandboxDiskBytes = sandboxes.reduce(
-      (sum, row) => sum + (row.disk_bytes === null ? this.options.defaultDiskBytes : Number(row.disk_bytes)),
-      0,
-    );
+    const sandboxes = [
+      ...rows
+        .filter((row) => !this.reserved.has(row.id))
+        .map((row) => (row.disk_bytes === null ? this.options.defaultDiskBytes : Number(row.disk_bytes))),
+      ...[...this.reserved.values()].filter((entry) => entry.orgId === auth.orgId).map((entry) => entry.bytes),
+    ];
+    const sandboxDiskBytes = sandboxes.reduce((sum, bytes) => sum + bytes, 0);
     const snapshotBytes = snapshots.reduce((sum, row) => sum + Number(row.size_bytes), 0);
     let workspaceBytes = 0;
     for (const workspace of workspaces) {
@@ -68,11 +76,39 @@ export class StorageQuota {
    * adding `bytes` (at least one: the org is full at its quota) would take it past its quota.
    */
   async ensure(auth: AuthContext, bytes: number, what: string): Promise<number> {
+    return this.oneAtATime(auth.orgId, () => this.check(auth, bytes, what));
+  }
+
+  /**
+   * Checks a new sandbox's disk against the quota and counts it until `release` (once its create has ended,
+   * recorded or failed): concurrent creates of one org are checked one after the other, each seeing the others.
+   */
+  async reserve(auth: AuthContext, sandboxId: string, bytes: number, what: string): Promise<() => void> {
+    await this.oneAtATime(auth.orgId, async () => {
+      await this.check(auth, bytes, what);
+      this.reserved.set(sandboxId, { orgId: auth.orgId, bytes });
+    });
+    return () => this.reserved.delete(sandboxId);
+  }
+
+  private async check(auth: AuthContext, bytes: number, what: string): Promise<number> {
     if (this.options.quotaBytes <= 0) return Number.POSITIVE_INFINITY;
     const usage = await this.usage(auth);
     const left = this.options.quotaBytes - usage.usedBytes;
     if (Math.max(bytes, 1) > left) throw quotaExceeded(this.options.quotaBytes, usage.usedBytes, bytes, what);
     return left;
+  }
+
+  private async oneAtATime<T>(orgId: string, task: () => Promise<T>): Promise<T> {
+    const before = this.checks.get(orgId) ?? Promise.resolve();
+    const run = before.then(task, task);
+    const settled = run.catch(() => {});
+    this.checks.set(orgId, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.checks.get(orgId) === settled) this.checks.delete(orgId);
+    }
   }
 }
 
