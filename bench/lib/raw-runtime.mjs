@@ -18,8 +18,10 @@ export function rawRuntime(driverName, tools, workDir, rootfs) {
   /** A bundle whose process is `args`, over the read-only rootfs. */
   function bundle(name, args) {
     const dir = join(workDir, `${driverName}-${name}`);
-    const channelDir = join(dir, 'run');
-    mkdirSync(channelDir, { recursive: true });
+    const socketDir = join(dir, 'sock');
+    const controlDir = join(dir, 'ctl');
+    mkdirSync(socketDir, { recursive: true });
+    mkdirSync(controlDir, { recursive: true });
     writeBundleConfig({
       bundleDir: dir,
       rootfs,
@@ -29,7 +31,9 @@ export function rawRuntime(driverName, tools, workDir, rootfs) {
       cgroupsPath: `/runtools-bench/${driverName}-${name}`,
       pidsLimit: 4096,
       daemonDir: tools.daemon ? join(tools.daemon, '..') : dir,
-      channelDir,
+      socketDir,
+      controlDir,
+      seccomp: driverName === 'crun',
     });
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     config.process.args = args;
