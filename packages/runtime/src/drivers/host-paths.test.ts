@@ -130,6 +130,16 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s: the host follows not
     expect(readFileSync(join(dir, 'resolv.conf'), 'utf8')).toBe('host data\n');
     expect((await sh(copy, 'cat /etc/resolv.conf')).out).toMatch(/^(nameserver |# no resolver)/);
   });
+
+  it("shows no path of the host's state directory or template layers in its mount table", async () => {
+    const id = await sandbox();
+    const table = (await sh(id, 'cat /proc/self/mountinfo /proc/mounts')).out;
+    expect(table).toMatch(/ \/\.runtools\/run /);
+    // The layers live under the test runtime dir (rootfs cache) and the sandbox's under the driver's state dir.
+    expect(table).not.toContain(testRuntimeDir);
+    expect(table).not.toContain(stateDir);
+    if (name === 'gvisor') expect(table).not.toContain('/run/runtools');
+  });
 });
 
 describe('container: the host kernel behind a seccomp filter', () => {
