@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs, testRuntimeDir } from '../../../test/support/rootfs.js';
+import { testBaseRootfs, testRuntimeDir, testVictimDir } from '../../../test/support/rootfs.js';
 import { availableDrivers } from './doctor.js';
 import type { DriverName, SandboxDriver } from './driver.js';
 import { hostTools } from './host.js';
@@ -16,7 +16,7 @@ import { TemplateBuilder, type TemplateSpec } from './templates.js';
  */
 const root = join(testRuntimeDir, `template-sandbox-${process.pid}`);
 const { drivers, missing } = availableDrivers(join(root, 'state'));
-const hostDir = join(testRuntimeDir, `template-sandbox-victim-${process.pid}`);
+const hostDir = testVictimDir('template-sandbox');
 
 afterAll(() => {
   rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
+import { testBaseRootfs, testRuntimeDir, testVictimDir } from '../../../../test/support/rootfs.js';
 import { ChannelError } from '../channel.js';
 import { availableDrivers } from '../doctor.js';
 import type { DriverName, SandboxDriver } from '../driver.js';
@@ -16,7 +16,7 @@ import type { GvisorDriver } from './gvisor/gvisor-driver.js';
 const stateDir = join(testRuntimeDir, `host-paths-${process.pid}`);
 const { drivers, missing } = availableDrivers(stateDir);
 const limits = { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 };
-const hostDir = join(testRuntimeDir, `host-paths-victim-${process.pid}`);
+const hostDir = testVictimDir('host-paths');
 
 afterAll(() => {
   rmSync(stateDir, { recursive: true, force: true });
