@@ -41,5 +41,7 @@ console.log(
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 run(bin('biome'), ['check', '.']);
 run(bin('tsc'), ['-p', 'tsconfig.test.json']);
+// The SDK as a browser sees it: no Node types, so a Buffer or process.env in its surface fails here.
+run(bin('tsc'), ['-p', 'packages/sdk/tsconfig.browser.json']);
 const result = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

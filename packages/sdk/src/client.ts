@@ -1,4 +1,4 @@
-import { type InvitationAccepted, routes } from '@runtools/spec';
+import type { InvitationAccepted } from '@runtools/spec';
 import { AuthenticationError } from './errors.js';
 import { HttpClient } from './http.js';
 import { AgentRuns, Agents, Models, Providers, Threads } from './resources/agents.js';
@@ -25,6 +25,12 @@ export interface RunToolsOptions {
 }
 
 export const defaultBaseUrl = 'http://127.0.0.1:7400';
+
+// Node's process, absent in a browser: the environment defaults apply only where there is one.
+const host = (globalThis as { process?: { env?: Record<string, string | undefined>; versions?: { node?: string } } })
+  .process;
+const setting = (name: string): string | undefined => host?.env?.[name];
+const userAgent = `runtools-sdk/${sdkVersion} ${host?.versions?.node ? `node/${host.versions.node}` : 'browser'}`;
 
 /**
  * The RunTools client.
@@ -54,18 +60,18 @@ export class RunTools {
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
-    const apiKey = options.apiKey ?? process.env.RUNTOOLS_API_KEY;
+    const apiKey = options.apiKey ?? setting('RUNTOOLS_API_KEY');
     if (!apiKey) {
       throw new AuthenticationError('no API key: pass { apiKey } or set RUNTOOLS_API_KEY', { code: 'missing_api_key' });
     }
-    this.baseUrl = options.baseUrl ?? process.env.RUNTOOLS_API_URL ?? defaultBaseUrl;
+    this.baseUrl = options.baseUrl ?? setting('RUNTOOLS_API_URL') ?? defaultBaseUrl;
     this.http = new HttpClient({
       baseUrl: this.baseUrl,
       apiKey,
       maxRetries: options.maxRetries ?? 2,
       timeoutMs: options.timeoutMs ?? 60_000,
       fetch: options.fetch ?? globalThis.fetch,
-      userAgent: `runtools-sdk/${sdkVersion} node/${process.versions.node}`,
+      userAgent,
     });
     this.secrets = new Secrets(this.http);
     this.sshKeys = new SshKeys(this.http);
@@ -88,7 +94,7 @@ export class RunTools {
    * @example const { version } = await rt.health()
    */
   health(): Promise<{ status: 'ok'; version: string }> {
-    return this.http.call(routes.health);
+    return this.http.call('health');
   }
 
   /**
@@ -103,13 +109,13 @@ export class RunTools {
     fetch?: typeof globalThis.fetch;
   }): Promise<InvitationAccepted> {
     const http = new HttpClient({
-      baseUrl: options.baseUrl ?? process.env.RUNTOOLS_API_URL ?? defaultBaseUrl,
+      baseUrl: options.baseUrl ?? setting('RUNTOOLS_API_URL') ?? defaultBaseUrl,
       apiKey: '',
       maxRetries: 0,
       timeoutMs: 60_000,
       fetch: options.fetch ?? globalThis.fetch,
-      userAgent: `runtools-sdk/${sdkVersion} node/${process.versions.node}`,
+      userAgent,
     });
-    return http.call(routes.invitationsSignUp, { body: { token: options.token } });
+    return http.call('invitationsSignUp', { body: { token: options.token } });
   }
 }

@@ -1,4 +1,5 @@
-import { type RouteContract, routePath } from '@runtools/spec';
+import { type RouteContract, type RouteId, type RouteResponse, routePath, routes } from '@runtools/spec';
+import type { z } from 'zod';
 import {
   ConnectionError,
   errorFromResponse,
@@ -17,6 +18,51 @@ export interface HttpOptions {
   timeoutMs: number;
   fetch: typeof globalThis.fetch;
   userAgent: string;
+}
+
+type Contract<Id extends RouteId> = (typeof routes)[Id];
+type Field<C, K extends 'params' | 'query' | 'body'> = C extends { [P in K]: infer S extends z.ZodType }
+  ? z.input<S>
+  : undefined;
+/** A part of a request: required when the route has it and it cannot be left out, optional otherwise. */
+type Part<K extends string, T> = [T] extends [undefined]
+  ? { [P in K]?: undefined }
+  : undefined extends T
+    ? { [P in K]?: T }
+    : { [P in K]: T };
+
+/**
+ * What a call of route `Id` sends, from the route table: its path parameters, query and JSON body as their
+ * schemas accept them (the server validates them again; the types keep the SDK's own calls honest).
+ */
+export type RouteInput<Id extends RouteId> = Part<'params', Field<Contract<Id>, 'params'>> &
+  Part<'query', Partial<NonNullable<Field<Contract<Id>, 'query'>>> | undefined> &
+  Part<'body', Field<Contract<Id>, 'body'>>;
+
+/** A route's input whose every part may be left out can be left out as a whole. */
+type InputArgs<Id extends RouteId> =
+  Partial<RouteInput<Id>> extends RouteInput<Id> ? [input?: RouteInput<Id>] : [input: RouteInput<Id>];
+
+/** Query values as the URL carries them; `undefined` leaves a parameter out. */
+function queryEntries(query: object | undefined): [string, string][] {
+  return Object.entries(query ?? {})
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => [name, String(value)]);
+}
+
+/** An async iterable as a web stream (`ReadableStream.from` is missing from some browsers). */
+function streamOf(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel(reason) {
+      await iterator.return?.(reason);
+    },
+  });
 }
 
 const idempotent = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -47,16 +93,24 @@ export class HttpClient {
     return { ...authorization, accept, 'user-agent': this.options.userAgent };
   }
 
-  async call<T>(
-    contract: RouteContract,
-    input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {},
-    /** Per-call override of the client's timeout, for calls that legitimately take long (sandbox create, exec). */
-    callOptions: { timeoutMs?: number } = {},
-  ): Promise<T> {
+  /**
+   * Calls the JSON route `id` of the table: its input and answer are typed by the route's schemas.
+   * `callOptions.timeoutMs` overrides the client's timeout for calls that legitimately take long (create, exec).
+   */
+  async call<Id extends RouteId>(
+    id: Id,
+    ...args: [...InputArgs<Id>, { timeoutMs?: number }?]
+  ): Promise<RouteResponse<Id>> {
+    const contract: RouteContract = routes[id];
+    const [input, callOptions = {}] = args as unknown as [
+      { params?: object; query?: object; body?: unknown } | undefined,
+      { timeoutMs?: number } | undefined,
+    ];
+    const { params, query, body: payload } = input ?? {};
     const timeoutMs = Math.max(callOptions.timeoutMs ?? 0, this.options.timeoutMs);
-    const url = this.target(contract, input.params, input.query);
+    const url = this.target(contract, params, query);
     const headers = this.headers('application/json');
-    const body = input.body === undefined ? undefined : JSON.stringify(input.body);
+    const body = payload === undefined ? undefined : JSON.stringify(payload);
     if (body !== undefined) headers['content-type'] = 'application/json';
     const retries = idempotent.has(contract.method) ? this.options.maxRetries : 0;
 
@@ -98,7 +152,7 @@ export class HttpClient {
           });
         }
       }
-      if (response.ok) return parsed as T;
+      if (response.ok) return parsed as RouteResponse<Id>;
       const error = errorFromResponse(response.status, parsed, requestId);
       const retryable =
         error instanceof RateLimitError || (error instanceof InternalServerError && response.status >= 500);
@@ -111,9 +165,9 @@ export class HttpClient {
   }
 
   /** The route's URL with its query. */
-  private target(contract: RouteContract, params?: Record<string, string>, query?: Record<string, string>): URL {
-    const url = this.url(contract, params);
-    for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
+  private target(contract: RouteContract, params?: object, query?: object): URL {
+    const url = this.url(contract, params as Record<string, string> | undefined);
+    for (const [name, value] of queryEntries(query)) url.searchParams.set(name, value);
     return url;
   }
 
@@ -158,53 +212,60 @@ export class HttpClient {
    * Calls a raw-bytes route (an upload body, or a `stream: 'bytes'` answer) and returns the Response once
    * its status is known; errors arrive as the usual error classes.
    */
-  async raw(
-    contract: RouteContract,
-    input: {
-      params?: Record<string, string>;
-      query?: Record<string, string>;
+  async raw<Id extends RouteId>(
+    id: Id,
+    input: Omit<RouteInput<Id>, 'body'> & {
       body?: Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
     },
     callOptions: { timeoutMs?: number } = {},
   ): Promise<Response> {
+    const contract: RouteContract = routes[id];
+    const { params, query } = input as { params?: object; query?: object };
     const headers: Record<string, string> = this.headers('application/octet-stream, application/json');
     let body: RequestInit['body'] | undefined;
     if (input.body !== undefined) {
       headers['content-type'] = 'application/octet-stream';
       body = (
-        input.body instanceof Uint8Array || input.body instanceof ReadableStream
-          ? input.body
-          : ReadableStream.from(input.body)
+        input.body instanceof Uint8Array || input.body instanceof ReadableStream ? input.body : streamOf(input.body)
       ) as NonNullable<RequestInit['body']>;
     }
     const init = { headers, ...(body !== undefined ? { body, duplex: 'half' } : {}) } as RequestInit;
-    return this.send(contract, this.target(contract, input.params, input.query), init, callOptions.timeoutMs);
+    return this.send(contract, this.target(contract, params, query), init, callOptions.timeoutMs);
+  }
+
+  /** The JSON answer of a `raw` or `form` call of route `id`, typed by the route's schema. */
+  async answer<Id extends RouteId>(_id: Id, response: Response): Promise<RouteResponse<Id>> {
+    return (await response.json()) as RouteResponse<Id>;
   }
 
   /** Sends a multipart/form-data body (fetch sets the boundary) and returns the Response. */
-  async form(
-    contract: RouteContract,
-    input: { params?: Record<string, string>; query?: Record<string, string>; form: FormData },
+  async form<Id extends RouteId>(
+    id: Id,
+    input: Omit<RouteInput<Id>, 'body'> & { form: FormData },
     callOptions: { timeoutMs?: number } = {},
   ): Promise<Response> {
+    const contract: RouteContract = routes[id];
+    const { params, query } = input as { params?: object; query?: object };
     const init = { headers: this.headers('application/json'), body: input.form };
-    return this.send(contract, this.target(contract, input.params, input.query), init, callOptions.timeoutMs);
+    return this.send(contract, this.target(contract, params, query), init, callOptions.timeoutMs);
   }
 
   /**
    * Calls a `stream: 'sse'` route and yields each server-sent event's JSON. Errors before the stream starts
    * arrive as the usual error classes; breaking out of the loop aborts the request.
    */
-  async *events<T>(
-    contract: RouteContract,
-    input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown },
+  async *events<Id extends RouteId>(
+    id: Id,
+    input: RouteInput<Id>,
     /**
      * `follow`: a stream that lasts as long as its subject (a log, a server process): no timeout. `signal`
      * stops it even while it waits for the next event (a generator's return() would wait for that event).
      */
     callOptions: { timeoutMs?: number; follow?: boolean; signal?: AbortSignal } = {},
-  ): AsyncGenerator<T> {
-    const url = this.target(contract, input.params, input.query);
+  ): AsyncGenerator<RouteResponse<Id>> {
+    const contract: RouteContract = routes[id];
+    const { params, query, body: payload } = input as { params?: object; query?: object; body?: unknown };
+    const url = this.target(contract, params, query);
     const abort = new AbortController();
     if (callOptions.signal?.aborted) return;
     callOptions.signal?.addEventListener('abort', () => abort.abort(new Error('stopped')), { once: true });
@@ -224,7 +285,7 @@ export class HttpClient {
             ...this.headers('text/event-stream'),
             ...(hasBody ? { 'content-type': 'application/json' } : {}),
           },
-          ...(hasBody ? { body: JSON.stringify(input.body ?? {}) } : {}),
+          ...(hasBody ? { body: JSON.stringify(payload ?? {}) } : {}),
           signal: abort.signal,
         });
       } catch (cause) {
@@ -253,7 +314,7 @@ export class HttpClient {
             .filter((line) => line.startsWith('data:'))
             .map((line) => line.slice(5).trimStart())
             .join('\n');
-          if (data) yield JSON.parse(data) as T;
+          if (data) yield JSON.parse(data) as RouteResponse<Id>;
         }
       }
     } finally {

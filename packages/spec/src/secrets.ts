@@ -17,7 +17,7 @@ export const maxSecretBytes = 65536;
 export const SecretValue = z
   .string()
   .min(1)
-  .refine((value) => Buffer.byteLength(value, 'utf8') <= maxSecretBytes, {
+  .refine((value) => new TextEncoder().encode(value).length <= maxSecretBytes, {
     message: `must be at most ${maxSecretBytes} bytes`,
   });
 

@@ -643,7 +643,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     const [write] = results(await collect(rt().agent.events(written.id)));
     expect(write?.output).toMatchObject({ path: '/workspace/report.md' });
     await expect.poll(async () => (await rt().sandboxes.get(written.sandboxId as string)).status).toBe('destroyed');
-    expect((await rt().workspaces.files(workspace.id).download('report.md')).toString()).toBe('# done\n');
+    expect(await rt().workspaces.files(workspace.id).read('report.md')).toBe('# done\n');
 
     await rt().agents.create({
       slug: 'managed-thread',

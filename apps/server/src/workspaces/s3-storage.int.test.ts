@@ -54,7 +54,7 @@ describe('workspaces stored in an S3-compatible bucket', () => {
       const key = `workspaces/${workspace.id}/kept.txt`;
       expect(readFileSync(s3.objectPath(key), 'utf8')).toBe('one\ntwo\n');
       expect(existsSync(s3.objectPath(`workspaces/${workspace.id}/notes.txt`))).toBe(false);
-      expect((await files.download('/src/deep/main.c')).toString()).toBe('code\n');
+      expect(await files.read('/src/deep/main.c')).toBe('code\n');
       expect(await rt.workspaces.usage(workspace.id)).toMatchObject({ files: 3 });
 
       const second = await rt.sandboxes.create({
@@ -73,7 +73,7 @@ describe('workspaces stored in an S3-compatible bucket', () => {
     await rt.workspaces.files(workspace.id).upload('/kept.txt', 'still here');
     await server.restart();
     rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
-    expect((await rt.workspaces.files(workspace.id).download('/kept.txt')).toString()).toBe('still here');
+    expect(await rt.workspaces.files(workspace.id).read('/kept.txt')).toBe('still here');
     await rt.workspaces.delete(workspace.id);
     expect(existsSync(s3.objectPath(`workspaces/${workspace.id}/kept.txt`))).toBe(false);
   });

@@ -117,7 +117,7 @@ describe('workspaces', () => {
       type: 'file',
       size: big.length,
     });
-    expect((await files.download('/data/big.bin')).equals(big)).toBe(true);
+    expect(Buffer.from(await files.download('/data/big.bin')).equals(big)).toBe(true);
     await files.upload('/.hidden', 'secret');
     await files.mkdir('/src/lib');
     expect((await files.list('/')).map((entry) => `${entry.type} ${entry.name}`)).toEqual(['dir data', 'dir src']);
@@ -128,7 +128,7 @@ describe('workspaces', () => {
     ]);
     expect(await files.info('/data/big.bin')).toMatchObject({ name: 'big.bin', size: big.length });
     await files.copy('/data', '/backup');
-    expect((await files.download('/backup/big.bin')).equals(big)).toBe(true);
+    expect(Buffer.from(await files.download('/backup/big.bin')).equals(big)).toBe(true);
     await files.move('/backup/big.bin', '/src/lib/moved.bin');
     await files.rename('/src/lib/moved.bin', 'renamed.bin');
     expect((await files.list('/src/lib')).map((entry) => entry.name)).toEqual(['renamed.bin']);
@@ -177,7 +177,7 @@ describe('workspaces', () => {
     fixture.track(box);
     expect((await box.exec('cat /workspace/.hidden')).stdout).toBe('secret');
     await box.exec('echo from-sandbox > /workspace/made-inside.txt');
-    expect((await files.download('/made-inside.txt')).toString()).toBe('from-sandbox\n');
+    expect(await files.read('/made-inside.txt')).toBe('from-sandbox\n');
     await box.destroy();
   });
 
@@ -205,6 +205,6 @@ describe('workspaces', () => {
     expect(await files.info('/host-link')).toMatchObject({ type: 'symlink' });
     await files.remove('/host-link');
     expect((await files.list('/')).map((entry) => entry.name)).toEqual(['etc-link', 'inside.txt', 'root']);
-    expect((await files.download('/inside.txt')).toString()).toBe('inside');
+    expect(await files.read('/inside.txt')).toBe('inside');
   });
 });

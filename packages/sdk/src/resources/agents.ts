@@ -1,21 +1,22 @@
-import {
-  type Agent,
-  type AgentCreateRequest,
-  type AgentPutRequest,
-  type AgentUpdateRequest,
-  type AgentVersion,
-  type Deleted,
-  type ModelInfo,
-  type Provider,
-  type ProviderCreateRequest,
-  type Run,
-  type RunEvent,
-  type RunStatus,
+import type {
+  Agent,
+  AgentCreateRequest,
+  AgentPutRequest,
+  AgentUpdateRequest,
+  AgentVersion,
+  Deleted,
+  ModelInfo,
+  Provider,
+  ProviderCreateRequest,
+  Run,
+  RunEvent,
+  RunStatus,
   routes,
-  type Thread,
-  type ThreadMessage,
+  Thread,
+  ThreadMessage,
 } from '@runtools/spec';
 import type { z } from 'zod';
+import { toBase64, utf8 } from '../bytes.js';
 import type { HttpClient } from '../http.js';
 
 /** A file given to the model with the prompt: text as a string, anything else as bytes. */
@@ -43,9 +44,7 @@ function runBody(prompt: string, options: RunOptions) {
           attachments: options.attachments.map((attachment) => ({
             name: attachment.name,
             mediaType: attachment.mediaType,
-            content: Buffer.from(
-              typeof attachment.content === 'string' ? Buffer.from(attachment.content, 'utf8') : attachment.content,
-            ).toString('base64'),
+            content: toBase64(typeof attachment.content === 'string' ? utf8(attachment.content) : attachment.content),
           })),
         }
       : {}),
@@ -61,17 +60,17 @@ export class Agents {
    * @example await rt.agents.create({ slug: 'coder', model: 'claude-sonnet-4', sandbox: box.id })
    */
   create(definition: AgentCreateRequest): Promise<Agent> {
-    return this.http.call(routes.agentsCreate, { body: definition });
+    return this.http.call('agentsCreate', { body: definition });
   }
 
   /** @example const agents = await rt.agents.list() */
   async list(): Promise<Agent[]> {
-    return (await this.http.call<{ data: Agent[] }>(routes.agentsList)).data;
+    return (await this.http.call('agentsList')).data;
   }
 
   /** @example const agent = await rt.agents.get('coder') */
   get(slug: string): Promise<Agent> {
-    return this.http.call(routes.agentsGet, { params: { slug } });
+    return this.http.call('agentsGet', { params: { slug } });
   }
 
   /**
@@ -79,7 +78,7 @@ export class Agents {
    * @example await rt.agents.update('coder', { maxIterations: 50 })
    */
   update(slug: string, changes: AgentUpdateRequest): Promise<Agent> {
-    return this.http.call(routes.agentsUpdate, { params: { slug }, body: changes });
+    return this.http.call('agentsUpdate', { params: { slug }, body: changes });
   }
 
   /**
@@ -88,17 +87,17 @@ export class Agents {
    * @example await rt.agents.put('coder', { model: 'claude-sonnet-4', sandbox: box.id })
    */
   put(slug: string, definition: AgentPutRequest): Promise<Agent> {
-    return this.http.call(routes.agentsPut, { params: { slug }, body: definition });
+    return this.http.call('agentsPut', { params: { slug }, body: definition });
   }
 
   /** @example await rt.agents.delete('coder') */
   delete(slug: string): Promise<Deleted> {
-    return this.http.call(routes.agentsDelete, { params: { slug } });
+    return this.http.call('agentsDelete', { params: { slug } });
   }
 
   /** @example const [latest] = await rt.agents.versions('coder') */
   async versions(slug: string): Promise<AgentVersion[]> {
-    return (await this.http.call<{ data: AgentVersion[] }>(routes.agentsVersions, { params: { slug } })).data;
+    return (await this.http.call('agentsVersions', { params: { slug } })).data;
   }
 }
 
@@ -127,8 +126,8 @@ export class AgentRuns {
     options: RunOptions & { stream?: boolean } = {},
   ): Promise<Run> | AsyncGenerator<RunEvent> {
     if (options.stream)
-      return this.http.events<RunEvent>(
-        routes.agentRunsStream,
+      return this.http.events(
+        'agentRunsStream',
         { params: { slug }, body: runBody(prompt, options) },
         { follow: true, ...(options.signal ? { signal: options.signal } : {}) },
       );
@@ -148,7 +147,7 @@ export class AgentRuns {
    * @example const { id } = await rt.agent.start('coder', 'Refactor utils.ts')
    */
   start(slug: string, prompt: string, options: RunOptions = {}): Promise<Run> {
-    return this.http.call(routes.agentRunsCreate, { params: { slug }, body: runBody(prompt, options) });
+    return this.http.call('agentRunsCreate', { params: { slug }, body: runBody(prompt, options) });
   }
 
   /**
@@ -156,8 +155,8 @@ export class AgentRuns {
    * @example for await (const event of rt.agent.events(runId)) console.log(event.type)
    */
   events(runId: string, options: { after?: number; follow?: boolean; signal?: AbortSignal } = {}) {
-    return this.http.events<RunEvent>(
-      routes.runsEvents,
+    return this.http.events(
+      'runsEvents',
       {
         params: { runId },
         query: {
@@ -171,7 +170,7 @@ export class AgentRuns {
 
   /** @example const run = await rt.agent.get(runId) */
   get(runId: string): Promise<Run> {
-    return this.http.call(routes.runsGet, { params: { runId } });
+    return this.http.call('runsGet', { params: { runId } });
   }
 
   /**
@@ -179,14 +178,14 @@ export class AgentRuns {
    * @example await rt.agent.cancel(runId)
    */
   cancel(runId: string): Promise<Run> {
-    return this.http.call(routes.runsCancel, { params: { runId } });
+    return this.http.call('runsCancel', { params: { runId } });
   }
 
   /** @example const failed = await rt.agent.list({ status: 'failed' }) */
   async list(query: { agent?: string; thread?: string; status?: RunStatus; limit?: number } = {}): Promise<Run[]> {
     const params: Record<string, string> = {};
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params[key] = String(value);
-    return (await this.http.call<{ data: Run[] }>(routes.runsList, { query: params })).data;
+    return (await this.http.call('runsList', { query: params })).data;
   }
 }
 
@@ -196,24 +195,22 @@ export class Threads {
 
   /** @example const threads = await rt.threads.list({ agent: 'coder' }) */
   async list(query: { agent?: string } = {}): Promise<Thread[]> {
-    return (
-      await this.http.call<{ data: Thread[] }>(routes.threadsList, { query: query.agent ? { agent: query.agent } : {} })
-    ).data;
+    return (await this.http.call('threadsList', { query: query.agent ? { agent: query.agent } : {} })).data;
   }
 
   /** @example const thread = await rt.threads.get(threadId) */
   get(threadId: string): Promise<Thread> {
-    return this.http.call(routes.threadsGet, { params: { threadId } });
+    return this.http.call('threadsGet', { params: { threadId } });
   }
 
   /** @example const messages = await rt.threads.messages(threadId) */
   async messages(threadId: string): Promise<ThreadMessage[]> {
-    return (await this.http.call<{ data: ThreadMessage[] }>(routes.threadsMessages, { params: { threadId } })).data;
+    return (await this.http.call('threadsMessages', { params: { threadId } })).data;
   }
 
   /** @example await rt.threads.delete(threadId) */
   delete(threadId: string): Promise<Deleted> {
-    return this.http.call(routes.threadsDelete, { params: { threadId } });
+    return this.http.call('threadsDelete', { params: { threadId } });
   }
 }
 
@@ -226,17 +223,17 @@ export class Providers {
    * @example await rt.providers.create({ name: 'local', type: 'openai-compatible', baseUrl: 'http://127.0.0.1:11434/v1' })
    */
   create(provider: ProviderCreateRequest): Promise<Provider> {
-    return this.http.call(routes.providersCreate, { body: provider });
+    return this.http.call('providersCreate', { body: provider });
   }
 
   /** @example const providers = await rt.providers.list() */
   async list(): Promise<Provider[]> {
-    return (await this.http.call<{ data: Provider[] }>(routes.providersList)).data;
+    return (await this.http.call('providersList')).data;
   }
 
   /** @example await rt.providers.delete('local') */
   delete(name: string): Promise<Deleted> {
-    return this.http.call(routes.providersDelete, { params: { name } });
+    return this.http.call('providersDelete', { params: { name } });
   }
 }
 
@@ -246,6 +243,6 @@ export class Models {
 
   /** @example const aliases = (await rt.models.list()).filter((model) => model.alias) */
   async list(): Promise<ModelInfo[]> {
-    return (await this.http.call<{ data: ModelInfo[] }>(routes.modelsList)).data;
+    return (await this.http.call('modelsList')).data;
   }
 }

@@ -1,4 +1,4 @@
-import { type ApiKey, type ApiKeyCreated, type ApiKeyCreateRequest, routes, type WhoAmI } from '@runtools/spec';
+import type { ApiKey, ApiKeyCreated, ApiKeyCreateRequest, WhoAmI } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 
 /** API keys: shown once at creation, stored hashed, listed by prefix, revocable. */
@@ -17,7 +17,7 @@ export class ApiKeys {
         ? { expiresAt: input.expiresAt instanceof Date ? input.expiresAt.toISOString() : input.expiresAt }
         : {}),
     };
-    return this.http.call(routes.keysCreate, { body });
+    return this.http.call('keysCreate', { body });
   }
 
   /**
@@ -25,12 +25,12 @@ export class ApiKeys {
    * @example for (const key of await rt.auth.keys.list()) console.log(key.prefix, key.scopes)
    */
   async list(): Promise<ApiKey[]> {
-    return (await this.http.call<{ data: ApiKey[] }>(routes.keysList)).data;
+    return (await this.http.call('keysList')).data;
   }
 
   /** @example const key = await rt.auth.keys.get('key_…') */
   get(id: string): Promise<ApiKey> {
-    return this.http.call(routes.keysGet, { params: { keyId: id } });
+    return this.http.call('keysGet', { params: { keyId: id } });
   }
 
   /**
@@ -38,7 +38,7 @@ export class ApiKeys {
    * @example await rt.auth.keys.revoke('key_…')
    */
   revoke(id: string): Promise<ApiKey> {
-    return this.http.call(routes.keysRevoke, { params: { keyId: id } });
+    return this.http.call('keysRevoke', { params: { keyId: id } });
   }
 }
 
@@ -53,6 +53,6 @@ export class Auth {
    * @example const me = await rt.auth.whoami()
    */
   whoami(): Promise<WhoAmI> {
-    return this.http.call(routes.whoAmI);
+    return this.http.call('whoAmI');
   }
 }

@@ -1,15 +1,14 @@
-import {
-  type Deleted,
-  type Invitation,
-  type InvitationAccepted,
-  type InvitationCreated,
-  type Member,
-  type Org,
-  type OrgCreated,
-  type Project,
-  type Role,
-  routes,
-  type StorageUsage,
+import type {
+  Deleted,
+  Invitation,
+  InvitationAccepted,
+  InvitationCreated,
+  Member,
+  Org,
+  OrgCreated,
+  Project,
+  Role,
+  StorageUsage,
 } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 
@@ -19,7 +18,7 @@ export class Orgs {
 
   /** The key's own org (a key sees no other). @example const [org] = await rt.orgs.list() */
   async list(): Promise<Org[]> {
-    return (await this.http.call<{ data: Org[] }>(routes.orgsList)).data;
+    return (await this.http.call('orgsList')).data;
   }
 
   /**
@@ -27,17 +26,17 @@ export class Orgs {
    * @example const { org, apiKey } = await rt.orgs.create({ name: 'Acme' })
    */
   create(input: { name: string; slug?: string }): Promise<OrgCreated> {
-    return this.http.call(routes.orgsCreate, { body: input });
+    return this.http.call('orgsCreate', { body: input });
   }
 
   /** @example const org = await rt.orgs.get('org_…') */
   get(id: string): Promise<Org> {
-    return this.http.call(routes.orgsGet, { params: { orgId: id } });
+    return this.http.call('orgsGet', { params: { orgId: id } });
   }
 
   /** @example await rt.orgs.update('org_…', { name: 'Acme Inc' }) */
   update(id: string, input: { name: string }): Promise<Org> {
-    return this.http.call(routes.orgsUpdate, { params: { orgId: id }, body: input });
+    return this.http.call('orgsUpdate', { params: { orgId: id }, body: input });
   }
 
   /**
@@ -45,7 +44,7 @@ export class Orgs {
    * @example const { usedBytes, quotaBytes } = await rt.orgs.usage()
    */
   usage(): Promise<StorageUsage> {
-    return this.http.call(routes.usageGet);
+    return this.http.call('usageGet');
   }
 }
 
@@ -55,27 +54,27 @@ export class Projects {
 
   /** @example const projects = await rt.projects.list() */
   async list(): Promise<Project[]> {
-    return (await this.http.call<{ data: Project[] }>(routes.projectsList)).data;
+    return (await this.http.call('projectsList')).data;
   }
 
   /** @example const project = await rt.projects.create({ name: 'Research' }) */
   create(input: { name: string; slug?: string }): Promise<Project> {
-    return this.http.call(routes.projectsCreate, { body: input });
+    return this.http.call('projectsCreate', { body: input });
   }
 
   /** @example const project = await rt.projects.get('prj_…') */
   get(id: string): Promise<Project> {
-    return this.http.call(routes.projectsGet, { params: { projectId: id } });
+    return this.http.call('projectsGet', { params: { projectId: id } });
   }
 
   /** @example await rt.projects.update('prj_…', { name: 'Research 2' }) */
   update(id: string, input: { name: string }): Promise<Project> {
-    return this.http.call(routes.projectsUpdate, { params: { projectId: id }, body: input });
+    return this.http.call('projectsUpdate', { params: { projectId: id }, body: input });
   }
 
   /** @example await rt.projects.delete('prj_…') */
   delete(id: string): Promise<Deleted> {
-    return this.http.call(routes.projectsDelete, { params: { projectId: id } });
+    return this.http.call('projectsDelete', { params: { projectId: id } });
   }
 }
 
@@ -85,7 +84,7 @@ export class Members {
 
   /** @example const members = await rt.members.list() */
   async list(): Promise<Member[]> {
-    return (await this.http.call<{ data: Member[] }>(routes.membersList)).data;
+    return (await this.http.call('membersList')).data;
   }
 
   /**
@@ -94,17 +93,17 @@ export class Members {
    * @example const { invitation, token } = await rt.members.invite({ email: 'ada@example.com', role: 'admin' })
    */
   invite(input: { email: string; role?: Role; expiresInDays?: number }): Promise<InvitationCreated> {
-    return this.http.call(routes.invitationsCreate, { body: input });
+    return this.http.call('invitationsCreate', { body: input });
   }
 
   /** The org's invitations, newest first. @example const pending = (await rt.members.invitations()).filter((i) => i.status === 'pending') */
   async invitations(): Promise<Invitation[]> {
-    return (await this.http.call<{ data: Invitation[] }>(routes.invitationsList)).data;
+    return (await this.http.call('invitationsList')).data;
   }
 
   /** Revokes an invitation nobody has accepted. @example await rt.members.revokeInvitation('inv_…') */
   revokeInvitation(id: string): Promise<Deleted> {
-    return this.http.call(routes.invitationsRevoke, { params: { invitationId: id } });
+    return this.http.call('invitationsRevoke', { params: { invitationId: id } });
   }
 
   /**
@@ -113,16 +112,16 @@ export class Members {
    * @example const { org, apiKey } = await rt.members.acceptInvitation(token)
    */
   acceptInvitation(token: string): Promise<InvitationAccepted> {
-    return this.http.call(routes.invitationsAccept, { body: { token } });
+    return this.http.call('invitationsAccept', { body: { token } });
   }
 
   /** @example await rt.members.update('mem_…', { role: 'member' }) */
   update(id: string, input: { role: Role }): Promise<Member> {
-    return this.http.call(routes.membersUpdate, { params: { memberId: id }, body: input });
+    return this.http.call('membersUpdate', { params: { memberId: id }, body: input });
   }
 
   /** Removes a member and revokes their keys. @example await rt.members.remove('mem_…') */
   remove(id: string): Promise<Deleted> {
-    return this.http.call(routes.membersRemove, { params: { memberId: id } });
+    return this.http.call('membersRemove', { params: { memberId: id } });
   }
 }

@@ -1,21 +1,19 @@
-import {
-  routes,
-  type SandboxCreateRequest,
-  type SandboxExecEvent,
-  type SandboxExecResult,
-  type SandboxFileEntry,
-  type SandboxFileInfo,
-  type SandboxLogEntry,
-  type SandboxProcess,
-  type SandboxProcessEvent,
-  type Sandbox as SandboxRecord,
-  type SandboxSnapshot,
-  type SandboxSsh,
-  type SandboxStats,
-  type SandboxStatus,
-  type SandboxUrl,
-  type SandboxWatchEvent,
+import type {
+  SandboxCreateRequest,
+  SandboxExecResult,
+  SandboxFileEntry,
+  SandboxFileInfo,
+  SandboxLogEntry,
+  SandboxProcess,
+  Sandbox as SandboxRecord,
+  SandboxSnapshot,
+  SandboxSsh,
+  SandboxStats,
+  SandboxStatus,
+  SandboxUrl,
+  SandboxWatchEvent,
 } from '@runtools/spec';
+import { fromBase64, toBase64, utf8, utf8Text } from '../bytes.js';
 import { TimeoutError, ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
 
@@ -117,7 +115,7 @@ export class Sandbox {
       return result;
     }
     return this.http.call(
-      routes.sandboxesExec,
+      'sandboxesExec',
       { params: { sandboxId: this.id }, body: execBody(command, options) },
       // The server kills the command at its timeout; give the answer time to arrive after that.
       { timeoutMs: (options.timeout ?? defaultExecTimeoutMs) + 30_000 },
@@ -140,15 +138,15 @@ export class Sandbox {
     { type: 'stdout' | 'stderr'; text: string } | { type: 'exit'; exitCode: number; timedOut: boolean }
   > {
     const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-    const events = this.http.events<SandboxExecEvent>(
-      routes.sandboxesExecStream,
+    const events = this.http.events(
+      'sandboxesExecStream',
       { params: { sandboxId: this.id }, body: execBody(command, options) },
       { timeoutMs: (options.timeout ?? defaultExecTimeoutMs) + 30_000 },
     );
     for await (const event of events) {
       if (event.type === 'exit') yield event;
       else {
-        const text = decoders[event.type].decode(Buffer.from(event.data, 'base64'), { stream: true });
+        const text = decoders[event.type].decode(fromBase64(event.data), { stream: true });
         if (text) yield { type: event.type, text };
       }
     }
@@ -159,7 +157,7 @@ export class Sandbox {
    * @example const { memoryBytes, diskBytes } = await sandbox.stats()
    */
   async stats(): Promise<SandboxStats> {
-    return this.http.call(routes.sandboxesStats, { params: { sandboxId: this.id } });
+    return this.http.call('sandboxesStats', { params: { sandboxId: this.id } });
   }
 
   /**
@@ -170,7 +168,7 @@ export class Sandbox {
    * @example await sandbox.pause()
    */
   async pause(options: { to?: 'disk' | 'memory' | 'filesystem' } = {}): Promise<SandboxRecord> {
-    this.record = await this.http.call(routes.sandboxesPause, {
+    this.record = await this.http.call('sandboxesPause', {
       params: { sandboxId: this.id },
       query: options.to ? { to: options.to } : {},
     });
@@ -182,7 +180,7 @@ export class Sandbox {
    * @example await sandbox.resume()
    */
   async resume(): Promise<SandboxRecord> {
-    this.record = await this.http.call(routes.sandboxesResume, { params: { sandboxId: this.id } });
+    this.record = await this.http.call('sandboxesResume', { params: { sandboxId: this.id } });
     return this.record;
   }
 
@@ -199,18 +197,17 @@ export class Sandbox {
     subdomain?: string;
     expiresIn?: number;
   }): Promise<SandboxUrl> {
-    return this.http.call(routes.sandboxesUrlsCreate, { params: { sandboxId: this.id }, body: options });
+    return this.http.call('sandboxesUrlsCreate', { params: { sandboxId: this.id }, body: options });
   }
 
   /** The ports given URLs so far. @example for (const { port, url } of await sandbox.getUrls()) … */
   async getUrls(): Promise<SandboxUrl[]> {
-    return (await this.http.call<{ data: SandboxUrl[] }>(routes.sandboxesUrlsList, { params: { sandboxId: this.id } }))
-      .data;
+    return (await this.http.call('sandboxesUrlsList', { params: { sandboxId: this.id } })).data;
   }
 
   /** Makes a port private again and voids every signed link to it. @example await sandbox.revokeUrl(3000) */
   async revokeUrl(port: number): Promise<void> {
-    await this.http.call(routes.sandboxesUrlsDelete, { params: { sandboxId: this.id, port: String(port) } });
+    await this.http.call('sandboxesUrlsDelete', { params: { sandboxId: this.id, port: String(port) } });
   }
 
   /**
@@ -219,7 +216,7 @@ export class Sandbox {
    * @example const { host, port, username } = await sandbox.getSSH()
    */
   async getSSH(): Promise<SandboxSsh> {
-    return this.http.call(routes.sandboxesSsh, { params: { sandboxId: this.id } });
+    return this.http.call('sandboxesSsh', { params: { sandboxId: this.id } });
   }
 
   /**
@@ -229,7 +226,7 @@ export class Sandbox {
    */
   async snapshot(options: { name?: string } = {}): Promise<SandboxSnapshot> {
     return this.http.call(
-      routes.sandboxesSnapshotsCreate,
+      'sandboxesSnapshotsCreate',
       { params: { sandboxId: this.id }, body: options },
       { timeoutMs: createTimeoutMs },
     );
@@ -242,7 +239,7 @@ export class Sandbox {
    */
   async rollback(options: { snapshot: string }): Promise<SandboxRecord> {
     this.record = await this.http.call(
-      routes.sandboxesRollback,
+      'sandboxesRollback',
       { params: { sandboxId: this.id }, body: options },
       { timeoutMs: createTimeoutMs },
     );
@@ -261,8 +258,8 @@ export class Sandbox {
     idleTimeout?: number;
     autoResume?: boolean;
   }): Promise<Sandbox> {
-    const record = await this.http.call<SandboxRecord>(
-      routes.sandboxesBranch,
+    const record = await this.http.call(
+      'sandboxesBranch',
       { params: { sandboxId: this.id }, body: options },
       { timeoutMs: createTimeoutMs },
     );
@@ -274,9 +271,7 @@ export class Sandbox {
     const query: Record<string, string> = {};
     if (options.after !== undefined) query.after = String(options.after);
     if (options.limit !== undefined) query.limit = String(options.limit);
-    return (
-      await this.http.call<{ data: SandboxLogEntry[] }>(routes.sandboxesLogs, { params: { sandboxId: this.id }, query })
-    ).data;
+    return (await this.http.call('sandboxesLogs', { params: { sandboxId: this.id }, query })).data;
   }
 
   /**
@@ -311,8 +306,8 @@ export class Sandbox {
       let after = (await this.logs({ limit: 1000 }).catch(() => [])).at(-1)?.seq ?? 0;
       while (!following.signal.aborted) {
         try {
-          const events = this.http.events<SandboxLogEntry>(
-            routes.sandboxesLogsStream,
+          const events = this.http.events(
+            'sandboxesLogsStream',
             { params: { sandboxId: this.id }, query: { after: String(after) } },
             { follow: true, signal: following.signal },
           );
@@ -368,13 +363,13 @@ export class Sandbox {
 
   /** Reloads the sandbox's record. @example await sandbox.refresh(); console.log(sandbox.status) */
   async refresh(): Promise<SandboxRecord> {
-    this.record = await this.http.call(routes.sandboxesGet, { params: { sandboxId: this.id } });
+    this.record = await this.http.call('sandboxesGet', { params: { sandboxId: this.id } });
     return this.record;
   }
 
   /** Destroys the sandbox and everything in it. @example await sandbox.destroy() */
   async destroy(): Promise<SandboxRecord> {
-    this.record = await this.http.call(routes.sandboxesDestroy, { params: { sandboxId: this.id } });
+    this.record = await this.http.call('sandboxesDestroy', { params: { sandboxId: this.id } });
     return this.record;
   }
 }
@@ -398,11 +393,11 @@ export class SandboxFiles {
    * @example await sandbox.files.write('/app/a.txt', 'hi')
    */
   async write(path: string, data: string | Uint8Array): Promise<void> {
-    await this.upload(path, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    await this.upload(path, typeof data === 'string' ? utf8(data) : data);
   }
 
   /**
-   * Uploads bytes, streamed (any size: a Buffer, a web ReadableStream or any async iterable of chunks, such
+   * Uploads bytes, streamed (any size: a Uint8Array or Buffer, a web ReadableStream or any async iterable of chunks, such
    * as fs.createReadStream). The old file stays until the upload is complete.
    * @example await sandbox.files.upload('/data/big.bin', createReadStream('big.bin'))
    */
@@ -412,7 +407,7 @@ export class SandboxFiles {
     options: { append?: boolean } = {},
   ): Promise<{ path: string; size: number }> {
     const response = await this.http.raw(
-      routes.sandboxFilesUpload,
+      'sandboxFilesUpload',
       {
         params: { sandboxId: this.sandboxId },
         query: { path, ...(options.append ? { append: 'true' } : {}) },
@@ -420,18 +415,18 @@ export class SandboxFiles {
       },
       { timeoutMs: transferTimeoutMs },
     );
-    return (await response.json()) as { path: string; size: number };
+    return this.http.answer('sandboxFilesUpload', response);
   }
 
   /** Reads a file as UTF-8 text. @example const text = await sandbox.files.read('/etc/hostname') */
   async read(path: string): Promise<string> {
-    return (await this.download(path)).toString('utf8');
+    return utf8Text(await this.download(path));
   }
 
   /** Reads a file's bytes. @example const bytes = await sandbox.files.download('/out.png') */
-  async download(path: string): Promise<Buffer> {
+  async download(path: string): Promise<Uint8Array> {
     const response = await this.downloadResponse(path);
-    return Buffer.from(await response.arrayBuffer());
+    return new Uint8Array(await response.arrayBuffer());
   }
 
   /**
@@ -446,7 +441,7 @@ export class SandboxFiles {
 
   private downloadResponse(path: string): Promise<Response> {
     return this.http.raw(
-      routes.sandboxFilesDownload,
+      'sandboxFilesDownload',
       { params: { sandboxId: this.sandboxId }, query: { path } },
       { timeoutMs: transferTimeoutMs },
     );
@@ -454,12 +449,12 @@ export class SandboxFiles {
 
   /** Type, size, mode and modification time. @example (await sandbox.files.stat('/app')).type // 'dir' */
   async stat(path: string): Promise<SandboxFileInfo> {
-    return this.http.call(routes.sandboxFilesStat, { params: { sandboxId: this.sandboxId }, query: { path } });
+    return this.http.call('sandboxFilesStat', { params: { sandboxId: this.sandboxId }, query: { path } });
   }
 
   /** Moves or renames. @example await sandbox.files.move('/tmp/out.txt', '/app/out.txt') */
   async move(from: string, to: string): Promise<void> {
-    await this.http.call(routes.sandboxFilesMove, { params: { sandboxId: this.sandboxId }, body: { from, to } });
+    await this.http.call('sandboxFilesMove', { params: { sandboxId: this.sandboxId }, body: { from, to } });
   }
 
   /**
@@ -472,9 +467,9 @@ export class SandboxFiles {
     options: { recursive?: boolean } = {},
   ): Promise<{ stop(): void; done: Promise<void> }> {
     const stopper = new AbortController();
-    const events = this.http.events<SandboxWatchEvent>(
-      routes.sandboxFilesWatch,
-      { params: { sandboxId: this.sandboxId }, query: { path, recursive: String(options.recursive ?? false) } },
+    const events = this.http.events(
+      'sandboxFilesWatch',
+      { params: { sandboxId: this.sandboxId }, query: { path, recursive: options.recursive ? 'true' : 'false' } },
       { follow: true, signal: stopper.signal },
     );
     // The server's first event says the watch is in place; errors (no such directory) come before it.
@@ -502,7 +497,7 @@ export class SandboxFiles {
   /** Entries of a directory. @example const entries = await sandbox.files.list('/app') // [{ name, type, size }] */
   async list(path: string): Promise<SandboxFileEntry[]> {
     return (
-      await this.http.call<{ data: SandboxFileEntry[] }>(routes.sandboxFilesList, {
+      await this.http.call('sandboxFilesList', {
         params: { sandboxId: this.sandboxId },
         query: { path },
       })
@@ -512,7 +507,7 @@ export class SandboxFiles {
   /** @example if (await sandbox.files.exists('/app/package.json')) { … } */
   async exists(path: string): Promise<boolean> {
     return (
-      await this.http.call<{ exists: boolean }>(routes.sandboxFilesExists, {
+      await this.http.call('sandboxFilesExists', {
         params: { sandboxId: this.sandboxId },
         query: { path },
       })
@@ -521,12 +516,12 @@ export class SandboxFiles {
 
   /** Removes a file or a directory tree. @example await sandbox.files.remove('/tmp/build') */
   async remove(path: string): Promise<void> {
-    await this.http.call(routes.sandboxFilesRemove, { params: { sandboxId: this.sandboxId }, body: { path } });
+    await this.http.call('sandboxFilesRemove', { params: { sandboxId: this.sandboxId }, body: { path } });
   }
 
   /** Creates a directory and its parents. @example await sandbox.files.mkdir('/app/src') */
   async mkdir(path: string): Promise<void> {
-    await this.http.call(routes.sandboxFilesMkdir, { params: { sandboxId: this.sandboxId }, body: { path } });
+    await this.http.call('sandboxFilesMkdir', { params: { sandboxId: this.sandboxId }, body: { path } });
   }
 
   /**
@@ -584,22 +579,22 @@ export class ProcessHandle {
 
   /** The process as the sandbox reports it now (running, exitCode, outputBytes). */
   async refresh(): Promise<SandboxProcess> {
-    this.info = await this.http.call<SandboxProcess>(routes.sandboxProcessesGet, { params: this.params() });
+    this.info = await this.http.call('sandboxProcessesGet', { params: this.params() });
     return this.info;
   }
 
   /** Its output from byte `since` on (default: all that is kept), then its exit. */
   async *output(options: { since?: number } = {}): AsyncGenerator<ProcessOutput> {
     const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-    const events = this.http.events<SandboxProcessEvent>(
-      routes.sandboxProcessesOutput,
+    const events = this.http.events(
+      'sandboxProcessesOutput',
       { params: this.params(), query: { since: String(options.since ?? 0) } },
       { follow: true },
     );
     for await (const event of events) {
       if (event.type === 'exit') yield event;
       else {
-        const text = decoders[event.type].decode(Buffer.from(event.data, 'base64'), { stream: true });
+        const text = decoders[event.type].decode(fromBase64(event.data), { stream: true });
         if (text) yield { type: event.type, text, offset: event.offset };
       }
     }
@@ -626,26 +621,26 @@ export class ProcessHandle {
 
   /** Sends a signal to it and everything it started. @example await handle.kill() // TERM */
   async kill(signal: 'TERM' | 'KILL' | 'INT' | 'HUP' | 'QUIT' | 'USR1' | 'USR2' | 'STOP' | 'CONT' = 'TERM') {
-    await this.http.call(routes.sandboxProcessesSignal, { params: this.params(), body: { signal } });
+    await this.http.call('sandboxProcessesSignal', { params: this.params(), body: { signal } });
   }
 
   /** Writes to its stdin. @example await handle.sendStdin('y\n') */
   async sendStdin(data: string | Uint8Array, options: { eof?: boolean } = {}): Promise<void> {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-    await this.http.call(routes.sandboxProcessesStdin, {
+    const bytes = typeof data === 'string' ? utf8(data) : data;
+    await this.http.call('sandboxProcessesStdin', {
       params: this.params(),
-      body: { data: bytes.toString('base64'), ...(options.eof ? { eof: true } : {}) },
+      body: { data: toBase64(bytes), ...(options.eof ? { eof: true } : {}) },
     });
   }
 
   /** Sets the terminal size of a process started with `pty`. @example await shell.resize(100, 30) */
   async resize(cols: number, rows: number): Promise<void> {
-    await this.http.call(routes.sandboxProcessesResize, { params: this.params(), body: { cols, rows } });
+    await this.http.call('sandboxProcessesResize', { params: this.params(), body: { cols, rows } });
   }
 
   /** Closes its stdin (end of input). */
   async closeStdin(): Promise<void> {
-    await this.http.call(routes.sandboxProcessesStdin, { params: this.params(), body: { eof: true } });
+    await this.http.call('sandboxProcessesStdin', { params: this.params(), body: { eof: true } });
   }
 }
 
@@ -666,7 +661,7 @@ export class SandboxProcesses {
     command: string,
     options: Omit<ExecOptions, 'stdin' | 'background'> & { pty?: { cols: number; rows: number } } = {},
   ): Promise<ProcessHandle> {
-    const info = await this.http.call<SandboxProcess>(routes.sandboxProcessesStart, {
+    const info = await this.http.call('sandboxProcessesStart', {
       params: { sandboxId: this.sandboxId },
       body: {
         command,
@@ -682,7 +677,7 @@ export class SandboxProcesses {
   /** Running background processes and the last ones that ended. */
   async list(): Promise<SandboxProcess[]> {
     return (
-      await this.http.call<{ data: SandboxProcess[] }>(routes.sandboxProcessesList, {
+      await this.http.call('sandboxProcessesList', {
         params: { sandboxId: this.sandboxId },
       })
     ).data;
@@ -690,7 +685,7 @@ export class SandboxProcesses {
 
   /** A handle on a process by pid, e.g. to reconnect to its output. @example await sandbox.processes.get(42) */
   async get(pid: number): Promise<ProcessHandle> {
-    const info = await this.http.call<SandboxProcess>(routes.sandboxProcessesGet, {
+    const info = await this.http.call('sandboxProcessesGet', {
       params: { sandboxId: this.sandboxId, pid: String(pid) },
     });
     return new ProcessHandle(this.http, this.sandboxId, pid, info);
@@ -707,7 +702,7 @@ export class SandboxSnapshots {
   /** Oldest first, with size and creation time. @example const snapshots = await sandbox.snapshots.list() */
   async list(): Promise<SandboxSnapshot[]> {
     return (
-      await this.http.call<{ data: SandboxSnapshot[] }>(routes.sandboxesSnapshotsList, {
+      await this.http.call('sandboxesSnapshotsList', {
         params: { sandboxId: this.sandboxId },
       })
     ).data;
@@ -715,7 +710,7 @@ export class SandboxSnapshots {
 
   /** Deletes a snapshot and its files. @example await sandbox.snapshots.delete(snapshot.id) */
   async delete(snapshotId: string): Promise<void> {
-    await this.http.call(routes.sandboxesSnapshotsDelete, { params: { sandboxId: this.sandboxId, snapshotId } });
+    await this.http.call('sandboxesSnapshotsDelete', { params: { sandboxId: this.sandboxId, snapshotId } });
   }
 }
 
@@ -729,17 +724,13 @@ export class Sandboxes {
    */
   async create(input: SandboxCreateRequest = {}): Promise<Sandbox> {
     // The first sandbox of a template builds its root filesystem (about a minute): wait for it.
-    const record = await this.http.call<SandboxRecord>(
-      routes.sandboxesCreate,
-      { body: input },
-      { timeoutMs: createTimeoutMs },
-    );
+    const record = await this.http.call('sandboxesCreate', { body: input }, { timeoutMs: createTimeoutMs });
     return new Sandbox(this.http, record);
   }
 
   /** @example const sandbox = await rt.sandboxes.get('sbx_…') */
   async get(id: string): Promise<Sandbox> {
-    return new Sandbox(this.http, await this.http.call(routes.sandboxesGet, { params: { sandboxId: id } }));
+    return new Sandbox(this.http, await this.http.call('sandboxesGet', { params: { sandboxId: id } }));
   }
 
   /**
@@ -750,7 +741,7 @@ export class Sandboxes {
     const query: Record<string, string> = {};
     if (filter.status) query.status = filter.status;
     for (const [key, value] of Object.entries(filter.metadata ?? {})) query[`metadata.${key}`] = value;
-    const list = await this.http.call<{ data: SandboxRecord[] }>(routes.sandboxesList, { query });
+    const list = await this.http.call('sandboxesList', { query });
     return list.data.map((record) => new Sandbox(this.http, record));
   }
 }

@@ -1,4 +1,4 @@
-import { type Deleted, routes, type SecretCategory, type SecretMetadata, type SecretWithValue } from '@runtools/spec';
+import type { Deleted, SecretCategory, SecretMetadata, SecretWithValue } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 
 /** Org secrets, encrypted at rest; values come back only from `get`. */
@@ -10,7 +10,7 @@ export class Secrets {
    * @example await rt.secrets.set('OPENAI_API_KEY', 'sk-…', { category: 'provider' })
    */
   set(name: string, value: string, options: { category?: SecretCategory } = {}): Promise<SecretMetadata> {
-    return this.http.call(routes.secretsSet, {
+    return this.http.call('secretsSet', {
       body: { name, value, ...(options.category ? { category: options.category } : {}) },
     });
   }
@@ -20,7 +20,7 @@ export class Secrets {
    * @example const names = (await rt.secrets.list()).map((secret) => secret.name)
    */
   async list(): Promise<SecretMetadata[]> {
-    return (await this.http.call<{ data: SecretMetadata[] }>(routes.secretsList)).data;
+    return (await this.http.call('secretsList')).data;
   }
 
   /**
@@ -28,7 +28,7 @@ export class Secrets {
    * @example const { value } = await rt.secrets.get('OPENAI_API_KEY')
    */
   get(name: string): Promise<SecretWithValue> {
-    return this.http.call(routes.secretsGet, { params: { name } });
+    return this.http.call('secretsGet', { params: { name } });
   }
 
   /**
@@ -36,6 +36,6 @@ export class Secrets {
    * @example await rt.secrets.delete('OPENAI_API_KEY')
    */
   delete(name: string): Promise<Deleted> {
-    return this.http.call(routes.secretsDelete, { params: { name } });
+    return this.http.call('secretsDelete', { params: { name } });
   }
 }

@@ -1,4 +1,4 @@
-import { type Deleted, routes, type SshKey } from '@runtools/spec';
+import type { Deleted, SshKey } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 
 /** SSH public keys registered for the org; the SSH gateway matches clients against them. */
@@ -10,16 +10,16 @@ export class SshKeys {
    * @example await rt.sshKeys.add({ name: 'laptop', publicKey: readFileSync(`${homedir()}/.ssh/id_ed25519.pub`, 'utf8') })
    */
   add(input: { name: string; publicKey: string }): Promise<SshKey> {
-    return this.http.call(routes.sshKeysAdd, { body: input });
+    return this.http.call('sshKeysAdd', { body: input });
   }
 
   /** @example const keys = await rt.sshKeys.list() */
   async list(): Promise<SshKey[]> {
-    return (await this.http.call<{ data: SshKey[] }>(routes.sshKeysList)).data;
+    return (await this.http.call('sshKeysList')).data;
   }
 
   /** @example await rt.sshKeys.remove('ssh_…') */
   remove(id: string): Promise<Deleted> {
-    return this.http.call(routes.sshKeysRemove, { params: { sshKeyId: id } });
+    return this.http.call('sshKeysRemove', { params: { sshKeyId: id } });
   }
 }

@@ -1,4 +1,4 @@
-import { routes, type Template, type TemplateBuildEvent, type TemplateCreateRequest } from '@runtools/spec';
+import type { Template, TemplateCreateRequest } from '@runtools/spec';
 import { ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
 
@@ -17,16 +17,16 @@ export class Templates {
   constructor(private readonly http: HttpClient) {}
 
   async list(): Promise<Template[]> {
-    return (await this.http.call<{ data: Template[] }>(routes.templatesList)).data;
+    return (await this.http.call('templatesList')).data;
   }
 
   async get(name: string): Promise<Template> {
-    return this.http.call(routes.templatesGet, { params: { templateName: name } });
+    return this.http.call('templatesGet', { params: { templateName: name } });
   }
 
   /** Defines a custom template; it is built by `build` or by the first sandbox that uses it. */
   async create(input: TemplateCreateRequest): Promise<Template> {
-    return this.http.call(routes.templatesCreate, { body: input });
+    return this.http.call('templatesCreate', { body: input });
   }
 
   /**
@@ -34,8 +34,8 @@ export class Templates {
    * output line by line. A failed build rejects with a ValidationError (`template_build_failed`).
    */
   async build(name: string, options: { onProgress?: (line: string) => void } = {}): Promise<Template> {
-    const events = this.http.events<TemplateBuildEvent>(
-      routes.templatesBuild,
+    const events = this.http.events(
+      'templatesBuild',
       { params: { templateName: name } },
       { timeoutMs: buildTimeoutMs },
     );
@@ -48,6 +48,6 @@ export class Templates {
   }
 
   async delete(name: string): Promise<void> {
-    await this.http.call(routes.templatesDelete, { params: { templateName: name } });
+    await this.http.call('templatesDelete', { params: { templateName: name } });
   }
 }

@@ -1,10 +1,5 @@
-import {
-  routes,
-  type Workspace,
-  type WorkspaceCreateRequest,
-  type WorkspaceEntry,
-  type WorkspaceUsage,
-} from '@runtools/spec';
+import type { Workspace, WorkspaceCreateRequest, WorkspaceEntry, WorkspaceUsage } from '@runtools/spec';
+import { utf8, utf8Text } from '../bytes.js';
 import type { HttpClient } from '../http.js';
 
 /**
@@ -20,24 +15,24 @@ export class Workspaces {
 
   /** @example await rt.workspaces.create({ name: 'Data', kind: 'org' }) */
   async create(input: WorkspaceCreateRequest): Promise<Workspace> {
-    return this.http.call(routes.workspacesCreate, { body: input });
+    return this.http.call('workspacesCreate', { body: input });
   }
 
   async list(): Promise<Workspace[]> {
-    return (await this.http.call<{ data: Workspace[] }>(routes.workspacesList)).data;
+    return (await this.http.call('workspacesList')).data;
   }
 
   async get(id: string): Promise<Workspace> {
-    return this.http.call(routes.workspacesGet, { params: { workspaceId: id } });
+    return this.http.call('workspacesGet', { params: { workspaceId: id } });
   }
 
   async rename(id: string, name: string): Promise<Workspace> {
-    return this.http.call(routes.workspacesRename, { params: { workspaceId: id }, body: { name } });
+    return this.http.call('workspacesRename', { params: { workspaceId: id }, body: { name } });
   }
 
   /** Deletes it and its files; refused (409 workspace_in_use) while a sandbox mounts it. */
   async delete(id: string): Promise<void> {
-    await this.http.call(routes.workspacesDelete, { params: { workspaceId: id } });
+    await this.http.call('workspacesDelete', { params: { workspaceId: id } });
   }
 
   /**
@@ -50,7 +45,7 @@ export class Workspaces {
 
   /** Bytes, files and directories, counted now. @example const { bytes } = await rt.workspaces.usage(id) */
   async usage(id: string): Promise<WorkspaceUsage> {
-    return this.http.call(routes.workspacesUsage, { params: { workspaceId: id } });
+    return this.http.call('workspacesUsage', { params: { workspaceId: id } });
   }
 }
 
@@ -61,7 +56,7 @@ const transferTimeoutMs = 60 * 60_000;
  *
  * @example
  * const files = rt.workspaces.files(workspace.id);
- * await files.upload('/notes.txt', Buffer.from('hello'));
+ * await files.upload('/notes.txt', 'hello');
  * console.log(await files.list('/'));
  */
 export class WorkspaceFiles {
@@ -76,13 +71,12 @@ export class WorkspaceFiles {
 
   /** @example await files.list('/src', { showHidden: true }) */
   async list(path = '/', options: { showHidden?: boolean } = {}): Promise<WorkspaceEntry[]> {
-    const query = { path, ...(options.showHidden ? { showHidden: 'true' } : {}) };
-    return (await this.http.call<{ data: WorkspaceEntry[] }>(routes.workspaceFilesList, { params: this.params, query }))
-      .data;
+    const query = { path, ...(options.showHidden ? { showHidden: 'true' as const } : {}) };
+    return (await this.http.call('workspaceFilesList', { params: this.params, query })).data;
   }
 
   async info(path: string): Promise<WorkspaceEntry> {
-    return this.http.call(routes.workspaceFilesInfo, { params: this.params, query: { path } });
+    return this.http.call('workspaceFilesInfo', { params: this.params, query: { path } });
   }
 
   /** Streams bytes in (any size); replaces the file atomically. @example await files.upload('/a.bin', createReadStream('a.bin')) */
@@ -91,11 +85,11 @@ export class WorkspaceFiles {
     data: string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
   ): Promise<WorkspaceEntry> {
     const response = await this.http.raw(
-      routes.workspaceFilesUpload,
-      { params: this.params, query: { path }, body: typeof data === 'string' ? Buffer.from(data, 'utf8') : data },
+      'workspaceFilesUpload',
+      { params: this.params, query: { path }, body: typeof data === 'string' ? utf8(data) : data },
       { timeoutMs: transferTimeoutMs },
     );
-    return (await response.json()) as WorkspaceEntry;
+    return this.http.answer('workspaceFilesUpload', response);
   }
 
   /**
@@ -105,18 +99,23 @@ export class WorkspaceFiles {
   async uploadMany(directory: string, parts: { name: string; data: string | Uint8Array }[]): Promise<WorkspaceEntry[]> {
     const form = new FormData();
     for (const part of parts)
-      form.append('file', new Blob([typeof part.data === 'string' ? part.data : Buffer.from(part.data)]), part.name);
+      form.append('file', new Blob([typeof part.data === 'string' ? part.data : new Uint8Array(part.data)]), part.name);
     const response = await this.http.form(
-      routes.workspaceFilesUploadForm,
+      'workspaceFilesUploadForm',
       { params: this.params, query: { path: directory }, form },
       { timeoutMs: transferTimeoutMs },
     );
-    return ((await response.json()) as { data: WorkspaceEntry[] }).data;
+    return (await this.http.answer('workspaceFilesUploadForm', response)).data;
   }
 
   /** @example const bytes = await files.download('/a.bin') */
-  async download(path: string): Promise<Buffer> {
-    return Buffer.from(await (await this.downloadResponse(path)).arrayBuffer());
+  async download(path: string): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.downloadResponse(path)).arrayBuffer());
+  }
+
+  /** Reads a file as UTF-8 text. @example const text = await files.read('/notes.txt') */
+  async read(path: string): Promise<string> {
+    return utf8Text(await this.download(path));
   }
 
   /** The bytes as a stream, for files too big to hold in memory. */
@@ -127,31 +126,31 @@ export class WorkspaceFiles {
 
   private downloadResponse(path: string): Promise<Response> {
     return this.http.raw(
-      routes.workspaceFilesDownload,
+      'workspaceFilesDownload',
       { params: this.params, query: { path } },
       { timeoutMs: transferTimeoutMs },
     );
   }
 
   async mkdir(path: string): Promise<WorkspaceEntry> {
-    return this.http.call(routes.workspaceFilesMkdir, { params: this.params, body: { path } });
+    return this.http.call('workspaceFilesMkdir', { params: this.params, body: { path } });
   }
 
   async move(from: string, to: string): Promise<WorkspaceEntry> {
-    return this.http.call(routes.workspaceFilesMove, { params: this.params, body: { from, to } });
+    return this.http.call('workspaceFilesMove', { params: this.params, body: { from, to } });
   }
 
   async copy(from: string, to: string): Promise<WorkspaceEntry> {
-    return this.http.call(routes.workspaceFilesCopy, { params: this.params, body: { from, to } });
+    return this.http.call('workspaceFilesCopy', { params: this.params, body: { from, to } });
   }
 
   /** Renames in place: `name` is the new last component. @example await files.rename('/a.txt', 'b.txt') */
   async rename(path: string, name: string): Promise<WorkspaceEntry> {
-    return this.http.call(routes.workspaceFilesRename, { params: this.params, body: { path, name } });
+    return this.http.call('workspaceFilesRename', { params: this.params, body: { path, name } });
   }
 
   /** Removes a file or a directory tree. */
   async remove(path: string): Promise<void> {
-    await this.http.call(routes.workspaceFilesDelete, { params: this.params, query: { path } });
+    await this.http.call('workspaceFilesDelete', { params: this.params, query: { path } });
   }
 }
