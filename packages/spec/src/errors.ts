@@ -1,85 +1,5 @@
 import { z } from 'zod';
 
-/**
- * Every machine-readable error code the API can return. Closed: a new failure mode adds a code here, and
- * the compiler then points at every table and switch that must handle it.
- */
-export const ErrorCode = z.enum([
-  // the request itself
-  'invalid_json',
-  'validation_failed',
-  'payload_too_large',
-  'unsupported_media_type',
-  'route_not_found',
-  'method_not_allowed',
-  // who is asking
-  'unauthenticated',
-  'invalid_api_key',
-  'api_key_expired',
-  'api_key_revoked',
-  // what they may do
-  'insufficient_scope',
-  'role_forbidden',
-  'scope_escalation',
-  'last_owner',
-  'invitation_email_mismatch',
-  // what they asked about
-  'org_not_found',
-  'project_not_found',
-  'member_not_found',
-  'invitation_not_found',
-  'api_key_not_found',
-  'secret_not_found',
-  'ssh_key_not_found',
-  'sandbox_not_found',
-  'file_not_found',
-  'template_not_found',
-  'process_not_found',
-  'workspace_not_found',
-  'snapshot_not_found',
-  'agent_not_found',
-  'run_not_found',
-  'thread_not_found',
-  'provider_not_found',
-  // state
-  'org_exists',
-  'project_exists',
-  'member_exists',
-  'account_exists',
-  'ssh_key_exists',
-  'default_project',
-  'sandbox_not_running',
-  'runtime_unavailable',
-  'sandbox_unreachable',
-  'invalid_transition',
-  'template_exists',
-  'template_builtin',
-  'template_build_failed',
-  'sandbox_disk_full',
-  'file_exists',
-  'workspace_exists',
-  'workspace_not_mountable',
-  'workspace_in_use',
-  'snapshot_exists',
-  'port_not_listening',
-  'subdomain_taken',
-  'agent_exists',
-  'provider_exists',
-  'run_finished',
-  // agents
-  'model_unknown',
-  'tool_unknown',
-  'provider_key_missing',
-  'mode_not_available',
-  // limits and the server
-  'resource_limit_exceeded',
-  'storage_quota_exceeded',
-  'rate_limited',
-  'internal_error',
-  'service_unavailable',
-]);
-export type ErrorCode = z.infer<typeof ErrorCode>;
-
 /** The families callers branch on; each maps to one SDK error class. */
 export type ErrorFamily =
   | 'validation'
@@ -90,73 +10,100 @@ export type ErrorFamily =
   | 'rate_limit'
   | 'internal';
 
-export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = {
-  invalid_json: 'validation',
-  validation_failed: 'validation',
-  payload_too_large: 'validation',
-  unsupported_media_type: 'validation',
-  route_not_found: 'not_found',
-  method_not_allowed: 'validation',
-  unauthenticated: 'authentication',
-  invalid_api_key: 'authentication',
-  api_key_expired: 'authentication',
-  api_key_revoked: 'authentication',
-  insufficient_scope: 'permission',
-  role_forbidden: 'permission',
-  scope_escalation: 'permission',
-  last_owner: 'conflict',
-  invitation_email_mismatch: 'permission',
-  org_not_found: 'not_found',
-  project_not_found: 'not_found',
-  member_not_found: 'not_found',
-  invitation_not_found: 'not_found',
-  api_key_not_found: 'not_found',
-  secret_not_found: 'not_found',
-  ssh_key_not_found: 'not_found',
-  sandbox_not_found: 'not_found',
-  file_not_found: 'not_found',
-  template_not_found: 'not_found',
-  process_not_found: 'not_found',
-  workspace_not_found: 'not_found',
-  snapshot_not_found: 'not_found',
-  agent_not_found: 'not_found',
-  run_not_found: 'not_found',
-  thread_not_found: 'not_found',
-  provider_not_found: 'not_found',
-  org_exists: 'conflict',
-  project_exists: 'conflict',
-  member_exists: 'conflict',
-  account_exists: 'conflict',
-  ssh_key_exists: 'conflict',
-  default_project: 'conflict',
-  sandbox_not_running: 'conflict',
-  runtime_unavailable: 'internal',
-  sandbox_unreachable: 'internal',
-  invalid_transition: 'conflict',
-  template_exists: 'conflict',
-  template_builtin: 'conflict',
-  template_build_failed: 'validation',
-  sandbox_disk_full: 'conflict',
-  file_exists: 'conflict',
-  workspace_exists: 'conflict',
-  workspace_not_mountable: 'validation',
-  workspace_in_use: 'conflict',
-  snapshot_exists: 'conflict',
-  port_not_listening: 'internal',
-  subdomain_taken: 'conflict',
-  agent_exists: 'conflict',
-  provider_exists: 'conflict',
-  run_finished: 'conflict',
-  model_unknown: 'validation',
-  tool_unknown: 'validation',
-  provider_key_missing: 'validation',
-  mode_not_available: 'validation',
-  resource_limit_exceeded: 'validation',
-  storage_quota_exceeded: 'permission',
-  rate_limited: 'rate_limit',
-  internal_error: 'internal',
-  service_unavailable: 'internal',
-};
+/** The HTTP statuses error responses use. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
+
+/**
+ * Every machine-readable error code the API can return, with its HTTP status and its family: the one table a
+ * new failure mode is added to. The server's statuses, the OpenAPI document's error responses and the SDK's
+ * error classes all derive from it.
+ */
+export const errorTable = {
+  // the request itself
+  invalid_json: { status: 400, family: 'validation' },
+  validation_failed: { status: 400, family: 'validation' },
+  payload_too_large: { status: 413, family: 'validation' },
+  unsupported_media_type: { status: 415, family: 'validation' },
+  route_not_found: { status: 404, family: 'not_found' },
+  method_not_allowed: { status: 405, family: 'validation' },
+  // who is asking
+  unauthenticated: { status: 401, family: 'authentication' },
+  invalid_api_key: { status: 401, family: 'authentication' },
+  api_key_expired: { status: 401, family: 'authentication' },
+  api_key_revoked: { status: 401, family: 'authentication' },
+  // what they may do
+  insufficient_scope: { status: 403, family: 'permission' },
+  role_forbidden: { status: 403, family: 'permission' },
+  scope_escalation: { status: 403, family: 'permission' },
+  last_owner: { status: 409, family: 'conflict' },
+  invitation_email_mismatch: { status: 403, family: 'permission' },
+  // what they asked about
+  org_not_found: { status: 404, family: 'not_found' },
+  project_not_found: { status: 404, family: 'not_found' },
+  member_not_found: { status: 404, family: 'not_found' },
+  invitation_not_found: { status: 404, family: 'not_found' },
+  api_key_not_found: { status: 404, family: 'not_found' },
+  secret_not_found: { status: 404, family: 'not_found' },
+  ssh_key_not_found: { status: 404, family: 'not_found' },
+  sandbox_not_found: { status: 404, family: 'not_found' },
+  file_not_found: { status: 404, family: 'not_found' },
+  template_not_found: { status: 404, family: 'not_found' },
+  process_not_found: { status: 404, family: 'not_found' },
+  workspace_not_found: { status: 404, family: 'not_found' },
+  snapshot_not_found: { status: 404, family: 'not_found' },
+  agent_not_found: { status: 404, family: 'not_found' },
+  run_not_found: { status: 404, family: 'not_found' },
+  thread_not_found: { status: 404, family: 'not_found' },
+  provider_not_found: { status: 404, family: 'not_found' },
+  // state
+  org_exists: { status: 409, family: 'conflict' },
+  project_exists: { status: 409, family: 'conflict' },
+  member_exists: { status: 409, family: 'conflict' },
+  account_exists: { status: 409, family: 'conflict' },
+  ssh_key_exists: { status: 409, family: 'conflict' },
+  default_project: { status: 409, family: 'conflict' },
+  sandbox_not_running: { status: 409, family: 'conflict' },
+  runtime_unavailable: { status: 503, family: 'internal' },
+  sandbox_unreachable: { status: 502, family: 'internal' },
+  invalid_transition: { status: 409, family: 'conflict' },
+  template_exists: { status: 409, family: 'conflict' },
+  template_builtin: { status: 409, family: 'conflict' },
+  template_build_failed: { status: 422, family: 'validation' },
+  sandbox_disk_full: { status: 409, family: 'conflict' },
+  file_exists: { status: 409, family: 'conflict' },
+  workspace_exists: { status: 409, family: 'conflict' },
+  workspace_not_mountable: { status: 400, family: 'validation' },
+  workspace_in_use: { status: 409, family: 'conflict' },
+  snapshot_exists: { status: 409, family: 'conflict' },
+  port_not_listening: { status: 502, family: 'internal' },
+  subdomain_taken: { status: 409, family: 'conflict' },
+  agent_exists: { status: 409, family: 'conflict' },
+  provider_exists: { status: 409, family: 'conflict' },
+  run_finished: { status: 409, family: 'conflict' },
+  // agents
+  model_unknown: { status: 400, family: 'validation' },
+  tool_unknown: { status: 400, family: 'validation' },
+  provider_key_missing: { status: 400, family: 'validation' },
+  mode_not_available: { status: 400, family: 'validation' },
+  // limits and the server
+  resource_limit_exceeded: { status: 422, family: 'validation' },
+  storage_quota_exceeded: { status: 403, family: 'permission' },
+  rate_limited: { status: 429, family: 'rate_limit' },
+  internal_error: { status: 500, family: 'internal' },
+  service_unavailable: { status: 503, family: 'internal' },
+} as const satisfies Record<string, { status: ErrorStatus; family: ErrorFamily }>;
+
+/** Closed: a new code is a row of `errorTable`, and the compiler then points at every switch that must handle it. */
+export const ErrorCode = z.enum(Object.keys(errorTable) as [keyof typeof errorTable, ...(keyof typeof errorTable)[]]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const errorFamilies: { readonly [code in ErrorCode]: ErrorFamily } = Object.fromEntries(
+  Object.entries(errorTable).map(([code, row]) => [code, row.family]),
+) as { [code in ErrorCode]: ErrorFamily };
+
+export const errorStatus: { readonly [code in ErrorCode]: ErrorStatus } = Object.fromEntries(
+  Object.entries(errorTable).map(([code, row]) => [code, row.status]),
+) as { [code in ErrorCode]: ErrorStatus };
 
 export function errorFamily(code: string): ErrorFamily {
   const parsed = ErrorCode.safeParse(code);

@@ -57,7 +57,16 @@ export {
   SandboxResources,
   ToolDefinitionMeta,
 } from './definitions.js';
-export { ErrorBody, ErrorCode, type ErrorFamily, errorFamilies, errorFamily } from './errors.js';
+export {
+  ErrorBody,
+  ErrorCode,
+  type ErrorFamily,
+  type ErrorStatus,
+  errorFamilies,
+  errorFamily,
+  errorStatus,
+  errorTable,
+} from './errors.js';
 export {
   type AgentStreamEvent,
   type AuditEvent,
