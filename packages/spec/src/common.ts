@@ -45,6 +45,33 @@ export const DisplayName = z
   .max(200)
   .refine((value) => !/[\u0000-\u001f]/.test(value), { message: 'must not contain control characters' });
 
+/** An environment variable's name, as a shell accepts it. */
+export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
+/** Environment variables: names as a shell accepts them, values up to 32 KiB. */
+export const EnvVars = z.record(EnvName, z.string().max(32_768));
+
+/** Seconds without activity before a sandbox is paused; 0 never. At most a week. */
+export const IdleTimeout = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 24 * 3600);
+
+/** A key of the free-form metadata sandboxes carry and are listed by (`?metadata.<key>=`). */
+export const MetadataKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, { message: 'letters, digits, dot, dash and underscore' });
+export const Metadata = z.record(MetadataKey, z.string().max(512));
+
+/** What a command run in a sandbox is: the shell command, its working directory and extra environment. */
+export const CommandFields = {
+  command: z.string().min(1).max(100_000),
+  cwd: z.string().startsWith('/').max(4096).optional(),
+  env: EnvVars.optional(),
+};
+
 export function listOf<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item) });
 }

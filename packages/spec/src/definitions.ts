@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EnvVars, IdleTimeout, Metadata } from './common.js';
 import { SecretName } from './secrets.js';
 
 /** Size strings like `512MB`, `2GB`, `10GiB`. */
@@ -27,14 +28,10 @@ export const SandboxDefinition = z
     template: z.string().min(1).max(128).default('base'),
     runtime: z.enum(['gvisor', 'container']).optional(),
     resources: SandboxResources.optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
-    idleTimeout: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * 24 * 3600)
-      .optional(),
-    metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
+    // As the create request takes them: a definition the server would refuse fails when it is defined.
+    env: EnvVars.optional(),
+    idleTimeout: IdleTimeout.optional(),
+    metadata: Metadata.optional(),
   })
   .strict();
 export type SandboxDefinition = z.input<typeof SandboxDefinition>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, listOf, Timestamp } from './common.js';
+import { CommandFields, EnvVars, IdleTimeout, idSchema, listOf, Metadata, Timestamp } from './common.js';
 import { ByteSize, ResourceName } from './definitions.js';
 import { sandboxStates } from './events.js';
 import { WorkspaceMount } from './workspaces.js';
@@ -8,13 +8,6 @@ export const SandboxStatus = z.enum(sandboxStates).meta({ id: 'SandboxStatus' })
 export type SandboxStatus = z.infer<typeof SandboxStatus>;
 export const SandboxRuntime = z.enum(['gvisor', 'container']).meta({ id: 'SandboxRuntime' });
 export type SandboxRuntime = z.infer<typeof SandboxRuntime>;
-
-const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
-const MetadataKey = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_.-]+$/, { message: 'letters, digits, dot, dash and underscore' });
 
 export const SandboxCreateRequest = z
   .object({
@@ -26,18 +19,11 @@ export const SandboxCreateRequest = z
       .meta({ description: "a built-in template or one of the org's own; default: the server's (base)" }),
     name: ResourceName.optional(),
     runtime: SandboxRuntime.optional(),
-    env: z.record(EnvName, z.string().max(32_768)).optional(),
-    metadata: z.record(MetadataKey, z.string().max(512)).optional(),
-    idleTimeout: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * 24 * 3600)
-      .optional()
-      .meta({
-        description:
-          'seconds without exec, file or process activity before the sandbox is paused; 0 never; default 900',
-      }),
+    env: EnvVars.optional(),
+    metadata: Metadata.optional(),
+    idleTimeout: IdleTimeout.optional().meta({
+      description: 'seconds without exec, file or process activity before the sandbox is paused; 0 never; default 900',
+    }),
     autoResume: z.boolean().optional().meta({
       description: 'when paused, resume on exec, file or process activity instead of answering 409; default false',
     }),
@@ -106,9 +92,7 @@ export const SandboxParams = z.object({ sandboxId: idSchema('sandbox') });
 
 export const SandboxExecRequest = z
   .object({
-    command: z.string().min(1).max(100_000),
-    cwd: z.string().startsWith('/').max(4096).optional(),
-    env: z.record(EnvName, z.string().max(32_768)).optional(),
+    ...CommandFields,
     stdin: z
       .string()
       .max(1024 * 1024)
@@ -176,9 +160,7 @@ export const TerminalSize = z
 /** A background process: started, left running, followed and signalled by pid. */
 export const SandboxProcessStart = z
   .object({
-    command: z.string().min(1).max(100_000),
-    cwd: z.string().startsWith('/').max(4096).optional(),
-    env: z.record(EnvName, z.string().max(32_768)).optional(),
+    ...CommandFields,
     timeoutMs: z
       .number()
       .int()
@@ -343,13 +325,8 @@ export const SandboxBranchRequest = z
   .object({
     snapshot: SnapshotRef,
     name: ResourceName.optional(),
-    metadata: z.record(MetadataKey, z.string().max(512)).optional(),
-    idleTimeout: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * 24 * 3600)
-      .optional(),
+    metadata: Metadata.optional(),
+    idleTimeout: IdleTimeout.optional(),
     autoResume: z.boolean().optional(),
   })
   .strict();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listOf, Timestamp } from './common.js';
+import { EnvVars, listOf, Timestamp } from './common.js';
 
 /** Built-in template names; `base-ubuntu` is an alias of `base` (the image is Debian bookworm, not Ubuntu). */
 export const builtinTemplateNames = ['minimal', 'base', 'nodejs-20', 'python-ml', 'base-ubuntu'] as const;
@@ -9,7 +9,6 @@ export const TemplateName = z
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'lowercase letters, digits and dashes, up to 63' })
   .meta({ example: 'my-python' });
 
-const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' });
 const DebianPackage = z
   .string()
   .regex(/^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$/, { message: 'a Debian package name, optionally =version' });
@@ -39,7 +38,7 @@ export const TemplateCreateRequest = z
       )
       .optional()
       .meta({ description: 'absolute path → text content' }),
-    env: z.record(EnvName, z.string().max(32_768)).optional(),
+    env: EnvVars.optional(),
     workdir: z.string().startsWith('/').max(4096).optional(),
     start: z
       .string()
