@@ -1,13 +1,8 @@
-// The dev-URL proxy against the direct path, in one run: the same HTTP server (Node, in a crun sandbox of the
-// nodejs-20 template) loaded through its dev URL (control plane, daemon relay) and from inside the sandbox's
-// own network namespace (nsenter), with the same closed-loop generator. Goal: >= 0.7x the direct throughput.
-// Two handlers: one that answers at once (the relay's whole cost shows) and one that works ~1 ms per request,
-// like a dev server rendering a page.
-import { join } from 'node:path';
 import { runCommand } from '@runtools/runtime';
 import { RunTools } from '@runtools/sdk';
 import { startChild } from './lib/child.mjs';
 import { load, median } from './lib/load.mjs';
+import { crunSandboxPid } from './lib/setup.mjs';
 
 const here = (path) => new URL(path, import.meta.url).pathname;
 const serverCode = [
@@ -34,14 +29,7 @@ export async function run({ durationMs, connections, rounds }) {
       await box.exec('node /tmp/server.js', { background: true });
       const serverPort = new URL(url).port;
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      const state = await runCommand('crun', [
-        '--root',
-        join(dataDir, 'sandboxes', 'container', '.crun'),
-        'state',
-        box.id,
-      ]);
-      if (state.exitCode !== 0) throw new Error(`crun state failed: ${state.stderr}`);
-      const pid = JSON.parse(state.stdout.toString()).pid;
+      const pid = await crunSandboxPid(dataDir, box.id);
       for (const handler of handlers) {
         const { url: devUrl } = await box.getUrl({ port: handler.port, public: true });
         const devHost = new URL(devUrl).host;

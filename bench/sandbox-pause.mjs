@@ -3,33 +3,19 @@
 // workload holds 50 MB in a process's memory, so both images carry it. Goal: resume median under 500 ms and
 // at most 1.3x the raw runtime.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBaseRootfs, hostTools } from '@runtools/runtime';
 import { RunTools } from '@runtools/sdk';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
 import { rawRuntime } from './lib/raw-runtime.mjs';
+import { sandboxBench, timed } from './lib/setup.mjs';
 
-const repoDir = new URL('..', import.meta.url).pathname;
 const here = (path) => new URL(path, import.meta.url).pathname;
 const workload = ['perl', '-e', '$x = "a" x 50_000_000; sleep 3600'];
 
-async function timed(fn) {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
-}
-
 export async function run({ rounds }) {
-  const tools = hostTools();
-  if (!tools.debootstrap || !tools.daemon) throw new Error('the sandbox runtime is not installed: run ./dev setup');
-  const { path: rootfs } = await ensureBaseRootfs({
-    cacheDir: join(repoDir, '.runtools-test', 'rootfs'),
-    debootstrap: tools.debootstrap,
-  });
-  const work = join(repoDir, '.runtools-test', `bench-pause-${process.pid}`);
-  mkdirSync(work, { recursive: true });
+  const { tools, rootfs, work } = await sandboxBench('bench-pause');
   const child = startChild(here('./lib/platform-server.mjs'));
   const raw = rawRuntime('gvisor', tools, work, rootfs);
   const samples = { rawCheckpoint: [], rawRestore: [], pause: [], resume: [] };
@@ -41,16 +27,16 @@ export async function run({ rounds }) {
       await raw.startWith(id, 'pause', workload);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const image = join(work, `image-${round}`);
-      samples.rawCheckpoint.push(await timed(() => raw.checkpoint(id, image)));
-      samples.rawRestore.push(await timed(() => raw.restoreFrom(id, 'pause', image)));
+      samples.rawCheckpoint.push((await timed(() => raw.checkpoint(id, image))).ms);
+      samples.rawRestore.push((await timed(() => raw.restoreFrom(id, 'pause', image))).ms);
       await raw.remove(id);
 
       const box = await rt.sandboxes.create({ runtime: 'gvisor' });
       try {
         await box.exec(workload.map((part) => `'${part}'`).join(' '), { background: true });
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        samples.pause.push(await timed(() => box.pause()));
-        samples.resume.push(await timed(() => box.resume()));
+        samples.pause.push((await timed(() => box.pause())).ms);
+        samples.resume.push((await timed(() => box.resume())).ms);
         const check = await box.exec('true');
         if (check.exitCode !== 0) throw new Error('exec after resume failed');
       } finally {

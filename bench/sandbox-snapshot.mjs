@@ -3,15 +3,15 @@
 // sandbox from the snapshot) vs `runsc restore` of that image into a new container. The workload holds 0, 50
 // and 200 MB of random bytes in a process's memory, so the figures show how time and size follow memory in use.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBaseRootfs, hostTools, runCommand } from '@runtools/runtime';
+import { runCommand } from '@runtools/runtime';
 import { RunTools } from '@runtools/sdk';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
 import { rawRuntime } from './lib/raw-runtime.mjs';
+import { sandboxBench, timed } from './lib/setup.mjs';
 
-const repoDir = new URL('..', import.meta.url).pathname;
 const here = (path) => new URL(path, import.meta.url).pathname;
 const sizes = [0, 50, 200];
 // Random bytes, so that gVisor's compressed image is as large as the memory really in use.
@@ -20,26 +20,13 @@ const workload = (megabytes) =>
     ? ['perl', '-e', `open my $f, "<", "/dev/urandom"; read $f, my $x, ${megabytes}_000_000; sleep 3600`]
     : ['sleep', '3600'];
 
-async function timed(fn) {
-  const started = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - started, value };
-}
-
 async function bytesOf(path) {
   const used = await runCommand('du', ['-sb', path]);
   return Number(used.stdout.toString().split('\t')[0]);
 }
 
 export async function run({ rounds }) {
-  const tools = hostTools();
-  if (!tools.debootstrap || !tools.daemon) throw new Error('the sandbox runtime is not installed: run ./dev setup');
-  const { path: rootfs } = await ensureBaseRootfs({
-    cacheDir: join(repoDir, '.runtools-test', 'rootfs'),
-    debootstrap: tools.debootstrap,
-  });
-  const work = join(repoDir, '.runtools-test', `bench-snapshot-${process.pid}`);
-  mkdirSync(work, { recursive: true });
+  const { tools, rootfs, work } = await sandboxBench('bench-snapshot');
   const child = startChild(here('./lib/platform-server.mjs'));
   const raw = rawRuntime('gvisor', tools, work, rootfs);
   const rows = [];

@@ -6,15 +6,14 @@
 // Needs root and the runtime (./dev setup); builds the minimal and base templates on first use.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBaseRootfs, hostTools } from '@runtools/runtime';
 import { RunTools } from '@runtools/sdk';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
 import { rawRuntime } from './lib/raw-runtime.mjs';
+import { sandboxBench, timed } from './lib/setup.mjs';
 
-const repoDir = new URL('..', import.meta.url).pathname;
 const here = (path) => new URL(path, import.meta.url).pathname;
 const percentile = (values, q) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
@@ -29,21 +28,8 @@ const workloads = [
   ['node -e 0 x3', 'for i in 1 2 3; do node -e 0; done'],
 ];
 
-async function timed(fn) {
-  const started = performance.now();
-  const result = await fn();
-  return { ms: performance.now() - started, result };
-}
-
 export async function run({ rounds, durationMs }) {
-  const tools = hostTools();
-  if (!tools.debootstrap || !tools.daemon) throw new Error('the sandbox runtime is not installed: run ./dev setup');
-  const { path: rootfs } = await ensureBaseRootfs({
-    cacheDir: join(repoDir, '.runtools-test', 'rootfs'),
-    debootstrap: tools.debootstrap,
-  });
-  const work = join(repoDir, '.runtools-test', `bench-${process.pid}`);
-  mkdirSync(work, { recursive: true });
+  const { tools, rootfs, work } = await sandboxBench('bench');
   const child = startChild(here('./lib/platform-server.mjs'));
   const rows = [];
   const created = [];
@@ -59,7 +45,7 @@ export async function run({ rounds, durationMs }) {
       const creates = [];
       for (let index = 0; index < iterations; index++) {
         const rawRun = await timed(() => raw.runTrue(`raw-${randomBytes(4).toString('hex')}`));
-        if (rawRun.result.exitCode !== 0) throw new Error(`raw ${runtime} run failed: ${rawRun.result.stderr}`);
+        if (rawRun.value.exitCode !== 0) throw new Error(`raw ${runtime} run failed: ${rawRun.value.stderr}`);
         rawRuns.push(rawRun.ms);
         const sandbox = await timed(async () => {
           const box = await rt.sandboxes.create({ runtime });
@@ -67,7 +53,7 @@ export async function run({ rounds, durationMs }) {
           return box;
         });
         creates.push(sandbox.ms);
-        await sandbox.result.destroy();
+        await sandbox.value.destroy();
       }
       rows.push({ group: runtime, name: 'raw run of true', median: median(rawRuns), p95: percentile(rawRuns, 0.95) });
       rows.push({
@@ -137,7 +123,7 @@ export async function run({ rounds, durationMs }) {
         const native = [];
         for (let index = 0; index < Math.max(2, rounds); index++) {
           const result = await timed(() => box.exec(command, { timeout: 600_000 }));
-          if (result.result.exitCode !== 0) throw new Error(`${name} failed in ${runtime}: ${result.result.stderr}`);
+          if (result.value.exitCode !== 0) throw new Error(`${name} failed in ${runtime}: ${result.value.stderr}`);
           inside.push(result.ms);
           const started = performance.now();
           const nativeRun = spawnSync('/usr/sbin/chroot', [rootfsPath, '/bin/sh', '-c', command], {

@@ -11,6 +11,7 @@ import { RunTools } from '@runtools/sdk';
 import { sshBatchOptions } from '../test/support/ssh.ts';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
+import { crunSandboxPid } from './lib/setup.mjs';
 
 const here = (path) => new URL(path, import.meta.url).pathname;
 const fileBytes = 64 * 1024 * 1024;
@@ -45,13 +46,7 @@ export async function run({ rounds }) {
       await box.exec('chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys');
       await box.exec('/usr/sbin/sshd -D -e -o PermitRootLogin=prohibit-password', { background: true });
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      const state = await runCommand('crun', [
-        '--root',
-        join(dataDir, 'sandboxes', 'container', '.crun'),
-        'state',
-        box.id,
-      ]);
-      const pid = JSON.parse(state.stdout.toString()).pid;
+      const pid = await crunSandboxPid(dataDir, box.id);
       const inside = ['nsenter', '-t', String(pid), '-n'];
       const { host, port, username } = await box.getSSH();
       const gateway = ['-p', String(port), '-i', key, ...sshBatchOptions, `${username}@${host}`];

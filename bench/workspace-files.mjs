@@ -11,15 +11,10 @@ import { runCommand } from '@runtools/runtime';
 import { RunTools } from '@runtools/sdk';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
+import { timed } from './lib/setup.mjs';
 
 const here = (path) => new URL(path, import.meta.url).pathname;
 const fileBytes = 256 * 1024 * 1024;
-
-async function timed(fn) {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
-}
 
 export async function run({ rounds }) {
   // In the system temp dir, where the platform server's data dir is too: the same disk for both.
@@ -36,24 +31,17 @@ export async function run({ rounds }) {
     const files = rt.workspaces.files(workspace.id);
     for (let round = 0; round < Math.max(3, rounds); round++) {
       const copy = join(work, `copy-${round}.bin`);
-      samples.copy.push(
-        await timed(async () => {
-          const result = await runCommand('cp', [source, copy]);
-          if (result.exitCode !== 0) throw new Error(`cp failed: ${result.stderr}`);
-        }),
-      );
+      const copied = await timed(() => runCommand('cp', [source, copy]));
+      if (copied.value.exitCode !== 0) throw new Error(`cp failed: ${copied.value.stderr}`);
+      samples.copy.push(copied.ms);
       rmSync(copy);
-      samples.upload.push(
-        await timed(() =>
-          files.upload(`/round-${round}.bin`, Readable.toWeb(createReadStream(source, { highWaterMark: 1024 * 1024 }))),
-        ),
-      );
+      const upload = () =>
+        files.upload(`/round-${round}.bin`, Readable.toWeb(createReadStream(source, { highWaterMark: 1024 * 1024 })));
+      samples.upload.push((await timed(upload)).ms);
       const target = join(work, `download-${round}.bin`);
-      samples.download.push(
-        await timed(async () =>
-          pipeline(Readable.fromWeb(await files.downloadStream(`/round-${round}.bin`)), createWriteStream(target)),
-        ),
-      );
+      const download = async () =>
+        pipeline(Readable.fromWeb(await files.downloadStream(`/round-${round}.bin`)), createWriteStream(target));
+      samples.download.push((await timed(download)).ms);
       if (statSync(target).size !== fileBytes) throw new Error('the download is not the whole file');
       rmSync(target);
       await files.remove(`/round-${round}.bin`);
