@@ -1,5 +1,6 @@
 import type { Agent } from '@runtools/sdk';
 import type { Command } from 'commander';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
 import { output, printRecord, printTable } from '../../output.js';
@@ -47,27 +48,20 @@ export function register(agent: Command): void {
     );
   });
 
-  agent
-    .command('list')
-    .description("the org's agents")
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).agents.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['slug', (item) => item.slug],
-            ['version', (item) => item.version],
-            ['model', (item) => item.model],
-            ['mode', (item) => item.mode],
-            ['sandbox', (item) => whereItRuns(item)],
-            ['tools', (item) => item.tools.length],
-            ['updated', (item) => item.updatedAt],
-          ],
-          'No agents.',
-        ),
-      );
-    });
+  registerList(agent, {
+    description: "the org's agents",
+    fetch: (rt) => rt.agents.list(),
+    columns: [
+      ['slug', (item) => item.slug],
+      ['version', (item) => item.version],
+      ['model', (item) => item.model],
+      ['mode', (item) => item.mode],
+      ['sandbox', (item) => whereItRuns(item)],
+      ['tools', (item) => item.tools.length],
+      ['updated', (item) => item.updatedAt],
+    ],
+    empty: 'No agents.',
+  });
 
   agent
     .command('get <slug>')

@@ -1,27 +1,22 @@
 import type { Command } from 'commander';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
-import { output, printTable } from '../../output.js';
+import { output } from '../../output.js';
 
 export function register(member: Command): void {
-  member
-    .command('invitations')
-    .description("the org's invitations, newest first, with their status")
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).members.invitations();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['id', (item) => item.id],
-            ['email', (item) => item.email],
-            ['role', (item) => item.role],
-            ['status', (item) => item.status],
-            ['expires', (item) => item.expiresAt],
-          ],
-          'No invitations.',
-        ),
-      );
-    });
+  registerList(member, {
+    name: 'invitations',
+    description: "the org's invitations, newest first, with their status",
+    fetch: (rt) => rt.members.invitations(),
+    columns: [
+      ['id', (item) => item.id],
+      ['email', (item) => item.email],
+      ['role', (item) => item.role],
+      ['status', (item) => item.status],
+      ['expires', (item) => item.expiresAt],
+    ],
+    empty: 'No invitations.',
+  });
   member
     .command('uninvite <id>')
     .description('revoke an invitation nobody has accepted yet')

@@ -1,8 +1,9 @@
 import type { ProviderCreateRequest } from '@runtools/sdk';
 import type { Command } from 'commander';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printTable } from '../../output.js';
+import { output } from '../../output.js';
 
 const types = ['openai-compatible', 'openai', 'anthropic'];
 
@@ -28,24 +29,17 @@ export function register(provider: Command): void {
       );
     });
 
-  provider
-    .command('list')
-    .description('registered model endpoints')
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).providers.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['name', (item) => item.name],
-            ['type', (item) => item.type],
-            ['base url', (item) => item.baseUrl],
-            ['secret', (item) => item.apiKeySecret],
-          ],
-          'No providers.',
-        ),
-      );
-    });
+  registerList(provider, {
+    description: 'registered model endpoints',
+    fetch: (rt) => rt.providers.list(),
+    columns: [
+      ['name', (item) => item.name],
+      ['type', (item) => item.type],
+      ['base url', (item) => item.baseUrl],
+      ['secret', (item) => item.apiKeySecret],
+    ],
+    empty: 'No providers.',
+  });
 
   provider
     .command('remove <name>')

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { TemplateCreateRequest } from '@runtools/sdk';
 import type { Command } from 'commander';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printRecord, printTable } from '../../output.js';
+import { output, printRecord } from '../../output.js';
 import { collectPair } from '../sandbox/pairs.js';
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -11,24 +12,17 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 export function register(template: Command): void {
-  template
-    .command('list')
-    .description('built-in templates and the org’s own, with whether each is built')
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).templates.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['name', (item) => item.name],
-            ['status', (item) => item.status],
-            ['base', (item) => item.base ?? '-'],
-            ['description', (item) => item.description],
-          ],
-          'No templates.',
-        ),
-      );
-    });
+  registerList(template, {
+    description: 'built-in templates and the org’s own, with whether each is built',
+    fetch: (rt) => rt.templates.list(),
+    columns: [
+      ['name', (item) => item.name],
+      ['status', (item) => item.status],
+      ['base', (item) => item.base ?? '-'],
+      ['description', (item) => item.description],
+    ],
+    empty: 'No templates.',
+  });
 
   template
     .command('get <name>')

@@ -1,8 +1,9 @@
 import type { ThreadMessage } from '@runtools/sdk';
 import type { Command } from 'commander';
 import { shorten } from '../../agent-events.js';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
-import { output, printRecord, printTable } from '../../output.js';
+import { output, printRecord } from '../../output.js';
 
 type Part = { type?: string; [key: string]: unknown };
 
@@ -49,26 +50,19 @@ function printMessages(messages: ThreadMessage[]): void {
 }
 
 export function register(thread: Command): void {
-  thread
-    .command('list')
-    .description('threads, most recently active first')
-    .option('--agent <slug>', "only this agent's")
-    .action(async (flags: { agent?: string }, command: Command) => {
-      const list = await client(command).threads.list(flags.agent ? { agent: flags.agent } : {});
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['id', (item) => item.id],
-            ['agent', (item) => item.agent],
-            ['messages', (item) => item.messageCount],
-            ['sandbox', (item) => item.sandboxId],
-            ['updated', (item) => item.updatedAt],
-          ],
-          'No threads.',
-        ),
-      );
-    });
+  registerList(thread, {
+    description: 'threads, most recently active first',
+    options: (command) => command.option('--agent <slug>', "only this agent's"),
+    fetch: (rt, flags: { agent?: string }) => rt.threads.list(flags.agent ? { agent: flags.agent } : {}),
+    columns: [
+      ['id', (item) => item.id],
+      ['agent', (item) => item.agent],
+      ['messages', (item) => item.messageCount],
+      ['sandbox', (item) => item.sandboxId],
+      ['updated', (item) => item.updatedAt],
+    ],
+    empty: 'No threads.',
+  });
 
   thread
     .command('get <threadId>')

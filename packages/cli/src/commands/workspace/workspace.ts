@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printRecord, printTable } from '../../output.js';
+import { output, printRecord } from '../../output.js';
 
 export function register(workspace: Command): void {
   workspace
@@ -18,24 +19,17 @@ export function register(workspace: Command): void {
       output(globalOptions(command).json, created, () => process.stdout.write(`${created.id} ${created.slug}\n`));
     });
 
-  workspace
-    .command('list')
-    .description("the org's workspaces and your personal ones")
-    .action(async (_flags, command: Command) => {
-      const list = await client(command).workspaces.list();
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['id', (item) => item.id],
-            ['slug', (item) => item.slug],
-            ['kind', (item) => item.kind],
-            ['name', (item) => item.name],
-          ],
-          'No workspaces.',
-        ),
-      );
-    });
+  registerList(workspace, {
+    description: "the org's workspaces and your personal ones",
+    fetch: (rt) => rt.workspaces.list(),
+    columns: [
+      ['id', (item) => item.id],
+      ['slug', (item) => item.slug],
+      ['kind', (item) => item.kind],
+      ['name', (item) => item.name],
+    ],
+    empty: 'No workspaces.',
+  });
 
   workspace
     .command('get <id>')
