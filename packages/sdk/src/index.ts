@@ -71,6 +71,7 @@ export {
   Models,
   Providers,
   type RunAttachment,
+  type RunEventStream,
   type RunOptions,
   Threads,
 } from './resources/agents.js';

@@ -313,6 +313,7 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     expect(run).toMatchObject({ status: 'completed', agent: 'coder', steps: 2, text: 'The answer is 42, on Linux.' });
     expect(run.usage.totalTokens).toBe(43);
     expect(await collect(rt().agent.events(run.id))).toEqual(events);
+    expect(await rt().agent.events(run.id)).toEqual(events);
     expect((await collect(rt().agent.events(run.id, { after: events.length - 2 }))).map((event) => event.type)).toEqual(
       ['step', 'done'],
     );
@@ -582,9 +583,14 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     await expect
       .poll(async () => rt().agent.get(started.id))
       .toMatchObject({ status: 'running', steps: 1, usage: { inputTokens: 7, outputTokens: 3 } });
+    // Awaited while it runs: the events so far (its first step's), without waiting for its end.
+    const soFar = await rt().agent.events(started.id);
+    expect(soFar.map((event) => event.type)).toContain('tool-result');
+    expect(soFar.some((event) => event.type === 'done')).toBe(false);
     const cancelled = await rt().agent.cancel(started.id);
     expect(cancelled).toMatchObject({ status: 'cancelled' });
     expect((await collect(rt().agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
+    expect((await rt().agent.events(started.id)).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
     await expect(rt().agent.cancel(started.id)).rejects.toMatchObject({ code: 'run_finished', status: 409 });
     // The step it finished stays in its thread (the prompt, the call, its result); the answer cut short does not.
     const kept = await rt().threads.messages(cancelled.threadId as string);

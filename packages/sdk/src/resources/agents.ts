@@ -51,6 +51,15 @@ function runBody(prompt: string, options: RunOptions) {
   } as z.input<typeof routes.agentRunsCreate.body>;
 }
 
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+/** A run's events: awaited, those stored so far; iterated, those and then the live ones. */
+export interface RunEventStream extends AsyncIterable<RunEvent>, PromiseLike<RunEvent[]> {}
+
 /** Agent definitions: model, system prompt, tools and where they run; every update is a new version. */
 export class Agents {
   constructor(private readonly http: HttpClient) {}
@@ -151,21 +160,31 @@ export class AgentRuns {
   }
 
   /**
-   * A run's events from the start (or after `after`), then live until it ends; a finished run replays.
-   * @example for await (const event of rt.agent.events(runId)) console.log(event.type)
+   * A run's events from the start (or after `after`). Awaited, the events stored so far (all of them once the
+   * run has ended); iterated with `for await`, the same and then live until the run ends (unless `follow:
+   * false`).
+   * @example
+   * const events = await rt.agent.events(runId)
+   * for await (const event of rt.agent.events(runId)) console.log(event.type)
    */
-  events(runId: string, options: { after?: number; follow?: boolean; signal?: AbortSignal } = {}) {
-    return this.http.events(
-      'runsEvents',
-      {
-        params: { runId },
-        query: {
-          ...(options.after !== undefined ? { after: String(options.after) } : {}),
-          ...(options.follow === false ? { follow: 'false' } : {}),
+  events(runId: string, options: { after?: number; follow?: boolean; signal?: AbortSignal } = {}): RunEventStream {
+    const stream = (follow: boolean) =>
+      this.http.events(
+        'runsEvents',
+        {
+          params: { runId },
+          query: {
+            ...(options.after !== undefined ? { after: options.after } : {}),
+            ...(follow ? {} : { follow: 'false' as const }),
+          },
         },
-      },
-      { follow: options.follow !== false, ...(options.signal ? { signal: options.signal } : {}) },
-    );
+        { follow, ...(options.signal ? { signal: options.signal } : {}) },
+      );
+    return {
+      [Symbol.asyncIterator]: () => stream(options.follow !== false)[Symbol.asyncIterator](),
+      // biome-ignore lint/suspicious/noThenProperty: awaiting the stream is its documented use (the events so far)
+      then: (onFulfilled, onRejected) => collect(stream(false)).then(onFulfilled, onRejected),
+    };
   }
 
   /** @example const run = await rt.agent.get(runId) */
