@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test command: lint, type-check (sources and tests), then every test on SQLite and, when a PostgreSQL
+// The test command: lint (the files git tracks), type-check (sources and tests), then every test on SQLite and, when a PostgreSQL
 // server is reachable, on PostgreSQL too. Ends with vitest's summary reporter's `N passed, N failed` line.
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
@@ -39,7 +39,7 @@ console.log(
     : 'runtools: testing on SQLite only (no PostgreSQL at 127.0.0.1:5432 and RUNTOOLS_TEST_DATABASE_URL unset)',
 );
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
-run(bin('biome'), ['check', '.']);
+run(process.execPath, [new URL('lint.mjs', import.meta.url).pathname]);
 run(bin('tsc'), ['-p', 'tsconfig.test.json']);
 // The SDK as a browser sees it: no Node types, so a Buffer or process.env in its surface fails here.
 run(bin('tsc'), ['-p', 'packages/sdk/tsconfig.browser.json']);
