@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The test command: lint, build (the crash and CLI tests run the built dist: never a stale one), type-check
-// the tests, then every test on SQLite and, when a PostgreSQL server is reachable, on PostgreSQL too. Ends with an
+// the tests, then every test on SQLite and, when a PostgreSQL server is reachable, on PostgreSQL too; last, a
+// check that no sandbox, mount or network namespace the tests made outlived them. Ends with an
 // `N passed, N failed` line: vitest's summary reporter's, or one saying which step failed.
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
+import { leakedSince, testResources } from './test-leaks.mjs';
 
 function run(command, args, env = process.env) {
   const result = spawnSync(command, args, { stdio: 'inherit', env });
@@ -46,5 +48,15 @@ run(bin('tsc'), ['-b', 'packages/spec', 'packages/sdk', 'packages/runtime', 'app
 run(bin('tsc'), ['-p', 'tsconfig.test.json']);
 // The SDK as a browser sees it: no Node types, so a Buffer or process.env in its surface fails here.
 run(bin('tsc'), ['-p', 'packages/sdk/tsconfig.browser.json']);
+const before = testResources();
 const result = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], { stdio: 'inherit', env });
+const leaked = await leakedSince(before);
+if (leaked.length) {
+  process.stdout.write(
+    `\nruntools: ${leaked.length} thing(s) the tests made outlived them (node scripts/test-leaks.mjs lists what is here):\n` +
+      leaked.map((item) => `  ${item}\n`).join('') +
+      `\n0 passed, 1 failed (${leaked.length} sandbox(es), mount(s) or network namespace(s) outlived the tests)\n`,
+  );
+  process.exit(1);
+}
 process.exit(result.status ?? 1);
