@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDriverState, type TrackedDriver, trackDriver } from '../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir, testVictimDir } from '../../../test/support/rootfs.js';
 import { availableDrivers } from './doctor.js';
 import type { DriverName, SandboxDriver } from './driver.js';
@@ -18,12 +19,14 @@ const root = join(testRuntimeDir, `template-sandbox-${process.pid}`);
 const { drivers, missing } = availableDrivers(join(root, 'state'));
 const hostDir = testVictimDir('template-sandbox');
 
-afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
+afterAll(async () => {
   rmSync(hostDir, { recursive: true, force: true });
-});
+  await removeDriverState(join(root, 'state'), drivers);
+  rmSync(root, { recursive: true, force: true });
+}, 120_000);
 
 describe.each(['gvisor', 'container'] as DriverName[])('%s: custom templates are built in a sandbox', (name) => {
+  let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
   let builder: TemplateBuilder;
   const cacheDir = join(root, `cache-${name}`);
@@ -33,7 +36,9 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s: custom templates are
   beforeAll(async () => {
     const found = drivers[name];
     if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
-    driver = found;
+    // The builder's sandboxes are created through it too, so that a build a test left running is destroyed.
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     // The shared test rootfs as this cache's `minimal`, so that layers built here stay here.
     mkdirSync(cacheDir, { recursive: true });
     symlinkSync(await testBaseRootfs(), join(cacheDir, 'bookworm-minbase'));
@@ -45,6 +50,8 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s: custom templates are
       sandbox: { driver, recordDir },
     });
   }, 15 * 60_000);
+
+  afterAll(() => tracked?.destroyAll(), 120_000);
 
   it('runs commands and writes files inside the sandbox, whatever symlinks or /proc paths they name', async () => {
     const victim = join(hostDir, `${name}-${run}`);

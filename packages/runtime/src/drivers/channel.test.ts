@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
 import { ChannelError, DaemonChannel, type WatchEvent } from '../channel.js';
 import { availableDrivers } from '../doctor.js';
@@ -10,7 +11,7 @@ import type { DriverName, SandboxDriver } from '../driver.js';
 const stateDir = join(testRuntimeDir, `channel-${process.pid}`);
 const { drivers, missing } = availableDrivers(stateDir);
 
-afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+afterAll(() => removeDriverState(stateDir, drivers), 120_000);
 
 function collect() {
   const chunks: Buffer[] = [];
@@ -18,13 +19,15 @@ function collect() {
 }
 
 describe.each(['gvisor', 'container'] as DriverName[])('%s daemon channel', (name) => {
+  let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
   let id: string;
 
   beforeAll(async () => {
     const found = drivers[name];
     if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
-    driver = found;
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     id = `c-${name}-${randomBytes(4).toString('hex')}`;
     await driver.create({
       id,
@@ -35,9 +38,7 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s daemon channel', (nam
     });
   }, 15 * 60_000);
 
-  afterAll(async () => {
-    await driver?.destroy(id).catch(() => {});
-  }, 60_000);
+  afterAll(() => tracked?.destroyAll(), 120_000);
 
   it('runs the daemon as the first process, with the creation environment', async () => {
     const ping = await driver.channel(id).call({ op: 'ping' });

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
 import { availableDrivers } from '../doctor.js';
 import type { GvisorDriver } from './gvisor/gvisor-driver.js';
@@ -12,8 +13,8 @@ const { drivers, missing } = availableDrivers(stateDir);
 const counter = 'i=0; while true; do i=$((i+1)); echo $i > /root/count; sleep 0.05; done';
 
 describe('gvisor checkpoint and restore (the base of pause to disk, snapshots and branch)', () => {
+  let tracked: TrackedDriver<GvisorDriver> | undefined;
   let driver: GvisorDriver;
-  const created: string[] = [];
   const count = (id: string) => Number(readFileSync(join(driver.rootfsPath(id), 'root/count'), 'utf8').trim() || 0);
 
   /** A sandbox running a counter whose value lives in the shell's memory: it survives only if memory does. */
@@ -26,7 +27,6 @@ describe('gvisor checkpoint and restore (the base of pause to disk, snapshots an
       env: {},
       limits: { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 },
     });
-    created.push(id);
     await driver.channel(id).spawn({ argv: ['/bin/sh', '-c', counter] });
     await expect.poll(() => count(id)).toBeGreaterThan(3);
     return id;
@@ -35,14 +35,18 @@ describe('gvisor checkpoint and restore (the base of pause to disk, snapshots an
   beforeAll(async () => {
     const found = drivers.gvisor as GvisorDriver | undefined;
     if (!found) throw new Error(`the gvisor driver is not available here: ${missing.gvisor}`);
-    driver = found;
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     await testBaseRootfs();
   }, 15 * 60_000);
 
   afterAll(async () => {
-    for (const id of created) await driver?.destroy(id).catch(() => {});
-    rmSync(stateDir, { recursive: true, force: true });
-  }, 60_000);
+    try {
+      await tracked?.destroyAll();
+    } finally {
+      await removeDriverState(stateDir, drivers);
+    }
+  }, 120_000);
 
   it('takes a snapshot of a running sandbox and leaves it running, channel and all', async () => {
     const id = await counting();

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
 import { availableDrivers } from '../doctor.js';
 import type { DriverName, SandboxDriver } from '../driver.js';
@@ -19,26 +20,26 @@ function hostAddress(): string | undefined {
   return undefined;
 }
 
-afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+afterAll(() => removeDriverState(stateDir, drivers), 120_000);
 
 describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
+  let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
   let baseRootfs: string;
-  const created: string[] = [];
   let listener: Server;
   let listenerPort = 0;
 
   async function sandbox(env: Record<string, string> = {}) {
     const id = `t-${name}-${randomBytes(4).toString('hex')}`;
     await driver.create({ id, layers: [baseRootfs], hostname: 'test', env, limits });
-    created.push(id);
     return id;
   }
 
   beforeAll(async () => {
     const found = drivers[name];
     if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
-    driver = found;
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     baseRootfs = await testBaseRootfs();
     listener = createServer((socket) => socket.end('host says hi\n'));
     await new Promise<void>((resolve) => listener.listen(0, '0.0.0.0', resolve));
@@ -46,9 +47,8 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
   }, 15 * 60_000);
 
   afterAll(async () => {
-    for (const id of created) await driver.destroy(id).catch(() => {});
     listener?.close();
-    rmSync(join(stateDir, name), { recursive: true, force: true });
+    await tracked?.destroyAll();
   }, 120_000);
 
   it('runs a command and returns its stdout, stderr and exit code', async () => {
@@ -122,19 +122,18 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
 });
 
 describe.each(['gvisor', 'container'] as DriverName[])('%s driver limits', (name) => {
+  let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
   let baseRootfs: string;
-  const created: string[] = [];
 
   beforeAll(async () => {
     const found = drivers[name];
     if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
-    driver = found;
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     baseRootfs = await testBaseRootfs();
   }, 15 * 60_000);
-  afterAll(async () => {
-    for (const id of created) await driver.destroy(id).catch(() => {});
-  }, 120_000);
+  afterAll(() => tracked?.destroyAll(), 120_000);
 
   async function sandbox(limitsOverride: Partial<typeof limits>) {
     const id = `l-${name}-${randomBytes(4).toString('hex')}`;
@@ -145,7 +144,6 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver limits', (name
       env: {},
       limits: { ...limits, ...limitsOverride },
     });
-    created.push(id);
     return id;
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir, testVictimDir } from '../../../../test/support/rootfs.js';
 import { ChannelError } from '../channel.js';
 import { availableDrivers } from '../doctor.js';
@@ -18,19 +19,18 @@ const { drivers, missing } = availableDrivers(stateDir);
 const limits = { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 };
 const hostDir = testVictimDir('host-paths');
 
-afterAll(() => {
-  rmSync(stateDir, { recursive: true, force: true });
+afterAll(async () => {
   rmSync(hostDir, { recursive: true, force: true });
-});
+  await removeDriverState(stateDir, drivers);
+}, 120_000);
 
 describe.each(['gvisor', 'container'] as DriverName[])('%s: the host follows nothing a sandbox plants', (name) => {
+  let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
-  const created: string[] = [];
   const internals = () => driver as unknown as { socketDir(id: string): string; sandboxDir(id: string): string };
 
   async function sandbox(options: { snapshot?: string; internet?: boolean } = {}): Promise<string> {
     const id = `h-${name.slice(0, 3)}-${randomBytes(4).toString('hex')}`;
-    created.push(id);
     await driver.create({ id, layers: [await testBaseRootfs()], hostname: 'hostile', env: {}, limits, ...options });
     return id;
   }
@@ -51,13 +51,12 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s: the host follows not
   beforeAll(async () => {
     const found = drivers[name];
     if (!found) throw new Error(`the ${name} driver is not available here: ${missing[name]}`);
-    driver = found;
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     await testBaseRootfs();
   }, 15 * 60_000);
 
-  afterAll(async () => {
-    for (const id of created) await driver?.destroy(id).catch(() => {});
-  }, 120_000);
+  afterAll(() => tracked?.destroyAll(), 120_000);
 
   it("never serves a sandbox's requests through another sandbox's socket planted in its place", async () => {
     const [attacker, victim] = [await sandbox(), await sandbox()];
@@ -143,20 +142,20 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s: the host follows not
 });
 
 describe('container: the host kernel behind a seccomp filter', () => {
+  let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
   let id: string;
 
   beforeAll(async () => {
     const found = drivers.container;
     if (!found) throw new Error(`the container driver is not available here: ${missing.container}`);
-    driver = found;
+    tracked = trackDriver(found);
+    driver = tracked.driver;
     id = `h-sec-${randomBytes(4).toString('hex')}`;
     await driver.create({ id, layers: [await testBaseRootfs()], hostname: 'hostile', env: {}, limits });
   }, 15 * 60_000);
 
-  afterAll(async () => {
-    await driver?.destroy(id).catch(() => {});
-  }, 60_000);
+  afterAll(() => tracked?.destroyAll(), 120_000);
 
   const sh = async (script: string) => {
     const result = await driver.exec(id, { command: ['/bin/sh', '-c', script] });
