@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { availableDrivers } from '@runtools/runtime';
@@ -6,6 +6,7 @@ import { RunTools } from '@runtools/sdk';
 import { type RunningServer, resolveServerConfig, startServer } from '@runtools/server';
 import { afterAll, test as base, beforeAll } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from './database.js';
+import { removeDriverState } from './driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir } from './rootfs.js';
 
 export interface TestServer {
@@ -86,9 +87,15 @@ export async function startTestServer(env: Record<string, string | undefined> = 
       return fetch(`${running.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
     },
     async close() {
-      await running.close();
-      await destroyLeftoverSandboxes(dataDir);
-      await postgres?.drop();
+      try {
+        await running.close();
+      } finally {
+        try {
+          await destroyLeftoverSandboxes(dataDir);
+        } finally {
+          await postgres?.drop();
+        }
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -147,16 +154,11 @@ export const serverTest = base.extend<{ server: TestServer }>({
 });
 
 /**
- * Sandboxes a test left running would keep their overlay mounted inside the data dir (and the temp dir from
- * being removed): destroy them through the drivers before the data dir goes.
+ * Sandboxes a test left running (or a server that was killed) would keep their overlay mounted inside the data
+ * dir, and run on once it is removed: destroy them through the drivers before the data dir goes. Throws, keeping
+ * the data dir, when one outlives its destroy.
  */
-async function destroyLeftoverSandboxes(dataDir: string): Promise<void> {
+export async function destroyLeftoverSandboxes(dataDir: string): Promise<void> {
   const stateDir = join(dataDir, 'sandboxes');
-  if (!existsSync(stateDir)) return;
-  const { drivers } = availableDrivers(stateDir);
-  for (const driver of Object.values(drivers)) {
-    const driverDir = join(stateDir, driver.name);
-    if (!existsSync(driverDir)) continue;
-    for (const id of readdirSync(driverDir).filter((entry) => entry.startsWith('sbx_'))) await driver.destroy(id);
-  }
+  await removeDriverState(stateDir, availableDrivers(stateDir).drivers);
 }
