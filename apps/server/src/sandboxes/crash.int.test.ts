@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../../../../test/support/database.js';
 import { startModelServer } from '../../../../test/support/model-server.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
+import { destroyLeftoverSandboxes } from '../../../../test/support/server.js';
 import { type ServerProcess, startServerProcess } from '../../../../test/support/server-process.js';
 
 const counter = 'i=0; while true; do i=$((i+1)); echo $i > /root/count; sleep 0.05; done';
@@ -62,12 +63,23 @@ describe('kill -9 of the control plane', () => {
     await start();
   }, 15 * 60_000);
   afterAll(async () => {
-    await crash();
-    await start();
-    for (const box of await rt.sandboxes.list()) await box.destroy().catch(() => {});
-    server?.child.kill('SIGTERM');
-    await server?.exited;
-    await postgres?.drop();
+    try {
+      await crash();
+      await start();
+      for (const box of await rt.sandboxes.list()) await box.destroy();
+      server?.child.kill('SIGTERM');
+      await server?.exited;
+    } finally {
+      // Whatever the server could not destroy (or a start that failed left) goes through the drivers, before
+      // the data dir holding their state is removed.
+      server?.child.kill('SIGKILL');
+      await server?.exited;
+      try {
+        await destroyLeftoverSandboxes(dataDir);
+      } finally {
+        await postgres?.drop();
+      }
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }, 120_000);
 
@@ -90,24 +102,43 @@ describe('kill -9 of the control plane', () => {
     await start();
     let box = await stillCounting(created.id);
 
-    // Snapshot: killed part way, more than once, at different points.
-    for (const delay of [20, 80, 150]) {
-      const snapping = box.snapshot().catch(() => undefined);
-      await sleep(delay);
+    // Snapshot: killed part way, at three points of it, each seen happen before the kill: the snapshot's
+    // directory made, gVisor's checkpoint running, and the sandbox's layer being copied (50 MB of it, so that
+    // the copy lasts long enough to be seen). Each time the request must not have completed.
+    await box.exec('head -c 50000000 /dev/urandom > /root/big');
+    const snapshots = join(dataDir, 'snapshots');
+    const partial = () => readdirSync(snapshots).find((entry) => entry.endsWith('.partial'));
+    const phases: [string, () => boolean][] = [
+      ['its directory made', () => partial() !== undefined],
+      ['its checkpoint running', () => checkpointRunning(snapshots)],
+      ['its layer being copied', () => existsSync(join(snapshots, partial() ?? '-', 'layer'))],
+    ];
+    for (const [phase, reached] of phases) {
+      let outcome: 'snapshot taken' | 'request cut off' | undefined;
+      const snapping = box.snapshot().then(
+        () => (outcome = 'snapshot taken'),
+        () => (outcome = 'request cut off'),
+      );
+      while (!existsSync(snapshots) || !reached()) {
+        expect(outcome, `the snapshot ended before ${phase}`).toBeUndefined();
+        await sleep(2);
+      }
       await crash();
       await snapping;
+      expect(outcome, phase).toBe('request cut off');
       await start();
       box = await stillCounting(created.id);
       const listed = (await box.snapshots.list()).map((snapshot) => snapshot.id);
       // Only whole snapshots are listed, and nothing half-written is left on disk.
-      const onDisk = existsSync(join(dataDir, 'snapshots')) ? readdirSync(join(dataDir, 'snapshots')) : [];
-      expect(onDisk.sort()).toEqual(listed.sort());
-      for (const id of listed) {
-        const branch = await box.branch({ snapshot: id });
-        expect(await count(branch)).toBeGreaterThan(0);
-        await branch.destroy();
-      }
+      expect(readdirSync(snapshots).sort(), phase).toEqual(listed.sort());
     }
+    // And after all that a snapshot is taken whole, listed, on disk, and a branch from it has the memory.
+    const whole = await box.snapshot();
+    expect((await box.snapshots.list()).map((snapshot) => snapshot.id)).toContain(whole.id);
+    expect(readdirSync(snapshots)).toContain(whole.id);
+    const branch = await box.branch({ snapshot: whole.id });
+    expect(await count(branch)).toBeGreaterThan(0);
+    await branch.destroy();
 
     // Resume: killed while runsc restores it.
     await box.pause();
@@ -162,6 +193,21 @@ describe('kill -9 of the control plane', () => {
     }
   }, 120_000);
 });
+
+/** Whether a runtime checkpoint writing into one of these snapshots' directories is running on this host. */
+function checkpointRunning(snapshots: string): boolean {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv.includes('checkpoint') && argv.some((arg) => arg.startsWith(snapshots))) return true;
+  }
+  return false;
+}
 
 async function collectTypes(events: AsyncIterable<{ type: string }>): Promise<string[]> {
   const types: string[] = [];
