@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from '../../../../test/support/database.js';
@@ -131,7 +131,10 @@ describe('root key', () => {
     const original = readFileSync(keyFile, 'utf8');
     writeFileSync(keyFile, randomBytes(32).toString('base64'));
     await expect(server.restart()).rejects.toThrow(/is not the one this database was sealed with/);
-    copyFileSync(keyFile, `${keyFile}.bak`);
+    // Missing: it refuses rather than making a new key the data was never sealed with.
+    rmSync(keyFile);
+    await expect(server.restart()).rejects.toThrow(/root key file .* is missing, but this database holds data sealed/);
+    expect(existsSync(keyFile)).toBe(false);
     writeFileSync(keyFile, original);
     await server.restart();
     expect((await readSecret(server, 'KEEP')).body.value).toBe('kept');
@@ -223,9 +226,18 @@ describe('root key', () => {
   });
 
   serverTest('refuses to rotate while a server is using the data dir', async ({ server }) => {
-    if (server.databaseUrl) return; // The pid lock guards the embedded (SQLite) data dir only.
+    // On PostgreSQL too: the key file it would rewrite is in the data dir the server holds.
+    await setSecret(server, 'KEPT', 'kept');
+    const key = readFileSync(join(server.dataDir, 'root-key'), 'utf8');
     await expect(
-      rotateRootKey({ dataDir: server.dataDir, databaseUrl: undefined, masterKey: undefined, newKey: undefined }),
+      rotateRootKey({
+        dataDir: server.dataDir,
+        databaseUrl: server.databaseUrl,
+        masterKey: undefined,
+        newKey: undefined,
+      }),
     ).rejects.toThrow(/stop it before rotating/);
+    expect(readFileSync(join(server.dataDir, 'root-key'), 'utf8')).toBe(key);
+    expect((await readSecret(server, 'KEPT')).body.value).toBe('kept');
   });
 });
