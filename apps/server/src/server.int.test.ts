@@ -1,6 +1,32 @@
 import { request } from 'node:http';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from '../../../test/support/server.js';
+import { startTestServer, type TestServer } from '../../../test/support/server.js';
+
+/**
+ * Takes the server's database away under it, and returns how to give it back. PostgreSQL stops accepting
+ * connections and drops the server's; the embedded SQLite database is in the process, and stops answering only
+ * when its connection is closed (giving it back is a restart on the same file).
+ */
+async function takeDatabaseAway(server: TestServer): Promise<() => Promise<void>> {
+  if (!server.databaseUrl) {
+    await server.running.db.kysely.destroy();
+    return () => server.restart();
+  }
+  const name = new URL(server.databaseUrl).pathname.slice(1);
+  const admin = async (query: string) => {
+    const client = new pg.Client({ connectionString: process.env.RUNTOOLS_TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(query);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+  return () => admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+}
 
 describe('server lifecycle', () => {
   it('finishes a request in flight when asked to stop, then refuses new connections', async () => {
@@ -44,13 +70,32 @@ describe('server lifecycle', () => {
 
   it('reports ready only while the database answers', async () => {
     const server = await startTestServer();
-    const ready = await server.request('GET', '/v1/ready', { key: null });
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({
-      status: 'ready',
-      checks: { database: { ok: true }, rootKey: { ok: true } },
-    });
-    await server.close();
+    try {
+      const ready = async () => {
+        const response = await server.request('GET', '/v1/ready', { key: null });
+        return { status: response.status, body: await response.json() };
+      };
+      const answering = {
+        status: 200,
+        body: { status: 'ready', checks: { database: { ok: true }, rootKey: { ok: true } } },
+      };
+      expect(await ready()).toMatchObject(answering);
+
+      const giveBack = await takeDatabaseAway(server);
+      expect(await ready()).toMatchObject({
+        status: 503,
+        body: {
+          error: {
+            code: 'service_unavailable',
+            details: { checks: { database: { ok: false, message: expect.any(String) }, rootKey: { ok: true } } },
+          },
+        },
+      });
+      await giveBack();
+      expect(await ready()).toMatchObject(answering);
+    } finally {
+      await server.close();
+    }
   });
 
   it('keeps the first owner key across restarts and does not mint another', async () => {
