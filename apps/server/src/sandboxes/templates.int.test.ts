@@ -203,9 +203,9 @@ describe('templates', () => {
     await expect(fixture.rt.templates.delete('minimal')).rejects.toBeInstanceOf(ConflictError);
 
     await fixture.rt.templates.create({ name: 'broken', base: 'minimal', commands: ['echo about to fail; exit 3'] });
-    await fixture.rt.templates.create({ name: 'broken', base: 'minimal' }).catch((error: unknown) => {
-      expect(error).toBeInstanceOf(ConflictError);
-    });
+    const again = fixture.rt.templates.create({ name: 'broken', base: 'minimal' });
+    await expect(again).rejects.toBeInstanceOf(ConflictError);
+    await expect(again).rejects.toMatchObject({ code: 'template_exists' });
     const failure = await fixture.rt.templates.build('broken').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ValidationError);
     expect((failure as Error).message).toMatch(/exit 3.*about to fail/s);
