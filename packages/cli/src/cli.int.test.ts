@@ -217,7 +217,8 @@ describe('runtools CLI against a running server', () => {
 
         const snapshot = await cli(['sandbox', 'snapshot', sandbox.id, '--name', 'with-upload']);
         expect(snapshot.stdout).toMatch(/^snp_[a-z2-7]{20} \d+\.\d MiB \(files only\)\n$/);
-        await cli(['sandbox', 'exec', sandbox.id, '--', 'rm /data/upload.bin']);
+        expect((await cli(['sandbox', 'exec', sandbox.id, '--', 'rm /data/upload.bin'])).code).toBe(0);
+        expect((await cli(['sandbox', 'files', 'ls', sandbox.id, '/data'])).stdout).not.toMatch(/upload\.bin/);
         expect((await cli(['sandbox', 'snapshots', sandbox.id])).stdout).toMatch(/with-upload\s+files only\s+\d/);
         expect((await cli(['sandbox', 'rollback', sandbox.id, 'with-upload'])).stdout).toBe(`${sandbox.id} running\n`);
         expect((await cli(['sandbox', 'files', 'ls', sandbox.id, '/data'])).stdout).toMatch(/upload\.bin/);
