@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
+import { runCommand } from '../command.js';
 import { availableDrivers } from '../doctor.js';
 import type { DriverName, SandboxDriver } from '../driver.js';
 
@@ -88,10 +89,22 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
     writeFileSync(marker, 'host secret');
     try {
       const id = await sandbox();
-      for (const path of [marker, '/work', '/etc/shadow-host-check']) {
-        const result = await driver.exec(id, { command: ['cat', path] });
-        expect([path, result.exitCode === 0]).toEqual([path, false]);
-      }
+      // Paths that are on the host (checked here, so that each probe could find something) and not in the base
+      // rootfs: a host file, the checkout, the driver's state directory and the sandbox's own directory in it.
+      const hostPaths = [marker, dirname(testRuntimeDir), stateDir, join(stateDir, name, id)];
+      for (const path of hostPaths) expect([path, existsSync(path)]).toEqual([path, true]);
+      // The probe prints each path it finds; /etc/debian_version, the sandbox's own, shows that it finds files.
+      const found = await driver.exec(id, {
+        command: [
+          '/bin/sh',
+          '-c',
+          'for path in "$@"; do test -e "$path" && echo "$path"; done; echo end',
+          'probe',
+          ...hostPaths,
+          '/etc/debian_version',
+        ],
+      });
+      expect(found.stdout.toString()).toBe('/etc/debian_version\nend\n');
       const hostname = await driver.exec(id, { command: ['hostname'] });
       expect(hostname.stdout.toString()).toBe('test\n');
     } finally {
@@ -102,11 +115,13 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s driver', (name) => {
   it('reaches neither the host nor the network: only its own loopback', async () => {
     const id = await sandbox();
     const targets = ['127.0.0.1', hostAddress()].filter((address): address is string => Boolean(address));
+    const probe = (address: string) => ['/bin/bash', '-c', `exec 3<>/dev/tcp/${address}/${listenerPort} && cat <&3`];
     for (const address of targets) {
-      const result = await driver.exec(id, {
-        command: ['/bin/bash', '-c', `exec 3<>/dev/tcp/${address}/${listenerPort} && cat <&3`],
-        timeoutMs: 20_000,
-      });
+      // From the host the same probe reaches the listener: it can tell reachable from not.
+      const [program, ...args] = probe(address);
+      const fromHost = await runCommand(program as string, args, { timeoutMs: 20_000 });
+      expect([address, fromHost.stdout.toString()]).toEqual([address, 'host says hi\n']);
+      const result = await driver.exec(id, { command: probe(address), timeoutMs: 20_000 });
       expect([address, result.exitCode === 0, result.stdout.toString()]).toEqual([address, false, '']);
     }
   });
