@@ -449,3 +449,182 @@ describe('model server', () => {
     expect(await streamText({ model, prompt: 'Hi' }).text).toBe('echo anthropic claude-sonnet-4-5');
   });
 });
+
+/** Raw requests, as a client that builds its own history would send them. */
+interface RawAnswer {
+  status: number;
+  body: { content?: Record<string, unknown>[]; output?: Record<string, unknown>[]; error?: { message: string } };
+}
+
+async function post(path: string, body: Record<string, unknown>): Promise<RawAnswer> {
+  const response = await fetch(`${server.url}/v1${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'm', max_tokens: 100, ...body }),
+  });
+  return { status: response.status, body: (await response.json()) as RawAnswer['body'] };
+}
+
+describe('histories the providers refuse', () => {
+  const user = (text: string) => ({ role: 'user', content: [{ type: 'text', text }] });
+  const toolUse = (id: string) => ({ type: 'tool_use', id, name: 'weather', input: { city: 'Oslo' } });
+  const toolResult = (id: string) => ({ type: 'tool_result', tool_use_id: id, content: 'sunny' });
+  const anthropicError = (message: string) => ({
+    status: 400,
+    body: { type: 'error', error: { type: 'invalid_request_error', message } },
+  });
+
+  /** One Anthropic turn with thinking and a tool call; returns the assistant message a client should send back. */
+  async function thinkingTurn() {
+    server.script([{ thinking: 'Check the weather.', toolCalls: [{ id: 'toolu_01', name: 'weather', input: {} }] }]);
+    const sent = await post('/messages', { messages: [user('Weather?')], thinking: { type: 'enabled' } });
+    expect(sent.status).toBe(200);
+    return { role: 'assistant', content: sent.body.content ?? [] };
+  }
+
+  it('Anthropic: a tool_use without its tool_result first in the next message', async () => {
+    server.script([{ text: 'never served' }]);
+    const history = [user('Weather?'), { role: 'assistant', content: [toolUse('toolu_a'), toolUse('toolu_b')] }];
+    const message =
+      'messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_b. Each `tool_use` block must have a corresponding `tool_result` block in the next message.';
+    // Answered only in part; answered after text; not answered at all.
+    for (const next of [
+      [toolResult('toolu_a')],
+      [toolResult('toolu_a'), { type: 'text', text: 'and?' }, toolResult('toolu_b')],
+    ])
+      expect(await post('/messages', { messages: [...history, { role: 'user', content: next }] })).toMatchObject(
+        anthropicError(message),
+      );
+    expect(await post('/messages', { messages: history })).toMatchObject(
+      anthropicError(message.replace('toolu_b', 'toolu_a, toolu_b')),
+    );
+    // A refused request uses up no scripted turn.
+    expect(server.remaining).toBe(1);
+    expect(server.requests.map((sent) => sent.refused)).toEqual([
+      message,
+      message,
+      message.replace('toolu_b', 'toolu_a, toolu_b'),
+    ]);
+    const answered = [...history, { role: 'user', content: [toolResult('toolu_a'), toolResult('toolu_b')] }];
+    expect((await post('/messages', { messages: answered })).status).toBe(200);
+  });
+
+  it('Anthropic: a tool_result with no tool_use in the message before, and a role it does not know', async () => {
+    expect(
+      await post('/messages', {
+        messages: [
+          user('Hi'),
+          { role: 'assistant', content: 'Hello' },
+          { role: 'user', content: [toolResult('toolu_x')] },
+        ],
+      }),
+    ).toMatchObject(
+      anthropicError(
+        'messages.2.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_x. Each `tool_result` block must have a corresponding `tool_use` block in the previous message.',
+      ),
+    );
+    expect(await post('/messages', { messages: [{ role: 'system', content: 'Be brief.' }, user('Hi')] })).toMatchObject(
+      anthropicError("messages.0.role: Input should be 'user' or 'assistant'"),
+    );
+  });
+
+  it('Anthropic: a thinking block altered or dropped on the way back', async () => {
+    const assistant = await thinkingTurn();
+    const [thinking, call] = assistant.content as [Record<string, unknown>, Record<string, unknown>];
+    const next = { role: 'user', content: [toolResult('toolu_01')] };
+    const send = (content: unknown[]) =>
+      post('/messages', {
+        messages: [user('Weather?'), { role: 'assistant', content }, next],
+        thinking: { type: 'enabled' },
+      });
+
+    expect(await send([{ ...thinking, thinking: 'Check the weather!' }, call])).toMatchObject(
+      anthropicError('messages.1.content.0: Invalid `signature` in `thinking` block'),
+    );
+    expect(await send([{ ...thinking, signature: 'forged' }, call])).toMatchObject(
+      anthropicError('messages.1.content.0: Invalid `signature` in `thinking` block'),
+    );
+    expect((await send([call])).body.error?.message).toMatch(
+      /^messages\.1\.content\.0\.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`\. When `thinking` is enabled/,
+    );
+    server.script([{ text: 'Sunny.' }]);
+    expect((await send([thinking, call])).status).toBe(200);
+  });
+
+  it('OpenAI: tool calls without their tool messages, and a tool message answering nothing', async () => {
+    const openaiError = (message: string, param: string) => ({
+      status: 400,
+      body: { error: { message, type: 'invalid_request_error', param, code: null } },
+    });
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'weather', arguments: '{}' } });
+    const asked = [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: [call('call_a'), call('call_b')] },
+    ];
+    const missing = openaiError(
+      "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: call_b",
+      'messages.[1].role',
+    );
+    expect(
+      await post('/chat/completions', { messages: [...asked, { role: 'tool', tool_call_id: 'call_a', content: 'x' }] }),
+    ).toMatchObject(missing);
+    expect(
+      await post('/chat/completions', {
+        messages: [...asked, { role: 'tool', tool_call_id: 'call_a', content: 'x' }, { role: 'user', content: 'and?' }],
+      }),
+    ).toMatchObject(missing);
+    expect(
+      await post('/chat/completions', {
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'tool', tool_call_id: 'call_z', content: 'x' },
+        ],
+      }),
+    ).toMatchObject(
+      openaiError(
+        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+        'messages.[1].role',
+      ),
+    );
+    server.script([{ text: 'Sunny.' }]);
+    const answered = ['call_a', 'call_b'].map((id) => ({ role: 'tool', tool_call_id: id, content: 'x' }));
+    expect((await post('/chat/completions', { messages: [...asked, ...answered] })).status).toBe(200);
+  });
+
+  it('Responses API: a call without its output, an output without its call, and items it never sent', async () => {
+    const refusal = (message: string) => ({ status: 400, body: { error: { message, type: 'invalid_request_error' } } });
+    const call = { type: 'function_call', call_id: 'call_a', name: 'weather', arguments: '{}' };
+    const output = { type: 'function_call_output', call_id: 'call_a', output: 'sunny' };
+    const question = { role: 'user', content: [{ type: 'input_text', text: 'Weather?' }] };
+    expect(await post('/responses', { input: [question, call] })).toMatchObject(
+      refusal('No tool output found for function call call_a.'),
+    );
+    expect(await post('/responses', { input: [question, output] })).toMatchObject(
+      refusal('No tool call found for function call output with call_id call_a.'),
+    );
+    expect(await post('/responses', { input: [question, { type: 'item_reference', id: 'rs_never' }] })).toMatchObject(
+      refusal(
+        "Item with id 'rs_never' not found. Items are not persisted when `store` is set to false. Try again with `store` set to true, or remove this item from your input.",
+      ),
+    );
+
+    // Reasoning sent with its encrypted content comes back with it unaltered, or is refused.
+    server.script([{ thinking: 'Think.', toolCalls: [{ id: 'call_b', name: 'weather', input: {} }] }]);
+    const first = await post('/responses', { input: [question], include: ['reasoning.encrypted_content'] });
+    const [reasoning, functionCall] = first.body.output as [Record<string, unknown>, Record<string, unknown>];
+    const answer = { type: 'function_call_output', call_id: 'call_b', output: 'sunny' };
+    const altered = { ...reasoning, encrypted_content: `${String(reasoning.encrypted_content)}x` };
+    expect(await post('/responses', { input: [question, altered, functionCall, answer] })).toMatchObject(
+      refusal(`The encrypted content for item ${String(reasoning.id)} could not be verified.`),
+    );
+    server.script([{ text: 'Sunny.' }, { text: 'Sunny again.' }]);
+    expect((await post('/responses', { input: [question, reasoning, functionCall, answer] })).status).toBe(200);
+    const byReference = [
+      question,
+      { type: 'item_reference', id: reasoning.id },
+      { type: 'item_reference', id: functionCall.id },
+      answer,
+    ];
+    expect((await post('/responses', { input: byReference })).status).toBe(200);
+  });
+});

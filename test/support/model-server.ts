@@ -12,6 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Point a provider at it with `baseURL: server.openaiBaseUrl` (createOpenAI / createOpenAICompatible) or
  * `baseURL: server.anthropicBaseUrl` (createAnthropic); the path after the base decides the protocol
  * (`…/chat/completions`, `…/responses` or `…/messages`).
+ *
+ * It refuses, with the provider's own 400, the histories the providers refuse (see `validateAnthropic`,
+ * `validateOpenai`, `validateResponses`): a tool call without its result in the next turn, a result without its
+ * call, and a thinking block or encrypted reasoning not returned exactly as it was sent. A loop that builds such a
+ * history fails here as it would against the real API.
  */
 
 /** The provider protocol a request spoke, told by its path (`…/chat/completions`, `…/responses`, `…/messages`). */
@@ -58,6 +63,8 @@ export interface ScriptedError {
     type?: string;
     /** OpenAI's `error.code`; defaults from the status (e.g. 401 → `invalid_api_key`). */
     code?: string;
+    /** OpenAI's `error.param`: the request field at fault (`messages.[3].role`). */
+    param?: string;
     /** Extra response headers, e.g. `{ 'retry-after-ms': '0' }` (the AI SDK honours retry-after headers). */
     headers?: Record<string, string>;
     /**
@@ -89,6 +96,8 @@ export interface RecordedRequest {
   stream: boolean;
   /** The turn that answered it; undefined when it was refused first (auth, bad request) or the script was empty. */
   turn: ScriptedTurn | undefined;
+  /** Why the server refused the request's history as the provider would (its 400 message), if it did. */
+  refused: string | undefined;
   /** Set when the client went away before the response was complete (an aborted stream). */
   aborted: boolean;
   /**
@@ -129,6 +138,8 @@ export async function startModelServer(): Promise<ModelServer> {
   const requests: RecordedRequest[] = [];
   let responder: Responder | undefined;
   let requiredKey: string | undefined;
+  // What this server sent that a client must hand back unaltered (kept across reset: they stay true).
+  const issued: Issued = { signatures: new Map(), toolTurns: new Map(), items: new Map() };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrived = performance.now();
@@ -153,6 +164,7 @@ export async function startModelServer(): Promise<ModelServer> {
       rawBody,
       stream: parsed?.stream === true,
       turn: undefined,
+      refused: undefined,
       aborted: false,
       durationMs: undefined,
     };
@@ -178,6 +190,18 @@ export async function startModelServer(): Promise<ModelServer> {
     // A bad key is refused before the model runs, so it does not use up a scripted turn.
     if (requiredKey !== undefined && record.apiKey !== requiredKey) {
       sendError(res, wire, wire.authError(record.apiKey));
+      return;
+    }
+    // So is a history the provider would refuse.
+    const invalid =
+      protocol === 'anthropic'
+        ? validateAnthropic(parsed, issued)
+        : protocol === 'openai-responses'
+          ? validateResponses(parsed, issued)
+          : validateOpenai(parsed);
+    if (invalid) {
+      record.refused = invalid.message;
+      sendError(res, wire, invalid);
       return;
     }
 
@@ -206,6 +230,7 @@ export async function startModelServer(): Promise<ModelServer> {
       return;
     }
     const reply = resolveReply(turn, protocol, record);
+    remember(issued, protocol, reply);
     if (record.stream) {
       const events = new EventStream(res, turn.delayMs ?? 0);
       for (const event of wire.stream(reply)) {
@@ -271,6 +296,211 @@ function exhausted(message: string): ScriptedError['error'] {
 
 function isError(turn: ScriptedTurn): turn is ScriptedError {
   return turn.error !== undefined;
+}
+
+/** What the server sent that a client must hand back exactly as it was, to be checked when it comes back. */
+interface Issued {
+  /** Anthropic: each thinking signature sent, and the thinking it was sent with. */
+  signatures: Map<string, string>;
+  /** Anthropic: each tool_use id sent, and whether the turn that made it began with thinking. */
+  toolTurns: Map<string, boolean>;
+  /** Responses API: each output item sent, by id (a later request may name it by an `item_reference`). */
+  items: Map<string, ResponsesItem>;
+}
+
+function remember(issued: Issued, protocol: ModelProtocol, reply: Reply): void {
+  if (protocol === 'anthropic') {
+    if (reply.thinking) issued.signatures.set(reply.signature, reply.thinking);
+    for (const call of reply.toolCalls) issued.toolTurns.set(call.id, reply.thinking !== '');
+  } else if (protocol === 'openai-responses') {
+    for (const item of responsesItems(reply)) issued.items.set(item.id, item);
+  }
+}
+
+/** A 400 as the provider words it (`param` is OpenAI's field at fault). */
+function invalidRequest(message: string, param?: string): ScriptedError['error'] {
+  return { status: 400, message, type: 'invalid_request_error', ...(param ? { param } : {}) };
+}
+
+type Block = Record<string, unknown> & { type?: unknown };
+
+/**
+ * Anthropic Messages, as the API checks a history: roles are `user` and `assistant` (consecutive turns of one role
+ * are combined into one turn, as the API does); every `tool_use` is answered by a `tool_result` for its id at the
+ * start of the next turn, and every `tool_result` answers a `tool_use` of the turn before; a `thinking` block comes
+ * back exactly as it was sent (its signature verified); and with thinking enabled, the assistant turn of the tool
+ * loop in progress starts with its thinking block. The messages are the API's own.
+ */
+function validateAnthropic(body: Record<string, unknown>, issued: Issued): ScriptedError['error'] | undefined {
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) return invalidRequest('messages: Field required');
+  const turns: { role: string; first: number; last: number; blocks: { block: Block; at: string }[] }[] = [];
+  for (const [index, message] of (messages as Record<string, unknown>[]).entries()) {
+    const role = message?.role;
+    if (role !== 'user' && role !== 'assistant') {
+      return invalidRequest(`messages.${index}.role: Input should be 'user' or 'assistant'`);
+    }
+    const content = message.content;
+    const blocks: Block[] = typeof content === 'string' ? [{ type: 'text', text: content }] : (content as Block[]);
+    if (!Array.isArray(blocks)) return invalidRequest(`messages.${index}.content: Input should be a valid list`);
+    const located = blocks.map((block, at) => ({ block, at: `messages.${index}.content.${at}` }));
+    const previous = turns.at(-1);
+    if (previous?.role === role) {
+      previous.blocks.push(...located);
+      previous.last = index;
+    } else turns.push({ role, first: index, last: index, blocks: located });
+  }
+  for (const [position, turn] of turns.entries()) {
+    if (turn.role === 'assistant') {
+      for (const { block, at } of turn.blocks) {
+        if (block.type !== 'thinking') continue;
+        if (issued.signatures.get(String(block.signature)) !== block.thinking) {
+          return invalidRequest(`${at}: Invalid \`signature\` in \`thinking\` block`);
+        }
+      }
+      const uses = turn.blocks.filter(({ block }) => block.type === 'tool_use').map(({ block }) => String(block.id));
+      if (uses.length === 0) continue;
+      const next = turns[position + 1];
+      const answered = new Set<string>();
+      for (const { block } of next?.blocks ?? []) {
+        if (block.type !== 'tool_result') break;
+        answered.add(String(block.tool_use_id));
+      }
+      const missing = uses.filter((id) => !answered.has(id));
+      if (missing.length > 0) {
+        return invalidRequest(
+          `messages.${turn.last}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
+        );
+      }
+    } else {
+      const previous = turns[position - 1];
+      const uses = new Set(
+        (previous?.blocks ?? []).filter(({ block }) => block.type === 'tool_use').map(({ block }) => String(block.id)),
+      );
+      for (const { block, at } of turn.blocks) {
+        if (block.type === 'tool_result' && !uses.has(String(block.tool_use_id))) {
+          return invalidRequest(
+            `${at}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(block.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+          );
+        }
+      }
+    }
+  }
+  // The tool loop in progress: the last turn answers tool calls; the assistant turn that made them, if it began
+  // with thinking when this server sent it, must begin with it still.
+  const thinking = (body.thinking as { type?: unknown } | undefined)?.type;
+  const last = turns.at(-1);
+  const caller = turns.at(-2);
+  if ((thinking === 'enabled' || thinking === 'adaptive') && last?.blocks[0]?.block.type === 'tool_result' && caller) {
+    const madeWithThinking = caller.blocks.some(
+      ({ block }) => block.type === 'tool_use' && issued.toolTurns.get(String(block.id)) === true,
+    );
+    const first = caller.blocks[0];
+    if (madeWithThinking && first?.block.type !== 'thinking' && first?.block.type !== 'redacted_thinking') {
+      return invalidRequest(
+        `${first?.at ?? `messages.${caller.first}.content.0`}.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first?.block.type)}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`,
+      );
+    }
+  }
+  return undefined;
+}
+
+const openaiRoles = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
+/**
+ * OpenAI Chat Completions (and the compatible servers, which copy its checks): every assistant message with
+ * `tool_calls` is followed, before any other message, by a `tool` message for each call id, and a `tool` message
+ * answers a call of the assistant message before it. The messages are OpenAI's own.
+ */
+function validateOpenai(body: Record<string, unknown>): ScriptedError['error'] | undefined {
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    return invalidRequest("Invalid 'messages': empty array. Expected an array with minimum length 1.", 'messages');
+  }
+  let calls: { index: number; ids: Set<string>; unanswered: Set<string> } | undefined;
+  const unanswered = () =>
+    calls && calls.unanswered.size > 0
+      ? invalidRequest(
+          `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...calls.unanswered].join(', ')}`,
+          `messages.[${calls.index}].role`,
+        )
+      : undefined;
+  for (const [index, message] of (messages as Record<string, unknown>[]).entries()) {
+    const role = String(message?.role);
+    if (!openaiRoles.has(role)) {
+      return invalidRequest(
+        `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        `messages[${index}].role`,
+      );
+    }
+    if (role === 'tool') {
+      const id = String(message.tool_call_id);
+      if (!calls?.ids.has(id)) {
+        return invalidRequest(
+          "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+          `messages.[${index}].role`,
+        );
+      }
+      calls.unanswered.delete(id);
+      continue;
+    }
+    const refused = unanswered();
+    if (refused) return refused;
+    calls = undefined;
+    const toolCalls = role === 'assistant' && Array.isArray(message.tool_calls) ? message.tool_calls : [];
+    if (toolCalls.length > 0) {
+      const ids = toolCalls.map((call: { id?: unknown }) => String(call?.id));
+      calls = { index, ids: new Set(ids), unanswered: new Set(ids) };
+    }
+  }
+  return unanswered();
+}
+
+/**
+ * The Responses API: an `item_reference` names an item this server sent; a reasoning item's encrypted content is
+ * the one sent with it, unaltered; every `function_call` has a `function_call_output` for its call id later in
+ * the input, and every output answers a call before it (unless the calls are in `previous_response_id`).
+ */
+function validateResponses(body: Record<string, unknown>, issued: Issued): ScriptedError['error'] | undefined {
+  if (!Array.isArray(body.input)) return undefined;
+  const items: Record<string, unknown>[] = [];
+  for (const item of body.input as Record<string, unknown>[]) {
+    if (item?.type !== 'item_reference') {
+      items.push(item);
+      continue;
+    }
+    const found = issued.items.get(String(item.id));
+    if (!found) {
+      return invalidRequest(
+        `Item with id '${String(item.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+        'input',
+      );
+    }
+    items.push(found);
+  }
+  const called = new Set<string>();
+  for (const item of items) {
+    if (item.type === 'reasoning' && item.encrypted_content !== undefined) {
+      const sent = issued.items.get(String(item.id));
+      if (sent?.type !== 'reasoning' || sent.encrypted_content !== item.encrypted_content) {
+        return invalidRequest(`The encrypted content for item ${String(item.id)} could not be verified.`);
+      }
+    }
+    if (item.type === 'function_call') called.add(String(item.call_id));
+    if (item.type === 'function_call_output' && !called.has(String(item.call_id)) && !body.previous_response_id) {
+      return invalidRequest(
+        `No tool call found for function call output with call_id ${String(item.call_id)}.`,
+        'input',
+      );
+    }
+  }
+  const answered = new Set(
+    items.filter((item) => item.type === 'function_call_output').map((item) => String(item.call_id)),
+  );
+  for (const id of called) {
+    if (!answered.has(id)) return invalidRequest(`No tool output found for function call ${id}.`, 'input');
+  }
+  return undefined;
 }
 
 /** A reply with every default filled in, ready to be put on the wire. */
@@ -350,7 +580,7 @@ const openai: Wire = {
       error: {
         message: error.message,
         type: error.type ?? openaiErrorType(error.status),
-        param: null,
+        param: error.param ?? null,
         code: error.code ?? openaiErrorCode(error.status),
       },
     };
@@ -547,9 +777,14 @@ type ResponsesItem =
     }
   | { type: 'function_call'; id: string; status: 'completed'; call_id: string; name: string; arguments: string };
 
-/** The output items of a reply, in the order a reasoning model produces them. */
+const itemsOfReply = new WeakMap<Reply, ResponsesItem[]>();
+
+/** The output items of a reply, in the order a reasoning model produces them (the same ones on every call). */
 function responsesItems(reply: Reply): ResponsesItem[] {
+  const made = itemsOfReply.get(reply);
+  if (made) return made;
   const items: ResponsesItem[] = [];
+  itemsOfReply.set(reply, items);
   if (reply.thinking)
     items.push({
       type: 'reasoning',
