@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { useSandboxServer } from '../../../../test/support/server.js';
 
@@ -58,6 +58,7 @@ describe('dev URLs', () => {
 
       // A signed link: the token moves into a cookie and out of the URL; the app never sees either.
       const jar = join(tmpdir(), `runtools-jar-${box.id}`);
+      onTestFinished(() => rmSync(jar, { force: true }));
       const linked = await curl(['-L', '-c', jar, '-b', jar, url.signedUrl as string]);
       expect(linked).toMatchObject({ status: 200, body: 'hello from 8080 /' });
       const withCookie = await curl(['-b', jar, `${url.url}/again`]);
