@@ -96,7 +96,21 @@ export {
   StorageUsage,
 } from './orgs.js';
 export { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdateRequest } from './projects.js';
-export { type HttpMethod, type RouteContract, type RouteId, type RouteResponse, routePath, routes } from './routes.js';
+export {
+  agentsRoutes,
+  credentialsRoutes,
+  type HttpMethod,
+  type RouteContract,
+  type RouteId,
+  type RouteResponse,
+  routePath,
+  routes,
+  sandboxesRoutes,
+  systemRoutes,
+  templatesRoutes,
+  tenancyRoutes,
+  workspacesRoutes,
+} from './routes/index.js';
 export {
   processSignals,
   Sandbox,

@@ -1,0 +1,37 @@
+import type { z } from 'zod';
+import { agentsRoutes } from './agents.js';
+import type { RouteContract } from './contract.js';
+import { credentialsRoutes } from './credentials.js';
+import { sandboxesRoutes } from './sandboxes.js';
+import { systemRoutes } from './system.js';
+import { templatesRoutes } from './templates.js';
+import { tenancyRoutes } from './tenancy.js';
+import { workspacesRoutes } from './workspaces.js';
+
+export { type HttpMethod, type RouteContract, routePath } from './contract.js';
+export {
+  agentsRoutes,
+  credentialsRoutes,
+  sandboxesRoutes,
+  systemRoutes,
+  templatesRoutes,
+  tenancyRoutes,
+  workspacesRoutes,
+};
+
+/**
+ * Every REST route, one file per domain: a route's contract is found under its domain's name. The server binds
+ * each to a handler (the compiler rejects one without), and OpenAPI, the SDK and the scope test read this table.
+ */
+export const routes = {
+  ...systemRoutes,
+  ...tenancyRoutes,
+  ...credentialsRoutes,
+  ...sandboxesRoutes,
+  ...templatesRoutes,
+  ...workspacesRoutes,
+  ...agentsRoutes,
+} as const satisfies Record<string, RouteContract>;
+
+export type RouteId = keyof typeof routes;
+export type RouteResponse<Id extends RouteId> = z.infer<(typeof routes)[Id]['response']>;
