@@ -12,11 +12,18 @@ import { Authenticator } from './auth/authenticate.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { bootstrap } from './bootstrap.js';
 import { ConfigError, type ServerConfig } from './config.js';
+import { ApiKeyService } from './credentials/api-key-service.js';
 import { loadRootKey } from './credentials/root-key.js';
+import { SecretService } from './credentials/secret-service.js';
 import { SecretStore } from './credentials/secret-store.js';
+import { SshKeyService } from './credentials/ssh-key-service.js';
 import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFile } from './data-dir.js';
 import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
+import { Invitations } from './orgs/invitations.js';
+import { MemberService } from './orgs/member-service.js';
+import { OrgService } from './orgs/org-service.js';
+import { ProjectService } from './orgs/project-service.js';
 import { createHandlers } from './routes/handlers.js';
 import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
@@ -157,7 +164,13 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       workspaces,
       storage: storageQuota,
       maxUploadBytes: config.maxUploadBytes,
-      secrets,
+      orgs: new OrgService(db.kysely),
+      projects: new ProjectService(db.kysely),
+      members: new MemberService(db.kysely),
+      invitations: new Invitations(db.kysely),
+      apiKeys: new ApiKeyService(db.kysely),
+      secrets: new SecretService(db.kysely, secrets),
+      sshKeys: new SshKeyService(db.kysely),
       agents,
       runs,
       version,

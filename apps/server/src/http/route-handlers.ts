@@ -38,3 +38,9 @@ export type RouteHandler<R extends RouteContract> = (
 
 /** One handler per route in the spec; a route without a handler does not compile. */
 export type RouteHandlers = { [Id in RouteId]: RouteHandler<(typeof routes)[Id]> };
+
+/**
+ * One domain's slice of the handlers: a handler for each route of its table (`spec/src/routes/<domain>.ts`),
+ * typed as `RouteHandlers` types it. The slices are merged into `RouteHandlers`, which still needs all of them.
+ */
+export type DomainHandlers<R extends Record<string, RouteContract>> = { [Id in keyof R]: RouteHandler<R[Id]> };

@@ -1,0 +1,93 @@
+import type { ApiKey, ApiKeyCreated } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import { checkNoEscalation, childKeyExpiry, outranks } from '../auth/grants.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { nowIso } from '../ids.js';
+import { getMember, issueApiKey } from '../orgs/tenancy.js';
+
+function apiKeyFromRow(row: Database['api_keys']): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: JSON.parse(row.scopes) as string[],
+    memberId: row.member_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+const isAdmin = (auth: AuthContext) => auth.role === 'owner' || auth.role === 'admin';
+
+/**
+ * API keys: a key mints keys for its own member, never stronger or longer-lived than itself. Members see and
+ * revoke their own keys; admins see every key of the org and revoke those of members they are not outranked by.
+ */
+export class ApiKeyService {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(
+    auth: AuthContext,
+    body: { name: string; scopes: string[]; expiresAt?: string | undefined },
+  ): Promise<ApiKeyCreated> {
+    checkNoEscalation(auth, body.scopes);
+    const expiresAt = childKeyExpiry(auth, body.expiresAt);
+    const created = await issueApiKey(this.db, {
+      orgId: auth.orgId,
+      memberId: auth.memberId,
+      name: body.name,
+      scopes: body.scopes,
+      expiresAt,
+    });
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'api_key.created',
+      actorKeyId: auth.keyId,
+      targetId: created.id,
+      details: { scopes: body.scopes },
+    });
+    return created;
+  }
+
+  async list(auth: AuthContext): Promise<ApiKey[]> {
+    let query = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId);
+    if (!isAdmin(auth)) query = query.where('member_id', '=', auth.memberId);
+    const rows = await query.orderBy('created_at').execute();
+    return rows.map(apiKeyFromRow);
+  }
+
+  async get(auth: AuthContext, keyId: string): Promise<ApiKey> {
+    return apiKeyFromRow(await this.visible(auth, keyId));
+  }
+
+  async revoke(auth: AuthContext, keyId: string): Promise<ApiKey> {
+    const row = await this.visible(auth, keyId);
+    if (row.member_id !== auth.memberId) {
+      // Admins see every key of the org, but revoke only those of members who do not outrank them.
+      const holder = await getMember(this.db, auth.orgId, row.member_id);
+      if (outranks(holder.role, auth.role)) {
+        throw new ApiError('role_forbidden', `only an ${holder.role} can revoke an ${holder.role}'s keys`, {
+          holderRole: holder.role,
+        });
+      }
+    }
+    if (row.revoked_at) return apiKeyFromRow(row);
+    const revokedAt = nowIso();
+    await this.db.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', row.id).execute();
+    await audit(this.db, { orgId: auth.orgId, event: 'api_key.revoked', actorKeyId: auth.keyId, targetId: row.id });
+    return apiKeyFromRow({ ...row, revoked_at: revokedAt });
+  }
+
+  private async visible(auth: AuthContext, keyId: string) {
+    let query = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId).where('id', '=', keyId);
+    if (!isAdmin(auth)) query = query.where('member_id', '=', auth.memberId);
+    const row = await query.executeTakeFirst();
+    if (!row) throw new ApiError('api_key_not_found', `no API key ${keyId}`);
+    return row;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Member, Role } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import { checkRoleGrant } from '../auth/grants.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { nowIso } from '../ids.js';
+import { countOwners, getMember, selectMembers } from './tenancy.js';
+
+/** An org's members: roles are changed only by those who outrank them, and an org keeps at least one owner. */
+export class MemberService {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async list(auth: AuthContext): Promise<Member[]> {
+    const rows = await selectMembers(this.db, auth.orgId).orderBy('members.created_at').execute();
+    return rows.map((row) => ({ ...row, role: row.role as Role }));
+  }
+
+  update(auth: AuthContext, memberId: string, body: { role: Role }): Promise<Member> {
+    return this.db.transaction().execute(async (trx) => {
+      const member = await getMember(trx, auth.orgId, memberId);
+      checkRoleGrant(auth, member.role, body.role);
+      if (member.role === 'owner' && body.role !== 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
+        throw new ApiError('last_owner', 'an org needs at least one owner; promote another member first');
+      }
+      await trx.updateTable('members').set({ role: body.role }).where('id', '=', member.id).execute();
+      await audit(trx, {
+        orgId: auth.orgId,
+        event: 'member.updated',
+        actorKeyId: auth.keyId,
+        targetId: member.id,
+        details: { role: body.role },
+      });
+      return { ...member, role: body.role };
+    });
+  }
+
+  /** Removes a member and revokes their keys in the same transaction. */
+  remove(auth: AuthContext, memberId: string): Promise<{ id: string; deleted: true }> {
+    return this.db.transaction().execute(async (trx) => {
+      const member = await getMember(trx, auth.orgId, memberId);
+      checkRoleGrant(auth, member.role, null);
+      if (member.role === 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
+        throw new ApiError('last_owner', 'an org needs at least one owner; it cannot remove its last one');
+      }
+      await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: nowIso() })
+        .where('member_id', '=', member.id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx.deleteFrom('members').where('id', '=', member.id).execute();
+      await audit(trx, { orgId: auth.orgId, event: 'member.removed', actorKeyId: auth.keyId, targetId: member.id });
+      return { id: member.id, deleted: true };
+    });
+  }
+}

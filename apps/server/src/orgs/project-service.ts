@@ -1,0 +1,85 @@
+import type { Project } from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import { audit } from '../audit.js';
+import type { AuthContext } from '../auth/authenticate.js';
+import { isUniqueViolation } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { ApiError } from '../http/errors.js';
+import { newId, nowIso } from '../ids.js';
+import { projectFromRow, slugify } from './tenancy.js';
+
+/** Projects: a grouping inside an org; each org has a default one, which cannot be deleted. */
+export class ProjectService {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async list(auth: AuthContext): Promise<Project[]> {
+    const rows = await this.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(projectFromRow);
+  }
+
+  /** The org's default project (every org has one from its creation). */
+  defaultProject(orgId: string): Promise<{ id: string; name: string; slug: string }> {
+    return this.db
+      .selectFrom('projects')
+      .select(['id', 'name', 'slug'])
+      .where('org_id', '=', orgId)
+      .where('is_default', '=', 1)
+      .executeTakeFirstOrThrow();
+  }
+
+  async create(auth: AuthContext, body: { name: string; slug?: string | undefined }): Promise<Project> {
+    const row: Database['projects'] = {
+      id: newId('project'),
+      org_id: auth.orgId,
+      name: body.name,
+      slug: body.slug ?? slugify(body.name),
+      is_default: 0,
+      created_at: nowIso(),
+    };
+    try {
+      await this.db.insertInto('projects').values(row).execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ApiError('project_exists', `a project with slug "${row.slug}" already exists`, { slug: row.slug });
+      }
+      throw error;
+    }
+    await audit(this.db, { orgId: auth.orgId, event: 'project.created', actorKeyId: auth.keyId, targetId: row.id });
+    return projectFromRow(row);
+  }
+
+  async get(auth: AuthContext, projectId: string): Promise<Project> {
+    return projectFromRow(await this.row(auth, projectId));
+  }
+
+  async update(auth: AuthContext, projectId: string, body: { name: string }): Promise<Project> {
+    const row = await this.row(auth, projectId);
+    await this.db.updateTable('projects').set({ name: body.name }).where('id', '=', row.id).execute();
+    await audit(this.db, { orgId: auth.orgId, event: 'project.updated', actorKeyId: auth.keyId, targetId: row.id });
+    return projectFromRow({ ...row, name: body.name });
+  }
+
+  async delete(auth: AuthContext, projectId: string): Promise<{ id: string; deleted: true }> {
+    const row = await this.row(auth, projectId);
+    if (row.is_default === 1) throw new ApiError('default_project', 'the default project cannot be deleted');
+    await this.db.deleteFrom('projects').where('id', '=', row.id).execute();
+    await audit(this.db, { orgId: auth.orgId, event: 'project.deleted', actorKeyId: auth.keyId, targetId: row.id });
+    return { id: row.id, deleted: true };
+  }
+
+  private async row(auth: AuthContext, projectId: string) {
+    const row = await this.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('id', '=', projectId)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('project_not_found', `no project ${projectId}`);
+    return row;
+  }
+}
