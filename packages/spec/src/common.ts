@@ -72,6 +72,35 @@ export const CommandFields = {
   env: EnvVars.optional(),
 };
 
+/** The default and the largest number of items a list route answers at once. */
+export const defaultPageSize = 100;
+export const maxPageSize = 1000;
+
+/** The paging fields every list route's query has (`?limit=&cursor=`). */
+export const PageQuery = {
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(maxPageSize)
+    .optional()
+    .meta({ description: `items per page, at most ${maxPageSize}; default ${defaultPageSize}` }),
+  cursor: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .meta({ description: "the previous page's nextCursor: the page after it" }),
+};
+
+/** A page of a list route: its items in the route's stable order, and the cursor of the next page (null at the end). */
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    data: z.array(item),
+    nextCursor: z.string().nullable().meta({ description: 'pass as ?cursor= for the next page; null on the last' }),
+  });
+}
+
 export function listOf<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item) });
 }

@@ -48,7 +48,21 @@ export {
   apiKeyPattern,
   WhoAmI,
 } from './api-keys.js';
-export { Deleted, DisplayName, Empty, type IdKind, idPrefixes, idSchema, listOf, Slug, Timestamp } from './common.js';
+export {
+  Deleted,
+  DisplayName,
+  defaultPageSize,
+  Empty,
+  type IdKind,
+  idPrefixes,
+  idSchema,
+  listOf,
+  maxPageSize,
+  PageQuery,
+  pageOf,
+  Slug,
+  Timestamp,
+} from './common.js';
 export {
   ByteSize,
   ProjectConfig,

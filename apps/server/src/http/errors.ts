@@ -28,3 +28,11 @@ export function invalidBodyField(path: string, message: string): ApiError {
     issues: [{ path, code: 'custom', message }],
   });
 }
+
+/** A query parameter that passed its schema but fails a check only the handler can make (a cursor). */
+export function invalidQueryField(name: string, message: string): ApiError {
+  return new ApiError('validation_failed', `invalid query.${name}: ${message}`, {
+    location: 'query',
+    issues: [{ path: name, code: 'custom', message }],
+  });
+}

@@ -1,0 +1,118 @@
+import { defaultPageSize } from '@runtools/spec';
+import { type Expression, type SqlBool, sql } from 'kysely';
+import { invalidQueryField } from '../http/errors.js';
+
+/**
+ * Cursor pagination for list routes. A page is `limit` items in the route's stable order (a unique key: its
+ * sort columns end with one that is unique, such as the id), and `nextCursor` names the last one's key, so
+ * that the next page starts right after it even when rows were added or removed in between (keyset paging:
+ * no offset to skip or repeat rows, and each page costs an index range, not a scan of the pages before it).
+ */
+
+/** What a list route's query carries (`?limit=&cursor=`), parsed by its schema. */
+export interface PageRequest {
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+export interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+}
+
+type KeyValue = string | number;
+
+/** The key of a row as an opaque, URL-safe cursor. */
+export function encodeCursor(key: readonly KeyValue[]): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** A cursor's key, checked to be what this route's order has: `arity` strings or numbers. */
+export function decodeCursor(cursor: string, arity: number): KeyValue[] {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  if (
+    !Array.isArray(key) ||
+    key.length !== arity ||
+    !key.every((value) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)))
+  )
+    throw invalidQueryField('cursor', 'not a cursor this list gave out');
+  return key as KeyValue[];
+}
+
+export interface SortKey {
+  /** A column reference as SQL names it (`created_at`, `members.created_at`). */
+  column: string;
+  direction: 'asc' | 'desc';
+}
+
+/**
+ * The condition "after `key` in this order" over the sort columns, for a keyset page:
+ * `(a > ?) OR (a = ? AND b > ?) …`, with `<` for descending columns.
+ */
+export function afterKey(order: readonly SortKey[], key: readonly KeyValue[]): Expression<SqlBool> {
+  const branches = order.map((sort, index) => {
+    const equal = order.slice(0, index).map((earlier, at) => sql`${sql.ref(earlier.column)} = ${key[at]}`);
+    const beyond = sql`${sql.ref(sort.column)} ${sql.raw(sort.direction === 'asc' ? '>' : '<')} ${key[index]}`;
+    return sql`(${sql.join([...equal, beyond], sql` AND `)})`;
+  });
+  return sql<SqlBool>`(${sql.join(branches, sql` OR `)})`;
+}
+
+/**
+ * One page of a keyset-paged query. `select` gets the condition to add (none on the first page), the order
+ * and the number of rows to fetch (one more than the page, to know whether another follows) and runs it.
+ */
+export async function keysetPage<Row>(
+  page: PageRequest,
+  order: readonly SortKey[],
+  keyOf: (row: Row) => readonly KeyValue[],
+  select: (query: {
+    after: Expression<SqlBool> | undefined;
+    order: readonly SortKey[];
+    fetch: number;
+  }) => Promise<Row[]>,
+): Promise<Page<Row>> {
+  const limit = page.limit ?? defaultPageSize;
+  const after = page.cursor === undefined ? undefined : afterKey(order, decodeCursor(page.cursor, order.length));
+  const rows = await select({ after, order, fetch: limit + 1 });
+  return pageFrom(rows, limit, keyOf);
+}
+
+/**
+ * One page of a list held in memory (built-in templates, a sandbox's processes, the model table), already in
+ * its stable order: `compare` of the `arity`-long keys `keyOf` gives (ascending by default).
+ */
+export function memoryPage<T>(
+  items: readonly T[],
+  page: PageRequest,
+  order: { arity: number; keyOf: (item: T) => readonly KeyValue[]; compare?: typeof compareKeys },
+): Page<T> {
+  const { arity, keyOf, compare = compareKeys } = order;
+  const limit = page.limit ?? defaultPageSize;
+  const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, arity);
+  const rest = start === undefined ? items : items.filter((item) => compare(keyOf(item), start) > 0);
+  return pageFrom(rest.slice(0, limit + 1), limit, keyOf);
+}
+
+function pageFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => readonly KeyValue[]): Page<T> {
+  const data = rows.slice(0, limit);
+  const last = data.at(-1);
+  return { data, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null };
+}
+
+/** Ascending order of keys, element by element. */
+export function compareKeys(a: readonly KeyValue[], b: readonly KeyValue[]): number {
+  for (let index = 0; index < Math.max(a.length, b.length); index++) {
+    const [x, y] = [a[index], b[index]];
+    if (x === y) continue;
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
