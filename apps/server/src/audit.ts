@@ -1,7 +1,11 @@
 import type { AuditEvent } from '@runtools/spec';
 import type { Kysely, Transaction } from 'kysely';
+import type { Principal } from './auth/actor.js';
 import type { Database } from './db/schema.js';
 import { nowIso } from './ids.js';
+
+/** The platform acting on its own (the first org at bootstrap, a sign-up by an invitation's token). */
+export const systemPrincipal: Principal = { kind: 'system', id: 'runtools' };
 
 /** Appends one audit record; runs inside the caller's transaction so the record and the change land together. */
 export async function audit(
@@ -9,7 +13,8 @@ export async function audit(
   entry: {
     orgId: string;
     event: AuditEvent;
-    actorKeyId: string | null;
+    /** Who did it: the calling actor's principal, or `systemPrincipal` for what the platform does itself. */
+    actor: Principal;
     targetId?: string;
     details?: Record<string, unknown>;
   },
@@ -19,7 +24,8 @@ export async function audit(
     .values({
       org_id: entry.orgId,
       event: entry.event,
-      actor_key_id: entry.actorKeyId,
+      actor_kind: entry.actor.kind,
+      actor_id: entry.actor.id,
       target_id: entry.targetId ?? null,
       details: JSON.stringify(entry.details ?? {}),
       created_at: nowIso(),

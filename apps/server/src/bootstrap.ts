@@ -1,6 +1,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { systemPrincipal } from './audit.js';
 import { hashApiKey, parseApiKey } from './auth/api-key-token.js';
 import { ConfigError } from './config.js';
 import { isUniqueViolation } from './db/database.js';
@@ -36,7 +37,12 @@ export async function bootstrap(
   try {
     adminKey = await db.transaction().execute(async (trx) => {
       const userId = await ensureUser(trx, 'admin@localhost', 'Admin');
-      const created = await createOrg(trx, { name: 'Default', slug: 'default', ownerUserId: userId, actorKeyId: null });
+      const created = await createOrg(trx, {
+        name: 'Default',
+        slug: 'default',
+        ownerUserId: userId,
+        actor: systemPrincipal,
+      });
       const key = await issueApiKey(trx, {
         orgId: created.org.id,
         memberId: created.memberId,

@@ -34,6 +34,7 @@ export const errorTable = {
   // what they may do
   insufficient_scope: { status: 403, family: 'permission' },
   role_forbidden: { status: 403, family: 'permission' },
+  member_required: { status: 403, family: 'permission' },
   scope_escalation: { status: 403, family: 'permission' },
   last_owner: { status: 409, family: 'conflict' },
   invitation_email_mismatch: { status: 403, family: 'permission' },

@@ -12,7 +12,8 @@ import {
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
-import { type AuthContext, requireScopes } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
+import { requireScopes } from '../auth/authenticate.js';
 import { checkMounts } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -88,7 +89,7 @@ export class AgentService {
 
   /** Checks a definition against what exists: its model, tools, mode and sandbox. */
   private async validate(
-    auth: AuthContext,
+    auth: Actor,
     input: Omit<AgentCreateRequest, 'slug'> & { name: string },
   ): Promise<AgentDefinitionRecord> {
     await this.models.target(auth.orgId, input.model);
@@ -145,12 +146,12 @@ export class AgentService {
     };
   }
 
-  async create(auth: AuthContext, body: AgentCreateRequest): Promise<Agent> {
+  async create(auth: Actor, body: AgentCreateRequest): Promise<Agent> {
     const definition = await this.validate(auth, { ...body, name: body.name ?? body.slug });
     return this.insert(auth, body.slug, definition);
   }
 
-  private async insert(auth: AuthContext, slug: string, definition: AgentDefinitionRecord): Promise<Agent> {
+  private async insert(auth: Actor, slug: string, definition: AgentDefinitionRecord): Promise<Agent> {
     const now = nowIso();
     const id = newId('agent');
     try {
@@ -183,14 +184,14 @@ export class AgentService {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'agent.created',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: id,
       details: { slug, model: definition.model },
     });
     return agentFromRecord(await this.record(auth, slug));
   }
 
-  async record(auth: AuthContext, slug: string): Promise<AgentRecord> {
+  async record(auth: Actor, slug: string): Promise<AgentRecord> {
     const row = await this.db
       .selectFrom('agents')
       .selectAll()
@@ -201,11 +202,11 @@ export class AgentService {
     return recordFromRow(row);
   }
 
-  async get(auth: AuthContext, slug: string): Promise<Agent> {
+  async get(auth: Actor, slug: string): Promise<Agent> {
     return agentFromRecord(await this.record(auth, slug));
   }
 
-  async list(auth: AuthContext): Promise<Agent[]> {
+  async list(auth: Actor): Promise<Agent[]> {
     const rows = await this.db
       .selectFrom('agents')
       .selectAll()
@@ -216,7 +217,7 @@ export class AgentService {
   }
 
   /** A change is a new version; runs keep the version they started with. */
-  async update(auth: AuthContext, slug: string, body: AgentUpdateRequest): Promise<Agent> {
+  async update(auth: Actor, slug: string, body: AgentUpdateRequest): Promise<Agent> {
     const current = await this.record(auth, slug);
     const before = current.definition;
     const merged = {
@@ -237,7 +238,7 @@ export class AgentService {
   }
 
   /** Creates the agent or replaces its whole definition with this one. */
-  async put(auth: AuthContext, slug: string, body: Omit<AgentCreateRequest, 'slug'>): Promise<Agent> {
+  async put(auth: Actor, slug: string, body: Omit<AgentCreateRequest, 'slug'>): Promise<Agent> {
     const definition = await this.validate(auth, { ...body, name: body.name ?? slug });
     const current = await this.record(auth, slug).catch((error: unknown) => {
       if (error instanceof ApiError && error.code === 'agent_not_found') return undefined;
@@ -253,7 +254,7 @@ export class AgentService {
   }
 
   /** A new version with this definition, unless it is the current one (then nothing happens). */
-  private async replace(auth: AuthContext, current: AgentRecord, definition: AgentDefinitionRecord): Promise<Agent> {
+  private async replace(auth: Actor, current: AgentRecord, definition: AgentDefinitionRecord): Promise<Agent> {
     const slug = current.slug;
     const json = JSON.stringify(definition);
     // Nothing changed: no new version (deploying the same files twice is a no-op).
@@ -277,27 +278,27 @@ export class AgentService {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'agent.updated',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: current.id,
       details: { slug, version },
     });
     return agentFromRecord(await this.record(auth, slug));
   }
 
-  async delete(auth: AuthContext, slug: string): Promise<{ id: string; deleted: true }> {
+  async delete(auth: Actor, slug: string): Promise<{ id: string; deleted: true }> {
     const current = await this.record(auth, slug);
     await this.db.deleteFrom('agents').where('id', '=', current.id).execute();
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'agent.deleted',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: current.id,
       details: { slug },
     });
     return { id: current.id, deleted: true };
   }
 
-  async versions(auth: AuthContext, slug: string) {
+  async versions(auth: Actor, slug: string) {
     const current = await this.record(auth, slug);
     const rows = await this.db
       .selectFrom('agent_versions')
@@ -314,7 +315,7 @@ export class AgentService {
     }));
   }
 
-  async createProvider(auth: AuthContext, body: ProviderCreateRequest): Promise<Provider> {
+  async createProvider(auth: Actor, body: ProviderCreateRequest): Promise<Provider> {
     if (isBuiltinProviderName(body.name))
       throw new ApiError('provider_exists', `${body.name} is a built-in provider; pick another name`, {
         name: body.name,
@@ -340,14 +341,14 @@ export class AgentService {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'provider.created',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: row.id,
       details: { name: body.name, type: body.type },
     });
     return providerFromRow(row);
   }
 
-  async listProviders(auth: AuthContext): Promise<Provider[]> {
+  async listProviders(auth: Actor): Promise<Provider[]> {
     const rows = await this.db
       .selectFrom('model_providers')
       .selectAll()
@@ -357,7 +358,7 @@ export class AgentService {
     return rows.map(providerFromRow);
   }
 
-  async deleteProvider(auth: AuthContext, name: string): Promise<{ id: string; deleted: true }> {
+  async deleteProvider(auth: Actor, name: string): Promise<{ id: string; deleted: true }> {
     const row = await this.db
       .deleteFrom('model_providers')
       .where('org_id', '=', auth.orgId)
@@ -368,7 +369,7 @@ export class AgentService {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'provider.deleted',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: row.id,
       details: { name },
     });
@@ -376,7 +377,7 @@ export class AgentService {
   }
 
   /** The model table, then each built-in provider (any of its models as `provider/model-id`), then the org's. */
-  async modelTable(auth: AuthContext): Promise<z.infer<typeof ModelInfoList>['data']> {
+  async modelTable(auth: Actor): Promise<z.infer<typeof ModelInfoList>['data']> {
     return [
       ...Object.entries(modelAliases).map(([alias, target]) => ({
         alias,

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { type BuiltinTool, builtinTools } from '@runtools/spec';
 import { type ToolSet, tool, zodSchema } from 'ai';
 import { z } from 'zod';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import { ApiError } from '../http/errors.js';
 import type { DevUrls } from '../sandboxes/dev-urls.js';
@@ -40,7 +40,7 @@ export function shellQuote(word: string): string {
 }
 
 export interface ToolEnvironment {
-  auth: AuthContext;
+  auth: Actor;
   sandboxId: string;
   sandboxes: SandboxService;
   devUrls: DevUrls;

@@ -21,7 +21,8 @@ import {
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { audit } from '../audit.js';
-import { type AuthContext, requireScopes } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
+import { requireScopes } from '../auth/authenticate.js';
 import { checkMounts } from '../auth/grants.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
@@ -261,7 +262,7 @@ export class RunService {
   }
 
   /** Starts a run and answers at once with it (queued); the loop goes on in the background. */
-  async start(auth: AuthContext, slug: string, body: AgentRunRequest): Promise<Run> {
+  async start(auth: Actor, slug: string, body: AgentRunRequest): Promise<Run> {
     const agent = await this.agents.record(auth, slug);
     const definition = agent.definition;
     await this.checkAuthority(auth, definition);
@@ -387,7 +388,7 @@ export class RunService {
    * endpoint the org registered receives the secret that endpoint names, which needs `secrets:read`. Built-in
    * providers and web search send their org secrets only where the server's operator points them.
    */
-  private async checkAuthority(auth: AuthContext, definition: AgentRecord['definition']): Promise<void> {
+  private async checkAuthority(auth: Actor, definition: AgentRecord['definition']): Promise<void> {
     requireScopes(auth, ['sandboxes:write']);
     if (definition.mode === 'managed') checkMounts(auth, definition.managed?.mounts);
     const target = await this.models.target(auth.orgId, definition.model);
@@ -398,12 +399,16 @@ export class RunService {
    * The run's caller as it is now: a run outlives the request that started it, so a key revoked or expired
    * since, or a holder removed or demoted, is seen at the next tool call.
    */
-  private async currentAuth(auth: AuthContext): Promise<AuthContext> {
+  private async currentAuth(auth: Actor): Promise<Actor> {
+    // Only a key's rights can be read again today; any other principal fails closed until it can be.
+    if (auth.principal.kind !== 'key') {
+      throw new ApiError('unauthenticated', `a run started by a ${auth.principal.kind} cannot re-check its rights`);
+    }
     const row = await this.db
       .selectFrom('api_keys')
       .innerJoin('members', 'members.id', 'api_keys.member_id')
       .select(['api_keys.scopes', 'api_keys.expires_at', 'api_keys.revoked_at', 'members.role'])
-      .where('api_keys.id', '=', auth.keyId)
+      .where('api_keys.id', '=', auth.principal.id)
       .executeTakeFirst();
     if (!row || row.revoked_at)
       throw new ApiError('api_key_revoked', 'the key that started this run was revoked (or its holder removed)');
@@ -413,12 +418,12 @@ export class RunService {
     const ceiling = roleCeiling(role);
     const keyScopes = JSON.parse(row.scopes) as string[];
     const effectiveScopes = new Set([...expandScopes(keyScopes)].filter((scope) => ceiling.has(scope)));
-    return { ...auth, role, keyScopes, effectiveScopes };
+    return { ...auth, role, granted: keyScopes, scopes: effectiveScopes };
   }
 
   /** The sandbox the run works in: the linked one, the thread's, or a new one from the managed spec. */
   private async sandboxFor(
-    auth: AuthContext,
+    auth: Actor,
     agent: AgentRecord,
     run: Database['agent_runs'],
     thread: Database['threads'] | undefined,
@@ -455,7 +460,7 @@ export class RunService {
   }
 
   private async execute(
-    auth: AuthContext,
+    auth: Actor,
     agent: AgentRecord,
     run: Database['agent_runs'],
     thread: Database['threads'] | undefined,
@@ -697,7 +702,7 @@ export class RunService {
   }
 
   /** A managed sandbox that served its run or thread: destroyed, paused or kept, as the agent's policy says. */
-  private async release(auth: AuthContext, sandboxId: string, cleanup = 'destroy'): Promise<void> {
+  private async release(auth: Actor, sandboxId: string, cleanup = 'destroy'): Promise<void> {
     try {
       if (cleanup === 'destroy') await this.sandboxes.destroy(auth, sandboxId);
       else if (cleanup === 'pause') await this.sandboxes.pause(auth, sandboxId);
@@ -759,7 +764,7 @@ export class RunService {
     });
   }
 
-  private async runRow(auth: AuthContext, runId: string): Promise<Database['agent_runs']> {
+  private async runRow(auth: Actor, runId: string): Promise<Database['agent_runs']> {
     const row = await this.db
       .selectFrom('agent_runs')
       .selectAll()
@@ -770,7 +775,7 @@ export class RunService {
     return row;
   }
 
-  async get(auth: AuthContext, runId: string): Promise<Run> {
+  async get(auth: Actor, runId: string): Promise<Run> {
     return this.withProgress(runFromRow(await this.runRow(auth, runId)));
   }
 
@@ -781,7 +786,7 @@ export class RunService {
   }
 
   async list(
-    auth: AuthContext,
+    auth: Actor,
     query: { agent?: string | undefined; thread?: string | undefined; status?: RunStatus | undefined; limit: number },
   ): Promise<Run[]> {
     let select = this.db.selectFrom('agent_runs').selectAll().where('org_id', '=', auth.orgId);
@@ -792,7 +797,7 @@ export class RunService {
     return rows.map((row) => this.withProgress(runFromRow(row)));
   }
 
-  async cancel(auth: AuthContext, runId: string): Promise<Run> {
+  async cancel(auth: Actor, runId: string): Promise<Run> {
     const row = await this.runRow(auth, runId);
     if (finished.includes(row.status as RunStatus))
       throw new ApiError('run_finished', `run ${runId} has already ended (${row.status})`, { status: row.status });
@@ -801,7 +806,7 @@ export class RunService {
       live.abort.abort(new Error('cancelled'));
       await whenEnded(live);
     }
-    await audit(this.db, { orgId: auth.orgId, event: 'run.cancelled', actorKeyId: auth.keyId, targetId: runId });
+    await audit(this.db, { orgId: auth.orgId, event: 'run.cancelled', actor: auth.principal, targetId: runId });
     return this.get(auth, runId);
   }
 
@@ -809,7 +814,7 @@ export class RunService {
    * A run's events after `after`: those stored, then (with `follow`) live ones until the run ends. A run in
    * this process is read from memory, where every event is as soon as it happens; others from the database.
    */
-  async events(auth: AuthContext, runId: string, after: number, follow: boolean): Promise<AsyncIterable<RunEvent>> {
+  async events(auth: Actor, runId: string, after: number, follow: boolean): Promise<AsyncIterable<RunEvent>> {
     await this.runRow(auth, runId);
     const live = this.live.get(runId);
     if (!live) return this.storedEvents(runId, after);
@@ -838,12 +843,12 @@ export class RunService {
   }
 
   /** Starts a run and follows it from its first event. */
-  async stream(auth: AuthContext, slug: string, body: AgentRunRequest): Promise<AsyncIterable<RunEvent>> {
+  async stream(auth: Actor, slug: string, body: AgentRunRequest): Promise<AsyncIterable<RunEvent>> {
     const run = await this.start(auth, slug, body);
     return this.events(auth, run.id, 0, true);
   }
 
-  private async threadRow(auth: AuthContext, threadId: string): Promise<Database['threads']> {
+  private async threadRow(auth: Actor, threadId: string): Promise<Database['threads']> {
     const row = await this.db
       .selectFrom('threads')
       .selectAll()
@@ -854,17 +859,17 @@ export class RunService {
     return row;
   }
 
-  async thread(auth: AuthContext, threadId: string): Promise<Thread> {
+  async thread(auth: Actor, threadId: string): Promise<Thread> {
     return threadFromRow(await this.threadRow(auth, threadId));
   }
 
-  async threads(auth: AuthContext, query: { agent?: string | undefined }): Promise<Thread[]> {
+  async threads(auth: Actor, query: { agent?: string | undefined }): Promise<Thread[]> {
     let select = this.db.selectFrom('threads').selectAll().where('org_id', '=', auth.orgId);
     if (query.agent) select = select.where('agent_slug', '=', query.agent);
     return (await select.orderBy('updated_at', 'desc').execute()).map(threadFromRow);
   }
 
-  async messages(auth: AuthContext, threadId: string): Promise<ThreadMessage[]> {
+  async messages(auth: Actor, threadId: string): Promise<ThreadMessage[]> {
     await this.threadRow(auth, threadId);
     const rows = await this.db
       .selectFrom('thread_messages')
@@ -882,7 +887,7 @@ export class RunService {
   }
 
   /** Deletes a thread and its messages; a managed per-thread sandbox goes as the agent's policy says. */
-  async deleteThread(auth: AuthContext, threadId: string): Promise<{ id: string; deleted: true }> {
+  async deleteThread(auth: Actor, threadId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.threadRow(auth, threadId);
     // Its sandbox is destroyed or paused with it (per the agent's policy): that needs what doing it directly needs.
     if (row.sandbox_id) requireScopes(auth, ['sandboxes:write']);
@@ -898,7 +903,7 @@ export class RunService {
       const definition = agent ? (JSON.parse(agent.definition) as AgentRecord['definition']) : undefined;
       await this.release(auth, row.sandbox_id, definition?.managed?.cleanup);
     }
-    await audit(this.db, { orgId: auth.orgId, event: 'thread.deleted', actorKeyId: auth.keyId, targetId: threadId });
+    await audit(this.db, { orgId: auth.orgId, event: 'thread.deleted', actor: auth.principal, targetId: threadId });
     return { id: threadId, deleted: true };
   }
 

@@ -48,6 +48,26 @@ describe('API keys', () => {
     expect(fetched.prefix).toBe(created.prefix);
   });
 
+  it('names the principal in audit records: the calling key by kind and id, the platform for the first org', async () => {
+    const me = (await (await server.request('GET', '/v1/me')).json()) as { key: { id: string }; org: { id: string } };
+    const created = (await (await createKey({ name: 'audited', scopes: ['secrets:read'] })).json()) as Created;
+    expect((await server.request('DELETE', `/v1/auth/keys/${created.id}`)).status).toBe(200);
+    const records = await server.running.db.kysely
+      .selectFrom('audit_log')
+      .select(['event', 'actor_kind', 'actor_id', 'target_id'])
+      .where('org_id', '=', me.org.id)
+      .orderBy('seq')
+      .execute();
+    expect(records.filter((record) => record.target_id === created.id)).toEqual([
+      { event: 'api_key.created', actor_kind: 'key', actor_id: me.key.id, target_id: created.id },
+      { event: 'api_key.revoked', actor_kind: 'key', actor_id: me.key.id, target_id: created.id },
+    ]);
+    expect(records.find((record) => record.event === 'org.created')).toMatchObject({
+      actor_kind: 'system',
+      actor_id: 'runtools',
+    });
+  });
+
   it('rejects a key whose secret part is wrong even when its prefix exists', async () => {
     const created = (await (await createKey({ name: 'x', scopes: ['secrets:read'] })).json()) as Created;
     const forged = `${created.prefix}_${'A'.repeat(43)}`;

@@ -4,26 +4,8 @@ import type { Db } from '../db/database.js';
 import { prepareRead } from '../db/prepared.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
+import type { Actor, KeyActor } from './actor.js';
 import { hashApiKey, hashesEqual, parseApiKey } from './api-key-token.js';
-
-/** Who is calling, resolved from their key on every request. */
-export interface AuthContext {
-  orgId: string;
-  orgName: string;
-  orgSlug: string;
-  memberId: string;
-  userId: string;
-  email: string;
-  role: Role;
-  keyId: string;
-  keyName: string;
-  keyPrefix: string;
-  keyScopes: string[];
-  /** When the calling key stops working (null: never); keys it mints expire no later. */
-  keyExpiresAt: string | null;
-  /** The key's scopes cut to what its holder's role allows today. */
-  effectiveScopes: Set<ConcreteScope>;
-}
 
 /** Reads the key from `X-API-Key` or `Authorization: Bearer`. */
 export function keyFromHeaders(headers: { get(name: string): string | null | undefined }): string | undefined {
@@ -77,7 +59,8 @@ export class Authenticator {
     );
   }
 
-  async authenticate(key: string | undefined, now = new Date()): Promise<AuthContext> {
+  /** The key's actor: who is calling, resolved from their key on every request. */
+  async authenticate(key: string | undefined, now = new Date()): Promise<KeyActor> {
     if (!key) {
       throw new ApiError(
         'unauthenticated',
@@ -101,18 +84,14 @@ export class Authenticator {
     this.touch(row.keyId, now);
     return {
       orgId: row.orgId,
-      orgName: row.orgName,
-      orgSlug: row.orgSlug,
-      memberId: row.memberId,
-      userId: row.userId,
-      email: row.email,
+      principal: { kind: 'key', id: row.keyId },
+      scopes: effectiveScopes,
       role,
-      keyId: row.keyId,
-      keyName: row.keyName,
-      keyPrefix: parsed.prefix,
-      keyScopes,
-      keyExpiresAt: row.expiresAt ? new Date(row.expiresAt).toISOString() : null,
-      effectiveScopes,
+      member: { id: row.memberId, userId: row.userId, email: row.email },
+      granted: keyScopes,
+      expiresAt: row.expiresAt ? new Date(row.expiresAt).toISOString() : null,
+      org: { name: row.orgName, slug: row.orgSlug },
+      key: { name: row.keyName, prefix: parsed.prefix },
     };
   }
 
@@ -130,11 +109,11 @@ export class Authenticator {
   }
 }
 
-export function requireScopes(auth: AuthContext, anyOf: readonly ConcreteScope[]): void {
-  if (anyOf.length === 0 || anyOf.some((scope) => auth.effectiveScopes.has(scope))) return;
+export function requireScopes(auth: Actor, anyOf: readonly ConcreteScope[]): void {
+  if (anyOf.length === 0 || anyOf.some((scope) => auth.scopes.has(scope))) return;
   throw new ApiError('insufficient_scope', `this call needs the scope ${anyOf.join(' or ')}`, {
     required: [...anyOf],
-    granted: auth.keyScopes,
+    granted: auth.granted,
     role: auth.role,
   });
 }

@@ -1,6 +1,7 @@
 import { type ConcreteScope, expandScopes, type Role, roleCeiling } from '@runtools/spec';
 import { ApiError, invalidBodyField } from '../http/errors.js';
-import { type AuthContext, requireScopes } from './authenticate.js';
+import type { Actor } from './actor.js';
+import { requireScopes } from './authenticate.js';
 
 /**
  * What a caller may hand out. The rule behind every function here: nothing a caller makes (a key, a member's
@@ -15,8 +16,8 @@ export function outranks(role: Role, other: Role): boolean {
 }
 
 /** Every scope of a new key must be in the caller's effective set. */
-export function checkNoEscalation(auth: AuthContext, scopes: readonly string[]): void {
-  const missing = [...expandScopes(scopes)].filter((scope) => !auth.effectiveScopes.has(scope));
+export function checkNoEscalation(auth: Actor, scopes: readonly string[]): void {
+  const missing = [...expandScopes(scopes)].filter((scope) => !auth.scopes.has(scope));
   if (missing.length > 0) {
     throw new ApiError(
       'scope_escalation',
@@ -33,17 +34,13 @@ export function checkNoEscalation(auth: AuthContext, scopes: readonly string[]):
  * allows beyond what they had. The caller must hold each of those scopes itself, and only owners make or
  * unmake owners: a key with only `members:write` cannot conjure a member who can do what it cannot.
  */
-export function checkRoleGrant(
-  auth: Pick<AuthContext, 'role' | 'effectiveScopes'>,
-  from: Role | null,
-  to: Role | null,
-): void {
+export function checkRoleGrant(auth: Pick<Actor, 'role' | 'scopes'>, from: Role | null, to: Role | null): void {
   if ((from === 'owner' || to === 'owner') && auth.role !== 'owner') {
     throw new ApiError('role_forbidden', 'only an owner can add, remove or change an owner');
   }
   if (to === null) return;
   const before = from === null ? new Set<ConcreteScope>() : roleCeiling(from);
-  const missing = [...roleCeiling(to)].filter((scope) => !before.has(scope) && !auth.effectiveScopes.has(scope));
+  const missing = [...roleCeiling(to)].filter((scope) => !before.has(scope) && !auth.scopes.has(scope));
   if (missing.length > 0) {
     throw new ApiError(
       'scope_escalation',
@@ -58,12 +55,12 @@ export function checkRoleGrant(
  * caller's own key; when nothing was asked, the caller's own expiry (a key that expires in an hour cannot mint
  * one that never does).
  */
-export function childKeyExpiry(auth: AuthContext, requested: string | undefined, now = new Date()): string | null {
-  if (requested === undefined) return auth.keyExpiresAt;
+export function childKeyExpiry(auth: Actor, requested: string | undefined, now = new Date()): string | null {
+  if (requested === undefined) return auth.expiresAt;
   const at = new Date(requested);
   if (at <= now) throw invalidBodyField('expiresAt', 'must be in the future');
-  if (auth.keyExpiresAt && at > new Date(auth.keyExpiresAt)) {
-    throw invalidBodyField('expiresAt', `must be no later than the calling key's own expiry, ${auth.keyExpiresAt}`);
+  if (auth.expiresAt && at > new Date(auth.expiresAt)) {
+    throw invalidBodyField('expiresAt', `must be no later than the calling key's own expiry, ${auth.expiresAt}`);
   }
   return at.toISOString();
 }
@@ -72,6 +69,6 @@ export function childKeyExpiry(auth: AuthContext, requested: string | undefined,
  * Mounting a workspace into a sandbox hands everything that runs there its files, read and write: that needs
  * what writing them directly needs (`files:write`), not only `sandboxes:write`.
  */
-export function checkMounts(auth: AuthContext, mounts: readonly unknown[] | null | undefined): void {
+export function checkMounts(auth: Actor, mounts: readonly unknown[] | null | undefined): void {
   if (mounts && mounts.length > 0) requireScopes(auth, ['files:write']);
 }

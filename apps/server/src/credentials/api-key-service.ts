@@ -1,7 +1,7 @@
 import type { ApiKey, ApiKeyCreated } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import { type Actor, actingMember } from '../auth/actor.js';
 import { checkNoEscalation, childKeyExpiry, outranks } from '../auth/grants.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -22,7 +22,7 @@ function apiKeyFromRow(row: Database['api_keys']): ApiKey {
   };
 }
 
-const isAdmin = (auth: AuthContext) => auth.role === 'owner' || auth.role === 'admin';
+const isAdmin = (auth: Actor) => auth.role === 'owner' || auth.role === 'admin';
 
 /**
  * API keys: a key mints keys for its own member, never stronger or longer-lived than itself. Members see and
@@ -32,14 +32,14 @@ export class ApiKeyService {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(
-    auth: AuthContext,
+    auth: Actor,
     body: { name: string; scopes: string[]; expiresAt?: string | undefined },
   ): Promise<ApiKeyCreated> {
     checkNoEscalation(auth, body.scopes);
     const expiresAt = childKeyExpiry(auth, body.expiresAt);
     const created = await issueApiKey(this.db, {
       orgId: auth.orgId,
-      memberId: auth.memberId,
+      memberId: actingMember(auth).id,
       name: body.name,
       scopes: body.scopes,
       expiresAt,
@@ -47,30 +47,31 @@ export class ApiKeyService {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'api_key.created',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: created.id,
       details: { scopes: body.scopes },
     });
     return created;
   }
 
-  async list(auth: AuthContext): Promise<ApiKey[]> {
+  async list(auth: Actor): Promise<ApiKey[]> {
     let query = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId);
-    if (!isAdmin(auth)) query = query.where('member_id', '=', auth.memberId);
+    if (!isAdmin(auth)) query = query.where('member_id', '=', actingMember(auth).id);
     const rows = await query.orderBy('created_at').execute();
     return rows.map(apiKeyFromRow);
   }
 
-  async get(auth: AuthContext, keyId: string): Promise<ApiKey> {
+  async get(auth: Actor, keyId: string): Promise<ApiKey> {
     return apiKeyFromRow(await this.visible(auth, keyId));
   }
 
-  async revoke(auth: AuthContext, keyId: string): Promise<ApiKey> {
+  async revoke(auth: Actor, keyId: string): Promise<ApiKey> {
     const row = await this.visible(auth, keyId);
-    if (row.member_id !== auth.memberId) {
+    const me = actingMember(auth);
+    if (row.member_id !== me.id) {
       // Admins see every key of the org, but revoke only those of members who do not outrank them.
       const holder = await getMember(this.db, auth.orgId, row.member_id);
-      if (outranks(holder.role, auth.role)) {
+      if (outranks(holder.role, me.role)) {
         throw new ApiError('role_forbidden', `only an ${holder.role} can revoke an ${holder.role}'s keys`, {
           holderRole: holder.role,
         });
@@ -79,13 +80,13 @@ export class ApiKeyService {
     if (row.revoked_at) return apiKeyFromRow(row);
     const revokedAt = nowIso();
     await this.db.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', row.id).execute();
-    await audit(this.db, { orgId: auth.orgId, event: 'api_key.revoked', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'api_key.revoked', actor: auth.principal, targetId: row.id });
     return apiKeyFromRow({ ...row, revoked_at: revokedAt });
   }
 
-  private async visible(auth: AuthContext, keyId: string) {
+  private async visible(auth: Actor, keyId: string) {
     let query = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId).where('id', '=', keyId);
-    if (!isAdmin(auth)) query = query.where('member_id', '=', auth.memberId);
+    if (!isAdmin(auth)) query = query.where('member_id', '=', actingMember(auth).id);
     const row = await query.executeTakeFirst();
     if (!row) throw new ApiError('api_key_not_found', `no API key ${keyId}`);
     return row;

@@ -1,7 +1,7 @@
 import type { SecretCategory, SecretMetadata, SecretWithValue } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import type { SecretStore } from './secret-store.js';
 
@@ -15,43 +15,40 @@ export class SecretService {
     private readonly store: SecretStore,
   ) {}
 
-  async set(
-    auth: AuthContext,
-    body: { name: string; value: string; category: SecretCategory },
-  ): Promise<SecretMetadata> {
+  async set(auth: Actor, body: { name: string; value: string; category: SecretCategory }): Promise<SecretMetadata> {
     const result = await this.store.set(auth.orgId, body);
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'secret.set',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: result.id,
       details: { name: body.name },
     });
     return result;
   }
 
-  list(auth: AuthContext): Promise<SecretMetadata[]> {
+  list(auth: Actor): Promise<SecretMetadata[]> {
     return this.store.list(auth.orgId);
   }
 
-  async get(auth: AuthContext, name: string): Promise<SecretWithValue> {
+  async get(auth: Actor, name: string): Promise<SecretWithValue> {
     const secret = await this.store.get(auth.orgId, name);
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'secret.read',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: secret.id,
       details: { name: secret.name },
     });
     return secret;
   }
 
-  async delete(auth: AuthContext, name: string): Promise<{ id: string; deleted: true }> {
+  async delete(auth: Actor, name: string): Promise<{ id: string; deleted: true }> {
     const { id } = await this.store.delete(auth.orgId, name);
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'secret.deleted',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: id,
       details: { name },
     });

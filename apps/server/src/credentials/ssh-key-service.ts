@@ -1,7 +1,8 @@
 import type { SshKey } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
-import { type AuthContext, requireScopes } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
+import { requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError, invalidBodyField } from '../http/errors.js';
@@ -25,7 +26,7 @@ function sshKeyFromRow(row: Database['ssh_keys']): SshKey {
 export class SshKeyService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async add(auth: AuthContext, body: { name: string; publicKey: string }): Promise<SshKey> {
+  async add(auth: Actor, body: { name: string; publicKey: string }): Promise<SshKey> {
     // An org's SSH keys open a shell in every one of its sandboxes (the gateway): registering one is exec.
     requireScopes(auth, ['sandboxes:write']);
     let parsed: ReturnType<typeof parseSshPublicKey>;
@@ -59,14 +60,14 @@ export class SshKeyService {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'ssh_key.added',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: row.id,
       details: { fingerprint: row.fingerprint },
     });
     return sshKeyFromRow(row);
   }
 
-  async list(auth: AuthContext): Promise<SshKey[]> {
+  async list(auth: Actor): Promise<SshKey[]> {
     const rows = await this.db
       .selectFrom('ssh_keys')
       .selectAll()
@@ -76,7 +77,7 @@ export class SshKeyService {
     return rows.map(sshKeyFromRow);
   }
 
-  async remove(auth: AuthContext, sshKeyId: string): Promise<{ id: string; deleted: true }> {
+  async remove(auth: Actor, sshKeyId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.db
       .deleteFrom('ssh_keys')
       .where('org_id', '=', auth.orgId)
@@ -84,7 +85,7 @@ export class SshKeyService {
       .returning('id')
       .executeTakeFirst();
     if (!row) throw new ApiError('ssh_key_not_found', `no SSH key ${sshKeyId}`);
-    await audit(this.db, { orgId: auth.orgId, event: 'ssh_key.removed', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'ssh_key.removed', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };
   }
 }

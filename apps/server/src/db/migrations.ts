@@ -340,6 +340,21 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('invitations_org').on('invitations').columns(['org_id', 'created_at']).execute();
       },
     },
+    '0014_audit_principals': {
+      // An audit record names its principal by kind and id (a key, a session, a trigger, a node, the platform),
+      // not only a key: the key ids recorded so far become ('key', id), and the records no key made ('system').
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('audit_log').addColumn('actor_kind', 'text').execute();
+        await db.schema.alterTable('audit_log').addColumn('actor_id', 'text').execute();
+        await sql`update audit_log set actor_kind = 'key', actor_id = actor_key_id where actor_key_id is not null`.execute(
+          db,
+        );
+        await sql`update audit_log set actor_kind = 'system', actor_id = 'runtools' where actor_key_id is null`.execute(
+          db,
+        );
+        await db.schema.alterTable('audit_log').dropColumn('actor_key_id').execute();
+      },
+    },
   };
 }
 

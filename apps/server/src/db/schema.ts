@@ -144,7 +144,9 @@ export interface Database {
     seq: Generated<number>;
     org_id: string;
     event: string;
-    actor_key_id: string | null;
+    /** Who did it: a principal kind (`key`, `session`, `trigger`, `node`, `system`, …) and its id. */
+    actor_kind: string;
+    actor_id: string;
     target_id: string | null;
     details: string;
     created_at: Iso;

@@ -152,7 +152,7 @@ export function createApp(options: AppOptions): Hono<Env> {
           ? await options.authenticator.authenticate(keyFromHeaders({ get: (name) => context.req.header(name) }))
           : undefined;
       if (auth) {
-        const budget = options.rateLimiter?.take(auth.keyId);
+        const budget = options.rateLimiter?.take(auth.principal.id);
         if (budget && !budget.ok) {
           context.header('Retry-After', String(budget.retryAfterSeconds));
           throw new ApiError(

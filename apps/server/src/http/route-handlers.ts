@@ -1,6 +1,6 @@
 import type { RouteContract, RouteId, routes } from '@runtools/spec';
 import type { z } from 'zod';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 
 type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
 
@@ -9,7 +9,7 @@ export interface HandlerInput<R extends RouteContract> {
   params: Infer<R['params']>;
   query: Infer<R['query']>;
   body: Infer<R['body']>;
-  auth: R['auth'] extends 'key' ? AuthContext : undefined;
+  auth: R['auth'] extends 'key' ? Actor : undefined;
   requestId: string;
   /** For `rawBody` routes: the request body as it arrives (the Node request itself where there is one), and its content type. */
   rawBody: AsyncIterable<Uint8Array> | undefined;

@@ -10,8 +10,8 @@ import {
 } from '@runtools/spec';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
-import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import { audit, systemPrincipal } from '../audit.js';
+import { type Actor, actingMember, type Principal } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -59,7 +59,7 @@ const earliest = (a: string, b: string | null) => (b && new Date(b) < new Date(a
 export class Invitations {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(auth: AuthContext, body: z.output<typeof InvitationCreateRequest>): Promise<InvitationCreated> {
+  async create(auth: Actor, body: z.output<typeof InvitationCreateRequest>): Promise<InvitationCreated> {
     checkRoleGrant(auth, null, body.role);
     const email = body.email.trim().toLowerCase();
     const already = await this.db
@@ -78,10 +78,11 @@ export class Invitations {
       email,
       role: body.role,
       token_hash: hashToken(token),
-      invited_by_member_id: auth.memberId,
-      invited_by_key_id: auth.keyId,
+      invited_by_member_id: actingMember(auth).id,
+      // The principal that sent it (a key today): revoking it voids the invitation.
+      invited_by_key_id: auth.principal.id,
       created_at: now.toISOString(),
-      expires_at: earliest(new Date(now.getTime() + body.expiresInDays * 86_400_000).toISOString(), auth.keyExpiresAt),
+      expires_at: earliest(new Date(now.getTime() + body.expiresInDays * 86_400_000).toISOString(), auth.expiresAt),
       accepted_at: null,
       revoked_at: null,
     };
@@ -89,14 +90,14 @@ export class Invitations {
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'invitation.created',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: row.id,
       details: { email, role: body.role },
     });
     return { invitation: invitationFromRow(row, now), token };
   }
 
-  async list(auth: AuthContext): Promise<Invitation[]> {
+  async list(auth: Actor): Promise<Invitation[]> {
     const rows = await this.db
       .selectFrom('invitations')
       .selectAll()
@@ -107,7 +108,7 @@ export class Invitations {
     return rows.map((row) => invitationFromRow(row, now));
   }
 
-  async revoke(auth: AuthContext, invitationId: string): Promise<{ id: string; deleted: true }> {
+  async revoke(auth: Actor, invitationId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.db
       .selectFrom('invitations')
       .selectAll()
@@ -122,7 +123,7 @@ export class Invitations {
       await audit(this.db, {
         orgId: auth.orgId,
         event: 'invitation.revoked',
-        actorKeyId: auth.keyId,
+        actor: auth.principal,
         targetId: row.id,
       });
     }
@@ -130,19 +131,20 @@ export class Invitations {
   }
 
   /** An existing user accepts with one of their own keys; the new key has that key's scopes and expiry. */
-  async accept(auth: AuthContext, token: string): Promise<InvitationAccepted> {
+  async accept(auth: Actor, token: string): Promise<InvitationAccepted> {
     return this.db.transaction().execute(async (trx) => {
       const row = await this.usable(trx, token);
-      if (row.email !== auth.email.toLowerCase()) {
+      const member = actingMember(auth);
+      if (row.email !== member.email.toLowerCase()) {
         throw new ApiError(
           'invitation_email_mismatch',
           `this invitation is for ${row.email}; accept it with a key of that account`,
         );
       }
-      return this.join(trx, row, auth.userId, {
-        scopes: auth.keyScopes,
-        expiresAt: auth.keyExpiresAt,
-        actorKeyId: auth.keyId,
+      return this.join(trx, row, member.userId, {
+        scopes: auth.granted,
+        expiresAt: auth.expiresAt,
+        actor: auth.principal,
       });
     });
   }
@@ -173,7 +175,11 @@ export class Invitations {
         .select('expires_at')
         .where('id', '=', row.invited_by_key_id)
         .executeTakeFirst();
-      return this.join(trx, row, userId, { scopes: ['*'], expiresAt: sender?.expires_at ?? null, actorKeyId: null });
+      return this.join(trx, row, userId, {
+        scopes: ['*'],
+        expiresAt: sender?.expires_at ?? null,
+        actor: systemPrincipal,
+      });
     });
   }
 
@@ -204,7 +210,7 @@ export class Invitations {
         [...expandScopes(JSON.parse(sender.scopes) as string[])].filter((scope) => ceiling.has(scope)),
       );
       try {
-        checkRoleGrant({ role, effectiveScopes }, null, row.role as Role);
+        checkRoleGrant({ role, scopes: effectiveScopes }, null, row.role as Role);
         return row;
       } catch {
         // Falls through: the sender can no longer grant this role.
@@ -221,7 +227,7 @@ export class Invitations {
     trx: Transaction<Database>,
     row: InvitationRow,
     userId: string,
-    key: { scopes: string[]; expiresAt: string | null; actorKeyId: string | null },
+    key: { scopes: readonly string[]; expiresAt: string | null; actor: Principal },
   ): Promise<InvitationAccepted> {
     const claimed = await trx
       .updateTable('invitations')
@@ -253,14 +259,14 @@ export class Invitations {
     await audit(trx, {
       orgId: row.org_id,
       event: 'invitation.accepted',
-      actorKeyId: key.actorKeyId,
+      actor: key.actor,
       targetId: row.id,
       details: { memberId, role: row.role },
     });
     await audit(trx, {
       orgId: row.org_id,
       event: 'member.added',
-      actorKeyId: key.actorKeyId,
+      actor: key.actor,
       targetId: memberId,
       details: { role: row.role, invitationId: row.id },
     });

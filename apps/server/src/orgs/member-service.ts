@@ -1,7 +1,7 @@
 import type { Member, Role } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -12,12 +12,12 @@ import { countOwners, getMember, selectMembers } from './tenancy.js';
 export class MemberService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async list(auth: AuthContext): Promise<Member[]> {
+  async list(auth: Actor): Promise<Member[]> {
     const rows = await selectMembers(this.db, auth.orgId).orderBy('members.created_at').execute();
     return rows.map((row) => ({ ...row, role: row.role as Role }));
   }
 
-  update(auth: AuthContext, memberId: string, body: { role: Role }): Promise<Member> {
+  update(auth: Actor, memberId: string, body: { role: Role }): Promise<Member> {
     return this.db.transaction().execute(async (trx) => {
       const member = await getMember(trx, auth.orgId, memberId);
       checkRoleGrant(auth, member.role, body.role);
@@ -28,7 +28,7 @@ export class MemberService {
       await audit(trx, {
         orgId: auth.orgId,
         event: 'member.updated',
-        actorKeyId: auth.keyId,
+        actor: auth.principal,
         targetId: member.id,
         details: { role: body.role },
       });
@@ -37,7 +37,7 @@ export class MemberService {
   }
 
   /** Removes a member and revokes their keys in the same transaction. */
-  remove(auth: AuthContext, memberId: string): Promise<{ id: string; deleted: true }> {
+  remove(auth: Actor, memberId: string): Promise<{ id: string; deleted: true }> {
     return this.db.transaction().execute(async (trx) => {
       const member = await getMember(trx, auth.orgId, memberId);
       checkRoleGrant(auth, member.role, null);
@@ -51,7 +51,7 @@ export class MemberService {
         .where('revoked_at', 'is', null)
         .execute();
       await trx.deleteFrom('members').where('id', '=', member.id).execute();
-      await audit(trx, { orgId: auth.orgId, event: 'member.removed', actorKeyId: auth.keyId, targetId: member.id });
+      await audit(trx, { orgId: auth.orgId, event: 'member.removed', actor: auth.principal, targetId: member.id });
       return { id: member.id, deleted: true };
     });
   }

@@ -2,7 +2,7 @@ import type { Org, OrgCreated, OrgCreateRequest, Role } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import { type Actor, actingMember } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { createOrg, issueApiKey } from './tenancy.js';
@@ -14,31 +14,31 @@ import { createOrg, issueApiKey } from './tenancy.js';
 export class OrgService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  list(auth: AuthContext): Promise<Org[]> {
+  list(auth: Actor): Promise<Org[]> {
     return this.get(auth, auth.orgId).then((org) => [org]);
   }
 
-  async get(auth: AuthContext, orgId: string): Promise<Org> {
+  async get(auth: Actor, orgId: string): Promise<Org> {
     if (orgId !== auth.orgId) throw new ApiError('org_not_found', `no org ${orgId}`);
     const row = await this.db
       .selectFrom('orgs')
       .innerJoin('members', 'members.org_id', 'orgs.id')
       .select(['orgs.id', 'orgs.name', 'orgs.slug', 'orgs.created_at', 'members.role'])
       .where('orgs.id', '=', orgId)
-      .where('members.user_id', '=', auth.userId)
+      .where('members.user_id', '=', actingMember(auth).userId)
       .executeTakeFirst();
     if (!row) throw new ApiError('org_not_found', `no org ${orgId}`);
     return { id: row.id, name: row.name, slug: row.slug, role: row.role as Role, createdAt: row.created_at };
   }
 
   /** A new org owned by the caller, with its default project and an owner key no stronger than the caller's. */
-  create(auth: AuthContext, body: z.output<typeof OrgCreateRequest>): Promise<OrgCreated> {
+  create(auth: Actor, body: z.output<typeof OrgCreateRequest>): Promise<OrgCreated> {
     return this.db.transaction().execute(async (trx) => {
       const created = await createOrg(trx, {
         name: body.name,
         ...(body.slug ? { slug: body.slug } : {}),
-        ownerUserId: auth.userId,
-        actorKeyId: auth.keyId,
+        ownerUserId: actingMember(auth).userId,
+        actor: auth.principal,
       });
       const apiKey = await issueApiKey(trx, {
         orgId: created.org.id,
@@ -46,18 +46,18 @@ export class OrgService {
         name: `owner key for ${created.org.slug}`,
         // No more than the key that asked for it: its scopes (the new org is the caller's own, so they are not
         // cut to what it holds here) and no later expiry.
-        scopes: auth.keyScopes,
-        expiresAt: auth.keyExpiresAt,
+        scopes: auth.granted,
+        expiresAt: auth.expiresAt,
       });
       return { org: created.org, project: created.project, apiKey };
     });
   }
 
-  async update(auth: AuthContext, orgId: string, body: { name: string }): Promise<Org> {
+  async update(auth: Actor, orgId: string, body: { name: string }): Promise<Org> {
     // A key acts inside its own org only; another org's id is "not found" even to its members' other keys.
     if (orgId !== auth.orgId) throw new ApiError('org_not_found', `no org ${orgId}`);
     await this.db.updateTable('orgs').set({ name: body.name }).where('id', '=', auth.orgId).execute();
-    await audit(this.db, { orgId: auth.orgId, event: 'org.updated', actorKeyId: auth.keyId, targetId: auth.orgId });
+    await audit(this.db, { orgId: auth.orgId, event: 'org.updated', actor: auth.principal, targetId: auth.orgId });
     return this.get(auth, auth.orgId);
   }
 }

@@ -1,7 +1,7 @@
 import type { Project } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -12,7 +12,7 @@ import { projectFromRow, slugify } from './tenancy.js';
 export class ProjectService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async list(auth: AuthContext): Promise<Project[]> {
+  async list(auth: Actor): Promise<Project[]> {
     const rows = await this.db
       .selectFrom('projects')
       .selectAll()
@@ -32,7 +32,7 @@ export class ProjectService {
       .executeTakeFirstOrThrow();
   }
 
-  async create(auth: AuthContext, body: { name: string; slug?: string | undefined }): Promise<Project> {
+  async create(auth: Actor, body: { name: string; slug?: string | undefined }): Promise<Project> {
     const row: Database['projects'] = {
       id: newId('project'),
       org_id: auth.orgId,
@@ -49,30 +49,30 @@ export class ProjectService {
       }
       throw error;
     }
-    await audit(this.db, { orgId: auth.orgId, event: 'project.created', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'project.created', actor: auth.principal, targetId: row.id });
     return projectFromRow(row);
   }
 
-  async get(auth: AuthContext, projectId: string): Promise<Project> {
+  async get(auth: Actor, projectId: string): Promise<Project> {
     return projectFromRow(await this.row(auth, projectId));
   }
 
-  async update(auth: AuthContext, projectId: string, body: { name: string }): Promise<Project> {
+  async update(auth: Actor, projectId: string, body: { name: string }): Promise<Project> {
     const row = await this.row(auth, projectId);
     await this.db.updateTable('projects').set({ name: body.name }).where('id', '=', row.id).execute();
-    await audit(this.db, { orgId: auth.orgId, event: 'project.updated', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'project.updated', actor: auth.principal, targetId: row.id });
     return projectFromRow({ ...row, name: body.name });
   }
 
-  async delete(auth: AuthContext, projectId: string): Promise<{ id: string; deleted: true }> {
+  async delete(auth: Actor, projectId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.row(auth, projectId);
     if (row.is_default === 1) throw new ApiError('default_project', 'the default project cannot be deleted');
     await this.db.deleteFrom('projects').where('id', '=', row.id).execute();
-    await audit(this.db, { orgId: auth.orgId, event: 'project.deleted', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'project.deleted', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };
   }
 
-  private async row(auth: AuthContext, projectId: string) {
+  private async row(auth: Actor, projectId: string) {
     const row = await this.db
       .selectFrom('projects')
       .selectAll()

@@ -1,6 +1,7 @@
 import type { ApiKeyCreated, Member, Org, Project, Role } from '@runtools/spec';
 import type { Kysely, Transaction } from 'kysely';
 import { audit } from '../audit.js';
+import type { Principal } from '../auth/actor.js';
 import { mintApiKey } from '../auth/api-key-token.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -48,7 +49,7 @@ export async function issueApiKey(
     orgId: string;
     memberId: string;
     name: string;
-    scopes: string[];
+    scopes: readonly string[];
     expiresAt: string | null;
     preset?: { key: string; prefix: string; hash: string };
   },
@@ -77,7 +78,7 @@ export async function issueApiKey(
     key: minted.key,
     prefix: minted.prefix,
     name: input.name,
-    scopes: input.scopes,
+    scopes: [...input.scopes],
     expiresAt: input.expiresAt,
     createdAt,
   };
@@ -92,7 +93,7 @@ export interface CreatedOrg {
 /** Creates an org with its default project and the given user as its owner, in the caller's transaction. */
 export async function createOrg(
   db: Transaction<Database>,
-  input: { name: string; slug?: string; ownerUserId: string; actorKeyId: string | null },
+  input: { name: string; slug?: string; ownerUserId: string; actor: Principal },
 ): Promise<CreatedOrg> {
   const createdAt = nowIso();
   const orgId = newId('org');
@@ -122,7 +123,7 @@ export async function createOrg(
     .insertInto('members')
     .values({ id: memberId, org_id: orgId, user_id: input.ownerUserId, role: 'owner', created_at: createdAt })
     .execute();
-  await audit(db, { orgId, event: 'org.created', actorKeyId: input.actorKeyId, targetId: orgId, details: { slug } });
+  await audit(db, { orgId, event: 'org.created', actor: input.actor, targetId: orgId, details: { slug } });
   return {
     org: { id: orgId, name: input.name, slug, role: 'owner', createdAt },
     project: projectFromRow(project),

@@ -4,7 +4,8 @@ import { ChannelError } from '@runtools/runtime';
 import type { SandboxUrl } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { AuthContext, Authenticator } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
+import type { Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -138,7 +139,7 @@ export class DevUrls {
 
   /** Records the port (public or not) and answers its URL, with a fresh signed link when it is private. */
   async expose(
-    auth: AuthContext,
+    auth: Actor,
     sandboxId: string,
     body: {
       port: number;
@@ -186,7 +187,7 @@ export class DevUrls {
     return this.describe((await this.record(sandboxId, body.port)) as Database['sandbox_urls'], body.expiresIn);
   }
 
-  async list(auth: AuthContext, sandboxId: string): Promise<SandboxUrl[]> {
+  async list(auth: Actor, sandboxId: string): Promise<SandboxUrl[]> {
     await this.sandboxes.get(auth, sandboxId);
     const rows = await this.db
       .selectFrom('sandbox_urls')
@@ -199,7 +200,7 @@ export class DevUrls {
   }
 
   /** Private again, and every link handed out so far void. */
-  async revoke(auth: AuthContext, sandboxId: string, port: number): Promise<{ id: string; deleted: true }> {
+  async revoke(auth: Actor, sandboxId: string, port: number): Promise<{ id: string; deleted: true }> {
     await this.sandboxes.get(auth, sandboxId);
     const row = await this.record(sandboxId, port);
     if (row)

@@ -1,6 +1,6 @@
 import { ChannelError, type DaemonChannel } from '@runtools/runtime';
 import type { SandboxRuntime } from '@runtools/spec';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import type { SandboxContext } from './sandbox-context.js';
@@ -59,13 +59,13 @@ export class SandboxChannels {
   }
 
   /** The daemon channel of a running sandbox of the caller's org. */
-  channelOf(auth: AuthContext, id: string): Promise<DaemonChannel> {
+  channelOf(auth: Actor, id: string): Promise<DaemonChannel> {
     return this.channelInOrg(auth.orgId, id);
   }
 
   /** Runs an operation on the sandbox's daemon, reporting its failures as API errors. */
   async onChannel<T>(
-    auth: AuthContext,
+    auth: Actor,
     id: string,
     context: { path?: string },
     action: (channel: DaemonChannel) => Promise<T>,

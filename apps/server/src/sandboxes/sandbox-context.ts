@@ -4,7 +4,7 @@ import { availableDrivers, type DriverName, type SandboxDriver } from '@runtools
 import type { Sandbox, SandboxRuntime, SandboxStatus } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { nowIso } from '../ids.js';
@@ -166,7 +166,7 @@ export class SandboxContext {
     return this.lifecycle.get(id);
   }
 
-  row(auth: AuthContext, id: string): Promise<Database['sandboxes']> {
+  row(auth: Actor, id: string): Promise<Database['sandboxes']> {
     return this.rowInOrg(auth.orgId, id);
   }
 

@@ -6,7 +6,7 @@ import type {
   SandboxProcessEvent,
   SandboxProcessStart,
 } from '@runtools/spec';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import { ApiError } from '../http/errors.js';
 import { EventQueue } from './event-queue.js';
 import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
@@ -62,7 +62,7 @@ export class SandboxExec {
     private readonly channels: SandboxChannels,
   ) {}
 
-  async exec(auth: AuthContext, id: string, request: ExecInput): Promise<SandboxExecResult> {
+  async exec(auth: Actor, id: string, request: ExecInput): Promise<SandboxExecResult> {
     const channel = await this.channels.channelOf(auth, id);
     const stdout = new OutputBuffer();
     const stderr = new OutputBuffer();
@@ -87,7 +87,7 @@ export class SandboxExec {
    * the first event, so a bad request is still a plain error answer; ending the iteration early (the client
    * went away) kills the command.
    */
-  async execStream(auth: AuthContext, id: string, request: ExecInput): Promise<AsyncIterable<SandboxExecEvent>> {
+  async execStream(auth: Actor, id: string, request: ExecInput): Promise<AsyncIterable<SandboxExecEvent>> {
     const channel = await this.channels.channelOf(auth, id);
     // The client going away cancels the command: it does not outlive its caller.
     const events = new EventQueue<SandboxExecEvent>(() => running.cancel());
@@ -122,7 +122,7 @@ export class SandboxExec {
       .catch((error) => this.context.options.logger.warn({ err: error, sandboxId: id }, 'sandbox log write failed'));
   }
 
-  async startProcess(auth: AuthContext, id: string, body: SandboxProcessStart): Promise<SandboxProcess> {
+  async startProcess(auth: Actor, id: string, body: SandboxProcessStart): Promise<SandboxProcess> {
     const pid = await this.channels.onChannel(auth, id, {}, (channel) =>
       channel.spawn({
         argv: ['/bin/sh', '-c', body.command],
@@ -137,7 +137,7 @@ export class SandboxExec {
     return this.getProcess(auth, id, pid);
   }
 
-  async listProcesses(auth: AuthContext, id: string): Promise<SandboxProcess[]> {
+  async listProcesses(auth: Actor, id: string): Promise<SandboxProcess[]> {
     const processes = await this.channels.onChannel(auth, id, {}, (channel) => channel.processes());
     return processes.map((process) => ({
       pid: process.pid,
@@ -151,7 +151,7 @@ export class SandboxExec {
     }));
   }
 
-  async getProcess(auth: AuthContext, id: string, pid: number): Promise<SandboxProcess> {
+  async getProcess(auth: Actor, id: string, pid: number): Promise<SandboxProcess> {
     const found = (await this.listProcesses(auth, id)).find((process) => process.pid === pid);
     if (!found) throw new ApiError('process_not_found', `no background process ${pid} in sandbox ${id}`, { pid });
     return found;
@@ -159,7 +159,7 @@ export class SandboxExec {
 
   /** A background process's output from byte `since` on, each chunk with its offset, then its exit. */
   async followProcess(
-    auth: AuthContext,
+    auth: Actor,
     id: string,
     pid: number,
     since: number,
@@ -189,17 +189,17 @@ export class SandboxExec {
     return events;
   }
 
-  async processStdin(auth: AuthContext, id: string, pid: number, data: Buffer, eof: boolean) {
+  async processStdin(auth: Actor, id: string, pid: number, data: Buffer, eof: boolean) {
     await this.channels.onChannel(auth, id, {}, (channel) => channel.stdin(pid, data, eof));
     return { pid };
   }
 
-  async resizeProcess(auth: AuthContext, id: string, pid: number, size: { cols: number; rows: number }) {
+  async resizeProcess(auth: Actor, id: string, pid: number, size: { cols: number; rows: number }) {
     await this.channels.onChannel(auth, id, {}, (channel) => channel.resize(pid, size.cols, size.rows));
     return { pid };
   }
 
-  async signalProcess(auth: AuthContext, id: string, pid: number, signal: string) {
+  async signalProcess(auth: Actor, id: string, pid: number, signal: string) {
     await this.channels.onChannel(auth, id, {}, (channel) => channel.kill(pid, signal));
     await this.context.log.append(id, {
       type: 'process',

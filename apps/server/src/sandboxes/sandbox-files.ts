@@ -1,6 +1,6 @@
 import { ChannelError, type DaemonChannel } from '@runtools/runtime';
 import type { SandboxFile, SandboxFileEntry, SandboxWatchEvent } from '@runtools/spec';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import { ApiError } from '../http/errors.js';
 import { EventQueue } from './event-queue.js';
 import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
@@ -18,33 +18,28 @@ export class SandboxFiles {
   ) {}
 
   /** An operation on a path in the sandbox, its failures reported as API errors naming the path. */
-  private files<T>(auth: AuthContext, id: string, path: string, action: (channel: DaemonChannel) => Promise<T>) {
+  private files<T>(auth: Actor, id: string, path: string, action: (channel: DaemonChannel) => Promise<T>) {
     return this.channels.onChannel(auth, id, { path }, action);
   }
 
-  async readFile(auth: AuthContext, id: string, path: string): Promise<SandboxFile> {
+  async readFile(auth: Actor, id: string, path: string): Promise<SandboxFile> {
     const content = await this.files(auth, id, path, (channel) => channel.readFileBuffer(path));
     return { path, content: content.toString('base64'), size: content.length };
   }
 
-  async writeFile(
-    auth: AuthContext,
-    id: string,
-    path: string,
-    content: Buffer,
-  ): Promise<{ path: string; exists: boolean }> {
+  async writeFile(auth: Actor, id: string, path: string, content: Buffer): Promise<{ path: string; exists: boolean }> {
     await this.files(auth, id, path, (channel) => channel.writeFile(path, content));
     return { path, exists: true };
   }
 
-  async listFiles(auth: AuthContext, id: string, path: string): Promise<SandboxFileEntry[]> {
+  async listFiles(auth: Actor, id: string, path: string): Promise<SandboxFileEntry[]> {
     const entries = await this.files(auth, id, path, (channel) => channel.list(path));
     return entries
       .map(({ name, type, size, mode, modifiedAt }) => ({ name, type, size, mode, modifiedAt }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async pathExists(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+  async pathExists(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     const exists = await this.files(auth, id, path, (channel) =>
       channel.stat(path).then(
         () => true,
@@ -57,7 +52,7 @@ export class SandboxFiles {
     return { path, exists };
   }
 
-  async removePath(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+  async removePath(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     if (path.replace(/\/+$/, '') === '')
       throw new ApiError('validation_failed', 'refusing to remove the sandbox root', { path });
     await this.files(auth, id, path, (channel) =>
@@ -70,7 +65,7 @@ export class SandboxFiles {
   }
 
   /** A file's bytes as a stream, read from the sandbox a megabyte at a time as the client takes them. */
-  async downloadFile(auth: AuthContext, id: string, path: string) {
+  async downloadFile(auth: Actor, id: string, path: string) {
     const info = await this.files(auth, id, path, (channel) => channel.stat(path, true));
     if (info.type === 'dir') throw new ApiError('validation_failed', `${path} is a directory`, { path });
     const channel = await this.channels.channelOf(auth, id);
@@ -105,7 +100,7 @@ export class SandboxFiles {
    * an upload refused past the size limit, or cut off, leaves the old file as it was.
    */
   async uploadFile(
-    auth: AuthContext,
+    auth: Actor,
     id: string,
     path: string,
     body: AsyncIterable<Uint8Array> | undefined,
@@ -143,7 +138,7 @@ export class SandboxFiles {
     }
   }
 
-  async statFile(auth: AuthContext, id: string, path: string) {
+  async statFile(auth: Actor, id: string, path: string) {
     const entry = await this.files(auth, id, path, (channel) => channel.stat(path));
     return {
       path: entry.path,
@@ -156,14 +151,14 @@ export class SandboxFiles {
     };
   }
 
-  async moveFile(auth: AuthContext, id: string, from: string, to: string): Promise<{ path: string; exists: boolean }> {
+  async moveFile(auth: Actor, id: string, from: string, to: string): Promise<{ path: string; exists: boolean }> {
     await this.files(auth, id, from, (channel) => channel.move(from, to));
     return { path: to, exists: true };
   }
 
   /** Filesystem events under a directory until the client goes away; answers once the watch is in place. */
   async watchFiles(
-    auth: AuthContext,
+    auth: Actor,
     id: string,
     path: string,
     recursive: boolean,
@@ -194,7 +189,7 @@ export class SandboxFiles {
     return events;
   }
 
-  async makeDirectory(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+  async makeDirectory(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     await this.files(auth, id, path, (channel) => channel.mkdir(path));
     return { path, exists: true };
   }

@@ -1,7 +1,7 @@
 import type { DriverName } from '@runtools/runtime';
 import type { Sandbox, SandboxRuntime, SandboxStats } from '@runtools/spec';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -58,7 +58,7 @@ export class SandboxLifecycle {
     this.options = context.options;
   }
 
-  async create(auth: AuthContext, body: SandboxCreateInput): Promise<Sandbox> {
+  async create(auth: Actor, body: SandboxCreateInput): Promise<Sandbox> {
     const templateName = body.template ?? this.options.defaultTemplate;
     // Unknown templates and workspaces are refused before anything is written.
     await this.options.templates.get(auth, templateName);
@@ -145,7 +145,7 @@ export class SandboxLifecycle {
    * failure leaves it `failed` with the reason.
    */
   async launch(
-    auth: AuthContext,
+    auth: Actor,
     row: Database['sandboxes'],
     mounts: { hostPath: string; path: string }[],
     message: string,
@@ -184,18 +184,18 @@ export class SandboxLifecycle {
     await audit(this.context.db, {
       orgId: auth.orgId,
       event: 'sandbox.created',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: row.id,
       details: { runtime: row.runtime },
     });
     return sandboxFromRow({ ...row, status: 'running', updated_at: nowIso() });
   }
 
-  async get(auth: AuthContext, id: string): Promise<Sandbox> {
+  async get(auth: Actor, id: string): Promise<Sandbox> {
     return sandboxFromRow(await this.context.row(auth, id));
   }
 
-  async list(auth: AuthContext, query: Record<string, unknown>): Promise<Sandbox[]> {
+  async list(auth: Actor, query: Record<string, unknown>): Promise<Sandbox[]> {
     let select = this.context.db.selectFrom('sandboxes').selectAll().where('org_id', '=', auth.orgId);
     // Destroyed sandboxes stay readable by id, but lists show them only when asked for by status.
     select =
@@ -218,7 +218,7 @@ export class SandboxLifecycle {
   }
 
   /** Usage from the host's side, plus the process count from inside when the sandbox runs. */
-  async stats(auth: AuthContext, id: string): Promise<SandboxStats> {
+  async stats(auth: Actor, id: string): Promise<SandboxStats> {
     const row = await this.context.row(auth, id);
     if (row.status !== 'running' && row.status !== 'paused') {
       throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; stats need a running or paused one`, {
@@ -248,7 +248,7 @@ export class SandboxLifecycle {
     };
   }
 
-  async pause(auth: AuthContext, id: string, to?: PausedTo): Promise<Sandbox> {
+  async pause(auth: Actor, id: string, to?: PausedTo): Promise<Sandbox> {
     return this.pauseInOrg(auth.orgId, id, null, to);
   }
 
@@ -290,7 +290,7 @@ export class SandboxLifecycle {
     });
   }
 
-  async resume(auth: AuthContext, id: string): Promise<Sandbox> {
+  async resume(auth: Actor, id: string): Promise<Sandbox> {
     return this.resumeInOrg(auth.orgId, id);
   }
 
@@ -324,7 +324,7 @@ export class SandboxLifecycle {
     });
   }
 
-  async destroy(auth: AuthContext, id: string): Promise<Sandbox> {
+  async destroy(auth: Actor, id: string): Promise<Sandbox> {
     await this.context.row(auth, id);
     return this.context.serialised(id, async () => {
       const row = await this.context.row(auth, id);
@@ -339,7 +339,7 @@ export class SandboxLifecycle {
       await audit(this.context.db, {
         orgId: auth.orgId,
         event: 'sandbox.destroyed',
-        actorKeyId: auth.keyId,
+        actor: auth.principal,
         targetId: id,
       });
       return sandboxFromRow({ ...row, status: 'destroyed', status_reason: null, updated_at: nowIso() });

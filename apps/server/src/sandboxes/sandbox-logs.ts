@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { SandboxLogEntry, SandboxStatus } from '@runtools/spec';
 import type { Kysely, Selectable } from 'kysely';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { nowIso } from '../ids.js';
 import { EventQueue } from './event-queue.js';
@@ -65,7 +65,7 @@ export class SandboxLogWriter {
 export class SandboxLogs {
   constructor(private readonly context: SandboxContext) {}
 
-  async logs(auth: AuthContext, id: string, query: { after?: number | undefined; limit?: number | undefined }) {
+  async logs(auth: Actor, id: string, query: { after?: number | undefined; limit?: number | undefined }) {
     await this.context.row(auth, id);
     const rows = await this.context.db
       .selectFrom('sandbox_logs')
@@ -79,7 +79,7 @@ export class SandboxLogs {
   }
 
   /** The log from `after` on, then new entries as they are written; ends after `destroyed`. */
-  async followLogs(auth: AuthContext, id: string, after: number): Promise<AsyncIterable<SandboxLogEntry>> {
+  async followLogs(auth: Actor, id: string, after: number): Promise<AsyncIterable<SandboxLogEntry>> {
     await this.context.row(auth, id);
     let last = after;
     const pending: SandboxLogEntry[] = [];

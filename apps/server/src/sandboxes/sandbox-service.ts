@@ -14,7 +14,7 @@ import type {
   SandboxWatchEvent,
 } from '@runtools/spec';
 import type { Kysely } from 'kysely';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { SandboxChannels } from './sandbox-channels.js';
 import { type PausedTo, SandboxContext, type SandboxServiceOptions } from './sandbox-context.js';
@@ -67,15 +67,15 @@ export class SandboxService {
 
   // Lifecycle.
 
-  create(auth: AuthContext, body: SandboxCreateInput): Promise<Sandbox> {
+  create(auth: Actor, body: SandboxCreateInput): Promise<Sandbox> {
     return this.lifecycle.create(auth, body);
   }
 
-  get(auth: AuthContext, id: string): Promise<Sandbox> {
+  get(auth: Actor, id: string): Promise<Sandbox> {
     return this.lifecycle.get(auth, id);
   }
 
-  list(auth: AuthContext, query: Record<string, unknown>): Promise<Sandbox[]> {
+  list(auth: Actor, query: Record<string, unknown>): Promise<Sandbox[]> {
     return this.lifecycle.list(auth, query);
   }
 
@@ -85,15 +85,15 @@ export class SandboxService {
   }
 
   /** Usage from the host's side, plus the process count from inside when the sandbox runs. */
-  stats(auth: AuthContext, id: string): Promise<SandboxStats> {
+  stats(auth: Actor, id: string): Promise<SandboxStats> {
     return this.lifecycle.stats(auth, id);
   }
 
-  pause(auth: AuthContext, id: string, to?: PausedTo): Promise<Sandbox> {
+  pause(auth: Actor, id: string, to?: PausedTo): Promise<Sandbox> {
     return this.lifecycle.pause(auth, id, to);
   }
 
-  resume(auth: AuthContext, id: string): Promise<Sandbox> {
+  resume(auth: Actor, id: string): Promise<Sandbox> {
     return this.lifecycle.resume(auth, id);
   }
 
@@ -102,40 +102,40 @@ export class SandboxService {
     return this.lifecycle.pauseIdle();
   }
 
-  destroy(auth: AuthContext, id: string): Promise<Sandbox> {
+  destroy(auth: Actor, id: string): Promise<Sandbox> {
     return this.lifecycle.destroy(auth, id);
   }
 
   // Snapshots.
 
-  createSnapshot(auth: AuthContext, id: string, body: { name?: string | undefined }): Promise<SandboxSnapshot> {
+  createSnapshot(auth: Actor, id: string, body: { name?: string | undefined }): Promise<SandboxSnapshot> {
     return this.snapshots.createSnapshot(auth, id, body);
   }
 
-  listSnapshots(auth: AuthContext, id: string): Promise<SandboxSnapshot[]> {
+  listSnapshots(auth: Actor, id: string): Promise<SandboxSnapshot[]> {
     return this.snapshots.listSnapshots(auth, id);
   }
 
-  deleteSnapshot(auth: AuthContext, id: string, snapshotId: string): Promise<{ id: string; deleted: true }> {
+  deleteSnapshot(auth: Actor, id: string, snapshotId: string): Promise<{ id: string; deleted: true }> {
     return this.snapshots.deleteSnapshot(auth, id, snapshotId);
   }
 
-  rollback(auth: AuthContext, id: string, body: { snapshot: string }): Promise<Sandbox> {
+  rollback(auth: Actor, id: string, body: { snapshot: string }): Promise<Sandbox> {
     return this.snapshots.rollback(auth, id, body);
   }
 
-  branch(auth: AuthContext, id: string, body: SandboxBranchInput): Promise<Sandbox> {
+  branch(auth: Actor, id: string, body: SandboxBranchInput): Promise<Sandbox> {
     return this.snapshots.branch(auth, id, body);
   }
 
   // Logs.
 
-  logs(auth: AuthContext, id: string, query: { after?: number | undefined; limit?: number | undefined }) {
+  logs(auth: Actor, id: string, query: { after?: number | undefined; limit?: number | undefined }) {
     return this.sandboxLogs.logs(auth, id, query);
   }
 
   /** The log from `after` on, then new entries as they are written; ends after `destroyed`. */
-  followLogs(auth: AuthContext, id: string, after: number): Promise<AsyncIterable<SandboxLogEntry>> {
+  followLogs(auth: Actor, id: string, after: number): Promise<AsyncIterable<SandboxLogEntry>> {
     return this.sandboxLogs.followLogs(auth, id, after);
   }
 
@@ -146,79 +146,74 @@ export class SandboxService {
     return this.channels.channelInOrg(orgId, id);
   }
 
-  exec(auth: AuthContext, id: string, request: ExecInput): Promise<SandboxExecResult> {
+  exec(auth: Actor, id: string, request: ExecInput): Promise<SandboxExecResult> {
     return this.execs.exec(auth, id, request);
   }
 
   /** Runs a command and hands back its output as events while it runs, `exit` last. */
-  execStream(auth: AuthContext, id: string, request: ExecInput): Promise<AsyncIterable<SandboxExecEvent>> {
+  execStream(auth: Actor, id: string, request: ExecInput): Promise<AsyncIterable<SandboxExecEvent>> {
     return this.execs.execStream(auth, id, request);
   }
 
-  startProcess(auth: AuthContext, id: string, body: SandboxProcessStart): Promise<SandboxProcess> {
+  startProcess(auth: Actor, id: string, body: SandboxProcessStart): Promise<SandboxProcess> {
     return this.execs.startProcess(auth, id, body);
   }
 
-  listProcesses(auth: AuthContext, id: string): Promise<SandboxProcess[]> {
+  listProcesses(auth: Actor, id: string): Promise<SandboxProcess[]> {
     return this.execs.listProcesses(auth, id);
   }
 
-  getProcess(auth: AuthContext, id: string, pid: number): Promise<SandboxProcess> {
+  getProcess(auth: Actor, id: string, pid: number): Promise<SandboxProcess> {
     return this.execs.getProcess(auth, id, pid);
   }
 
   /** A background process's output from byte `since` on, each chunk with its offset, then its exit. */
-  followProcess(
-    auth: AuthContext,
-    id: string,
-    pid: number,
-    since: number,
-  ): Promise<AsyncIterable<SandboxProcessEvent>> {
+  followProcess(auth: Actor, id: string, pid: number, since: number): Promise<AsyncIterable<SandboxProcessEvent>> {
     return this.execs.followProcess(auth, id, pid, since);
   }
 
-  processStdin(auth: AuthContext, id: string, pid: number, data: Buffer, eof: boolean) {
+  processStdin(auth: Actor, id: string, pid: number, data: Buffer, eof: boolean) {
     return this.execs.processStdin(auth, id, pid, data, eof);
   }
 
-  resizeProcess(auth: AuthContext, id: string, pid: number, size: { cols: number; rows: number }) {
+  resizeProcess(auth: Actor, id: string, pid: number, size: { cols: number; rows: number }) {
     return this.execs.resizeProcess(auth, id, pid, size);
   }
 
-  signalProcess(auth: AuthContext, id: string, pid: number, signal: string) {
+  signalProcess(auth: Actor, id: string, pid: number, signal: string) {
     return this.execs.signalProcess(auth, id, pid, signal);
   }
 
   // Files.
 
-  readFile(auth: AuthContext, id: string, path: string): Promise<SandboxFile> {
+  readFile(auth: Actor, id: string, path: string): Promise<SandboxFile> {
     return this.files.readFile(auth, id, path);
   }
 
-  writeFile(auth: AuthContext, id: string, path: string, content: Buffer): Promise<{ path: string; exists: boolean }> {
+  writeFile(auth: Actor, id: string, path: string, content: Buffer): Promise<{ path: string; exists: boolean }> {
     return this.files.writeFile(auth, id, path, content);
   }
 
-  listFiles(auth: AuthContext, id: string, path: string): Promise<SandboxFileEntry[]> {
+  listFiles(auth: Actor, id: string, path: string): Promise<SandboxFileEntry[]> {
     return this.files.listFiles(auth, id, path);
   }
 
-  pathExists(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+  pathExists(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     return this.files.pathExists(auth, id, path);
   }
 
-  removePath(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+  removePath(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     return this.files.removePath(auth, id, path);
   }
 
   /** A file's bytes as a stream, read from the sandbox a megabyte at a time as the client takes them. */
-  downloadFile(auth: AuthContext, id: string, path: string) {
+  downloadFile(auth: Actor, id: string, path: string) {
     return this.files.downloadFile(auth, id, path);
   }
 
   /** Streams an upload into the sandbox; a refused or cut-off upload leaves the old file as it was. */
   uploadFile(
-    auth: AuthContext,
+    auth: Actor,
     id: string,
     path: string,
     body: AsyncIterable<Uint8Array> | undefined,
@@ -227,25 +222,20 @@ export class SandboxService {
     return this.files.uploadFile(auth, id, path, body, append);
   }
 
-  statFile(auth: AuthContext, id: string, path: string) {
+  statFile(auth: Actor, id: string, path: string) {
     return this.files.statFile(auth, id, path);
   }
 
-  moveFile(auth: AuthContext, id: string, from: string, to: string): Promise<{ path: string; exists: boolean }> {
+  moveFile(auth: Actor, id: string, from: string, to: string): Promise<{ path: string; exists: boolean }> {
     return this.files.moveFile(auth, id, from, to);
   }
 
   /** Filesystem events under a directory until the client goes away; answers once the watch is in place. */
-  watchFiles(
-    auth: AuthContext,
-    id: string,
-    path: string,
-    recursive: boolean,
-  ): Promise<AsyncIterable<SandboxWatchEvent>> {
+  watchFiles(auth: Actor, id: string, path: string, recursive: boolean): Promise<AsyncIterable<SandboxWatchEvent>> {
     return this.files.watchFiles(auth, id, path, recursive);
   }
 
-  makeDirectory(auth: AuthContext, id: string, path: string): Promise<{ path: string; exists: boolean }> {
+  makeDirectory(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     return this.files.makeDirectory(auth, id, path);
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runCommand, snapshotSpec } from '@runtools/runtime';
 import type { Sandbox, SandboxRuntime, SandboxSnapshot, SandboxStatus } from '@runtools/spec';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -56,7 +56,7 @@ export class SandboxSnapshots {
    * Takes a snapshot of a running or paused sandbox. Recorded as `creating` first and listed only once its
    * directory is complete (written under `.partial`, then renamed), so a crash leaves nothing half-listed.
    */
-  async createSnapshot(auth: AuthContext, id: string, body: { name?: string | undefined }): Promise<SandboxSnapshot> {
+  async createSnapshot(auth: Actor, id: string, body: { name?: string | undefined }): Promise<SandboxSnapshot> {
     await this.context.row(auth, id);
     return this.context.serialised(id, async () => {
       const row = await this.context.row(auth, id);
@@ -112,7 +112,7 @@ export class SandboxSnapshots {
       await audit(this.context.db, {
         orgId: auth.orgId,
         event: 'sandbox.snapshot_created',
-        actorKeyId: auth.keyId,
+        actor: auth.principal,
         targetId: snapshot.id,
         details: { sandboxId: id, memory },
       });
@@ -120,7 +120,7 @@ export class SandboxSnapshots {
     });
   }
 
-  async listSnapshots(auth: AuthContext, id: string): Promise<SandboxSnapshot[]> {
+  async listSnapshots(auth: Actor, id: string): Promise<SandboxSnapshot[]> {
     await this.context.row(auth, id);
     const rows = await this.context.db
       .selectFrom('sandbox_snapshots')
@@ -134,7 +134,7 @@ export class SandboxSnapshots {
   }
 
   /** A ready snapshot of the sandbox, by id or name. */
-  private async snapshotRow(auth: AuthContext, sandboxId: string, ref: string) {
+  private async snapshotRow(auth: Actor, sandboxId: string, ref: string) {
     const row = await this.context.db
       .selectFrom('sandbox_snapshots')
       .selectAll()
@@ -148,7 +148,7 @@ export class SandboxSnapshots {
     return row;
   }
 
-  async deleteSnapshot(auth: AuthContext, id: string, snapshotId: string): Promise<{ id: string; deleted: true }> {
+  async deleteSnapshot(auth: Actor, id: string, snapshotId: string): Promise<{ id: string; deleted: true }> {
     await this.context.row(auth, id);
     return this.context.serialised(id, async () => {
       const snapshot = await this.snapshotRow(auth, id, snapshotId);
@@ -163,7 +163,7 @@ export class SandboxSnapshots {
       await audit(this.context.db, {
         orgId: auth.orgId,
         event: 'sandbox.snapshot_deleted',
-        actorKeyId: auth.keyId,
+        actor: auth.principal,
         targetId: snapshot.id,
         details: { sandboxId: id },
       });
@@ -175,7 +175,7 @@ export class SandboxSnapshots {
    * Puts a running or paused sandbox back to one of its snapshots, in place; it runs after. While it
    * happens the sandbox is `resuming` with the snapshot named in its reason, so recovery can finish it.
    */
-  async rollback(auth: AuthContext, id: string, body: { snapshot: string }): Promise<Sandbox> {
+  async rollback(auth: Actor, id: string, body: { snapshot: string }): Promise<Sandbox> {
     await this.context.row(auth, id);
     return this.context.serialised(id, async () => {
       const row = await this.context.row(auth, id);
@@ -196,7 +196,7 @@ export class SandboxSnapshots {
       await audit(this.context.db, {
         orgId: auth.orgId,
         event: 'sandbox.rolled_back',
-        actorKeyId: auth.keyId,
+        actor: auth.principal,
         targetId: id,
         details: { snapshotId: snapshot.id },
       });
@@ -235,7 +235,7 @@ export class SandboxSnapshots {
    * A new sandbox from a snapshot: the source's template, runtime, resources, network and mounts, its
    * files and (from a memory snapshot) its processes. The two are independent from then on.
    */
-  async branch(auth: AuthContext, id: string, body: SandboxBranchInput): Promise<Sandbox> {
+  async branch(auth: Actor, id: string, body: SandboxBranchInput): Promise<Sandbox> {
     const source = await this.context.row(auth, id);
     const snapshot = await this.snapshotRow(auth, id, body.snapshot);
     const dir = this.snapshotDir(snapshot.id);
@@ -279,7 +279,7 @@ export class SandboxSnapshots {
     await audit(this.context.db, {
       orgId: auth.orgId,
       event: 'sandbox.branched',
-      actorKeyId: auth.keyId,
+      actor: auth.principal,
       targetId: row.id,
       details: { sandboxId: id, snapshotId: snapshot.id },
     });

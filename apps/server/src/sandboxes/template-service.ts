@@ -14,7 +14,7 @@ import {
 import type { Template, TemplateBuildEvent, TemplateCreateRequest } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import { nowIso } from '../ids.js';
@@ -120,7 +120,7 @@ export class TemplateService {
     };
   }
 
-  async list(auth: AuthContext): Promise<Template[]> {
+  async list(auth: Actor): Promise<Template[]> {
     const custom = await this.db
       .selectFrom('templates')
       .select('name')
@@ -131,11 +131,11 @@ export class TemplateService {
     return Promise.all(names.map((name) => this.describe(auth.orgId, name)));
   }
 
-  get(auth: AuthContext, name: string): Promise<Template> {
+  get(auth: Actor, name: string): Promise<Template> {
     return this.describe(auth.orgId, name);
   }
 
-  async create(auth: AuthContext, body: TemplateCreateRequest): Promise<Template> {
+  async create(auth: Actor, body: TemplateCreateRequest): Promise<Template> {
     const name = body.name;
     if (TemplateService.isBuiltin(name) || (await this.custom(auth.orgId, name))) {
       throw new ApiError('template_exists', `a template named "${name}" already exists`, { template: name });
@@ -166,7 +166,7 @@ export class TemplateService {
     return this.describe(auth.orgId, name);
   }
 
-  async delete(auth: AuthContext, name: string): Promise<{ id: string; deleted: true }> {
+  async delete(auth: Actor, name: string): Promise<{ id: string; deleted: true }> {
     if (TemplateService.isBuiltin(name))
       throw new ApiError('template_builtin', `"${name}" is a built-in template and cannot be deleted`);
     const result = await this.db
@@ -183,7 +183,7 @@ export class TemplateService {
    * The built template, building it (and its bases) first when needed. A build failure is a 422
    * `template_build_failed` with the end of the build output.
    */
-  async resolve(auth: AuthContext, name: string, onProgress?: (line: string) => void): Promise<BuiltTemplate> {
+  async resolve(auth: Actor, name: string, onProgress?: (line: string) => void): Promise<BuiltTemplate> {
     await this.describe(auth.orgId, name);
     if (!this.builder) throw new ApiError('runtime_unavailable', this.unavailable ?? 'templates cannot be built here');
     const key = this.key(auth.orgId, name);
@@ -213,7 +213,7 @@ export class TemplateService {
   }
 
   /** Builds a template now, as a stream of progress lines ending in `ready` or `failed`. */
-  async build(auth: AuthContext, name: string): Promise<AsyncIterable<TemplateBuildEvent>> {
+  async build(auth: Actor, name: string): Promise<AsyncIterable<TemplateBuildEvent>> {
     await this.describe(auth.orgId, name);
     const events = new EventQueue<TemplateBuildEvent>();
     this.resolve(auth, name, (line) => events.push({ type: 'progress', line })).then(

@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { AuthContext, Authenticator } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
+import type { Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import { ApiError } from '../http/errors.js';
 import { loginShell, readClaims, refuseUpgrade, signClaims } from './access.js';
@@ -48,7 +49,7 @@ export class Terminals {
     return true;
   }
 
-  async token(auth: AuthContext, sandboxId: string): Promise<{ token: string; expiresAt: string }> {
+  async token(auth: Actor, sandboxId: string): Promise<{ token: string; expiresAt: string }> {
     requireScopes(auth, ['sandboxes:write']);
     await this.sandboxes.get(auth, sandboxId);
     const expires = Math.floor(Date.now() / 1000) + tokenSeconds;

@@ -1,4 +1,5 @@
 import type { systemRoutes } from '@runtools/spec';
+import { isKeyActor } from '../auth/actor.js';
 import type { Db } from '../db/database.js';
 import { ApiError } from '../http/errors.js';
 import type { DomainHandlers } from '../http/route-handlers.js';
@@ -32,12 +33,15 @@ export function systemHandlers(deps: SystemDeps): DomainHandlers<typeof systemRo
       return { status: 'ready', checks };
     },
     async whoAmI({ auth }) {
+      // Only keys reach the API today; a session or other principal gets its own answer when it can call.
+      if (!isKeyActor(auth))
+        throw new ApiError('unauthenticated', `whoami describes an API key, not a ${auth.principal.kind}`);
       return {
-        org: { id: auth.orgId, name: auth.orgName, slug: auth.orgSlug },
+        org: { id: auth.orgId, name: auth.org.name, slug: auth.org.slug },
         project: await deps.projects.defaultProject(auth.orgId),
-        member: { id: auth.memberId, role: auth.role, email: auth.email },
-        key: { id: auth.keyId, name: auth.keyName, prefix: auth.keyPrefix, scopes: auth.keyScopes },
-        effectiveScopes: [...auth.effectiveScopes].sort(),
+        member: { id: auth.member.id, role: auth.role, email: auth.member.email },
+        key: { id: auth.principal.id, name: auth.key.name, prefix: auth.key.prefix, scopes: [...auth.granted] },
+        effectiveScopes: [...auth.scopes].sort(),
       };
     },
   };

@@ -1,6 +1,6 @@
 import type { StorageUsage } from '@runtools/spec';
 import type { Kysely } from 'kysely';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
 import type { WorkspaceStorage } from '../workspaces/workspace-service.js';
@@ -32,7 +32,7 @@ export class StorageQuota {
   /** Each org's checks, one at a time: two creates cannot both see the room for one. */
   private readonly checks = new Map<string, Promise<unknown>>();
 
-  async usage(auth: AuthContext): Promise<StorageUsage> {
+  async usage(auth: Actor): Promise<StorageUsage> {
     const rows = await this.db
       .selectFrom('sandboxes')
       .select(['id', 'disk_bytes'])
@@ -75,7 +75,7 @@ export class StorageQuota {
    * Bytes the org may still store (Infinity without a quota); refuses with `storage_quota_exceeded` when
    * adding `bytes` (at least one: the org is full at its quota) would take it past its quota.
    */
-  async ensure(auth: AuthContext, bytes: number, what: string): Promise<number> {
+  async ensure(auth: Actor, bytes: number, what: string): Promise<number> {
     return this.oneAtATime(auth.orgId, () => this.check(auth, bytes, what));
   }
 
@@ -83,7 +83,7 @@ export class StorageQuota {
    * Checks a new sandbox's disk against the quota and counts it until `release` (once its create has ended,
    * recorded or failed): concurrent creates of one org are checked one after the other, each seeing the others.
    */
-  async reserve(auth: AuthContext, sandboxId: string, bytes: number, what: string): Promise<() => void> {
+  async reserve(auth: Actor, sandboxId: string, bytes: number, what: string): Promise<() => void> {
     await this.oneAtATime(auth.orgId, async () => {
       await this.check(auth, bytes, what);
       this.reserved.set(sandboxId, { orgId: auth.orgId, bytes });
@@ -91,7 +91,7 @@ export class StorageQuota {
     return () => this.reserved.delete(sandboxId);
   }
 
-  private async check(auth: AuthContext, bytes: number, what: string): Promise<number> {
+  private async check(auth: Actor, bytes: number, what: string): Promise<number> {
     if (this.options.quotaBytes <= 0) return Number.POSITIVE_INFINITY;
     const usage = await this.usage(auth);
     const left = this.options.quotaBytes - usage.usedBytes;

@@ -1,5 +1,5 @@
 import type { workspacesRoutes } from '@runtools/spec';
-import type { AuthContext } from '../auth/authenticate.js';
+import type { Actor } from '../auth/actor.js';
 import { ApiError } from '../http/errors.js';
 import type { DomainHandlers } from '../http/route-handlers.js';
 import { quotaExceeded, type StorageQuota } from '../usage/storage-quota.js';
@@ -26,7 +26,7 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
    * a write that would pass the quota stops there and is refused as `storage_quota_exceeded`.
    */
   async function withinQuota<T>(
-    auth: AuthContext,
+    auth: Actor,
     what: string,
     rawBody: AsyncIterable<Uint8Array> | undefined,
     write: (body: AsyncIterable<Uint8Array>, limit: number) => Promise<T>,

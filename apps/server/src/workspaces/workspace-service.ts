@@ -5,7 +5,7 @@ import { ChannelError, ConfinedTree } from '@runtools/runtime';
 import type { Workspace, WorkspaceUsage } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
-import type { AuthContext } from '../auth/authenticate.js';
+import { type Actor, actingMember } from '../auth/actor.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { ApiError } from '../http/errors.js';
@@ -86,13 +86,13 @@ export class WorkspaceService {
     readonly storage: WorkspaceStorage,
   ) {}
 
-  private visible(auth: AuthContext, row: Database['workspaces']): boolean {
+  private visible(auth: Actor, row: Database['workspaces']): boolean {
     return (
-      row.kind === 'org' || row.owner_member_id === auth.memberId || auth.role === 'owner' || auth.role === 'admin'
+      row.kind === 'org' || row.owner_member_id === auth.member?.id || auth.role === 'owner' || auth.role === 'admin'
     );
   }
 
-  async row(auth: AuthContext, id: string): Promise<Database['workspaces']> {
+  async row(auth: Actor, id: string): Promise<Database['workspaces']> {
     const row = await this.db
       .selectFrom('workspaces')
       .selectAll()
@@ -103,7 +103,7 @@ export class WorkspaceService {
     return row;
   }
 
-  async create(auth: AuthContext, body: { name: string; slug?: string | undefined; kind?: 'org' | 'personal' }) {
+  async create(auth: Actor, body: { name: string; slug?: string | undefined; kind?: 'org' | 'personal' }) {
     const kind = body.kind ?? 'org';
     const row: Database['workspaces'] = {
       id: newId('workspace'),
@@ -111,7 +111,7 @@ export class WorkspaceService {
       name: body.name,
       slug: body.slug ?? slugify(body.name),
       kind,
-      owner_member_id: kind === 'personal' ? auth.memberId : null,
+      owner_member_id: kind === 'personal' ? actingMember(auth).id : null,
       created_at: nowIso(),
     };
     await this.storage.create(row.id);
@@ -125,11 +125,11 @@ export class WorkspaceService {
         });
       throw error;
     }
-    await audit(this.db, { orgId: auth.orgId, event: 'workspace.created', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'workspace.created', actor: auth.principal, targetId: row.id });
     return workspaceFromRow(row);
   }
 
-  async list(auth: AuthContext): Promise<Workspace[]> {
+  async list(auth: Actor): Promise<Workspace[]> {
     const rows = await this.db
       .selectFrom('workspaces')
       .selectAll()
@@ -139,17 +139,17 @@ export class WorkspaceService {
     return rows.filter((row) => this.visible(auth, row)).map(workspaceFromRow);
   }
 
-  async get(auth: AuthContext, id: string): Promise<Workspace> {
+  async get(auth: Actor, id: string): Promise<Workspace> {
     return workspaceFromRow(await this.row(auth, id));
   }
 
-  async rename(auth: AuthContext, id: string, name: string): Promise<Workspace> {
+  async rename(auth: Actor, id: string, name: string): Promise<Workspace> {
     const row = await this.row(auth, id);
     await this.db.updateTable('workspaces').set({ name }).where('id', '=', row.id).execute();
     return workspaceFromRow({ ...row, name });
   }
 
-  async delete(auth: AuthContext, id: string): Promise<{ id: string; deleted: true }> {
+  async delete(auth: Actor, id: string): Promise<{ id: string; deleted: true }> {
     const row = await this.row(auth, id);
     const users = await this.db
       .selectFrom('sandboxes')
@@ -171,18 +171,18 @@ export class WorkspaceService {
     }
     await this.db.deleteFrom('workspaces').where('id', '=', row.id).execute();
     await this.storage.remove(row.id);
-    await audit(this.db, { orgId: auth.orgId, event: 'workspace.deleted', actorKeyId: auth.keyId, targetId: row.id });
+    await audit(this.db, { orgId: auth.orgId, event: 'workspace.deleted', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };
   }
 
   /** Counted server-side now, by descriptors, without following symlinks. */
-  async usage(auth: AuthContext, id: string): Promise<WorkspaceUsage> {
+  async usage(auth: Actor, id: string): Promise<WorkspaceUsage> {
     const row = await this.row(auth, id);
     return this.storage.tree.usage(`/${row.id}`);
   }
 
   /** The files of a workspace the caller may see. */
-  async files(auth: AuthContext, id: string): Promise<WorkspaceFiles> {
+  async files(auth: Actor, id: string): Promise<WorkspaceFiles> {
     const row = await this.row(auth, id);
     return new WorkspaceFiles(this.storage.tree, row.id);
   }
@@ -191,7 +191,7 @@ export class WorkspaceService {
    * The host directories of the mounts a sandbox asks for: org workspaces of the caller's org, one per path.
    */
   async resolveMounts(
-    auth: AuthContext,
+    auth: Actor,
     mounts: readonly { workspaceId: string; path?: string | undefined }[],
   ): Promise<{ workspaceId: string; path: string; hostPath: string }[]> {
     const resolved: { workspaceId: string; path: string; hostPath: string }[] = [];
