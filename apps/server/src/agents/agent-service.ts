@@ -17,7 +17,7 @@ import { requireScopes } from '../auth/authenticate.js';
 import { checkMounts } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import { builtinProviders, isBuiltinProviderName, type ModelResolver, modelAliases } from './models.js';
@@ -96,14 +96,14 @@ export class AgentService {
     const tools = input.tools ?? [...builtinTools];
     const unknown = tools.filter((name) => !(builtinTools as readonly string[]).includes(name));
     if (unknown.length)
-      throw new ApiError(
+      throw new DomainError(
         'tool_unknown',
         `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; available: ${builtinTools.join(', ')}`,
         { tools: unknown },
       );
     const mode: AgentMode = input.mode ?? (typeof input.sandbox === 'string' ? 'in_sandbox' : 'managed');
     if (mode === 'local')
-      throw new ApiError(
+      throw new DomainError(
         'mode_not_available',
         'the local device mode runs agents on linked devices through RunMesh, which this server does not offer yet; use in_sandbox or managed',
         { mode },
@@ -112,20 +112,20 @@ export class AgentService {
     let managed: AgentDefinitionRecord['managed'] = null;
     if (mode === 'in_sandbox') {
       if (typeof input.sandbox !== 'string')
-        throw new ApiError('validation_failed', 'mode in_sandbox needs sandbox: the id of the sandbox it works in', {
+        throw new DomainError('validation_failed', 'mode in_sandbox needs sandbox: the id of the sandbox it works in', {
           field: 'sandbox',
         });
       // The agent's tools will exec and write in this sandbox: linking it needs what doing so directly needs.
       requireScopes(auth, ['sandboxes:write']);
       const sandbox = await this.sandboxes.get(auth, input.sandbox);
       if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
-        throw new ApiError('sandbox_not_found', `sandbox ${input.sandbox} is ${sandbox.status}`, {
+        throw new DomainError('sandbox_not_found', `sandbox ${input.sandbox} is ${sandbox.status}`, {
           sandboxId: input.sandbox,
         });
       sandboxId = sandbox.id;
     } else {
       if (typeof input.sandbox === 'string')
-        throw new ApiError(
+        throw new DomainError(
           'validation_failed',
           'mode managed creates its own sandboxes: give sandbox as { template, mounts, … } or leave it out',
           { field: 'sandbox' },
@@ -176,7 +176,7 @@ export class AgentService {
       });
     } catch (error) {
       if (isUniqueViolation(error))
-        throw new ApiError('agent_exists', `an agent with slug ${slug} exists; update it or pick another slug`, {
+        throw new DomainError('agent_exists', `an agent with slug ${slug} exists; update it or pick another slug`, {
           slug,
         });
       throw error;
@@ -198,7 +198,7 @@ export class AgentService {
       .where('org_id', '=', auth.orgId)
       .where('slug', '=', slug)
       .executeTakeFirst();
-    if (!row) throw new ApiError('agent_not_found', `no agent ${slug}`, { slug });
+    if (!row) throw new DomainError('agent_not_found', `no agent ${slug}`, { slug });
     return recordFromRow(row);
   }
 
@@ -241,13 +241,13 @@ export class AgentService {
   async put(auth: Actor, slug: string, body: Omit<AgentCreateRequest, 'slug'>): Promise<Agent> {
     const definition = await this.validate(auth, { ...body, name: body.name ?? slug });
     const current = await this.record(auth, slug).catch((error: unknown) => {
-      if (error instanceof ApiError && error.code === 'agent_not_found') return undefined;
+      if (error instanceof DomainError && error.code === 'agent_not_found') return undefined;
       throw error;
     });
     if (!current)
       return this.insert(auth, slug, definition).catch((error: unknown) => {
         // Created by someone else meanwhile: replace theirs like any other.
-        if (error instanceof ApiError && error.code === 'agent_exists') return this.put(auth, slug, body);
+        if (error instanceof DomainError && error.code === 'agent_exists') return this.put(auth, slug, body);
         throw error;
       });
     return this.replace(auth, current, definition);
@@ -269,7 +269,7 @@ export class AgentService {
         .where('version', '=', current.version)
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1)
-        throw new ApiError('invalid_transition', `agent ${slug} changed while this update ran; try again`, { slug });
+        throw new DomainError('invalid_transition', `agent ${slug} changed while this update ran; try again`, { slug });
       await trx
         .insertInto('agent_versions')
         .values({ agent_id: current.id, version, definition: json, created_at: now })
@@ -317,7 +317,7 @@ export class AgentService {
 
   async createProvider(auth: Actor, body: ProviderCreateRequest): Promise<Provider> {
     if (isBuiltinProviderName(body.name))
-      throw new ApiError('provider_exists', `${body.name} is a built-in provider; pick another name`, {
+      throw new DomainError('provider_exists', `${body.name} is a built-in provider; pick another name`, {
         name: body.name,
       });
     // Naming a secret is reading it: the endpoint registered here receives the secret's value on every call.
@@ -335,7 +335,7 @@ export class AgentService {
       await this.db.insertInto('model_providers').values(row).execute();
     } catch (error) {
       if (isUniqueViolation(error))
-        throw new ApiError('provider_exists', `a provider named ${body.name} exists`, { name: body.name });
+        throw new DomainError('provider_exists', `a provider named ${body.name} exists`, { name: body.name });
       throw error;
     }
     await audit(this.db, {
@@ -365,7 +365,7 @@ export class AgentService {
       .where('name', '=', name)
       .returning('id')
       .executeTakeFirst();
-    if (!row) throw new ApiError('provider_not_found', `no provider named ${name}`, { name });
+    if (!row) throw new DomainError('provider_not_found', `no provider named ${name}`, { name });
     await audit(this.db, {
       orgId: auth.orgId,
       event: 'provider.deleted',

@@ -4,7 +4,7 @@ import { type ToolSet, tool, zodSchema } from 'ai';
 import { z } from 'zod';
 import type { Actor } from '../auth/actor.js';
 import type { SecretStore } from '../credentials/secret-store.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 
@@ -76,8 +76,8 @@ async function readText(environment: ToolEnvironment, path: string): Promise<str
 
 /** A file call's refusal the model can act on (missing, a directory, …) as a tool failure; others as they are. */
 function fileFailure(error: unknown, path: string): unknown {
-  if (error instanceof ApiError && error.code === 'file_not_found') return new ToolFailure(`${path} does not exist`);
-  if (error instanceof ApiError && error.code === 'validation_failed') return new ToolFailure(error.message);
+  if (error instanceof DomainError && error.code === 'file_not_found') return new ToolFailure(`${path} does not exist`);
+  if (error instanceof DomainError && error.code === 'validation_failed') return new ToolFailure(error.message);
   return error;
 }
 
@@ -307,7 +307,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
         try {
           key = (await environment.secrets.get(environment.auth.orgId, 'EXA_API_KEY')).value;
         } catch (error) {
-          if (error instanceof ApiError && error.code === 'secret_not_found')
+          if (error instanceof DomainError && error.code === 'secret_not_found')
             throw new ToolFailure('web search is not set up: the org secret EXA_API_KEY (an Exa API key) is missing');
           throw error;
         }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { builtinProviders, ModelResolver, modelAliases, type ResolvedModel } from './models.js';
 
 /** Org secrets as the resolver reads them: a name to a value, or secret_not_found. */
@@ -10,7 +10,7 @@ function secrets(values: Record<string, string>): SecretStore {
   return {
     async get(_orgId: string, name: string) {
       const value = values[name];
-      if (value === undefined) throw new ApiError('secret_not_found', `no secret named ${name}`);
+      if (value === undefined) throw new DomainError('secret_not_found', `no secret named ${name}`);
       return { value };
     },
   } as unknown as SecretStore;

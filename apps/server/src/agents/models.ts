@@ -11,7 +11,7 @@ import type { JSONValue, LanguageModel } from 'ai';
 import type { Kysely } from 'kysely';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 
 /** What the AI SDK's provider factories take: the org's key, and a base URL when the server overrides it. */
 interface ProviderSettings {
@@ -121,7 +121,7 @@ export class ModelResolver {
     if (alias) return { kind: 'builtin', ...alias, secret: builtinProviders[alias.provider].secret };
     const slash = name.indexOf('/');
     if (slash <= 0)
-      throw new ApiError(
+      throw new DomainError(
         'model_unknown',
         `unknown model ${name}: use an alias from GET /v1/models (e.g. claude-sonnet-4, gpt-5) or "provider/model-id"`,
         { model: name },
@@ -136,7 +136,7 @@ export class ModelResolver {
       .where('name', '=', provider)
       .executeTakeFirst();
     if (!row)
-      throw new ApiError(
+      throw new DomainError(
         'model_unknown',
         `unknown model ${name}: no provider named ${provider} (built-in: ${Object.keys(builtinProviders).join(', ')}; register others with POST /v1/providers)`,
         { model: name, provider },
@@ -184,8 +184,8 @@ export class ModelResolver {
     try {
       return (await this.secrets.get(orgId, secret)).value;
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'secret_not_found')
-        throw new ApiError(
+      if (error instanceof DomainError && error.code === 'secret_not_found')
+        throw new DomainError(
           'provider_key_missing',
           `the ${provider} provider needs its API key: set the org secret ${secret} (runtools secret set ${secret} --category provider)`,
           { provider, secret },

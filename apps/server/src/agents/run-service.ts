@@ -26,7 +26,7 @@ import { requireScopes } from '../auth/authenticate.js';
 import { checkMounts } from '../auth/grants.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
@@ -125,8 +125,8 @@ function userContent(body: AgentRunRequest): UserContent {
   return parts;
 }
 
-function threadBusy(threadId: string, runId?: string): ApiError {
-  return new ApiError(
+function threadBusy(threadId: string, runId?: string): DomainError {
+  return new DomainError(
     'invalid_transition',
     `thread ${threadId} has a run in progress${runId ? ` (${runId})` : ''}; wait for it or cancel it`,
     runId ? { runId } : {},
@@ -156,7 +156,7 @@ async function whenEnded(live: LiveRun): Promise<void> {
 
 /** A failure as a run reports it: a code and a message a person can act on. */
 function describeFailure(error: unknown): { code: string; message: string } {
-  if (error instanceof ApiError) return { code: error.code, message: error.message };
+  if (error instanceof DomainError) return { code: error.code, message: error.message };
   if (APICallError.isInstance(error)) {
     const status = error.statusCode ?? 0;
     const code =
@@ -271,7 +271,7 @@ export class RunService {
     if (definition.mode === 'in_sandbox' && definition.sandboxId) {
       const sandbox = await this.sandboxes.get(auth, definition.sandboxId);
       if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
-        throw new ApiError(
+        throw new DomainError(
           'sandbox_not_running',
           `the agent's sandbox ${sandbox.id} is ${sandbox.status}; link it to another with PATCH /v1/agents/${slug}`,
           { sandboxId: sandbox.id, status: sandbox.status },
@@ -295,7 +295,7 @@ export class RunService {
     } else if (typeof body.thread === 'string') {
       thread = await this.threadRow(auth, body.thread);
       if (thread.agent_id !== agent.id)
-        throw new ApiError(
+        throw new DomainError(
           'validation_failed',
           `thread ${thread.id} belongs to agent ${thread.agent_slug}, not ${slug}`,
           {
@@ -402,7 +402,7 @@ export class RunService {
   private async currentAuth(auth: Actor): Promise<Actor> {
     // Only a key's rights can be read again today; any other principal fails closed until it can be.
     if (auth.principal.kind !== 'key') {
-      throw new ApiError('unauthenticated', `a run started by a ${auth.principal.kind} cannot re-check its rights`);
+      throw new DomainError('unauthenticated', `a run started by a ${auth.principal.kind} cannot re-check its rights`);
     }
     const row = await this.db
       .selectFrom('api_keys')
@@ -411,9 +411,9 @@ export class RunService {
       .where('api_keys.id', '=', auth.principal.id)
       .executeTakeFirst();
     if (!row || row.revoked_at)
-      throw new ApiError('api_key_revoked', 'the key that started this run was revoked (or its holder removed)');
+      throw new DomainError('api_key_revoked', 'the key that started this run was revoked (or its holder removed)');
     if (row.expires_at && new Date(row.expires_at) <= new Date())
-      throw new ApiError('api_key_expired', `the key that started this run expired at ${row.expires_at}`);
+      throw new DomainError('api_key_expired', `the key that started this run expired at ${row.expires_at}`);
     const role = row.role as Role;
     const ceiling = roleCeiling(role);
     const keyScopes = JSON.parse(row.scopes) as string[];
@@ -480,7 +480,7 @@ export class RunService {
     const finishedSteps: ModelMessage[] = [];
     // Set when the caller loses what the run needs while it runs (its key revoked or expired, its holder
     // removed or demoted): the run stops there, failed with that reason.
-    let lostAuthority: ApiError | undefined;
+    let lostAuthority: DomainError | undefined;
     try {
       if (live.abort.signal.aborted) throw live.abort.signal.reason;
       await this.db
@@ -529,7 +529,7 @@ export class RunService {
           try {
             requireScopes(await this.currentAuth(auth), ['sandboxes:write']);
           } catch (error) {
-            lostAuthority = error instanceof ApiError ? error : new ApiError('unauthenticated', String(error));
+            lostAuthority = error instanceof DomainError ? error : new DomainError('unauthenticated', String(error));
             live.abort.abort(lostAuthority);
             throw lostAuthority;
           }
@@ -771,7 +771,7 @@ export class RunService {
       .where('id', '=', runId)
       .where('org_id', '=', auth.orgId)
       .executeTakeFirst();
-    if (!row) throw new ApiError('run_not_found', `no run ${runId}`, { runId });
+    if (!row) throw new DomainError('run_not_found', `no run ${runId}`, { runId });
     return row;
   }
 
@@ -800,7 +800,7 @@ export class RunService {
   async cancel(auth: Actor, runId: string): Promise<Run> {
     const row = await this.runRow(auth, runId);
     if (finished.includes(row.status as RunStatus))
-      throw new ApiError('run_finished', `run ${runId} has already ended (${row.status})`, { status: row.status });
+      throw new DomainError('run_finished', `run ${runId} has already ended (${row.status})`, { status: row.status });
     const live = this.live.get(runId);
     if (live) {
       live.abort.abort(new Error('cancelled'));
@@ -855,7 +855,7 @@ export class RunService {
       .where('id', '=', threadId)
       .where('org_id', '=', auth.orgId)
       .executeTakeFirst();
-    if (!row) throw new ApiError('thread_not_found', `no thread ${threadId}`, { threadId });
+    if (!row) throw new DomainError('thread_not_found', `no thread ${threadId}`, { threadId });
     return row;
   }
 

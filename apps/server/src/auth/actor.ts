@@ -1,5 +1,5 @@
 import type { ConcreteScope, Role } from '@runtools/spec';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 
 /**
  * What acts: an API key today; a dashboard session, a member signing in, a cron or webhook trigger, a mesh
@@ -54,7 +54,7 @@ export function isKeyActor(actor: Actor): actor is KeyActor {
 /** The member an actor acts for, where the call needs one (a key minted, an org created, a personal workspace). */
 export function actingMember(actor: Actor): ActingMember & { role: Role } {
   if (!actor.member || !actor.role) {
-    throw new ApiError('member_required', `a ${actor.principal.kind} acts for no member, and this call needs one`);
+    throw new DomainError('member_required', `a ${actor.principal.kind} acts for no member, and this call needs one`);
   }
   return { ...actor.member, role: actor.role };
 }

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Db } from '../db/database.js';
 import { prepareRead } from '../db/prepared.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { Actor, KeyActor } from './actor.js';
 import { hashApiKey, hashesEqual, parseApiKey } from './api-key-token.js';
 
@@ -15,7 +15,7 @@ export function keyFromHeaders(headers: { get(name: string): string | null | und
   if (!authorization) return undefined;
   const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
   if (!match?.[1]) {
-    throw new ApiError('unauthenticated', 'Authorization header must be "Bearer <api key>"');
+    throw new DomainError('unauthenticated', 'Authorization header must be "Bearer <api key>"');
   }
   return match[1].trim();
 }
@@ -62,20 +62,20 @@ export class Authenticator {
   /** The key's actor: who is calling, resolved from their key on every request. */
   async authenticate(key: string | undefined, now = new Date()): Promise<KeyActor> {
     if (!key) {
-      throw new ApiError(
+      throw new DomainError(
         'unauthenticated',
         'an API key is required: send "X-API-Key: <key>" or "Authorization: Bearer <key>"',
       );
     }
     const parsed = parseApiKey(key);
-    if (!parsed) throw new ApiError('invalid_api_key', 'the API key is malformed');
+    if (!parsed) throw new DomainError('invalid_api_key', 'the API key is malformed');
     const [row] = await this.findKey(parsed.prefix);
     if (!row || !hashesEqual(row.keyHash, hashApiKey(key))) {
-      throw new ApiError('invalid_api_key', 'the API key is not valid');
+      throw new DomainError('invalid_api_key', 'the API key is not valid');
     }
-    if (row.revokedAt) throw new ApiError('api_key_revoked', 'the API key has been revoked');
+    if (row.revokedAt) throw new DomainError('api_key_revoked', 'the API key has been revoked');
     if (row.expiresAt && new Date(row.expiresAt) <= now) {
-      throw new ApiError('api_key_expired', `the API key expired at ${row.expiresAt}`);
+      throw new DomainError('api_key_expired', `the API key expired at ${row.expiresAt}`);
     }
     const role = row.role as Role;
     const keyScopes = JSON.parse(row.scopes) as string[];
@@ -111,7 +111,7 @@ export class Authenticator {
 
 export function requireScopes(auth: Actor, anyOf: readonly ConcreteScope[]): void {
   if (anyOf.length === 0 || anyOf.some((scope) => auth.scopes.has(scope))) return;
-  throw new ApiError('insufficient_scope', `this call needs the scope ${anyOf.join(' or ')}`, {
+  throw new DomainError('insufficient_scope', `this call needs the scope ${anyOf.join(' or ')}`, {
     required: [...anyOf],
     granted: auth.granted,
     role: auth.role,

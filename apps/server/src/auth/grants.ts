@@ -1,5 +1,5 @@
 import { type ConcreteScope, expandScopes, type Role, roleCeiling } from '@runtools/spec';
-import { ApiError, invalidBodyField } from '../http/errors.js';
+import { DomainError, invalidBodyField } from '../errors.js';
 import type { Actor } from './actor.js';
 import { requireScopes } from './authenticate.js';
 
@@ -19,7 +19,7 @@ export function outranks(role: Role, other: Role): boolean {
 export function checkNoEscalation(auth: Actor, scopes: readonly string[]): void {
   const missing = [...expandScopes(scopes)].filter((scope) => !auth.scopes.has(scope));
   if (missing.length > 0) {
-    throw new ApiError(
+    throw new DomainError(
       'scope_escalation',
       `a key cannot grant scopes its creator does not hold: ${missing.join(', ')}`,
       {
@@ -36,13 +36,13 @@ export function checkNoEscalation(auth: Actor, scopes: readonly string[]): void 
  */
 export function checkRoleGrant(auth: Pick<Actor, 'role' | 'scopes'>, from: Role | null, to: Role | null): void {
   if ((from === 'owner' || to === 'owner') && auth.role !== 'owner') {
-    throw new ApiError('role_forbidden', 'only an owner can add, remove or change an owner');
+    throw new DomainError('role_forbidden', 'only an owner can add, remove or change an owner');
   }
   if (to === null) return;
   const before = from === null ? new Set<ConcreteScope>() : roleCeiling(from);
   const missing = [...roleCeiling(to)].filter((scope) => !before.has(scope) && !auth.scopes.has(scope));
   if (missing.length > 0) {
-    throw new ApiError(
+    throw new DomainError(
       'scope_escalation',
       `the role ${to} can do what this key cannot (${missing.join(', ')}); use a key that holds those scopes`,
       { missing, role: to },

@@ -4,7 +4,7 @@ import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
 import { checkNoEscalation, childKeyExpiry, outranks } from '../auth/grants.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
 import { getMember, issueApiKey } from '../orgs/tenancy.js';
 
@@ -72,7 +72,7 @@ export class ApiKeyService {
       // Admins see every key of the org, but revoke only those of members who do not outrank them.
       const holder = await getMember(this.db, auth.orgId, row.member_id);
       if (outranks(holder.role, me.role)) {
-        throw new ApiError('role_forbidden', `only an ${holder.role} can revoke an ${holder.role}'s keys`, {
+        throw new DomainError('role_forbidden', `only an ${holder.role} can revoke an ${holder.role}'s keys`, {
           holderRole: holder.role,
         });
       }
@@ -88,7 +88,7 @@ export class ApiKeyService {
     let query = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId).where('id', '=', keyId);
     if (!isAdmin(auth)) query = query.where('member_id', '=', actingMember(auth).id);
     const row = await query.executeTakeFirst();
-    if (!row) throw new ApiError('api_key_not_found', `no API key ${keyId}`);
+    if (!row) throw new DomainError('api_key_not_found', `no API key ${keyId}`);
     return row;
   }
 }

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Db } from '../db/database.js';
 import { prepareRead } from '../db/prepared.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { open, type RootKey, seal } from './envelope.js';
 
@@ -96,7 +96,7 @@ export class SecretStore {
       .where('org_id', '=', orgId)
       .where('name', '=', name)
       .executeTakeFirst();
-    if (!row) throw new ApiError('secret_not_found', `no secret named ${name}`);
+    if (!row) throw new DomainError('secret_not_found', `no secret named ${name}`);
     return { ...metadata(row), value: open(this.root, secretAad(orgId, row.id), row.ciphertext) };
   }
 
@@ -107,7 +107,7 @@ export class SecretStore {
       .where('name', '=', name)
       .returning('id')
       .executeTakeFirst();
-    if (!row) throw new ApiError('secret_not_found', `no secret named ${name}`);
+    if (!row) throw new DomainError('secret_not_found', `no secret named ${name}`);
     return row;
   }
 }

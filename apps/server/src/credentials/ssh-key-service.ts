@@ -5,7 +5,7 @@ import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError, invalidBodyField } from '../http/errors.js';
+import { DomainError, invalidBodyField } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { parseSshPublicKey, SshKeyFormatError } from './ssh-public-key.js';
 
@@ -51,7 +51,7 @@ export class SshKeyService {
       await this.db.insertInto('ssh_keys').values(row).execute();
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new ApiError('ssh_key_exists', `this key (${parsed.fingerprint}) is already registered`, {
+        throw new DomainError('ssh_key_exists', `this key (${parsed.fingerprint}) is already registered`, {
           fingerprint: parsed.fingerprint,
         });
       }
@@ -84,7 +84,7 @@ export class SshKeyService {
       .where('id', '=', sshKeyId)
       .returning('id')
       .executeTakeFirst();
-    if (!row) throw new ApiError('ssh_key_not_found', `no SSH key ${sshKeyId}`);
+    if (!row) throw new DomainError('ssh_key_not_found', `no SSH key ${sshKeyId}`);
     await audit(this.db, { orgId: auth.orgId, event: 'ssh_key.removed', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../../../../test/support/database.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { type Db, openDatabase } from './database.js';
 import { compareKeys, decodeCursor, encodeCursor, keysetPage, memoryPage, type SortKey } from './pagination.js';
 
@@ -98,7 +98,7 @@ describe('keyset pages', () => {
   it('refuses a cursor it did not give out with validation_failed on query.cursor', async () => {
     for (const cursor of ['nope', encodeCursor(['only one']), encodeCursor([{}, 'x'] as never), '%%%']) {
       const error = await page({ cursor }).catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(ApiError);
+      expect(error).toBeInstanceOf(DomainError);
       expect(error).toMatchObject({ code: 'validation_failed', details: { location: 'query' } });
     }
     expect(decodeCursor(encodeCursor(['a', 2]), 2)).toEqual(['a', 2]);

@@ -1,6 +1,6 @@
 import { defaultPageSize } from '@runtools/spec';
 import { type Expression, type SqlBool, sql } from 'kysely';
-import { invalidQueryField } from '../http/errors.js';
+import { invalidQueryField } from '../errors.js';
 
 /**
  * Cursor pagination for list routes. A page is `limit` items in the route's stable order (a unique key: its

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
+import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import { docsPage } from './docs-page.js';
-import { ApiError } from './errors.js';
+import { errorStatus } from './errors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import type { ByteStream, RouteHandlers } from './route-handlers.js';
 
@@ -27,7 +28,7 @@ type Env = { Variables: { requestId: string } };
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
-function errorResponse(context: Context<Env>, error: ApiError) {
+function errorResponse(context: Context<Env>, error: DomainError) {
   const body = {
     error: {
       code: error.code,
@@ -36,7 +37,7 @@ function errorResponse(context: Context<Env>, error: ApiError) {
       requestId: context.get('requestId'),
     },
   };
-  return context.json(body, error.status);
+  return context.json(body, errorStatus[error.code]);
 }
 
 function zodDetails(error: z.ZodError, location: string) {
@@ -55,7 +56,7 @@ function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, location: 
   if (!result.success) {
     const first = result.error.issues[0];
     const where = first && first.path.length > 0 ? `${location}.${first.path.map(String).join('.')}` : location;
-    throw new ApiError(
+    throw new DomainError(
       'validation_failed',
       `invalid ${where}: ${first?.message ?? 'invalid input'}`,
       zodDetails(result.error, location),
@@ -67,16 +68,16 @@ function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, location: 
 async function readJsonBody(context: Context<Env>): Promise<unknown> {
   const type = context.req.header('content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-    throw new ApiError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"', {
+    throw new DomainError('unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"', {
       contentType: type || null,
     });
   }
   const text = await context.req.text();
-  if (text.trim() === '') throw new ApiError('invalid_json', 'the request body is empty; send a JSON object');
+  if (text.trim() === '') throw new DomainError('invalid_json', 'the request body is empty; send a JSON object');
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ApiError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
+    throw new DomainError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
   }
 }
 
@@ -120,7 +121,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         context.header('Connection', 'close');
         return errorResponse(
           context as Context<Env>,
-          new ApiError('payload_too_large', `the request body is larger than ${maxBytes} bytes`, { maxBytes }),
+          new DomainError('payload_too_large', `the request body is larger than ${maxBytes} bytes`, { maxBytes }),
         );
       },
     });
@@ -155,7 +156,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         const budget = options.rateLimiter?.take(auth.principal.id);
         if (budget && !budget.ok) {
           context.header('Retry-After', String(budget.retryAfterSeconds));
-          throw new ApiError(
+          throw new DomainError(
             'rate_limited',
             `too many requests for this API key; retry in ${budget.retryAfterSeconds} s`,
             {
@@ -177,7 +178,7 @@ export function createApp(options: AppOptions): Hono<Env> {
             : type && !/^application\/octet-stream\b/i.test(type)
         ) {
           const wanted = contract.rawBody === 'multipart' ? 'multipart/form-data' : 'application/octet-stream';
-          throw new ApiError('unsupported_media_type', `send the body as "Content-Type: ${wanted}"`, {
+          throw new DomainError('unsupported_media_type', `send the body as "Content-Type: ${wanted}"`, {
             contentType: type || null,
           });
         }
@@ -227,19 +228,19 @@ export function createApp(options: AppOptions): Hono<Env> {
       context.header('Allow', [...new Set(methods)].join(', '));
       return errorResponse(
         context,
-        new ApiError('method_not_allowed', `${context.req.method} is not allowed on ${context.req.path}`, {
+        new DomainError('method_not_allowed', `${context.req.method} is not allowed on ${context.req.path}`, {
           allowed: methods,
         }),
       );
     }
     return errorResponse(
       context,
-      new ApiError('route_not_found', `no route ${context.req.method} ${context.req.path}`),
+      new DomainError('route_not_found', `no route ${context.req.method} ${context.req.path}`),
     );
   });
 
   app.onError((error, context) => {
-    if (error instanceof ApiError) {
+    if (error instanceof DomainError) {
       // An upload refused half way: the rest of its body is never read.
       if (error.code === 'payload_too_large') context.header('Connection', 'close');
       return errorResponse(context, error);
@@ -247,7 +248,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');
     return errorResponse(
       context,
-      new ApiError('internal_error', 'internal error; the request id identifies it in the server log'),
+      new DomainError('internal_error', 'internal error; the request id identifies it in the server log'),
     );
   });
 

@@ -15,7 +15,7 @@ import { type Actor, actingMember, type Principal } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { getMember, issueApiKey } from './tenancy.js';
 
@@ -69,7 +69,7 @@ export class Invitations {
       .where('members.org_id', '=', auth.orgId)
       .where('users.email', '=', email)
       .executeTakeFirst();
-    if (already) throw new ApiError('member_exists', `${email} is already a member of this org`);
+    if (already) throw new DomainError('member_exists', `${email} is already a member of this org`);
     const token = `rtinv_${randomBytes(32).toString('base64url')}`;
     const now = new Date();
     const row: InvitationRow = {
@@ -115,7 +115,7 @@ export class Invitations {
       .where('org_id', '=', auth.orgId)
       .where('id', '=', invitationId)
       .executeTakeFirst();
-    if (!row) throw new ApiError('invitation_not_found', `no invitation ${invitationId}`);
+    if (!row) throw new DomainError('invitation_not_found', `no invitation ${invitationId}`);
     // Revoking an invitation to a role is unmaking a grant of it: the same rule as making it.
     checkRoleGrant(auth, null, row.role as Role);
     if (!row.accepted_at && !row.revoked_at) {
@@ -136,7 +136,7 @@ export class Invitations {
       const row = await this.usable(trx, token);
       const member = actingMember(auth);
       if (row.email !== member.email.toLowerCase()) {
-        throw new ApiError(
+        throw new DomainError(
           'invitation_email_mismatch',
           `this invitation is for ${row.email}; accept it with a key of that account`,
         );
@@ -155,7 +155,7 @@ export class Invitations {
       const row = await this.usable(trx, token);
       const existing = await trx.selectFrom('users').select('id').where('email', '=', row.email).executeTakeFirst();
       if (existing) {
-        throw new ApiError(
+        throw new DomainError(
           'account_exists',
           `${row.email} has an account: accept the invitation with one of its keys (POST /v1/invitations/accept, runtools invitation accept)`,
         );
@@ -167,7 +167,7 @@ export class Invitations {
           .values({ id: userId, email: row.email, name: null, created_at: nowIso() })
           .execute();
       } catch (error) {
-        if (isUniqueViolation(error)) throw new ApiError('account_exists', `${row.email} has an account`);
+        if (isUniqueViolation(error)) throw new DomainError('account_exists', `${row.email} has an account`);
         throw error;
       }
       const sender = await trx
@@ -191,9 +191,9 @@ export class Invitations {
       .where('token_hash', '=', hashToken(token))
       .executeTakeFirst();
     const now = new Date();
-    if (!row) throw new ApiError('invitation_not_found', 'no such invitation: check the token');
+    if (!row) throw new DomainError('invitation_not_found', 'no such invitation: check the token');
     const status = statusOf(row, now);
-    if (status !== 'pending') throw new ApiError('invitation_not_found', `this invitation is ${status}`, { status });
+    if (status !== 'pending') throw new DomainError('invitation_not_found', `this invitation is ${status}`, { status });
     const sender = await trx
       .selectFrom('api_keys')
       .innerJoin('members', 'members.id', 'api_keys.member_id')
@@ -216,7 +216,7 @@ export class Invitations {
         // Falls through: the sender can no longer grant this role.
       }
     }
-    throw new ApiError(
+    throw new DomainError(
       'invitation_not_found',
       'this invitation is no longer valid: whoever sent it can no longer grant its role; ask for a new one',
       { status: 'revoked' },
@@ -236,7 +236,7 @@ export class Invitations {
       .where('accepted_at', 'is', null)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1) throw new ApiError('invitation_not_found', 'this invitation is used');
+    if (Number(claimed.numUpdatedRows) !== 1) throw new DomainError('invitation_not_found', 'this invitation is used');
     const memberId = newId('member');
     const createdAt = nowIso();
     try {
@@ -245,7 +245,8 @@ export class Invitations {
         .values({ id: memberId, org_id: row.org_id, user_id: userId, role: row.role, created_at: createdAt })
         .execute();
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ApiError('member_exists', `${row.email} is already a member of this org`);
+      if (isUniqueViolation(error))
+        throw new DomainError('member_exists', `${row.email} is already a member of this org`);
       throw error;
     }
     const org = await trx.selectFrom('orgs').selectAll().where('id', '=', row.org_id).executeTakeFirstOrThrow();

@@ -4,7 +4,7 @@ import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
 import { countOwners, getMember, selectMembers } from './tenancy.js';
 
@@ -22,7 +22,7 @@ export class MemberService {
       const member = await getMember(trx, auth.orgId, memberId);
       checkRoleGrant(auth, member.role, body.role);
       if (member.role === 'owner' && body.role !== 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
-        throw new ApiError('last_owner', 'an org needs at least one owner; promote another member first');
+        throw new DomainError('last_owner', 'an org needs at least one owner; promote another member first');
       }
       await trx.updateTable('members').set({ role: body.role }).where('id', '=', member.id).execute();
       await audit(trx, {
@@ -42,7 +42,7 @@ export class MemberService {
       const member = await getMember(trx, auth.orgId, memberId);
       checkRoleGrant(auth, member.role, null);
       if (member.role === 'owner' && (await countOwners(trx, auth.orgId)) <= 1) {
-        throw new ApiError('last_owner', 'an org needs at least one owner; it cannot remove its last one');
+        throw new DomainError('last_owner', 'an org needs at least one owner; it cannot remove its last one');
       }
       await trx
         .updateTable('api_keys')

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { createOrg, issueApiKey } from './tenancy.js';
 
 /**
@@ -19,7 +19,7 @@ export class OrgService {
   }
 
   async get(auth: Actor, orgId: string): Promise<Org> {
-    if (orgId !== auth.orgId) throw new ApiError('org_not_found', `no org ${orgId}`);
+    if (orgId !== auth.orgId) throw new DomainError('org_not_found', `no org ${orgId}`);
     const row = await this.db
       .selectFrom('orgs')
       .innerJoin('members', 'members.org_id', 'orgs.id')
@@ -27,7 +27,7 @@ export class OrgService {
       .where('orgs.id', '=', orgId)
       .where('members.user_id', '=', actingMember(auth).userId)
       .executeTakeFirst();
-    if (!row) throw new ApiError('org_not_found', `no org ${orgId}`);
+    if (!row) throw new DomainError('org_not_found', `no org ${orgId}`);
     return { id: row.id, name: row.name, slug: row.slug, role: row.role as Role, createdAt: row.created_at };
   }
 
@@ -55,7 +55,7 @@ export class OrgService {
 
   async update(auth: Actor, orgId: string, body: { name: string }): Promise<Org> {
     // A key acts inside its own org only; another org's id is "not found" even to its members' other keys.
-    if (orgId !== auth.orgId) throw new ApiError('org_not_found', `no org ${orgId}`);
+    if (orgId !== auth.orgId) throw new DomainError('org_not_found', `no org ${orgId}`);
     await this.db.updateTable('orgs').set({ name: body.name }).where('id', '=', auth.orgId).execute();
     await audit(this.db, { orgId: auth.orgId, event: 'org.updated', actor: auth.principal, targetId: auth.orgId });
     return this.get(auth, auth.orgId);

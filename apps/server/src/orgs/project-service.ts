@@ -4,7 +4,7 @@ import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { projectFromRow, slugify } from './tenancy.js';
 
@@ -45,7 +45,7 @@ export class ProjectService {
       await this.db.insertInto('projects').values(row).execute();
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new ApiError('project_exists', `a project with slug "${row.slug}" already exists`, { slug: row.slug });
+        throw new DomainError('project_exists', `a project with slug "${row.slug}" already exists`, { slug: row.slug });
       }
       throw error;
     }
@@ -66,7 +66,7 @@ export class ProjectService {
 
   async delete(auth: Actor, projectId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.row(auth, projectId);
-    if (row.is_default === 1) throw new ApiError('default_project', 'the default project cannot be deleted');
+    if (row.is_default === 1) throw new DomainError('default_project', 'the default project cannot be deleted');
     await this.db.deleteFrom('projects').where('id', '=', row.id).execute();
     await audit(this.db, { orgId: auth.orgId, event: 'project.deleted', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };
@@ -79,7 +79,7 @@ export class ProjectService {
       .where('org_id', '=', auth.orgId)
       .where('id', '=', projectId)
       .executeTakeFirst();
-    if (!row) throw new ApiError('project_not_found', `no project ${projectId}`);
+    if (!row) throw new DomainError('project_not_found', `no project ${projectId}`);
     return row;
   }
 }

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/actor.js';
 import { mintApiKey } from '../auth/api-key-token.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso, randomBase32 } from '../ids.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -106,7 +106,7 @@ export async function createOrg(
     await db.insertInto('orgs').values({ id: orgId, name: input.name, slug, created_at: createdAt }).execute();
   } catch (error) {
     if (isUniqueViolation(error))
-      throw new ApiError('org_exists', `an org with slug "${slug}" already exists`, { slug });
+      throw new DomainError('org_exists', `an org with slug "${slug}" already exists`, { slug });
     throw error;
   }
   const project: Database['projects'] = {
@@ -150,7 +150,7 @@ export function selectMembers(db: Executor, orgId: string) {
 
 export async function getMember(db: Executor, orgId: string, memberId: string): Promise<Member> {
   const row = await selectMembers(db, orgId).where('members.id', '=', memberId).executeTakeFirst();
-  if (!row) throw new ApiError('member_not_found', `no member ${memberId} in this org`);
+  if (!row) throw new DomainError('member_not_found', `no member ${memberId} in this org`);
   return { ...row, role: row.role as Role };
 }
 

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
+import { errorStatus } from '../http/errors.js';
 
 /** What a terminal or SSH session runs without a command: bash where the template has it, else sh. */
 export const loginShell = ['/bin/sh', '-c', 'if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi'];
@@ -30,9 +31,9 @@ export function readClaims(secret: Buffer, token: string): Record<string, unknow
 
 /** Answers a refused upgrade (WebSocket) on its raw socket, as the API answers errors, and closes it. */
 export function refuseUpgrade(socket: Duplex, error: unknown, fallback: string): void {
-  const failure = error instanceof ApiError ? error : new ApiError('internal_error', fallback);
+  const failure = error instanceof DomainError ? error : new DomainError('internal_error', fallback);
   const body = JSON.stringify({ error: { code: failure.code, message: failure.message } });
   socket.end(
-    `HTTP/1.1 ${failure.status} ${failure.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${errorStatus[failure.code]} ${failure.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

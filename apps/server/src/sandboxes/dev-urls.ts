@@ -9,7 +9,8 @@ import type { Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
+import { errorStatus } from '../http/errors.js';
 import { nowIso } from '../ids.js';
 import { readClaims, refuseUpgrade, signClaims } from './access.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -150,7 +151,7 @@ export class DevUrls {
   ): Promise<SandboxUrl> {
     const sandbox = await this.sandboxes.get(auth, sandboxId);
     if (sandbox.status === 'destroyed' || sandbox.status === 'destroying')
-      throw new ApiError('sandbox_not_running', `sandbox ${sandboxId} is ${sandbox.status}`, {
+      throw new DomainError('sandbox_not_running', `sandbox ${sandboxId} is ${sandbox.status}`, {
         status: sandbox.status,
       });
     const existing = await this.record(sandboxId, body.port);
@@ -181,7 +182,7 @@ export class DevUrls {
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // The subdomain belongs to another sandbox port (or two requests raced for this port's record).
-      throw new ApiError('subdomain_taken', `the subdomain ${subdomain} is taken; pick another`, { subdomain });
+      throw new DomainError('subdomain_taken', `the subdomain ${subdomain} is taken; pick another`, { subdomain });
     }
     this.ports.delete(`${sandboxId}:${body.port}`);
     return this.describe((await this.record(sandboxId, body.port)) as Database['sandbox_urls'], body.expiresIn);
@@ -229,12 +230,12 @@ export class DevUrls {
     const key = keyFromHeaders(headers);
     if (key) {
       const auth = await this.authenticator.authenticate(key);
-      if (auth.orgId !== orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
+      if (auth.orgId !== orgId) throw new DomainError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
       requireScopes(auth, ['sandboxes:write']);
       return orgId;
     }
-    if (token) throw new ApiError('invalid_api_key', 'this link is invalid, expired or revoked; ask for a new one');
-    throw new ApiError(
+    if (token) throw new DomainError('invalid_api_key', 'this link is invalid, expired or revoked; ask for a new one');
+    throw new DomainError(
       'unauthenticated',
       `port ${target.port} of sandbox ${target.sandboxId} is private: send an API key (X-API-Key) or open a signed link (POST /v1/sandboxes/${target.sandboxId}/urls)`,
     );
@@ -251,7 +252,7 @@ export class DevUrls {
     const cached = this.ports.get(key);
     if (cached && Date.now() - cached.at < 1000) return cached;
     const orgId = await this.sandboxes.orgOf(target.sandboxId);
-    if (!orgId) throw new ApiError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
+    if (!orgId) throw new DomainError('sandbox_not_found', `no sandbox ${target.sandboxId}`);
     const entry = { at: Date.now(), orgId, row: await this.record(target.sandboxId, target.port) };
     if (this.ports.size > 10_000) this.ports.clear();
     this.ports.set(key, entry);
@@ -268,13 +269,13 @@ export class DevUrls {
       } catch (error) {
         if (!(error instanceof ChannelError && error.code === 'port_closed') || Date.now() > deadline) {
           if (error instanceof ChannelError && error.code === 'port_closed')
-            throw new ApiError(
+            throw new DomainError(
               'port_not_listening',
               `nothing is listening on port ${target.port} in sandbox ${target.sandboxId} (waited ${portWaitMs / 1000} s); start a server there on 0.0.0.0 or 127.0.0.1`,
               { port: target.port },
             );
           throw error instanceof ChannelError
-            ? new ApiError('sandbox_unreachable', `sandbox ${target.sandboxId} does not answer: ${error.message}`)
+            ? new DomainError('sandbox_unreachable', `sandbox ${target.sandboxId} does not answer: ${error.message}`)
             : error;
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -304,7 +305,7 @@ export class DevUrls {
   private static takeToken(request: IncomingMessage): { path: string; queryToken: string | undefined } {
     // Node's parser lets through targets no URL parser takes ('//', '//['): the caller's error, not ours.
     if (!URL.canParse(request.url ?? '/', 'http://dev'))
-      throw new ApiError('validation_failed', 'the request target is not a path', { target: request.url ?? null });
+      throw new DomainError('validation_failed', 'the request target is not a path', { target: request.url ?? null });
     const url = new URL(request.url ?? '/', 'http://dev');
     const queryToken = url.searchParams.get(tokenParam) ?? undefined;
     url.searchParams.delete(tokenParam);
@@ -351,7 +352,7 @@ export class DevUrls {
   private async admit(request: IncomingMessage) {
     const target = await this.target(request.headers.host);
     if (!target)
-      throw new ApiError(
+      throw new DomainError(
         'route_not_found',
         `${request.headers.host} is not a sandbox URL ({port}-{sandboxId}.${this.options.domain})`,
       );
@@ -393,7 +394,7 @@ export class DevUrls {
           this.fail(
             request,
             response,
-            new ApiError(
+            new DomainError(
               'sandbox_unreachable',
               `the app on port ${target.port} answered invalid HTTP: ${(error as Error).message}`,
             ),
@@ -407,7 +408,7 @@ export class DevUrls {
           this.fail(
             request,
             response,
-            error instanceof ApiError ? error : new ApiError('sandbox_unreachable', error.message),
+            error instanceof DomainError ? error : new DomainError('sandbox_unreachable', error.message),
           );
         else response.destroy(error);
       });
@@ -423,9 +424,9 @@ export class DevUrls {
 
   /** An error as JSON, or as a short page for a browser. */
   private fail(request: IncomingMessage, response: ServerResponse, error: unknown): void {
-    if (!(error instanceof ApiError)) this.logger.error({ err: error }, 'dev URL request failed');
-    const failure = error instanceof ApiError ? error : new ApiError('internal_error', 'the request failed');
-    const status = failure.status;
+    if (!(error instanceof DomainError)) this.logger.error({ err: error }, 'dev URL request failed');
+    const failure = error instanceof DomainError ? error : new DomainError('internal_error', 'the request failed');
+    const status = errorStatus[failure.code];
     if (response.headersSent) {
       response.destroy();
       return;

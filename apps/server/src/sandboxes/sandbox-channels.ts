@@ -2,7 +2,7 @@ import { ChannelError, type DaemonChannel } from '@runtools/runtime';
 import type { SandboxRuntime } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { SandboxContext } from './sandbox-context.js';
 
 /** A daemon failure as the API reports it. */
@@ -11,23 +11,23 @@ export function channelApiError(error: unknown, context: { sandboxId: string; pa
   const details = { ...context, reason: error.code };
   switch (error.code) {
     case 'not_found':
-      return new ApiError('file_not_found', error.message, details);
+      return new DomainError('file_not_found', error.message, details);
     case 'process_not_found':
-      return new ApiError('process_not_found', error.message, details);
+      return new DomainError('process_not_found', error.message, details);
     case 'invalid':
-      return new ApiError('validation_failed', error.message, details);
+      return new DomainError('validation_failed', error.message, details);
     case 'no_space':
-      return new ApiError('sandbox_disk_full', `the sandbox's disk is full: ${error.message}`, details);
+      return new DomainError('sandbox_disk_full', `the sandbox's disk is full: ${error.message}`, details);
     case 'channel_lost':
     case 'channel_unavailable':
     case 'channel_closed':
-      return new ApiError(
+      return new DomainError(
         'sandbox_unreachable',
         `sandbox ${context.sandboxId} does not answer: ${error.message}`,
         details,
       );
     default:
-      return new ApiError('validation_failed', error.message, details);
+      return new DomainError('validation_failed', error.message, details);
   }
 }
 
@@ -90,7 +90,7 @@ export class SandboxChannels {
       row = await this.context.rowInOrg(orgId, id);
     }
     if (row.status !== 'running') {
-      throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; exec needs a running sandbox`, {
+      throw new DomainError('sandbox_not_running', `sandbox ${id} is ${row.status}; exec needs a running sandbox`, {
         status: row.status,
       });
     }

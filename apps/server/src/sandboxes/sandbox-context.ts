@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
 import type { StorageQuota } from '../usage/storage-quota.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
@@ -92,7 +92,7 @@ export class SandboxContext {
   driver(runtime: SandboxRuntime): SandboxDriver {
     const driver = this.drivers[runtime];
     if (!driver) {
-      throw new ApiError(
+      throw new DomainError(
         'runtime_unavailable',
         `the ${runtime} runtime cannot run on this server: ${this.missing[runtime]}`,
         {
@@ -177,7 +177,7 @@ export class SandboxContext {
       .where('org_id', '=', orgId)
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row) throw new ApiError('sandbox_not_found', `no sandbox ${id}`);
+    if (!row) throw new DomainError('sandbox_not_found', `no sandbox ${id}`);
     return row;
   }
 

@@ -7,7 +7,7 @@ import type {
   SandboxProcessStart,
 } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { EventQueue } from './event-queue.js';
 import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
 import type { SandboxContext } from './sandbox-context.js';
@@ -153,7 +153,7 @@ export class SandboxExec {
 
   async getProcess(auth: Actor, id: string, pid: number): Promise<SandboxProcess> {
     const found = (await this.listProcesses(auth, id)).find((process) => process.pid === pid);
-    if (!found) throw new ApiError('process_not_found', `no background process ${pid} in sandbox ${id}`, { pid });
+    if (!found) throw new DomainError('process_not_found', `no background process ${pid} in sandbox ${id}`, { pid });
     return found;
   }
 

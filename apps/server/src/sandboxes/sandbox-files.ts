@@ -1,7 +1,7 @@
 import { ChannelError, type DaemonChannel } from '@runtools/runtime';
 import type { SandboxFile, SandboxFileEntry, SandboxWatchEvent } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { EventQueue } from './event-queue.js';
 import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
 
@@ -54,7 +54,7 @@ export class SandboxFiles {
 
   async removePath(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {
     if (path.replace(/\/+$/, '') === '')
-      throw new ApiError('validation_failed', 'refusing to remove the sandbox root', { path });
+      throw new DomainError('validation_failed', 'refusing to remove the sandbox root', { path });
     await this.files(auth, id, path, (channel) =>
       channel.remove(path).catch((error: unknown) => {
         // Removing what is not there is done (like rm -f).
@@ -67,7 +67,7 @@ export class SandboxFiles {
   /** A file's bytes as a stream, read from the sandbox a megabyte at a time as the client takes them. */
   async downloadFile(auth: Actor, id: string, path: string) {
     const info = await this.files(auth, id, path, (channel) => channel.stat(path, true));
-    if (info.type === 'dir') throw new ApiError('validation_failed', `${path} is a directory`, { path });
+    if (info.type === 'dir') throw new DomainError('validation_failed', `${path} is a directory`, { path });
     const channel = await this.channels.channelOf(auth, id);
     const size = info.size;
     let offset = 0;
@@ -116,7 +116,7 @@ export class SandboxFiles {
         if (done) return;
         total += value.length;
         if (total > limit)
-          throw new ApiError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
+          throw new DomainError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
         yield Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       }
     }
@@ -126,7 +126,7 @@ export class SandboxFiles {
     } catch (error) {
       // Refused part way (the sandbox's disk is full): read what the client is still sending, up to a point,
       // so that it gets this answer rather than a broken connection.
-      if (reader && !(error instanceof ApiError && error.code === 'payload_too_large')) {
+      if (reader && !(error instanceof DomainError && error.code === 'payload_too_large')) {
         let drained = 0;
         while (drained < uploadDrainBytes) {
           const next = await reader.next().catch(() => ({ done: true as const, value: undefined }));

@@ -3,7 +3,7 @@ import type { Sandbox, SandboxRuntime, SandboxStats } from '@runtools/spec';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { parseByteSize } from './byte-size.js';
 import { type PausedTo, type SandboxContext, type SandboxServiceOptions, sandboxFromRow } from './sandbox-context.js';
@@ -40,7 +40,7 @@ export type LaunchSource = {
 function diskBytes(text: string): number {
   const bytes = parseByteSize(text);
   if (bytes < 64 * 1024 ** 2 || bytes > 16 * 1024 ** 4)
-    throw new ApiError('validation_failed', `invalid body.resources.disk: between 64MB and 16TB, got ${text}`, {
+    throw new DomainError('validation_failed', `invalid body.resources.disk: between 64MB and 16TB, got ${text}`, {
       field: 'resources.disk',
     });
   return bytes;
@@ -114,7 +114,7 @@ export class SandboxLifecycle {
   private vcpus(asked: number | undefined): number {
     const vcpus = asked ?? defaultVcpus;
     if (vcpus > this.options.maxVcpus)
-      throw new ApiError(
+      throw new DomainError(
         'resource_limit_exceeded',
         `a sandbox may have at most ${this.options.maxVcpus} vCPUs here; asked for ${vcpus}`,
         { field: 'resources.vcpus', limit: this.options.maxVcpus },
@@ -127,11 +127,11 @@ export class SandboxLifecycle {
     if (asked === undefined) return Math.min(defaultMemoryBytes, this.options.maxMemoryBytes);
     const bytes = parseByteSize(asked);
     if (bytes < minMemoryBytes)
-      throw new ApiError('validation_failed', `invalid body.resources.memory: at least 64MiB, got ${asked}`, {
+      throw new DomainError('validation_failed', `invalid body.resources.memory: at least 64MiB, got ${asked}`, {
         field: 'resources.memory',
       });
     if (bytes > this.options.maxMemoryBytes)
-      throw new ApiError(
+      throw new DomainError(
         'resource_limit_exceeded',
         `a sandbox may have at most ${this.options.maxMemoryBytes} bytes of memory here; asked for ${asked}`,
         { field: 'resources.memory', limit: this.options.maxMemoryBytes },
@@ -176,9 +176,9 @@ export class SandboxLifecycle {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       await this.context.setStatus(row.id, 'failed', reason);
-      if (error instanceof ApiError) throw error;
+      if (error instanceof DomainError) throw error;
       this.options.logger.error({ err: error, sandboxId: row.id }, 'sandbox failed to start');
-      throw new ApiError('runtime_unavailable', `the sandbox failed to start: ${reason}`, { sandboxId: row.id });
+      throw new DomainError('runtime_unavailable', `the sandbox failed to start: ${reason}`, { sandboxId: row.id });
     }
     await this.context.setStatus(row.id, 'running');
     await audit(this.context.db, {
@@ -221,13 +221,17 @@ export class SandboxLifecycle {
   async stats(auth: Actor, id: string): Promise<SandboxStats> {
     const row = await this.context.row(auth, id);
     if (row.status !== 'running' && row.status !== 'paused') {
-      throw new ApiError('sandbox_not_running', `sandbox ${id} is ${row.status}; stats need a running or paused one`, {
-        status: row.status,
-      });
+      throw new DomainError(
+        'sandbox_not_running',
+        `sandbox ${id} is ${row.status}; stats need a running or paused one`,
+        {
+          status: row.status,
+        },
+      );
     }
     const driver = this.context.driver(row.runtime as SandboxRuntime);
     const usage = await driver.stats(id).catch((error: Error) => {
-      throw new ApiError('sandbox_unreachable', `cannot read the usage of sandbox ${id}: ${error.message}`);
+      throw new DomainError('sandbox_unreachable', `cannot read the usage of sandbox ${id}: ${error.message}`);
     });
     let processes: number | null = null;
     if (row.status === 'running') {
@@ -263,13 +267,17 @@ export class SandboxLifecycle {
       const row = await this.context.rowInOrg(orgId, id);
       if (row.status === 'paused') return sandboxFromRow(row);
       if (row.status !== 'running')
-        throw new ApiError('invalid_transition', `sandbox ${id} is ${row.status}; only a running sandbox can pause`, {
-          status: row.status,
-        });
+        throw new DomainError(
+          'invalid_transition',
+          `sandbox ${id} is ${row.status}; only a running sandbox can pause`,
+          {
+            status: row.status,
+          },
+        );
       const driver = this.context.driver(row.runtime as SandboxRuntime);
       const to = wanted ?? (driver.pauseToDisk ? 'disk' : 'memory');
       if (to === 'disk' && !driver.pauseToDisk)
-        throw new ApiError(
+        throw new DomainError(
           'validation_failed',
           `the ${row.runtime} runtime cannot save processes to disk here; pause to memory or filesystem`,
           { field: 'to' },
@@ -283,7 +291,7 @@ export class SandboxLifecycle {
         else await driver.pause(id);
       } catch (error) {
         await this.context.setStatus(id, 'error', `pause failed: ${(error as Error).message}`);
-        throw new ApiError('runtime_unavailable', `the sandbox could not be paused: ${(error as Error).message}`);
+        throw new DomainError('runtime_unavailable', `the sandbox could not be paused: ${(error as Error).message}`);
       }
       await this.context.transition(id, ['pausing'], 'paused', reason);
       return sandboxFromRow(await this.context.rowInOrg(orgId, id));
@@ -301,9 +309,13 @@ export class SandboxLifecycle {
       const row = await this.context.rowInOrg(orgId, id);
       if (row.status === 'running') return sandboxFromRow(row);
       if (row.status !== 'paused')
-        throw new ApiError('invalid_transition', `sandbox ${id} is ${row.status}; only a paused sandbox can resume`, {
-          status: row.status,
-        });
+        throw new DomainError(
+          'invalid_transition',
+          `sandbox ${id} is ${row.status}; only a paused sandbox can resume`,
+          {
+            status: row.status,
+          },
+        );
       const driver = this.context.driver(row.runtime as SandboxRuntime);
       if (!(await this.context.transition(id, ['paused'], 'resuming')))
         return sandboxFromRow(await this.context.rowInOrg(orgId, id));
@@ -316,7 +328,7 @@ export class SandboxLifecycle {
         } else await driver.resume(id);
       } catch (error) {
         await this.context.setStatus(id, 'error', `resume failed: ${(error as Error).message}`);
-        throw new ApiError('runtime_unavailable', `the sandbox could not be resumed: ${(error as Error).message}`);
+        throw new DomainError('runtime_unavailable', `the sandbox could not be resumed: ${(error as Error).message}`);
       }
       this.context.lastActivity.set(id, Date.now());
       await this.context.transition(id, ['resuming'], 'running');

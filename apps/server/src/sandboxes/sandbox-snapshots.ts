@@ -5,7 +5,7 @@ import type { Sandbox, SandboxRuntime, SandboxSnapshot, SandboxStatus } from '@r
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { type SandboxContext, sandboxFromRow } from './sandbox-context.js';
 import type { SandboxLifecycle } from './sandbox-lifecycle.js';
@@ -61,7 +61,7 @@ export class SandboxSnapshots {
     return this.context.serialised(id, async () => {
       const row = await this.context.row(auth, id);
       if (row.status !== 'running' && row.status !== 'paused')
-        throw new ApiError(
+        throw new DomainError(
           'invalid_transition',
           `sandbox ${id} is ${row.status}; only a running or paused sandbox can be snapshotted`,
           { status: row.status },
@@ -70,7 +70,7 @@ export class SandboxSnapshots {
       // What the snapshot will hold is not known before it is taken; an org already at its quota takes none.
       await this.context.options.storage.ensure(auth, 1, 'a snapshot');
       if (body.name && (await this.snapshotRow(auth, id, body.name).catch(() => undefined)))
-        throw new ApiError('snapshot_exists', `sandbox ${id} already has a snapshot named ${body.name}`, {
+        throw new DomainError('snapshot_exists', `sandbox ${id} already has a snapshot named ${body.name}`, {
           name: body.name,
         });
       const snapshot: Database['sandbox_snapshots'] = {
@@ -94,7 +94,7 @@ export class SandboxSnapshots {
       } catch (error) {
         rmSync(`${dir}.partial`, { recursive: true, force: true });
         await this.context.db.deleteFrom('sandbox_snapshots').where('id', '=', snapshot.id).execute();
-        throw new ApiError('runtime_unavailable', `the snapshot failed: ${(error as Error).message}`, {
+        throw new DomainError('runtime_unavailable', `the snapshot failed: ${(error as Error).message}`, {
           sandboxId: id,
         });
       }
@@ -144,7 +144,7 @@ export class SandboxSnapshots {
       .where(ref.startsWith('snp_') ? 'id' : 'name', '=', ref)
       .executeTakeFirst();
     if (!row)
-      throw new ApiError('snapshot_not_found', `sandbox ${sandboxId} has no snapshot ${ref}`, { snapshot: ref });
+      throw new DomainError('snapshot_not_found', `sandbox ${sandboxId} has no snapshot ${ref}`, { snapshot: ref });
     return row;
   }
 
@@ -181,7 +181,7 @@ export class SandboxSnapshots {
       const row = await this.context.row(auth, id);
       const snapshot = await this.snapshotRow(auth, id, body.snapshot);
       if (row.status !== 'running' && row.status !== 'paused')
-        throw new ApiError(
+        throw new DomainError(
           'invalid_transition',
           `sandbox ${id} is ${row.status}; only a running or paused sandbox can roll back`,
           {
@@ -191,7 +191,7 @@ export class SandboxSnapshots {
       this.context.driver(row.runtime as SandboxRuntime);
       const from = row.status as SandboxStatus;
       if (!(await this.context.transition(id, [from], 'resuming', `rolling back to ${snapshot.id}`)))
-        throw new ApiError('invalid_transition', `sandbox ${id} changed state; try again`);
+        throw new DomainError('invalid_transition', `sandbox ${id} changed state; try again`);
       await this.rollbackTo(row, snapshot.id);
       await audit(this.context.db, {
         orgId: auth.orgId,
@@ -218,7 +218,7 @@ export class SandboxSnapshots {
       if (start) await this.context.runStart(driver, row.id, start);
     } catch (error) {
       await this.context.setStatus(row.id, 'error', `rollback failed: ${(error as Error).message}`);
-      throw new ApiError('runtime_unavailable', `the rollback failed: ${(error as Error).message}`, {
+      throw new DomainError('runtime_unavailable', `the rollback failed: ${(error as Error).message}`, {
         sandboxId: row.id,
       });
     }

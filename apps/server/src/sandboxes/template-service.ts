@@ -16,7 +16,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
 import { EventQueue } from './event-queue.js';
 
@@ -92,7 +92,7 @@ export class TemplateService {
   async describe(orgId: string, name: string): Promise<Template> {
     const builtin = builtinTemplates[templateAliases[name] ?? name];
     const custom = builtin ? undefined : await this.custom(orgId, name);
-    if (!builtin && !custom) throw new ApiError('template_not_found', `no template "${name}"`, { template: name });
+    if (!builtin && !custom) throw new DomainError('template_not_found', `no template "${name}"`, { template: name });
     const spec = builtin ? builtin.spec : custom?.spec;
     const key = this.key(orgId, name);
     const built = await this.builder?.builtLayers(name, this.lookupFor(orgId));
@@ -138,11 +138,11 @@ export class TemplateService {
   async create(auth: Actor, body: TemplateCreateRequest): Promise<Template> {
     const name = body.name;
     if (TemplateService.isBuiltin(name) || (await this.custom(auth.orgId, name))) {
-      throw new ApiError('template_exists', `a template named "${name}" already exists`, { template: name });
+      throw new DomainError('template_exists', `a template named "${name}" already exists`, { template: name });
     }
     const base = body.base ?? 'base';
     if (!TemplateService.isBuiltin(base) && !(await this.custom(auth.orgId, base))) {
-      throw new ApiError('template_not_found', `no base template "${base}"`, { template: base });
+      throw new DomainError('template_not_found', `no base template "${base}"`, { template: base });
     }
     const spec: TemplateSpec = {
       base,
@@ -168,13 +168,13 @@ export class TemplateService {
 
   async delete(auth: Actor, name: string): Promise<{ id: string; deleted: true }> {
     if (TemplateService.isBuiltin(name))
-      throw new ApiError('template_builtin', `"${name}" is a built-in template and cannot be deleted`);
+      throw new DomainError('template_builtin', `"${name}" is a built-in template and cannot be deleted`);
     const result = await this.db
       .deleteFrom('templates')
       .where('org_id', '=', auth.orgId)
       .where('name', '=', name)
       .executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw new ApiError('template_not_found', `no template "${name}"`);
+    if (Number(result.numDeletedRows) === 0) throw new DomainError('template_not_found', `no template "${name}"`);
     this.failures.delete(this.key(auth.orgId, name));
     return { id: name, deleted: true };
   }
@@ -185,7 +185,8 @@ export class TemplateService {
    */
   async resolve(auth: Actor, name: string, onProgress?: (line: string) => void): Promise<BuiltTemplate> {
     await this.describe(auth.orgId, name);
-    if (!this.builder) throw new ApiError('runtime_unavailable', this.unavailable ?? 'templates cannot be built here');
+    if (!this.builder)
+      throw new DomainError('runtime_unavailable', this.unavailable ?? 'templates cannot be built here');
     const key = this.key(auth.orgId, name);
     let followers = this.followers.get(key);
     const first = !followers;
@@ -205,7 +206,9 @@ export class TemplateService {
       const message = (error as Error).message;
       this.failures.set(key, message);
       this.options.logger.warn({ template: name, err: error }, 'template build failed');
-      throw new ApiError('template_build_failed', `template ${name} failed to build: ${message}`, { template: name });
+      throw new DomainError('template_build_failed', `template ${name} failed to build: ${message}`, {
+        template: name,
+      });
     } finally {
       if (onProgress) followers.delete(onProgress);
       if (first) this.followers.delete(key);

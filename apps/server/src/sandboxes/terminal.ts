@@ -6,7 +6,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Actor } from '../auth/actor.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { loginShell, readClaims, refuseUpgrade, signClaims } from './access.js';
 import type { SandboxService } from './sandbox-service.js';
 
@@ -70,7 +70,7 @@ export class Terminals {
     if (token) {
       const claims = readClaims(this.secret, token);
       if (claims?.s === sandboxId && typeof claims.o === 'string' && this.firstUse(claims)) return claims.o;
-      throw new ApiError('invalid_api_key', 'the terminal token is invalid, expired or used; ask for a new one');
+      throw new DomainError('invalid_api_key', 'the terminal token is invalid, expired or used; ask for a new one');
     }
     const auth = await this.authenticator.authenticate(
       keyFromHeaders({ get: (name) => [request.headers[name]].flat()[0] }),
@@ -87,7 +87,7 @@ export class Terminals {
       const orgId = await this.authorize(request, sandboxId);
       channel = await this.sandboxes.channelInOrg(orgId, sandboxId);
     } catch (error) {
-      if (!(error instanceof ApiError)) this.logger.error({ err: error }, 'terminal upgrade failed');
+      if (!(error instanceof DomainError)) this.logger.error({ err: error }, 'terminal upgrade failed');
       refuseUpgrade(socket, error, 'the terminal failed');
       return;
     }

@@ -1,7 +1,7 @@
 import type { systemRoutes } from '@runtools/spec';
 import { isKeyActor } from '../auth/actor.js';
 import type { Db } from '../db/database.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { DomainHandlers } from '../http/route-handlers.js';
 import type { ProjectService } from '../orgs/project-service.js';
 
@@ -29,13 +29,13 @@ export function systemHandlers(deps: SystemDeps): DomainHandlers<typeof systemRo
       }
       Object.assign(checks, deps.readinessChecks());
       const ok = Object.values(checks).every((check) => check.ok);
-      if (!ok) throw new ApiError('service_unavailable', 'not ready', { checks });
+      if (!ok) throw new DomainError('service_unavailable', 'not ready', { checks });
       return { status: 'ready', checks };
     },
     async whoAmI({ auth }) {
       // Only keys reach the API today; a session or other principal gets its own answer when it can call.
       if (!isKeyActor(auth))
-        throw new ApiError('unauthenticated', `whoami describes an API key, not a ${auth.principal.kind}`);
+        throw new DomainError('unauthenticated', `whoami describes an API key, not a ${auth.principal.kind}`);
       return {
         org: { id: auth.orgId, name: auth.org.name, slug: auth.org.slug },
         project: await deps.projects.defaultProject(auth.orgId),

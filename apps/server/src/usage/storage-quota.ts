@@ -2,7 +2,7 @@ import type { StorageUsage } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { WorkspaceStorage } from '../workspaces/workspace-service.js';
 
 /** Sandboxes in these states hold no disk: their directory is gone (or never was). */
@@ -112,8 +112,8 @@ export class StorageQuota {
   }
 }
 
-export function quotaExceeded(quotaBytes: number, usedBytes: number, bytes: number, what: string): ApiError {
-  return new ApiError(
+export function quotaExceeded(quotaBytes: number, usedBytes: number, bytes: number, what: string): DomainError {
+  return new DomainError(
     'storage_quota_exceeded',
     `${what} needs ${bytes} bytes; the org stores ${usedBytes} of its ${quotaBytes}-byte storage quota (see GET /v1/usage)`,
     { quotaBytes, usedBytes, neededBytes: bytes },

@@ -1,6 +1,6 @@
 import type { workspacesRoutes } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { DomainHandlers } from '../http/route-handlers.js';
 import { quotaExceeded, type StorageQuota } from '../usage/storage-quota.js';
 import type { WorkspaceService } from './workspace-service.js';
@@ -38,7 +38,7 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
     try {
       return await write({ [Symbol.asyncIterator]: () => ({ next: () => reader.next() }) }, limit);
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'payload_too_large' && limit < deps.maxUploadBytes) {
+      if (error instanceof DomainError && error.code === 'payload_too_large' && limit < deps.maxUploadBytes) {
         // Read what the client is still sending, up to a point, so that it gets this answer rather than a
         // broken connection.
         for (let drained = 0; drained < quotaDrainBytes; ) {

@@ -4,13 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { ChannelError, type ConfinedTree, type TreeEntry } from '@runtools/runtime';
 import type { WorkspaceEntry } from '@runtools/spec';
 import busboy from 'busboy';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 
 const maxNameBytes = 255;
 const maxPathBytes = 4096;
 
-function invalid(path: string, why: string): ApiError {
-  return new ApiError('validation_failed', `invalid path "${path.replace(/\0/g, '\\0')}": ${why}`, {
+function invalid(path: string, why: string): DomainError {
+  return new DomainError('validation_failed', `invalid path "${path.replace(/\0/g, '\\0')}": ${why}`, {
     path: path.replace(/\0/g, '\\0'),
   });
 }
@@ -24,7 +24,7 @@ function refusal(error: unknown, path: string, target?: string): unknown {
   if (!(error instanceof ChannelError)) return error;
   switch (error.code) {
     case 'not_found':
-      return new ApiError('file_not_found', `no such file: ${path}`, { path });
+      return new DomainError('file_not_found', `no such file: ${path}`, { path });
     case 'symlink':
       return invalid(path, 'is a symlink or passes through one');
     case 'already_exists':
@@ -32,7 +32,7 @@ function refusal(error: unknown, path: string, target?: string): unknown {
     case 'not_directory':
     case 'is_directory':
       if (target)
-        return new ApiError('file_exists', `${target} exists and cannot be replaced by this`, { path: target });
+        return new DomainError('file_exists', `${target} exists and cannot be replaced by this`, { path: target });
       return invalid(path, error.code === 'is_directory' ? 'is a directory' : `${error.code.replace('_', ' ')}`);
     case 'invalid':
       return invalid(target ?? path, error.message.replace(/^[^:]*: /, ''));
@@ -120,7 +120,7 @@ export class WorkspaceFiles {
     const { clean, inTree } = this.lexical(path);
     if (clean === '/') throw invalid(path, 'is the workspace root');
     const tooLarge = () =>
-      new ApiError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
+      new DomainError('payload_too_large', `the upload is larger than ${limit} bytes`, { maxBytes: limit });
     let written = 0;
     const limited = (async function* () {
       for await (const chunk of body) {
@@ -159,9 +159,13 @@ export class WorkspaceFiles {
       });
     } catch (error) {
       // No boundary, or not a form type busboy knows.
-      throw new ApiError('validation_failed', `the multipart content type is malformed: ${(error as Error).message}`, {
-        contentType,
-      });
+      throw new DomainError(
+        'validation_failed',
+        `the multipart content type is malformed: ${(error as Error).message}`,
+        {
+          contentType,
+        },
+      );
     }
     const saved: Promise<WorkspaceEntry>[] = [];
     // Each outcome gets a handler at once (it is awaited after the body is read) so none goes unhandled.
@@ -189,10 +193,10 @@ export class WorkspaceFiles {
       keep(outcome);
     });
     await pipeline(Readable.from(body), form).catch((error: Error) => {
-      throw new ApiError('validation_failed', `the multipart body is malformed: ${error.message}`);
+      throw new DomainError('validation_failed', `the multipart body is malformed: ${error.message}`);
     });
     const entries = await Promise.all(saved);
-    if (entries.length === 0) throw new ApiError('validation_failed', 'the form has no file parts');
+    if (entries.length === 0) throw new DomainError('validation_failed', 'the form has no file parts');
     return entries;
   }
 

@@ -8,7 +8,7 @@ import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { slugify } from '../orgs/tenancy.js';
 import { WorkspaceFiles } from './workspace-files.js';
@@ -99,7 +99,7 @@ export class WorkspaceService {
       .where('org_id', '=', auth.orgId)
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row || !this.visible(auth, row)) throw new ApiError('workspace_not_found', `no workspace ${id}`);
+    if (!row || !this.visible(auth, row)) throw new DomainError('workspace_not_found', `no workspace ${id}`);
     return row;
   }
 
@@ -120,7 +120,7 @@ export class WorkspaceService {
     } catch (error) {
       await this.storage.remove(row.id);
       if (isUniqueViolation(error))
-        throw new ApiError('workspace_exists', `a workspace with slug "${row.slug}" already exists`, {
+        throw new DomainError('workspace_exists', `a workspace with slug "${row.slug}" already exists`, {
           slug: row.slug,
         });
       throw error;
@@ -161,7 +161,7 @@ export class WorkspaceService {
       .filter((sandbox) => (JSON.parse(sandbox.mounts) as { workspaceId: string }[]).some((m) => m.workspaceId === id))
       .map((sandbox) => sandbox.id);
     if (mountedBy.length > 0) {
-      throw new ApiError(
+      throw new DomainError(
         'workspace_in_use',
         `workspace ${id} is mounted by ${mountedBy.join(', ')}; destroy those first`,
         {
@@ -199,12 +199,12 @@ export class WorkspaceService {
       const path = mount.path ?? '/workspace';
       const row = await this.row(auth, mount.workspaceId);
       if (row.kind !== 'org') {
-        throw new ApiError('workspace_not_mountable', `workspace ${row.id} is personal; only org workspaces mount`, {
+        throw new DomainError('workspace_not_mountable', `workspace ${row.id} is personal; only org workspaces mount`, {
           workspaceId: row.id,
         });
       }
       if (resolved.some((other) => other.path === path)) {
-        throw new ApiError('validation_failed', `two mounts at ${path}`, { path });
+        throw new DomainError('validation_failed', `two mounts at ${path}`, { path });
       }
       resolved.push({ workspaceId: row.id, path, hostPath: this.storage.hostPath(row.id) });
     }
