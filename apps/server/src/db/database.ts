@@ -23,10 +23,10 @@ export interface Db {
  * Opens the database and brings its schema up to date. `postgres://…` or `postgresql://…` selects
  * PostgreSQL; anything else is a SQLite file path (the embedded default).
  */
-export async function openDatabase(target: string): Promise<Db> {
+export async function openDatabase(target: string, options: { migrateUpTo?: string } = {}): Promise<Db> {
   const db = /^postgres(ql)?:\/\//.test(target) ? openPostgres(target) : openSqlite(target);
   try {
-    await migrateToLatest(db.kysely as Kysely<unknown>, db.dialect);
+    await migrateToLatest(db.kysely as Kysely<unknown>, db.dialect, options.migrateUpTo);
   } catch (error) {
     await db.close();
     throw error;

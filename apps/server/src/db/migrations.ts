@@ -365,9 +365,10 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+/** Brings the schema up to date, or (for a migration's test) up to and including the migration `upTo`. */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName, upTo?: string): Promise<void> {
   const migrator = new Migrator({ db, provider: new StaticProvider(dialect) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (upTo === undefined ? migrator.migrateToLatest() : migrator.migrateTo(upTo));
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
