@@ -6,7 +6,7 @@ import { hashApiKey, parseApiKey } from './auth/api-key-token.js';
 import { ConfigError } from './config.js';
 import { isUniqueViolation } from './db/database.js';
 import type { Database } from './db/schema.js';
-import { createOrg, ensureUser, issueApiKey } from './orgs/tenancy.js';
+import { createOrg, ensureUser, issueApiKey } from './tenancy/tenancy.js';
 
 export interface BootstrapResult {
   /** Set only on the first start: the owner key, to print once. */

@@ -6,7 +6,7 @@ import { checkNoEscalation, childKeyExpiry, outranks } from '../auth/grants.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
-import { getMember, issueApiKey } from '../orgs/tenancy.js';
+import { getMember, issueApiKey } from '../tenancy/tenancy.js';
 
 function apiKeyFromRow(row: Database['api_keys']): ApiKey {
   return {

@@ -3,11 +3,11 @@ import { agentsHandlers } from '../agents/handlers.js';
 import type { RunService } from '../agents/run-service.js';
 import { type CredentialsDeps, credentialsHandlers } from '../credentials/handlers.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
-import { type TenancyDeps, tenancyHandlers } from '../orgs/handlers.js';
 import { type SandboxesDeps, sandboxesHandlers } from '../sandboxes/handlers.js';
-import { templatesHandlers } from '../sandboxes/template-handlers.js';
-import type { TemplateService } from '../sandboxes/template-service.js';
 import { type SystemDeps, systemHandlers } from '../system/handlers.js';
+import { templatesHandlers } from '../templates/handlers.js';
+import type { TemplateService } from '../templates/template-service.js';
+import { type TenancyDeps, tenancyHandlers } from '../tenancy/handlers.js';
 import { type WorkspacesDeps, workspacesHandlers } from '../workspaces/handlers.js';
 
 /** Every service the handlers call, wired in `server.ts`. */
@@ -18,8 +18,8 @@ export type HandlerDeps = SystemDeps &
   WorkspacesDeps & { templates: TemplateService; agents: AgentService; runs: RunService };
 
 /**
- * The handler of every route: each domain's folder owns the handlers of its route table (`spec/src/routes/<domain>.ts`
- * → `<folder>/handlers.ts`), and they are merged here. The answer's type is `RouteHandlers`, so a route of any
+ * The handler of every route: each domain's folder owns the handlers of its route table
+ * (`packages/spec/src/routes/<domain>.ts` → `apps/server/src/<domain>/handlers.ts`), and they are merged here. The answer's type is `RouteHandlers`, so a route of any
  * table without its handler does not compile.
  */
 export function createHandlers(deps: HandlerDeps): RouteHandlers {

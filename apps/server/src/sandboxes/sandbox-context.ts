@@ -8,10 +8,10 @@ import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
+import type { TemplateService } from '../templates/template-service.js';
 import type { StorageQuota } from '../usage/storage-quota.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import { SandboxLogWriter } from './sandbox-logs.js';
-import type { TemplateService } from './template-service.js';
 
 export type PausedTo = 'disk' | 'memory' | 'filesystem';
 

@@ -3,7 +3,7 @@ import { isKeyActor } from '../auth/actor.js';
 import type { Db } from '../db/database.js';
 import { DomainError } from '../errors.js';
 import type { DomainHandlers } from '../http/route-handlers.js';
-import type { ProjectService } from '../orgs/project-service.js';
+import type { ProjectService } from '../tenancy/project-service.js';
 
 export interface SystemDeps {
   db: Db;

@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
-import { slugify } from '../orgs/tenancy.js';
+import { slugify } from '../tenancy/tenancy.js';
 import { WorkspaceFiles } from './workspace-files.js';
 
 /** Where a workspace's files live. The embedded default: a directory per workspace in the data dir. */

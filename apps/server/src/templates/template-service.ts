@@ -18,7 +18,7 @@ import type { Actor } from '../auth/actor.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue } from '../sandboxes/event-queue.js';
 
 interface CustomTemplate {
   description: string;
