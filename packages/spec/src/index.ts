@@ -171,6 +171,7 @@ export {
   expandScopes,
   hasScope,
   Role,
+  resourceActions,
   roleCeiling,
   Scope,
   type ScopeAction,

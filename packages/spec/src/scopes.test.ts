@@ -7,12 +7,23 @@ describe('scopes', () => {
     expect([...expandScopes(['files:*'])].sort()).toEqual(['files:read', 'files:write']);
     expect(hasScope(['sandboxes:read'], 'sandboxes:write')).toBe(false);
     expect(hasScope(['sandboxes:*'], 'sandboxes:write')).toBe(true);
+    expect([...expandScopes(['tools:*'])].sort()).toEqual(['tools:execute', 'tools:read', 'tools:write']);
+    expect(hasScope(['tools:write'], 'tools:execute')).toBe(false);
   });
 
   it('accepts only known resources and actions', () => {
-    for (const good of ['*', 'secrets:*', 'mesh:read', 'workflows:write'])
+    for (const good of ['*', 'secrets:*', 'mesh:read', 'workflows:write', 'tools:execute', 'workflows:execute'])
       expect(Scope.safeParse(good).success).toBe(true);
-    for (const bad of ['secret:read', 'secrets:delete', '*:*', 'secrets', '', 'SECRETS:READ']) {
+    for (const bad of [
+      'secret:read',
+      'secrets:delete',
+      'secrets:execute',
+      'sandboxes:execute',
+      '*:*',
+      'secrets',
+      '',
+      'SECRETS:READ',
+    ]) {
       expect([bad, Scope.safeParse(bad).success]).toEqual([bad, false]);
     }
   });

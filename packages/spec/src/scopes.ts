@@ -16,22 +16,45 @@ export const scopeResources = [
   'mesh',
 ] as const;
 export type ScopeResource = (typeof scopeResources)[number];
-export const scopeActions = ['read', 'write'] as const;
+export const scopeActions = ['read', 'write', 'execute'] as const;
 export type ScopeAction = (typeof scopeActions)[number];
 
-/** A concrete scope a route requires, e.g. `secrets:read`. */
-export type ConcreteScope = `${ScopeResource}:${ScopeAction}`;
+/**
+ * The actions each resource has: reading and changing it everywhere, and for what runs (a tool, a workflow)
+ * running it, which is its own right: a key may run an installed tool without being able to install one.
+ */
+export const resourceActions = {
+  orgs: ['read', 'write'],
+  projects: ['read', 'write'],
+  members: ['read', 'write'],
+  keys: ['read', 'write'],
+  secrets: ['read', 'write'],
+  ssh_keys: ['read', 'write'],
+  sandboxes: ['read', 'write'],
+  files: ['read', 'write'],
+  agents: ['read', 'write'],
+  tools: ['read', 'write', 'execute'],
+  workflows: ['read', 'write', 'execute'],
+  mesh: ['read', 'write'],
+} as const satisfies Record<ScopeResource, readonly ScopeAction[]>;
+
+/** A concrete scope a route requires, e.g. `secrets:read` or `tools:execute`. */
+export type ConcreteScope = {
+  [Resource in ScopeResource]: `${Resource}:${(typeof resourceActions)[Resource][number]}`;
+}[ScopeResource];
 export const concreteScopes: readonly ConcreteScope[] = scopeResources.flatMap((resource) =>
-  scopeActions.map((action) => `${resource}:${action}` as const),
+  resourceActions[resource].map((action) => `${resource}:${action}` as ConcreteScope),
 );
 
-const scopePattern = new RegExp(`^(\\*|(${scopeResources.join('|')}):(\\*|read|write))$`);
+const scopePattern = new RegExp(
+  `^(\\*|${scopeResources.map((resource) => `${resource}:(\\*|${resourceActions[resource].join('|')})`).join('|')})$`,
+);
 
 /** A scope as granted to a key: `*`, `<resource>:*` or `<resource>:<action>`. */
 export const Scope = z
   .string()
   .regex(scopePattern, {
-    message: `unknown scope; use "*", "<resource>:*", "<resource>:read" or "<resource>:write" with resource one of ${scopeResources.join(', ')}`,
+    message: `unknown scope; use "*", "<resource>:*", "<resource>:read" or "<resource>:write" with resource one of ${scopeResources.join(', ')}, or "tools:execute", "workflows:execute"`,
   })
   .meta({ id: 'Scope', example: 'secrets:read' });
 export type Scope = z.infer<typeof Scope>;
