@@ -37,6 +37,7 @@ export const absentParams: Record<string, string> = {
   runId: 'run_aaaaaaaaaaaaaaaaaaaa',
   threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
   invitationId: 'inv_aaaaaaaaaaaaaaaaaaaa',
+  toolName: 'no-such-tool',
 };
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -46,7 +47,7 @@ async function created<T>(response: Response, what: string): Promise<T> {
 
 /**
  * Ids of things that exist, in the admin key's org, for every path parameter: its org, project, member and key;
- * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it. Snapshots, runs and threads
+ * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it, the github tool installed. Snapshots, runs and threads
  * cost a snapshot or a model to make: those stay absent (well-formed) ids.
  */
 export async function existingParams(server: TestServer, sandbox: Sandbox): Promise<Record<string, string>> {
@@ -78,6 +79,7 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     }),
     'an agent',
   );
+  await created(await server.request('POST', '/v1/tools/github/install'), 'a tool installation');
   const process = await sandbox.processes.start('sleep 100000');
   return {
     ...absentParams,
@@ -92,5 +94,6 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     templateName: 'minimal',
     workspaceId: workspace.id,
     slug: 'route-params',
+    toolName: 'github',
   };
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { type BuiltinProvider, builtinProviders } from './agents/models.js';
 import { parseByteSize } from './sandboxes/byte-size.js';
+import { officialTools, toolBaseUrlVariable } from './tools/marketplace/index.js';
 
 /** Server settings: flags win over environment variables, which win over the embedded defaults. */
 export const ServerConfig = z.object({
@@ -62,6 +63,8 @@ export const ServerConfig = z.object({
     z.enum(Object.keys(builtinProviders) as [BuiltinProvider, ...BuiltinProvider[]]),
     z.url({ protocol: /^https?$/ }),
   ),
+  /** Official tools' API base URLs set by the operator (`RUNTOOLS_TOOL_<NAME>_BASE_URL`), by tool name. */
+  toolBaseUrls: z.record(z.string(), z.url({ protocol: /^https?$/ })),
   /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
   workspaceStorage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('local') }),
@@ -109,6 +112,7 @@ const settingSources: Record<string, string> = {
   ...Object.fromEntries(
     Object.keys(builtinProviders).map((name) => [`providerBaseUrls.${name}`, providerBaseUrlVariable(name)]),
   ),
+  ...Object.fromEntries([...officialTools.keys()].map((name) => [`toolBaseUrls.${name}`, toolBaseUrlVariable(name)])),
 };
 
 function providerBaseUrlVariable(provider: string): string {
@@ -152,6 +156,12 @@ export function resolveServerConfig(
     providerBaseUrls: Object.fromEntries(
       Object.keys(builtinProviders).flatMap((name) => {
         const value = env[providerBaseUrlVariable(name)];
+        return value ? [[name, value]] : [];
+      }),
+    ),
+    toolBaseUrls: Object.fromEntries(
+      [...officialTools.keys()].flatMap((name) => {
+        const value = env[toolBaseUrlVariable(name)];
         return value ? [[name, value]] : [];
       }),
     ),

@@ -30,6 +30,7 @@ import { Invitations } from './tenancy/invitations.js';
 import { MemberService } from './tenancy/member-service.js';
 import { OrgService } from './tenancy/org-service.js';
 import { ProjectService } from './tenancy/project-service.js';
+import { ToolService } from './tools/tool-service.js';
 import { StorageQuota } from './usage/storage-quota.js';
 import { version } from './version.js';
 import { S3WorkspaceStorage } from './workspaces/s3-storage.js';
@@ -173,6 +174,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       sshKeys: new SshKeyService(db.kysely),
       agents,
       runs,
+      tools: new ToolService(db.kysely, secrets, rootKey.root, { baseUrls: config.toolBaseUrls }),
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });

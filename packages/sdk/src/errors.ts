@@ -56,6 +56,11 @@ export class ConflictError extends RunToolsError {}
 export class RateLimitError extends RunToolsError {}
 /** The server failed (5xx); retried automatically for idempotent calls. */
 export class InternalServerError extends RunToolsError {}
+/**
+ * A tool ran and failed: it threw, timed out, answered with something that is not JSON, or the service it
+ * calls refused it (502, 504). Not retried: a tool call may have had effects.
+ */
+export class ToolError extends RunToolsError {}
 /** The server could not be reached. */
 export class ConnectionError extends RunToolsError {}
 /** The call took longer than its timeout. */
@@ -96,6 +101,8 @@ export function errorFromResponse(status: number, body: unknown, requestId: stri
       return new ConflictError(message, options);
     case 'rate_limit':
       return new RateLimitError(message, options);
+    case 'tool':
+      return new ToolError(message, options);
     case 'internal':
       return new InternalServerError(message, options);
   }

@@ -63,6 +63,7 @@ export {
   RateLimitError,
   RunToolsError,
   TimeoutError,
+  ToolError,
   ValidationError,
 } from './errors.js';
 export {

@@ -17,6 +17,8 @@ export const idPrefixes = {
   thread: 'thr',
   provider: 'prv',
   invitation: 'inv',
+  tool: 'tol',
+  toolExecution: 'tex',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

@@ -9,6 +9,7 @@ const familyStatuses = {
   not_found: [404],
   conflict: [409],
   rate_limit: [429],
+  tool: [502, 504],
   internal: [500, 502, 503],
 } as const;
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 /** The families callers branch on; each maps to one SDK error class. */
 export type ErrorFamily =
   | 'validation'
+  | 'tool'
   | 'authentication'
   | 'permission'
   | 'not_found'
@@ -11,7 +12,7 @@ export type ErrorFamily =
   | 'internal';
 
 /** The HTTP statuses error responses use. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 /**
  * Every machine-readable error code the API can return, with its HTTP status and its family: the one table a
@@ -84,6 +85,17 @@ export const errorTable = {
   // agents
   model_unknown: { status: 400, family: 'validation' },
   tool_unknown: { status: 400, family: 'validation' },
+  // tools
+  tool_not_found: { status: 404, family: 'not_found' },
+  tool_action_not_found: { status: 404, family: 'not_found' },
+  tool_exists: { status: 409, family: 'conflict' },
+  tool_params_invalid: { status: 400, family: 'validation' },
+  tool_credentials_missing: { status: 400, family: 'validation' },
+  tool_execution_failed: { status: 502, family: 'tool' },
+  tool_timeout: { status: 504, family: 'tool' },
+  tool_auth_failed: { status: 502, family: 'tool' },
+  tool_upstream_error: { status: 502, family: 'tool' },
+  tool_rate_limited: { status: 429, family: 'rate_limit' },
   provider_key_missing: { status: 400, family: 'validation' },
   mode_not_available: { status: 400, family: 'validation' },
   // limits and the server

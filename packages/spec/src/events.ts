@@ -62,5 +62,8 @@ export const auditEvents = [
   'provider.deleted',
   'run.cancelled',
   'thread.deleted',
+  'tool.installed',
+  'tool.uninstalled',
+  'tool.credentials_set',
 ] as const;
 export type AuditEvent = (typeof auditEvents)[number];

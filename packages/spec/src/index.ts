@@ -123,6 +123,7 @@ export {
   systemRoutes,
   templatesRoutes,
   tenancyRoutes,
+  toolsRoutes,
   workspacesRoutes,
 } from './routes/index.js';
 export {
@@ -200,6 +201,29 @@ export {
   TemplateName,
   TemplateStatus,
 } from './templates.js';
+export {
+  CallCredentials,
+  CredentialFieldName,
+  CredentialFieldSpec,
+  defaultToolTimeoutMs,
+  MarketplaceSearchQuery,
+  MarketplaceTool,
+  maxToolTimeoutMs,
+  ObjectJsonSchema,
+  reservedToolNames,
+  Tool,
+  ToolAction,
+  ToolActionName,
+  ToolAuthKind,
+  ToolCredentialsSetRequest,
+  ToolCredentialsSpec,
+  ToolExecuteRequest,
+  ToolExecuteResult,
+  ToolExecution,
+  ToolExecutionsQuery,
+  ToolName,
+  ToolParams,
+} from './tools.js';
 export {
   Workspace,
   WorkspaceCreateRequest,

@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { runningServerPid, sqlitePath } from '../data-dir.js';
 import { openDatabase } from '../db/database.js';
+import { toolCredentialAad } from '../tools/tool-service.js';
 import { rewrap } from './envelope.js';
 import {
   generateRootKeyText,
@@ -15,6 +16,7 @@ import { secretAad } from './secret-store.js';
 
 export interface RotationResult {
   secrets: number;
+  toolCredentials: number;
   oldKeyId: string;
   newKeyId: string;
   source: 'env' | 'file';
@@ -23,7 +25,7 @@ export interface RotationResult {
 }
 
 /**
- * Re-wraps every secret's data key under a new root key, and the root key check with it, in one transaction.
+ * Re-wraps every secret's (and stored tool credential's) data key under a new root key, and the root key check with it, in one transaction.
  * With a key file, the new key is written to `root-key.next` first and renamed over `root-key` after the
  * commit; a crash in between is completed by the next start. Runs with the server stopped.
  */
@@ -46,18 +48,40 @@ export async function rotateRootKey(options: {
     if (next.id === current.root.id) throw new ConfigError('the new root key is the same as the current one');
     const paths = rootKeyPaths(options.dataDir);
     if (current.source === 'file') writeKeyFile(paths.next, newKeyText);
-    const count = await db.kysely.transaction().execute(async (trx) => {
+    const counts = await db.kysely.transaction().execute(async (trx) => {
       const rows = await trx.selectFrom('secrets').select(['id', 'org_id', 'ciphertext']).execute();
       for (const row of rows) {
         const ciphertext = rewrap(current.root, next, secretAad(row.org_id, row.id), row.ciphertext);
         await trx.updateTable('secrets').set({ ciphertext, root_key_id: next.id }).where('id', '=', row.id).execute();
       }
+      // Tool credentials stored as values are sealed the same way.
+      const stored = await trx
+        .selectFrom('tool_credentials')
+        .select(['org_id', 'tool', 'field', 'ciphertext'])
+        .where('kind', '=', 'value')
+        .execute();
+      for (const row of stored) {
+        if (!row.ciphertext) continue;
+        const ciphertext = rewrap(
+          current.root,
+          next,
+          toolCredentialAad(row.org_id, row.tool, row.field),
+          row.ciphertext,
+        );
+        await trx
+          .updateTable('tool_credentials')
+          .set({ ciphertext, root_key_id: next.id })
+          .where('org_id', '=', row.org_id)
+          .where('tool', '=', row.tool)
+          .where('field', '=', row.field)
+          .execute();
+      }
       await writeRootKeyCheck(trx, next);
-      return rows.length;
+      return { secrets: rows.length, toolCredentials: stored.length };
     });
     if (current.source === 'file' && existsSync(paths.next)) renameSync(paths.next, paths.current);
     return {
-      secrets: count,
+      ...counts,
       oldKeyId: current.root.id,
       newKeyId: next.id,
       source: current.source,

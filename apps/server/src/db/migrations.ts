@@ -355,6 +355,50 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('audit_log').dropColumn('actor_key_id').execute();
       },
     },
+    '0016_tools': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tool_installations')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('tool_installations_org_name', ['org_id', 'name'])
+          .execute();
+        await db.schema
+          .createTable('tool_credentials')
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('tool', 'text', (column) => column.notNull())
+          .addColumn('field', 'text', (column) => column.notNull())
+          .addColumn('kind', 'text', (column) => column.notNull())
+          .addColumn('ciphertext', 'text')
+          .addColumn('secret_name', 'text')
+          .addColumn('root_key_id', 'text')
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('tool_credentials_pk', ['org_id', 'tool', 'field'])
+          .execute();
+        await db.schema
+          .createTable('tool_executions')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('tool', 'text', (column) => column.notNull())
+          .addColumn('action', 'text', (column) => column.notNull())
+          .addColumn('version', 'integer')
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('error_code', 'text')
+          .addColumn('duration_ms', 'double precision', (column) => column.notNull())
+          .addColumn('actor_kind', 'text', (column) => column.notNull())
+          .addColumn('actor_id', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createIndex('tool_executions_org')
+          .on('tool_executions')
+          .columns(['org_id', 'created_at', 'id'])
+          .execute();
+      },
+    },
   };
 }
 

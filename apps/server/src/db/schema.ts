@@ -224,4 +224,37 @@ export interface Database {
     /** JSON: the event without its type and seq. */
     data: string;
   };
+  /** Marketplace tools an org installed (custom tools are installed by being deployed). */
+  tool_installations: {
+    id: string;
+    org_id: string;
+    name: string;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  /** A tool's credentials for an org, per field: a value sealed like a secret, or the name of a secret. */
+  tool_credentials: {
+    org_id: string;
+    tool: string;
+    field: string;
+    kind: 'value' | 'secret';
+    ciphertext: string | null;
+    secret_name: string | null;
+    root_key_id: string | null;
+    updated_at: Iso;
+  };
+  /** Every tool call: who, which tool and action, how it ended; never its params or credentials. */
+  tool_executions: {
+    id: string;
+    org_id: string;
+    tool: string;
+    action: string;
+    version: number | null;
+    status: 'succeeded' | 'failed';
+    error_code: string | null;
+    duration_ms: number;
+    actor_kind: string;
+    actor_id: string;
+    created_at: Iso;
+  };
 }

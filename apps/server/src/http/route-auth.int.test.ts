@@ -3,35 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { type ConcreteScope, concreteScopes, type RouteContract, routes } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember } from '../../../../test/support/members.js';
+import { absentParams, concretePath } from '../../../../test/support/route-params.js';
 import { startTestServer, type TestServer, useSandboxServer } from '../../../../test/support/server.js';
 
-/** Well-formed values for every path parameter name the spec uses; they name nothing that exists. */
-const sampleParams: Record<string, string> = {
-  orgId: 'org_aaaaaaaaaaaaaaaaaaaa',
-  projectId: 'prj_aaaaaaaaaaaaaaaaaaaa',
-  memberId: 'mem_aaaaaaaaaaaaaaaaaaaa',
-  keyId: 'key_aaaaaaaaaaaaaaaaaaaa',
-  sshKeyId: 'ssh_aaaaaaaaaaaaaaaaaaaa',
-  name: 'NO_SUCH_SECRET',
-  sandboxId: 'sbx_aaaaaaaaaaaaaaaaaaaa',
-  pid: '42',
-  templateName: 'no-such-template',
-  workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
-  snapshotId: 'snp_aaaaaaaaaaaaaaaaaaaa',
-  port: '8080',
-  slug: 'no-such-agent',
-  runId: 'run_aaaaaaaaaaaaaaaaaaaa',
-  threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
-  invitationId: 'inv_aaaaaaaaaaaaaaaaaaaa',
-};
-
-function concretePath(path: string): string {
-  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
-    const value = sampleParams[name];
-    if (!value) throw new Error(`add a sample value for path parameter ${name}`);
-    return value;
-  });
-}
+/** The route's path with every parameter a well-formed value that names nothing (one is missing: a throw). */
+const samplePath = (path: string) => concretePath(path, absentParams);
 
 const keyRoutes = (Object.entries(routes) as [string, RouteContract][]).filter(
   ([, contract]) => contract.auth === 'key',
@@ -73,7 +49,7 @@ describe('route auth', () => {
   });
 
   it.each(keyRoutes)('%s rejects a request without a key with 401 unauthenticated', async (_id, contract) => {
-    const response = await server.request(contract.method, concretePath(contract.path), {
+    const response = await server.request(contract.method, samplePath(contract.path), {
       key: null,
       body: contract.body ? {} : undefined,
     });
@@ -82,7 +58,7 @@ describe('route auth', () => {
   });
 
   it.each(keyRoutes)('%s rejects a well-formed but unknown key with 401 invalid_api_key', async (_id, contract) => {
-    const response = await server.request(contract.method, concretePath(contract.path), {
+    const response = await server.request(contract.method, samplePath(contract.path), {
       key: 'rt_aaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
       body: contract.body ? {} : undefined,
     });
@@ -96,7 +72,7 @@ describe('route auth', () => {
       for (const scope of concreteScopes) {
         const key = keysByScope.get(scope);
         // A body the schema rejects: an admitted call stops at validation and never creates anything.
-        const response = await server.request(contract.method, concretePath(contract.path), {
+        const response = await server.request(contract.method, samplePath(contract.path), {
           key: key ?? null,
           body: contract.body ? { notAField: true } : undefined,
         });

@@ -8,6 +8,8 @@ import { type SystemDeps, systemHandlers } from '../system/handlers.js';
 import { templatesHandlers } from '../templates/handlers.js';
 import type { TemplateService } from '../templates/template-service.js';
 import { type TenancyDeps, tenancyHandlers } from '../tenancy/handlers.js';
+import { toolsHandlers } from '../tools/handlers.js';
+import type { ToolService } from '../tools/tool-service.js';
 import { type WorkspacesDeps, workspacesHandlers } from '../workspaces/handlers.js';
 
 /** Every service the handlers call, wired in `server.ts`. */
@@ -15,7 +17,7 @@ export type HandlerDeps = SystemDeps &
   TenancyDeps &
   CredentialsDeps &
   SandboxesDeps &
-  WorkspacesDeps & { templates: TemplateService; agents: AgentService; runs: RunService };
+  WorkspacesDeps & { templates: TemplateService; agents: AgentService; runs: RunService; tools: ToolService };
 
 /**
  * The handler of every route: each domain's folder owns the handlers of its route table
@@ -31,5 +33,6 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     ...templatesHandlers(deps),
     ...workspacesHandlers(deps),
     ...agentsHandlers(deps),
+    ...toolsHandlers(deps),
   };
 }

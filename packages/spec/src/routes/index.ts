@@ -6,6 +6,7 @@ import { sandboxesRoutes } from './sandboxes.js';
 import { systemRoutes } from './system.js';
 import { templatesRoutes } from './templates.js';
 import { tenancyRoutes } from './tenancy.js';
+import { toolsRoutes } from './tools.js';
 import { workspacesRoutes } from './workspaces.js';
 
 export { type HttpMethod, type RouteContract, routePath } from './contract.js';
@@ -16,6 +17,7 @@ export {
   systemRoutes,
   templatesRoutes,
   tenancyRoutes,
+  toolsRoutes,
   workspacesRoutes,
 };
 
@@ -31,6 +33,7 @@ export const routes = {
   ...templatesRoutes,
   ...workspacesRoutes,
   ...agentsRoutes,
+  ...toolsRoutes,
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteId = keyof typeof routes;

@@ -24,6 +24,7 @@ export function register(secret: Command): void {
       output(globalOptions(command).json, result, () => {
         printRecord([
           ['re-wrapped secrets', result.secrets],
+          ['re-wrapped tool credentials', result.toolCredentials],
           ['old root key id', result.oldKeyId],
           ['new root key id', result.newKeyId],
         ]);
