@@ -1,11 +1,11 @@
 import type { AuditEvent } from '@runtools/spec';
 import type { Kysely, Transaction } from 'kysely';
 import type { Principal } from './auth/actor.js';
+
+export { systemPrincipal } from './auth/actor.js';
+
 import type { Database } from './db/schema.js';
 import { nowIso } from './ids.js';
-
-/** The platform acting on its own (the first org at bootstrap, a sign-up by an invitation's token). */
-export const systemPrincipal: Principal = { kind: 'system', id: 'runtools' };
 
 /** Appends one audit record; runs inside the caller's transaction so the record and the change land together. */
 export async function audit(

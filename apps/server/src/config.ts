@@ -55,6 +55,19 @@ export const ServerConfig = z.object({
   sshPort: z.coerce.number().int().min(0).max(65535),
   /** How long an SSH connection may take to log in before it is closed (sshd's LoginGraceTime). */
   sshLoginGraceSeconds: z.coerce.number().int().min(1).max(3600),
+  /** Where custom tools run: each org's tool runner sandbox, on this runtime from this template. */
+  toolRuntime: z.enum(['gvisor', 'container']),
+  toolRunnerTemplate: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  toolRunnerMemoryBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024 ** 2),
+  /** A tool runner nobody called for this long is destroyed (the next call starts another). */
+  toolRunnerIdleSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600),
   sshHost: z.string().min(1).optional(),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
   exaUrl: z.url({ protocol: /^https?$/ }),
@@ -101,6 +114,10 @@ const settingSources: Record<string, string> = {
   orgStorageQuotaBytes: 'RUNTOOLS_ORG_STORAGE_QUOTA: bytes or a size such as 500GiB; 0 for none',
   sshPort: 'RUNTOOLS_SSH_PORT',
   sshLoginGraceSeconds: 'RUNTOOLS_SSH_LOGIN_GRACE_SECONDS',
+  toolRuntime: 'RUNTOOLS_TOOL_RUNTIME: gvisor or container',
+  toolRunnerTemplate: 'RUNTOOLS_TOOL_RUNNER_TEMPLATE',
+  toolRunnerMemoryBytes: 'RUNTOOLS_TOOL_RUNNER_MEMORY: bytes or a size such as 512MiB',
+  toolRunnerIdleSeconds: 'RUNTOOLS_TOOL_RUNNER_IDLE_SECONDS',
   exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
@@ -151,6 +168,12 @@ export function resolveServerConfig(
     devDomain: env.RUNTOOLS_DEV_DOMAIN || 'sandboxes.localhost',
     sshPort: env.RUNTOOLS_SSH_PORT ?? 2222,
     sshLoginGraceSeconds: env.RUNTOOLS_SSH_LOGIN_GRACE_SECONDS || 120,
+    toolRuntime: env.RUNTOOLS_TOOL_RUNTIME || (flags.runtime ?? env.RUNTOOLS_RUNTIME ?? 'gvisor'),
+    toolRunnerTemplate: env.RUNTOOLS_TOOL_RUNNER_TEMPLATE || 'minimal',
+    toolRunnerMemoryBytes: env.RUNTOOLS_TOOL_RUNNER_MEMORY
+      ? sizeOrBytes(env.RUNTOOLS_TOOL_RUNNER_MEMORY)
+      : 512 * 1024 ** 2,
+    toolRunnerIdleSeconds: env.RUNTOOLS_TOOL_RUNNER_IDLE_SECONDS || 600,
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
     providerBaseUrls: Object.fromEntries(

@@ -8,6 +8,7 @@ import { type Logger, pino } from 'pino';
 import { AgentService } from './agents/agent-service.js';
 import { ModelResolver } from './agents/models.js';
 import { RunService } from './agents/run-service.js';
+import { platformActor } from './auth/actor.js';
 import { Authenticator } from './auth/authenticate.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { bootstrap } from './bootstrap.js';
@@ -30,6 +31,7 @@ import { Invitations } from './tenancy/invitations.js';
 import { MemberService } from './tenancy/member-service.js';
 import { OrgService } from './tenancy/org-service.js';
 import { ProjectService } from './tenancy/project-service.js';
+import { ToolRunners } from './tools/runner/tool-runners.js';
 import { ToolService } from './tools/tool-service.js';
 import { StorageQuota } from './usage/storage-quota.js';
 import { version } from './version.js';
@@ -148,6 +150,30 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     );
     const interrupted = await runs.recover();
     if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
+    let toolRunners: ToolRunners | undefined;
+    let toolRunnersUnavailable: string | undefined;
+    try {
+      toolRunners = new ToolRunners({
+        dataDir: config.dataDir,
+        driver: sandboxes.driver(config.toolRuntime),
+        layers: async (orgId) => (await templates.resolve(platformActor(orgId), config.toolRunnerTemplate)).layers,
+        memoryBytes: config.toolRunnerMemoryBytes,
+        vcpus: 1,
+        diskBytes: 1024 ** 3,
+        idleMs: config.toolRunnerIdleSeconds * 1000,
+        logger,
+      });
+      const removed = await toolRunners.removeLeftovers(join(config.dataDir, 'sandboxes'));
+      if (removed) logger.warn({ removed }, 'tool runners a previous server left were destroyed');
+    } catch (error) {
+      toolRunnersUnavailable = (error as Error).message;
+      logger.warn({ reason: toolRunnersUnavailable }, 'custom tools cannot run on this server');
+    }
+    const tools = new ToolService(db.kysely, secrets, rootKey.root, {
+      baseUrls: config.toolBaseUrls,
+      runners: toolRunners,
+      ...(toolRunnersUnavailable ? { runnersUnavailable: toolRunnersUnavailable } : {}),
+    });
     let publicUrl = '';
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
@@ -174,7 +200,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       sshKeys: new SshKeyService(db.kysely),
       agents,
       runs,
-      tools: new ToolService(db.kysely, secrets, rootKey.root, { baseUrls: config.toolBaseUrls }),
+      tools,
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
@@ -246,6 +272,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         closing ??= (async () => {
           clearInterval(idleSweep);
           await runs.close();
+          await toolRunners?.close();
           await sshGateway.close();
           for (const socket of upgraded) socket.destroy();
           await new Promise<void>((resolve) => {

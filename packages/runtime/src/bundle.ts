@@ -41,7 +41,7 @@ export function writeBundleConfig(options: {
   /** A network namespace to join (internet egress); without it the sandbox gets an empty one. */
   netnsPath?: string;
   /** Host directories bound read-write (workspaces), parents first. */
-  binds?: readonly { hostPath: string; path: string }[];
+  binds?: readonly { hostPath: string; path: string; readOnly?: boolean }[];
 }): void {
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -129,7 +129,7 @@ export function writeBundleConfig(options: {
         destination: bind.path,
         type: 'bind',
         source: bind.hostPath,
-        options: ['rbind', 'rw', 'nosuid', 'nodev'],
+        options: ['rbind', bind.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev'],
       })),
     ],
     linux: {

@@ -11,8 +11,11 @@ export interface DriverSandboxSpec {
   workdir?: string;
   /** Internet egress (see network.ts); without it the sandbox has loopback only. */
   internet?: boolean;
-  /** Host directories bound read-write into the sandbox (workspaces), parents first. */
-  mounts?: readonly { hostPath: string; path: string }[];
+  /**
+   * Host directories bound into the sandbox, parents first: read-write (workspaces), or read-only (what the
+   * control plane hands a sandbox of its own, such as a tool runner's code, which the sandbox must not change).
+   */
+  mounts?: readonly { hostPath: string; path: string; readOnly?: boolean }[];
   hostname: string;
   env: Record<string, string>;
   limits: SandboxLimits;

@@ -178,3 +178,50 @@ export const ToolExecutionsQuery = z.object({
   tool: ToolName.optional(),
   status: z.enum(['succeeded', 'failed']).optional(),
 });
+
+/** The largest bundle a custom tool version may have (the tool and its npm dependencies, bundled). */
+export const maxToolBundleBytes = 20 * 1024 * 1024;
+
+/**
+ * A custom tool version as `runtools deploy` sends it: its definition's static part (what `defineTool`
+ * declares, with each action's JSON Schema) and its code, bundled into one ES module whose default export is
+ * the definition.
+ */
+export const CustomToolDeployRequest = z
+  .object({
+    name: ToolName,
+    description: z.string().min(1).max(2000),
+    credentials: ToolCredentialsSpec.default({ required: [], schema: {} }),
+    actions: z
+      .array(ToolAction)
+      .min(1)
+      .max(100)
+      .refine((actions) => new Set(actions.map((action) => action.name)).size === actions.length, {
+        message: 'action names must be unique',
+      }),
+    bundle: z
+      .base64()
+      .max(Math.ceil((maxToolBundleBytes * 4) / 3) + 4)
+      .meta({ description: 'the bundled ES module, base64' }),
+  })
+  .strict();
+export type CustomToolDeployRequest = z.input<typeof CustomToolDeployRequest>;
+
+export const CustomToolVersion = z
+  .object({
+    tool: z.string(),
+    version: z.number().int().min(1),
+    actions: z.array(z.string()),
+    sha256: z.string(),
+    sizeBytes: z.number().int(),
+    createdAt: Timestamp,
+    principal: z.object({ kind: z.string(), id: z.string() }),
+  })
+  .meta({ id: 'CustomToolVersion' });
+export type CustomToolVersion = z.infer<typeof CustomToolVersion>;
+
+/** What a deploy did: a new version, or nothing when the definition and the code are those of the latest. */
+export const CustomToolDeployResult = z
+  .object({ action: z.enum(['created', 'updated', 'unchanged']), tool: Tool, version: CustomToolVersion })
+  .meta({ id: 'CustomToolDeployResult' });
+export type CustomToolDeployResult = z.infer<typeof CustomToolDeployResult>;

@@ -47,6 +47,22 @@ export interface KeyActor extends Actor {
   key: { name: string; prefix: string };
 }
 
+/** The platform acting on its own (the first org at bootstrap, a sign-up by an invitation's token). */
+export const systemPrincipal: Principal = { kind: 'system', id: 'runtools' };
+
+/** The platform acting in an org on its own behalf (its own sandboxes, such as an org's tool runner). */
+export function platformActor(orgId: string): Actor {
+  return {
+    orgId,
+    principal: systemPrincipal,
+    scopes: new Set(),
+    role: null,
+    member: null,
+    granted: [],
+    expiresAt: null,
+  };
+}
+
 export function isKeyActor(actor: Actor): actor is KeyActor {
   return actor.principal.kind === 'key';
 }

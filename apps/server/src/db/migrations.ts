@@ -399,6 +399,36 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0017_custom_tools': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('custom_tools')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('latest_version', 'integer', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('custom_tools_org_name', ['org_id', 'name'])
+          .execute();
+        await db.schema
+          .createTable('custom_tool_versions')
+          .addColumn('tool_id', 'text', (column) => column.notNull().references('custom_tools.id').onDelete('cascade'))
+          .addColumn('version', 'integer', (column) => column.notNull())
+          // The definition's static part (description, credentials, actions with their schemas), as JSON.
+          .addColumn('manifest', 'text', (column) => column.notNull())
+          // The bundled ES module, base64: an artifact of the version, kept in the database so every server
+          // behind a load balancer has it.
+          .addColumn('bundle', 'text', (column) => column.notNull())
+          .addColumn('sha256', 'text', (column) => column.notNull())
+          .addColumn('size_bytes', 'integer', (column) => column.notNull())
+          .addColumn('actor_kind', 'text', (column) => column.notNull())
+          .addColumn('actor_id', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('custom_tool_versions_pk', ['tool_id', 'version'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -257,4 +257,23 @@ export interface Database {
     actor_id: string;
     created_at: Iso;
   };
+  custom_tools: {
+    id: string;
+    org_id: string;
+    name: string;
+    latest_version: number;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  custom_tool_versions: {
+    tool_id: string;
+    version: number;
+    manifest: string;
+    bundle: string;
+    sha256: string;
+    size_bytes: number;
+    actor_kind: string;
+    actor_id: string;
+    created_at: Iso;
+  };
 }

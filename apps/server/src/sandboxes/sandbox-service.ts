@@ -1,4 +1,4 @@
-import type { DaemonChannel } from '@runtools/runtime';
+import type { DaemonChannel, SandboxDriver } from '@runtools/runtime';
 import type {
   Sandbox,
   SandboxExecEvent,
@@ -9,6 +9,7 @@ import type {
   SandboxProcess,
   SandboxProcessEvent,
   SandboxProcessStart,
+  SandboxRuntime,
   SandboxSnapshot,
   SandboxStats,
   SandboxWatchEvent,
@@ -45,8 +46,11 @@ export class SandboxService {
   private readonly execs: SandboxExec;
   private readonly files: SandboxFiles;
 
+  private readonly context: SandboxContext;
+
   constructor(db: Kysely<Database>, options: SandboxServiceOptions) {
     const context = new SandboxContext(db, options);
+    this.context = context;
     this.lifecycle = new SandboxLifecycle(context);
     this.snapshots = new SandboxSnapshots(context, this.lifecycle);
     this.recovery = new SandboxRecovery(context, this.snapshots);
@@ -63,6 +67,11 @@ export class SandboxService {
    */
   recover(): Promise<{ reattached: number; missing: number; settled: number }> {
     return this.recovery.recover();
+  }
+
+  /** This host's driver of a runtime (for the control plane's own sandboxes, such as tool runners). */
+  driver(runtime: SandboxRuntime): SandboxDriver {
+    return this.context.driver(runtime);
   }
 
   // Lifecycle.

@@ -15,6 +15,15 @@ export function toolsHandlers(deps: { tools: ToolService }): DomainHandlers<type
     async toolsExecutions({ auth, query }) {
       return tools.executions(auth, query, query);
     },
+    async toolsDeploy({ auth, body }) {
+      return tools.deploy(auth, body);
+    },
+    async toolsDelete({ auth, params }) {
+      return tools.delete(auth, params.toolName);
+    },
+    async toolsVersions({ auth, params, query }) {
+      return tools.versions(auth, params.toolName, query);
+    },
     async toolsList({ auth, query }) {
       return tools.list(auth, query);
     },

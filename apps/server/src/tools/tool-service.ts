@@ -1,6 +1,10 @@
 import type {
+  CustomToolDeployRequest,
+  CustomToolDeployResult,
+  CustomToolVersion,
   MarketplaceTool,
   Tool,
+  ToolAction,
   ToolCredentialsSetRequest,
   ToolExecuteRequest,
   ToolExecuteResult,
@@ -18,14 +22,39 @@ import { keysetPage, memoryPage, type Page, type PageRequest } from '../db/pagin
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
+import { type CustomToolRow, CustomTools } from './custom-tools.js';
 import { officialTools } from './marketplace/index.js';
 import type { OfficialTool } from './marketplace/official-tool.js';
 import { ParamsValidator } from './params.js';
+import type { ToolRunners } from './runner/tool-runners.js';
 
 export const toolCredentialAad = (orgId: string, tool: string, field: string) =>
   `tool-credential\0${orgId}\0${tool}\0${field}`;
 
 type CredentialSpec = OfficialTool['credentials'];
+
+/** A tool the org can call, whichever kind: what describing and calling it needs. */
+interface Callable {
+  name: string;
+  kind: 'marketplace' | 'custom';
+  description: string;
+  provider: string | null;
+  auth: { kind: 'oauth' | 'api_key' | 'none' };
+  credentials: CredentialSpec;
+  actions: ToolAction[];
+  version: number | null;
+  createdAt: string;
+  updatedAt: string;
+  run(action: ToolAction, params: Record<string, unknown>, credentials: Record<string, string>): Promise<unknown>;
+}
+
+const actionsOf = (tool: OfficialTool): ToolAction[] =>
+  Object.entries(tool.actions).map(([name, action]) => ({
+    name,
+    description: action.description,
+    parameters: action.parameters,
+    ...(action.timeoutMs !== undefined ? { timeoutMs: action.timeoutMs } : {}),
+  }));
 
 /** Per field, where a tool's credentials come from, in the order they are tried. */
 const credentialSources =
@@ -39,12 +68,7 @@ function marketplaceEntry(tool: OfficialTool, installed: boolean): MarketplaceTo
     provider: tool.provider,
     auth: tool.auth,
     credentials: tool.credentials,
-    actions: Object.entries(tool.actions).map(([name, action]) => ({
-      name,
-      description: action.description,
-      parameters: action.parameters,
-      ...(action.timeoutMs !== undefined ? { timeoutMs: action.timeoutMs } : {}),
-    })),
+    actions: actionsOf(tool),
     installed,
   };
 }
@@ -76,13 +100,21 @@ const byName = { arity: 1, keyOf: (item: { name: string }) => [item.name] };
  */
 export class ToolService {
   private readonly validator = new ParamsValidator();
+  private readonly custom: CustomTools;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly secrets: SecretStore,
     private readonly root: RootKey,
-    private readonly options: { baseUrls: Readonly<Record<string, string>> },
-  ) {}
+    private readonly options: {
+      baseUrls: Readonly<Record<string, string>>;
+      /** Where custom tools run; without it (no sandbox runtime here) they cannot. */
+      runners: ToolRunners | undefined;
+      runnersUnavailable?: string;
+    },
+  ) {
+    this.custom = new CustomTools(db, this.validator);
+  }
 
   async marketplace(actor: Actor, page: PageRequest): Promise<Page<MarketplaceTool>> {
     const installed = await this.installedNames(actor);
@@ -116,7 +148,7 @@ export class ToolService {
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) {
       await audit(this.db, { orgId: actor.orgId, event: 'tool.installed', actor: actor.principal, targetId: name });
     }
-    return this.describe(actor, tool);
+    return this.describe(actor, await this.callable(actor, tool.name));
   }
 
   /** Removes an installation and the credentials stored for it. */
@@ -135,30 +167,62 @@ export class ToolService {
     });
   }
 
-  /** The tools the org can call, by name. */
+  /** The tools the org can call (installed marketplace tools and its custom tools), by name. */
   async list(actor: Actor, page: PageRequest): Promise<Page<Tool>> {
-    const rows = await this.db
+    const installed = await this.db
       .selectFrom('tool_installations')
-      .select('name')
+      .selectAll()
       .where('org_id', '=', actor.orgId)
-      .orderBy('name')
       .execute();
-    const tools = await Promise.all(
-      rows.flatMap((row) => {
+    const callables = [
+      ...installed.flatMap((row) => {
         const tool = officialTools.get(row.name);
-        return tool ? [this.describe(actor, tool)] : [];
+        return tool ? [this.officialCallable(tool, row)] : [];
       }),
-    );
-    return memoryPage(tools, page, byName);
+      ...(await this.custom.all(actor)).map((row) => this.customCallable(actor, row)),
+    ].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const result = memoryPage(callables, page, byName);
+    return {
+      data: await Promise.all(result.data.map((tool) => this.describe(actor, tool))),
+      nextCursor: result.nextCursor,
+    };
   }
 
   async get(actor: Actor, name: string): Promise<Tool> {
-    return this.describe(actor, await this.installed(actor, name));
+    return this.describe(actor, await this.callable(actor, name));
+  }
+
+  /** Deploys a custom tool's version (a new one only when its definition or code changed). */
+  async deploy(actor: Actor, body: z.output<typeof CustomToolDeployRequest>): Promise<CustomToolDeployResult> {
+    const deployed = await this.custom.deploy(actor, body);
+    return {
+      action: deployed.action,
+      tool: await this.describe(actor, this.customCallable(actor, deployed.tool)),
+      version: deployed.version,
+    };
+  }
+
+  versions(actor: Actor, name: string, page: PageRequest): Promise<Page<CustomToolVersion>> {
+    return this.custom.versions(actor, name, page);
+  }
+
+  /** Deletes a custom tool, its versions and its stored credentials. */
+  async delete(actor: Actor, name: string): Promise<{ id: string; deleted: true }> {
+    if (officialTools.has(name)) {
+      throw new DomainError(
+        'tool_not_found',
+        `${name} is a marketplace tool: uninstall it (DELETE /v1/tools/${name}/install)`,
+        {
+          name,
+        },
+      );
+    }
+    return this.custom.delete(actor, name);
   }
 
   /** Stores values (sealed) or secret names for a tool's credential fields; `null` removes a field. */
   async setCredentials(actor: Actor, name: string, body: z.output<typeof ToolCredentialsSetRequest>): Promise<Tool> {
-    const tool = await this.installed(actor, name);
+    const tool = await this.callable(actor, name);
     const unknown = Object.keys(body.credentials).filter((field) => !(field in tool.credentials.schema));
     if (unknown.length > 0) {
       throw new DomainError('validation_failed', `${name} takes no credential ${unknown.join(', ')}`, {
@@ -217,25 +281,25 @@ export class ToolService {
   /** Runs one action of a tool as `actor`, and records the call. */
   async execute(actor: Actor, name: string, request: z.output<typeof ToolExecuteRequest>): Promise<ToolExecuteResult> {
     requireScopes(actor, ['tools:execute']);
-    const tool = await this.installed(actor, name);
-    const action = tool.actions[request.action];
+    const tool = await this.callable(actor, name);
+    const action = tool.actions.find((candidate) => candidate.name === request.action);
     if (!action) {
       throw new DomainError('tool_action_not_found', `${name} has no action ${request.action}`, {
-        actions: Object.keys(tool.actions),
+        actions: tool.actions.map((candidate) => candidate.name),
       });
     }
-    this.validator.check(`${name}.${request.action}`, action.parameters, request.params);
+    this.validator.check(`${name}@${tool.version ?? 0}.${request.action}`, action.parameters, request.params);
     const credentials = await this.resolveCredentials(actor, name, tool.credentials, request.credentials);
     const started = performance.now();
     const id = newId('toolExecution');
     let errorCode: string | null = null;
     try {
-      const result = await this.runOfficial(tool, request.action, request.params, credentials);
+      const result = await tool.run(action, request.params, credentials);
       return {
         executionId: id,
         tool: name,
         action: request.action,
-        version: null,
+        version: tool.version,
         durationMs: performance.now() - started,
         result,
       };
@@ -249,7 +313,7 @@ export class ToolService {
         id,
         tool: name,
         action: request.action,
-        version: null,
+        version: tool.version,
         errorCode,
         durationMs: performance.now() - started,
       });
@@ -299,13 +363,15 @@ export class ToolService {
     return tool;
   }
 
-  /** An official tool the org has installed. */
-  private async installed(actor: Actor, name: string): Promise<OfficialTool> {
+  /** The org's custom tool of this name, or the marketplace tool if the org installed it. */
+  private async callable(actor: Actor, name: string): Promise<Callable> {
+    const custom = await this.custom.find(actor, name);
+    if (custom) return this.customCallable(actor, custom);
     const tool = officialTools.get(name);
     const row = tool
       ? await this.db
           .selectFrom('tool_installations')
-          .select('id')
+          .selectAll()
           .where('org_id', '=', actor.orgId)
           .where('name', '=', name)
           .executeTakeFirst()
@@ -317,7 +383,56 @@ export class ToolService {
         { name },
       );
     }
-    return tool;
+    return this.officialCallable(tool, row);
+  }
+
+  private officialCallable(tool: OfficialTool, row: { created_at: string; updated_at: string }): Callable {
+    return {
+      name: tool.name,
+      kind: 'marketplace',
+      description: tool.description,
+      provider: tool.provider,
+      auth: tool.auth,
+      credentials: tool.credentials,
+      actions: actionsOf(tool),
+      version: null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      run: (action, params, credentials) => this.runOfficial(tool, action.name, params, credentials),
+    };
+  }
+
+  private customCallable(actor: Actor, row: CustomToolRow): Callable {
+    return {
+      name: row.name,
+      kind: 'custom',
+      description: row.manifest.description,
+      provider: null,
+      auth: { kind: Object.keys(row.manifest.credentials.schema).length > 0 ? 'api_key' : 'none' },
+      credentials: row.manifest.credentials,
+      actions: row.manifest.actions,
+      version: row.version,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      run: async (action, params, credentials) => {
+        const runners = this.options.runners;
+        if (!runners) {
+          throw new DomainError(
+            'runtime_unavailable',
+            `custom tools run in a sandbox, and this server cannot run one: ${this.options.runnersUnavailable ?? 'no sandbox runtime'}`,
+          );
+        }
+        return runners.call(actor.orgId, {
+          tool: row.name,
+          version: row.version,
+          bundle: () => this.custom.bundle(row.id, row.version),
+          action: action.name,
+          params,
+          credentials,
+          timeoutMs: action.timeoutMs ?? defaultToolTimeoutMs,
+        });
+      },
+    };
   }
 
   private async installedNames(actor: Actor): Promise<Set<string>> {
@@ -329,23 +444,16 @@ export class ToolService {
     return new Set(rows.map((row) => row.name));
   }
 
-  private async describe(actor: Actor, tool: OfficialTool): Promise<Tool> {
-    const installation = await this.db
-      .selectFrom('tool_installations')
-      .select(['created_at', 'updated_at'])
-      .where('org_id', '=', actor.orgId)
-      .where('name', '=', tool.name)
-      .executeTakeFirst();
+  private async describe(actor: Actor, tool: Callable): Promise<Tool> {
     const stored = await this.db
       .selectFrom('tool_credentials')
       .select(['field', 'kind'])
       .where('org_id', '=', actor.orgId)
       .where('tool', '=', tool.name)
       .execute();
-    const entry = marketplaceEntry(tool, true);
     return {
       name: tool.name,
-      kind: 'marketplace',
+      kind: tool.kind,
       description: tool.description,
       provider: tool.provider,
       auth: tool.auth,
@@ -353,10 +461,10 @@ export class ToolService {
         ...tool.credentials,
         configured: Object.fromEntries(stored.map((row) => [row.field, row.kind === 'value' ? 'stored' : 'secret'])),
       },
-      actions: entry.actions,
-      version: null,
-      createdAt: installation?.created_at ?? nowIso(),
-      updatedAt: installation?.updated_at ?? nowIso(),
+      actions: tool.actions,
+      version: tool.version,
+      createdAt: tool.createdAt,
+      updatedAt: tool.updatedAt,
     };
   }
 
