@@ -379,7 +379,7 @@ export default defineAgent({
       );
       const first = await cli(['deploy', project]);
       expect([first.code, first.stderr]).toEqual([0, '']);
-      expect(first.stdout).toMatch(/^created\s+deployed\s+v1\ncreated\s+deployed-helper\s+v1\n$/);
+      expect(first.stdout).toMatch(/^created\s+deployed\s+agent v1\ncreated\s+deployed-helper\s+agent v1\n$/);
       expect(await rt.agents.get('deployed')).toMatchObject({
         model: 'mock/deploy-1',
         systemPrompt: 'You deploy.',
@@ -390,14 +390,20 @@ export default defineAgent({
       expect((await rt.agents.get('deployed-helper')).managed).toMatchObject({ template: 'minimal' });
 
       const again = await cli(['deploy', project]);
-      expect(again.stdout).toMatch(/^unchanged\s+deployed\s+v1\nunchanged\s+deployed-helper\s+v1\n$/);
+      expect(again.stdout).toMatch(/^unchanged\s+deployed\s+agent v1\nunchanged\s+deployed-helper\s+agent v1\n$/);
 
       writeFileSync(join(project, 'agents', 'coder.ts'), coder(7));
       const changed = await cli(['deploy', project, '--json']);
       expect(changed.code).toBe(0);
       expect(JSON.parse(changed.stdout)).toEqual([
-        { file: expect.stringContaining('coder.ts'), slug: 'deployed', action: 'updated', version: 2 },
-        { file: expect.stringContaining('helper.mjs'), slug: 'deployed-helper', action: 'unchanged', version: 1 },
+        { file: expect.stringContaining('coder.ts'), kind: 'agent', name: 'deployed', action: 'updated', version: 2 },
+        {
+          file: expect.stringContaining('helper.mjs'),
+          kind: 'agent',
+          name: 'deployed-helper',
+          action: 'unchanged',
+          version: 1,
+        },
       ]);
       expect((await rt.agents.get('deployed')).maxIterations).toBe(7);
     } finally {
@@ -426,7 +432,7 @@ export default defineAgent({
       expect(slugs).not.toContain('never-deployed');
       expect(slugs).not.toContain('bad-one');
       const empty = await cli(['deploy', join(project, 'agents')]);
-      expect([empty.code, empty.stderr]).toEqual([2, expect.stringContaining('no agents to deploy')]);
+      expect([empty.code, empty.stderr]).toEqual([2, expect.stringContaining('nothing to deploy')]);
 
       // Valid as written but refused by the server (a tool it does not have): the others still go.
       writeFileSync(
@@ -435,9 +441,9 @@ export default defineAgent({
       );
       const refused = await cli(['deploy', project]);
       expect(refused.code).toBe(2);
-      expect(refused.stdout).toMatch(/^created\s+never-deployed\s+v1\n$/);
+      expect(refused.stdout).toMatch(/^created\s+never-deployed\s+agent v1\n$/);
       expect(refused.stderr).toMatch(/failed\s+bad-one\s+agents\/bad\.ts: unknown tool teleport/);
-      expect(refused.stderr).toContain('error: 1 of 2 agents not deployed');
+      expect(refused.stderr).toContain('error: 1 of 2 definitions not deployed');
     } finally {
       rmSync(project, { recursive: true, force: true });
     }

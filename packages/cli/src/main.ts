@@ -54,6 +54,7 @@ import * as sshKeyList from './commands/ssh-key/list.js';
 import * as sshKeyRemove from './commands/ssh-key/remove.js';
 import * as templateCommands from './commands/template/template.js';
 import * as threadCommands from './commands/thread/thread.js';
+import * as toolsCommands from './commands/tools/tools.js';
 import * as workspaceFiles from './commands/workspace/files.js';
 import * as workspaceCommands from './commands/workspace/workspace.js';
 import { reportError } from './errors.js';
@@ -128,6 +129,9 @@ export function buildProgram(): Command {
     agentRunCommands,
   ]);
   group(program, 'thread', 'conversations an agent continues run after run', [threadCommands]);
+  group(program, 'tools', 'tools agents call: the marketplace, installations, custom tools, credentials, calls', [
+    toolsCommands,
+  ]);
   group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);
   for (const entry of [models, deploy]) entry.register(program);
   // Subcommands inherit exit override so usage errors reach the one handler below.

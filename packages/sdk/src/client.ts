@@ -8,6 +8,7 @@ import { Sandboxes } from './resources/sandboxes.js';
 import { Secrets } from './resources/secrets.js';
 import { SshKeys } from './resources/ssh-keys.js';
 import { Templates } from './resources/templates.js';
+import { Tools } from './resources/tools.js';
 import { Workspaces } from './resources/workspaces.js';
 import { sdkVersion } from './version.js';
 
@@ -57,6 +58,7 @@ export class RunTools {
   readonly threads: Threads;
   readonly providers: Providers;
   readonly models: Models;
+  readonly tools: Tools;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -74,6 +76,7 @@ export class RunTools {
       userAgent,
     });
     this.secrets = new Secrets(this.http);
+    this.tools = new Tools(this.http);
     this.sshKeys = new SshKeys(this.http);
     this.auth = new Auth(this.http);
     this.orgs = new Orgs(this.http);

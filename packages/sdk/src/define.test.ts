@@ -1,5 +1,4 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { z } from 'zod';
 import { defineAgent, defineConfig, defineSandbox, defineTool, ValidationError } from './index.js';
 
 describe('define*', () => {
@@ -16,29 +15,49 @@ describe('define*', () => {
     expect(() => defineAgent({ slug: 'Not A Slug', model: 'gpt-5' })).toThrow(/slug/);
   });
 
-  it('infers a tool input type from its zod schema and checks the definition', async () => {
+  it('takes the documented custom tool verbatim, types params from its JSON Schema, and checks the definition', async () => {
     const tool = defineTool({
-      name: 'get_weather',
-      description: 'Weather for a city',
-      input: z.object({ city: z.string(), days: z.number().default(1) }),
-      execute: async ({ city, days }) => {
-        expectTypeOf(city).toEqualTypeOf<string>();
-        expectTypeOf(days).toEqualTypeOf<number>();
-        return { city, days };
+      name: 'my-database',
+      description: 'Query my application database',
+      credentials: {
+        required: ['databaseUrl'],
+        schema: { databaseUrl: { type: 'string', description: 'PostgreSQL connection string' } },
+      },
+      actions: {
+        query: {
+          description: 'Execute a SQL query',
+          parameters: {
+            type: 'object',
+            properties: { sql: { type: 'string', description: 'SQL query' } },
+            required: ['sql'],
+          },
+          // biome-ignore lint/correctness/noUnusedFunctionParameters: the documented example, verbatim
+          execute: async (params, credentials) => {
+            return { rows: [] };
+          },
+        },
       },
     });
-    expect(
-      await tool.execute({ city: 'Oslo', days: 2 }, { credentials: {}, signal: new AbortController().signal }),
-    ).toEqual({
-      city: 'Oslo',
-      days: 2,
+    expect(await tool.actions.query.execute({ sql: 'select 1' }, { databaseUrl: 'postgres://x' })).toEqual({
+      rows: [],
     });
-    expect(() => defineTool({ name: 'Bad Name', description: 'x', input: z.object({}), execute: () => null })).toThrow(
-      /name/,
-    );
-    expect(() => defineTool({ name: 'ok', description: 'x', input: {} as z.ZodObject, execute: () => null })).toThrow(
-      /zod schema/,
-    );
+    const action = { description: 'x', parameters: { type: 'object' as const }, execute: () => null };
+    expect(() => defineTool({ name: 'Bad Name', description: 'x', actions: { run: action } })).toThrow(/name/);
+    expect(() => defineTool({ name: 'ok', description: 'x', actions: {} })).toThrow(/at least one action/);
+    expect(() =>
+      defineTool({ name: 'ok', description: 'x', actions: { run: { ...action, parameters: { type: 'string' } } } }),
+    ).toThrow(/parameters/);
+    expect(() =>
+      defineTool({ name: 'ok', description: 'x', actions: { run: { ...action, execute: undefined as never } } }),
+    ).toThrow(/execute/);
+    expect(() =>
+      defineTool({
+        name: 'ok',
+        description: 'x',
+        credentials: { required: ['token'] as never, schema: {} },
+        actions: { run: action },
+      }),
+    ).toThrow(/required/);
   });
 
   it('checks sandbox and config definitions', () => {

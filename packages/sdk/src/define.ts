@@ -1,4 +1,9 @@
-import { AgentDefinition, ProjectConfig, SandboxDefinition, ToolDefinitionMeta } from '@runtools/spec';
+import {
+  AgentDefinition,
+  ProjectConfig,
+  SandboxDefinition,
+  ToolDefinition as ToolDefinitionSchema,
+} from '@runtools/spec';
 import type { z } from 'zod';
 import { ValidationError } from './errors.js';
 
@@ -43,48 +48,78 @@ export function defineConfig<const T extends ProjectConfig>(config: T): T {
   return config;
 }
 
-export interface ToolContext {
-  /** Secrets named in `credentials`, resolved server-side when the tool runs. */
-  credentials: Record<string, string>;
-  signal: AbortSignal;
-}
-
-export interface ToolDefinition<Input extends z.ZodType, Output> {
-  name: string;
-  description: string;
-  /** A zod schema for the tool's input; `execute` receives its parsed output type. */
-  input: Input;
-  credentials?: string[];
-  execute(input: z.output<Input>, context: ToolContext): Promise<Output> | Output;
+/** A JSON Schema of an action's parameters (type "object"); the server checks each call's params against it. */
+export interface JsonSchema {
+  type?: string | readonly string[];
+  properties?: Readonly<Record<string, JsonSchema>>;
+  required?: readonly string[];
+  [keyword: string]: unknown;
 }
 
 /**
- * Declares a custom tool; `execute`'s argument type is inferred from `input`.
+ * A call's params, as its action's JSON Schema admitted them. Loosely typed: the schema, checked on the server
+ * before the call, is what holds them to a shape.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: params are checked at run time against the action's JSON Schema
+export type ToolParams = Record<string, any>;
+
+/** One action of a custom tool: its description, its parameters' JSON Schema, and the function that does it. */
+export interface ToolActionDefinition {
+  description: string;
+  parameters: JsonSchema;
+  /** How long a call may run, in milliseconds (default 30 000, at most 300 000). */
+  timeoutMs?: number;
+  /** Gets the call's params (checked against `parameters` first) and only this call's resolved credentials. */
+  execute(params: ToolParams, credentials: Record<string, string>): unknown;
+}
+
+export interface ToolDefinition<A extends string = string> {
+  name: string;
+  description: string;
+  /** The credentials the tool takes, resolved on the server at each call (never stored in the tool). */
+  credentials?: { required?: readonly string[]; schema: Record<string, { type: 'string'; description?: string }> };
+  actions: Record<A, ToolActionDefinition>;
+}
+
+/**
+ * Declares a custom tool, as `runtools deploy` takes it from `tools/*.ts`; its code runs in the org's
+ * tool runner sandbox, never in the control plane. Each action's params are checked against its JSON Schema
+ * on the server before it runs.
  * @example
  * export default defineTool({
- *   name: 'get_weather', description: 'Weather for a city',
- *   input: z.object({ city: z.string() }),
- *   execute: async ({ city }) => ({ city, tempC: 21 }),
- * })
+ *   name: 'my-database',
+ *   description: 'Query my application database',
+ *   credentials: { required: ['databaseUrl'], schema: { databaseUrl: { type: 'string', description: 'PostgreSQL connection string' } } },
+ *   actions: {
+ *     query: {
+ *       description: 'Execute a SQL query',
+ *       parameters: { type: 'object', properties: { sql: { type: 'string', description: 'SQL query' } }, required: ['sql'] },
+ *       execute: async (params, credentials) => { return { rows: [] }; },
+ *     },
+ *   },
+ * });
  */
-export function defineTool<Input extends z.ZodType, Output>(
-  definition: ToolDefinition<Input, Output>,
-): ToolDefinition<Input, Output> {
+export function defineTool<const A extends string>(definition: ToolDefinition<A>): ToolDefinition<A> {
+  const { actions, ...rest } = definition;
   check(
-    ToolDefinitionMeta,
-    { name: definition.name, description: definition.description, credentials: definition.credentials },
+    ToolDefinitionSchema,
+    {
+      ...rest,
+      actions: Object.fromEntries(
+        Object.entries(actions as Record<string, ToolActionDefinition>).map(([name, { execute: _, ...action }]) => [
+          name,
+          action,
+        ]),
+      ),
+    },
     'tool definition',
   );
-  const input = definition.input as unknown;
-  if (
-    typeof input !== 'object' ||
-    input === null ||
-    typeof (input as { safeParse?: unknown }).safeParse !== 'function'
-  ) {
-    throw new ValidationError('invalid tool definition.input: must be a zod schema', { code: 'invalid_definition' });
-  }
-  if (typeof definition.execute !== 'function') {
-    throw new ValidationError('invalid tool definition.execute: must be a function', { code: 'invalid_definition' });
+  for (const [name, action] of Object.entries(actions as Record<string, ToolActionDefinition>)) {
+    if (typeof action.execute !== 'function') {
+      throw new ValidationError(`invalid tool definition.actions.${name}.execute: must be a function`, {
+        code: 'invalid_definition',
+      });
+    }
   }
   return definition;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EnvVars, IdleTimeout, Metadata } from './common.js';
-import { SecretName } from './secrets.js';
+import { ObjectJsonSchema, ToolAction, ToolActionName, ToolCredentialsSpec, ToolName } from './tools.js';
 
 /** Size strings like `512MB`, `2GB`, `10GiB`. */
 export const ByteSize = z
@@ -36,16 +36,28 @@ export const SandboxDefinition = z
   .strict();
 export type SandboxDefinition = z.input<typeof SandboxDefinition>;
 
-/** The static part of `defineTool`; its `input` schema and `execute` function are checked separately. */
-export const ToolDefinitionMeta = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[a-z][a-z0-9_]*$/, { message: 'snake_case, starting with a letter' }),
-  description: z.string().min(1).max(2000),
-  credentials: z.array(SecretName).max(32).default([]),
-});
+/**
+ * `defineTool`: a custom tool, as the docs write it. The static part is checked here (each action's
+ * `parameters` is a JSON Schema of an object, compiled by the server at deploy); `execute` functions are
+ * checked by `defineTool`.
+ */
+export const ToolDefinition = z
+  .object({
+    name: ToolName,
+    description: z.string().min(1).max(2000),
+    credentials: ToolCredentialsSpec.optional(),
+    actions: z
+      .record(
+        ToolActionName,
+        z.looseObject({
+          description: z.string().min(1).max(2000),
+          parameters: ObjectJsonSchema,
+          timeoutMs: ToolAction.shape.timeoutMs,
+        }),
+      )
+      .refine((actions) => Object.keys(actions).length > 0, { message: 'a tool needs at least one action' }),
+  })
+  .strict();
 
 /** `defineConfig`: the project file `runtools.config.ts`. */
 export const ProjectConfig = z

@@ -69,7 +69,7 @@ export {
   ResourceName,
   SandboxDefinition,
   SandboxResources,
-  ToolDefinitionMeta,
+  ToolDefinition,
 } from './definitions.js';
 export {
   ErrorBody,

@@ -1,0 +1,164 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../test/support/cli.js';
+import { type GithubServer, startGithubServer } from '../../../test/support/github-server.js';
+import { useSandboxServer } from '../../../test/support/server.js';
+
+/** The custom tool exactly as the docs write it. */
+const documentedTool = `import { defineTool } from '@runtools/sdk';
+export default defineTool({
+  name: 'my-database',
+  description: 'Query my application database',
+  credentials: { required: ['databaseUrl'], schema: { databaseUrl: { type: 'string', description: 'PostgreSQL connection string' } } },
+  actions: {
+    query: {
+      description: 'Execute a SQL query',
+      parameters: { type: 'object', properties: { sql: { type: 'string', description: 'SQL query' } }, required: ['sql'] },
+      execute: async (params, credentials) => { return { rows: [] }; },
+    },
+  },
+});
+`;
+
+/** A tool with an npm dependency of the project, which the deploy bundles. */
+const greeterTool = `import { defineTool } from '@runtools/sdk';
+import { greet } from 'greeting-lib';
+export default defineTool({
+  name: 'greeter',
+  description: 'Greets',
+  actions: {
+    hello: {
+      description: 'Say hello',
+      parameters: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+      execute: async (params) => ({ text: greet(params.name) }),
+    },
+  },
+});
+`;
+
+describe('tools through the CLI and the SDK, as documented', () => {
+  let github: GithubServer;
+  const context = useSandboxServer(async () => {
+    github = await startGithubServer();
+    return { RUNTOOLS_TOOL_RUNTIME: 'container', RUNTOOLS_TOOL_GITHUB_BASE_URL: github.url };
+  });
+  let project: string;
+  let configDir: string;
+  const cli = (...args: string[]) =>
+    runCli(args, {
+      configDir,
+      env: { RUNTOOLS_API_URL: context.server.url, RUNTOOLS_API_KEY: context.server.adminKey },
+    });
+
+  beforeAll(() => {
+    configDir = mkdtempSync(join(tmpdir(), 'runtools-cli-tools-'));
+    project = join(configDir, 'project');
+    mkdirSync(join(project, 'tools'), { recursive: true });
+    writeFileSync(join(project, 'tools', 'my-tool.ts'), documentedTool);
+    writeFileSync(join(project, 'tools', 'greeter.ts'), greeterTool);
+    const lib = join(project, 'node_modules', 'greeting-lib');
+    mkdirSync(lib, { recursive: true });
+    writeFileSync(
+      join(lib, 'package.json'),
+      JSON.stringify({ name: 'greeting-lib', type: 'module', main: 'index.js' }),
+    );
+    writeFileSync(join(lib, 'index.js'), 'export const greet = (name) => "hello, " + name;\n');
+  });
+  afterAll(async () => {
+    rmSync(configDir, { recursive: true, force: true });
+    await github?.close();
+  });
+
+  it('deploys tools/*.ts (bundling their npm dependencies), and again changes nothing', async () => {
+    const first = await cli('deploy', project);
+    expect([first.code, first.stderr]).toEqual([0, '']);
+    expect(first.stdout).toMatch(/created\s+greeter\s+tool v1/);
+    expect(first.stdout).toMatch(/created\s+my-database\s+tool v1/);
+    const again = await cli('--json', 'deploy', project);
+    expect(JSON.parse(again.stdout)).toEqual([
+      expect.objectContaining({ kind: 'tool', name: 'greeter', action: 'unchanged', version: 1 }),
+      expect.objectContaining({ kind: 'tool', name: 'my-database', action: 'unchanged', version: 1 }),
+    ]);
+    const broken = join(configDir, 'broken');
+    mkdirSync(join(broken, 'tools'), { recursive: true });
+    writeFileSync(join(broken, 'tools', 'bad.ts'), documentedTool.replace("name: 'my-database'", "name: 'Bad Name'"));
+    const refused = await cli('deploy', broken);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('tools/bad.ts');
+    expect(refused.stderr).toMatch(/name/);
+  });
+
+  it('executes a custom tool through the CLI, REST and the SDK, with credentials per call or stored', async () => {
+    const viaCli = await cli(
+      'tools',
+      'execute',
+      'my-database',
+      'query',
+      '--params',
+      '{"sql":"select 1"}',
+      '--credential',
+      'databaseUrl=postgres://db',
+    );
+    expect([viaCli.code, JSON.parse(viaCli.stdout)]).toEqual([0, { rows: [] }]);
+    const missing = await cli('tools', 'execute', 'my-database', 'query', '--params', '{"sql":"select 1"}');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('databaseUrl');
+    const stored = await cli('tools', 'credentials', 'set', 'my-database', 'databaseUrl=postgres://stored');
+    expect(stored.code).toBe(0);
+    expect(stored.stdout).toMatch(/databaseUrl:\s+stored/);
+    const viaRest = await context.server.request('POST', '/v1/tools/my-database/execute', {
+      body: { action: 'query', params: { sql: 'select 1' } },
+    });
+    expect(await viaRest.json()).toMatchObject({ result: { rows: [] }, version: 1, tool: 'my-database' });
+    expect((await context.rt.tools.execute('greeter', { action: 'hello', params: { name: 'Ada' } })).result).toEqual({
+      text: 'hello, Ada',
+    });
+    const listed = await cli('--json', 'tools', 'list');
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((tool) => tool.name)).toEqual([
+      'greeter',
+      'my-database',
+    ]);
+    const versions = await cli('--json', 'tools', 'versions', 'my-database');
+    expect((JSON.parse(versions.stdout) as { version: number }[]).map((version) => version.version)).toEqual([1]);
+  });
+
+  it('runs the documented marketplace snippet verbatim through the SDK, and the CLI’s tools commands', async () => {
+    const rt = context.rt;
+    const catalogue = await rt.tools.marketplace(); // catalogue: name, description, provider, auth kind, actions with JSON Schemas
+    expect(catalogue.find((tool) => tool.name === 'github')?.actions.length).toBeGreaterThan(0);
+    const found = await rt.tools.search('github'); // ranked by name, description, action names
+    expect(found[0]?.name).toBe('github');
+    await rt.tools.install('github'); // org installation (idempotent); config and stored credentials per install
+    await rt.tools.credentials.set('github', { token: github.token });
+    const installed = await rt.tools.list(); // installed: marketplace + the org's custom tools
+    expect(installed.map((tool) => tool.name)).toEqual(['github', 'greeter', 'my-database']);
+    const answer = await rt.tools.execute('github', { action: 'list_repos', params: {} }); // → the action's structured result
+    expect((answer.result as { repos: unknown[] }).repos).toHaveLength(3);
+
+    const search = await cli('tools', 'search', 'github');
+    expect(search.stdout).toMatch(/^github\s/);
+    const marketplace = await cli('--json', 'tools', 'marketplace');
+    expect(JSON.parse(marketplace.stdout)).toEqual([expect.objectContaining({ name: 'github', installed: true })]);
+    const get = await cli('tools', 'get', 'github');
+    expect(get.stdout).toMatch(/token \(required\): stored/);
+    expect(get.stdout).not.toContain(github.token);
+    const executed = await cli(
+      'tools',
+      'execute',
+      'github',
+      'get_repo',
+      '--params',
+      '{"owner":"octo","repo":"repo-1"}',
+    );
+    expect(JSON.parse(executed.stdout)).toMatchObject({ fullName: 'octo/repo-1' });
+    const executions = await cli('--json', 'tools', 'executions', '--tool', 'github');
+    expect((JSON.parse(executions.stdout) as { action: string }[])[0]?.action).toBe('get_repo');
+    const uninstalled = await cli('tools', 'uninstall', 'github');
+    expect([uninstalled.code, uninstalled.stdout]).toEqual([0, 'uninstalled github\n']);
+    const gone = await cli('tools', 'execute', 'github', 'list_repos');
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/not installed/);
+  });
+});
