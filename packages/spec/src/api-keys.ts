@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, Timestamp } from './common.js';
+import { DisplayName, idSchema, pageOf, Timestamp } from './common.js';
 import { Scope } from './scopes.js';
 
 /** Secret API keys look like `rt_<prefix>_<secret>`; the prefix identifies the key in lists and logs. */
@@ -19,7 +19,7 @@ export const ApiKey = z
   })
   .meta({ id: 'ApiKey' });
 export type ApiKey = z.infer<typeof ApiKey>;
-export const ApiKeyList = listOf(ApiKey);
+export const ApiKeyList = pageOf(ApiKey);
 export type ApiKeyList = z.infer<typeof ApiKeyList>;
 
 export const ApiKeyCreateRequest = z

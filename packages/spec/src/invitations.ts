@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiKeyCreated } from './api-keys.js';
-import { idSchema, listOf, Timestamp } from './common.js';
+import { idSchema, pageOf, Timestamp } from './common.js';
 import { Member } from './members.js';
 import { Org } from './orgs.js';
 import { Role } from './scopes.js';
@@ -24,7 +24,7 @@ export const Invitation = z
   })
   .meta({ id: 'Invitation' });
 export type Invitation = z.infer<typeof Invitation>;
-export const InvitationList = listOf(Invitation);
+export const InvitationList = pageOf(Invitation);
 export type InvitationList = z.infer<typeof InvitationList>;
 
 export const InvitationCreateRequest = z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, listOf, Timestamp } from './common.js';
+import { idSchema, pageOf, Timestamp } from './common.js';
 import { Role } from './scopes.js';
 
 export const Member = z
@@ -14,7 +14,7 @@ export const Member = z
   })
   .meta({ id: 'Member' });
 export type Member = z.infer<typeof Member>;
-export const MemberList = listOf(Member);
+export const MemberList = pageOf(Member);
 export type MemberList = z.infer<typeof MemberList>;
 
 /** People join an org by accepting an invitation (`./invitations.ts`), never by being added. */

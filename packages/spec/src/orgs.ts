@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiKeyCreated } from './api-keys.js';
-import { DisplayName, idSchema, listOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idSchema, pageOf, Slug, Timestamp } from './common.js';
 import { Project } from './projects.js';
 import { Role } from './scopes.js';
 
@@ -8,7 +8,7 @@ export const Org = z
   .object({ id: idSchema('org'), name: z.string(), slug: z.string(), role: Role, createdAt: Timestamp })
   .meta({ id: 'Org' });
 export type Org = z.infer<typeof Org>;
-export const OrgList = listOf(Org);
+export const OrgList = pageOf(Org);
 export type OrgList = z.infer<typeof OrgList>;
 
 export const OrgCreateRequest = z.object({ name: DisplayName, slug: Slug.optional() }).strict();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idSchema, pageOf, Slug, Timestamp } from './common.js';
 
 export const Project = z
   .object({
@@ -12,7 +12,7 @@ export const Project = z
   })
   .meta({ id: 'Project' });
 export type Project = z.infer<typeof Project>;
-export const ProjectList = listOf(Project);
+export const ProjectList = pageOf(Project);
 export type ProjectList = z.infer<typeof ProjectList>;
 
 export const ProjectCreateRequest = z.object({ name: DisplayName, slug: Slug.optional() }).strict();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, listOf, Timestamp } from './common.js';
+import { idSchema, pageOf, Timestamp } from './common.js';
 
 /** Provider keys feed model providers, tool keys feed tool integrations, custom is everything else. */
 export const SecretCategory = z.enum(['provider', 'tool', 'custom']).meta({ id: 'SecretCategory' });
@@ -37,7 +37,7 @@ export const SecretMetadata = z
   })
   .meta({ id: 'SecretMetadata' });
 export type SecretMetadata = z.infer<typeof SecretMetadata>;
-export const SecretList = listOf(SecretMetadata);
+export const SecretList = pageOf(SecretMetadata);
 export type SecretList = z.infer<typeof SecretList>;
 
 export const SecretWithValue = SecretMetadata.extend({ value: z.string() }).meta({ id: 'SecretWithValue' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, Timestamp } from './common.js';
+import { DisplayName, idSchema, pageOf, Timestamp } from './common.js';
 
 export const SshKeyAddRequest = z
   .object({
@@ -27,6 +27,6 @@ export const SshKey = z
   })
   .meta({ id: 'SshKey' });
 export type SshKey = z.infer<typeof SshKey>;
-export const SshKeyList = listOf(SshKey);
+export const SshKeyList = pageOf(SshKey);
 export type SshKeyList = z.infer<typeof SshKeyList>;
 export const SshKeyParams = z.object({ sshKeyId: idSchema('sshKey') });

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
 import { checkNoEscalation, childKeyExpiry, outranks } from '../auth/grants.js';
+import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
@@ -54,11 +55,17 @@ export class ApiKeyService {
     return created;
   }
 
-  async list(auth: Actor): Promise<ApiKey[]> {
+  /** Oldest first: by creation time, then id. */
+  async list(auth: Actor, page: PageRequest): Promise<Page<ApiKey>> {
     let query = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', auth.orgId);
     if (!isAdmin(auth)) query = query.where('member_id', '=', actingMember(auth).id);
-    const rows = await query.orderBy('created_at').execute();
-    return rows.map(apiKeyFromRow);
+    const rows = await keysetPage(
+      page,
+      oldestFirst,
+      (row: Database['api_keys']) => [row.created_at, row.id],
+      (keyset) => inPage(query, keyset).execute(),
+    );
+    return mapPage(rows, apiKeyFromRow);
   }
 
   async get(auth: Actor, keyId: string): Promise<ApiKey> {

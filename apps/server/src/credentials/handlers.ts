@@ -17,8 +17,8 @@ export function credentialsHandlers(deps: CredentialsDeps): DomainHandlers<typeo
     async keysCreate({ auth, body }) {
       return apiKeys.create(auth, body);
     },
-    async keysList({ auth }) {
-      return { data: await apiKeys.list(auth) };
+    async keysList({ auth, query }) {
+      return apiKeys.list(auth, query);
     },
     async keysGet({ auth, params }) {
       return apiKeys.get(auth, params.keyId);
@@ -30,8 +30,8 @@ export function credentialsHandlers(deps: CredentialsDeps): DomainHandlers<typeo
     async secretsSet({ auth, body }) {
       return secrets.set(auth, body);
     },
-    async secretsList({ auth }) {
-      return { data: await secrets.list(auth) };
+    async secretsList({ auth, query }) {
+      return secrets.list(auth, query);
     },
     async secretsGet({ auth, params }) {
       return secrets.get(auth, params.name);
@@ -43,8 +43,8 @@ export function credentialsHandlers(deps: CredentialsDeps): DomainHandlers<typeo
     async sshKeysAdd({ auth, body }) {
       return sshKeys.add(auth, body);
     },
-    async sshKeysList({ auth }) {
-      return { data: await sshKeys.list(auth) };
+    async sshKeysList({ auth, query }) {
+      return sshKeys.list(auth, query);
     },
     async sshKeysRemove({ auth, params }) {
       return sshKeys.remove(auth, params.sshKeyId);

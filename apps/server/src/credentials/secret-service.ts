@@ -2,6 +2,7 @@ import type { SecretCategory, SecretMetadata, SecretWithValue } from '@runtools/
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
+import type { Page, PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import type { SecretStore } from './secret-store.js';
 
@@ -27,8 +28,9 @@ export class SecretService {
     return result;
   }
 
-  list(auth: Actor): Promise<SecretMetadata[]> {
-    return this.store.list(auth.orgId);
+  /** By name. */
+  list(auth: Actor, page: PageRequest): Promise<Page<SecretMetadata>> {
+    return this.store.list(auth.orgId, page);
   }
 
   async get(auth: Actor, name: string): Promise<SecretWithValue> {

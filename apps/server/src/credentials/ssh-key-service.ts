@@ -4,6 +4,7 @@ import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
+import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError, invalidBodyField } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -67,14 +68,15 @@ export class SshKeyService {
     return sshKeyFromRow(row);
   }
 
-  async list(auth: Actor): Promise<SshKey[]> {
-    const rows = await this.db
-      .selectFrom('ssh_keys')
-      .selectAll()
-      .where('org_id', '=', auth.orgId)
-      .orderBy('created_at')
-      .execute();
-    return rows.map(sshKeyFromRow);
+  /** Oldest first: by creation time, then id. */
+  async list(auth: Actor, page: PageRequest): Promise<Page<SshKey>> {
+    const rows = await keysetPage(
+      page,
+      oldestFirst,
+      (row: Database['ssh_keys']) => [row.created_at, row.id],
+      (keyset) => inPage(this.db.selectFrom('ssh_keys').selectAll().where('org_id', '=', auth.orgId), keyset).execute(),
+    );
+    return mapPage(rows, sshKeyFromRow);
   }
 
   async remove(auth: Actor, sshKeyId: string): Promise<{ id: string; deleted: true }> {

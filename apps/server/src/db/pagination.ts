@@ -1,5 +1,5 @@
 import { defaultPageSize } from '@runtools/spec';
-import { type Expression, type SqlBool, sql } from 'kysely';
+import { type Expression, type SelectQueryBuilder, type SqlBool, sql } from 'kysely';
 import { invalidQueryField } from '../errors.js';
 
 /**
@@ -27,8 +27,11 @@ export function encodeCursor(key: readonly KeyValue[]): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-/** A cursor's key, checked to be what this route's order has: `arity` strings or numbers. */
-export function decodeCursor(cursor: string, arity: number): KeyValue[] {
+/**
+ * A cursor's key, checked to be what this route's order has: `arity` strings or numbers, or with `types` that
+ * many of those types (a number where the database compares an integer column, a string elsewhere).
+ */
+export function decodeCursor(cursor: string, arity: number, types?: readonly ('string' | 'number')[]): KeyValue[] {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -38,7 +41,8 @@ export function decodeCursor(cursor: string, arity: number): KeyValue[] {
   if (
     !Array.isArray(key) ||
     key.length !== arity ||
-    !key.every((value) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)))
+    !key.every((value) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) ||
+    (types && !key.every((value, index) => typeof value === types[index]))
   )
     throw invalidQueryField('cursor', 'not a cursor this list gave out');
   return key as KeyValue[];
@@ -48,6 +52,8 @@ export interface SortKey {
   /** A column reference as SQL names it (`created_at`, `members.created_at`). */
   column: string;
   direction: 'asc' | 'desc';
+  /** An integer column: its cursor value is a number (the rest are strings). */
+  type?: 'number';
 }
 
 /**
@@ -63,6 +69,35 @@ export function afterKey(order: readonly SortKey[], key: readonly KeyValue[]): E
   return sql<SqlBool>`(${sql.join(branches, sql` OR `)})`;
 }
 
+/** Oldest first: by creation time, then by id (unique), as most lists are ordered. */
+export const oldestFirst: readonly SortKey[] = [
+  { column: 'created_at', direction: 'asc' },
+  { column: 'id', direction: 'asc' },
+];
+
+/** Newest first: by creation time, latest first, then by id (unique). */
+export const newestFirst: readonly SortKey[] = [
+  { column: 'created_at', direction: 'desc' },
+  { column: 'id', direction: 'asc' },
+];
+
+/** What `keysetPage` hands its query: the condition to add (none on the first page), the order, the rows to fetch. */
+export interface KeysetSelect {
+  after: Expression<SqlBool> | undefined;
+  order: readonly SortKey[];
+  fetch: number;
+}
+
+/** The select with a keyset page's condition, order and row count applied. */
+export function inPage<DB, TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  keyset: KeysetSelect,
+): SelectQueryBuilder<DB, TB, O> {
+  let paged = keyset.after ? query.where(keyset.after) : query;
+  for (const sort of keyset.order) paged = paged.orderBy(sql.ref(sort.column), sort.direction);
+  return paged.limit(keyset.fetch);
+}
+
 /**
  * One page of a keyset-paged query. `select` gets the condition to add (none on the first page), the order
  * and the number of rows to fetch (one more than the page, to know whether another follows) and runs it.
@@ -71,14 +106,11 @@ export async function keysetPage<Row>(
   page: PageRequest,
   order: readonly SortKey[],
   keyOf: (row: Row) => readonly KeyValue[],
-  select: (query: {
-    after: Expression<SqlBool> | undefined;
-    order: readonly SortKey[];
-    fetch: number;
-  }) => Promise<Row[]>,
+  select: (query: KeysetSelect) => Promise<Row[]>,
 ): Promise<Page<Row>> {
   const limit = page.limit ?? defaultPageSize;
-  const after = page.cursor === undefined ? undefined : afterKey(order, decodeCursor(page.cursor, order.length));
+  const types = order.map((sort) => sort.type ?? 'string');
+  const after = page.cursor === undefined ? undefined : afterKey(order, decodeCursor(page.cursor, order.length, types));
   const rows = await select({ after, order, fetch: limit + 1 });
   return pageFrom(rows, limit, keyOf);
 }
@@ -99,7 +131,13 @@ export function memoryPage<T>(
   return pageFrom(rest.slice(0, limit + 1), limit, keyOf);
 }
 
-function pageFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => readonly KeyValue[]): Page<T> {
+/** The page with each item mapped (a row to what the API answers), the cursor kept. */
+export function mapPage<T, U>(page: Page<T>, map: (item: T) => U): Page<U> {
+  return { data: page.data.map(map), nextCursor: page.nextCursor };
+}
+
+/** A page from the rows fetched for it (one more than `limit` when another page follows), in the list's order. */
+export function pageFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => readonly KeyValue[]): Page<T> {
   const data = rows.slice(0, limit);
   const last = data.at(-1);
   return { data, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null };

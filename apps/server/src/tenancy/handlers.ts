@@ -18,8 +18,8 @@ export interface TenancyDeps {
 export function tenancyHandlers(deps: TenancyDeps): DomainHandlers<typeof tenancyRoutes> {
   const { orgs, projects, members, invitations } = deps;
   return {
-    async orgsList({ auth }) {
-      return { data: await orgs.list(auth) };
+    async orgsList({ auth, query }) {
+      return orgs.list(auth, query);
     },
     async orgsCreate({ auth, body }) {
       return orgs.create(auth, body);
@@ -34,8 +34,8 @@ export function tenancyHandlers(deps: TenancyDeps): DomainHandlers<typeof tenanc
       return deps.storage.usage(auth);
     },
 
-    async projectsList({ auth }) {
-      return { data: await projects.list(auth) };
+    async projectsList({ auth, query }) {
+      return projects.list(auth, query);
     },
     async projectsCreate({ auth, body }) {
       return projects.create(auth, body);
@@ -50,8 +50,8 @@ export function tenancyHandlers(deps: TenancyDeps): DomainHandlers<typeof tenanc
       return projects.delete(auth, params.projectId);
     },
 
-    async membersList({ auth }) {
-      return { data: await members.list(auth) };
+    async membersList({ auth, query }) {
+      return members.list(auth, query);
     },
     async membersUpdate({ auth, params, body }) {
       return members.update(auth, params.memberId, body);
@@ -63,8 +63,8 @@ export function tenancyHandlers(deps: TenancyDeps): DomainHandlers<typeof tenanc
     async invitationsCreate({ auth, body }) {
       return invitations.create(auth, body);
     },
-    async invitationsList({ auth }) {
-      return { data: await invitations.list(auth) };
+    async invitationsList({ auth, query }) {
+      return invitations.list(auth, query);
     },
     async invitationsRevoke({ auth, params }) {
       return invitations.revoke(auth, params.invitationId);

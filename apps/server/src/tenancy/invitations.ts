@@ -14,6 +14,7 @@ import { audit, systemPrincipal } from '../audit.js';
 import { type Actor, actingMember, type Principal } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
+import { inPage, keysetPage, mapPage, newestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -97,15 +98,17 @@ export class Invitations {
     return { invitation: invitationFromRow(row, now), token };
   }
 
-  async list(auth: Actor): Promise<Invitation[]> {
-    const rows = await this.db
-      .selectFrom('invitations')
-      .selectAll()
-      .where('org_id', '=', auth.orgId)
-      .orderBy('created_at', 'desc')
-      .execute();
+  /** Newest first: by creation time, then id. */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Invitation>> {
+    const rows = await keysetPage(
+      page,
+      newestFirst,
+      (row: Database['invitations']) => [row.created_at, row.id],
+      (keyset) =>
+        inPage(this.db.selectFrom('invitations').selectAll().where('org_id', '=', auth.orgId), keyset).execute(),
+    );
     const now = new Date();
-    return rows.map((row) => invitationFromRow(row, now));
+    return mapPage(rows, (row) => invitationFromRow(row, now));
   }
 
   async revoke(auth: Actor, invitationId: string): Promise<{ id: string; deleted: true }> {

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
+import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
@@ -12,9 +13,18 @@ import { countOwners, getMember, selectMembers } from './tenancy.js';
 export class MemberService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async list(auth: Actor): Promise<Member[]> {
-    const rows = await selectMembers(this.db, auth.orgId).orderBy('members.created_at').execute();
-    return rows.map((row) => ({ ...row, role: row.role as Role }));
+  /** Oldest first: by joining time, then id. */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Member>> {
+    const rows = await keysetPage(
+      page,
+      [
+        { column: 'members.created_at', direction: 'asc' },
+        { column: 'members.id', direction: 'asc' },
+      ],
+      (row: { createdAt: string; id: string }) => [row.createdAt, row.id],
+      (keyset) => inPage(selectMembers(this.db, auth.orgId), keyset).execute(),
+    );
+    return mapPage(rows, (row) => ({ ...row, role: row.role as Role }));
   }
 
   update(auth: Actor, memberId: string, body: { role: Role }): Promise<Member> {

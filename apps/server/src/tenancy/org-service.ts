@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
+import { memoryPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { createOrg, issueApiKey } from './tenancy.js';
@@ -14,8 +15,9 @@ import { createOrg, issueApiKey } from './tenancy.js';
 export class OrgService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  list(auth: Actor): Promise<Org[]> {
-    return this.get(auth, auth.orgId).then((org) => [org]);
+  /** One org, the key's own; paged like every list (by id). */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Org>> {
+    return memoryPage([await this.get(auth, auth.orgId)], page, { arity: 1, keyOf: (org) => [org.id] });
   }
 
   async get(auth: Actor, orgId: string): Promise<Org> {

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { isUniqueViolation } from '../db/database.js';
+import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -12,14 +13,15 @@ import { projectFromRow, slugify } from './tenancy.js';
 export class ProjectService {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async list(auth: Actor): Promise<Project[]> {
-    const rows = await this.db
-      .selectFrom('projects')
-      .selectAll()
-      .where('org_id', '=', auth.orgId)
-      .orderBy('created_at')
-      .execute();
-    return rows.map(projectFromRow);
+  /** Oldest first: by creation time, then id. */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Project>> {
+    const rows = await keysetPage(
+      page,
+      oldestFirst,
+      (row: Database['projects']) => [row.created_at, row.id],
+      (keyset) => inPage(this.db.selectFrom('projects').selectAll().where('org_id', '=', auth.orgId), keyset).execute(),
+    );
+    return mapPage(rows, projectFromRow);
   }
 
   /** The org's default project (every org has one from its creation). */

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { ApiKey, ApiKeyCreated, ApiKeyCreateRequest, ApiKeyList, ApiKeyParams } from '../api-keys.js';
-import { Deleted } from '../common.js';
+import { Deleted, PageQuery } from '../common.js';
 import { SecretList, SecretMetadata, SecretParams, SecretSetRequest, SecretWithValue } from '../secrets.js';
 import { SshKey, SshKeyAddRequest, SshKeyList, SshKeyParams } from '../ssh-keys.js';
 import { route } from './contract.js';
@@ -20,10 +21,11 @@ export const credentialsRoutes = {
   keysList: route({
     method: 'GET',
     path: '/v1/auth/keys',
-    summary: 'API keys (your own; all of the org for admins and owners)',
+    summary: 'API keys (your own; all of the org for admins and owners), oldest first (by creation time, then id)',
     tag: 'auth',
     auth: 'key',
     scopes: ['keys:read'],
+    query: z.object({ ...PageQuery }),
     response: ApiKeyList,
     status: 200,
   }),
@@ -64,10 +66,11 @@ export const credentialsRoutes = {
   secretsList: route({
     method: 'GET',
     path: '/v1/secrets',
-    summary: 'Secret names and categories, never values',
+    summary: 'Secret names and categories, never values, by name',
     tag: 'secrets',
     auth: 'key',
     scopes: ['secrets:read', 'secrets:write'],
+    query: z.object({ ...PageQuery }),
     response: SecretList,
     status: 200,
   }),
@@ -108,10 +111,11 @@ export const credentialsRoutes = {
   sshKeysList: route({
     method: 'GET',
     path: '/v1/ssh-keys',
-    summary: "The org's SSH public keys",
+    summary: "The org's SSH public keys, oldest first (by creation time, then id)",
     tag: 'ssh-keys',
     auth: 'key',
     scopes: ['ssh_keys:read'],
+    query: z.object({ ...PageQuery }),
     response: SshKeyList,
     status: 200,
   }),

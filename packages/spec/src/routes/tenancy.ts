@@ -1,4 +1,5 @@
-import { Deleted } from '../common.js';
+import { z } from 'zod';
+import { Deleted, PageQuery } from '../common.js';
 import {
   InvitationAccepted,
   InvitationAcceptRequest,
@@ -17,10 +18,11 @@ export const tenancyRoutes = {
   orgsList: route({
     method: 'GET',
     path: '/v1/orgs',
-    summary: "Orgs the key's member belongs to",
+    summary: "Orgs the key's member belongs to (the key's own), by id",
     tag: 'orgs',
     auth: 'key',
     scopes: ['orgs:read'],
+    query: z.object({ ...PageQuery }),
     response: OrgList,
     status: 200,
   }),
@@ -72,10 +74,11 @@ export const tenancyRoutes = {
   projectsList: route({
     method: 'GET',
     path: '/v1/projects',
-    summary: "The org's projects",
+    summary: "The org's projects, oldest first (by creation time, then id)",
     tag: 'projects',
     auth: 'key',
     scopes: ['projects:read'],
+    query: z.object({ ...PageQuery }),
     response: ProjectList,
     status: 200,
   }),
@@ -128,10 +131,11 @@ export const tenancyRoutes = {
   membersList: route({
     method: 'GET',
     path: '/v1/members',
-    summary: "The org's members and their roles",
+    summary: "The org's members and their roles, oldest first (by joining time, then id)",
     tag: 'members',
     auth: 'key',
     scopes: ['members:read'],
+    query: z.object({ ...PageQuery }),
     response: MemberList,
     status: 200,
   }),
@@ -150,10 +154,11 @@ export const tenancyRoutes = {
   invitationsList: route({
     method: 'GET',
     path: '/v1/invitations',
-    summary: "The org's invitations, newest first, with their status",
+    summary: "The org's invitations, newest first (by creation time, then id), with their status",
     tag: 'members',
     auth: 'key',
     scopes: ['members:read'],
+    query: z.object({ ...PageQuery }),
     response: InvitationList,
     status: 200,
   }),
