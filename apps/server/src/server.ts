@@ -137,19 +137,6 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     );
     const secrets = new SecretStore(db, rootKey.root);
     const models = new ModelResolver(db.kysely, secrets, config.providerBaseUrls);
-    const agents = new AgentService(db.kysely, sandboxes, models);
-    const runs = new RunService(
-      db.kysely,
-      agents,
-      models,
-      sandboxes,
-      devUrls,
-      secrets,
-      { exaUrl: config.exaUrl },
-      logger,
-    );
-    const interrupted = await runs.recover();
-    if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
     let toolRunners: ToolRunners | undefined;
     let toolRunnersUnavailable: string | undefined;
     try {
@@ -174,6 +161,20 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       runners: toolRunners,
       ...(toolRunnersUnavailable ? { runnersUnavailable: toolRunnersUnavailable } : {}),
     });
+    const agents = new AgentService(db.kysely, sandboxes, models, tools);
+    const runs = new RunService(
+      db.kysely,
+      agents,
+      models,
+      sandboxes,
+      devUrls,
+      secrets,
+      tools,
+      { exaUrl: config.exaUrl },
+      logger,
+    );
+    const interrupted = await runs.recover();
+    if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
     let publicUrl = '';
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;

@@ -20,6 +20,7 @@ import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
+import type { ToolService } from '../tools/tool-service.js';
 import { builtinProviders, isBuiltinProviderName, type ModelResolver, modelAliases } from './models.js';
 
 /** What an agent is, as stored (a version is a copy of it). */
@@ -85,6 +86,7 @@ export class AgentService {
     private readonly db: Kysely<Database>,
     private readonly sandboxes: SandboxService,
     private readonly models: ModelResolver,
+    private readonly tools: ToolService,
   ) {}
 
   /** Checks a definition against what exists: its model, tools, mode and sandbox. */
@@ -94,13 +96,11 @@ export class AgentService {
   ): Promise<AgentDefinitionRecord> {
     await this.models.target(auth.orgId, input.model);
     const tools = input.tools ?? [...builtinTools];
-    const unknown = tools.filter((name) => !(builtinTools as readonly string[]).includes(name));
-    if (unknown.length)
-      throw new DomainError(
-        'tool_unknown',
-        `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; available: ${builtinTools.join(', ')}`,
-        { tools: unknown },
-      );
+    // Built-in tools by name; the rest are the org's tools (`github`, `my-database.query`), each checked to exist.
+    await this.tools.agentActions(
+      auth,
+      tools.filter((name) => !(builtinTools as readonly string[]).includes(name)),
+    );
     const mode: AgentMode = input.mode ?? (typeof input.sandbox === 'string' ? 'in_sandbox' : 'managed');
     if (mode === 'local')
       throw new DomainError(

@@ -1,5 +1,6 @@
 import {
   type AgentRunRequest,
+  builtinTools,
   expandScopes,
   type Role,
   type Run,
@@ -12,10 +13,12 @@ import {
 } from '@runtools/spec';
 import {
   APICallError,
+  jsonSchema,
   type LanguageModelUsage,
   type ModelMessage,
   stepCountIs,
   streamText,
+  tool,
   type UserContent,
 } from 'ai';
 import type { Kysely } from 'kysely';
@@ -30,6 +33,7 @@ import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
+import type { ToolService } from '../tools/tool-service.js';
 import type { AgentRecord, AgentService } from './agent-service.js';
 import { builtinToolSet } from './builtin-tools.js';
 import type { ModelResolver, ResolvedModel } from './models.js';
@@ -184,6 +188,7 @@ export class RunService {
     private readonly sandboxes: SandboxService,
     private readonly devUrls: DevUrls,
     private readonly secrets: SecretStore,
+    private readonly tools: ToolService,
     private readonly options: RunServiceOptions,
     private readonly logger: Logger,
   ) {
@@ -521,20 +526,48 @@ export class RunService {
         },
         definition.tools,
       );
-      // Every tool call acts in the sandbox as the caller is now, not as it was when the run started.
+      // Every tool call acts as the caller is now, not as it was when the run started: a built-in in the
+      // sandbox (sandboxes:write), the org's tools through the tool service (which checks tools:execute).
+      const asCallerNow = async () => {
+        try {
+          return await this.currentAuth(auth);
+        } catch (error) {
+          lostAuthority = error instanceof DomainError ? error : new DomainError('unauthenticated', String(error));
+          live.abort.abort(lostAuthority);
+          throw lostAuthority;
+        }
+      };
       for (const entry of Object.values(tools)) {
         const execute = entry.execute;
         if (!execute) continue;
         entry.execute = async (input, options) => {
+          const now = await asCallerNow();
           try {
-            requireScopes(await this.currentAuth(auth), ['sandboxes:write']);
+            requireScopes(now, ['sandboxes:write']);
           } catch (error) {
-            lostAuthority = error instanceof DomainError ? error : new DomainError('unauthenticated', String(error));
+            lostAuthority = error as DomainError;
             live.abort.abort(lostAuthority);
             throw lostAuthority;
           }
           return execute(input, options);
         };
+      }
+      const integration = await this.tools.agentActions(
+        auth,
+        definition.tools.filter((name) => !(builtinTools as readonly string[]).includes(name)),
+      );
+      for (const { tool: name, action, modelName } of integration) {
+        tools[modelName] = tool({
+          description: action.description,
+          inputSchema: jsonSchema(action.parameters),
+          execute: async (params) =>
+            (
+              await this.tools.execute(await asCallerNow(), name, {
+                action: action.name,
+                params: params as Record<string, unknown>,
+              })
+            ).result,
+        });
       }
       const environment = `You work in a Linux sandbox (you are root). Your working directory is ${workdir}; relative paths in tools are taken from there.`;
       const result = streamText({

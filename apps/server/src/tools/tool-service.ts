@@ -278,6 +278,40 @@ export class ToolService {
     return this.describe(actor, tool);
   }
 
+  /**
+   * The actions an agent's tool references stand for: `name` is every action of that tool, `name.action`
+   * one; each becomes a model tool `<name>_<action>` (dashes as underscores). A reference to no tool the org
+   * has, or to an action its tool lacks, is `tool_unknown`.
+   */
+  async agentActions(
+    actor: Actor,
+    references: readonly string[],
+  ): Promise<{ tool: string; action: ToolAction; modelName: string }[]> {
+    const found: { tool: string; action: ToolAction; modelName: string }[] = [];
+    const unknown: string[] = [];
+    for (const reference of references) {
+      const [name = '', actionName, ...rest] = reference.split('.');
+      const tool = rest.length === 0 ? await this.callable(actor, name).catch(() => undefined) : undefined;
+      const actions = tool?.actions.filter((action) => actionName === undefined || action.name === actionName) ?? [];
+      if (!tool || actions.length === 0) {
+        unknown.push(reference);
+        continue;
+      }
+      for (const action of actions) {
+        found.push({ tool: tool.name, action, modelName: `${tool.name.replaceAll('-', '_')}_${action.name}` });
+      }
+    }
+    if (unknown.length > 0) {
+      throw new DomainError(
+        'tool_unknown',
+        `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: a built-in tool, or a tool the org ` +
+          'installed or deployed (NAME for all its actions, NAME.ACTION for one)',
+        { tools: unknown },
+      );
+    }
+    return found;
+  }
+
   /** Runs one action of a tool as `actor`, and records the call. */
   async execute(actor: Actor, name: string, request: z.output<typeof ToolExecuteRequest>): Promise<ToolExecuteResult> {
     requireScopes(actor, ['tools:execute']);
