@@ -141,6 +141,7 @@ export {
   SandboxFileQuery,
   SandboxFileWrite,
   SandboxList,
+  SandboxFileListQuery,
   SandboxListQuery,
   SandboxLogEntry,
   SandboxLogList,

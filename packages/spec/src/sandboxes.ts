@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { CommandFields, EnvVars, IdleTimeout, idSchema, listOf, Metadata, Timestamp } from './common.js';
+import {
+  CommandFields,
+  EnvVars,
+  IdleTimeout,
+  idSchema,
+  listOf,
+  Metadata,
+  PageQuery,
+  pageOf,
+  Timestamp,
+} from './common.js';
 import { ByteSize, ResourceName } from './definitions.js';
 import { sandboxStates } from './events.js';
 import { WorkspaceMount } from './workspaces.js';
@@ -83,11 +93,11 @@ export const Sandbox = z
   })
   .meta({ id: 'Sandbox' });
 export type Sandbox = z.infer<typeof Sandbox>;
-export const SandboxList = listOf(Sandbox);
+export const SandboxList = pageOf(Sandbox);
 export type SandboxList = z.infer<typeof SandboxList>;
 
-/** `?status=running&metadata.userId=u1`: every `metadata.<key>` must match. */
-export const SandboxListQuery = z.looseObject({ status: SandboxStatus.optional() });
+/** `?status=running&metadata.userId=u1`: every `metadata.<key>` must match; paged with `?limit=&cursor=`. */
+export const SandboxListQuery = z.looseObject({ status: SandboxStatus.optional(), ...PageQuery });
 export const SandboxParams = z.object({ sandboxId: idSchema('sandbox') });
 
 export const SandboxExecRequest = z
@@ -128,6 +138,8 @@ export const SandboxPath = z
   .refine((value) => !value.includes('\u0000'), { message: 'must not contain NUL' });
 
 export const SandboxFileQuery = z.object({ path: SandboxPath });
+/** A directory to list, paged by name. */
+export const SandboxFileListQuery = SandboxFileQuery.extend(PageQuery);
 export const SandboxFile = z
   .object({ path: z.string(), content: z.base64(), size: z.number().int() })
   .meta({ id: 'SandboxFile', description: 'content is base64' });
@@ -149,7 +161,7 @@ export const SandboxFileEntry = z
   })
   .meta({ id: 'SandboxFileEntry' });
 export type SandboxFileEntry = z.infer<typeof SandboxFileEntry>;
-export const SandboxFileList = listOf(SandboxFileEntry);
+export const SandboxFileList = pageOf(SandboxFileEntry);
 export const SandboxPathResult = z.object({ path: z.string(), exists: z.boolean() });
 export const SandboxPathRequest = z.object({ path: SandboxPath }).strict();
 
@@ -185,7 +197,7 @@ export const SandboxProcess = z
   })
   .meta({ id: 'SandboxProcess' });
 export type SandboxProcess = z.infer<typeof SandboxProcess>;
-export const SandboxProcessList = listOf(SandboxProcess);
+export const SandboxProcessList = pageOf(SandboxProcess);
 export const SandboxProcessParams = z.object({
   sandboxId: idSchema('sandbox'),
   pid: z.coerce.number().int().min(1).max(4_194_304),
@@ -311,7 +323,7 @@ export const SandboxSnapshot = z
   })
   .meta({ id: 'SandboxSnapshot' });
 export type SandboxSnapshot = z.infer<typeof SandboxSnapshot>;
-export const SandboxSnapshotList = listOf(SandboxSnapshot);
+export const SandboxSnapshotList = pageOf(SandboxSnapshot);
 export const SandboxSnapshotParams = z.object({ sandboxId: idSchema('sandbox'), snapshotId: idSchema('snapshot') });
 export const SandboxSnapshotCreate = z
   .object({ name: ResourceName.optional().meta({ description: 'unique among the sandbox’s snapshots' }) })
@@ -366,7 +378,7 @@ export const SandboxUrl = z
   })
   .meta({ id: 'SandboxUrl' });
 export type SandboxUrl = z.infer<typeof SandboxUrl>;
-export const SandboxUrlList = listOf(SandboxUrl);
+export const SandboxUrlList = pageOf(SandboxUrl);
 export const SandboxUrlParams = z.object({
   sandboxId: idSchema('sandbox'),
   port: z.coerce.number().int().min(1).max(65535),

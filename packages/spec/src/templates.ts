@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EnvVars, listOf, Timestamp } from './common.js';
+import { EnvVars, pageOf, Timestamp } from './common.js';
 
 /** Built-in template names; `base-ubuntu` is an alias of `base` (the image is Debian bookworm, not Ubuntu). */
 export const builtinTemplateNames = ['minimal', 'base', 'nodejs-20', 'python-ml', 'base-ubuntu'] as const;
@@ -70,7 +70,7 @@ export const Template = z
   })
   .meta({ id: 'Template' });
 export type Template = z.infer<typeof Template>;
-export const TemplateList = listOf(Template);
+export const TemplateList = pageOf(Template);
 export const TemplateParams = z.object({ templateName: z.string().min(1).max(63) });
 
 /** Progress of a template build, as server-sent events: `progress` lines, then `ready` or `failed`. */

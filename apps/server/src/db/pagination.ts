@@ -131,6 +131,35 @@ export function memoryPage<T>(
   return pageFrom(rest.slice(0, limit + 1), limit, keyOf);
 }
 
+/**
+ * One page of a list of fixed entries (built-ins, in their own order) followed by rows read from the database
+ * by a unique name. Its key is [rank, name]: a fixed entry's place in `fixed`, or `fixed.length` for every row.
+ * `rows(after, fetch)` reads up to `fetch` rows by name, after `after` when given.
+ */
+export async function fixedThenByName<T>(
+  fixed: readonly T[],
+  page: PageRequest,
+  nameOf: (item: T) => string,
+  rows: (after: string | undefined, fetch: number) => Promise<T[]>,
+): Promise<Page<T>> {
+  const limit = page.limit ?? defaultPageSize;
+  const cursor = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 2, ['number', 'string']);
+  const rowRank = fixed.length;
+  // A cursor among the rows (or past a shorter list of fixed entries) reads on from its name.
+  const inRows = cursor !== undefined && (cursor[0] as number) >= rowRank;
+  const read = (await rows(inRows ? (cursor[1] as string) : undefined, limit + 1)).map((item) => ({
+    item,
+    key: [rowRank, nameOf(item)],
+  }));
+  const ranked = [...fixed.map((item, rank) => ({ item, key: [rank, nameOf(item)] })), ...read];
+  const rest =
+    cursor === undefined ? ranked : inRows ? read : ranked.filter((entry) => compareKeys(entry.key, cursor) > 0);
+  return mapPage(
+    pageFrom(rest.slice(0, limit + 1), limit, (entry) => entry.key),
+    (entry) => entry.item,
+  );
+}
+
 /** The page with each item mapped (a row to what the API answers), the cursor kept. */
 export function mapPage<T, U>(page: Page<T>, map: (item: T) => U): Page<U> {
   return { data: page.data.map(map), nextCursor: page.nextCursor };

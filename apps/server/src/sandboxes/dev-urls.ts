@@ -8,6 +8,7 @@ import type { Actor } from '../auth/actor.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import { keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import { isUniqueViolation } from '../db/database.js';
+import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { errorStatus } from '../http/errors.js';
@@ -188,16 +189,21 @@ export class DevUrls {
     return this.describe((await this.record(sandboxId, body.port)) as Database['sandbox_urls'], body.expiresIn);
   }
 
-  async list(auth: Actor, sandboxId: string): Promise<SandboxUrl[]> {
+  /** By port (one URL per port of a sandbox). */
+  async list(auth: Actor, sandboxId: string, page: PageRequest): Promise<Page<SandboxUrl>> {
     await this.sandboxes.get(auth, sandboxId);
-    const rows = await this.db
+    const select = this.db
       .selectFrom('sandbox_urls')
       .selectAll()
       .where('sandbox_id', '=', sandboxId)
-      .where('org_id', '=', auth.orgId)
-      .orderBy('port')
-      .execute();
-    return rows.map((row) => this.describe(row));
+      .where('org_id', '=', auth.orgId);
+    const rows = await keysetPage(
+      page,
+      [{ column: 'port', direction: 'asc', type: 'number' }],
+      (row: Database['sandbox_urls']) => [Number(row.port)],
+      (keyset) => inPage(select, keyset).execute(),
+    );
+    return mapPage(rows, (row) => this.describe(row));
   }
 
   /** Private again, and every link handed out so far void. */

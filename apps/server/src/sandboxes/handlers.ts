@@ -26,7 +26,7 @@ export function sandboxesHandlers(deps: SandboxesDeps): DomainHandlers<typeof sa
       return deps.sandboxes.create(auth, body);
     },
     async sandboxesList({ auth, query }) {
-      return { data: await deps.sandboxes.list(auth, query) };
+      return deps.sandboxes.list(auth, query, query);
     },
     async sandboxesGet({ auth, params }) {
       return deps.sandboxes.get(auth, params.sandboxId);
@@ -47,7 +47,7 @@ export function sandboxesHandlers(deps: SandboxesDeps): DomainHandlers<typeof sa
       return deps.sandboxes.writeFile(auth, params.sandboxId, body.path, Buffer.from(body.content, 'base64'));
     },
     async sandboxFilesList({ auth, params, query }) {
-      return { data: await deps.sandboxes.listFiles(auth, params.sandboxId, query.path) };
+      return deps.sandboxes.listFilesPage(auth, params.sandboxId, query.path, query);
     },
     async sandboxFilesExists({ auth, params, query }) {
       return deps.sandboxes.pathExists(auth, params.sandboxId, query.path);
@@ -87,8 +87,8 @@ export function sandboxesHandlers(deps: SandboxesDeps): DomainHandlers<typeof sa
     async sandboxesUrlsCreate({ auth, params, body }) {
       return deps.devUrls.expose(auth, params.sandboxId, body);
     },
-    async sandboxesUrlsList({ auth, params }) {
-      return { data: await deps.devUrls.list(auth, params.sandboxId) };
+    async sandboxesUrlsList({ auth, params, query }) {
+      return deps.devUrls.list(auth, params.sandboxId, query);
     },
     async sandboxesUrlsDelete({ auth, params }) {
       return deps.devUrls.revoke(auth, params.sandboxId, params.port);
@@ -96,8 +96,8 @@ export function sandboxesHandlers(deps: SandboxesDeps): DomainHandlers<typeof sa
     async sandboxesSnapshotsCreate({ auth, params, body }) {
       return deps.sandboxes.createSnapshot(auth, params.sandboxId, body);
     },
-    async sandboxesSnapshotsList({ auth, params }) {
-      return { data: await deps.sandboxes.listSnapshots(auth, params.sandboxId) };
+    async sandboxesSnapshotsList({ auth, params, query }) {
+      return deps.sandboxes.listSnapshots(auth, params.sandboxId, query);
     },
     async sandboxesSnapshotsDelete({ auth, params }) {
       return deps.sandboxes.deleteSnapshot(auth, params.sandboxId, params.snapshotId);
@@ -119,8 +119,8 @@ export function sandboxesHandlers(deps: SandboxesDeps): DomainHandlers<typeof sa
     async sandboxProcessesStart({ auth, params, body }) {
       return deps.sandboxes.startProcess(auth, params.sandboxId, body);
     },
-    async sandboxProcessesList({ auth, params }) {
-      return { data: await deps.sandboxes.listProcesses(auth, params.sandboxId) };
+    async sandboxProcessesList({ auth, params, query }) {
+      return deps.sandboxes.listProcesses(auth, params.sandboxId, query);
     },
     async sandboxProcessesGet({ auth, params }) {
       return deps.sandboxes.getProcess(auth, params.sandboxId, params.pid);

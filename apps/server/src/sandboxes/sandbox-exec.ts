@@ -7,6 +7,7 @@ import type {
   SandboxProcessStart,
 } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
+import { memoryPage, type Page, type PageRequest } from '../db/pagination.js';
 import { DomainError } from '../errors.js';
 import { EventQueue } from './event-queue.js';
 import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
@@ -137,7 +138,15 @@ export class SandboxExec {
     return this.getProcess(auth, id, pid);
   }
 
-  async listProcesses(auth: Actor, id: string): Promise<SandboxProcess[]> {
+  /** By start time, then pid. */
+  async listProcesses(auth: Actor, id: string, page: PageRequest): Promise<Page<SandboxProcess>> {
+    const processes = (await this.processes(auth, id)).sort((a, b) =>
+      a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.pid - b.pid,
+    );
+    return memoryPage(processes, page, { arity: 2, keyOf: (process) => [process.startedAt, process.pid] });
+  }
+
+  private async processes(auth: Actor, id: string): Promise<SandboxProcess[]> {
     const processes = await this.channels.onChannel(auth, id, {}, (channel) => channel.processes());
     return processes.map((process) => ({
       pid: process.pid,
@@ -152,7 +161,7 @@ export class SandboxExec {
   }
 
   async getProcess(auth: Actor, id: string, pid: number): Promise<SandboxProcess> {
-    const found = (await this.listProcesses(auth, id)).find((process) => process.pid === pid);
+    const found = (await this.processes(auth, id)).find((process) => process.pid === pid);
     if (!found) throw new DomainError('process_not_found', `no background process ${pid} in sandbox ${id}`, { pid });
     return found;
   }

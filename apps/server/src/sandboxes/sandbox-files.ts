@@ -1,6 +1,7 @@
 import { ChannelError, type DaemonChannel } from '@runtools/runtime';
 import type { SandboxFile, SandboxFileEntry, SandboxWatchEvent } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
+import { compareKeys, memoryPage, type Page, type PageRequest } from '../db/pagination.js';
 import { DomainError } from '../errors.js';
 import { EventQueue } from './event-queue.js';
 import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
@@ -8,6 +9,11 @@ import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
 const downloadChunkBytes = 1024 * 1024;
 /** How much of a refused upload's remaining body is read (and dropped) so its client sees the answer. */
 const uploadDrainBytes = 64 * 1024 * 1024;
+
+/** Names in the locale's collation, which can tie distinct names; code point order breaks the tie. */
+function byName(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  return String(a[0]).localeCompare(String(b[0])) || compareKeys(a, b);
+}
 
 /** Files in a running sandbox, through its daemon: read, write, stream up and down, list, move, watch. */
 export class SandboxFiles {
@@ -32,11 +38,21 @@ export class SandboxFiles {
     return { path, exists: true };
   }
 
+  /** A directory's entries by name (the locale's collation, code points where it ties). */
   async listFiles(auth: Actor, id: string, path: string): Promise<SandboxFileEntry[]> {
     const entries = await this.files(auth, id, path, (channel) => channel.list(path));
     return entries
       .map(({ name, type, size, mode, modifiedAt }) => ({ name, type, size, mode, modifiedAt }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => byName([a.name], [b.name]));
+  }
+
+  /** A page of a directory's entries, in `listFiles`' order. */
+  async listFilesPage(auth: Actor, id: string, path: string, page: PageRequest): Promise<Page<SandboxFileEntry>> {
+    return memoryPage(await this.listFiles(auth, id, path), page, {
+      arity: 1,
+      keyOf: (entry) => [entry.name],
+      compare: byName,
+    });
   }
 
   async pathExists(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {

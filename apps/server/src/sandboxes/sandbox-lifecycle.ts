@@ -2,6 +2,7 @@ import type { DriverName } from '@runtools/runtime';
 import type { Sandbox, SandboxRuntime, SandboxStats } from '@runtools/spec';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
+import { afterKey, inPage, keysetPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -195,7 +196,11 @@ export class SandboxLifecycle {
     return sandboxFromRow(await this.context.row(auth, id));
   }
 
-  async list(auth: Actor, query: Record<string, unknown>): Promise<Sandbox[]> {
+  /**
+   * Oldest first: by creation time, then id. Metadata is JSON text, matched here rather than in SQL: with
+   * `metadata.<key>` filters the rows are read on in batches of a page until the page is full.
+   */
+  async list(auth: Actor, query: Record<string, unknown>, page: PageRequest): Promise<Page<Sandbox>> {
     let select = this.context.db.selectFrom('sandboxes').selectAll().where('org_id', '=', auth.orgId);
     // Destroyed sandboxes stay readable by id, but lists show them only when asked for by status.
     select =
@@ -205,10 +210,22 @@ export class SandboxLifecycle {
     const wanted = Object.entries(query)
       .filter(([key, value]) => key.startsWith('metadata.') && typeof value === 'string')
       .map(([key, value]) => [key.slice('metadata.'.length), value as string] as const);
-    const rows = await select.orderBy('created_at').execute();
-    return rows
-      .map(sandboxFromRow)
-      .filter((sandbox) => wanted.every(([key, value]) => sandbox.metadata[key] === value));
+    const matches = (sandbox: Sandbox) => wanted.every(([key, value]) => sandbox.metadata[key] === value);
+    return keysetPage(
+      page,
+      oldestFirst,
+      (sandbox: Sandbox) => [sandbox.createdAt, sandbox.id],
+      async ({ after, order, fetch }) => {
+        const found: Sandbox[] = [];
+        for (let from = after; ; ) {
+          const rows = await inPage(select, { after: from, order, fetch }).execute();
+          found.push(...rows.map(sandboxFromRow).filter(matches));
+          const last = rows.at(-1);
+          if (found.length >= fetch || rows.length < fetch || !last) return found.slice(0, fetch);
+          from = afterKey(order, [last.created_at, last.id]);
+        }
+      },
+    );
   }
 
   /** The org of a sandbox, for the dev-URL proxy, which finds it by its host name; undefined when unknown. */

@@ -16,6 +16,7 @@ import type {
 } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Actor } from '../auth/actor.js';
+import type { Page, PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { SandboxChannels } from './sandbox-channels.js';
 import { type PausedTo, SandboxContext, type SandboxServiceOptions } from './sandbox-context.js';
@@ -84,8 +85,8 @@ export class SandboxService {
     return this.lifecycle.get(auth, id);
   }
 
-  list(auth: Actor, query: Record<string, unknown>): Promise<Sandbox[]> {
-    return this.lifecycle.list(auth, query);
+  list(auth: Actor, query: Record<string, unknown>, page: PageRequest): Promise<Page<Sandbox>> {
+    return this.lifecycle.list(auth, query, page);
   }
 
   /** The org of a sandbox, for the dev-URL proxy, which finds it by its host name; undefined when unknown. */
@@ -121,8 +122,8 @@ export class SandboxService {
     return this.snapshots.createSnapshot(auth, id, body);
   }
 
-  listSnapshots(auth: Actor, id: string): Promise<SandboxSnapshot[]> {
-    return this.snapshots.listSnapshots(auth, id);
+  listSnapshots(auth: Actor, id: string, page: PageRequest): Promise<Page<SandboxSnapshot>> {
+    return this.snapshots.listSnapshots(auth, id, page);
   }
 
   deleteSnapshot(auth: Actor, id: string, snapshotId: string): Promise<{ id: string; deleted: true }> {
@@ -168,8 +169,8 @@ export class SandboxService {
     return this.execs.startProcess(auth, id, body);
   }
 
-  listProcesses(auth: Actor, id: string): Promise<SandboxProcess[]> {
-    return this.execs.listProcesses(auth, id);
+  listProcesses(auth: Actor, id: string, page: PageRequest): Promise<Page<SandboxProcess>> {
+    return this.execs.listProcesses(auth, id, page);
   }
 
   getProcess(auth: Actor, id: string, pid: number): Promise<SandboxProcess> {
@@ -205,6 +206,10 @@ export class SandboxService {
 
   listFiles(auth: Actor, id: string, path: string): Promise<SandboxFileEntry[]> {
     return this.files.listFiles(auth, id, path);
+  }
+
+  listFilesPage(auth: Actor, id: string, path: string, page: PageRequest): Promise<Page<SandboxFileEntry>> {
+    return this.files.listFilesPage(auth, id, path, page);
   }
 
   pathExists(auth: Actor, id: string, path: string): Promise<{ path: string; exists: boolean }> {

@@ -4,6 +4,7 @@ import { runCommand, snapshotSpec } from '@runtools/runtime';
 import type { Sandbox, SandboxRuntime, SandboxSnapshot, SandboxStatus } from '@runtools/spec';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
+import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -120,17 +121,22 @@ export class SandboxSnapshots {
     });
   }
 
-  async listSnapshots(auth: Actor, id: string): Promise<SandboxSnapshot[]> {
+  /** Oldest first: by creation time, then id. */
+  async listSnapshots(auth: Actor, id: string, page: PageRequest): Promise<Page<SandboxSnapshot>> {
     await this.context.row(auth, id);
-    const rows = await this.context.db
+    const select = this.context.db
       .selectFrom('sandbox_snapshots')
       .selectAll()
       .where('org_id', '=', auth.orgId)
       .where('sandbox_id', '=', id)
-      .where('status', '=', 'ready')
-      .orderBy('created_at')
-      .execute();
-    return rows.map(snapshotFromRow);
+      .where('status', '=', 'ready');
+    const rows = await keysetPage(
+      page,
+      oldestFirst,
+      (row: Database['sandbox_snapshots']) => [row.created_at, row.id],
+      (keyset) => inPage(select, keyset).execute(),
+    );
+    return mapPage(rows, snapshotFromRow);
   }
 
   /** A ready snapshot of the sandbox, by id or name. */

@@ -5,8 +5,8 @@ import type { TemplateService } from './template-service.js';
 /** Templates: the images sandboxes start from, and their builds (`spec/src/routes/templates.ts`). */
 export function templatesHandlers(deps: { templates: TemplateService }): DomainHandlers<typeof templatesRoutes> {
   return {
-    async templatesList({ auth }) {
-      return { data: await deps.templates.list(auth) };
+    async templatesList({ auth, query }) {
+      return deps.templates.list(auth, query);
     },
     async templatesGet({ auth, params }) {
       return deps.templates.get(auth, params.templateName);

@@ -15,6 +15,7 @@ import type { Template, TemplateBuildEvent, TemplateCreateRequest } from '@runto
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor } from '../auth/actor.js';
+import { fixedThenByName, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
@@ -120,15 +121,23 @@ export class TemplateService {
     };
   }
 
-  async list(auth: Actor): Promise<Template[]> {
-    const custom = await this.db
-      .selectFrom('templates')
-      .select('name')
-      .where('org_id', '=', auth.orgId)
-      .orderBy('name')
-      .execute();
-    const names = [...Object.keys(builtinTemplates), ...Object.keys(templateAliases), ...custom.map((row) => row.name)];
-    return Promise.all(names.map((name) => this.describe(auth.orgId, name)));
+  /** The built-in templates and their aliases in their fixed order, then the org's own by name. */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Template>> {
+    const builtin = [...Object.keys(builtinTemplates), ...Object.keys(templateAliases)];
+    const names = await fixedThenByName(
+      builtin,
+      page,
+      (name) => name,
+      async (after, fetch) => {
+        let select = this.db.selectFrom('templates').select('name').where('org_id', '=', auth.orgId);
+        if (after !== undefined) select = select.where('name', '>', after);
+        return (await select.orderBy('name').limit(fetch).execute()).map((row) => row.name);
+      },
+    );
+    return {
+      data: await Promise.all(names.data.map((name) => this.describe(auth.orgId, name))),
+      nextCursor: names.nextCursor,
+    };
   }
 
   get(auth: Actor, name: string): Promise<Template> {

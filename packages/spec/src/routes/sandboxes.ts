@@ -1,4 +1,5 @@
-import { Deleted } from '../common.js';
+import { z } from 'zod';
+import { Deleted, PageQuery } from '../common.js';
 import {
   maxFileWriteBase64,
   Sandbox,
@@ -11,6 +12,7 @@ import {
   SandboxFileBytes,
   SandboxFileInfo,
   SandboxFileList,
+  SandboxFileListQuery,
   SandboxFileQuery,
   SandboxFileWrite,
   SandboxList,
@@ -69,7 +71,7 @@ export const sandboxesRoutes = {
     method: 'GET',
     path: '/v1/sandboxes',
     summary:
-      'Sandboxes of the org (destroyed ones only with ?status=destroyed); filter with ?status= and ?metadata.<key>=<value>',
+      'Sandboxes of the org (destroyed ones only with ?status=destroyed), oldest first (by creation time, then id); filter with ?status= and ?metadata.<key>=<value>',
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['sandboxes:read'],
@@ -207,12 +209,12 @@ export const sandboxesRoutes = {
   sandboxFilesList: route({
     method: 'GET',
     path: '/v1/sandboxes/:sandboxId/files/list',
-    summary: 'List a directory: name, type, size',
+    summary: 'List a directory: name, type, size; by name',
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['files:read'],
     params: SandboxParams,
-    query: SandboxFileQuery,
+    query: SandboxFileListQuery,
     response: SandboxFileList,
     status: 200,
   }),
@@ -303,11 +305,12 @@ export const sandboxesRoutes = {
   sandboxesSnapshotsList: route({
     method: 'GET',
     path: '/v1/sandboxes/:sandboxId/snapshots',
-    summary: "The sandbox's snapshots, oldest first (also after it is destroyed)",
+    summary: "The sandbox's snapshots, oldest first (by creation time, then id; also after it is destroyed)",
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['sandboxes:read'],
     params: SandboxParams,
+    query: z.object({ ...PageQuery }),
     response: SandboxSnapshotList,
     status: 200,
   }),
@@ -362,11 +365,12 @@ export const sandboxesRoutes = {
   sandboxesUrlsList: route({
     method: 'GET',
     path: '/v1/sandboxes/:sandboxId/urls',
-    summary: "The sandbox's dev URLs",
+    summary: "The sandbox's dev URLs, by port",
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['sandboxes:read'],
     params: SandboxParams,
+    query: z.object({ ...PageQuery }),
     response: SandboxUrlList,
     status: 200,
   }),
@@ -444,11 +448,12 @@ export const sandboxesRoutes = {
   sandboxProcessesList: route({
     method: 'GET',
     path: '/v1/sandboxes/:sandboxId/processes',
-    summary: 'Background processes: running ones and the last 64 that ended',
+    summary: 'Background processes: running ones and the last 64 that ended, by start time, then pid',
     tag: 'sandboxes',
     auth: 'key',
     scopes: ['sandboxes:read'],
     params: SandboxParams,
+    query: z.object({ ...PageQuery }),
     response: SandboxProcessList,
     status: 200,
   }),

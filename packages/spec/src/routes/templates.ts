@@ -1,4 +1,5 @@
-import { Deleted } from '../common.js';
+import { z } from 'zod';
+import { Deleted, PageQuery } from '../common.js';
 import { Template, TemplateBuildEvent, TemplateCreateRequest, TemplateList, TemplateParams } from '../templates.js';
 import { route } from './contract.js';
 
@@ -7,10 +8,11 @@ export const templatesRoutes = {
   templatesList: route({
     method: 'GET',
     path: '/v1/templates',
-    summary: "Templates: the built-in ones and the org's own, with whether each is built",
+    summary: "Templates: the built-in ones (in a fixed order), then the org's own by name, with whether each is built",
     tag: 'templates',
     auth: 'key',
     scopes: ['sandboxes:read'],
+    query: z.object({ ...PageQuery }),
     response: TemplateList,
     status: 200,
   }),
