@@ -10,6 +10,7 @@ import * as sandboxPause from './sandbox-pause.mjs';
 import * as sandboxSnapshot from './sandbox-snapshot.mjs';
 import * as secretsList from './secrets-list.mjs';
 import * as ssh from './ssh.mjs';
+import * as tools from './tools.mjs';
 import * as workspaceFiles from './workspace-files.mjs';
 
 const { values } = parseArgs({
@@ -40,6 +41,7 @@ const benchmarks = [
   devUrlProxy,
   ssh,
   agentLoop,
+  tools,
   sandboxDensity,
 ];
 const only = values.only ? values.only.split(',') : undefined;

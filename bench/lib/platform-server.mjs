@@ -18,6 +18,7 @@ const server = await startServer(
       RUNTOOLS_ROOTFS_DIR: join(repoDir, '.runtools-test', 'rootfs'),
       RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
       RUNTOOLS_SSH_PORT: '0',
+      ...(process.env.RUNTOOLS_TOOL_RUNTIME ? { RUNTOOLS_TOOL_RUNTIME: process.env.RUNTOOLS_TOOL_RUNTIME } : {}),
     },
   ),
 );
