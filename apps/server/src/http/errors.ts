@@ -3,6 +3,3 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 /** Each error code's HTTP status, from the spec's one error table. */
 export const errorStatus: { readonly [code in ErrorCode]: ContentfulStatusCode } = statusOf;
-
-/** @deprecated the old name, kept while work in flight moves over: throw `DomainError` from `../errors.js`. */
-export { DomainError as ApiError, invalidBodyField, invalidQueryField } from '../errors.js';
