@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idSchema, listOf, PageQuery, pageOf, Slug, Timestamp } from './common.js';
 import { SandboxCreateRequest, SandboxRuntime } from './sandboxes.js';
 import { SecretName } from './secrets.js';
 
@@ -119,13 +119,13 @@ export const Agent = z
   })
   .meta({ id: 'Agent' });
 export type Agent = z.infer<typeof Agent>;
-export const AgentList = listOf(Agent);
+export const AgentList = pageOf(Agent);
 export type AgentList = z.infer<typeof AgentList>;
 export const AgentVersion = Agent.omit({ createdAt: true, updatedAt: true })
   .extend({ createdAt: Timestamp })
   .meta({ id: 'AgentVersion' });
 export type AgentVersion = z.infer<typeof AgentVersion>;
-export const AgentVersionList = listOf(AgentVersion);
+export const AgentVersionList = pageOf(AgentVersion);
 export const AgentParams = z.object({ slug: Slug });
 
 export const Attachment = z
@@ -191,14 +191,14 @@ export const Run = z
   })
   .meta({ id: 'Run' });
 export type Run = z.infer<typeof Run>;
-export const RunList = listOf(Run);
+export const RunList = pageOf(Run);
 export const RunParams = z.object({ runId: idSchema('run') });
 export const RunListQuery = z
   .object({
     agent: Slug.optional(),
     thread: idSchema('thread').optional(),
     status: RunStatus.optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    ...PageQuery,
   })
   .strict();
 export const RunEventsQuery = z
@@ -279,9 +279,9 @@ export const Thread = z
   })
   .meta({ id: 'Thread' });
 export type Thread = z.infer<typeof Thread>;
-export const ThreadList = listOf(Thread);
+export const ThreadList = pageOf(Thread);
 export const ThreadParams = z.object({ threadId: idSchema('thread') });
-export const ThreadListQuery = z.object({ agent: Slug.optional() }).strict();
+export const ThreadListQuery = z.object({ agent: Slug.optional(), ...PageQuery }).strict();
 
 /** A message as the model saw it: user prompts, assistant text and tool calls, tool results. */
 export const ThreadMessage = z
@@ -294,7 +294,7 @@ export const ThreadMessage = z
   })
   .meta({ id: 'ThreadMessage' });
 export type ThreadMessage = z.infer<typeof ThreadMessage>;
-export const ThreadMessageList = listOf(ThreadMessage);
+export const ThreadMessageList = pageOf(ThreadMessage);
 
 /** A name agents use as the prefix of its models (`local` in `local/qwen3`). */
 export const ProviderName = z
@@ -324,7 +324,7 @@ export const Provider = z
   })
   .meta({ id: 'Provider' });
 export type Provider = z.infer<typeof Provider>;
-export const ProviderList = listOf(Provider);
+export const ProviderList = pageOf(Provider);
 export const ProviderParams = z.object({ name: ProviderName });
 
 /** One row of the model table, or a built-in provider. */
@@ -337,4 +337,4 @@ export const ModelInfo = z
   })
   .meta({ id: 'ModelInfo' });
 export type ModelInfo = z.infer<typeof ModelInfo>;
-export const ModelInfoList = listOf(ModelInfo);
+export const ModelInfoList = pageOf(ModelInfo);

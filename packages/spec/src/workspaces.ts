@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idSchema, listOf, pageOf, Slug, Timestamp } from './common.js';
 
 /**
  * Persistent storage of an org. `org` workspaces are shared and can be mounted into sandboxes; `personal` ones
@@ -17,7 +17,7 @@ export const Workspace = z
   })
   .meta({ id: 'Workspace' });
 export type Workspace = z.infer<typeof Workspace>;
-export const WorkspaceList = listOf(Workspace);
+export const WorkspaceList = pageOf(Workspace);
 export const WorkspaceCreateRequest = z
   .object({ name: DisplayName, slug: Slug.optional(), kind: WorkspaceKind.default('org') })
   .strict();

@@ -5,7 +5,7 @@ import {
   type AgentUpdateRequest,
   builtinTools,
   ManagedSandbox,
-  type ModelInfoList,
+  type ModelInfo,
   type Provider,
   type ProviderCreateRequest,
 } from '@runtools/spec';
@@ -16,6 +16,7 @@ import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { checkMounts } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
+import { fixedThenByName, inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -206,14 +207,15 @@ export class AgentService {
     return agentFromRecord(await this.record(auth, slug));
   }
 
-  async list(auth: Actor): Promise<Agent[]> {
-    const rows = await this.db
-      .selectFrom('agents')
-      .selectAll()
-      .where('org_id', '=', auth.orgId)
-      .orderBy('slug')
-      .execute();
-    return rows.map((row) => agentFromRecord(recordFromRow(row)));
+  /** By slug (unique in an org). */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Agent>> {
+    const rows = await keysetPage(
+      page,
+      [{ column: 'slug', direction: 'asc' }],
+      (row: Database['agents']) => [row.slug],
+      (keyset) => inPage(this.db.selectFrom('agents').selectAll().where('org_id', '=', auth.orgId), keyset).execute(),
+    );
+    return mapPage(rows, (row) => agentFromRecord(recordFromRow(row)));
   }
 
   /** A change is a new version; runs keep the version they started with. */
@@ -298,15 +300,17 @@ export class AgentService {
     return { id: current.id, deleted: true };
   }
 
-  async versions(auth: Actor, slug: string) {
+  /** Newest first, by version number. */
+  async versions(auth: Actor, slug: string, page: PageRequest) {
     const current = await this.record(auth, slug);
-    const rows = await this.db
-      .selectFrom('agent_versions')
-      .selectAll()
-      .where('agent_id', '=', current.id)
-      .orderBy('version', 'desc')
-      .execute();
-    return rows.map((row) => ({
+    const rows = await keysetPage(
+      page,
+      [{ column: 'version', direction: 'desc', type: 'number' }],
+      (row: Database['agent_versions']) => [Number(row.version)],
+      (keyset) =>
+        inPage(this.db.selectFrom('agent_versions').selectAll().where('agent_id', '=', current.id), keyset).execute(),
+    );
+    return mapPage(rows, (row) => ({
       id: current.id,
       slug: current.slug,
       ...(JSON.parse(row.definition) as AgentDefinitionRecord),
@@ -348,14 +352,16 @@ export class AgentService {
     return providerFromRow(row);
   }
 
-  async listProviders(auth: Actor): Promise<Provider[]> {
-    const rows = await this.db
-      .selectFrom('model_providers')
-      .selectAll()
-      .where('org_id', '=', auth.orgId)
-      .orderBy('name')
-      .execute();
-    return rows.map(providerFromRow);
+  /** By name (unique in an org). */
+  async listProviders(auth: Actor, page: PageRequest): Promise<Page<Provider>> {
+    const rows = await keysetPage(
+      page,
+      [{ column: 'name', direction: 'asc' }],
+      (row: Database['model_providers']) => [row.name],
+      (keyset) =>
+        inPage(this.db.selectFrom('model_providers').selectAll().where('org_id', '=', auth.orgId), keyset).execute(),
+    );
+    return mapPage(rows, providerFromRow);
   }
 
   async deleteProvider(auth: Actor, name: string): Promise<{ id: string; deleted: true }> {
@@ -376,9 +382,12 @@ export class AgentService {
     return { id: row.id, deleted: true };
   }
 
-  /** The model table, then each built-in provider (any of its models as `provider/model-id`), then the org's. */
-  async modelTable(auth: Actor): Promise<z.infer<typeof ModelInfoList>['data']> {
-    return [
+  /**
+   * The model table, then each built-in provider (any of its models as `provider/model-id`), in their fixed
+   * order, then the org's providers by name.
+   */
+  async modelTable(auth: Actor, page: PageRequest): Promise<Page<ModelInfo>> {
+    const fixed: ModelInfo[] = [
       ...Object.entries(modelAliases).map(([alias, target]) => ({
         alias,
         provider: target.provider,
@@ -391,12 +400,20 @@ export class AgentService {
         modelId: '*',
         secret,
       })),
-      ...(await this.listProviders(auth)).map((provider) => ({
-        alias: null,
-        provider: provider.name,
-        modelId: '*',
-        secret: provider.apiKeySecret,
-      })),
     ];
+    return fixedThenByName(
+      fixed,
+      page,
+      (model) => model.alias ?? model.provider,
+      async (after, fetch) => {
+        let select = this.db
+          .selectFrom('model_providers')
+          .select(['name', 'api_key_secret'])
+          .where('org_id', '=', auth.orgId);
+        if (after !== undefined) select = select.where('name', '>', after);
+        const rows = await select.orderBy('name').limit(fetch).execute();
+        return rows.map((row) => ({ alias: null, provider: row.name, modelId: '*', secret: row.api_key_secret }));
+      },
+    );
   }
 }

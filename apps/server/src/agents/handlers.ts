@@ -9,8 +9,8 @@ export function agentsHandlers(deps: { agents: AgentService; runs: RunService })
     async agentsCreate({ auth, body }) {
       return deps.agents.create(auth, body);
     },
-    async agentsList({ auth }) {
-      return { data: await deps.agents.list(auth) };
+    async agentsList({ auth, query }) {
+      return deps.agents.list(auth, query);
     },
     async agentsGet({ auth, params }) {
       return deps.agents.get(auth, params.slug);
@@ -24,8 +24,8 @@ export function agentsHandlers(deps: { agents: AgentService; runs: RunService })
     async agentsDelete({ auth, params }) {
       return deps.agents.delete(auth, params.slug);
     },
-    async agentsVersions({ auth, params }) {
-      return { data: await deps.agents.versions(auth, params.slug) };
+    async agentsVersions({ auth, params, query }) {
+      return deps.agents.versions(auth, params.slug, query);
     },
     async agentRunsCreate({ auth, params, body }) {
       return deps.runs.start(auth, params.slug, body);
@@ -34,7 +34,7 @@ export function agentsHandlers(deps: { agents: AgentService; runs: RunService })
       return deps.runs.stream(auth, params.slug, body);
     },
     async runsList({ auth, query }) {
-      return { data: await deps.runs.list(auth, query) };
+      return deps.runs.list(auth, query, query);
     },
     async runsGet({ auth, params }) {
       return deps.runs.get(auth, params.runId);
@@ -46,13 +46,13 @@ export function agentsHandlers(deps: { agents: AgentService; runs: RunService })
       return deps.runs.events(auth, params.runId, query.after, query.follow);
     },
     async threadsList({ auth, query }) {
-      return { data: await deps.runs.threads(auth, query) };
+      return deps.runs.threads(auth, query, query);
     },
     async threadsGet({ auth, params }) {
       return deps.runs.thread(auth, params.threadId);
     },
-    async threadsMessages({ auth, params }) {
-      return { data: await deps.runs.messages(auth, params.threadId) };
+    async threadsMessages({ auth, params, query }) {
+      return deps.runs.messages(auth, params.threadId, query);
     },
     async threadsDelete({ auth, params }) {
       return deps.runs.deleteThread(auth, params.threadId);
@@ -60,14 +60,14 @@ export function agentsHandlers(deps: { agents: AgentService; runs: RunService })
     async providersCreate({ auth, body }) {
       return deps.agents.createProvider(auth, body);
     },
-    async providersList({ auth }) {
-      return { data: await deps.agents.listProviders(auth) };
+    async providersList({ auth, query }) {
+      return deps.agents.listProviders(auth, query);
     },
     async providersDelete({ auth, params }) {
       return deps.agents.deleteProvider(auth, params.name);
     },
-    async modelsList({ auth }) {
-      return { data: await deps.agents.modelTable(auth) };
+    async modelsList({ auth, query }) {
+      return deps.agents.modelTable(auth, query);
     },
   };
 }

@@ -28,6 +28,7 @@ import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { checkMounts } from '../auth/grants.js';
 import type { SecretStore } from '../credentials/secret-store.js';
+import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -818,16 +819,26 @@ export class RunService {
     return live && !finished.includes(run.status) ? { ...run, ...live.progress } : run;
   }
 
+  /** Newest first: by creation time, then id. */
   async list(
     auth: Actor,
-    query: { agent?: string | undefined; thread?: string | undefined; status?: RunStatus | undefined; limit: number },
-  ): Promise<Run[]> {
+    query: { agent?: string | undefined; thread?: string | undefined; status?: RunStatus | undefined },
+    page: PageRequest,
+  ): Promise<Page<Run>> {
     let select = this.db.selectFrom('agent_runs').selectAll().where('org_id', '=', auth.orgId);
     if (query.agent) select = select.where('agent_slug', '=', query.agent);
     if (query.thread) select = select.where('thread_id', '=', query.thread);
     if (query.status) select = select.where('status', '=', query.status);
-    const rows = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
-    return rows.map((row) => this.withProgress(runFromRow(row)));
+    const rows = await keysetPage(
+      page,
+      [
+        { column: 'created_at', direction: 'desc' },
+        { column: 'id', direction: 'desc' },
+      ],
+      (row: Database['agent_runs']) => [row.created_at, row.id],
+      (keyset) => inPage(select, keyset).execute(),
+    );
+    return mapPage(rows, (row) => this.withProgress(runFromRow(row)));
   }
 
   async cancel(auth: Actor, runId: string): Promise<Run> {
@@ -896,21 +907,36 @@ export class RunService {
     return threadFromRow(await this.threadRow(auth, threadId));
   }
 
-  async threads(auth: Actor, query: { agent?: string | undefined }): Promise<Thread[]> {
+  /**
+   * Most recently active first: by last activity, then id. Activity moves a thread to the front, so one that
+   * is active while a client pages is not met again on later pages (the order's column changed under it).
+   */
+  async threads(auth: Actor, query: { agent?: string | undefined }, page: PageRequest): Promise<Page<Thread>> {
     let select = this.db.selectFrom('threads').selectAll().where('org_id', '=', auth.orgId);
     if (query.agent) select = select.where('agent_slug', '=', query.agent);
-    return (await select.orderBy('updated_at', 'desc').execute()).map(threadFromRow);
+    const rows = await keysetPage(
+      page,
+      [
+        { column: 'updated_at', direction: 'desc' },
+        { column: 'id', direction: 'asc' },
+      ],
+      (row: Database['threads']) => [row.updated_at, row.id],
+      (keyset) => inPage(select, keyset).execute(),
+    );
+    return mapPage(rows, threadFromRow);
   }
 
-  async messages(auth: Actor, threadId: string): Promise<ThreadMessage[]> {
+  /** Oldest first, by seq. */
+  async messages(auth: Actor, threadId: string, page: PageRequest): Promise<Page<ThreadMessage>> {
     await this.threadRow(auth, threadId);
-    const rows = await this.db
-      .selectFrom('thread_messages')
-      .selectAll()
-      .where('thread_id', '=', threadId)
-      .orderBy('seq')
-      .execute();
-    return rows.map((row) => ({
+    const rows = await keysetPage(
+      page,
+      [{ column: 'seq', direction: 'asc', type: 'number' }],
+      (row: Database['thread_messages']) => [Number(row.seq)],
+      (keyset) =>
+        inPage(this.db.selectFrom('thread_messages').selectAll().where('thread_id', '=', threadId), keyset).execute(),
+    );
+    return mapPage(rows, (row) => ({
       seq: Number(row.seq),
       runId: row.run_id,
       role: row.role as ThreadMessage['role'],

@@ -59,8 +59,8 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
     async workspacesCreate({ auth, body }) {
       return workspaces.create(auth, body);
     },
-    async workspacesList({ auth }) {
-      return { data: await workspaces.list(auth) };
+    async workspacesList({ auth, query }) {
+      return workspaces.list(auth, query);
     },
     async workspacesGet({ auth, params }) {
       return workspaces.get(auth, params.workspaceId);
@@ -76,7 +76,7 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
     },
     async workspaceFilesList({ auth, params, query }) {
       const files = await workspaces.files(auth, params.workspaceId);
-      return { data: await files.list(query.path, query.showHidden === 'true') };
+      return files.listPage(query.path, query.showHidden === 'true', query);
     },
     async workspaceFilesInfo({ auth, params, query }) {
       return (await workspaces.files(auth, params.workspaceId)).info(query.path);

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { ChannelError, type ConfinedTree, type TreeEntry } from '@runtools/runtime';
 import type { WorkspaceEntry } from '@runtools/spec';
 import busboy from 'busboy';
+import { memoryPage, type Page, type PageRequest } from '../db/pagination.js';
 import { DomainError } from '../errors.js';
 
 const maxNameBytes = 255;
@@ -91,6 +92,7 @@ export class WorkspaceFiles {
     };
   }
 
+  /** A directory's entries by name (code point order). */
   async list(path: string, showHidden: boolean): Promise<WorkspaceEntry[]> {
     const { clean, inTree } = this.lexical(path);
     const entries = await this.confined(clean, () => this.tree.list(inTree));
@@ -98,6 +100,11 @@ export class WorkspaceFiles {
       .filter((entry) => showHidden || !entry.name.startsWith('.'))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((entry) => WorkspaceFiles.describe(clean === '/' ? `/${entry.name}` : `${clean}/${entry.name}`, entry));
+  }
+
+  /** A page of a directory's entries, in `list`'s order. */
+  async listPage(path: string, showHidden: boolean, page: PageRequest): Promise<Page<WorkspaceEntry>> {
+    return memoryPage(await this.list(path, showHidden), page, { arity: 1, keyOf: (entry) => [entry.name] });
   }
 
   async info(path: string): Promise<WorkspaceEntry> {

@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
 import { isUniqueViolation } from '../db/database.js';
+import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
@@ -86,6 +87,7 @@ export class WorkspaceService {
     readonly storage: WorkspaceStorage,
   ) {}
 
+  /** Who sees a workspace (`list` asks the same in SQL). */
   private visible(auth: Actor, row: Database['workspaces']): boolean {
     return (
       row.kind === 'org' || row.owner_member_id === auth.member?.id || auth.role === 'owner' || auth.role === 'admin'
@@ -129,14 +131,24 @@ export class WorkspaceService {
     return workspaceFromRow(row);
   }
 
-  async list(auth: Actor): Promise<Workspace[]> {
-    const rows = await this.db
-      .selectFrom('workspaces')
-      .selectAll()
-      .where('org_id', '=', auth.orgId)
-      .orderBy('created_at')
-      .execute();
-    return rows.filter((row) => this.visible(auth, row)).map(workspaceFromRow);
+  /** Oldest first: by creation time, then id; the personal ones the caller may see (`visible`, in SQL). */
+  async list(auth: Actor, page: PageRequest): Promise<Page<Workspace>> {
+    let select = this.db.selectFrom('workspaces').selectAll().where('org_id', '=', auth.orgId);
+    if (auth.role !== 'owner' && auth.role !== 'admin') {
+      const memberId = auth.member?.id;
+      select = select.where((where) =>
+        memberId === undefined
+          ? where('kind', '=', 'org')
+          : where.or([where('kind', '=', 'org'), where('owner_member_id', '=', memberId)]),
+      );
+    }
+    const rows = await keysetPage(
+      page,
+      oldestFirst,
+      (row: Database['workspaces']) => [row.created_at, row.id],
+      (keyset) => inPage(select, keyset).execute(),
+    );
+    return mapPage(rows, workspaceFromRow);
   }
 
   async get(auth: Actor, id: string): Promise<Workspace> {

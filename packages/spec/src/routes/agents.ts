@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   Agent,
   AgentCreateRequest,
@@ -24,7 +25,7 @@ import {
   ThreadMessageList,
   ThreadParams,
 } from '../agents.js';
-import { Deleted } from '../common.js';
+import { Deleted, PageQuery } from '../common.js';
 import { route } from './contract.js';
 
 /** Agents, their runs and threads, model providers and models. */
@@ -43,10 +44,11 @@ export const agentsRoutes = {
   agentsList: route({
     method: 'GET',
     path: '/v1/agents',
-    summary: "The org's agents",
+    summary: "The org's agents, by slug",
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
+    query: z.object({ ...PageQuery }),
     response: AgentList,
     status: 200,
   }),
@@ -100,11 +102,12 @@ export const agentsRoutes = {
   agentsVersions: route({
     method: 'GET',
     path: '/v1/agents/:slug/versions',
-    summary: 'Every version of an agent, newest first',
+    summary: 'Every version of an agent, newest first (by version number)',
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
     params: AgentParams,
+    query: z.object({ ...PageQuery }),
     response: AgentVersionList,
     status: 200,
   }),
@@ -138,7 +141,7 @@ export const agentsRoutes = {
   runsList: route({
     method: 'GET',
     path: '/v1/runs',
-    summary: 'Runs, newest first',
+    summary: 'Runs, newest first (by creation time, then id)',
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
@@ -184,7 +187,8 @@ export const agentsRoutes = {
   threadsList: route({
     method: 'GET',
     path: '/v1/threads',
-    summary: 'Threads, most recently active first',
+    summary:
+      'Threads, most recently active first (by last activity, then id; a thread active while you page moves to the front)',
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
@@ -206,11 +210,12 @@ export const agentsRoutes = {
   threadsMessages: route({
     method: 'GET',
     path: '/v1/threads/:threadId/messages',
-    summary: "A thread's messages as the model sees them, oldest first",
+    summary: "A thread's messages as the model sees them, oldest first (by seq)",
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
     params: ThreadParams,
+    query: z.object({ ...PageQuery }),
     response: ThreadMessageList,
     status: 200,
   }),
@@ -240,10 +245,11 @@ export const agentsRoutes = {
   providersList: route({
     method: 'GET',
     path: '/v1/providers',
-    summary: 'Registered model endpoints',
+    summary: 'Registered model endpoints, by name',
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
+    query: z.object({ ...PageQuery }),
     response: ProviderList,
     status: 200,
   }),
@@ -261,10 +267,12 @@ export const agentsRoutes = {
   modelsList: route({
     method: 'GET',
     path: '/v1/models',
-    summary: 'The model table: aliases, built-in providers and the secrets that hold their keys',
+    summary:
+      'The model table: aliases, built-in providers (in a fixed order), then registered endpoints by name, and the secrets that hold their keys',
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
+    query: z.object({ ...PageQuery }),
     response: ModelInfoList,
     status: 200,
   }),

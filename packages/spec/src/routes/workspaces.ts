@@ -1,4 +1,5 @@
-import { Deleted } from '../common.js';
+import { z } from 'zod';
+import { Deleted, PageQuery, pageOf } from '../common.js';
 import {
   Workspace,
   WorkspaceCreateRequest,
@@ -35,10 +36,12 @@ export const workspacesRoutes = {
   workspacesList: route({
     method: 'GET',
     path: '/v1/workspaces',
-    summary: "The org's workspaces, and your personal ones (admins see every member's)",
+    summary:
+      "The org's workspaces, and your personal ones (admins see every member's), oldest first (by creation time, then id)",
     tag: 'workspaces',
     auth: 'key',
     scopes: ['files:read'],
+    query: z.object({ ...PageQuery }),
     response: WorkspaceList,
     status: 200,
   }),
@@ -90,13 +93,13 @@ export const workspacesRoutes = {
   workspaceFilesList: route({
     method: 'GET',
     path: '/v1/workspaces/:workspaceId/files',
-    summary: 'List a directory of a workspace (?path=, default /; ?showHidden=true)',
+    summary: 'List a directory of a workspace (?path=, default /; ?showHidden=true), by name',
     tag: 'workspaces',
     auth: 'key',
     scopes: ['files:read'],
     params: WorkspaceParams,
-    query: WorkspaceListQuery,
-    response: WorkspaceEntryList,
+    query: WorkspaceListQuery.extend(PageQuery),
+    response: pageOf(WorkspaceEntry),
     status: 200,
   }),
   workspaceFilesInfo: route({
