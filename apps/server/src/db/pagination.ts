@@ -28,10 +28,14 @@ export function encodeCursor(key: readonly KeyValue[]): string {
 }
 
 /**
- * A cursor's key, checked to be what this route's order has: `arity` strings or numbers, or with `types` that
- * many of those types (a number where the database compares an integer column, a string elsewhere).
+ * A cursor's key, checked to be what this route's order has: `arity` strings or numbers, each of the type
+ * `types` names where it names one (a number where the database compares an integer column).
  */
-export function decodeCursor(cursor: string, arity: number, types?: readonly ('string' | 'number')[]): KeyValue[] {
+export function decodeCursor(
+  cursor: string,
+  arity: number,
+  types?: readonly ('string' | 'number' | undefined)[],
+): KeyValue[] {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -42,7 +46,7 @@ export function decodeCursor(cursor: string, arity: number, types?: readonly ('s
     !Array.isArray(key) ||
     key.length !== arity ||
     !key.every((value) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) ||
-    (types && !key.every((value, index) => typeof value === types[index]))
+    (types && !key.every((value, index) => types[index] === undefined || typeof value === types[index]))
   )
     throw invalidQueryField('cursor', 'not a cursor this list gave out');
   return key as KeyValue[];
@@ -52,7 +56,7 @@ export interface SortKey {
   /** A column reference as SQL names it (`created_at`, `members.created_at`). */
   column: string;
   direction: 'asc' | 'desc';
-  /** An integer column: its cursor value is a number (the rest are strings). */
+  /** An integer column: a cursor must hold a number for it (a string would fail the query on PostgreSQL). */
   type?: 'number';
 }
 
@@ -109,7 +113,7 @@ export async function keysetPage<Row>(
   select: (query: KeysetSelect) => Promise<Row[]>,
 ): Promise<Page<Row>> {
   const limit = page.limit ?? defaultPageSize;
-  const types = order.map((sort) => sort.type ?? 'string');
+  const types = order.map((sort) => sort.type);
   const after = page.cursor === undefined ? undefined : afterKey(order, decodeCursor(page.cursor, order.length, types));
   const rows = await select({ after, order, fetch: limit + 1 });
   return pageFrom(rows, limit, keyOf);
