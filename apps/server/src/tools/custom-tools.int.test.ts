@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StandInInternet, startStandInInternet } from '../../../../test/support/internet.js';
 import { testVictimDir } from '../../../../test/support/rootfs.js';
 import { useSandboxServer } from '../../../../test/support/server.js';
 
@@ -59,6 +60,10 @@ export default {
   actions: {
     env: { execute: async (params, credentials) => ({ env: Object.keys(process.env).sort(), credentials }) },
     host: { execute: async () => ({ victim: existsSync(${JSON.stringify(victim)}), code: readdirSync('/opt/runtools/tools').sort() }) },
+    internet: { execute: async (params) => {
+      const response = await fetch(params.url, { signal: AbortSignal.timeout(5000) });
+      return { status: response.status, body: await response.text() };
+    } },
     server: { execute: async () => {
       try { await fetch(${JSON.stringify(serverUrl)} + '/v1/health', { signal: AbortSignal.timeout(3000) }); return { reached: true }; }
       catch (error) { return { reached: false, error: String(error.cause?.code ?? error.message) }; }
@@ -72,14 +77,29 @@ export default {
   },
 };`;
 
-const probeActions = ['env', 'host', 'server', 'loop', 'throws', 'exits', 'bigint', 'allocate', 'noisy'].map(
-  (name) => ({
-    name,
-    description: `probe ${name}`,
-    parameters: { type: 'object', properties: {} },
-    ...(name === 'loop' || name === 'allocate' ? { timeoutMs: name === 'loop' ? 2000 : 20_000 } : {}),
-  }),
-);
+const probeActions = [
+  'env',
+  'host',
+  'internet',
+  'server',
+  'loop',
+  'throws',
+  'exits',
+  'bigint',
+  'allocate',
+  'noisy',
+].map((name) => ({
+  name,
+  description: `probe ${name}`,
+  parameters: { type: 'object', properties: {} },
+  ...(name === 'loop' || name === 'allocate' ? { timeoutMs: name === 'loop' ? 2000 : 20_000 } : {}),
+}));
+
+let internet: StandInInternet;
+beforeAll(async () => {
+  internet = await startStandInInternet('hello from a tool’s upstream');
+}, 60_000);
+afterAll(async () => internet?.close());
 
 for (const runtime of ['container', 'gvisor'] as const) {
   describe(`custom tools on ${runtime}`, () => {
@@ -170,7 +190,7 @@ for (const runtime of ['container', 'gvisor'] as const) {
       );
     });
 
-    it('runs tools in a sandbox that holds nothing of the host: not its files, environment or control plane, only the call’s credentials', async () => {
+    it('runs tools in a sandbox that holds nothing of the host (its files, environment, control plane) but reaches the internet, with only the call’s credentials', async () => {
       const probe = {
         name: 'probe',
         description: 'probes',
@@ -197,6 +217,9 @@ for (const runtime of ['container', 'gvisor'] as const) {
       });
       const server = await run('probe', 'server');
       expect(server.body.result).toMatchObject({ reached: false });
+      // The internet is there: a server one router hop away, on a public address.
+      const upstream = await run('probe', 'internet', { url: `http://${internet.server}:${internet.port}/` });
+      expect(upstream.body.result).toEqual({ status: 200, body: 'hello from a tool’s upstream' });
     });
 
     it('fails a throw, an exit, a non-JSON result, a runaway loop and unbounded allocation with tool errors, and the next call works', async () => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -6,8 +5,9 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
+import { type StandInInternet, startStandInInternet } from '../../../../test/support/internet.js';
 import { testBaseRootfs, testRuntimeDir } from '../../../../test/support/rootfs.js';
-import { mustRun, runCommand } from '../command.js';
+import { runCommand } from '../command.js';
 import { availableDrivers } from '../doctor.js';
 import type { DriverName, SandboxDriver } from '../driver.js';
 
@@ -15,19 +15,7 @@ const stateDir = join(testRuntimeDir, `network-${process.pid}`);
 const { drivers, missing } = availableDrivers(stateDir);
 const limits = { vcpus: 1, memoryBytes: 512 * 1024 * 1024, maxProcesses: 512 };
 
-/**
- * A stand-in for the internet: a network namespace one router hop away from the host (so not one of the host's
- * own networks), serving HTTP on a public-looking address from TEST-NET-3.
- */
-const tag = randomBytes(2).toString('hex');
-const transit = Number.parseInt(tag, 16) % 16_000;
-const inet = {
-  netns: `rtt-inet-${tag}`,
-  hostSide: `rtti${tag}`,
-  hostAddress: `198.18.${transit >> 6}.${(transit & 63) * 4 + 1}`,
-  farAddress: `198.18.${transit >> 6}.${(transit & 63) * 4 + 2}`,
-  server: `203.0.113.${10 + (transit % 200)}`,
-};
+let inet: StandInInternet;
 
 function hostAddress(): string {
   for (const addresses of Object.values(networkInterfaces()))
@@ -44,38 +32,11 @@ function fetchCommand(address: string, port: number): string[] {
   ];
 }
 
-let server: ReturnType<typeof spawn> | undefined;
 let hostListener: Server;
 let hostPort = 0;
 
 beforeAll(async () => {
-  await mustRun('ip', ['netns', 'add', inet.netns]);
-  await mustRun('ip', ['link', 'add', inet.hostSide, 'type', 'veth', 'peer', 'name', `rttp${tag}`]);
-  await mustRun('ip', ['link', 'set', `rttp${tag}`, 'netns', inet.netns]);
-  await mustRun('ip', ['addr', 'add', `${inet.hostAddress}/30`, 'dev', inet.hostSide]);
-  await mustRun('ip', ['link', 'set', inet.hostSide, 'up']);
-  for (const args of [
-    ['addr', 'add', `${inet.farAddress}/30`, 'dev', `rttp${tag}`],
-    ['link', 'set', `rttp${tag}`, 'up'],
-    ['link', 'set', 'lo', 'up'],
-    ['addr', 'add', `${inet.server}/32`, 'dev', 'lo'],
-    ['route', 'add', 'default', 'via', inet.hostAddress],
-  ])
-    await mustRun('ip', ['-n', inet.netns, ...args]);
-  await mustRun('ip', ['route', 'add', `${inet.server}/32`, 'via', inet.farAddress]);
-  server = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      inet.netns,
-      process.execPath,
-      '-e',
-      `require('http').createServer((q, r) => r.end('hello from the internet')).listen(8080, '${inet.server}', () => console.log('up'))`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise((resolve) => server?.stdout?.once('data', resolve));
+  inet = await startStandInInternet();
   hostListener = createServer((socket) => socket.end('host secret\n'));
   await new Promise<void>((resolve) => hostListener.listen(0, '0.0.0.0', resolve));
   hostPort = (hostListener.address() as { port: number }).port;
@@ -83,18 +44,8 @@ beforeAll(async () => {
 
 // After the blocks' own afterAll (which destroy their sandboxes): whatever beforeAll got as far as making.
 afterAll(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const exited = new Promise((resolve) => server?.once('exit', resolve));
-    server.kill();
-    await exited;
-  }
   hostListener?.close();
-  await runCommand('ip', ['route', 'del', `${inet.server}/32`]);
-  await runCommand('ip', ['netns', 'delete', inet.netns]);
-  await runCommand('ip', ['link', 'delete', inet.hostSide]);
-  const netns = (await runCommand('ip', ['netns', 'list'])).stdout.toString();
-  expect(netns.split('\n').map((line) => line.split(' ')[0])).not.toContain(inet.netns);
-  expect((await runCommand('ip', ['link', 'show', inet.hostSide])).exitCode).not.toBe(0);
+  await inet?.close();
   await removeDriverState(stateDir, drivers);
 });
 
