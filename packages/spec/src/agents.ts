@@ -18,6 +18,16 @@ export const builtinTools = [
 ] as const;
 export type BuiltinTool = (typeof builtinTools)[number];
 
+/**
+ * The Codex-style tools an agent may name instead of (or beside) the built-ins: a command on a terminal that
+ * answers a session id while it runs, writes to it, a patch applied as a whole, an image shown to the model.
+ */
+export const codexTools = ['exec_command', 'write_stdin', 'apply_patch', 'view_image'] as const;
+export type CodexTool = (typeof codexTools)[number];
+
+/** Every tool that runs in the agent's sandbox, by name. */
+export const sandboxTools: readonly string[] = [...builtinTools, ...codexTools];
+
 /** Provider types a custom endpoint can speak. */
 export const ProviderType = z.enum(['openai-compatible', 'openai', 'anthropic']).meta({ id: 'ProviderType' });
 export type ProviderType = z.infer<typeof ProviderType>;

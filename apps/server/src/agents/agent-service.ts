@@ -8,6 +8,7 @@ import {
   type ModelInfo,
   type Provider,
   type ProviderCreateRequest,
+  sandboxTools,
 } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
@@ -100,7 +101,7 @@ export class AgentService {
     // Built-in tools by name; the rest are the org's tools (`github`, `my-database.query`), each checked to exist.
     await this.tools.agentActions(
       auth,
-      tools.filter((name) => !(builtinTools as readonly string[]).includes(name)),
+      tools.filter((name) => !sandboxTools.includes(name)),
     );
     const mode: AgentMode = input.mode ?? (typeof input.sandbox === 'string' ? 'in_sandbox' : 'managed');
     if (mode === 'local')

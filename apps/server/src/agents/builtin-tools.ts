@@ -52,9 +52,9 @@ export interface ToolEnvironment {
 }
 
 /** What a tool fails with: the message goes back to the model as the tool's result. */
-class ToolFailure extends Error {}
+export class ToolFailure extends Error {}
 
-function resolvePath(environment: ToolEnvironment, path: string): string {
+export function resolvePath(environment: ToolEnvironment, path: string): string {
   return posix.resolve(environment.workdir, path);
 }
 
@@ -63,7 +63,7 @@ async function run(environment: ToolEnvironment, command: string, timeoutMs = ba
 }
 
 /** A file as text; refuses what is not text rather than feeding the model binary noise. */
-async function readText(environment: ToolEnvironment, path: string): Promise<string> {
+export async function readText(environment: ToolEnvironment, path: string): Promise<string> {
   try {
     const file = await environment.sandboxes.readFile(environment.auth, environment.sandboxId, path);
     const buffer = Buffer.from(file.content, 'base64');
@@ -75,13 +75,13 @@ async function readText(environment: ToolEnvironment, path: string): Promise<str
 }
 
 /** A file call's refusal the model can act on (missing, a directory, …) as a tool failure; others as they are. */
-function fileFailure(error: unknown, path: string): unknown {
+export function fileFailure(error: unknown, path: string): unknown {
   if (error instanceof DomainError && error.code === 'file_not_found') return new ToolFailure(`${path} does not exist`);
   if (error instanceof DomainError && error.code === 'validation_failed') return new ToolFailure(error.message);
   return error;
 }
 
-async function writeText(environment: ToolEnvironment, path: string, content: string): Promise<void> {
+export async function writeText(environment: ToolEnvironment, path: string, content: string): Promise<void> {
   await environment.sandboxes.makeDirectory(environment.auth, environment.sandboxId, posix.dirname(path));
   await environment.sandboxes.writeFile(environment.auth, environment.sandboxId, path, Buffer.from(content));
 }

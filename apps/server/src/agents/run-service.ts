@@ -1,12 +1,12 @@
 import {
   type AgentRunRequest,
-  builtinTools,
   expandScopes,
   type Role,
   type Run,
   type RunEvent,
   type RunStatus,
   roleCeiling,
+  sandboxTools,
   type Thread,
   type ThreadMessage,
   type TokenUsage,
@@ -36,7 +36,8 @@ import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { ToolService } from '../tools/tool-service.js';
 import type { AgentRecord, AgentService } from './agent-service.js';
-import { builtinToolSet } from './builtin-tools.js';
+import { builtinToolSet, type ToolEnvironment } from './builtin-tools.js';
+import { codexToolSet } from './codex-tools.js';
 import type { ModelResolver, ResolvedModel } from './models.js';
 
 /** Events are written to the database in batches this often, and at the run's end. */
@@ -515,18 +516,19 @@ export class RunService {
       const history = thread ? await this.history(thread.id) : [];
       const prompt: ModelMessage = { role: 'user', content: userContent(body) };
       userTurn.push(prompt);
-      const tools = builtinToolSet(
-        {
-          auth,
-          sandboxId: sandbox.id,
-          sandboxes: this.sandboxes,
-          devUrls: this.devUrls,
-          secrets: this.secrets,
-          exaUrl: this.options.exaUrl,
-          workdir,
-        },
-        definition.tools,
-      );
+      const toolEnvironment: ToolEnvironment = {
+        auth,
+        sandboxId: sandbox.id,
+        sandboxes: this.sandboxes,
+        devUrls: this.devUrls,
+        secrets: this.secrets,
+        exaUrl: this.options.exaUrl,
+        workdir,
+      };
+      const tools = {
+        ...builtinToolSet(toolEnvironment, definition.tools),
+        ...codexToolSet(toolEnvironment, definition.tools),
+      };
       // Every tool call acts as the caller is now, not as it was when the run started: a built-in in the
       // sandbox (sandboxes:write), the org's tools through the tool service (which checks tools:execute).
       const asCallerNow = async () => {
@@ -555,7 +557,7 @@ export class RunService {
       }
       const integration = await this.tools.agentActions(
         auth,
-        definition.tools.filter((name) => !(builtinTools as readonly string[]).includes(name)),
+        definition.tools.filter((name) => !sandboxTools.includes(name)),
       );
       for (const { tool: name, action, modelName } of integration) {
         tools[modelName] = tool({
