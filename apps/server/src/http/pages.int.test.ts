@@ -1,0 +1,331 @@
+import { type RouteContract, type RouteId, routes } from '@runtools/spec';
+import ssh2 from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMember } from '../../../../test/support/members.js';
+import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
+import { useSandboxServer } from '../../../../test/support/server.js';
+
+type Item = Record<string, unknown>;
+interface Page {
+  data: Item[];
+  nextCursor: string | null;
+}
+
+/** How one list is read in this test: its path, its other query, how many items it has at least, its order. */
+interface ListCase {
+  path: string;
+  query?: Record<string, string>;
+  min: number;
+  /** The documented order, by fields of the items (checked on the whole list). */
+  order?: [field: string, direction: 'asc' | 'desc'][];
+  /** What tells its items apart (default: `id`, else `name`). */
+  identity?: (item: Item) => unknown;
+}
+
+/** Every list route that pages with a cursor: the route table's GET routes answering `{ data, nextCursor }`. */
+const pageRoutes = (Object.entries(routes) as [RouteId, RouteContract][])
+  .filter(([, contract]) => {
+    if (contract.method !== 'GET' || contract.stream) return false;
+    const shape = (contract.response as { shape?: Record<string, unknown> }).shape;
+    return shape !== undefined && 'data' in shape && 'nextCursor' in shape;
+  })
+  .map(([id]) => id);
+
+const oldestFirst: ListCase['order'] = [
+  ['createdAt', 'asc'],
+  ['id', 'asc'],
+];
+
+function compareValues(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const [x, y] = [String(a), String(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function expectOrdered(id: RouteId, items: Item[], order: NonNullable<ListCase['order']>): void {
+  for (let index = 1; index < items.length; index++) {
+    const [before, after] = [items[index - 1] as Item, items[index] as Item];
+    let verdict = 0;
+    for (const [field, direction] of order) {
+      verdict = compareValues(before[field], after[field]) * (direction === 'asc' ? 1 : -1);
+      if (verdict !== 0) break;
+    }
+    expect([id, index, verdict < 0]).toEqual([id, index, true]);
+  }
+}
+
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('paged lists', () => {
+  let model: ModelServer;
+  const fixture = useSandboxServer(async () => {
+    model = await startModelServer();
+    return {};
+  });
+  afterAll(async () => model?.close());
+  const server = () => fixture.server;
+  // By name rather than RouteId: a case may be written for a route still on its way into the table.
+  const cases: Record<string, ListCase> = {};
+
+  async function send(method: string, path: string, body?: unknown, status = 201): Promise<Item> {
+    const response = await server().request(method, path, body === undefined ? {} : { body });
+    const text = await response.text();
+    expect([method, path, response.status, text]).toEqual([method, path, status, expect.any(String)]);
+    return text === '' ? {} : (JSON.parse(text) as Item);
+  }
+
+  async function list(entry: ListCase, query: Record<string, string>): Promise<Response> {
+    const search = new URLSearchParams({ ...entry.query, ...query });
+    return server().request('GET', `${entry.path}?${search}`);
+  }
+
+  async function page(entry: ListCase, query: Record<string, string>): Promise<Page> {
+    const response = await list(entry, query);
+    const text = await response.text();
+    expect([entry.path, query, response.status, text]).toEqual([entry.path, query, 200, expect.any(String)]);
+    return JSON.parse(text) as Page;
+  }
+
+  async function waitForRun(runId: string): Promise<void> {
+    for (let attempt = 0; attempt < 300; attempt++) {
+      const run = await send('GET', `/v1/runs/${runId}`, undefined, 200);
+      if (run.status === 'completed') return;
+      expect(['queued', 'running']).toContain(run.status);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`run ${runId} did not complete`);
+  }
+
+  beforeAll(async () => {
+    // Tenancy: projects beside the default one, members (each an invitation and a key too), invitations.
+    for (const name of ['pages a', 'pages b', 'pages c']) await send('POST', '/v1/projects', { name });
+    for (const name of ['ann', 'bob']) await addMember(server(), `${name}@pages.example`, 'member');
+    await send('POST', '/v1/invitations', { email: 'carl@pages.example' });
+    // Credentials: keys, SSH keys, and more secrets than a default page holds.
+    for (const name of ['pages a', 'pages b']) await send('POST', '/v1/auth/keys', { name, scopes: ['secrets:read'] });
+    for (const name of ['pages a', 'pages b', 'pages c']) {
+      const publicKey = ssh2.utils.generateKeyPairSync('ed25519').public;
+      await send('POST', '/v1/ssh-keys', { name, publicKey });
+    }
+    for (let index = 0; index < 101; index++)
+      await send('POST', '/v1/secrets', { name: `PAGES_${String(index).padStart(3, '0')}`, value: `v${index}` });
+    // Sandboxes (crun), and in one of them files, processes, snapshots and dev URLs.
+    const sandboxes: Item[] = [];
+    for (let index = 0; index < 3; index++) {
+      const sandbox = await send('POST', '/v1/sandboxes', { runtime: 'container' });
+      fixture.track({ destroy: () => server().request('DELETE', `/v1/sandboxes/${sandbox.id}`) });
+      sandboxes.push(sandbox);
+    }
+    const sandboxId = String(sandboxes[0]?.id);
+    for (const name of ['c', 'a', 'b'])
+      await send('PUT', `/v1/sandboxes/${sandboxId}/files`, { path: `/root/pages/${name}`, content: 'eA==' }, 200);
+    for (let index = 0; index < 3; index++)
+      await send('POST', `/v1/sandboxes/${sandboxId}/processes`, { command: 'sleep 100000' });
+    for (const name of ['one', 'two', 'three']) await send('POST', `/v1/sandboxes/${sandboxId}/snapshots`, { name });
+    for (const port of [8003, 8001, 8002]) await send('POST', `/v1/sandboxes/${sandboxId}/urls`, { port }, 200);
+    // Templates: the built-ins, then two of the org's own (defined, not built).
+    for (const name of ['pages-b', 'pages-a']) await send('POST', '/v1/templates', { name, base: 'minimal' });
+    // Workspaces, and files in a directory of one of them.
+    const workspaces: Item[] = [];
+    for (const name of ['pages a', 'pages b', 'pages c'])
+      workspaces.push(await send('POST', '/v1/workspaces', { name }));
+    const workspaceId = String(workspaces[0]?.id);
+    for (const name of ['b.txt', 'c.txt', 'a.txt']) {
+      const response = await server().request(
+        'PUT',
+        `/v1/workspaces/${workspaceId}/files/content?path=/pages/${name}`,
+        {
+          body: name,
+          headers: { 'content-type': 'application/octet-stream' },
+        },
+      );
+      expect(response.status).toBe(200);
+    }
+    // Agents: providers, agents (one changed twice: three versions), runs in threads (one thread twice).
+    for (const name of ['pages-models', 'pages-b', 'pages-c'])
+      await send('POST', '/v1/providers', { name, type: 'openai-compatible', baseUrl: model.openaiBaseUrl });
+    for (const slug of ['pages-agent', 'pages-c', 'pages-b'])
+      await send('POST', '/v1/agents', { slug, model: 'pages-models/m1', sandbox: sandboxId, tools: [] });
+    for (const systemPrompt of ['second', 'third'])
+      await send('PATCH', '/v1/agents/pages-agent', { systemPrompt }, 200);
+    model.script([{ text: 'one' }, { text: 'two' }, { text: 'three' }, { text: 'four' }]);
+    let threadId = '';
+    for (const thread of [true, 'first', true, true] as const) {
+      const run = await send('POST', '/v1/agents/pages-agent/runs', {
+        prompt: 'hello',
+        thread: thread === 'first' ? threadId : true,
+      });
+      threadId ||= String(run.threadId);
+      await waitForRun(String(run.id));
+    }
+    // Tools: one installed from the marketplace, one of the org's own deployed three times.
+    await send('POST', '/v1/tools/github/install', undefined, 200);
+    for (const answer of [1, 2, 3])
+      await send(
+        'POST',
+        '/v1/tools/custom',
+        {
+          name: 'pages-tool',
+          description: 'a tool of the pages test',
+          actions: [{ name: 'answer', description: 'answers', parameters: { type: 'object', properties: {} } }],
+          bundle: Buffer.from(`export default { actions: { answer: () => ${answer} } };`).toString('base64'),
+        },
+        200,
+      );
+
+    Object.assign(cases, {
+      orgsList: { path: '/v1/orgs', min: 1, order: [['id', 'asc']] },
+      projectsList: { path: '/v1/projects', min: 4, order: oldestFirst },
+      membersList: { path: '/v1/members', min: 3, order: oldestFirst },
+      invitationsList: {
+        path: '/v1/invitations',
+        min: 3,
+        order: [
+          ['createdAt', 'desc'],
+          ['id', 'asc'],
+        ],
+      },
+      keysList: { path: '/v1/auth/keys', min: 4, order: oldestFirst },
+      secretsList: { path: '/v1/secrets', min: 101, order: [['name', 'asc']] },
+      sshKeysList: { path: '/v1/ssh-keys', min: 3, order: oldestFirst },
+      sandboxesList: { path: '/v1/sandboxes', min: 3, order: oldestFirst },
+      sandboxFilesList: {
+        path: `/v1/sandboxes/${sandboxId}/files/list`,
+        query: { path: '/root/pages' },
+        min: 3,
+        order: [['name', 'asc']],
+      },
+      sandboxesSnapshotsList: { path: `/v1/sandboxes/${sandboxId}/snapshots`, min: 3, order: oldestFirst },
+      sandboxesUrlsList: {
+        path: `/v1/sandboxes/${sandboxId}/urls`,
+        min: 3,
+        order: [['port', 'asc']],
+        identity: (item) => item.port,
+      },
+      sandboxProcessesList: {
+        path: `/v1/sandboxes/${sandboxId}/processes`,
+        min: 3,
+        order: [
+          ['startedAt', 'asc'],
+          ['pid', 'asc'],
+        ],
+        identity: (item) => item.pid,
+      },
+      templatesList: { path: '/v1/templates', min: 6 },
+      workspacesList: { path: '/v1/workspaces', min: 3, order: oldestFirst },
+      workspaceFilesList: {
+        path: `/v1/workspaces/${workspaceId}/files`,
+        query: { path: '/pages' },
+        min: 3,
+        order: [['name', 'asc']],
+      },
+      workspaceFilesListAt: { path: `/v1/workspaces/${workspaceId}/files/pages`, min: 3, order: [['name', 'asc']] },
+      agentsList: { path: '/v1/agents', min: 3, order: [['slug', 'asc']] },
+      agentsVersions: {
+        path: '/v1/agents/pages-agent/versions',
+        min: 3,
+        order: [['version', 'desc']],
+        identity: (item) => item.version,
+      },
+      runsList: {
+        path: '/v1/runs',
+        min: 4,
+        order: [
+          ['createdAt', 'desc'],
+          ['id', 'desc'],
+        ],
+      },
+      threadsList: {
+        path: '/v1/threads',
+        min: 3,
+        order: [
+          ['updatedAt', 'desc'],
+          ['id', 'asc'],
+        ],
+      },
+      threadsMessages: {
+        path: `/v1/threads/${threadId}/messages`,
+        min: 4,
+        order: [['seq', 'asc']],
+        identity: (item) => item.seq,
+      },
+      providersList: { path: '/v1/providers', min: 3, order: [['name', 'asc']] },
+      modelsList: { path: '/v1/models', min: 6, identity: (item) => item.alias ?? item.provider },
+      toolsMarketplace: { path: '/v1/tools/marketplace', min: 1, order: [['name', 'asc']] },
+      toolsMarketplaceSearch: { path: '/v1/tools/marketplace/search', query: { q: 'git' }, min: 1 },
+      toolsExecutions: { path: '/v1/tools/executions', min: 0 },
+      toolsList: { path: '/v1/tools', min: 2, order: [['name', 'asc']] },
+      toolsVersions: {
+        path: '/v1/tools/pages-tool/versions',
+        min: 3,
+        order: [['version', 'desc']],
+        identity: (item) => item.version,
+      },
+    } satisfies Record<string, ListCase>);
+  }, 10 * 60_000);
+
+  it('covers every paged route of the route table', () => {
+    expect(pageRoutes.length).toBeGreaterThan(25);
+    expect(pageRoutes.filter((id) => !cases[id])).toEqual([]);
+  });
+
+  it.each(pageRoutes)('%s: two a page walk every item once, in its order, then a null cursor', async (id) => {
+    const entry = cases[id];
+    if (!entry) throw new Error(`no case for ${id}`);
+    const identity = entry.identity ?? ((item: Item) => item.id ?? item.name);
+    const whole = await page(entry, { limit: '1000' });
+    expect(whole.nextCursor).toBeNull();
+    expect(whole.data.length).toBeGreaterThanOrEqual(entry.min);
+    if (entry.order) expectOrdered(id, whole.data, entry.order);
+    // Without ?limit=: the default page of 100.
+    const first = await page(entry, {});
+    expect(first.data.map(identity)).toEqual(whole.data.slice(0, 100).map(identity));
+    expect(first.nextCursor === null).toBe(whole.data.length <= 100);
+
+    const seen: unknown[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const next = await page(entry, { limit: '2', ...(cursor ? { cursor } : {}) });
+      expect(next.data.length).toBeLessThanOrEqual(2);
+      seen.push(...next.data.map(identity));
+      cursor = next.nextCursor ?? undefined;
+      pages++;
+    } while (cursor && pages <= whole.data.length);
+    expect(cursor).toBeUndefined();
+    expect(seen).toEqual(whole.data.map(identity));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(pages).toBe(Math.max(1, Math.ceil(whole.data.length / 2)));
+  });
+
+  it.each(pageRoutes)('%s: refuses a cursor it did not give out, and a page of 0 or 1001', async (id) => {
+    const entry = cases[id];
+    if (!entry) throw new Error(`no case for ${id}`);
+    const given = (await page(entry, { limit: '1' })).nextCursor;
+    const refused = [
+      'not a cursor',
+      encode(['a', 'b', 'c', 'd', 'e']),
+      encode({ after: 'x' }),
+      // A cursor this list gave out, altered.
+      ...(given
+        ? [`${given.slice(0, 2)}${given.slice(2, 3) === 'A' ? 'B' : 'A'}${given.slice(3)}`, given.slice(1)]
+        : []),
+    ];
+    for (const cursor of refused) {
+      const response = await list(entry, { cursor });
+      const body = (await response.json()) as { error?: { code: string; details?: { location?: string } } };
+      expect([id, cursor, response.status, body.error?.code, body.error?.details?.location]).toEqual([
+        id,
+        cursor,
+        400,
+        'validation_failed',
+        'query',
+      ]);
+    }
+    for (const limit of ['0', '1001']) {
+      const response = await list(entry, { limit });
+      const body = (await response.json()) as { error?: { code: string } };
+      expect([id, limit, response.status, body.error?.code]).toEqual([id, limit, 400, 'validation_failed']);
+    }
+  });
+});
