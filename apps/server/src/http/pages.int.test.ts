@@ -269,6 +269,35 @@ describe('paged lists', () => {
     expect(pageRoutes.filter((id) => !cases[id])).toEqual([]);
   });
 
+  it('documents ?limit=, ?cursor= and nextCursor for each in the OpenAPI document', async () => {
+    const document = (await (await server().request('GET', '/v1/openapi.json', { key: null })).json()) as {
+      paths: Record<string, Record<string, Operation>>;
+      components: { schemas: Record<string, Schema> };
+    };
+    type Schema = { $ref?: string; properties?: Record<string, Schema>; type?: unknown; maximum?: number };
+    type Operation = {
+      parameters?: { name: string; in: string; required: boolean; schema: Schema }[];
+      responses: Record<string, { content: Record<string, { schema: Schema }> }>;
+    };
+    const resolve = (schema: Schema): Schema =>
+      schema.$ref ? resolve(document.components.schemas[schema.$ref.split('/').pop() as string] as Schema) : schema;
+    for (const id of pageRoutes) {
+      const contract = routes[id] as RouteContract;
+      const operation = document.paths[contract.path.replace(/:([A-Za-z]+)(\{[^}]*\})?/g, '{$1}')]?.get;
+      const query = (operation?.parameters ?? []).filter((parameter) => parameter.in === 'query');
+      const limit = query.find((parameter) => parameter.name === 'limit');
+      const cursor = query.find((parameter) => parameter.name === 'cursor');
+      expect([id, limit?.required, resolve(limit?.schema ?? {}).maximum, cursor?.required]).toEqual([
+        id,
+        false,
+        1000,
+        false,
+      ]);
+      const answer = resolve(operation?.responses['200']?.content['application/json']?.schema ?? {});
+      expect([id, Object.keys(answer.properties ?? {}).sort()]).toEqual([id, ['data', 'nextCursor']]);
+    }
+  });
+
   it.each(pageRoutes)('%s: two a page walk every item once, in its order, then a null cursor', async (id) => {
     const entry = cases[id];
     if (!entry) throw new Error(`no case for ${id}`);
