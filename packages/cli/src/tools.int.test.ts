@@ -73,9 +73,9 @@ describe('tools through the CLI and the SDK, as documented', () => {
 
   it('deploys tools/*.ts (bundling their npm dependencies), and again changes nothing', async () => {
     const first = await cli('deploy', project);
-    expect([first.code, first.stderr]).toEqual([0, '']);
-    expect(first.stdout).toMatch(/created\s+greeter\s+tool v1/);
-    expect(first.stdout).toMatch(/created\s+my-database\s+tool v1/);
+    expect([first.code, first.stderr]).toEqual([0, expect.stringContaining('deploying tool greeter')]);
+    expect(first.stdout).toMatch(/created\s+tool\s+greeter\s+v1/);
+    expect(first.stdout).toMatch(/created\s+tool\s+my-database\s+v1/);
     const again = await cli('--json', 'deploy', project);
     expect(JSON.parse(again.stdout)).toEqual([
       expect.objectContaining({ kind: 'tool', name: 'greeter', action: 'unchanged', version: 1 }),
@@ -160,5 +160,66 @@ describe('tools through the CLI and the SDK, as documented', () => {
     const gone = await cli('tools', 'execute', 'github', 'list_repos');
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toMatch(/not installed/);
+  });
+
+  it('deploys sandboxes/ and agents naming them, plans with --dry-run, narrows with --*-only, keeps or prunes', async () => {
+    const layout = join(configDir, 'layout');
+    mkdirSync(join(layout, 'sandboxes'), { recursive: true });
+    mkdirSync(join(layout, 'agents'), { recursive: true });
+    const devEnv = (value: string) =>
+      `import { defineSandbox } from '@runtools/sdk';\nexport default defineSandbox({ name: 'dev-env', template: 'minimal', runtime: 'container', env: { STAGE: '${value}' } });\n`;
+    writeFileSync(join(layout, 'sandboxes', 'dev-env.ts'), devEnv('one'));
+    writeFileSync(
+      join(layout, 'agents', 'helper.ts'),
+      `import { defineAgent } from '@runtools/sdk';\nexport default defineAgent({ slug: 'layout-helper', model: 'claude-haiku-4.5', sandbox: 'dev-env', tools: ['bash'] });\n`,
+    );
+    const tagged = async () =>
+      (await context.rt.sandboxes.list()).filter(
+        (sandbox) => sandbox.info.metadata['runtools.deploy.name'] === 'dev-env',
+      );
+    try {
+      const planned = await cli('deploy', layout, '--dry-run');
+      expect(planned.code).toBe(0);
+      expect(planned.stdout).toMatch(/^create\s+sandbox\s+dev-env\ncreate\s+agent\s+layout-helper\n$/);
+      expect(await tagged()).toEqual([]);
+      await expect(context.rt.agents.get('layout-helper')).rejects.toMatchObject({ code: 'agent_not_found' });
+
+      const sandboxesOnly = await cli('deploy', layout, '--sandboxes-only');
+      expect(sandboxesOnly.stdout).toMatch(/^created\s+sandbox\s+dev-env\s+sbx_\w+\n$/);
+      const [first] = await tagged();
+      expect(first?.status).toBe('running');
+      expect((await first?.exec('echo $STAGE'))?.stdout).toBe('one\n');
+
+      const all = await cli('deploy', layout);
+      expect(all.stdout).toMatch(/^unchanged\s+sandbox\s+dev-env\s+sbx_\w+\ncreated\s+agent\s+layout-helper\s+v1\n$/);
+      expect((await context.rt.agents.get('layout-helper')).sandboxId).toBe(first?.id);
+
+      // A changed definition replaces the sandbox; the agent follows it to the new one.
+      writeFileSync(join(layout, 'sandboxes', 'dev-env.ts'), devEnv('two'));
+      const planJson = JSON.parse((await cli('--json', 'deploy', layout, '--dry-run')).stdout) as { action: string }[];
+      expect(planJson.map((step) => step.action)).toEqual(['update', 'update']);
+      const replaced = await cli('deploy', layout);
+      expect(replaced.stdout).toMatch(/updated\s+sandbox\s+dev-env\s+sbx_\w+\s+replaced sbx_/);
+      const [second] = await tagged();
+      expect(second?.id).not.toBe(first?.id);
+      expect((await second?.exec('echo $STAGE'))?.stdout).toBe('two\n');
+      expect((await context.rt.agents.get('layout-helper')).sandboxId).toBe(second?.id);
+      await expect(context.rt.sandboxes.get(first?.id ?? '')).resolves.toMatchObject({ status: 'destroyed' });
+
+      // Its file gone: kept and reported, until --prune.
+      rmSync(join(layout, 'sandboxes', 'dev-env.ts'));
+      rmSync(join(layout, 'agents', 'helper.ts'));
+      writeFileSync(join(layout, 'sandboxes', 'other.ts'), devEnv('x').replace("'dev-env'", "'other-env'"));
+      const kept = await cli('deploy', layout, '--sandboxes-only', '--dry-run');
+      expect(kept.stdout).toMatch(/keep\s+sandbox\s+dev-env\s+sbx_\w+: its file is gone; --prune destroys it/);
+      const pruned = await cli('deploy', layout, '--sandboxes-only', '--prune');
+      expect(pruned.stdout).toMatch(/pruned\s+sandbox\s+dev-env/);
+      expect(await tagged()).toEqual([]);
+      const refused = await cli('deploy', layout, '--tools-only', '--agents-only');
+      expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining('at most one of')]);
+    } finally {
+      for (const sandbox of await context.rt.sandboxes.list())
+        if (sandbox.info.metadata['runtools.deploy.name'] && sandbox.status !== 'destroyed') await sandbox.destroy();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, PageQuery, pageOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idSchema, listOf, PageQuery, pageOf, ResourceName, Slug, Timestamp } from './common.js';
 import { SandboxCreateRequest, SandboxRuntime } from './sandboxes.js';
 import { SecretName } from './secrets.js';
 
@@ -96,8 +96,17 @@ export const AgentCreateRequest = z
 export type AgentCreateRequest = z.input<typeof AgentCreateRequest>;
 
 /** `defineAgent`: an agent as deployed from `agents/*.ts`, the same fields as `POST /v1/agents`. */
-export const AgentDefinition = AgentCreateRequest;
-export type AgentDefinition = AgentCreateRequest;
+/**
+ * `defineAgent`: an agent as a project file defines it. Its `sandbox` may also name a sandbox of the project
+ * (`sandboxes/dev-env.ts` defines `dev-env`), which `runtools deploy` resolves to that sandbox's id.
+ */
+export const AgentDefinition = AgentCreateRequest.extend({
+  sandbox: z
+    .union([idSchema('sandbox'), ManagedSandbox, ResourceName])
+    .optional()
+    .meta({ description: 'a sandbox id, a managed sandbox spec, or the name of a sandbox the project defines' }),
+});
+export type AgentDefinition = z.input<typeof AgentDefinition>;
 
 /** The whole definition: what it leaves out goes back to its default (`runtools deploy` sends files as these). */
 export const AgentPutRequest = AgentCreateRequest.omit({ slug: true }).strict();

@@ -110,3 +110,14 @@ export function listOf<T extends z.ZodType>(item: T) {
 export const Empty = z.object({}).strict();
 export const Deleted = z.object({ id: z.string(), deleted: z.literal(true) });
 export type Deleted = z.infer<typeof Deleted>;
+
+/** Size strings like `512MB`, `2GB`, `10GiB`. */
+export const ByteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, { message: 'a size such as "512MB" or "2GB"' });
+
+export const ResourceName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, { message: 'lowercase letters, digits, dashes and underscores' });

@@ -1,17 +1,9 @@
 import { z } from 'zod';
-import { EnvVars, IdleTimeout, Metadata } from './common.js';
+import { ByteSize, EnvVars, IdleTimeout, Metadata, ResourceName } from './common.js';
+import { SandboxCreateRequest } from './sandboxes.js';
 import { ObjectJsonSchema, ToolAction, ToolActionName, ToolCredentialsSpec, ToolName } from './tools.js';
 
-/** Size strings like `512MB`, `2GB`, `10GiB`. */
-export const ByteSize = z
-  .string()
-  .regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, { message: 'a size such as "512MB" or "2GB"' });
-
-export const ResourceName = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, { message: 'lowercase letters, digits, dashes and underscores' });
+export { ByteSize, ResourceName };
 
 export const SandboxResources = z
   .object({
@@ -21,17 +13,22 @@ export const SandboxResources = z
   })
   .strict();
 
-/** `defineSandbox`: a sandbox blueprint deployed with the project. */
+/**
+ * `defineSandbox`: a sandbox deployed with the project, found again by its name (deploy tags it). Its fields
+ * are the create request's, so a definition the server would refuse fails when it is defined.
+ */
 export const SandboxDefinition = z
   .object({
-    name: ResourceName,
+    name: ResourceName.refine((name) => !/^sbx_/.test(name), { message: 'must not look like a sandbox id' }),
     template: z.string().min(1).max(128).default('base'),
     runtime: z.enum(['gvisor', 'container']).optional(),
     resources: SandboxResources.optional(),
-    // As the create request takes them: a definition the server would refuse fails when it is defined.
     env: EnvVars.optional(),
     idleTimeout: IdleTimeout.optional(),
     metadata: Metadata.optional(),
+    mounts: SandboxCreateRequest.shape.mounts,
+    network: SandboxCreateRequest.shape.network,
+    autoResume: SandboxCreateRequest.shape.autoResume,
   })
   .strict();
 export type SandboxDefinition = z.input<typeof SandboxDefinition>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ByteSize,
   CommandFields,
   EnvVars,
   IdleTimeout,
@@ -8,9 +9,9 @@ import {
   Metadata,
   PageQuery,
   pageOf,
+  ResourceName,
   Timestamp,
 } from './common.js';
-import { ByteSize, ResourceName } from './definitions.js';
 import { sandboxStates } from './events.js';
 import { WorkspaceMount } from './workspaces.js';
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { join, relative, resolve } from 'node:path';
@@ -7,13 +8,16 @@ import {
   type AgentDefinition,
   ConflictError,
   defineAgent,
+  defineSandbox,
   defineTool,
   NotFoundError,
   type RunTools,
+  type Sandbox,
+  type SandboxDefinition,
   type ToolDefinition,
   ValidationError,
 } from '@runtools/sdk';
-import type { CustomToolDeployRequest } from '@runtools/spec';
+import type { AgentPutRequest, CustomToolDeployRequest, SandboxCreateRequest } from '@runtools/spec';
 import type { Command } from 'commander';
 import { build } from 'esbuild';
 import { client, globalOptions } from '../../context.js';
@@ -152,32 +156,69 @@ function toolManifest(definition: ToolDefinition, bundle: string): CustomToolDep
   };
 }
 
+/** The deploy's tags on a sandbox it manages: the definition's name, and a digest of the definition. */
+const nameTag = 'runtools.deploy.name';
+const digestTag = 'runtools.deploy.digest';
+
+/** The definition as a sandbox create request, tagged so that the next deploy finds it. */
+function sandboxRequest(definition: SandboxDefinition): { request: SandboxCreateRequest; digest: string } {
+  const { name, metadata, ...fields } = definition;
+  const digest = createHash('sha256').update(canonicalJson(definition)).digest('hex').slice(0, 32);
+  return { request: { ...fields, name, metadata: { ...metadata, [nameTag]: name, [digestTag]: digest } }, digest };
+}
+
+/** JSON with keys in order, so that the same definition always has the same digest. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
 interface Project {
   tools: (Loaded<ToolDefinition> & { request: CustomToolDeployRequest })[];
+  sandboxes: Loaded<SandboxDefinition>[];
   agents: Loaded<AgentDefinition>[];
 }
 
+type Kind = 'tool' | 'sandbox' | 'agent';
+
 /** Imports, checks and bundles every definition; any problem stops the deploy before anything is sent. */
-async function loadProject(dir: string): Promise<Project> {
-  const toolFiles = definitionFiles(dir, 'tools');
-  const agentFiles = definitionFiles(dir, 'agents');
-  if (toolFiles.length === 0 && agentFiles.length === 0)
+async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Project> {
+  const files = {
+    tool: kinds.has('tool') ? definitionFiles(dir, 'tools') : [],
+    sandbox: kinds.has('sandbox') ? definitionFiles(dir, 'sandboxes') : [],
+    agent: kinds.has('agent') ? definitionFiles(dir, 'agents') : [],
+  };
+  if (files.tool.length + files.sandbox.length + files.agent.length === 0)
     throw new UserError(
-      `nothing to deploy: no .ts, .js or .mjs files in ${join(dir, 'tools')} or ${join(dir, 'agents')}`,
-      'put defineTool files in tools/*.ts and defineAgent files in agents/*.ts',
+      `nothing to deploy: no .ts, .js or .mjs files in ${[...kinds].map((kind) => join(dir, `${kind === 'sandbox' ? 'sandboxe' : kind}s`)).join(', ')}`,
+      'put defineTool files in tools/*.ts, defineSandbox files in sandboxes/*.ts and defineAgent files in agents/*.ts',
     );
   const problems: string[] = [];
   const tools = await loadFiles(
     dir,
-    toolFiles,
+    files.tool,
     (definition: ToolDefinition) => defineTool(definition),
     'export default defineTool({ name, actions, … })',
     problems,
   );
   checkUnique(tools, (definition) => definition.name, 'tool', problems);
+  const sandboxes = await loadFiles(
+    dir,
+    files.sandbox,
+    (definition: SandboxDefinition) => defineSandbox(definition),
+    'export default defineSandbox({ name, template, … })',
+    problems,
+  );
+  checkUnique(sandboxes, (definition) => definition.name, 'sandbox', problems);
   const agents = await loadFiles(
     dir,
-    agentFiles,
+    files.agent,
     (definition: AgentDefinition) => defineAgent(definition),
     'export default defineAgent({ slug, model, … })',
     problems,
@@ -197,101 +238,259 @@ async function loadProject(dir: string): Promise<Project> {
       `${problems.length} problem${problems.length > 1 ? 's' : ''} in definitions; nothing was deployed`,
     );
   }
-  return { tools: bundled, agents };
+  return { tools: bundled, sandboxes, agents };
 }
 
-type Action = 'created' | 'updated' | 'unchanged';
+type Action = 'create' | 'update' | 'unchanged' | 'prune' | 'keep';
+const done: Record<Action, string> = {
+  create: 'created',
+  update: 'updated',
+  unchanged: 'unchanged',
+  prune: 'pruned',
+  keep: 'kept',
+};
 
-/** The file is the whole definition: PUT replaces the agent with it, and no change makes no new version. */
-async function deployOne(rt: RunTools, definition: AgentDefinition): Promise<{ action: Action; agent: Agent }> {
-  const before = await rt.agents.get(definition.slug).catch((error: unknown) => {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  });
-  const { slug, ...fields } = definition;
-  const agent = await rt.agents.put(slug, fields);
-  const action: Action = !before ? 'created' : agent.version === before.version ? 'unchanged' : 'updated';
-  return { action, agent };
+interface Step {
+  kind: Kind;
+  name: string;
+  file: string | null;
+  action: Action;
+  /** Why, where it is not plain: a sandbox without its file, one replaced. */
+  note?: string;
+  /** What the server has now: a tool's or agent's version, a sandbox's id. */
+  version?: number;
+  id?: string;
+  apply?: () => Promise<{ version?: number; id?: string; note?: string }>;
+}
+
+/** Fields a definition gives that the agent has otherwise: what a PUT would change (fields left out keep their defaults). */
+function agentChanges(agent: Agent, definition: Record<string, unknown>): string[] {
+  return Object.entries(definition)
+    .filter(([key]) => key !== 'slug' && key !== 'sandbox')
+    .filter(
+      ([key, value]) => canonicalJson(value) !== canonicalJson((agent as unknown as Record<string, unknown>)[key]),
+    )
+    .map(([key]) => key);
+}
+
+/**
+ * What the deploy will do, item by item, found by comparing each definition with what the server has: tools
+ * first, then sandboxes, then agents (which may name a tool or a sandbox the same deploy creates).
+ */
+async function plan(rt: RunTools, project: Project, kinds: ReadonlySet<Kind>, prune: boolean): Promise<Step[]> {
+  const steps: Step[] = [];
+  for (const { file, definition, request } of project.tools) {
+    const current = await rt.tools.get(definition.name).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    let action: Action = 'create';
+    if (current) {
+      const [latest] = await rt.tools.versions(definition.name);
+      const sha256 = createHash('sha256').update(Buffer.from(request.bundle, 'base64')).digest('hex');
+      const same =
+        latest?.sha256 === sha256 &&
+        current.description === request.description &&
+        canonicalJson(current.actions) === canonicalJson(request.actions) &&
+        canonicalJson({ required: current.credentials.required, schema: current.credentials.schema }) ===
+          canonicalJson({ required: request.credentials?.required ?? [], schema: request.credentials?.schema ?? {} });
+      action = same ? 'unchanged' : 'update';
+    }
+    steps.push({
+      kind: 'tool',
+      name: definition.name,
+      file,
+      action,
+      ...(current?.version ? { version: current.version } : {}),
+      apply: async () => ({ version: (await rt.tools.deploy(request)).version.version }),
+    });
+  }
+  // Deployed sandboxes by name, as their tags say (destroyed ones are gone from the list).
+  const deployed = new Map<string, Sandbox>();
+  if (kinds.has('sandbox') || project.agents.some(({ definition }) => isSandboxName(definition.sandbox))) {
+    for (const sandbox of await listDeployed(rt)) {
+      const name = sandbox.info.metadata[nameTag];
+      if (name && !['destroying', 'destroyed', 'failed'].includes(sandbox.status)) deployed.set(name, sandbox);
+    }
+  }
+  const sandboxIds = new Map<string, () => string | undefined>();
+  /** Sandboxes this deploy creates or replaces: an agent in one of them is updated to its new id. */
+  const newSandboxes = new Set<string>();
+  for (const { file, definition } of project.sandboxes) {
+    const { request, digest } = sandboxRequest(definition);
+    const current = deployed.get(definition.name);
+    let created: string | undefined;
+    sandboxIds.set(definition.name, () => created ?? current?.id);
+    const action: Action = !current ? 'create' : current.info.metadata[digestTag] === digest ? 'unchanged' : 'update';
+    if (action !== 'unchanged') newSandboxes.add(definition.name);
+    steps.push({
+      kind: 'sandbox',
+      name: definition.name,
+      file,
+      action,
+      ...(current ? { id: current.id } : {}),
+      ...(action === 'update' && current ? { note: `replaces ${current.id}` } : {}),
+      apply: async () => {
+        const sandbox = await rt.sandboxes.create(request);
+        created = sandbox.id;
+        // Replaced: the new one runs before the old one goes.
+        if (current) await rt.sandboxes.get(current.id).then((old) => old.destroy());
+        return { id: sandbox.id, ...(current ? { note: `replaced ${current.id}` } : {}) };
+      },
+    });
+  }
+  if (kinds.has('sandbox')) {
+    const defined = new Set(project.sandboxes.map(({ definition }) => definition.name));
+    for (const [name, sandbox] of deployed) {
+      if (defined.has(name)) continue;
+      steps.push({
+        kind: 'sandbox',
+        name,
+        file: null,
+        action: prune ? 'prune' : 'keep',
+        note: prune ? `destroys ${sandbox.id}` : `${sandbox.id}: its file is gone; --prune destroys it`,
+        ...(prune
+          ? {
+              apply: async () => {
+                await sandbox.destroy();
+                return { id: sandbox.id };
+              },
+            }
+          : {}),
+      });
+    }
+  }
+  for (const { file, definition } of project.agents) {
+    const current = await rt.agents.get(definition.slug).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    const named = isSandboxName(definition.sandbox) ? definition.sandbox : undefined;
+    if (named && !sandboxIds.has(named) && !deployed.has(named))
+      throw new UserError(`${file}: sandbox ${named} is not defined in sandboxes/ nor deployed`);
+    const resolveSandbox = () =>
+      named
+        ? (sandboxIds.get(named)?.() ?? deployed.get(named)?.id)
+        : (definition.sandbox as AgentPutRequest['sandbox']);
+    const changes = current ? agentChanges(current, definition as Record<string, unknown>) : [];
+    const sandboxChanged = current && named ? newSandboxes.has(named) || current.sandboxId !== resolveSandbox() : false;
+    const action: Action = !current ? 'create' : changes.length > 0 || sandboxChanged ? 'update' : 'unchanged';
+    steps.push({
+      kind: 'agent',
+      name: definition.slug,
+      file,
+      action,
+      ...(current ? { version: current.version } : {}),
+      apply: async () => {
+        const { slug, sandbox: _, ...fields } = definition;
+        const sandbox = resolveSandbox();
+        const agent = await rt.agents.put(slug, { ...fields, ...(sandbox !== undefined ? { sandbox } : {}) });
+        return { version: agent.version };
+      },
+    });
+  }
+  return steps;
+}
+
+function isSandboxName(value: unknown): value is string {
+  return typeof value === 'string' && !value.startsWith('sbx_');
+}
+
+/** The sandboxes this deploy manages: those tagged with a definition's name. */
+async function listDeployed(rt: RunTools): Promise<Sandbox[]> {
+  return (await rt.sandboxes.list()).filter((sandbox) => sandbox.info.metadata[nameTag] !== undefined);
 }
 
 export function register(program: Command): void {
   program
     .command('deploy [dir]')
-    .summary('create or update the tools and agents defined in DIR/tools/*.ts and DIR/agents/*.ts')
+    .summary('create or update the tools, sandboxes and agents of DIR (tools/, sandboxes/, agents/)')
     .description(
-      'create or update the custom tools of DIR/tools/*.ts (each file `export default defineTool({ name, actions, … })`, ' +
-        'bundled with its npm dependencies) and then the agents of DIR/agents/*.ts (`export default defineAgent({ slug, ' +
-        'model, … })`); every file is checked, and every tool bundled, before anything is deployed',
+      'create or update the custom tools of DIR/tools/*.ts (`export default defineTool({ name, actions, … })`, ' +
+        'bundled with their npm dependencies), the sandboxes of DIR/sandboxes/*.ts (`defineSandbox({ name, template, ' +
+        '… })`, found again by their name) and the agents of DIR/agents/*.ts (`defineAgent({ slug, model, … })`, ' +
+        "whose `sandbox` may name one of the project's sandboxes), in that order; every file is checked, and every " +
+        'tool bundled, before anything is sent. A sandbox whose file is gone is kept unless --prune.',
     )
-    .action(async (dirArg: string | undefined, _flags, command: Command) => {
-      const dir = resolve(dirArg ?? '.');
-      const json = globalOptions(command).json;
-      const project = await loadProject(dir);
-      const loaded = project.agents;
-      const rt = client(command);
-      const results: {
-        file: string;
-        kind: 'tool' | 'agent';
-        name: string;
-        action: Action | 'failed';
-        version?: number;
-        error?: string;
-      }[] = [];
-      const failures: unknown[] = [];
-      const width = Math.max(
-        ...project.tools.map(({ definition }) => definition.name.length),
-        ...loaded.map(({ definition }) => definition.slug.length),
-      );
-      // Tools first: an agent may name a tool the same deploy creates.
-      for (const { file, definition, request } of project.tools) {
-        try {
-          const deployed = await rt.tools.deploy(request);
-          results.push({
-            file,
-            kind: 'tool',
-            name: definition.name,
-            action: deployed.action,
-            version: deployed.version.version,
-          });
-          if (!json)
-            process.stdout.write(
-              `${deployed.action.padEnd(9)}  ${definition.name.padEnd(width)}  tool v${deployed.version.version}\n`,
-            );
-        } catch (error) {
-          if (!(error instanceof ValidationError || error instanceof NotFoundError || error instanceof ConflictError))
-            throw error;
-          failures.push(error);
-          const message = error instanceof Error ? error.message : String(error);
-          results.push({ file, kind: 'tool', name: definition.name, action: 'failed', error: message });
-          if (!json) process.stderr.write(`failed     ${definition.name.padEnd(width)}  ${file}: ${message}\n`);
-        }
-      }
-      for (const { file, definition } of loaded) {
-        try {
-          const { action, agent } = await deployOne(rt, definition);
-          results.push({ file, kind: 'agent', name: agent.slug, action, version: agent.version });
-          if (!json)
-            process.stdout.write(`${action.padEnd(9)}  ${agent.slug.padEnd(width)}  agent v${agent.version}\n`);
-        } catch (error) {
-          // Only what is wrong with this agent (refused, its sandbox gone) lets the others go on.
-          if (!(error instanceof ValidationError || error instanceof NotFoundError || error instanceof ConflictError))
-            throw error;
-          failures.push(error);
-          const message = error instanceof Error ? error.message : String(error);
-          results.push({ file, kind: 'agent', name: definition.slug, action: 'failed', error: message });
-          if (!json) process.stderr.write(`failed     ${definition.slug.padEnd(width)}  ${file}: ${message}\n`);
-        }
-      }
-      if (json) printJson(results);
-      if (failures.length > 0)
-        throw new UserError(
-          `${failures.length} of ${project.tools.length + loaded.length} definitions not deployed`,
-          undefined,
-          failures[0] instanceof NotFoundError
-            ? exitCodes.notFound
-            : failures[0] instanceof ConflictError
-              ? exitCodes.conflict
-              : exitCodes.usage,
+    .option('--dry-run', 'print the plan (create, update, unchanged, keep, prune per item) and change nothing')
+    .option('--tools-only', 'only tools/')
+    .option('--sandboxes-only', 'only sandboxes/')
+    .option('--agents-only', 'only agents/')
+    .option('--prune', 'destroy the deployed sandboxes whose file is gone')
+    .action(
+      async (
+        dirArg: string | undefined,
+        flags: {
+          dryRun?: boolean;
+          toolsOnly?: boolean;
+          sandboxesOnly?: boolean;
+          agentsOnly?: boolean;
+          prune?: boolean;
+        },
+        command: Command,
+      ) => {
+        const dir = resolve(dirArg ?? '.');
+        const json = globalOptions(command).json;
+        const only = (['tool', 'sandbox', 'agent'] as const).filter(
+          (kind) => flags[`${kind === 'sandbox' ? 'sandboxes' : `${kind}s`}Only` as 'toolsOnly'],
         );
-    });
+        if (only.length > 1) throw new UserError('give at most one of --tools-only, --sandboxes-only, --agents-only');
+        const kinds = new Set<Kind>(only.length ? only : ['tool', 'sandbox', 'agent']);
+        const project = await loadProject(dir, kinds);
+        const rt = client(command);
+        const steps = await plan(rt, project, kinds, flags.prune ?? false);
+        const width = Math.max(...steps.map((step) => step.name.length), 4);
+        const line = (verb: string, step: Step, extra?: string) =>
+          `${verb.padEnd(10)} ${step.kind.padEnd(8)} ${extra ? `${step.name.padEnd(width)}  ${extra}` : step.name}\n`;
+        if (flags.dryRun) {
+          if (json) printJson(steps.map(({ apply: _, ...step }) => step));
+          else for (const step of steps) process.stdout.write(line(step.action, step, step.note));
+          return;
+        }
+        const results: (Omit<Step, 'apply' | 'action'> & {
+          action: string;
+          version?: number;
+          id?: string;
+          error?: string;
+        })[] = [];
+        const failures: unknown[] = [];
+        for (const { apply, ...step } of steps) {
+          if (step.action === 'unchanged' || step.action === 'keep' || !apply) {
+            results.push({ ...step, action: done[step.action] });
+            const detail = [step.version !== undefined ? `v${step.version}` : step.id, step.note].filter(Boolean);
+            if (!json) process.stdout.write(line(done[step.action], step, detail.join('  ')));
+            continue;
+          }
+          if (!json)
+            process.stderr.write(`${step.action === 'prune' ? 'pruning' : 'deploying'} ${step.kind} ${step.name}…\n`);
+          try {
+            const outcome = await apply();
+            results.push({ ...step, action: done[step.action], ...outcome });
+            const detail = [outcome.version !== undefined ? `v${outcome.version}` : outcome.id, outcome.note].filter(
+              Boolean,
+            );
+            if (!json) process.stdout.write(line(done[step.action], step, detail.join('  ')));
+          } catch (error) {
+            // Only what is wrong with this item (refused, its sandbox gone) lets the others go on.
+            if (!(error instanceof ValidationError || error instanceof NotFoundError || error instanceof ConflictError))
+              throw error;
+            failures.push(error);
+            const message = error instanceof Error ? error.message : String(error);
+            results.push({ ...step, action: 'failed', error: message });
+            if (!json) process.stderr.write(line('failed', step, `${step.file ?? ''}: ${message}`));
+          }
+        }
+        if (json) printJson(results);
+        if (failures.length > 0)
+          throw new UserError(
+            `${failures.length} of ${steps.length} definitions not deployed`,
+            undefined,
+            failures[0] instanceof NotFoundError
+              ? exitCodes.notFound
+              : failures[0] instanceof ConflictError
+                ? exitCodes.conflict
+                : exitCodes.usage,
+          );
+      },
+    );
 }
