@@ -8,6 +8,7 @@ import * as authKeysList from './commands/auth/keys/list.js';
 import * as authKeysRevoke from './commands/auth/keys/revoke.js';
 import * as deploy from './commands/deploy/deploy.js';
 import * as doctor from './commands/doctor/check.js';
+import * as init from './commands/init/init.js';
 import * as memberAccept from './commands/member/accept.js';
 import * as memberInvitations from './commands/member/invitations.js';
 import * as memberInvite from './commands/member/invite.js';
@@ -91,7 +92,9 @@ export function buildProgram(): Command {
     secretRotateRoot,
   ]);
   group(program, 'ssh-key', 'SSH public keys for sandbox access', [sshKeyAdd, sshKeyList, sshKeyRemove]);
-  const workspace = group(program, 'workspace', 'storage that outlives sandboxes', [workspaceCommands]);
+  const workspace = group(program, 'workspace', 'storage that outlives sandboxes (named by id or slug)', [
+    workspaceCommands,
+  ]);
   group(workspace, 'files', 'files of a workspace', [workspaceFiles]);
   group(program, 'template', 'templates sandboxes start from (built-in and custom)', [templateCommands]);
   group(program, 'org', 'organizations', [orgList, orgCreate, orgGet, orgUsage]);
@@ -133,7 +136,7 @@ export function buildProgram(): Command {
     toolsCommands,
   ]);
   group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);
-  for (const entry of [models, deploy]) entry.register(program);
+  for (const entry of [models, init, deploy]) entry.register(program);
   // Subcommands inherit exit override so usage errors reach the one handler below.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {

@@ -1,10 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../test/support/cli.js';
 import { type GithubServer, startGithubServer } from '../../../test/support/github-server.js';
 import { useSandboxServer } from '../../../test/support/server.js';
+
+const repoRoot = new URL('../../..', import.meta.url).pathname;
 
 /** The custom tool exactly as the docs write it. */
 const documentedTool = `import { defineTool } from '@runtools/sdk';
@@ -221,5 +224,37 @@ describe('tools through the CLI and the SDK, as documented', () => {
       for (const sandbox of await context.rt.sandboxes.list())
         if (sandbox.info.metadata['runtools.deploy.name'] && sandbox.status !== 'destroyed') await sandbox.destroy();
     }
+  });
+
+  it('runtools init makes a project that type-checks, plans as generated, and deploys and runs its tool', async () => {
+    const made = join(configDir, 'made');
+    const init = await cli('init', made);
+    expect(init.code).toBe(0);
+    expect(init.stdout.split('\n').filter(Boolean).sort()).toEqual(
+      [
+        'agents/example-agent.ts',
+        'package.json',
+        'runtools.config.ts',
+        'sandboxes/dev-env.ts',
+        'tools/example-tool.ts',
+        'tsconfig.json',
+      ].map((path) => `created ${path}`),
+    );
+    const again = await cli('init', made);
+    expect([again.code, again.stderr]).toEqual([2, expect.stringContaining('is not empty')]);
+    // npm install, offline: the checkout's node_modules (which has the SDK, TypeScript and Node's types).
+    symlinkSync(join(repoRoot, 'node_modules'), join(made, 'node_modules'));
+    const typecheck = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(made, 'tsconfig.json')], {
+      encoding: 'utf8',
+    });
+    expect([typecheck.status, typecheck.stdout]).toEqual([0, '']);
+    const planned = await cli('deploy', made, '--dry-run');
+    expect([planned.code, planned.stdout]).toEqual([
+      0,
+      'create     tool     example-tool\ncreate     sandbox  dev-env\ncreate     agent    example-agent\n',
+    ]);
+    expect((await cli('deploy', made, '--tools-only')).stdout).toMatch(/^created\s+tool\s+example-tool\s+v1\n$/);
+    const greeted = await cli('tools', 'execute', 'example-tool', 'greet', '--params', '{"name":"Ada"}');
+    expect(JSON.parse(greeted.stdout)).toEqual({ message: 'Hello, Ada!' });
   });
 });
