@@ -283,16 +283,21 @@ describe('runtools CLI against a running server', () => {
       expect(created.code).toBe(0);
       const workspace = JSON.parse(created.stdout) as { id: string; slug: string };
       expect(workspace.slug).toBe('cli-files');
+      // Mounted by its slug: the sandbox records the id.
       const box = JSON.parse(
-        (await cli(['sandbox', 'create', '--runtime', 'container', '--mount', `${workspace.id}:/workspace`, '--json']))
+        (await cli(['sandbox', 'create', '--runtime', 'container', '--mount', 'cli-files:/workspace', '--json']))
           .stdout,
-      ) as { id: string };
+      ) as { id: string; mounts: unknown };
+      expect(box.mounts).toEqual([{ workspaceId: workspace.id, path: '/workspace' }]);
       expect((await cli(['sandbox', 'exec', box.id, '--', 'echo saved > /workspace/a.txt'])).code).toBe(0);
+      expect((await cli(['workspace', 'delete', 'cli-files', '--yes'])).code).toBe(6);
       expect((await cli(['workspace', 'delete', workspace.id, '--yes'])).code).toBe(6);
       expect((await cli(['sandbox', 'destroy', box.id])).code).toBe(0);
-      expect((await cli(['workspace', 'get', workspace.id])).stdout).toMatch(
-        /usage:\s+6 bytes in 1 files, 0 directories/,
+      expect((await cli(['workspace', 'get', 'cli-files'])).stdout).toMatch(
+        new RegExp(`id:?\\s+${workspace.id}[\\s\\S]*usage:\\s+6 bytes in 1 files, 0 directories`),
       );
+      const unknown = await cli(['sandbox', 'create', '--runtime', 'container', '--mount', 'no-such-slug:/workspace']);
+      expect([unknown.code, unknown.stderr]).toEqual([5, expect.stringContaining('no workspace no-such-slug')]);
       expect((await cli(['workspace', 'list'])).stdout).toMatch(new RegExp(`${workspace.id}\\s+cli-files\\s+org`));
       expect((await cli(['workspace', 'delete', workspace.id])).code).toBe(2);
       expect((await cli(['workspace', 'delete', workspace.id, '--yes'])).stdout).toBe(`deleted ${workspace.id}\n`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, pageOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idPrefixes, idSchema, listOf, pageOf, Slug, Timestamp } from './common.js';
 
 /**
  * Persistent storage of an org. `org` workspaces are shared and can be mounted into sandboxes; `personal` ones
@@ -23,7 +23,18 @@ export const WorkspaceCreateRequest = z
   .strict();
 export type WorkspaceCreateRequest = z.input<typeof WorkspaceCreateRequest>;
 export const WorkspaceRenameRequest = z.object({ name: DisplayName }).strict();
-export const WorkspaceParams = z.object({ workspaceId: idSchema('workspace') });
+/**
+ * A workspace named by its id (`wsp_…`) or its slug, wherever one is accepted. The two cannot be confused: an id
+ * has an underscore after its prefix, and a slug has no underscore at all.
+ */
+export const WorkspaceRef = z
+  .string()
+  .max(63)
+  .regex(new RegExp(`^(?:${idPrefixes.workspace}_[a-z2-7]{20}|[a-z0-9]+(?:-[a-z0-9]+)*)$`), {
+    message: `a workspace id (${idPrefixes.workspace}_…) or slug`,
+  })
+  .meta({ description: `a workspace id (${idPrefixes.workspace}_…) or slug`, example: 'docs-project' });
+export const WorkspaceParams = z.object({ workspaceId: WorkspaceRef });
 export const WorkspaceUsage = z
   .object({ bytes: z.number().int(), files: z.number().int(), directories: z.number().int() })
   .meta({ id: 'WorkspaceUsage' });
@@ -32,7 +43,8 @@ export type WorkspaceUsage = z.infer<typeof WorkspaceUsage>;
 /** Where a workspace appears in a sandbox: `/workspace` or a path under it. */
 export const WorkspaceMount = z
   .object({
-    workspaceId: idSchema('workspace'),
+    /** Its id or slug; the sandbox records the id. */
+    workspaceId: WorkspaceRef,
     path: z
       .string()
       .max(4096)

@@ -638,7 +638,8 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       sandbox: {
         template: 'minimal',
         runtime: 'container',
-        mounts: [{ workspaceId: workspace.id, path: '/workspace' }],
+        // By its slug: resolved to the workspace when each run's sandbox is made.
+        mounts: [{ workspaceId: workspace.slug, path: '/workspace' }],
       },
     });
     model.script([
@@ -649,6 +650,9 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     const [write] = results(await collect(rt().agent.events(written.id)));
     expect(write?.output).toMatchObject({ path: '/workspace/report.md' });
     await expect.poll(async () => (await rt().sandboxes.get(written.sandboxId as string)).status).toBe('destroyed');
+    expect((await rt().sandboxes.get(written.sandboxId as string)).info.mounts).toEqual([
+      { workspaceId: workspace.id, path: '/workspace' },
+    ]);
     expect(await rt().workspaces.files(workspace.id).read('report.md')).toBe('# done\n');
 
     await rt().agents.create({

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChannelError, ConfinedTree } from '@runtools/runtime';
-import type { Workspace, WorkspaceUsage } from '@runtools/spec';
+import { idPrefixes, type Workspace, type WorkspaceUsage } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import { type Actor, actingMember } from '../auth/actor.js';
@@ -65,6 +65,8 @@ export class LocalWorkspaceStorage implements WorkspaceStorage {
   }
 }
 
+const workspaceIdPattern = new RegExp(`^${idPrefixes.workspace}_[a-z2-7]{20}$`);
+
 function workspaceFromRow(row: Database['workspaces']): Workspace {
   return {
     id: row.id,
@@ -78,8 +80,9 @@ function workspaceFromRow(row: Database['workspaces']): Workspace {
 
 /**
  * Workspaces: org storage that outlives sandboxes. Org workspaces are visible to every member and mountable;
- * personal ones only to their owner and the org's admins, and never mounted. Another org's ids, and personal
- * workspaces the caller may not see, answer 404 like ids that do not exist.
+ * personal ones only to their owner and the org's admins, and never mounted. Every method takes a workspace by
+ * id or by slug (slugs are unique per org). Another org's ids and slugs, and personal workspaces the caller may
+ * not see, answer 404 like ones that do not exist.
  */
 export class WorkspaceService {
   constructor(
@@ -94,14 +97,19 @@ export class WorkspaceService {
     );
   }
 
-  async row(auth: Actor, id: string): Promise<Database['workspaces']> {
+  /**
+   * The workspace a caller names by id or by slug: the one place a slug becomes an id. A value shaped like an id
+   * is only ever looked up as an id (no slug can have that shape). Another org's, and a personal one the caller
+   * may not see, are not found.
+   */
+  async row(auth: Actor, ref: string): Promise<Database['workspaces']> {
     const row = await this.db
       .selectFrom('workspaces')
       .selectAll()
       .where('org_id', '=', auth.orgId)
-      .where('id', '=', id)
+      .where(workspaceIdPattern.test(ref) ? 'id' : 'slug', '=', ref)
       .executeTakeFirst();
-    if (!row || !this.visible(auth, row)) throw new DomainError('workspace_not_found', `no workspace ${id}`);
+    if (!row || !this.visible(auth, row)) throw new DomainError('workspace_not_found', `no workspace ${ref}`);
     return row;
   }
 
@@ -151,18 +159,19 @@ export class WorkspaceService {
     return mapPage(rows, workspaceFromRow);
   }
 
-  async get(auth: Actor, id: string): Promise<Workspace> {
-    return workspaceFromRow(await this.row(auth, id));
+  async get(auth: Actor, ref: string): Promise<Workspace> {
+    return workspaceFromRow(await this.row(auth, ref));
   }
 
-  async rename(auth: Actor, id: string, name: string): Promise<Workspace> {
-    const row = await this.row(auth, id);
+  async rename(auth: Actor, ref: string, name: string): Promise<Workspace> {
+    const row = await this.row(auth, ref);
     await this.db.updateTable('workspaces').set({ name }).where('id', '=', row.id).execute();
     return workspaceFromRow({ ...row, name });
   }
 
-  async delete(auth: Actor, id: string): Promise<{ id: string; deleted: true }> {
-    const row = await this.row(auth, id);
+  async delete(auth: Actor, ref: string): Promise<{ id: string; deleted: true }> {
+    const row = await this.row(auth, ref);
+    const id = row.id;
     const users = await this.db
       .selectFrom('sandboxes')
       .select(['id', 'mounts'])
@@ -188,19 +197,20 @@ export class WorkspaceService {
   }
 
   /** Counted server-side now, by descriptors, without following symlinks. */
-  async usage(auth: Actor, id: string): Promise<WorkspaceUsage> {
-    const row = await this.row(auth, id);
+  async usage(auth: Actor, ref: string): Promise<WorkspaceUsage> {
+    const row = await this.row(auth, ref);
     return this.storage.tree.usage(`/${row.id}`);
   }
 
   /** The files of a workspace the caller may see. */
-  async files(auth: Actor, id: string): Promise<WorkspaceFiles> {
-    const row = await this.row(auth, id);
+  async files(auth: Actor, ref: string): Promise<WorkspaceFiles> {
+    const row = await this.row(auth, ref);
     return new WorkspaceFiles(this.storage.tree, row.id);
   }
 
   /**
-   * The host directories of the mounts a sandbox asks for: org workspaces of the caller's org, one per path.
+   * The host directories of the mounts a sandbox asks for: org workspaces of the caller's org (by id or slug;
+   * what comes back names each by id, which is what a sandbox records), one per path.
    */
   async resolveMounts(
     auth: Actor,

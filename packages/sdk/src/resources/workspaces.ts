@@ -4,11 +4,12 @@ import type { HttpClient } from '../http.js';
 
 /**
  * Workspaces: storage of the org that outlives every sandbox. Org workspaces mount into sandboxes at
- * `/workspace` (or under it); personal ones are yours (and your admins') and never mount.
+ * `/workspace` (or under it); personal ones are yours (and your admins') and never mount. Every method (and a
+ * sandbox's `mounts`) takes a workspace by its id or its slug.
  *
  * @example
- * const workspace = await rt.workspaces.create({ name: 'Project files' });
- * const sandbox = await rt.sandboxes.create({ mounts: [{ workspaceId: workspace.id, path: '/workspace' }] });
+ * const workspace = await rt.workspaces.create({ name: 'Project files', slug: 'my-project' });
+ * const sandbox = await rt.sandboxes.create({ mounts: [{ workspaceId: 'my-project', path: '/workspace' }] });
  */
 export class Workspaces {
   constructor(private readonly http: HttpClient) {}

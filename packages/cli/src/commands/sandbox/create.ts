@@ -32,8 +32,8 @@ export function register(sandbox: Command): void {
     .option('--memory <size>', 'memory limit, e.g. 512MB or 2GB')
     .option('--disk <size>', 'size of its writable disk, e.g. 10GB (default: unlimited)')
     .option(
-      '--mount <WORKSPACE_ID:PATH>',
-      'mount an org workspace at /workspace or under it (repeatable)',
+      '--mount <WORKSPACE:PATH>',
+      'mount an org workspace (its id or slug) at /workspace or under it (repeatable)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--internet', 'allow outbound internet access (never the host, private networks or other sandboxes)')
@@ -72,7 +72,7 @@ export function register(sandbox: Command): void {
           ? {
               mounts: flags.mount.map((value) => {
                 const [workspaceId, path] = value.split(':');
-                if (!workspaceId) throw new UserError(`--mount needs WORKSPACE_ID[:PATH], got "${value}"`);
+                if (!workspaceId) throw new UserError(`--mount needs WORKSPACE[:PATH] (an id or slug), got "${value}"`);
                 return { workspaceId, path: path || '/workspace' };
               }),
             }

@@ -32,8 +32,8 @@ export function register(workspace: Command): void {
   });
 
   workspace
-    .command('get <id>')
-    .description('one workspace, with its usage')
+    .command('get <workspace>')
+    .description('one workspace (by id or slug), with its usage')
     .action(async (id: string, _flags, command: Command) => {
       const rt = client(command);
       const found = await rt.workspaces.get(id);
@@ -51,7 +51,7 @@ export function register(workspace: Command): void {
     });
 
   workspace
-    .command('rename <id> <name>')
+    .command('rename <workspace> <name>')
     .description('rename a workspace')
     .action(async (id: string, name: string, _flags, command: Command) => {
       const renamed = await client(command).workspaces.rename(id, name);
@@ -59,7 +59,7 @@ export function register(workspace: Command): void {
     });
 
   workspace
-    .command('delete <id>')
+    .command('delete <workspace>')
     .description('delete a workspace and its files (refused while a sandbox mounts it)')
     .option('--yes', 'confirm')
     .action(async (id: string, flags: { yes?: boolean }, command: Command) => {
