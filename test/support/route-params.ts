@@ -1,4 +1,5 @@
 import type { Sandbox } from '@runtools/sdk';
+import { mapRouteParams } from '@runtools/spec';
 import ssh2 from 'ssh2';
 import type { TestServer } from './server.js';
 
@@ -7,7 +8,7 @@ import type { TestServer } from './server.js';
  * test that sent the placeholder itself would be answered 400 on the path and never reach what it tests.
  */
 export function concretePath(path: string, values: Record<string, string>): string {
-  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+  return mapRouteParams(path, (name) => {
     const value = values[name];
     if (value === undefined) throw new Error(`no value for path parameter :${name} of ${path}`);
     return encodeURIComponent(wellFormed(value));
@@ -31,6 +32,7 @@ export const absentParams: Record<string, string> = {
   pid: '42',
   templateName: 'no-such-template',
   workspaceId: 'wsp_aaaaaaaaaaaaaaaaaaaa',
+  path: 'no-such-dir',
   snapshotId: 'snp_aaaaaaaaaaaaaaaaaaaa',
   port: '8080',
   slug: 'no-such-agent',

@@ -117,6 +117,7 @@ export {
   agentsRoutes,
   credentialsRoutes,
   type HttpMethod,
+  mapRouteParams,
   type RouteContract,
   type RouteId,
   type RouteResponse,

@@ -77,6 +77,15 @@ export const WorkspaceListQuery = z.object({
   showHidden: z.enum(['true', 'false']).optional().meta({ description: 'include names starting with a dot' }),
 });
 export const WorkspacePathQuery = z.object({ path: WorkspacePath });
+/** The rest of a documented route's path after `/files/` or `/upload/`: a workspace path without its leading `/`. */
+export const WorkspacePathParams = WorkspaceParams.extend({
+  path: z.string().min(1).max(8192).meta({ description: 'a path in the workspace, slashes included', example: 'src' }),
+});
+/** `GET /v1/workspaces/{workspaceId}/direct?id=/src/README.md&download=true`: `id` is the file's workspace path. */
+export const WorkspaceDirectQuery = z.object({
+  id: WorkspacePath,
+  download: z.enum(['true', 'false']).optional().meta({ description: 'as an attachment (Content-Disposition)' }),
+});
 export const WorkspaceDownloadQuery = z.object({
   path: WorkspacePath,
   download: z.enum(['true', 'false']).optional().meta({ description: 'as an attachment (Content-Disposition)' }),

@@ -1,4 +1,4 @@
-import { type RouteContract, type RouteId, routes } from '@runtools/spec';
+import { mapRouteParams, type RouteContract, type RouteId, routes } from '@runtools/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
@@ -81,9 +81,9 @@ async function readJsonBody(context: Context<Env>): Promise<unknown> {
   }
 }
 
-/** `/v1/secrets/:name` → a regex matching concrete paths, for telling 405 from 404. */
+/** `/v1/secrets/:name` → a regex matching concrete paths, for telling 405 from 404 (`:path{.+}`: its own regex). */
 function pathRegex(path: string): RegExp {
-  return new RegExp(`^${path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`);
+  return new RegExp(`^${mapRouteParams(path, (_, pattern) => (pattern ? `(?:${pattern})` : '[^/]+'))}/?$`);
 }
 
 export function createApp(options: AppOptions): Hono<Env> {

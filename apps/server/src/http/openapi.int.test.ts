@@ -1,4 +1,4 @@
-import { type RouteContract, routes } from '@runtools/spec';
+import { mapRouteParams, type RouteContract, routes } from '@runtools/spec';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
@@ -24,7 +24,8 @@ describe('OpenAPI document', () => {
 
   it('covers every route with its scopes', () => {
     for (const [id, contract] of Object.entries(routes) as [string, RouteContract][]) {
-      const operation = document.paths[contract.path.replace(/:([A-Za-z]+)/g, '{$1}')]?.[contract.method.toLowerCase()];
+      const operation =
+        document.paths[mapRouteParams(contract.path, (name) => `{${name}}`)]?.[contract.method.toLowerCase()];
       expect(operation?.operationId, id).toBe(id);
       if (contract.auth === 'key') expect(operation?.['x-required-scopes'], id).toEqual([...contract.scopes]);
     }

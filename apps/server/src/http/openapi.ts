@@ -1,4 +1,4 @@
-import { ErrorBody, type RouteContract, routes } from '@runtools/spec';
+import { ErrorBody, mapRouteParams, type RouteContract, routes } from '@runtools/spec';
 import { z } from 'zod';
 import { errorStatus } from './errors.js';
 
@@ -49,7 +49,7 @@ export function buildOpenApiDocument(version: string) {
   const errorRef = toSchema(ErrorBody, 'output');
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [operationId, contract] of Object.entries(routes) as [string, RouteContract][]) {
-    const openApiPath = contract.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const openApiPath = mapRouteParams(contract.path, (name) => `{${name}}`);
     const errors: Record<string, unknown> = {};
     const statuses = new Set<number>([400, 500]);
     if (contract.auth === 'key') for (const status of [401, 403]) statuses.add(status);

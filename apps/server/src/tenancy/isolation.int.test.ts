@@ -81,6 +81,8 @@ const ownNamespace = new Set<RouteId>(['agentsPut']);
 function queryFor(id: RouteId, contract: RouteContract): string {
   if (!contract.query) return '';
   const shape = (contract.query as unknown as { shape: Record<string, unknown> }).shape;
+  // GET /v1/workspaces/:workspaceId/direct names the file as ?id=.
+  if ('id' in shape) return `?id=${encodeURIComponent('/notes.txt')}`;
   if (!('path' in shape)) return '';
   // Sandbox routes take absolute paths inside the sandbox; workspace routes paths inside the workspace.
   return `?path=${encodeURIComponent(id.startsWith('workspace') ? '/notes.txt' : '/root/note')}`;
@@ -183,6 +185,8 @@ describe('cross-org isolation', () => {
         pid: String(process.pid),
         templateName: template,
         workspaceId: workspace.id,
+        // The rest of a workspace file route's URL (`/files/:path{.+}`, `/upload/:path{.+}`): a path in it.
+        path: 'inbox',
         snapshotId: (
           await json<{ data: { id: string }[] }>(await request('GET', `/v1/sandboxes/${sandbox.id}/snapshots`), 200)
         ).data[0]?.id as string,

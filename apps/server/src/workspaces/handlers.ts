@@ -55,6 +55,32 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
     }
   }
 
+  /** A file's bytes, streamed; as an attachment named after it when asked. */
+  async function download(auth: Actor, workspace: string, path: string, attachment: boolean) {
+    const file = await (await workspaces.files(auth, workspace)).read(path);
+    return {
+      body: file.body,
+      size: file.size,
+      contentType: 'application/octet-stream',
+      ...(attachment ? { filename: file.name } : {}),
+    };
+  }
+
+  /** Saves a multipart/form-data upload's files into `directory`. */
+  async function uploadForm(
+    auth: Actor,
+    workspace: string,
+    directory: string,
+    rawBody: AsyncIterable<Uint8Array> | undefined,
+    contentType: string | undefined,
+  ) {
+    const files = await workspaces.files(auth, workspace);
+    const entries = await withinQuota(auth, 'this upload', rawBody, (body, limit) =>
+      files.writeForm(directory, contentType ?? '', body, limit),
+    );
+    return { data: entries };
+  }
+
   return {
     async workspacesCreate({ auth, body }) {
       return workspaces.create(auth, body);
@@ -82,24 +108,14 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
       return (await workspaces.files(auth, params.workspaceId)).info(query.path);
     },
     async workspaceFilesDownload({ auth, params, query }) {
-      const file = await (await workspaces.files(auth, params.workspaceId)).read(query.path);
-      return {
-        body: file.body,
-        size: file.size,
-        contentType: 'application/octet-stream',
-        ...(query.download === 'true' ? { filename: file.name } : {}),
-      };
+      return download(auth, params.workspaceId, query.path, query.download === 'true');
     },
     async workspaceFilesUpload({ auth, params, query, rawBody }) {
       const files = await workspaces.files(auth, params.workspaceId);
       return withinQuota(auth, 'this upload', rawBody, (body, limit) => files.write(query.path, body, limit));
     },
     async workspaceFilesUploadForm({ auth, params, query, rawBody, contentType }) {
-      const files = await workspaces.files(auth, params.workspaceId);
-      const entries = await withinQuota(auth, 'this upload', rawBody, (body, limit) =>
-        files.writeForm(query.path, contentType ?? '', body, limit),
-      );
-      return { data: entries };
+      return uploadForm(auth, params.workspaceId, query.path, rawBody, contentType);
     },
     async workspaceFilesMkdir({ auth, params, body }) {
       return (await workspaces.files(auth, params.workspaceId)).mkdir(body.path);
@@ -119,6 +135,20 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
     async workspaceFilesDelete({ auth, params, query }) {
       await (await workspaces.files(auth, params.workspaceId)).remove(query.path);
       return { id: query.path, deleted: true as const };
+    },
+    // The documented routes: the path in the URL, the same service calls as the `?path=` routes above.
+    async workspaceFilesListAt({ auth, params, query }) {
+      const files = await workspaces.files(auth, params.workspaceId);
+      return files.listPage(`/${params.path}`, query.showHidden === 'true', query);
+    },
+    async workspaceFilesUploadAt({ auth, params, rawBody, contentType }) {
+      return uploadForm(auth, params.workspaceId, `/${params.path}`, rawBody, contentType);
+    },
+    async workspaceFilesUploadAtRoot({ auth, params, rawBody, contentType }) {
+      return uploadForm(auth, params.workspaceId, '/', rawBody, contentType);
+    },
+    async workspaceFilesDirect({ auth, params, query }) {
+      return download(auth, params.workspaceId, query.id, query.download === 'true');
     },
   };
 }

@@ -9,7 +9,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
  */
 export interface RouteContract {
   method: HttpMethod;
-  /** Hono-style path, `:name` for parameters. */
+  /** Hono-style path: `:name` for a parameter, `:name{.+}` for one that takes the rest of the path. */
   path: string;
   summary: string;
   tag: string;
@@ -40,9 +40,20 @@ export function route<const T extends RouteContract>(contract: T): T {
   return contract;
 }
 
-/** Fill a route path's `:params`, URL-encoding each value. */
+/**
+ * A path parameter: `:name` (one segment), or `:name{regex}` (Hono's syntax) for one that matches more, e.g.
+ * `:path{.+}`: the rest of the path, slashes included.
+ */
+const parameterPattern = /:([A-Za-z]+)(?:\{([^}]+)\})?/g;
+
+/** The route path with each parameter replaced by what `replace` makes of its name and its regex, if it has one. */
+export function mapRouteParams(path: string, replace: (name: string, pattern: string | undefined) => string): string {
+  return path.replace(parameterPattern, (_, name: string, pattern: string | undefined) => replace(name, pattern));
+}
+
+/** Fill a route path's `:params`, URL-encoding each value (a `/` in one too: the server decodes it). */
 export function routePath(path: string, params: Record<string, string> = {}): string {
-  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+  return mapRouteParams(path, (name) => {
     const value = params[name];
     if (value === undefined) throw new Error(`missing path parameter ${name} for ${path}`);
     return encodeURIComponent(value);

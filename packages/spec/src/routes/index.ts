@@ -9,7 +9,7 @@ import { tenancyRoutes } from './tenancy.js';
 import { toolsRoutes } from './tools.js';
 import { workspacesRoutes } from './workspaces.js';
 
-export { type HttpMethod, type RouteContract, routePath } from './contract.js';
+export { type HttpMethod, mapRouteParams, type RouteContract, routePath } from './contract.js';
 export {
   agentsRoutes,
   credentialsRoutes,
