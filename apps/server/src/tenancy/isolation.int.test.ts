@@ -61,6 +61,8 @@ const validBodies: Partial<Record<RouteId, unknown>> = {
   agentsUpdate: { systemPrompt: 'pwned' },
   agentRunsCreate: { prompt: 'pwned' },
   agentRunsStream: { prompt: 'pwned' },
+  toolsExecute: { action: 'run', params: {} },
+  toolsCredentialsSet: { credentials: { token: 'pwned' } },
 };
 
 /** Raw bodies, with their content type. */
@@ -81,6 +83,8 @@ const ownNamespace = new Set<RouteId>(['agentsPut']);
 function queryFor(id: RouteId, contract: RouteContract): string {
   if (!contract.query) return '';
   const shape = (contract.query as unknown as { shape: Record<string, unknown> }).shape;
+  // The marketplace search needs its query.
+  if ('q' in shape) return '?q=github';
   // GET /v1/workspaces/:workspaceId/direct names the file as ?id=.
   if ('id' in shape) return `?id=${encodeURIComponent('/notes.txt')}`;
   if (!('path' in shape)) return '';
@@ -153,6 +157,22 @@ describe('cross-org isolation', () => {
       }),
       201,
     );
+    // A custom tool of the org's own, with a stored credential (deployed, not run: no runner is needed).
+    const toolName = `tool-${tag.toLowerCase()}`;
+    await json(
+      await request('POST', '/v1/tools/custom', {
+        name: toolName,
+        description: `tool of ${tag}`,
+        credentials: { required: ['token'], schema: { token: { type: 'string' } } },
+        actions: [{ name: 'run', description: 'runs', parameters: { type: 'object', properties: {} } }],
+        bundle: Buffer.from('export default { actions: { run: { execute: async () => ({}) } } };').toString('base64'),
+      }),
+      200,
+    );
+    await json(
+      await request('PUT', `/v1/tools/${toolName}/credentials`, { credentials: { token: `value-${tag}` } }),
+      200,
+    );
     const slug = `agent-${tag.toLowerCase()}`;
     await json(
       await request('POST', '/v1/agents', { slug, model: `${providerName}/m1`, sandbox: sandbox.id, tools: [] }),
@@ -195,6 +215,7 @@ describe('cross-org isolation', () => {
         runId: run.id,
         threadId: run.threadId,
         invitationId: invitation.invitation.id,
+        toolName,
       },
     };
   }
@@ -270,7 +291,7 @@ describe('cross-org isolation', () => {
   it("never lists another org's data", async () => {
     const lists = (Object.entries(routes) as [RouteId, RouteContract][])
       .filter(([, contract]) => contract.auth === 'key' && contract.method === 'GET' && !contract.path.includes(':'))
-      .map(([, contract]) => contract.path);
+      .map(([id, contract]) => contract.path + queryFor(id, contract));
     expect(lists.length).toBeGreaterThan(10);
     for (const [viewer, other] of [
       [a, b],
@@ -323,6 +344,12 @@ describe('cross-org isolation', () => {
       const sandboxes = await get<{ data: { id: string }[] }>('/v1/sandboxes');
       expect(sandboxes.data.map((sandbox) => sandbox.id)).toEqual([p.sandboxId]);
       expect((await get<{ name: string }>(`/v1/templates/${p.templateName}`)).name).toBe(p.templateName);
+      const tool = await get<{ version: number; credentials: { configured: Record<string, string> } }>(
+        `/v1/tools/${p.toolName}`,
+      );
+      expect([tool.version, tool.credentials.configured]).toEqual([1, { token: 'stored' }]);
+      const executions = await get<{ data: unknown[] }>('/v1/tools/executions');
+      expect(executions.data).toEqual([]);
       const agent = await get<{ version: number; systemPrompt: string }>(`/v1/agents/${p.slug}`);
       expect([agent.version, agent.systemPrompt]).toEqual([1, '']);
       expect((await get<{ data: { name: string }[] }>('/v1/providers')).data.map((item) => item.name)).toEqual([
