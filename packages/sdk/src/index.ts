@@ -74,6 +74,7 @@ export {
   ToolError,
   ValidationError,
 } from './errors.js';
+export { type Page, PagedList, type PageOptions } from './paged-list.js';
 export {
   AgentRuns,
   Agents,

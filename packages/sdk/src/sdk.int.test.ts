@@ -123,6 +123,47 @@ describe('SDK against a running server', () => {
     expect((await rt.members.update(added.member.id, { role: 'member' })).role).toBe('member');
   });
 
+  it('reads a list a page at a time: await gives every item, for await walks them, page() gives one', async () => {
+    for (let index = 0; index < 101; index++) await rt.projects.create({ name: `paged ${index}` });
+    const requests: URL[] = [];
+    const counted = new RunTools({
+      apiKey: server.adminKey,
+      baseUrl: server.url,
+      fetch: (input, init) => {
+        requests.push(new URL(String(input)));
+        return fetch(input, init);
+      },
+    });
+    const ids = (projects: { id: string }[]) => projects.map((project) => project.id);
+    const whole = await rt.projects.list().page({ limit: 1000 });
+    expect(whole.nextCursor).toBeNull();
+    expect(whole.data.length).toBeGreaterThan(101);
+
+    // Awaited: every project, in order, read as two pages of the default 100.
+    const every = await counted.projects.list();
+    expect(ids(every)).toEqual(ids(whole.data));
+    expect(requests.map((url) => url.searchParams.has('cursor'))).toEqual([false, true]);
+
+    // Iterated: the same items, a page read only when the loop gets to it.
+    requests.length = 0;
+    const iterated: string[] = [];
+    for await (const project of counted.projects.list()) iterated.push(project.id);
+    expect(iterated).toEqual(ids(whole.data));
+    expect(requests).toHaveLength(2);
+    requests.length = 0;
+    for await (const project of counted.projects.list()) if (project) break;
+    expect(requests).toHaveLength(1);
+
+    // One page, and the one after it.
+    const first = await rt.projects.list().page({ limit: 2 });
+    expect(ids(first.data)).toEqual(ids(whole.data.slice(0, 2)));
+    const second = await rt.projects.list().page({ limit: 2, cursor: first.nextCursor ?? undefined });
+    expect(ids(second.data)).toEqual(ids(whole.data.slice(2, 4)));
+    const pages: number[] = [];
+    for await (const page of rt.projects.list().pages({ limit: 50 })) pages.push(page.data.length);
+    expect(pages).toEqual([50, 50, whole.data.length - 100]);
+  });
+
   it('reads RUNTOOLS_API_KEY and RUNTOOLS_API_URL when not given', async () => {
     const saved = { key: process.env.RUNTOOLS_API_KEY, url: process.env.RUNTOOLS_API_URL };
     process.env.RUNTOOLS_API_KEY = server.adminKey;

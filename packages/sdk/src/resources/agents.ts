@@ -18,6 +18,7 @@ import type {
 import type { z } from 'zod';
 import { toBase64, utf8 } from '../bytes.js';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 /** A file given to the model with the prompt: text as a string, anything else as bytes. */
 export interface RunAttachment {
@@ -73,8 +74,8 @@ export class Agents {
   }
 
   /** @example const agents = await rt.agents.list() */
-  async list(): Promise<Agent[]> {
-    return (await this.http.call('agentsList')).data;
+  list(): PagedList<Agent> {
+    return new PagedList((page) => this.http.call('agentsList', { query: page }));
   }
 
   /** @example const agent = await rt.agents.get('coder') */
@@ -104,9 +105,9 @@ export class Agents {
     return this.http.call('agentsDelete', { params: { slug } });
   }
 
-  /** @example const [latest] = await rt.agents.versions('coder') */
-  async versions(slug: string): Promise<AgentVersion[]> {
-    return (await this.http.call('agentsVersions', { params: { slug } })).data;
+  /** Newest first. @example const [latest] = await rt.agents.versions('coder') */
+  versions(slug: string): PagedList<AgentVersion> {
+    return new PagedList((page) => this.http.call('agentsVersions', { params: { slug }, query: page }));
   }
 }
 
@@ -200,11 +201,18 @@ export class AgentRuns {
     return this.http.call('runsCancel', { params: { runId } });
   }
 
-  /** @example const failed = await rt.agent.list({ status: 'failed' }) */
-  async list(query: { agent?: string; thread?: string; status?: RunStatus; limit?: number } = {}): Promise<Run[]> {
-    const params: Record<string, string> = {};
-    for (const [key, value] of Object.entries(query)) if (value !== undefined) params[key] = String(value);
-    return (await this.http.call('runsList', { query: params })).data;
+  /**
+   * Runs, newest first; the latest few are the first page.
+   * @example const failed = await rt.agent.list({ status: 'failed' })
+   * @example const { data: latest } = await rt.agent.list({ agent: 'coder' }).page({ limit: 5 })
+   */
+  list(filter: { agent?: string; thread?: string; status?: RunStatus } = {}): PagedList<Run> {
+    const query = {
+      ...(filter.agent ? { agent: filter.agent } : {}),
+      ...(filter.thread ? { thread: filter.thread } : {}),
+      ...(filter.status ? { status: filter.status } : {}),
+    };
+    return new PagedList((page) => this.http.call('runsList', { query: { ...query, ...page } }));
   }
 }
 
@@ -212,9 +220,10 @@ export class AgentRuns {
 export class Threads {
   constructor(private readonly http: HttpClient) {}
 
-  /** @example const threads = await rt.threads.list({ agent: 'coder' }) */
-  async list(query: { agent?: string } = {}): Promise<Thread[]> {
-    return (await this.http.call('threadsList', { query: query.agent ? { agent: query.agent } : {} })).data;
+  /** Most recently active first. @example const threads = await rt.threads.list({ agent: 'coder' }) */
+  list(filter: { agent?: string } = {}): PagedList<Thread> {
+    const query = filter.agent ? { agent: filter.agent } : {};
+    return new PagedList((page) => this.http.call('threadsList', { query: { ...query, ...page } }));
   }
 
   /** @example const thread = await rt.threads.get(threadId) */
@@ -222,9 +231,9 @@ export class Threads {
     return this.http.call('threadsGet', { params: { threadId } });
   }
 
-  /** @example const messages = await rt.threads.messages(threadId) */
-  async messages(threadId: string): Promise<ThreadMessage[]> {
-    return (await this.http.call('threadsMessages', { params: { threadId } })).data;
+  /** Oldest first. @example const messages = await rt.threads.messages(threadId) */
+  messages(threadId: string): PagedList<ThreadMessage> {
+    return new PagedList((page) => this.http.call('threadsMessages', { params: { threadId }, query: page }));
   }
 
   /** @example await rt.threads.delete(threadId) */
@@ -246,8 +255,8 @@ export class Providers {
   }
 
   /** @example const providers = await rt.providers.list() */
-  async list(): Promise<Provider[]> {
-    return (await this.http.call('providersList')).data;
+  list(): PagedList<Provider> {
+    return new PagedList((page) => this.http.call('providersList', { query: page }));
   }
 
   /** @example await rt.providers.delete('local') */
@@ -261,7 +270,7 @@ export class Models {
   constructor(private readonly http: HttpClient) {}
 
   /** @example const aliases = (await rt.models.list()).filter((model) => model.alias) */
-  async list(): Promise<ModelInfo[]> {
-    return (await this.http.call('modelsList')).data;
+  list(): PagedList<ModelInfo> {
+    return new PagedList((page) => this.http.call('modelsList', { query: page }));
   }
 }

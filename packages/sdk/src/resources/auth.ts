@@ -1,5 +1,6 @@
 import type { ApiKey, ApiKeyCreated, ApiKeyCreateRequest, WhoAmI } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 /** API keys: shown once at creation, stored hashed, listed by prefix, revocable. */
 export class ApiKeys {
@@ -24,8 +25,8 @@ export class ApiKeys {
    * Keys by prefix: your own, or all of the org's for admins and owners.
    * @example for (const key of await rt.auth.keys.list()) console.log(key.prefix, key.scopes)
    */
-  async list(): Promise<ApiKey[]> {
-    return (await this.http.call('keysList')).data;
+  list(): PagedList<ApiKey> {
+    return new PagedList((page) => this.http.call('keysList', { query: page }));
   }
 
   /** @example const key = await rt.auth.keys.get('key_…') */

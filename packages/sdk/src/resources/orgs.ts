@@ -11,14 +11,15 @@ import type {
   StorageUsage,
 } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 /** Organizations the key's member belongs to. */
 export class Orgs {
   constructor(private readonly http: HttpClient) {}
 
   /** The key's own org (a key sees no other). @example const [org] = await rt.orgs.list() */
-  async list(): Promise<Org[]> {
-    return (await this.http.call('orgsList')).data;
+  list(): PagedList<Org> {
+    return new PagedList((page) => this.http.call('orgsList', { query: page }));
   }
 
   /**
@@ -53,8 +54,8 @@ export class Projects {
   constructor(private readonly http: HttpClient) {}
 
   /** @example const projects = await rt.projects.list() */
-  async list(): Promise<Project[]> {
-    return (await this.http.call('projectsList')).data;
+  list(): PagedList<Project> {
+    return new PagedList((page) => this.http.call('projectsList', { query: page }));
   }
 
   /** @example const project = await rt.projects.create({ name: 'Research' }) */
@@ -83,8 +84,8 @@ export class Members {
   constructor(private readonly http: HttpClient) {}
 
   /** @example const members = await rt.members.list() */
-  async list(): Promise<Member[]> {
-    return (await this.http.call('membersList')).data;
+  list(): PagedList<Member> {
+    return new PagedList((page) => this.http.call('membersList', { query: page }));
   }
 
   /**
@@ -97,8 +98,8 @@ export class Members {
   }
 
   /** The org's invitations, newest first. @example const pending = (await rt.members.invitations()).filter((i) => i.status === 'pending') */
-  async invitations(): Promise<Invitation[]> {
-    return (await this.http.call('invitationsList')).data;
+  invitations(): PagedList<Invitation> {
+    return new PagedList((page) => this.http.call('invitationsList', { query: page }));
   }
 
   /** Revokes an invitation nobody has accepted. @example await rt.members.revokeInvitation('inv_…') */

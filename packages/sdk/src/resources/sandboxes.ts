@@ -16,6 +16,7 @@ import type {
 import { fromBase64, toBase64, utf8, utf8Text } from '../bytes.js';
 import { TimeoutError, ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 const defaultExecTimeoutMs = 60_000;
 const createTimeoutMs = 15 * 60_000;
@@ -200,9 +201,11 @@ export class Sandbox {
     return this.http.call('sandboxesUrlsCreate', { params: { sandboxId: this.id }, body: options });
   }
 
-  /** The ports given URLs so far. @example for (const { port, url } of await sandbox.getUrls()) … */
-  async getUrls(): Promise<SandboxUrl[]> {
-    return (await this.http.call('sandboxesUrlsList', { params: { sandboxId: this.id } })).data;
+  /** The ports given URLs so far, by port. @example for (const { port, url } of await sandbox.getUrls()) … */
+  getUrls(): PagedList<SandboxUrl> {
+    return new PagedList((page) =>
+      this.http.call('sandboxesUrlsList', { params: { sandboxId: this.id }, query: page }),
+    );
   }
 
   /** Makes a port private again and voids every signed link to it. @example await sandbox.revokeUrl(3000) */
@@ -494,14 +497,11 @@ export class SandboxFiles {
     };
   }
 
-  /** Entries of a directory. @example const entries = await sandbox.files.list('/app') // [{ name, type, size }] */
-  async list(path: string): Promise<SandboxFileEntry[]> {
-    return (
-      await this.http.call('sandboxFilesList', {
-        params: { sandboxId: this.sandboxId },
-        query: { path },
-      })
-    ).data;
+  /** Entries of a directory, by name. @example const entries = await sandbox.files.list('/app') // [{ name, type, size }] */
+  list(path: string): PagedList<SandboxFileEntry> {
+    return new PagedList((page) =>
+      this.http.call('sandboxFilesList', { params: { sandboxId: this.sandboxId }, query: { path, ...page } }),
+    );
   }
 
   /** @example if (await sandbox.files.exists('/app/package.json')) { … } */
@@ -674,13 +674,11 @@ export class SandboxProcesses {
     return new ProcessHandle(this.http, this.sandboxId, info.pid, info);
   }
 
-  /** Running background processes and the last ones that ended. */
-  async list(): Promise<SandboxProcess[]> {
-    return (
-      await this.http.call('sandboxProcessesList', {
-        params: { sandboxId: this.sandboxId },
-      })
-    ).data;
+  /** Running background processes and the last ones that ended, by start time. @example await sandbox.processes.list() */
+  list(): PagedList<SandboxProcess> {
+    return new PagedList((page) =>
+      this.http.call('sandboxProcessesList', { params: { sandboxId: this.sandboxId }, query: page }),
+    );
   }
 
   /** A handle on a process by pid, e.g. to reconnect to its output. @example await sandbox.processes.get(42) */
@@ -700,12 +698,10 @@ export class SandboxSnapshots {
   ) {}
 
   /** Oldest first, with size and creation time. @example const snapshots = await sandbox.snapshots.list() */
-  async list(): Promise<SandboxSnapshot[]> {
-    return (
-      await this.http.call('sandboxesSnapshotsList', {
-        params: { sandboxId: this.sandboxId },
-      })
-    ).data;
+  list(): PagedList<SandboxSnapshot> {
+    return new PagedList((page) =>
+      this.http.call('sandboxesSnapshotsList', { params: { sandboxId: this.sandboxId }, query: page }),
+    );
   }
 
   /** Deletes a snapshot and its files. @example await sandbox.snapshots.delete(snapshot.id) */
@@ -734,14 +730,16 @@ export class Sandboxes {
   }
 
   /**
-   * Lists sandboxes, optionally by status and metadata.
+   * Lists sandboxes, oldest first, optionally by status and metadata.
    * @example await rt.sandboxes.list({ status: 'running', metadata: { userId: 'u1' } })
+   * @example for await (const sandbox of rt.sandboxes.list()) console.log(sandbox.id)
    */
-  async list(filter: { status?: SandboxStatus; metadata?: Record<string, string> } = {}): Promise<Sandbox[]> {
+  list(filter: { status?: SandboxStatus; metadata?: Record<string, string> } = {}): PagedList<Sandbox> {
     const query: Record<string, string> = {};
     if (filter.status) query.status = filter.status;
     for (const [key, value] of Object.entries(filter.metadata ?? {})) query[`metadata.${key}`] = value;
-    const list = await this.http.call('sandboxesList', { query });
-    return list.data.map((record) => new Sandbox(this.http, record));
+    return new PagedList((page) => this.http.call('sandboxesList', { query: { ...query, ...page } })).map(
+      (record) => new Sandbox(this.http, record),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import type { Deleted, SecretCategory, SecretMetadata, SecretWithValue } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 /** Org secrets, encrypted at rest; values come back only from `get`. */
 export class Secrets {
@@ -19,8 +20,8 @@ export class Secrets {
    * Names, categories and dates of every secret; never values.
    * @example const names = (await rt.secrets.list()).map((secret) => secret.name)
    */
-  async list(): Promise<SecretMetadata[]> {
-    return (await this.http.call('secretsList')).data;
+  list(): PagedList<SecretMetadata> {
+    return new PagedList((page) => this.http.call('secretsList', { query: page }));
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Deleted, SshKey } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 /** SSH public keys registered for the org; the SSH gateway matches clients against them. */
 export class SshKeys {
@@ -14,8 +15,8 @@ export class SshKeys {
   }
 
   /** @example const keys = await rt.sshKeys.list() */
-  async list(): Promise<SshKey[]> {
-    return (await this.http.call('sshKeysList')).data;
+  list(): PagedList<SshKey> {
+    return new PagedList((page) => this.http.call('sshKeysList', { query: page }));
   }
 
   /** @example await rt.sshKeys.remove('ssh_…') */

@@ -1,6 +1,7 @@
 import type { Template, TemplateCreateRequest } from '@runtools/spec';
 import { ValidationError } from '../errors.js';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 const buildTimeoutMs = 60 * 60_000;
 
@@ -16,8 +17,8 @@ const buildTimeoutMs = 60 * 60_000;
 export class Templates {
   constructor(private readonly http: HttpClient) {}
 
-  async list(): Promise<Template[]> {
-    return (await this.http.call('templatesList')).data;
+  list(): PagedList<Template> {
+    return new PagedList((page) => this.http.call('templatesList', { query: page }));
   }
 
   async get(name: string): Promise<Template> {

@@ -4,18 +4,13 @@ import type {
   CustomToolVersion,
   Deleted,
   MarketplaceTool,
-  RouteId,
   Tool,
   ToolCredentialsSetRequest,
   ToolExecuteResult,
   ToolExecution,
 } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
-
-type PagedRoute = Extract<
-  RouteId,
-  'toolsMarketplace' | 'toolsMarketplaceSearch' | 'toolsList' | 'toolsExecutions' | 'toolsVersions'
->;
+import { PagedList } from '../paged-list.js';
 
 /**
  * Tools agents call: the marketplace, the org's installations and custom tools, their credentials (resolved on
@@ -40,13 +35,13 @@ export class Tools {
   }
 
   /** The marketplace catalogue: each tool's provider, auth kind and actions with their JSON Schemas. */
-  marketplace(): Promise<MarketplaceTool[]> {
-    return this.all('toolsMarketplace', {});
+  marketplace(): PagedList<MarketplaceTool> {
+    return new PagedList((page) => this.http.call('toolsMarketplace', { query: page }));
   }
 
   /** Marketplace tools ranked by how well their name, provider, action names and description match `query`. */
-  search(query: string): Promise<MarketplaceTool[]> {
-    return this.all('toolsMarketplaceSearch', { q: query });
+  search(query: string): PagedList<MarketplaceTool> {
+    return new PagedList((page) => this.http.call('toolsMarketplaceSearch', { query: { q: query, ...page } }));
   }
 
   /** Installs a marketplace tool in the org; installing it again changes nothing. */
@@ -59,8 +54,8 @@ export class Tools {
   }
 
   /** The tools the org can call: installed marketplace tools and its custom tools. */
-  list(): Promise<Tool[]> {
-    return this.all('toolsList', {});
+  list(): PagedList<Tool> {
+    return new PagedList((page) => this.http.call('toolsList', { query: page }));
   }
 
   get(name: string): Promise<Tool> {
@@ -80,8 +75,12 @@ export class Tools {
   }
 
   /** The org's tool calls, newest first (who, what, how long, how it ended; never params or credentials). */
-  executions(filter: { tool?: string; status?: 'succeeded' | 'failed' } = {}): Promise<ToolExecution[]> {
-    return this.all('toolsExecutions', filter);
+  executions(filter: { tool?: string; status?: 'succeeded' | 'failed' } = {}): PagedList<ToolExecution> {
+    const query = {
+      ...(filter.tool ? { tool: filter.tool } : {}),
+      ...(filter.status ? { status: filter.status } : {}),
+    };
+    return new PagedList((page) => this.http.call('toolsExecutions', { query: { ...query, ...page } }));
   }
 
   /** Deploys a custom tool version (what `runtools deploy` sends for each file of tools/). */
@@ -90,27 +89,12 @@ export class Tools {
   }
 
   /** A custom tool's versions, newest first. */
-  versions(name: string): Promise<CustomToolVersion[]> {
-    return this.all('toolsVersions', {}, { toolName: name });
+  versions(name: string): PagedList<CustomToolVersion> {
+    return new PagedList((page) => this.http.call('toolsVersions', { params: { toolName: name }, query: page }));
   }
 
   /** Deletes a custom tool with its versions and stored credentials. */
   delete(name: string): Promise<Deleted> {
     return this.http.call('toolsDelete', { params: { toolName: name } });
-  }
-
-  /** Every item of a paged list, page after page. */
-  private async all<T>(id: PagedRoute, query: Record<string, string | undefined>, params?: Record<string, string>) {
-    const items: T[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = (await this.http.call(id as 'toolsList', {
-        ...(params ? { params: params as never } : {}),
-        query: { ...query, ...(cursor ? { cursor } : {}) } as never,
-      })) as unknown as { data: T[]; nextCursor: string | null };
-      items.push(...page.data);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return items;
   }
 }

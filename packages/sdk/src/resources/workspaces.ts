@@ -1,6 +1,7 @@
 import type { Workspace, WorkspaceCreateRequest, WorkspaceEntry, WorkspaceUsage } from '@runtools/spec';
 import { utf8, utf8Text } from '../bytes.js';
 import type { HttpClient } from '../http.js';
+import { PagedList } from '../paged-list.js';
 
 /**
  * Workspaces: storage of the org that outlives every sandbox. Org workspaces mount into sandboxes at
@@ -19,8 +20,9 @@ export class Workspaces {
     return this.http.call('workspacesCreate', { body: input });
   }
 
-  async list(): Promise<Workspace[]> {
-    return (await this.http.call('workspacesList')).data;
+  /** Oldest first. @example for await (const workspace of rt.workspaces.list()) console.log(workspace.slug) */
+  list(): PagedList<Workspace> {
+    return new PagedList((page) => this.http.call('workspacesList', { query: page }));
   }
 
   async get(id: string): Promise<Workspace> {
@@ -70,10 +72,12 @@ export class WorkspaceFiles {
     return { workspaceId: this.workspaceId };
   }
 
-  /** @example await files.list('/src', { showHidden: true }) */
-  async list(path = '/', options: { showHidden?: boolean } = {}): Promise<WorkspaceEntry[]> {
+  /** A directory's entries, by name. @example await files.list('/src', { showHidden: true }) */
+  list(path = '/', options: { showHidden?: boolean } = {}): PagedList<WorkspaceEntry> {
     const query = { path, ...(options.showHidden ? { showHidden: 'true' as const } : {}) };
-    return (await this.http.call('workspaceFilesList', { params: this.params, query })).data;
+    return new PagedList((page) =>
+      this.http.call('workspaceFilesList', { params: this.params, query: { ...query, ...page } }),
+    );
   }
 
   async info(path: string): Promise<WorkspaceEntry> {

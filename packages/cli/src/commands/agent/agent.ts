@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printRecord, printTable } from '../../output.js';
+import { output, printRecord } from '../../output.js';
 import { type DefinitionFlags, definitionFromFlags, definitionOptions } from './definition.js';
 
 /** Where an agent's tools run: its sandbox, or the template its own sandboxes start from. */
@@ -99,24 +99,18 @@ export function register(agent: Command): void {
       output(globalOptions(command).json, result, () => process.stdout.write(`Deleted ${slug}\n`));
     });
 
-  agent
-    .command('versions <slug>')
-    .description('every version of an agent, newest first')
-    .action(async (slug: string, _flags, command: Command) => {
-      const list = await client(command).agents.versions(slug);
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['version', (item) => item.version],
-            ['model', (item) => item.model],
-            ['mode', (item) => item.mode],
-            ['tools', (item) => item.tools.length],
-            ['max iterations', (item) => item.maxIterations],
-            ['created', (item) => item.createdAt],
-          ],
-          'No versions.',
-        ),
-      );
-    });
+  registerList(agent, {
+    name: 'versions <slug>',
+    description: 'every version of an agent, newest first',
+    fetch: (rt, _flags, [slug]) => rt.agents.versions(slug as string),
+    columns: [
+      ['version', (item) => item.version],
+      ['model', (item) => item.model],
+      ['mode', (item) => item.mode],
+      ['tools', (item) => item.tools.length],
+      ['max iterations', (item) => item.maxIterations],
+      ['created', (item) => item.createdAt],
+    ],
+    empty: 'No versions.',
+  });
 }

@@ -3,9 +3,10 @@ import { basename, extname } from 'node:path';
 import type { RunAttachment, RunOptions } from '@runtools/sdk';
 import type { Command } from 'commander';
 import { followRun, runSummary } from '../../agent-events.js';
+import { registerList } from '../../command-kinds.js';
 import { client, globalOptions, readStdin } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printJson, printTable } from '../../output.js';
+import { output, printJson } from '../../output.js';
 
 const mediaTypes: Record<string, string> = {
   '.txt': 'text/plain',
@@ -109,38 +110,32 @@ export function register(agent: Command): void {
       process.exitCode = code;
     });
 
-  agent
-    .command('runs')
-    .description('runs, newest first')
-    .option('--agent <slug>', "only this agent's")
-    .option('--thread <threadId>', "only this thread's")
-    .option('--status <status>', 'only these: queued, running, completed, failed, cancelled, max_iterations')
-    .option('--limit <n>', 'at most this many (default 50)')
-    .action(async (flags: { agent?: string; thread?: string; status?: string; limit?: string }, command: Command) => {
-      const limit = positiveInteger(flags.limit, '--limit');
-      const list = await client(command).agent.list({
+  registerList(agent, {
+    name: 'runs',
+    description: 'runs, newest first',
+    options: (command) =>
+      command
+        .option('--agent <slug>', "only this agent's")
+        .option('--thread <threadId>', "only this thread's")
+        .option('--status <status>', 'only these: queued, running, completed, failed, cancelled, max_iterations'),
+    fetch: (rt, flags: { agent?: string; thread?: string; status?: string }) =>
+      rt.agent.list({
         ...(flags.agent ? { agent: flags.agent } : {}),
         ...(flags.thread ? { thread: flags.thread } : {}),
         ...(flags.status ? { status: flags.status as never } : {}),
-        ...(limit !== undefined ? { limit } : {}),
-      });
-      output(globalOptions(command).json, list, () =>
-        printTable(
-          list,
-          [
-            ['id', (item) => item.id],
-            ['agent', (item) => `${item.agent} v${item.agentVersion}`],
-            ['status', (item) => item.status],
-            ['steps', (item) => item.steps],
-            ['tokens', (item) => item.usage.totalTokens],
-            ['thread', (item) => item.threadId],
-            ['created', (item) => item.createdAt],
-            ['prompt', (item) => (item.prompt.length > 40 ? `${item.prompt.slice(0, 39)}…` : item.prompt)],
-          ],
-          'No runs.',
-        ),
-      );
-    });
+      }),
+    columns: [
+      ['id', (item) => item.id],
+      ['agent', (item) => `${item.agent} v${item.agentVersion}`],
+      ['status', (item) => item.status],
+      ['steps', (item) => item.steps],
+      ['tokens', (item) => item.usage.totalTokens],
+      ['thread', (item) => item.threadId],
+      ['created', (item) => item.createdAt],
+      ['prompt', (item) => (item.prompt.length > 40 ? `${item.prompt.slice(0, 39)}…` : item.prompt)],
+    ],
+    empty: 'No runs.',
+  });
 
   agent
     .command('events <runId>')

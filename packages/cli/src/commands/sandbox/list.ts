@@ -11,14 +11,15 @@ export function register(sandbox: Command): void {
       command
         .option('--status <status>', 'only sandboxes in this state')
         .option('--metadata <KEY=VALUE>', 'only sandboxes with this metadata (repeatable)', collectPair),
-    fetch: async (rt, flags: { status?: string; metadata?: Record<string, string> }) => {
+    fetch: (rt, flags: { status?: string; metadata?: Record<string, string> }) => {
       if (flags.status && !(sandboxStates as readonly string[]).includes(flags.status))
         throw new UserError(`--status must be one of ${sandboxStates.join(', ')}`);
-      const list = await rt.sandboxes.list({
-        ...(flags.status ? { status: flags.status as 'running' } : {}),
-        ...(flags.metadata ? { metadata: flags.metadata } : {}),
-      });
-      return list.map((item) => item.info);
+      return rt.sandboxes
+        .list({
+          ...(flags.status ? { status: flags.status as 'running' } : {}),
+          ...(flags.metadata ? { metadata: flags.metadata } : {}),
+        })
+        .map((item) => item.info);
     },
     columns: [
       ['id', (item) => item.id],

@@ -1,28 +1,27 @@
 import type { Command } from 'commander';
+import { listFrom, registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printTable } from '../../output.js';
+import { output } from '../../output.js';
 
 export function register(sandbox: Command): void {
-  sandbox
-    .command('ps <id>')
-    .description('background processes of a sandbox (running, and the last ones that ended)')
-    .action(async (id: string, _flags, command: Command) => {
-      const processes = await (await client(command).sandboxes.get(id)).processes.list();
-      output(globalOptions(command).json, processes, () =>
-        printTable(
-          processes,
-          [
-            ['pid', (entry) => entry.pid],
-            ['state', (entry) => (entry.running ? 'running' : 'exited')],
-            ['exit', (entry) => (entry.exitCode === null ? '' : entry.exitCode)],
-            ['started', (entry) => entry.startedAt],
-            ['command', (entry) => entry.command],
-          ],
-          'no background processes',
-        ),
-      );
-    });
+  registerList(sandbox, {
+    name: 'ps <id>',
+    description: 'background processes of a sandbox (running, and the last ones that ended), by start time',
+    fetch: (rt, _flags, [id]) =>
+      listFrom(
+        () => rt.sandboxes.get(id as string),
+        (found) => found.processes.list(),
+      ),
+    columns: [
+      ['pid', (entry) => entry.pid],
+      ['state', (entry) => (entry.running ? 'running' : 'exited')],
+      ['exit', (entry) => (entry.exitCode === null ? '' : entry.exitCode)],
+      ['started', (entry) => entry.startedAt],
+      ['command', (entry) => entry.command],
+    ],
+    empty: 'no background processes',
+  });
   sandbox
     .command('kill <id> <pid>')
     .description('send a signal to a background process and everything it started')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { listFrom, registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
-import { output, printTable } from '../../output.js';
+import { output } from '../../output.js';
 
 const mebibytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -20,26 +21,23 @@ export function register(sandbox: Command): void {
       );
     });
 
-  sandbox
-    .command('snapshots <id>')
-    .description("list a sandbox's snapshots")
-    .action(async (id: string, _flags, command: Command) => {
-      const found = await client(command).sandboxes.get(id);
-      const snapshots = await found.snapshots.list();
-      output(globalOptions(command).json, { data: snapshots }, () =>
-        printTable(
-          snapshots,
-          [
-            ['id', (row) => row.id],
-            ['name', (row) => row.name ?? '-'],
-            ['memory', (row) => (row.memory ? 'yes' : 'files only')],
-            ['size', (row) => mebibytes(row.sizeBytes)],
-            ['created', (row) => row.createdAt],
-          ],
-          'no snapshots',
-        ),
-      );
-    });
+  registerList(sandbox, {
+    name: 'snapshots <id>',
+    description: "list a sandbox's snapshots, oldest first",
+    fetch: (rt, _flags, [id]) =>
+      listFrom(
+        () => rt.sandboxes.get(id as string),
+        (found) => found.snapshots.list(),
+      ),
+    columns: [
+      ['id', (row) => row.id],
+      ['name', (row) => row.name ?? '-'],
+      ['memory', (row) => (row.memory ? 'yes' : 'files only')],
+      ['size', (row) => mebibytes(row.sizeBytes)],
+      ['created', (row) => row.createdAt],
+    ],
+    empty: 'no snapshots',
+  });
 
   sandbox
     .command('snapshot-delete <id> <snapshot>')

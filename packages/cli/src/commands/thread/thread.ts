@@ -81,13 +81,12 @@ export function register(thread: Command): void {
       );
     });
 
-  thread
-    .command('messages <threadId>')
-    .description("a thread's messages as the model sees them, oldest first")
-    .action(async (threadId: string, _flags, command: Command) => {
-      const messages = await client(command).threads.messages(threadId);
-      output(globalOptions(command).json, messages, () => printMessages(messages));
-    });
+  registerList(thread, {
+    name: 'messages <threadId>',
+    description: "a thread's messages as the model sees them, oldest first",
+    fetch: (rt, _flags, [threadId]) => rt.threads.messages(threadId as string),
+    print: printMessages,
+  });
 
   thread
     .command('delete <threadId>')

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { registerList, registerRemoval } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
-import { output, printJson, printRecord, printTable } from '../../output.js';
+import { output, printJson, printRecord } from '../../output.js';
 
 const actionNames = (tool: { actions: { name: string }[] }) => tool.actions.map((action) => action.name).join(', ');
 
@@ -64,16 +64,15 @@ export function register(tools: Command): void {
     empty: 'The marketplace is empty.',
   });
 
-  tools
-    .command('search <query>')
-    .description('marketplace tools ranked by name, provider, actions and description')
-    .action(async (query: string, _flags, command: Command) => {
-      const found = await client(command).tools.search(query);
-      output(globalOptions(command).json, found, () => {
-        if (found.length === 0) process.stdout.write(`No tool matches "${query}".\n`);
-        for (const tool of found) process.stdout.write(`${tool.name}  ${tool.description}\n`);
-      });
-    });
+  registerList(tools, {
+    name: 'search <query>',
+    description: 'marketplace tools ranked by name, provider, actions and description',
+    fetch: (rt, _flags, [query]) => rt.tools.search(query as string),
+    print: (found, [query]) => {
+      if (found.length === 0) process.stdout.write(`No tool matches "${query}".\n`);
+      for (const tool of found) process.stdout.write(`${tool.name}  ${tool.description}\n`);
+    },
+  });
 
   tools
     .command('install <name>')
@@ -170,24 +169,18 @@ export function register(tools: Command): void {
     empty: 'No tool calls yet.',
   });
 
-  tools
-    .command('versions <name>')
-    .description("a custom tool's versions, newest first")
-    .action(async (name: string, _flags, command: Command) => {
-      const versions = await client(command).tools.versions(name);
-      output(globalOptions(command).json, versions, () =>
-        printTable(
-          versions,
-          [
-            ['version', (version) => version.version],
-            ['created', (version) => version.createdAt],
-            ['actions', (version) => version.actions.join(', ')],
-            ['sha256', (version) => version.sha256.slice(0, 12)],
-          ],
-          'No versions.',
-        ),
-      );
-    });
+  registerList(tools, {
+    name: 'versions <name>',
+    description: "a custom tool's versions, newest first",
+    fetch: (rt, _flags, [name]) => rt.tools.versions(name as string),
+    columns: [
+      ['version', (version) => version.version],
+      ['created', (version) => version.createdAt],
+      ['actions', (version) => version.actions.join(', ')],
+      ['sha256', (version) => version.sha256.slice(0, 12)],
+    ],
+    empty: 'No versions.',
+  });
 
   registerRemoval(tools, {
     usage: 'delete <name>',

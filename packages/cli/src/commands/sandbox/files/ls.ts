@@ -1,23 +1,20 @@
 import type { Command } from 'commander';
-import { client, globalOptions } from '../../../context.js';
-import { output, printTable } from '../../../output.js';
+import { listFrom, registerList } from '../../../command-kinds.js';
 
 export function register(files: Command): void {
-  files
-    .command('ls <id> [path]')
-    .description('list a directory inside a sandbox (default /)')
-    .action(async (id: string, path: string | undefined, _flags, command: Command) => {
-      const entries = await (await client(command).sandboxes.get(id)).files.list(path ?? '/');
-      output(globalOptions(command).json, entries, () =>
-        printTable(
-          entries,
-          [
-            ['name', (entry) => (entry.type === 'dir' ? `${entry.name}/` : entry.name)],
-            ['type', (entry) => entry.type],
-            ['size', (entry) => entry.size],
-          ],
-          'Empty directory.',
-        ),
-      );
-    });
+  registerList(files, {
+    name: 'ls <id> [path]',
+    description: 'list a directory inside a sandbox (default /), by name',
+    fetch: (rt, _flags, [id, path]) =>
+      listFrom(
+        () => rt.sandboxes.get(id as string),
+        (found) => found.files.list(path ?? '/'),
+      ),
+    columns: [
+      ['name', (entry) => (entry.type === 'dir' ? `${entry.name}/` : entry.name)],
+      ['type', (entry) => entry.type],
+      ['size', (entry) => entry.size],
+    ],
+    empty: 'Empty directory.',
+  });
 }
