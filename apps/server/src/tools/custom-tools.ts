@@ -144,29 +144,18 @@ export class CustomTools {
 
   /** The org's custom tool of this name at its latest version, or undefined. */
   async find(actor: Actor, name: string): Promise<CustomToolRow | undefined> {
-    const row = await this.db
-      .selectFrom('custom_tools')
-      .innerJoin('custom_tool_versions', (join) =>
-        join
-          .onRef('custom_tool_versions.tool_id', '=', 'custom_tools.id')
-          .onRef('custom_tool_versions.version', '=', 'custom_tools.latest_version'),
-      )
-      .select([
-        'custom_tools.id',
-        'custom_tools.name',
-        'custom_tools.latest_version',
-        'custom_tools.created_at',
-        'custom_tools.updated_at',
-        'custom_tool_versions.manifest',
-      ])
-      .where('custom_tools.org_id', '=', actor.orgId)
-      .where('custom_tools.name', '=', name)
-      .executeTakeFirst();
+    const row = await this.latest(actor).where('custom_tools.name', '=', name).executeTakeFirst();
     return row ? rowOf(row, JSON.parse(row.manifest) as CustomManifest) : undefined;
   }
 
   async all(actor: Actor): Promise<CustomToolRow[]> {
-    const rows = await this.db
+    const rows = await this.latest(actor).execute();
+    return rows.map((row) => rowOf(row, JSON.parse(row.manifest) as CustomManifest));
+  }
+
+  /** The org's custom tools, each with its latest version's manifest. */
+  private latest(actor: Actor) {
+    return this.db
       .selectFrom('custom_tools')
       .innerJoin('custom_tool_versions', (join) =>
         join
@@ -181,9 +170,7 @@ export class CustomTools {
         'custom_tools.updated_at',
         'custom_tool_versions.manifest',
       ])
-      .where('custom_tools.org_id', '=', actor.orgId)
-      .execute();
-    return rows.map((row) => rowOf(row, JSON.parse(row.manifest) as CustomManifest));
+      .where('custom_tools.org_id', '=', actor.orgId);
   }
 
   /** A version's bundle (base64). */
