@@ -158,6 +158,10 @@ for (const runtime of ['container', 'gvisor'] as const) {
       });
       const versions = await answer(await request('GET', '/v1/tools/my-database/versions'));
       expect(versions.body.data.map((version: { version: number }) => version.version)).toEqual([2, 1]);
+      // A cursor of the wrong type (a string where versions are numbers) is refused, on PostgreSQL too.
+      const forged = Buffer.from(JSON.stringify(['x'])).toString('base64url');
+      const refusedCursor = await answer(await request('GET', `/v1/tools/my-database/versions?cursor=${forged}`));
+      expect([refusedCursor.status, refusedCursor.body.error?.code]).toEqual([400, 'validation_failed']);
       expect((await run('my-database', 'query', {}, { databaseUrl: 'x' })).body.error.code).toBe('tool_params_invalid');
       expect((await run('my-database', 'query', { sql: 'x' })).body.error).toMatchObject({
         code: 'tool_credentials_missing',

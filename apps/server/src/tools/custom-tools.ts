@@ -189,7 +189,7 @@ export class CustomTools {
     if (!tool) throw new DomainError('tool_not_found', `no custom tool ${name}`, { name });
     const result = await keysetPage(
       page,
-      [{ column: 'version', direction: 'desc' }],
+      [{ column: 'version', direction: 'desc', type: 'number' }],
       (row: { version: number }) => [row.version],
       ({ after, fetch }) => {
         let select = this.db
