@@ -16,9 +16,11 @@ const reviewed: Record<string, string> = {
   'apps/server/src/data-dir.ts': 'creates the data dir (host-only)',
   'apps/server/src/db/database.ts': 'the SQLite file in the data dir (host-only)',
   'apps/server/src/version.ts': "reads the package's own package.json",
-  'apps/server/src/sandboxes/sandbox-service.ts':
+  'apps/server/src/sandboxes/sandbox-snapshots.ts':
     'snapshot directories (host-only; written by the driver, renamed and removed here); du of a snapshot dir, which never follows symlinks',
   'apps/server/src/sandboxes/ssh-gateway.ts': "the gateway's host key in the data dir (host-only)",
+  'apps/server/src/tools/runner/tool-runners.ts':
+    "a tool runner's code dir in the data dir (host-only: bound read-only into the runner sandbox, which can neither write nor swap anything in it): the runner program and the org's bundles, written then renamed, and read back before each runner process starts to put back any a tool changed; the real path of the server's own Node binary; the driver's state dir listed for leftover runners",
   'apps/server/src/workspaces/workspace-service.ts':
     'creates the workspaces root and new workspace roots (host-only parents); every operation inside a workspace goes through ConfinedTree',
   'apps/server/src/workspaces/s3-storage.ts':

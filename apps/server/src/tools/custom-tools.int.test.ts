@@ -55,11 +55,18 @@ const databaseManifest = {
 
 /** A tool whose actions probe what the runner can reach and how it fails. */
 const probeSource = (victim: string, serverUrl: string) => `
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 export default {
   actions: {
     env: { execute: async (params, credentials) => ({ env: Object.keys(process.env).sort(), credentials }) },
     host: { execute: async () => ({ victim: existsSync(${JSON.stringify(victim)}), code: readdirSync('/opt/runtools/tools').sort() }) },
+    tamper: { execute: async () => {
+      const tried = {};
+      for (const path of ['/opt/runtools/tools/runner.mjs', '/opt/runtools/tools/planted.mjs', '/opt/runtools/bin/node']) {
+        try { writeFileSync(path, 'x'); tried[path] = 'written'; } catch (error) { tried[path] = error.code; }
+      }
+      return tried;
+    } },
     internet: { execute: async (params) => {
       const response = await fetch(params.url, { signal: AbortSignal.timeout(5000) });
       return { status: response.status, body: await response.text() };
@@ -80,6 +87,7 @@ export default {
 const probeActions = [
   'env',
   'host',
+  'tamper',
   'internet',
   'server',
   'loop',
@@ -219,6 +227,10 @@ for (const runtime of ['container', 'gvisor'] as const) {
         victim: false,
         code: expect.arrayContaining(['probe@1.mjs', 'runner.mjs']),
       });
+      // Its code and the Node binary are read-only to it: nothing there can be changed or planted.
+      const tamper = await run('probe', 'tamper');
+      expect(Object.values(tamper.body.result).every((outcome) => outcome !== 'written')).toBe(true);
+      expect((await run('probe', 'noisy')).body.result).toEqual({ ok: true });
       const server = await run('probe', 'server');
       expect(server.body.result).toMatchObject({ reached: false });
       // The internet is there: a server one router hop away, on a public address.
@@ -233,6 +245,8 @@ for (const runtime of ['container', 'gvisor'] as const) {
       expect((await run('probe', 'noisy')).body.result).toEqual({ ok: true });
       expect((await run('probe', 'bigint')).body.error).toMatchObject({ code: 'tool_execution_failed' });
       expect((await run('probe', 'exits')).body.error.code).toBe('tool_execution_failed');
+      // A new process, from the runner program as written even if a tool emptied it (gVisor lets a read-only
+      // bind's file be truncated: the tamper probe above tries).
       expect((await run('probe', 'noisy')).body.result).toEqual({ ok: true });
       const looped = await run('probe', 'loop');
       expect(looped).toMatchObject({

@@ -33,6 +33,8 @@ export function toolRunnerMain(): void {
     } catch {
       return;
     }
+    // Taken: from here the call runs in this process (before this, a process that ends never had it).
+    send({ id: call.id, accepted: true });
     try {
       let loading = modules.get(call.module);
       if (!loading) {

@@ -1,4 +1,14 @@
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { DriverName, RunningProcess, SandboxDriver } from '@runtools/runtime';
 import type { Logger } from 'pino';
@@ -40,7 +50,12 @@ export interface ToolCall {
 interface Pending {
   resolve(result: unknown): void;
   reject(error: DomainError): void;
+  /** The runner's process has read the call (it said so): a process that ends after this ran it. */
+  accepted: boolean;
 }
+
+/** A call the runner's process never read (it had already ended): sent again to a new process. */
+class NotTaken extends Error {}
 
 /** One org's runner: a sandbox, and the Node process in it that runs calls (started again when it ends). */
 class Runner {
@@ -51,6 +66,8 @@ class Runner {
   private readonly pending = new Map<string, Pending>();
   private output = '';
   private nextCall = 0;
+  /** The files written into the code dir, with their digests, to check them against. */
+  private readonly placed = new Map<string, { digest: string; content: Buffer }>();
   private idleTimer: NodeJS.Timeout | undefined;
   private created: Promise<void> | undefined;
   destroyed = false;
@@ -67,7 +84,7 @@ class Runner {
   private create(): Promise<void> {
     this.created ??= (async () => {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(this.dir, 'runner.mjs'), `const __name = (target) => target;\n${toolRunnerSource()}`);
+      this.place('runner.mjs', Buffer.from(`const __name = (target) => target;\n${toolRunnerSource()}`));
       await this.options.driver.create({
         id: this.id,
         layers: await this.options.layers(this.orgId),
@@ -89,19 +106,29 @@ class Runner {
     return this.created;
   }
 
-  /** Runs one call; a call that outlives its time limit ends the runner's process (the next call starts one). */
+  /**
+   * Runs one call; a call that outlives its time limit ends the runner's process (the next call starts one).
+   * A call sent to a process that was already ending (a tool's exit just before) goes to a new one.
+   */
   async call(call: ToolCall): Promise<unknown> {
+    try {
+      return await this.callOnce(call);
+    } catch (error) {
+      if (!(error instanceof NotTaken)) throw error;
+      return this.callOnce(call);
+    }
+  }
+
+  private async callOnce(call: ToolCall): Promise<unknown> {
     this.touch();
     await this.create();
     const file = `${call.tool}@${call.version}.mjs`;
-    if (!existsSync(join(this.dir, file))) {
-      const temporary = join(this.dir, `.${file}.${randomBase32(8)}`);
-      writeFileSync(temporary, Buffer.from(await call.bundle(), 'base64'));
-      renameSync(temporary, join(this.dir, file));
-    }
+    if (!this.placed.has(file)) this.place(file, Buffer.from(await call.bundle(), 'base64'));
     const running = await this.running();
     const id = String(++this.nextCall);
-    const answer = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const answer = new Promise<unknown>((resolve, reject) =>
+      this.pending.set(id, { resolve, reject, accepted: false }),
+    );
     const timer = setTimeout(() => {
       const waiting = this.pending.get(id);
       this.pending.delete(id);
@@ -143,7 +170,35 @@ class Runner {
     return this.starting;
   }
 
+  /** Writes a file of the code dir (then renames it into place) and remembers its digest. */
+  private place(file: string, content: Buffer): void {
+    const temporary = join(this.dir, `.${file}.${randomBase32(8)}`);
+    writeFileSync(temporary, content);
+    renameSync(temporary, join(this.dir, file));
+    this.placed.set(file, { digest: createHash('sha256').update(content).digest('hex'), content });
+  }
+
+  /**
+   * Puts back any file of the code dir that is not what was written. The dir is bound read-only, yet gVisor
+   * (20240729) truncates a file of a read-only bind that the sandbox opens with O_TRUNC before it answers
+   * EROFS: a tool could empty the runner or another tool's bundle. Checked before each process starts.
+   */
+  private restoreCode(): void {
+    for (const [file, { digest, content }] of this.placed) {
+      const path = join(this.dir, file);
+      const now = existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : undefined;
+      if (now !== digest) {
+        this.options.logger.warn(
+          { runner: this.id, orgId: this.orgId, file },
+          'a tool runner file was changed; restored',
+        );
+        this.place(file, content);
+      }
+    }
+  }
+
   private async start(): Promise<RunningProcess> {
+    this.restoreCode();
     const channel = this.options.driver.channel(this.id);
     await channel.ready();
     // Node's heap is held below the sandbox's memory, so a tool that allocates without bound fails its call
@@ -166,13 +221,17 @@ class Runner {
             try {
               const message = JSON.parse(line.slice(at + marker.length)) as {
                 ready?: boolean;
+                accepted?: boolean;
                 id?: string;
                 ok?: boolean;
                 result?: string;
                 error?: { kind: string; name?: string; message: string; stack?: string };
               };
               if (message.ready) ready?.();
-              else if (message.id) this.answer(message);
+              else if (message.accepted && message.id) {
+                const waiting = this.pending.get(message.id);
+                if (waiting) waiting.accepted = true;
+              } else if (message.id) this.answer(message);
             } catch {
               // Not one of the runner's answers.
             }
@@ -238,7 +297,11 @@ class Runner {
   private failAll(why: string): void {
     for (const [id, waiting] of this.pending) {
       this.pending.delete(id);
-      waiting.reject(new DomainError('tool_execution_failed', `${why} before the tool answered`));
+      waiting.reject(
+        waiting.accepted
+          ? new DomainError('tool_execution_failed', `${why} before the tool answered`)
+          : (new NotTaken(why) as unknown as DomainError),
+      );
     }
   }
 
