@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // What tests make on the host and must take down again: sandboxes (runsc and crun containers), overlay and
 // loop mounts and loop devices under the places tests keep state, network namespaces, veth interfaces and
-// address claims, and the sandboxes' channel directories under /run/runtools. scripts/test.mjs lists them
+// address claims, and the sandboxes' channel directories under /run/runtools (and the mounts in them). scripts/test.mjs lists them
 // before and after vitest and fails the run when any made during it outlived it.
 // `node scripts/test-leaks.mjs` lists what is there now.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -105,6 +105,8 @@ export function testResources() {
     if ((type === 'overlay' || source.startsWith('/dev/loop')) && underStateRoot(mountPoint)) {
       found.set(`mount ${mountPoint}`, `${type} mount at ${mountPoint}${type === 'overlay' ? '' : ` (${source})`}`);
     }
+    // A sandbox's read-only views (binds in its channel directory).
+    if (mountPoint.startsWith(`${channelRoot}/`)) found.set(`mount ${mountPoint}`, `bind mount at ${mountPoint}`);
   }
   for (const device of list('/sys/block').filter((name) => name.startsWith('loop'))) {
     const backing = read(`/sys/block/${device}/loop/backing_file`)?.trim();

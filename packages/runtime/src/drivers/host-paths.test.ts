@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDriverState, type TrackedDriver, trackDriver } from '../../../../test/support/driver-sandboxes.js';
 import { testBaseRootfs, testRuntimeDir, testVictimDir } from '../../../../test/support/rootfs.js';
@@ -27,7 +27,13 @@ afterAll(async () => {
 describe.each(['gvisor', 'container'] as DriverName[])('%s: the host follows nothing a sandbox plants', (name) => {
   let tracked: TrackedDriver<SandboxDriver> | undefined;
   let driver: SandboxDriver;
-  const internals = () => driver as unknown as { socketDir(id: string): string; sandboxDir(id: string): string };
+  const internals = () =>
+    driver as unknown as {
+      socketDir(id: string): string;
+      controlDir(id: string): string;
+      sandboxDir(id: string): string;
+      tools: { daemon: string };
+    };
 
   async function sandbox(options: { snapshot?: string; internet?: boolean } = {}): Promise<string> {
     const id = `h-${name.slice(0, 3)}-${randomBytes(4).toString('hex')}`;
@@ -85,6 +91,40 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s: the host follows not
     expect(attempt.out).not.toMatch(/forged/);
     // Its daemon still answers the host, with the host's token.
     expect((await sh(id, 'echo alive')).out).toBe('alive\n');
+  });
+
+  it('lets a sandbox neither empty nor change what it has read-only: the daemon binary, its token, a read-only mount', async () => {
+    const { canary } = victims('readonly');
+    const daemonBinary = internals().tools.daemon;
+    const before = createHash('sha256').update(readFileSync(daemonBinary)).digest('hex');
+    const id = `h-${name.slice(0, 3)}-${randomBytes(4).toString('hex')}`;
+    await driver.create({
+      id,
+      layers: [await testBaseRootfs()],
+      hostname: 'hostile',
+      env: {},
+      limits,
+      mounts: [{ hostPath: hostDir, path: '/mnt/ro', readOnly: true }],
+    });
+    const token = readFileSync(join(internals().controlDir(id), 'token'), 'utf8');
+    const targets = ['/.runtools/bin/runtools-daemon', '/.runtools/ctl/token', `/mnt/ro/${basename(canary)}`];
+    // An open with O_TRUNC (the shell's `>`), truncate(1), and a write over the start (dd, without O_TRUNC).
+    const attempt = await sh(
+      id,
+      targets
+        .map((path) => `(: > ${path}); truncate -s 0 ${path}; printf x | dd of=${path} conv=notrunc 2>&1`)
+        .join('; '),
+    );
+    // Each of the nine opens is refused (crun's daemon binary is busy as its running executable first).
+    expect(attempt.out.match(/Read-only file system|Text file busy/g)?.length).toBe(targets.length * 3);
+    expect(createHash('sha256').update(readFileSync(daemonBinary)).digest('hex')).toBe(before);
+    expect(readFileSync(join(internals().controlDir(id), 'token'), 'utf8')).toBe(token);
+    expect(readFileSync(canary, 'utf8')).toBe('host data\n');
+    // Its daemon still answers a control plane that connects afresh (reading the token), and a new sandbox
+    // still starts from the daemon binary.
+    const restarted = availableDrivers(stateDir).drivers[name] as SandboxDriver;
+    expect((await sh(id, 'echo alive', restarted)).out).toBe('alive\n');
+    expect((await sh(await sandbox(), 'echo started')).out).toBe('started\n');
   });
 
   it('follows no symlink planted under any marker name through pause, resume and snapshot', async () => {

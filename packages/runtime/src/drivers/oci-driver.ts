@@ -11,6 +11,7 @@ import {
   renameSync,
   rmSync,
   statfsSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -116,6 +117,7 @@ export abstract class OciDriver implements SandboxDriver {
     const work = join(layerDir, 'work');
     const rootfs = join(dir, 'rootfs');
     const bundle = join(dir, 'bundle');
+    await this.releaseViews(spec.id);
     rmSync(this.channelDir(spec.id), { recursive: true, force: true });
     for (const path of [layerDir, rootfs, bundle]) mkdirSync(path, { recursive: true });
     mkdirSync(this.socketDir(spec.id), { recursive: true, mode: 0o700 });
@@ -149,21 +151,28 @@ export abstract class OciDriver implements SandboxDriver {
           resolvers.map((address) => `nameserver ${address}\n`).join('') || '# no resolver reachable\n',
         );
       }
+      // Every read-only bind goes through a read-only view (see readOnlyView).
+      const binds = [];
+      for (const [index, bind] of (spec.mounts ?? []).entries()) {
+        binds.push(
+          bind.readOnly ? { ...bind, hostPath: await this.readOnlyView(spec.id, `m${index}`, bind.hostPath) } : bind,
+        );
+      }
       writeBundleConfig({
         bundleDir: bundle,
         seccomp: this.sharesHostKernel,
         ...(network ? { netnsPath: network.netnsPath } : {}),
-        ...(spec.mounts?.length ? { binds: spec.mounts } : {}),
+        ...(binds.length ? { binds } : {}),
         rootfs,
         hostname: spec.hostname,
         env: spec.env,
         limits: spec.limits,
         cgroupsPath: `/runtools/${spec.id}`,
         pidsLimit: this.pidsLimit(spec.limits.maxProcesses),
-        daemonDir: dirname(this.tools.daemon),
+        daemonDir: await this.readOnlyView(spec.id, 'bin', dirname(this.tools.daemon)),
         socketDir: this.socketDir(spec.id),
-        controlDir: this.controlDir(spec.id),
-        ...(network ? { resolvConf } : {}),
+        controlDir: await this.readOnlyView(spec.id, 'ctl', this.controlDir(spec.id)),
+        ...(network ? { resolvConf: await this.readOnlyView(spec.id, 'resolv.conf', resolvConf) } : {}),
         ...(spec.workdir ? { cwd: spec.workdir } : {}),
       });
       await this.boot(spec.id, spec.snapshot);
@@ -555,8 +564,38 @@ export abstract class OciDriver implements SandboxDriver {
     // Lazy unmount: a process still holding a file must not keep the layer mounted forever.
     await runCommand('umount', ['-l', rootfs]);
     if (existsSync(join(dir, 'disk.img'))) await runCommand('umount', ['-l', join(dir, 'disk')]);
+    await this.releaseViews(id);
     rmSync(dir, { recursive: true, force: true });
     rmSync(this.channelDir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * A read-only view of a host file or directory, for the sandbox to bind in its place: a bind mount of it
+   * that is read-only on the host. gVisor (20240729) opens a file of a read-only bind with O_TRUNC on the
+   * host before it answers EROFS, so a sandbox emptied what it was bound read-only: the daemon binary every
+   * sandbox starts from (then no new sandbox started), its token, a tool runner's code. Through the view, the
+   * host's kernel refuses the open. In the sandbox's channel directory, taken down by `releaseViews`.
+   */
+  private async readOnlyView(id: string, name: string, source: string): Promise<string> {
+    const views = join(this.channelDir(id), 'views');
+    const view = join(views, name);
+    mkdirSync(views, { recursive: true, mode: 0o700 });
+    if (statSync(source).isDirectory()) mkdirSync(view);
+    else writeFileSync(view, '', { flag: 'wx' });
+    // util-linux binds, then remounts the bind with these flags (a bind takes no flags of its own).
+    await mustRun(this.tools.mount, ['--bind', '-o', 'ro,nosuid,nodev', source, view]);
+    return view;
+  }
+
+  /** Unmounts the sandbox's read-only views (before its channel directory is removed, never through them). */
+  private async releaseViews(id: string): Promise<void> {
+    const views = `${join(this.channelDir(id), 'views')}/`;
+    const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4] ?? '')
+      .filter((path) => path.startsWith(views))
+      .sort((a, b) => b.length - a.length);
+    for (const path of mounted) await mustRun('umount', ['-l', path]);
   }
 }
 

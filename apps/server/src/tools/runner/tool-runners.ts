@@ -179,9 +179,9 @@ class Runner {
   }
 
   /**
-   * Puts back any file of the code dir that is not what was written. The dir is bound read-only, yet gVisor
-   * (20240729) truncates a file of a read-only bind that the sandbox opens with O_TRUNC before it answers
-   * EROFS: a tool could empty the runner or another tool's bundle. Checked before each process starts.
+   * Puts back any file of the code dir that is not what was written, before each process starts. The dir is
+   * bound through a read-only view the host's kernel enforces (gVisor alone truncated a read-only bind's file
+   * opened with O_TRUNC; docs/decisions.md), so this is a second line: a runner must never start changed code.
    */
   private restoreCode(): void {
     for (const [file, { digest, content }] of this.placed) {
