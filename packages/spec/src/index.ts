@@ -223,6 +223,7 @@ export {
   Tool,
   ToolAction,
   ToolActionName,
+  ToolAuth,
   ToolAuthKind,
   ToolCredentialsSetRequest,
   ToolCredentialsSpec,

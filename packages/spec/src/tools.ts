@@ -80,13 +80,25 @@ export const ToolCredentialsSpec = z
 /** How a tool is authorised: OAuth (a connected account), an API key or token, or nothing. */
 export const ToolAuthKind = z.enum(['oauth', 'api_key', 'none']).meta({ id: 'ToolAuthKind' });
 
+/** A tool's authorisation: its kind and, for OAuth, the provider it connects to and the scopes it asks for. */
+export const ToolAuth = z
+  .object({
+    kind: ToolAuthKind,
+    provider: z
+      .string()
+      .optional()
+      .meta({ description: 'the OAuth provider of its connections (runtools oauth connect <provider>)' }),
+    scopes: z.array(z.string()).optional().meta({ description: 'the OAuth scopes its actions need' }),
+  })
+  .meta({ id: 'ToolAuth' });
+
 /** A tool of the marketplace catalogue. */
 export const MarketplaceTool = z
   .object({
     name: ToolName,
     description: z.string(),
     provider: z.string().meta({ description: 'the service it talks to, e.g. GitHub' }),
-    auth: z.object({ kind: ToolAuthKind }),
+    auth: ToolAuth,
     credentials: z.object({ required: z.array(z.string()), schema: z.record(z.string(), CredentialFieldSpec) }),
     actions: z.array(ToolAction),
     installed: z.boolean().meta({ description: 'whether the calling org has installed it' }),
@@ -101,7 +113,7 @@ export const Tool = z
     kind: z.enum(['marketplace', 'custom']),
     description: z.string(),
     provider: z.string().nullable(),
-    auth: z.object({ kind: ToolAuthKind }),
+    auth: ToolAuth,
     credentials: z.object({
       required: z.array(z.string()),
       schema: z.record(z.string(), CredentialFieldSpec),

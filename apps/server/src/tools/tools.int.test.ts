@@ -41,7 +41,11 @@ describe('tools: marketplace, installations, credentials and calls', () => {
       installed: boolean;
       actions: { name: string; parameters: { type: string } }[];
     };
-    expect(entry).toMatchObject({ provider: 'GitHub', auth: { kind: 'api_key' }, installed: false });
+    expect(entry).toMatchObject({
+      provider: 'GitHub',
+      auth: { kind: 'oauth', provider: 'github', scopes: ['repo', 'read:user'] },
+      installed: false,
+    });
     expect(entry.actions.map((action) => action.name)).toContain('list_repos');
     expect(entry.actions.every((action) => action.parameters.type === 'object')).toBe(true);
 

@@ -109,7 +109,7 @@ export const github: OfficialTool = {
   name: 'github',
   description: 'GitHub: list and read repositories, issues and files; open and comment on issues',
   provider: 'GitHub',
-  auth: { kind: 'api_key' },
+  auth: { kind: 'oauth', provider: 'github', scopes: ['repo', 'read:user'] },
   credentials: {
     required: ['token'],
     schema: { token: { type: 'string', description: 'a GitHub personal access token or app installation token' } },

@@ -22,7 +22,12 @@ export interface OfficialTool {
   name: string;
   description: string;
   provider: string;
-  auth: { kind: 'oauth' | 'api_key' | 'none' };
+  /**
+   * OAuth tools name their provider (see oauth/providers.ts) and the scopes their actions need: a call that
+   * brings no token of its own gets the access token of the caller's connection to that provider in
+   * `credentials.token`. Manual-credential tools take their fields from the call, the stored values or secrets.
+   */
+  auth: { kind: 'oauth'; provider: string; scopes: string[] } | { kind: 'api_key' | 'none' };
   credentials: { required: string[]; schema: Record<string, { type: 'string'; description?: string }> };
   defaultBaseUrl: string;
   actions: Record<string, OfficialAction>;
