@@ -40,6 +40,8 @@ export const absentParams: Record<string, string> = {
   threadId: 'thr_aaaaaaaaaaaaaaaaaaaa',
   invitationId: 'inv_aaaaaaaaaaaaaaaaaaaa',
   toolName: 'no-such-tool',
+  provider: 'linkedin',
+  connectionId: 'oac_aaaaaaaaaaaaaaaaaaaa',
 };
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -49,7 +51,7 @@ async function created<T>(response: Response, what: string): Promise<T> {
 
 /**
  * Ids of things that exist, in the admin key's org, for every path parameter: its org, project, member and key;
- * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it, the github tool installed. Snapshots, runs and threads
+ * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it, the github tool installed, an OAuth app and a pending connection. Snapshots, runs and threads
  * cost a snapshot or a model to make: those stay absent (well-formed) ids.
  */
 export async function existingParams(server: TestServer, sandbox: Sandbox): Promise<Record<string, string>> {
@@ -82,6 +84,14 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     'an agent',
   );
   await created(await server.request('POST', '/v1/tools/github/install'), 'a tool installation');
+  await created(
+    await server.request('PUT', '/v1/oauth/apps/github', { body: { clientId: 'route-params', clientSecret: 'x' } }),
+    'an OAuth app',
+  );
+  const connection = await created<{ connection: { id: string } }>(
+    await server.request('POST', '/v1/oauth/connections', { body: { provider: 'github' } }),
+    'a pending OAuth connection',
+  );
   const process = await sandbox.processes.start('sleep 100000');
   return {
     ...absentParams,
@@ -97,5 +107,7 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     workspaceId: workspace.id,
     slug: 'route-params',
     toolName: 'github',
+    provider: 'github',
+    connectionId: connection.connection.id,
   };
 }

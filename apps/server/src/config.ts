@@ -2,6 +2,7 @@ import { availableParallelism, homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { type BuiltinProvider, builtinProviders } from './agents/models.js';
+import { oauthEndpointVariable, oauthProviderIds } from './oauth/providers.js';
 import { parseByteSize } from './sandboxes/byte-size.js';
 import { officialTools, toolBaseUrlVariable } from './tools/marketplace/index.js';
 
@@ -78,6 +79,13 @@ export const ServerConfig = z.object({
   ),
   /** Official tools' API base URLs set by the operator (`RUNTOOLS_TOOL_<NAME>_BASE_URL`), by tool name. */
   toolBaseUrls: z.record(z.string(), z.url({ protocol: /^https?$/ })),
+  /**
+   * The URL people and providers reach this server at (OAuth callbacks: `<it>/v1/oauth/callback`); default
+   * the address it listens on.
+   */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** OAuth endpoints replacing a provider's own (`RUNTOOLS_OAUTH_<PROVIDER>_<ENDPOINT>_URL`), by variable. */
+  oauthEndpoints: z.record(z.string(), z.url({ protocol: /^https?$/ })),
   /** Where workspaces live: directories in the data dir, or an S3-compatible bucket mounted with s3fs. */
   workspaceStorage: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('local') }),
@@ -130,7 +138,17 @@ const settingSources: Record<string, string> = {
     Object.keys(builtinProviders).map((name) => [`providerBaseUrls.${name}`, providerBaseUrlVariable(name)]),
   ),
   ...Object.fromEntries([...officialTools.keys()].map((name) => [`toolBaseUrls.${name}`, toolBaseUrlVariable(name)])),
+  publicUrl: 'RUNTOOLS_PUBLIC_URL',
+  ...Object.fromEntries(oauthEndpointVariables().map((name) => [`oauthEndpoints.${name}`, name])),
 };
+
+function oauthEndpointVariables(): string[] {
+  return oauthProviderIds.flatMap((provider) =>
+    (['authorize', 'token', 'revoke', 'userinfo'] as const).map((endpoint) =>
+      oauthEndpointVariable(provider, endpoint),
+    ),
+  );
+}
 
 function providerBaseUrlVariable(provider: string): string {
   return `RUNTOOLS_${provider.toUpperCase()}_BASE_URL`;
@@ -187,6 +205,10 @@ export function resolveServerConfig(
         const value = env[toolBaseUrlVariable(name)];
         return value ? [[name, value]] : [];
       }),
+    ),
+    publicUrl: env.RUNTOOLS_PUBLIC_URL || undefined,
+    oauthEndpoints: Object.fromEntries(
+      oauthEndpointVariables().flatMap((name) => (env[name] ? [[name, env[name]]] : [])),
     ),
     devUrlScheme: env.RUNTOOLS_DEV_URL_SCHEME || 'http',
     devUrlPort: env.RUNTOOLS_DEV_URL_PORT || undefined,

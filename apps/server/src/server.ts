@@ -21,6 +21,8 @@ import { SshKeyService } from './credentials/ssh-key-service.js';
 import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFile } from './data-dir.js';
 import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
+import { OAuthService } from './oauth/oauth-service.js';
+import { oauthProviders } from './oauth/providers.js';
 import { createHandlers } from './routes/handlers.js';
 import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
@@ -31,6 +33,7 @@ import { Invitations } from './tenancy/invitations.js';
 import { MemberService } from './tenancy/member-service.js';
 import { OrgService } from './tenancy/org-service.js';
 import { ProjectService } from './tenancy/project-service.js';
+import { oauthToolScopes } from './tools/marketplace/index.js';
 import { ToolRunners } from './tools/runner/tool-runners.js';
 import { ToolService } from './tools/tool-service.js';
 import { StorageQuota } from './usage/storage-quota.js';
@@ -156,7 +159,15 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       toolRunnersUnavailable = (error as Error).message;
       logger.warn({ reason: toolRunnersUnavailable }, 'custom tools cannot run on this server');
     }
+    let publicUrl = '';
+    const oauth = new OAuthService(db.kysely, rootKey.root, {
+      providers: oauthProviders(config.oauthEndpoints, config.toolBaseUrls),
+      toolScopes: oauthToolScopes(),
+      publicUrl: () => config.publicUrl ?? publicUrl,
+      logger,
+    });
     const tools = new ToolService(db.kysely, secrets, rootKey.root, {
+      oauth,
       baseUrls: config.toolBaseUrls,
       runners: toolRunners,
       ...(toolRunnersUnavailable ? { runnersUnavailable: toolRunnersUnavailable } : {}),
@@ -175,7 +186,6 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     );
     const interrupted = await runs.recover();
     if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
-    let publicUrl = '';
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
     const handlers = createHandlers({
@@ -202,12 +212,14 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       agents,
       runs,
       tools,
+      oauth,
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
     const app = createApp({
       authenticator,
       handlers,
+      oauthCallback: (query) => oauth.callback(query),
       logger,
       version,
       maxBodyBytes: config.maxBodyBytes,

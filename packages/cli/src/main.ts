@@ -14,6 +14,7 @@ import * as memberInvitations from './commands/member/invitations.js';
 import * as memberInvite from './commands/member/invite.js';
 import * as memberList from './commands/member/list.js';
 import * as memberRemove from './commands/member/remove.js';
+import * as oauthCommands from './commands/oauth/oauth.js';
 import * as orgCreate from './commands/org/create.js';
 import * as orgGet from './commands/org/get.js';
 import * as orgList from './commands/org/list.js';
@@ -135,6 +136,7 @@ export function buildProgram(): Command {
   group(program, 'tools', 'tools agents call: the marketplace, installations, custom tools, credentials, calls', [
     toolsCommands,
   ]);
+  group(program, 'oauth', 'connected accounts: OAuth apps, connections tools use (the broker)', [oauthCommands]);
   group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);
   for (const entry of [models, init, deploy]) entry.register(program);
   // Subcommands inherit exit override so usage errors reach the one handler below.

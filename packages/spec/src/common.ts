@@ -19,6 +19,8 @@ export const idPrefixes = {
   invitation: 'inv',
   tool: 'tol',
   toolExecution: 'tex',
+  oauthConnection: 'oac',
+  oauthState: 'oas',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

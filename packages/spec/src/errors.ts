@@ -96,6 +96,13 @@ export const errorTable = {
   tool_auth_failed: { status: 502, family: 'tool' },
   tool_upstream_error: { status: 502, family: 'tool' },
   tool_rate_limited: { status: 429, family: 'rate_limit' },
+  // OAuth connections
+  oauth_provider_unknown: { status: 404, family: 'not_found' },
+  oauth_app_not_configured: { status: 400, family: 'validation' },
+  oauth_connection_not_found: { status: 404, family: 'not_found' },
+  oauth_state_invalid: { status: 400, family: 'validation' },
+  oauth_exchange_failed: { status: 502, family: 'tool' },
+  oauth_reauth_required: { status: 403, family: 'permission' },
   provider_key_missing: { status: 400, family: 'validation' },
   mode_not_available: { status: 400, family: 'validation' },
   // limits and the server

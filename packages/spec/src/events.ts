@@ -65,5 +65,14 @@ export const auditEvents = [
   'tool.installed',
   'tool.uninstalled',
   'tool.credentials_set',
+  'oauth.app_set',
+  'oauth.app_deleted',
+  'oauth.connect_started',
+  'oauth.connected',
+  'oauth.connect_failed',
+  'oauth.refresh_failed',
+  'oauth.revoked',
+  'oauth.default_set',
+  'oauth.default_unset',
 ] as const;
 export type AuditEvent = (typeof auditEvents)[number];

@@ -104,6 +104,20 @@ export {
 } from './invitations.js';
 export { Member, MemberList, MemberParams, MemberUpdateRequest } from './members.js';
 export {
+  OAuthApp,
+  OAuthAppSetRequest,
+  OAuthConnection,
+  OAuthConnectionCreateRequest,
+  OAuthConnectionParams,
+  OAuthConnectionStarted,
+  OAuthConnectionStatus,
+  OAuthConnectionsQuery,
+  OAuthProvider,
+  OAuthProviderId,
+  OAuthProviderParams,
+  OAuthScope,
+} from './oauth.js';
+export {
   Org,
   OrgCreated,
   OrgCreateRequest,
@@ -118,6 +132,7 @@ export {
   credentialsRoutes,
   type HttpMethod,
   mapRouteParams,
+  oauthRoutes,
   type RouteContract,
   type RouteId,
   type RouteResponse,

@@ -12,6 +12,7 @@ export const scopeResources = [
   'files',
   'agents',
   'tools',
+  'connections',
   'workflows',
   'mesh',
 ] as const;
@@ -34,6 +35,7 @@ export const resourceActions = {
   files: ['read', 'write'],
   agents: ['read', 'write'],
   tools: ['read', 'write', 'execute'],
+  connections: ['read', 'write'],
   workflows: ['read', 'write', 'execute'],
   mesh: ['read', 'write'],
 } as const satisfies Record<ScopeResource, readonly ScopeAction[]>;

@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import { runningServerPid, sqlitePath } from '../data-dir.js';
 import { openDatabase } from '../db/database.js';
+import { oauthAppAad, oauthTokenAad } from '../oauth/oauth-service.js';
 import { toolCredentialAad } from '../tools/tool-service.js';
 import { rewrap } from './envelope.js';
 import {
@@ -76,8 +77,48 @@ export async function rotateRootKey(options: {
           .where('field', '=', row.field)
           .execute();
       }
+      // OAuth apps' client secrets, connections' tokens and pending flows' PKCE verifiers.
+      const apps = await trx.selectFrom('oauth_apps').select(['org_id', 'provider', 'client_secret']).execute();
+      for (const row of apps) {
+        await trx
+          .updateTable('oauth_apps')
+          .set({
+            client_secret: rewrap(current.root, next, oauthAppAad(row.org_id, row.provider), row.client_secret),
+            root_key_id: next.id,
+          })
+          .where('org_id', '=', row.org_id)
+          .where('provider', '=', row.provider)
+          .execute();
+      }
+      const connections = await trx
+        .selectFrom('oauth_connections')
+        .select(['id', 'access_token', 'refresh_token'])
+        .execute();
+      for (const row of connections) {
+        const again = (kind: 'access' | 'refresh', sealed: string | null) =>
+          sealed ? rewrap(current.root, next, oauthTokenAad(row.id, kind), sealed) : null;
+        await trx
+          .updateTable('oauth_connections')
+          .set({
+            access_token: again('access', row.access_token),
+            refresh_token: again('refresh', row.refresh_token),
+            root_key_id: next.id,
+          })
+          .where('id', '=', row.id)
+          .execute();
+      }
+      const states = await trx.selectFrom('oauth_states').select(['id', 'connection_id', 'code_verifier']).execute();
+      for (const row of states) {
+        await trx
+          .updateTable('oauth_states')
+          .set({
+            code_verifier: rewrap(current.root, next, oauthTokenAad(row.connection_id, 'verifier'), row.code_verifier),
+          })
+          .where('id', '=', row.id)
+          .execute();
+      }
       await writeRootKeyCheck(trx, next);
-      return { secrets: rows.length, toolCredentials: stored.length };
+      return { secrets: rows.length, toolCredentials: stored.length, oauthConnections: connections.length };
     });
     if (current.source === 'file' && existsSync(paths.next)) renameSync(paths.next, paths.current);
     return {

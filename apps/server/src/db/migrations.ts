@@ -429,6 +429,72 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0018_oauth': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('oauth_apps')
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('provider', 'text', (column) => column.notNull())
+          .addColumn('client_id', 'text', (column) => column.notNull())
+          .addColumn('client_secret', 'text', (column) => column.notNull())
+          .addColumn('root_key_id', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('oauth_apps_pk', ['org_id', 'provider'])
+          .execute();
+        await db.schema
+          .createTable('oauth_connections')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('member_id', 'text', (column) => column.notNull().references('members.id').onDelete('cascade'))
+          .addColumn('provider', 'text', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          // JSON: granted scopes (asked-for ones while pending).
+          .addColumn('scopes', 'text', (column) => column.notNull())
+          .addColumn('account_id', 'text')
+          .addColumn('account_login', 'text')
+          .addColumn('account_email', 'text')
+          // Sealed with the root key (the secrets envelope), bound to the connection's id.
+          .addColumn('access_token', 'text')
+          .addColumn('refresh_token', 'text')
+          .addColumn('root_key_id', 'text')
+          .addColumn('expires_at', 'text')
+          .addColumn('error_code', 'text')
+          .addColumn('error_message', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createIndex('oauth_connections_org')
+          .on('oauth_connections')
+          .columns(['org_id', 'provider', 'member_id'])
+          .execute();
+        await db.schema
+          .createTable('oauth_defaults')
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('provider', 'text', (column) => column.notNull())
+          .addColumn('connection_id', 'text', (column) =>
+            column.notNull().references('oauth_connections.id').onDelete('cascade'),
+          )
+          .addPrimaryKeyConstraint('oauth_defaults_pk', ['org_id', 'provider'])
+          .execute();
+        // One per authorization URL handed out: single use (used_at), expiring, bound to the member.
+        await db.schema
+          .createTable('oauth_states')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('connection_id', 'text', (column) =>
+            column.notNull().references('oauth_connections.id').onDelete('cascade'),
+          )
+          .addColumn('member_id', 'text', (column) => column.notNull())
+          .addColumn('code_verifier', 'text', (column) => column.notNull())
+          .addColumn('make_default', 'integer', (column) => column.notNull())
+          .addColumn('expires_at', 'text', (column) => column.notNull())
+          .addColumn('used_at', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -276,4 +276,48 @@ export interface Database {
     actor_id: string;
     created_at: Iso;
   };
+  /** An org's OAuth app at a provider; its client secret sealed. */
+  oauth_apps: {
+    org_id: string;
+    provider: string;
+    client_id: string;
+    client_secret: string;
+    root_key_id: string;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  /** A member's connected account at a provider; tokens sealed, never returned. */
+  oauth_connections: {
+    id: string;
+    org_id: string;
+    member_id: string;
+    provider: string;
+    status: 'pending' | 'active' | 'needs_reauth' | 'failed';
+    scopes: string;
+    account_id: string | null;
+    account_login: string | null;
+    account_email: string | null;
+    access_token: string | null;
+    refresh_token: string | null;
+    root_key_id: string | null;
+    expires_at: Iso | null;
+    error_code: string | null;
+    error_message: string | null;
+    created_at: Iso;
+    updated_at: Iso;
+  };
+  /** The org's default connection per provider. */
+  oauth_defaults: { org_id: string; provider: string; connection_id: string };
+  /** An authorization flow's state: single use, expiring, bound to the member who started it. */
+  oauth_states: {
+    id: string;
+    org_id: string;
+    connection_id: string;
+    member_id: string;
+    code_verifier: string;
+    make_default: number;
+    expires_at: Iso;
+    used_at: Iso | null;
+    created_at: Iso;
+  };
 }

@@ -8,6 +8,8 @@ import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authe
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
+import { callbackHtml } from '../oauth/callback-page.js';
+import type { CallbackPage } from '../oauth/oauth-service.js';
 import { docsPage } from './docs-page.js';
 import { errorStatus } from './errors.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -22,6 +24,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** Per-key request budget; absent means unlimited. */
   rateLimiter: RateLimiter | undefined;
+  /** The OAuth provider's redirect back (a browser's page, not JSON): see oauth/oauth-service.ts. */
+  oauthCallback?: (query: Record<string, string | undefined>) => Promise<CallbackPage>;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -144,6 +148,22 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.get('/v1/openapi.json', (context) => context.json(openApiDocument));
   app.get('/docs', (context) => context.html(docsPage(options.version)));
   app.get('/', (context) => context.redirect('/docs'));
+  app.get('/v1/oauth/callback', async (context) => {
+    if (!options.oauthCallback) throw new DomainError('route_not_found', 'this server has no OAuth broker');
+    const query = context.req.query();
+    const page = await options.oauthCallback({
+      state: query.state,
+      code: query.code,
+      error: query.error,
+      error_description: query.error_description,
+    });
+    // The page names nothing secret, and must not be framed or cached (it ends a sign-in).
+    context.header('Cache-Control', 'no-store');
+    context.header('X-Frame-Options', 'DENY');
+    context.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+    context.header('Referrer-Policy', 'no-referrer');
+    return context.html(callbackHtml(page), page.status);
+  });
 
   for (const [id, contract] of Object.entries(routes) as [RouteId, RouteContract][]) {
     const handler = options.handlers[id] as (input: unknown) => Promise<unknown>;

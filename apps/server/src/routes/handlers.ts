@@ -3,6 +3,8 @@ import { agentsHandlers } from '../agents/handlers.js';
 import type { RunService } from '../agents/run-service.js';
 import { type CredentialsDeps, credentialsHandlers } from '../credentials/handlers.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
+import { oauthHandlers } from '../oauth/handlers.js';
+import type { OAuthService } from '../oauth/oauth-service.js';
 import { type SandboxesDeps, sandboxesHandlers } from '../sandboxes/handlers.js';
 import { type SystemDeps, systemHandlers } from '../system/handlers.js';
 import { templatesHandlers } from '../templates/handlers.js';
@@ -17,7 +19,13 @@ export type HandlerDeps = SystemDeps &
   TenancyDeps &
   CredentialsDeps &
   SandboxesDeps &
-  WorkspacesDeps & { templates: TemplateService; agents: AgentService; runs: RunService; tools: ToolService };
+  WorkspacesDeps & {
+    templates: TemplateService;
+    agents: AgentService;
+    runs: RunService;
+    tools: ToolService;
+    oauth: OAuthService;
+  };
 
 /**
  * The handler of every route: each domain's folder owns the handlers of its route table
@@ -34,5 +42,6 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     ...workspacesHandlers(deps),
     ...agentsHandlers(deps),
     ...toolsHandlers(deps),
+    ...oauthHandlers(deps),
   };
 }

@@ -22,6 +22,7 @@ import { keysetPage, memoryPage, type Page, type PageRequest } from '../db/pagin
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
+import type { OAuthService } from '../oauth/oauth-service.js';
 import { type CustomToolRow, CustomTools } from './custom-tools.js';
 import { officialTools } from './marketplace/index.js';
 import type { OfficialTool } from './marketplace/official-tool.js';
@@ -39,7 +40,7 @@ interface Callable {
   kind: 'marketplace' | 'custom';
   description: string;
   provider: string | null;
-  auth: { kind: 'oauth' | 'api_key' | 'none' };
+  auth: OfficialTool['auth'];
   credentials: CredentialSpec;
   actions: ToolAction[];
   version: number | null;
@@ -107,6 +108,8 @@ export class ToolService {
     private readonly secrets: SecretStore,
     private readonly root: RootKey,
     private readonly options: {
+      /** The OAuth broker: an OAuth tool's call without a token of its own uses the caller's connection. */
+      oauth?: OAuthService;
       baseUrls: Readonly<Record<string, string>>;
       /** Where custom tools run; without it (no sandbox runtime here) they cannot. */
       runners: ToolRunners | undefined;
@@ -323,7 +326,7 @@ export class ToolService {
       });
     }
     this.validator.check(`${name}@${tool.version ?? 0}.${request.action}`, action.parameters, request.params);
-    const credentials = await this.resolveCredentials(actor, name, tool.credentials, request.credentials);
+    const credentials = await this.resolveCredentials(actor, tool, request.credentials);
     const started = performance.now();
     const id = newId('toolExecution');
     let errorCode: string | null = null;
@@ -508,10 +511,10 @@ export class ToolService {
    */
   private async resolveCredentials(
     actor: Actor,
-    name: string,
-    spec: CredentialSpec,
+    tool: Callable,
     passed: Record<string, string> | undefined,
   ): Promise<Record<string, string>> {
+    const { name, credentials: spec } = tool;
     const unknown = Object.keys(passed ?? {}).filter((field) => !(field in spec.schema));
     if (unknown.length > 0) {
       throw new DomainError('validation_failed', `${name} takes no credential ${unknown.join(', ')}`, {
@@ -542,6 +545,12 @@ export class ToolService {
         });
         if (secret) resolved[field] = secret.value;
       }
+    }
+    // An OAuth tool's token, when the call brought none and none is stored: the caller's connection.
+    if (tool.auth.kind === 'oauth' && resolved.token === undefined) {
+      if (!this.options.oauth)
+        throw new DomainError('tool_credentials_missing', `${name} needs a token: ${credentialSources}`);
+      resolved.token = await this.options.oauth.accessToken(actor, tool.auth.provider, name);
     }
     const missing = spec.required.filter((field) => resolved[field] === undefined);
     if (missing.length > 0) {

@@ -1,4 +1,15 @@
-import type { ApiKey, ApiKeyCreated, ApiKeyCreateRequest, WhoAmI } from '@runtools/spec';
+import type {
+  ApiKey,
+  ApiKeyCreated,
+  ApiKeyCreateRequest,
+  Deleted,
+  OAuthApp,
+  OAuthConnection,
+  OAuthConnectionStarted,
+  OAuthProvider,
+  OAuthProviderId,
+  WhoAmI,
+} from '@runtools/spec';
 import type { HttpClient } from '../http.js';
 import { PagedList } from '../paged-list.js';
 
@@ -43,10 +54,91 @@ export class ApiKeys {
   }
 }
 
+/**
+ * Connected accounts (the OAuth broker): a member connects an account once, and the tools of that provider
+ * use it; tokens stay on the server.
+ */
+export class Connections {
+  constructor(private readonly http: HttpClient) {}
+
+  /**
+   * Starts connecting an account: open `authorizationUrl` in a browser, then `wait` for the connection.
+   * @example const { connection, authorizationUrl } = await rt.auth.connections.create('github', { scopes: ['repo'] })
+   */
+  create(
+    provider: OAuthProviderId,
+    options: { scopes?: string[]; default?: boolean } = {},
+  ): Promise<OAuthConnectionStarted> {
+    return this.http.call('oauthConnectionsCreate', { body: { provider, ...options } });
+  }
+
+  /** @example for (const connection of await rt.auth.connections.list()) console.log(connection.provider, connection.status) */
+  list(filter: { provider?: OAuthProviderId; status?: OAuthConnection['status'] } = {}): PagedList<OAuthConnection> {
+    return new PagedList((page) => this.http.call('oauthConnectionsList', { query: { ...filter, ...page } }));
+  }
+
+  get(id: string): Promise<OAuthConnection> {
+    return this.http.call('oauthConnectionsGet', { params: { connectionId: id } });
+  }
+
+  /**
+   * Waits while the connection is pending (the consent is given in a browser), and answers it once it is
+   * not: `active`, or `failed` with its `error`.
+   */
+  async wait(id: string, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<OAuthConnection> {
+    const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
+    for (;;) {
+      const connection = await this.get(id);
+      if (connection.status !== 'pending') return connection;
+      if (Date.now() >= deadline) return connection;
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
+    }
+  }
+
+  /** Revokes it at the provider (where the provider can) and deletes its tokens. */
+  revoke(id: string): Promise<Deleted & { revokedAtProvider: boolean }> {
+    return this.http.call('oauthConnectionsDelete', { params: { connectionId: id } });
+  }
+
+  /** Makes it (or stops it being) the org's default for its provider; admins. */
+  setDefault(id: string, on = true): Promise<OAuthConnection> {
+    return on
+      ? this.http.call('oauthConnectionsSetDefault', { params: { connectionId: id } })
+      : this.http.call('oauthConnectionsUnsetDefault', { params: { connectionId: id } });
+  }
+}
+
+/** The org's OAuth apps, one per provider (client id and secret; the secret is never returned). */
+export class OAuthApps {
+  constructor(private readonly http: HttpClient) {}
+
+  /** @example const { callbackUrl } = await rt.auth.apps.set('github', { clientId, clientSecret }) */
+  set(provider: OAuthProviderId, app: { clientId: string; clientSecret: string }): Promise<OAuthApp> {
+    return this.http.call('oauthAppSet', { params: { provider }, body: app });
+  }
+
+  list(): PagedList<OAuthApp> {
+    return new PagedList((page) => this.http.call('oauthAppsList', { query: page }));
+  }
+
+  delete(provider: OAuthProviderId): Promise<Deleted> {
+    return this.http.call('oauthAppDelete', { params: { provider } });
+  }
+}
+
 export class Auth {
   readonly keys: ApiKeys;
+  readonly connections: Connections;
+  readonly apps: OAuthApps;
   constructor(private readonly http: HttpClient) {
     this.keys = new ApiKeys(http);
+    this.connections = new Connections(http);
+    this.apps = new OAuthApps(http);
+  }
+
+  /** The OAuth providers: endpoints, default scopes, their tools, whether the org registered an app. */
+  providers(): PagedList<OAuthProvider> {
+    return new PagedList((page) => this.http.call('oauthProviders', { query: page }));
   }
 
   /**

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { agentsRoutes } from './agents.js';
 import type { RouteContract } from './contract.js';
 import { credentialsRoutes } from './credentials.js';
+import { oauthRoutes } from './oauth.js';
 import { sandboxesRoutes } from './sandboxes.js';
 import { systemRoutes } from './system.js';
 import { templatesRoutes } from './templates.js';
@@ -13,6 +14,7 @@ export { type HttpMethod, mapRouteParams, type RouteContract, routePath } from '
 export {
   agentsRoutes,
   credentialsRoutes,
+  oauthRoutes,
   sandboxesRoutes,
   systemRoutes,
   templatesRoutes,
@@ -34,6 +36,7 @@ export const routes = {
   ...workspacesRoutes,
   ...agentsRoutes,
   ...toolsRoutes,
+  ...oauthRoutes,
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteId = keyof typeof routes;

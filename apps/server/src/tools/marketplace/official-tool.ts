@@ -1,4 +1,4 @@
-import type { ToolAction } from '@runtools/spec';
+import type { OAuthProviderId, ToolAction } from '@runtools/spec';
 import { DomainError } from '../../errors.js';
 
 /** What an official tool's action gets: the call's resolved credentials, the API's base URL, an abort signal. */
@@ -27,7 +27,7 @@ export interface OfficialTool {
    * brings no token of its own gets the access token of the caller's connection to that provider in
    * `credentials.token`. Manual-credential tools take their fields from the call, the stored values or secrets.
    */
-  auth: { kind: 'oauth'; provider: string; scopes: string[] } | { kind: 'api_key' | 'none' };
+  auth: { kind: 'oauth'; provider: OAuthProviderId; scopes: string[] } | { kind: 'api_key' | 'none' };
   credentials: { required: string[]; schema: Record<string, { type: 'string'; description?: string }> };
   defaultBaseUrl: string;
   actions: Record<string, OfficialAction>;
