@@ -161,6 +161,7 @@ export class OAuthService {
   ): Promise<OAuthConnectionStarted> {
     const member = actingMember(actor);
     if (body.default) requireAdmin(actor, "make a connection the org's default");
+    await this.sweep(actor.orgId);
     const provider = this.provider(body.provider);
     const app = await this.app(actor.orgId, provider.id);
     const scopes = body.scopes ? [...new Set(body.scopes)] : this.defaultScopes(provider);
@@ -374,6 +375,7 @@ export class OAuthService {
     query: { provider?: OAuthProviderId | undefined; status?: ConnectionRow['status'] | undefined },
     page: PageRequest,
   ): Promise<Page<OAuthConnection>> {
+    await this.sweep(actor.orgId);
     const defaults = await this.defaults(actor.orgId);
     const seeAll = isAdmin(actor);
     const result = await keysetPage(
@@ -728,6 +730,44 @@ export class OAuthService {
 
   private stateMac(stateId: string, memberId: string, connectionId: string): string {
     return createHmac('sha256', this.stateKey).update(`${stateId}\0${memberId}\0${connectionId}`).digest('base64url');
+  }
+
+  /**
+   * Ends the org's flows nobody completed in time: their connections become failed (`oauth_state_expired`) and
+   * their states go, as do used states (kept only to refuse a replay while the flow could still be live).
+   */
+  private async sweep(orgId: string): Promise<void> {
+    const now = nowIso();
+    const expired = await this.db
+      .selectFrom('oauth_states')
+      .select(['id', 'connection_id'])
+      .where('org_id', '=', orgId)
+      .where('expires_at', '<', now)
+      .execute();
+    if (expired.length === 0) return;
+    await this.db
+      .updateTable('oauth_connections')
+      .set({
+        status: 'failed',
+        error_code: 'oauth_state_expired',
+        error_message: 'the consent was not given within ten minutes',
+        updated_at: now,
+      })
+      .where(
+        'id',
+        'in',
+        expired.map((row) => row.connection_id),
+      )
+      .where('status', '=', 'pending')
+      .execute();
+    await this.db
+      .deleteFrom('oauth_states')
+      .where(
+        'id',
+        'in',
+        expired.map((row) => row.id),
+      )
+      .execute();
   }
 
   private provider(id: OAuthProviderId): OAuthProviderConfig {
