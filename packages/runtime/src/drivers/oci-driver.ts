@@ -587,15 +587,22 @@ export abstract class OciDriver implements SandboxDriver {
     return view;
   }
 
-  /** Unmounts the sandbox's read-only views (before its channel directory is removed, never through them). */
+  /**
+   * Unmounts the sandbox's read-only views (before its channel directory is removed, never through them). Two
+   * destroys of one sandbox may race (a run's cleanup and a server's shutdown): a view the other already
+   * unmounted is fine, one still mounted afterwards is an error.
+   */
   private async releaseViews(id: string): Promise<void> {
     const views = `${join(this.channelDir(id), 'views')}/`;
-    const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' ')[4] ?? '')
-      .filter((path) => path.startsWith(views))
-      .sort((a, b) => b.length - a.length);
-    for (const path of mounted) await mustRun('umount', ['-l', path]);
+    const mounted = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((line) => line.split(' ')[4] ?? '')
+        .filter((path) => path.startsWith(views))
+        .sort((a, b) => b.length - a.length);
+    for (const path of mounted()) await runCommand('umount', ['-l', path]);
+    const left = mounted();
+    if (left.length > 0) throw new Error(`could not unmount the views of sandbox ${id}: ${left.join(', ')}`);
   }
 }
 
