@@ -19,11 +19,20 @@ async function call<T>(context: OfficialToolContext, run: (octokit: Octokit) => 
     const failure = error as {
       status?: number;
       message?: string;
-      response?: { headers?: Record<string, string | undefined>; data?: { message?: string } };
+      response?: {
+        headers?: Record<string, string | undefined>;
+        data?: { message?: string; errors?: ({ message?: string; field?: string; code?: string } | string)[] };
+      };
     };
     if (typeof failure.status !== 'number') throw error;
     const headers = failure.response?.headers ?? {};
-    const message = failure.response?.data?.message ?? failure.message ?? 'request failed';
+    // A 422 says only "Validation Failed"; what failed (a pull request that already exists, a branch that does
+    // not) is in its errors, which the agent needs to correct the call.
+    const reasons = (failure.response?.data?.errors ?? []).map((reason) =>
+      typeof reason === 'string' ? reason : (reason.message ?? [reason.field, reason.code].filter(Boolean).join(' ')),
+    );
+    const base = failure.response?.data?.message ?? failure.message ?? 'request failed';
+    const message = reasons.length ? `${base}: ${reasons.join('; ')}` : base;
     let retryAfter: number | undefined;
     if (headers['retry-after']) retryAfter = Number(headers['retry-after']);
     else if (failure.status === 403 && headers['x-ratelimit-remaining'] === '0' && headers['x-ratelimit-reset']) {
@@ -104,10 +113,44 @@ const issue = (item: Issue) => ({
   updatedAt: item.updated_at,
 });
 
-/** GitHub: repositories, issues and files, through GitHub's REST API (or GitHub Enterprise's). */
+type Branch = { ref: string; sha: string; repo?: { full_name: string } | null };
+type PullRequest = {
+  id: number;
+  number: number;
+  title: string;
+  state: string;
+  draft?: boolean;
+  html_url: string;
+  user: { login: string } | null;
+  head: Branch;
+  base: Branch;
+  created_at: string;
+  updated_at: string;
+};
+const pullRequest = (item: PullRequest) => ({
+  id: item.id,
+  number: item.number,
+  title: item.title,
+  state: item.state,
+  draft: item.draft ?? false,
+  url: item.html_url,
+  author: item.user?.login ?? null,
+  head: item.head.ref,
+  base: item.base.ref,
+  createdAt: item.created_at,
+  updatedAt: item.updated_at,
+});
+
+const pullParams = {
+  ...repoParams,
+  pullNumber: { type: 'integer', minimum: 1, description: 'the pull request number' },
+};
+
+/** GitHub: repositories, issues, pull requests, code search and files, through GitHub's REST API (or GitHub Enterprise's). */
 export const github: OfficialTool = {
   name: 'github',
-  description: 'GitHub: list and read repositories, issues and files; open and comment on issues',
+  description:
+    'GitHub: list and read repositories, issues, pull requests and files; search code; open issues and pull requests and comment on them',
   provider: 'GitHub',
   auth: { kind: 'oauth', provider: 'github', scopes: ['repo', 'read:user'] },
   credentials: {
@@ -223,6 +266,136 @@ export const github: OfficialTool = {
             url: response.data.html_url,
             author: response.data.user?.login ?? null,
             createdAt: response.data.created_at,
+          };
+        }),
+    },
+    list_pull_requests: {
+      description: 'Pull requests of a repository, newest first unless sorted otherwise',
+      parameters: {
+        type: 'object',
+        properties: {
+          ...repoParams,
+          state: { type: 'string', enum: ['open', 'closed', 'all'], default: 'open' },
+          head: { type: 'string', maxLength: 256, description: 'only those from this branch, as user:branch' },
+          base: { type: 'string', maxLength: 256, description: 'only those into this branch' },
+          sort: { type: 'string', enum: ['created', 'updated', 'popularity', 'long-running'], default: 'created' },
+          direction: { type: 'string', enum: ['asc', 'desc'], default: 'desc' },
+          ...paging,
+        },
+        required: ['owner', 'repo'],
+        additionalProperties: false,
+      },
+      execute: (params, context) =>
+        call(context, async (octokit) => {
+          const response = await octokit.rest.pulls.list({
+            owner: params.owner as string,
+            repo: params.repo as string,
+            state: params.state as 'open' | 'closed' | 'all' | undefined,
+            ...(params.head ? { head: params.head as string } : {}),
+            ...(params.base ? { base: params.base as string } : {}),
+            sort: params.sort as 'created' | 'updated' | 'popularity' | 'long-running' | undefined,
+            direction: params.direction as 'asc' | 'desc' | undefined,
+            per_page: (params.perPage as number | undefined) ?? 30,
+            page: (params.page as number | undefined) ?? 1,
+          });
+          return { pullRequests: response.data.map(pullRequest), nextPage: nextPage(response.headers.link) };
+        }),
+    },
+    get_pull_request: {
+      description: 'One pull request, with its description, branches, merge state and size of change',
+      parameters: {
+        type: 'object',
+        properties: pullParams,
+        required: ['owner', 'repo', 'pullNumber'],
+        additionalProperties: false,
+      },
+      execute: (params, context) =>
+        call(context, async (octokit) => {
+          const { data } = await octokit.rest.pulls.get({
+            owner: params.owner as string,
+            repo: params.repo as string,
+            pull_number: params.pullNumber as number,
+          });
+          return {
+            ...pullRequest(data),
+            body: data.body,
+            headSha: data.head.sha,
+            headRepo: data.head.repo?.full_name ?? null,
+            merged: data.merged,
+            mergeable: data.mergeable,
+            mergedAt: data.merged_at,
+            closedAt: data.closed_at,
+            commits: data.commits,
+            additions: data.additions,
+            deletions: data.deletions,
+            changedFiles: data.changed_files,
+            comments: data.comments,
+          };
+        }),
+    },
+    create_pull_request: {
+      description: 'Open a pull request from a branch (head) into another (base)',
+      parameters: {
+        type: 'object',
+        properties: {
+          ...repoParams,
+          title: { type: 'string', minLength: 1, maxLength: 256 },
+          head: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 256,
+            description: 'the branch with the changes; user:branch for a fork',
+          },
+          base: { type: 'string', minLength: 1, maxLength: 256, description: 'the branch to merge into' },
+          body: { type: 'string', maxLength: 65536 },
+          draft: { type: 'boolean', default: false },
+        },
+        required: ['owner', 'repo', 'title', 'head', 'base'],
+        additionalProperties: false,
+      },
+      execute: (params, context) =>
+        call(context, async (octokit) => {
+          const response = await octokit.rest.pulls.create({
+            owner: params.owner as string,
+            repo: params.repo as string,
+            title: params.title as string,
+            head: params.head as string,
+            base: params.base as string,
+            ...(params.body !== undefined ? { body: params.body as string } : {}),
+            ...(params.draft !== undefined ? { draft: params.draft as boolean } : {}),
+          });
+          return pullRequest(response.data);
+        }),
+    },
+    search_code: {
+      description:
+        'Search code across the repositories the token can read, with GitHub search qualifiers (repo:owner/name, path:, language:, extension:)',
+      parameters: {
+        type: 'object',
+        properties: {
+          query: { type: 'string', minLength: 1, maxLength: 256, description: 'search terms and qualifiers' },
+          ...paging,
+        },
+        required: ['query'],
+        additionalProperties: false,
+      },
+      execute: (params, context) =>
+        call(context, async (octokit) => {
+          const response = await octokit.rest.search.code({
+            q: params.query as string,
+            per_page: (params.perPage as number | undefined) ?? 30,
+            page: (params.page as number | undefined) ?? 1,
+          });
+          return {
+            totalCount: response.data.total_count,
+            incomplete: response.data.incomplete_results,
+            items: response.data.items.map((item) => ({
+              path: item.path,
+              repository: item.repository.full_name,
+              sha: item.sha,
+              url: item.html_url,
+            })),
+            nextPage: nextPage(response.headers.link),
           };
         }),
     },
