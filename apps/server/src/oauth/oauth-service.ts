@@ -503,7 +503,7 @@ export class OAuthService {
     if (!row) {
       throw new DomainError(
         'tool_credentials_missing',
-        `${tool} needs a ${provider.name} account: connect one with \`${fix}\` (or pass or store a token)`,
+        `${tool} needs a ${provider.name} account: connect one with \`${fix}\``,
         { missing: ['token'], tool, provider: provider.id, command: fix },
       );
     }

@@ -550,7 +550,13 @@ export class ToolService {
     if (tool.auth.kind === 'oauth' && resolved.token === undefined) {
       if (!this.options.oauth)
         throw new DomainError('tool_credentials_missing', `${name} needs a token: ${credentialSources}`);
-      resolved.token = await this.options.oauth.accessToken(actor, tool.auth.provider, name);
+      resolved.token = await this.options.oauth.accessToken(actor, tool.auth.provider, name).catch((error) => {
+        // No connection: the token can also come the manual ways.
+        if (error instanceof DomainError && error.code === 'tool_credentials_missing') {
+          throw new DomainError('tool_credentials_missing', `${error.message}; or ${credentialSources}`, error.details);
+        }
+        throw error;
+      });
     }
     const missing = spec.required.filter((field) => resolved[field] === undefined);
     if (missing.length > 0) {

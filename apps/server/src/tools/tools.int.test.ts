@@ -112,6 +112,7 @@ describe('tools: marketplace, installations, credentials and calls', () => {
       error: { details: { missing: ['token'] } },
     });
     expect(missing.error.message).toMatch(/credentials.*PUT \/v1\/tools\/\{name\}\/credentials.*secret/);
+    expect(missing.error.message).toContain('connect one with `runtools oauth connect github`');
     expect(await failure(execute({ action: 'list_repos', credentials: { password: 'x' } }))).toMatchObject({
       status: 400,
       code: 'validation_failed',
