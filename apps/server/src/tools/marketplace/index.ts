@@ -1,12 +1,14 @@
 import type { OAuthProviderId } from '@runtools/spec';
 import { github } from './github.js';
+import { linkedin } from './linkedin.js';
 import type { OfficialTool } from './official-tool.js';
 import { outlook } from './outlook.js';
 import { telegram } from './telegram.js';
+import { xTwitter } from './x-twitter.js';
 
 /** The marketplace: every official tool, by name. */
 export const officialTools: ReadonlyMap<string, OfficialTool> = new Map(
-  [github, outlook, telegram].map((tool) => [tool.name, tool]),
+  [github, linkedin, outlook, telegram, xTwitter].map((tool) => [tool.name, tool]),
 );
 
 /** The variable an operator sets to point a tool at another API base URL (GitHub Enterprise, a proxy). */
