@@ -1,5 +1,8 @@
 import type { OAuthProviderId } from '@runtools/spec';
 import { github } from './github.js';
+import { gmail } from './gmail.js';
+import { googleCalendar } from './google-calendar.js';
+import { googleSheets } from './google-sheets.js';
 import { linkedin } from './linkedin.js';
 import type { OfficialTool } from './official-tool.js';
 import { outlook } from './outlook.js';
@@ -8,7 +11,7 @@ import { xTwitter } from './x-twitter.js';
 
 /** The marketplace: every official tool, by name. */
 export const officialTools: ReadonlyMap<string, OfficialTool> = new Map(
-  [github, linkedin, outlook, telegram, xTwitter].map((tool) => [tool.name, tool]),
+  [github, gmail, googleCalendar, googleSheets, linkedin, outlook, telegram, xTwitter].map((tool) => [tool.name, tool]),
 );
 
 /** The variable an operator sets to point a tool at another API base URL (GitHub Enterprise, a proxy). */
