@@ -143,7 +143,9 @@ describe('tools through the CLI and the SDK, as documented', () => {
     const search = await cli('tools', 'search', 'github');
     expect(search.stdout).toMatch(/^github\s/);
     const marketplace = await cli('--json', 'tools', 'marketplace');
-    expect(JSON.parse(marketplace.stdout)).toEqual([expect.objectContaining({ name: 'github', installed: true })]);
+    const listed = JSON.parse(marketplace.stdout) as { name: string; installed: boolean }[];
+    expect(listed).toContainEqual(expect.objectContaining({ name: 'github', installed: true }));
+    expect(listed.filter((tool) => tool.installed).map((tool) => tool.name)).toEqual(['github']);
     const get = await cli('tools', 'get', 'github');
     expect(get.stdout).toMatch(/token \(required\): stored/);
     expect(get.stdout).not.toContain(github.token);
