@@ -14,8 +14,10 @@ import type { AddressInfo } from 'node:net';
  *   `authorization_code` (single use, 60 s, bound to client, redirect URI and PKCE verifier; a replayed code
  *   also revokes what it issued) and `refresh_token` (rotating: the old refresh token dies). An `openid` scope
  *   adds an RS256 id_token, verifiable with the keys at /jwks.
- * - POST /revoke (RFC 7009), and GitHub's DELETE /applications/{client_id}/grant and .../token.
- * - GET /userinfo and GET /user (GitHub-style identity), GET /.well-known/openid-configuration.
+ * - POST /revoke (RFC 7009), GitHub's DELETE /applications/{client_id}/grant and .../token, and Slack's
+ *   /api/auth.revoke.
+ * - GET /userinfo and GET /user (GitHub-style identity), and the identity documents of the other providers
+ *   the broker knows (Graph's /me, X's /2/users/me, Slack's /api/auth.test); GET /.well-known/openid-configuration.
  *
  * Tests steer it (`rejectRefresh`, `setRefreshDelay`, `setAccessTokenTtl`) and read what it saw
  * (`authorizations`, `tokenRequests`, `refreshCount`, `revoked`).
@@ -107,7 +109,7 @@ export interface RevocationRecord {
   /** What the token was, or null when this server did not know it (RFC 7009 still answers 200). */
   kind: 'access_token' | 'refresh_token' | null;
   clientId: string;
-  endpoint: 'revoke' | 'github-grant' | 'github-token';
+  endpoint: 'revoke' | 'github-grant' | 'github-token' | 'slack';
 }
 
 interface PendingAuthorization {
@@ -483,15 +485,42 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
     response.writeHead(204).end();
   }
 
-  function handleUserinfo(request: IncomingMessage, response: ServerResponse): void {
+  /**
+   * The account, as the identity endpoint of each provider the broker knows shapes it: OpenID Connect's
+   * userinfo (Google, LinkedIn) and GitHub's /user share one document; Microsoft Graph's /me, X's /2/users/me
+   * and Slack's auth.test (which answers HTTP 200 with `ok: false` for a bad token) have their own.
+   */
+  function handleUserinfo(
+    request: IncomingMessage,
+    response: ServerResponse,
+    shape: 'oidc' | 'graph' | 'x' | 'slack',
+  ): void {
     // `token` is GitHub's own scheme, accepted at /user as GitHub accepts it.
     const match = /^(?:Bearer|token) +(\S+)$/i.exec(request.headers.authorization ?? '');
+    const valid = match?.[1] !== undefined && isValid(accessTokens.get(match[1]));
+    if (shape === 'slack') {
+      sendJson(
+        response,
+        200,
+        valid
+          ? {
+              ok: true,
+              url: 'https://test.slack.com/',
+              team: 'Test Team',
+              user: account.login,
+              team_id: 'T0TEST',
+              user_id: account.sub,
+            }
+          : { ok: false, error: match ? 'invalid_auth' : 'not_authed' },
+      );
+      return;
+    }
     if (!match?.[1]) {
       response.writeHead(401, { 'www-authenticate': 'Bearer' });
       response.end();
       return;
     }
-    if (!isValid(accessTokens.get(match[1]))) {
+    if (!valid) {
       sendJson(
         response,
         401,
@@ -500,13 +529,39 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
       );
       return;
     }
-    sendJson(response, 200, {
-      sub: account.sub,
-      login: account.login,
-      preferred_username: account.login,
-      email: account.email,
-      name: account.name,
-    });
+    if (shape === 'graph') {
+      sendJson(response, 200, {
+        id: account.sub,
+        displayName: account.name,
+        userPrincipalName: account.email,
+        mail: account.email,
+      });
+    } else if (shape === 'x') {
+      sendJson(response, 200, { data: { id: account.sub, name: account.name, username: account.login } });
+    } else {
+      sendJson(response, 200, {
+        sub: account.sub,
+        login: account.login,
+        preferred_username: account.login,
+        email: account.email,
+        name: account.name,
+      });
+    }
+  }
+
+  /** Slack's auth.revoke: the Bearer token itself is revoked; `{ ok: true, revoked: true }`. */
+  function handleSlackRevoke(request: IncomingMessage, response: ServerResponse): void {
+    const token = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const issued = token ? accessTokens.get(token) : undefined;
+    if (!token || !isValid(issued)) {
+      sendJson(response, 200, { ok: false, error: token ? 'invalid_auth' : 'not_authed' });
+      return;
+    }
+    const clientId = issued?.grant.clientId ?? '';
+    const client = clients.get(clientId);
+    const kind = client ? revoke(client, token) : null;
+    revoked.push({ token, tokenTypeHint: undefined, kind, clientId, endpoint: 'slack' });
+    sendJson(response, 200, { ok: true, revoked: true });
   }
 
   function handleAuthorize(response: ServerResponse, query: URLSearchParams): void {
@@ -666,7 +721,19 @@ ${
         return;
       case '/userinfo':
       case '/user':
-        if (allow('GET', 'POST')) handleUserinfo(request, response);
+        if (allow('GET', 'POST')) handleUserinfo(request, response, 'oidc');
+        return;
+      case '/me':
+        if (allow('GET')) handleUserinfo(request, response, 'graph');
+        return;
+      case '/2/users/me':
+        if (allow('GET')) handleUserinfo(request, response, 'x');
+        return;
+      case '/api/auth.test':
+        if (allow('GET', 'POST')) handleUserinfo(request, response, 'slack');
+        return;
+      case '/api/auth.revoke':
+        if (allow('GET', 'POST')) handleSlackRevoke(request, response);
         return;
       case '/.well-known/openid-configuration':
       case '/.well-known/oauth-authorization-server':

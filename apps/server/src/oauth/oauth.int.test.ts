@@ -66,6 +66,8 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
       RUNTOOLS_OAUTH_GITHUB_USERINFO_URL: `${oauth.url}/user`,
       // GitHub's own revocation: DELETE /applications/{client_id}/grant, which the authorization server speaks.
       RUNTOOLS_OAUTH_GITHUB_REVOKE_URL: `${oauth.url}/applications/{client_id}/grant`,
+      // The other providers at the same server, each with its own identity document and revocation.
+      ...providerEndpoints(oauth),
     });
     oauth.addClient({
       clientId,
@@ -344,6 +346,62 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     });
   });
 
+  it.each([
+    {
+      provider: 'google',
+      name: 'Google',
+      account: 'octocat@example.test',
+      auth: 'client_secret_post',
+      revoke: 'revoke',
+    },
+    { provider: 'slack', name: 'Slack', account: 'octocat', auth: 'client_secret_post', revoke: 'slack' },
+    {
+      provider: 'microsoft',
+      name: 'Microsoft',
+      account: 'octocat@example.test',
+      auth: 'client_secret_post',
+      revoke: null,
+    },
+    { provider: 'x', name: 'X', account: 'octocat', auth: 'client_secret_basic', revoke: 'revoke' },
+    { provider: 'linkedin', name: 'LinkedIn', account: 'The Octocat', auth: 'client_secret_post', revoke: 'revoke' },
+  ] as const)(
+    'connects $name in its own dialect: authorization parameters, client authentication, identity and revocation',
+    async ({ provider, name, account, auth, revoke }) => {
+      const app = { clientId: `${provider}-app`, clientSecret: `${provider}-secret-0123456789` };
+      oauth.addClient({ ...app, redirectUris: [`${server.url}/v1/oauth/callback`], name: `RunTools on ${name}` });
+      await rt.auth.apps.set(provider, app);
+      const started = await rt.auth.connections.create(provider);
+      const query = new URL(started.authorizationUrl).searchParams;
+      const expectedScopes = (await rt.auth.providers()).find((entry) => entry.id === provider)?.scopes ?? [];
+      expect(expectedScopes.length).toBeGreaterThan(0);
+      // Slack separates scopes with commas, the others with spaces; Google is asked for offline access.
+      expect(query.get('scope')).toBe(expectedScopes.join(provider === 'slack' ? ',' : ' '));
+      if (provider === 'google') {
+        expect([query.get('access_type'), query.get('prompt')]).toEqual(['offline', 'consent']);
+        expect(expectedScopes).toEqual(
+          expect.arrayContaining(['openid', 'https://www.googleapis.com/auth/gmail.modify']),
+        );
+      }
+      const page = await consent(started.authorizationUrl, 'Allow');
+      expect(await page.locator('#title').textContent()).toBe(`${name} connected`);
+      await page.close();
+      expect(await rt.auth.connections.get(started.connection.id)).toMatchObject({
+        status: 'active',
+        account: { login: account },
+      });
+      const exchange = oauth.tokenRequests.findLast(
+        (request) => request.grant_type === 'authorization_code' && request.clientId === app.clientId,
+      );
+      expect(exchange?.authMethod).toBe(auth);
+      const revokedBefore = oauth.revoked.length;
+      const revoked = await rt.auth.connections.revoke(started.connection.id);
+      expect(revoked.revokedAtProvider).toBe(revoke !== null);
+      if (revoke) expect(oauth.revoked.slice(revokedBefore).map((entry) => entry.endpoint)).toEqual([revoke]);
+      else expect(oauth.revoked.length).toBe(revokedBefore);
+      expect(await stored(started.connection.id)).toBeUndefined();
+    },
+  );
+
   it('revokes a connection at the provider and deletes its tokens; the next call names the command', async () => {
     const started = await rt.auth.connections.create('github');
     const page = await consent(started.authorizationUrl, 'Allow');
@@ -375,4 +433,26 @@ async function waitFor<T>(read: () => T | undefined, timeoutMs = 30_000): Promis
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Every provider but GitHub at the local authorization server, each identity where its shape is served. */
+function providerEndpoints(oauth: OAuthServer): Record<string, string> {
+  const identity = {
+    google: '/userinfo',
+    slack: '/api/auth.test',
+    microsoft: '/me',
+    x: '/2/users/me',
+    linkedin: '/userinfo',
+  };
+  const revoke = { google: '/revoke', slack: '/api/auth.revoke', x: '/revoke', linkedin: '/revoke' };
+  const env: Record<string, string> = {};
+  for (const [provider, path] of Object.entries(identity)) {
+    const prefix = `RUNTOOLS_OAUTH_${provider.toUpperCase()}`;
+    env[`${prefix}_AUTHORIZE_URL`] = oauth.authorizeUrl;
+    env[`${prefix}_TOKEN_URL`] = oauth.tokenUrl;
+    env[`${prefix}_USERINFO_URL`] = `${oauth.url}${path}`;
+    const revokePath = revoke[provider as keyof typeof revoke];
+    if (revokePath) env[`${prefix}_REVOKE_URL`] = `${oauth.url}${revokePath}`;
+  }
+  return env;
 }
