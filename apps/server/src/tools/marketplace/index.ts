@@ -1,4 +1,5 @@
 import type { OAuthProviderId } from '@runtools/spec';
+import { discord } from './discord.js';
 import { github } from './github.js';
 import { gmail } from './gmail.js';
 import { googleCalendar } from './google-calendar.js';
@@ -6,12 +7,16 @@ import { googleSheets } from './google-sheets.js';
 import { linkedin } from './linkedin.js';
 import type { OfficialTool } from './official-tool.js';
 import { outlook } from './outlook.js';
+import { slack } from './slack.js';
 import { telegram } from './telegram.js';
 import { xTwitter } from './x-twitter.js';
 
 /** The marketplace: every official tool, by name. */
 export const officialTools: ReadonlyMap<string, OfficialTool> = new Map(
-  [github, gmail, googleCalendar, googleSheets, linkedin, outlook, telegram, xTwitter].map((tool) => [tool.name, tool]),
+  [discord, github, gmail, googleCalendar, googleSheets, linkedin, outlook, slack, telegram, xTwitter].map((tool) => [
+    tool.name,
+    tool,
+  ]),
 );
 
 /** The variable an operator sets to point a tool at another API base URL (GitHub Enterprise, a proxy). */
