@@ -6,6 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../../../../test/support/browser.js';
 import { runCli, startCli } from '../../../../test/support/cli.js';
+import { type SlackServer, startSlackServer } from '../../../../test/support/fakes/slack.js';
 import { type GithubServer, startGithubServer } from '../../../../test/support/github-server.js';
 import { addMember } from '../../../../test/support/members.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
@@ -25,6 +26,7 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
   let server: TestServer;
   let browser: Browser;
   let model: ModelServer;
+  let slack: SlackServer;
   let rt: RunTools;
   let configDir: string;
   const clientId = 'runtools-test-app';
@@ -58,9 +60,11 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     model = await startModelServer();
     oauth = await startOAuthServer();
     github = await startGithubServer();
+    slack = await startSlackServer();
     oauth.onAccessToken((token) => github.acceptToken(token));
     server = await startTestServer({
       RUNTOOLS_TOOL_GITHUB_BASE_URL: github.url,
+      RUNTOOLS_TOOL_SLACK_BASE_URL: slack.url,
       RUNTOOLS_OAUTH_GITHUB_AUTHORIZE_URL: oauth.authorizeUrl,
       RUNTOOLS_OAUTH_GITHUB_TOKEN_URL: oauth.tokenUrl,
       RUNTOOLS_OAUTH_GITHUB_USERINFO_URL: `${oauth.url}/user`,
@@ -84,6 +88,7 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     await browser?.close();
     await server?.close();
     await github?.close();
+    await slack?.close();
     await oauth?.close();
     await model?.close();
     if (configDir) rmSync(configDir, { recursive: true, force: true });
@@ -179,6 +184,43 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     expect(result).toMatchObject({ toolName: 'github_list_repos', isError: false });
     expect((result?.output as { repos: unknown[] } | undefined)?.repos.length).toBeGreaterThan(0);
     expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed' });
+  }, 120_000);
+
+  it("runs an agent with tools ['github', 'slack'] that lists a repository's issues and posts their summary", async () => {
+    await rt.tools.install('slack');
+    await rt.tools.credentials.set('slack', { token: slack.token });
+    await rt.agents.create({
+      slug: 'reporter',
+      model: 'mock/m',
+      tools: ['github', 'slack'],
+      sandbox: { runtime: 'container' },
+    });
+    const general = slack.channels.general.id;
+    // The model reads what the tools answered: the summary it posts is made of the issues GitHub listed.
+    model.script((request) => {
+      const messages = (request.body.messages ?? []) as { role: string; content?: unknown }[];
+      const results = messages.filter((message) => message.role === 'tool');
+      if (results.length === 0) {
+        return { toolCalls: [{ id: 'i1', name: 'github_list_issues', input: { owner: 'octo', repo: 'repo-1' } }] };
+      }
+      if (results.length === 1) {
+        const listed = JSON.parse(String(results[0]?.content)) as { issues: { number: number; title: string }[] };
+        const text = `octo/repo-1: ${listed.issues.map((issue) => `#${issue.number} ${issue.title}`).join('; ')}`;
+        return { toolCalls: [{ id: 's1', name: 'slack_post_message', input: { channel: general, text } }] };
+      }
+      return { text: 'Posted the summary to #general.' };
+    });
+    try {
+      const run = await rt.agent.run('reporter', 'Summarize the open issues of octo/repo-1 in #general.');
+      expect(run.status).toBe('completed');
+      // The open pull request GitHub lists among the issues is in the summary; the closed one is not.
+      const posted = slack.messagesOf(general).at(-1);
+      expect(posted?.text).toMatch(/^octo\/repo-1: #1 Add CI workflow/);
+      expect(posted?.text).not.toContain('Old experiment');
+      expect(run.text).toBe('Posted the summary to #general.');
+    } finally {
+      model.reset();
+    }
   }, 120_000);
 
   it('refreshes an expiring token once for twenty concurrent calls, with the rotated refresh token kept', async () => {

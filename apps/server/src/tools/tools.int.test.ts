@@ -48,6 +48,44 @@ describe('tools: marketplace, installations, credentials and calls', () => {
     });
     expect(entry.actions.map((action) => action.name)).toContain('list_repos');
     expect(entry.actions.every((action) => action.parameters.type === 'object')).toBe(true);
+    // The ten official tools, each with its auth (OAuth ones name their provider and scopes) and actions.
+    const tools = body.data as unknown as {
+      name: string;
+      auth: { kind: string; provider?: string; scopes?: string[] };
+      actions: { name: string; description: string; parameters: { type: string; additionalProperties?: boolean } }[];
+    }[];
+    expect(tools.map((tool) => tool.name)).toEqual([
+      'discord',
+      'github',
+      'gmail',
+      'google-calendar',
+      'google-sheets',
+      'linkedin',
+      'outlook',
+      'slack',
+      'telegram',
+      'x-twitter',
+    ]);
+    expect(Object.fromEntries(tools.map((tool) => [tool.name, tool.auth.provider ?? tool.auth.kind]))).toEqual({
+      discord: 'api_key',
+      github: 'github',
+      gmail: 'google',
+      'google-calendar': 'google',
+      'google-sheets': 'google',
+      linkedin: 'linkedin',
+      outlook: 'microsoft',
+      slack: 'slack',
+      telegram: 'api_key',
+      'x-twitter': 'x',
+    });
+    for (const tool of tools) {
+      expect(tool.actions.length, tool.name).toBeGreaterThanOrEqual(2);
+      if (tool.auth.kind === 'oauth') expect(tool.auth.scopes?.length, tool.name).toBeGreaterThan(0);
+      for (const action of tool.actions) {
+        expect(action.description.length, `${tool.name}.${action.name}`).toBeGreaterThan(0);
+        expect(action.parameters.type, `${tool.name}.${action.name}`).toBe('object');
+      }
+    }
 
     const search = async (q: string) =>
       (await json<{ data: { name: string }[] }>(await server.request('GET', `/v1/tools/marketplace/search?q=${q}`)))
