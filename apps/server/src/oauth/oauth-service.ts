@@ -16,6 +16,18 @@ const flowTtlMs = 10 * 60_000;
 /** An access token this close to its expiry is refreshed before it is used. */
 const refreshMarginMs = 60_000;
 const providerTimeoutMs = 20_000;
+/** Flows one member may have waiting for consent at once. */
+const maxPendingFlows = 5;
+/** Failed connections are kept this long (to say why), then removed. */
+const failedKeptMs = 24 * 3600_000;
+/** The longest token lifetime believed (a provider's answer is not trusted to make a date out of range). */
+const maxExpiresInSeconds = 10 * 365 * 86_400;
+
+/**
+ * The answers to a refresh that mean the grant is gone (revoked, expired, rotated away): the member must
+ * connect again. Anything else (a rate limit, a 5xx, the app's own credentials refused) changes nothing.
+ */
+const refusedGrants = new Set(['invalid_grant', 'invalid_refresh_token', 'token_revoked', 'token_expired']);
 
 export const oauthAppAad = (orgId: string, provider: string) => `oauth-app\0${orgId}\0${provider}`;
 export const oauthTokenAad = (connectionId: string, kind: 'access' | 'refresh' | 'verifier') =>
@@ -164,6 +176,20 @@ export class OAuthService {
     await this.sweep(actor.orgId);
     const provider = this.provider(body.provider);
     const app = await this.app(actor.orgId, provider.id);
+    const pending = await this.db
+      .selectFrom('oauth_connections')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('org_id', '=', actor.orgId)
+      .where('member_id', '=', member.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    if (Number(pending.count) >= maxPendingFlows) {
+      throw new DomainError(
+        'resource_limit_exceeded',
+        `you have ${maxPendingFlows} connections waiting for consent; finish or revoke one (runtools oauth list --status pending)`,
+        { limit: maxPendingFlows },
+      );
+    }
     const scopes = body.scopes ? [...new Set(body.scopes)] : this.defaultScopes(provider);
     const now = new Date();
     const connectionId = newId('oauthConnection');
@@ -328,8 +354,13 @@ export class OAuthService {
       );
     }
     const granted = tokens.scopes ?? (JSON.parse(connection.scopes) as string[]);
-    await this.db.transaction().execute(async (trx) => {
-      await trx
+    // The default was asked for by an admin; it is set only if they still are one.
+    const role = state.make_default
+      ? (await this.db.selectFrom('members').select('role').where('id', '=', connection.member_id).executeTakeFirst())
+          ?.role
+      : undefined;
+    const stored = await this.db.transaction().execute(async (trx) => {
+      const updated = await trx
         .updateTable('oauth_connections')
         .set({
           status: 'active',
@@ -343,8 +374,11 @@ export class OAuthService {
           updated_at: nowIso(),
         })
         .where('id', '=', connection.id)
-        .execute();
-      if (state.make_default) {
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      // Revoked while the code was exchanged: nothing is stored.
+      if (Number(updated.numUpdatedRows) !== 1) return false;
+      if (state.make_default && (role === 'owner' || role === 'admin')) {
         await trx
           .insertInto('oauth_defaults')
           .values({ org_id: connection.org_id, provider: provider.id, connection_id: connection.id })
@@ -360,12 +394,22 @@ export class OAuthService {
         targetId: connection.id,
         details: { provider: provider.id, account: account.login, scopes: granted },
       });
+      return true;
     });
+    if (!stored) return refused('This connection was removed while it was being completed.');
     const who = account.login ?? account.email;
+    // Says whose connection it now is: consent given on a link someone else sent is seen for what it is.
+    const owner = await this.db
+      .selectFrom('members')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .innerJoin('orgs', 'orgs.id', 'members.org_id')
+      .select(['users.email', 'orgs.name'])
+      .where('members.id', '=', connection.member_id)
+      .executeTakeFirst();
     return {
       status: 200,
       title: `${provider.name} connected`,
-      message: `${provider.name}${who ? ` (${who})` : ''} is connected. You can close this window.`,
+      message: `${provider.name}${who ? ` (${who})` : ''} is connected for ${owner?.email ?? 'a member'} in the RunTools org ${owner?.name ?? ''}. You can close this window.`,
       code: null,
     };
   }
@@ -406,6 +450,7 @@ export class OAuthService {
   }
 
   async get(actor: Actor, id: string): Promise<OAuthConnection> {
+    await this.sweep(actor.orgId);
     const row = await this.visible(actor, id);
     return this.connectionOf(row, await this.defaults(actor.orgId));
   }
@@ -447,6 +492,14 @@ export class OAuthService {
   async setDefault(actor: Actor, id: string, on: boolean): Promise<OAuthConnection> {
     requireAdmin(actor, "change the org's default connection");
     const row = await this.visible(actor, id);
+    // Another member's account is theirs to lend: an admin makes only their own connection the default.
+    if (on && row.member_id !== actor.member?.id) {
+      throw new DomainError(
+        'role_forbidden',
+        "only the member who connected an account can make it the org's default",
+        { connectionId: id },
+      );
+    }
     if (on) {
       if (row.status !== 'active') {
         throw new DomainError(
@@ -490,6 +543,8 @@ export class OAuthService {
           .where('member_id', '=', actor.member.id)
           .where('provider', '=', provider.id)
           .where('status', 'in', ['active', 'needs_reauth'])
+          // A working connection before one that needs reauthorizing, then the newest.
+          .orderBy((eb) => eb.case().when('status', '=', 'active').then(0).else(1).end())
           .orderBy('created_at', 'desc')
           .orderBy('id', 'asc')
           .executeTakeFirst()
@@ -546,6 +601,10 @@ export class OAuthService {
         .updateTable('oauth_connections')
         .set({ status: 'needs_reauth', error_code: 'refresh_refused', error_message: reason, updated_at: nowIso() })
         .where('id', '=', row.id)
+        // Unless another server has refreshed it meanwhile (with the refresh token this one was refused).
+        .where((eb) =>
+          row.refresh_token === null ? eb('refresh_token', 'is', null) : eb('refresh_token', '=', row.refresh_token),
+        )
         .execute();
       await audit(this.db, {
         orgId: row.org_id,
@@ -565,7 +624,7 @@ export class OAuthService {
       const app = await this.app(row.org_id, provider.id);
       tokens = await this.tokenRequest(provider, app, { grant_type: 'refresh_token', refresh_token: refreshToken });
     } catch (error) {
-      if (error instanceof TokenEndpointError && error.status < 500) {
+      if (error instanceof TokenEndpointError && refusedGrants.has(error.error)) {
         const now = await this.db
           .selectFrom('oauth_connections')
           .select(['refresh_token', 'expires_at'])
@@ -574,6 +633,20 @@ export class OAuthService {
         if (now && now.refresh_token !== row.refresh_token) return;
         await markReauth(`${provider.name} refused the refresh: ${error.message}`);
         return;
+      }
+      if (error instanceof TokenEndpointError && error.error === 'invalid_client') {
+        throw new DomainError(
+          'oauth_exchange_failed',
+          `${provider.name} refused the org's OAuth app (invalid_client): an admin fixes it with \`runtools oauth app set ${provider.id}\``,
+          { provider: provider.id },
+        );
+      }
+      if (error instanceof TokenEndpointError) {
+        throw new DomainError(
+          'oauth_exchange_failed',
+          `${provider.name} could not refresh the connection's token now (${error.message}); try again`,
+          { provider: provider.id },
+        );
       }
       if (error instanceof DomainError) throw error;
       throw new DomainError(
@@ -587,6 +660,9 @@ export class OAuthService {
       .set({
         ...this.sealTokens(row.id, tokens, row.refresh_token),
         ...(tokens.scopes ? { scopes: JSON.stringify(tokens.scopes) } : {}),
+        status: 'active',
+        error_code: null,
+        error_message: null,
         updated_at: nowIso(),
       })
       .where('id', '=', row.id)
@@ -616,6 +692,8 @@ export class OAuthService {
       headers,
       body,
       signal: AbortSignal.timeout(providerTimeoutMs),
+      // Never resent elsewhere: a POST here carries the client secret and the code.
+      redirect: 'error',
     });
     const text = await response.text();
     let parsed: Record<string, unknown>;
@@ -626,13 +704,14 @@ export class OAuthService {
     }
     if (typeof parsed.error === 'string') {
       throw new TokenEndpointError(
-        parsed.error,
-        typeof parsed.error_description === 'string' ? parsed.error_description : null,
+        parsed.error.slice(0, 100),
+        typeof parsed.error_description === 'string' ? parsed.error_description.slice(0, 300) : null,
         response.status,
       );
     }
     if (!response.ok) {
-      throw new TokenEndpointError(`http_${response.status}`, text.slice(0, 300) || null, response.status);
+      // Not the body: a proxy's error page may echo the request, secret and all.
+      throw new TokenEndpointError(`http_${response.status}`, null, response.status);
     }
     return provider.tokens(parsed);
   }
@@ -645,6 +724,7 @@ export class OAuthService {
         'user-agent': 'runtools-oauth-broker',
       },
       signal: AbortSignal.timeout(providerTimeoutMs),
+      redirect: 'error',
     });
     if (!response.ok) throw new Error(`${provider.identityUrl} answered HTTP ${response.status}`);
     const body = (await response.json()) as Record<string, unknown>;
@@ -666,7 +746,8 @@ export class OAuthService {
     const basic = `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`;
     let response: Response;
     if (provider.revokeStyle === 'github') {
-      // GitHub deletes the whole grant (every token of the app for that user).
+      // GitHub's "delete an app token": this token only (deleting the grant would end the member's other
+      // connections with the same account too).
       response = await fetch(url, {
         method: 'DELETE',
         headers: {
@@ -677,12 +758,14 @@ export class OAuthService {
         },
         body: JSON.stringify({ access_token: token('access') }),
         signal: AbortSignal.timeout(providerTimeoutMs),
+        redirect: 'error',
       });
     } else if (provider.revokeStyle === 'slack') {
       response = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${token('access')}` },
         signal: AbortSignal.timeout(providerTimeoutMs),
+        redirect: 'error',
       });
       const body = (await response.clone().json()) as { ok?: boolean; error?: string };
       if (body.ok === false) throw new Error(`Slack answered ${body.error}`);
@@ -704,6 +787,7 @@ export class OAuthService {
         headers,
         body: form,
         signal: AbortSignal.timeout(providerTimeoutMs),
+        redirect: 'error',
       });
     }
     if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
@@ -718,8 +802,8 @@ export class OAuthService {
         : previousRefresh,
       root_key_id: this.root.id,
       expires_at:
-        tokens.expiresInSeconds && tokens.expiresInSeconds > 0
-          ? new Date(Date.now() + tokens.expiresInSeconds * 1000).toISOString()
+        tokens.expiresInSeconds && Number.isFinite(tokens.expiresInSeconds) && tokens.expiresInSeconds > 0
+          ? new Date(Date.now() + Math.min(tokens.expiresInSeconds, maxExpiresInSeconds) * 1000).toISOString()
           : null,
     };
   }
@@ -738,6 +822,12 @@ export class OAuthService {
    */
   private async sweep(orgId: string): Promise<void> {
     const now = nowIso();
+    await this.db
+      .deleteFrom('oauth_connections')
+      .where('org_id', '=', orgId)
+      .where('status', '=', 'failed')
+      .where('updated_at', '<', new Date(Date.now() - failedKeptMs).toISOString())
+      .execute();
     const expired = await this.db
       .selectFrom('oauth_states')
       .select(['id', 'connection_id'])

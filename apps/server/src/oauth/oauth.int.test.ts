@@ -68,8 +68,8 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
       RUNTOOLS_OAUTH_GITHUB_AUTHORIZE_URL: oauth.authorizeUrl,
       RUNTOOLS_OAUTH_GITHUB_TOKEN_URL: oauth.tokenUrl,
       RUNTOOLS_OAUTH_GITHUB_USERINFO_URL: `${oauth.url}/user`,
-      // GitHub's own revocation: DELETE /applications/{client_id}/grant, which the authorization server speaks.
-      RUNTOOLS_OAUTH_GITHUB_REVOKE_URL: `${oauth.url}/applications/{client_id}/grant`,
+      // GitHub's own revocation: DELETE /applications/{client_id}/token, which the authorization server speaks.
+      RUNTOOLS_OAUTH_GITHUB_REVOKE_URL: `${oauth.url}/applications/{client_id}/token`,
       // The other providers at the same server, each with its own identity document and revocation.
       ...providerEndpoints(oauth),
     });
@@ -125,7 +125,9 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const page = await consent(url, 'Allow');
     expect(await page.locator('#title').textContent()).toBe('GitHub connected');
-    expect(await page.locator('#message').textContent()).toContain('(octocat)');
+    expect(await page.locator('#message').textContent()).toContain(
+      '(octocat) is connected for admin@localhost in the RunTools org',
+    );
     await page.close();
     const done = await connect.result;
     expect(done.code, done.stderr).toBe(0);
@@ -245,6 +247,22 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     expect(oauth.refreshCount - before).toBe(1);
   });
 
+  it("keeps the connection when a refresh fails for the app's own credentials, and names the fix", async () => {
+    await expire(connectionId);
+    await rt.auth.apps.set('github', { clientId, clientSecret: 'a-mistyped-secret' });
+    try {
+      const error = await rt.tools.execute('github', { action: 'list_repos', params: {} }).catch((caught) => caught);
+      expect(error).toMatchObject({ status: 502, code: 'oauth_exchange_failed' });
+      expect((error as Error).message).toContain('runtools oauth app set github');
+      expect((await rt.auth.connections.get(connectionId)).status).toBe('active');
+    } finally {
+      await rt.auth.apps.set('github', { clientId, clientSecret });
+    }
+    // With the app fixed, the same refresh token still works.
+    const { result } = await rt.tools.execute('github', { action: 'list_repos', params: {} });
+    expect((result as { repos: unknown[] }).repos.length).toBeGreaterThan(0);
+  });
+
   it('marks the connection needs_reauth when the provider refuses the refresh, and the call names the fix', async () => {
     await expire(connectionId);
     oauth.rejectRefresh(true);
@@ -362,6 +380,12 @@ describe('OAuth broker: connecting accounts, refreshing, revoking, and tools usi
     await expect(memberRt.auth.connections.revoke(started.connection.id)).rejects.toMatchObject({
       code: 'role_forbidden',
     });
+    // Nor can an admin make a member's own connection the default (and so use the member's account).
+    const membersOwn = await memberRt.auth.connections.create('github');
+    await expect(rt.auth.connections.setDefault(membersOwn.connection.id)).rejects.toMatchObject({
+      code: 'role_forbidden',
+    });
+    await memberRt.auth.connections.revoke(membersOwn.connection.id);
 
     // Unset, the member has no account to use, and the error names the command that fixes it.
     await rt.auth.connections.setDefault(started.connection.id, false);

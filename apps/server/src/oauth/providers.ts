@@ -20,7 +20,7 @@ export interface TokenSet {
 /**
  * How the broker talks to one provider: the standard authorization-code flow with PKCE, and where each
  * provider departs from RFC 6749 (GitHub's JSON only on request and its grant deletion, Slack's `ok: false`
- * bodies, X's Basic client authentication).
+ * bodies, X's Basic client authentication, GitHub's token deletion).
  */
 export interface OAuthProviderConfig {
   id: OAuthProviderId;
@@ -77,7 +77,7 @@ const providers: Record<OAuthProviderId, Omit<OAuthProviderConfig, 'id'>> = {
     name: 'GitHub',
     authorizeUrl: 'https://github.com/login/oauth/authorize',
     tokenUrl: 'https://github.com/login/oauth/access_token',
-    revokeUrl: 'https://api.github.com/applications/{client_id}/grant',
+    revokeUrl: 'https://api.github.com/applications/{client_id}/token',
     revokeStyle: 'github',
     identityUrl: 'https://api.github.com/user',
     identity: (body) => ({ id: idText(body.id), login: text(body.login), email: text(body.email) }),
@@ -206,7 +206,7 @@ export function oauthProviders(
       tokenUrl: override('token') ?? base.tokenUrl,
       revokeUrl:
         override('revoke') ??
-        (githubApi ? `${githubApi.replace(/\/+$/, '')}/applications/{client_id}/grant` : base.revokeUrl),
+        (githubApi ? `${githubApi.replace(/\/+$/, '')}/applications/{client_id}/token` : base.revokeUrl),
       identityUrl: override('userinfo') ?? (githubApi ? `${githubApi.replace(/\/+$/, '')}/user` : base.identityUrl),
     });
   }

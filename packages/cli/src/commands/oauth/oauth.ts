@@ -26,11 +26,14 @@ async function readStdin(): Promise<string> {
  * server or over SSH it does nothing, and the printed URL is what the user opens.
  */
 function openInBrowser(url: string): void {
+  // Only a web page: the URL comes from the server, and an opener starts whatever a scheme names.
+  if (!/^https?:\/\//i.test(url)) return;
   const opener =
     process.platform === 'darwin'
       ? ['open', url]
       : process.platform === 'win32'
-        ? ['cmd', '/c', 'start', '', url]
+        ? // Not `cmd /c start`: cmd would split the URL at its first `&`.
+          ['rundll32', 'url.dll,FileProtocolHandler', url]
         : process.env.DISPLAY || process.env.WAYLAND_DISPLAY
           ? ['xdg-open', url]
           : undefined;
@@ -132,7 +135,8 @@ export function register(oauth: Command): void {
           ...(flags.default ? { default: true } : {}),
         });
         process.stderr.write(`Open this URL to connect ${provider} (it expires at ${started.expiresAt}):\n`);
-        process.stdout.write(`${started.authorizationUrl}\n`);
+        // With --json, standard output holds only the connection's JSON.
+        (globalOptions(command).json ? process.stderr : process.stdout).write(`${started.authorizationUrl}\n`);
         if (flags.open) openInBrowser(started.authorizationUrl);
         process.stderr.write('Waiting for the consent…\n');
         const connection = await rt.auth.connections.wait(started.connection.id, {
