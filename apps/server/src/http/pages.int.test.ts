@@ -173,7 +173,29 @@ describe('paged lists', () => {
         200,
       );
 
+    // OAuth: apps at three providers, three flows started (pending connections).
+    for (const provider of ['github', 'google', 'slack']) {
+      await send('PUT', `/v1/oauth/apps/${provider}`, { clientId: `${provider}-app`, clientSecret: 'x' }, 200);
+    }
+    for (const provider of ['github', 'google', 'slack'])
+      await send('POST', '/v1/oauth/connections', { provider }, 201);
+
     Object.assign(cases, {
+      oauthProviders: { path: '/v1/oauth/providers', min: 6, order: [['id', 'asc']] },
+      oauthAppsList: {
+        path: '/v1/oauth/apps',
+        min: 3,
+        order: [['provider', 'asc']],
+        identity: (item) => item.provider,
+      },
+      oauthConnectionsList: {
+        path: '/v1/oauth/connections',
+        min: 3,
+        order: [
+          ['createdAt', 'desc'],
+          ['id', 'asc'],
+        ],
+      },
       orgsList: { path: '/v1/orgs', min: 1, order: [['id', 'asc']] },
       projectsList: { path: '/v1/projects', min: 4, order: oldestFirst },
       membersList: { path: '/v1/members', min: 3, order: oldestFirst },

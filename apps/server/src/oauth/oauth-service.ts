@@ -83,17 +83,19 @@ export class OAuthService {
         (row) => row.provider,
       ),
     );
-    const entries = [...this.options.providers.values()].map((provider) => ({
-      id: provider.id,
-      name: provider.name,
-      authorizeUrl: provider.authorizeUrl,
-      tokenUrl: provider.tokenUrl,
-      revokeUrl: provider.revokeUrl ?? null,
-      scopes: this.defaultScopes(provider),
-      tools: this.options.toolScopes.get(provider.id)?.tools ?? [],
-      configured: apps.has(provider.id),
-      callbackUrl: this.callbackUrl(),
-    }));
+    const entries = [...this.options.providers.values()]
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((provider) => ({
+        id: provider.id,
+        name: provider.name,
+        authorizeUrl: provider.authorizeUrl,
+        tokenUrl: provider.tokenUrl,
+        revokeUrl: provider.revokeUrl ?? null,
+        scopes: this.defaultScopes(provider),
+        tools: this.options.toolScopes.get(provider.id)?.tools ?? [],
+        configured: apps.has(provider.id),
+        callbackUrl: this.callbackUrl(),
+      }));
     return memoryPage(entries, page, { arity: 1, keyOf: (entry) => [entry.id] });
   }
 

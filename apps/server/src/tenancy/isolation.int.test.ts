@@ -76,9 +76,10 @@ const rawBodies: Record<NonNullable<RouteContract['rawBody']>, { contentType: st
 
 /**
  * Routes where another org's id is not refused but means something of the caller's own: PUT of an agent
- * slug creates (or replaces) the caller's own agent of that slug. Each is checked on its own below.
+ * slug creates (or replaces) the caller's own agent of that slug; an OAuth app is named by its provider, so
+ * PUT or DELETE of /v1/oauth/apps/github is the caller's own app. Each is checked on its own below.
  */
-const ownNamespace = new Set<RouteId>(['agentsPut']);
+const ownNamespace = new Set<RouteId>(['agentsPut', 'oauthAppSet', 'oauthAppDelete']);
 
 function queryFor(id: RouteId, contract: RouteContract): string {
   if (!contract.query) return '';
@@ -173,6 +174,15 @@ describe('cross-org isolation', () => {
       await request('PUT', `/v1/tools/${toolName}/credentials`, { credentials: { token: `value-${tag}` } }),
       200,
     );
+    // An OAuth app at GitHub and a connection started with it (pending: no provider is reached).
+    await json(
+      await request('PUT', '/v1/oauth/apps/github', { clientId: `app-${tag}`, clientSecret: `value-${tag}` }),
+      200,
+    );
+    const connection = await json<{ connection: { id: string } }>(
+      await request('POST', '/v1/oauth/connections', { provider: 'github' }),
+      201,
+    );
     const slug = `agent-${tag.toLowerCase()}`;
     await json(
       await request('POST', '/v1/agents', { slug, model: `${providerName}/m1`, sandbox: sandbox.id, tools: [] }),
@@ -216,6 +226,8 @@ describe('cross-org isolation', () => {
         threadId: run.threadId,
         invitationId: invitation.invitation.id,
         toolName,
+        provider: 'github',
+        connectionId: connection.connection.id,
       },
     };
   }
@@ -288,6 +300,21 @@ describe('cross-org isolation', () => {
     await json(await server().request('DELETE', `/v1/agents/${b.params.slug}`, { key: a.key }), 200);
   });
 
+  it("means the caller's own app where another org's provider is named (PUT /v1/oauth/apps/:provider)", async () => {
+    await json(
+      await server().request('PUT', '/v1/oauth/apps/github', {
+        key: a.key,
+        body: { clientId: 'app-A', clientSecret: 'x' },
+      }),
+      200,
+    );
+    const theirs = await json<{ data: { provider: string; clientId: string }[] }>(
+      await server().request('GET', '/v1/oauth/apps', { key: b.key }),
+      200,
+    );
+    expect(theirs.data.map((app) => `${app.provider} ${app.clientId}`)).toEqual(['github app-B']);
+  });
+
   it("never lists another org's data", async () => {
     const lists = (Object.entries(routes) as [RouteId, RouteContract][])
       .filter(([, contract]) => contract.auth === 'key' && contract.method === 'GET' && !contract.path.includes(':'))
@@ -301,7 +328,8 @@ describe('cross-org isolation', () => {
         const text = JSON.stringify(await json(await server().request('GET', path, { key: viewer.key }), 200));
         for (const [name, id] of Object.entries(other.params)) {
           // A template's or agent's name is not an id: another org may have the same one of its own.
-          if (name === 'port' || name === 'pid') continue;
+          // Nor is a workspace path (the marketplace's mail tools speak of an inbox) or a provider's name.
+          if (name === 'port' || name === 'pid' || name === 'path' || name === 'provider') continue;
           expect([path, name, text.includes(id)]).toEqual([path, name, false]);
         }
       }
@@ -320,6 +348,13 @@ describe('cross-org isolation', () => {
       expect((await get<{ value: string }>(`/v1/secrets/${p.name}`)).value).toBe(`value-${tag}`);
       expect((await get<{ data: { id: string }[] }>('/v1/ssh-keys')).data.map((key) => key.id)).toContain(p.sshKeyId);
       expect((await get<{ revokedAt: string | null }>(`/v1/auth/keys/${p.keyId}`)).revokedAt).toBeNull();
+      expect(await get(`/v1/oauth/connections/${p.connectionId}`)).toMatchObject({
+        status: 'pending',
+        isDefault: false,
+      });
+      expect((await get<{ data: { clientId: string }[] }>('/v1/oauth/apps')).data.map((app) => app.clientId)).toEqual([
+        `app-${tag}`,
+      ]);
       const members = await get<{ data: { id: string; role: string }[] }>('/v1/members');
       expect(members.data.find((member) => member.id === p.memberId)?.role).toBe('member');
       const invitations = await get<{ data: { id: string; status: string }[] }>('/v1/invitations');
