@@ -464,14 +464,19 @@ describe('marketplace: slack (Web API) and discord (HTTP API v10), against fakes
           { id: 's2', name: 'slack_get_channel_history', input: { channel: slack.channels.design.id } },
           { id: 's3', name: 'slack_list_users', input: { limit: 1 } },
           { id: 's4', name: 'slack_get_user', input: { user: 'U0BOB00001' } },
+          { id: 'd1', name: 'discord_list_guilds', input: {} },
+          { id: 'd2', name: 'discord_list_channels', input: { guildId: discord.guilds.design.id } },
+          { id: 'd3', name: 'discord_get_messages', input: { channelId: general, limit: 1 } },
+        ],
+      },
+      // A step of their own: the calls of one step run at once, and the history s2 reads must not hold these.
+      {
+        toolCalls: [
           {
             id: 's5',
             name: 'slack_post_message',
             input: { channel: slack.channels.design.id, text: 'Summary posted' },
           },
-          { id: 'd1', name: 'discord_list_guilds', input: {} },
-          { id: 'd2', name: 'discord_list_channels', input: { guildId: discord.guilds.design.id } },
-          { id: 'd3', name: 'discord_get_messages', input: { channelId: general, limit: 1 } },
           {
             id: 'd4',
             name: 'discord_send_message',

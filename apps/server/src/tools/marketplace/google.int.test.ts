@@ -730,11 +730,6 @@ describe('marketplace: gmail, google-calendar and google-sheets, against a fake 
           },
           { id: 'c3', name: 'google_calendar_update_event', input: { eventId: standup, location: 'Room 1' } },
           { id: 'c4', name: 'google_calendar_delete_event', input: { eventId: offsite } },
-          {
-            id: 'c5',
-            name: 'google_calendar_free_busy',
-            input: { timeMin: '2026-11-06T00:00:00Z', timeMax: '2026-11-07T00:00:00Z' },
-          },
           { id: 's1', name: 'google_sheets_get_values', input: { spreadsheetId: budget, range: 'Expenses!A1:C2' } },
           {
             id: 's2',
@@ -747,6 +742,16 @@ describe('marketplace: gmail, google-calendar and google-sheets, against a fake 
             input: { spreadsheetId: budget, range: 'Expenses!A:C', values: [['2026-11-05', 'Taxi', 20]] },
           },
           { id: 's4', name: 'google_sheets_create_spreadsheet', input: { title: 'Agent notes' } },
+        ],
+      },
+      // A step of its own: the calls of one step run at once, and free/busy must see the event c2 created.
+      {
+        toolCalls: [
+          {
+            id: 'c5',
+            name: 'google_calendar_free_busy',
+            input: { timeMin: '2026-11-06T00:00:00Z', timeMax: '2026-11-07T00:00:00Z' },
+          },
         ],
       },
       { text: 'Done.' },

@@ -550,13 +550,19 @@ describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against
             name: 'outlook_create_event',
             input: { subject: 'Planning', start: '2026-11-05T14:00:00', end: '2026-11-05T15:00:00' },
           },
+          { id: 't1', name: 'telegram_get_updates', input: { limit: 100 } },
+          { id: 't2', name: 'telegram_send_message', input: { chat_id: telegram.chats.ann.id, text: 'Agenda sent.' } },
+        ],
+      },
+      // A step of its own: the calls of one step run at once, and these must come after the ones above (the
+      // event o3 creates is listed, the photo is the last thing sent).
+      {
+        toolCalls: [
           {
             id: 'o4',
             name: 'outlook_list_events',
             input: { startDateTime: '2026-11-05T00:00:00Z', endDateTime: '2026-11-06T00:00:00Z' },
           },
-          { id: 't1', name: 'telegram_get_updates', input: { limit: 100 } },
-          { id: 't2', name: 'telegram_send_message', input: { chat_id: telegram.chats.ann.id, text: 'Agenda sent.' } },
           { id: 't3', name: 'telegram_send_photo', input: { chat_id: telegram.chats.ann.id, photo: photoUrl } },
         ],
       },

@@ -522,7 +522,6 @@ describe('marketplace: x-twitter (X API v2) and linkedin (userinfo and Posts API
         toolCalls: [
           { id: 'x1', name: 'x_twitter_get_me', input: {} },
           { id: 'x2', name: 'x_twitter_post_tweet', input: { text: 'Agent says hi #agentrun' } },
-          { id: 'x3', name: 'x_twitter_search_recent', input: { query: '#agentrun' } },
           { id: 'x4', name: 'x_twitter_get_user_timeline', input: { username: 'ann_builds', max_results: 5 } },
           { id: 'l1', name: 'linkedin_get_profile', input: {} },
           {
@@ -532,6 +531,8 @@ describe('marketplace: x-twitter (X API v2) and linkedin (userinfo and Posts API
           },
         ],
       },
+      // A step of its own: the calls of one step run at once, and the search must find the tweet x2 posted.
+      { toolCalls: [{ id: 'x3', name: 'x_twitter_search_recent', input: { query: '#agentrun' } }] },
       { text: 'Done.' },
     ]);
     const before = model.requests.length;
