@@ -1,5 +1,5 @@
-import type { RunEvent } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type DiscordServer, startDiscordServer } from '../../../../../test/support/fakes/discord.js';
 import { type SlackServer, startSlackServer } from '../../../../../test/support/fakes/slack.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
@@ -486,22 +486,12 @@ describe('marketplace: slack (Web API) and discord (HTTP API v10), against fakes
       },
       { text: 'Done.' },
     ]);
-    const before = model.requests.length;
-    const events: RunEvent[] = [];
-    for await (const event of rt().agent.run('chatops', 'Summarise the design channel everywhere.', { stream: true }))
-      events.push(event);
-    // The run's own sandbox is destroyed once the run has ended: wait for that, so no destroy is in flight when
-    // the server closes.
-    const start = events.find((event): event is Extract<RunEvent, { type: 'start' }> => event.type === 'start');
-    const destroyed = async () =>
-      (await rt()
-        .sandboxes.get(start?.sandboxId ?? '')
-        .then((sandbox) => sandbox.status === 'destroyed')
-        .catch((error: { code?: string }) => error.code === 'sandbox_not_found')) as boolean;
-    while (!(await destroyed())) await new Promise((resolve) => setTimeout(resolve, 100));
-    const offered = (
-      (model.requests[before]?.body as { tools?: { function: { name: string } }[] } | undefined)?.tools ?? []
-    ).map((entry) => entry.function.name);
+    const { events, offered, results } = await runAgentToEnd(
+      rt(),
+      model,
+      'chatops',
+      'Summarise the design channel everywhere.',
+    );
     expect(offered).toEqual(
       expect.arrayContaining([
         'slack_post_message',
@@ -514,11 +504,6 @@ describe('marketplace: slack (Web API) and discord (HTTP API v10), against fakes
         'discord_list_channels',
         'discord_get_messages',
       ]),
-    );
-    const results = Object.fromEntries(
-      events
-        .filter((event): event is Extract<RunEvent, { type: 'tool-result' }> => event.type === 'tool-result')
-        .map((event) => [event.toolCallId, { isError: event.isError, output: event.output }]),
     );
     expect(results.s1).toMatchObject({
       isError: false,

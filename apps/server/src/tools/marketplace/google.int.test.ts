@@ -1,5 +1,5 @@
-import type { RunEvent } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type GoogleServer, startGoogleServer } from '../../../../../test/support/fakes/google.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
 import { useSandboxServer } from '../../../../../test/support/server.js';
@@ -756,21 +756,7 @@ describe('marketplace: gmail, google-calendar and google-sheets, against a fake 
       },
       { text: 'Done.' },
     ]);
-    const before = model.requests.length;
-    const events: RunEvent[] = [];
-    for await (const event of rt().agent.run('assistant', 'Plan my week.', { stream: true })) events.push(event);
-    // The run's own sandbox is destroyed once the run has ended: wait for that, so no destroy is in flight when
-    // the server closes.
-    const start = events.find((event): event is Extract<RunEvent, { type: 'start' }> => event.type === 'start');
-    const destroyed = async () =>
-      (await rt()
-        .sandboxes.get(start?.sandboxId ?? '')
-        .then((sandbox) => sandbox.status === 'destroyed')
-        .catch((error: { code?: string }) => error.code === 'sandbox_not_found')) as boolean;
-    while (!(await destroyed())) await new Promise((resolve) => setTimeout(resolve, 100));
-    const offered = (
-      (model.requests[before]?.body as { tools?: { function: { name: string } }[] } | undefined)?.tools ?? []
-    ).map((entry) => entry.function.name);
+    const { events, offered, results } = await runAgentToEnd(rt(), model, 'assistant', 'Plan my week.');
     expect(offered).toEqual(
       expect.arrayContaining([
         'gmail_search_messages',
@@ -787,11 +773,6 @@ describe('marketplace: gmail, google-calendar and google-sheets, against a fake 
         'google_sheets_append_values',
         'google_sheets_create_spreadsheet',
       ]),
-    );
-    const results = Object.fromEntries(
-      events
-        .filter((event): event is Extract<RunEvent, { type: 'tool-result' }> => event.type === 'tool-result')
-        .map((event) => [event.toolCallId, { isError: event.isError, output: event.output }]),
     );
     expect(Object.keys(results).sort()).toEqual(
       ['c1', 'c2', 'c3', 'c4', 'c5', 'g1', 'g2', 'g3', 'g4', 's1', 's2', 's3', 's4'].sort(),

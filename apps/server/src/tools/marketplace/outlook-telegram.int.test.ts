@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RunEvent } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type GraphServer, startGraphServer } from '../../../../../test/support/fakes/microsoft-graph.js';
 import { startTelegramServer, type TelegramServer } from '../../../../../test/support/fakes/telegram.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
@@ -568,21 +568,7 @@ describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against
       },
       { text: 'Done.' },
     ]);
-    const before = model.requests.length;
-    const events: RunEvent[] = [];
-    for await (const event of rt().agent.run('assistant', 'Handle my morning.', { stream: true })) events.push(event);
-    // The run's own sandbox is destroyed once the run has ended: wait for that, so no destroy is in flight when
-    // the server closes.
-    const start = events.find((event): event is Extract<RunEvent, { type: 'start' }> => event.type === 'start');
-    const destroyed = async () =>
-      (await rt()
-        .sandboxes.get(start?.sandboxId ?? '')
-        .then((sandbox) => sandbox.status === 'destroyed')
-        .catch((error: { code?: string }) => error.code === 'sandbox_not_found')) as boolean;
-    while (!(await destroyed())) await new Promise((resolve) => setTimeout(resolve, 100));
-    const offered = (
-      (model.requests[before]?.body as { tools?: { function: { name: string } }[] } | undefined)?.tools ?? []
-    ).map((entry) => entry.function.name);
+    const { events, offered, results } = await runAgentToEnd(rt(), model, 'assistant', 'Handle my morning.');
     expect(offered).toEqual(
       expect.arrayContaining([
         'outlook_list_messages',
@@ -593,11 +579,6 @@ describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against
         'telegram_send_photo',
         'telegram_get_updates',
       ]),
-    );
-    const results = Object.fromEntries(
-      events
-        .filter((event): event is Extract<RunEvent, { type: 'tool-result' }> => event.type === 'tool-result')
-        .map((event) => [event.toolCallId, { isError: event.isError, output: event.output }]),
     );
     expect(results.o1).toMatchObject({
       isError: false,

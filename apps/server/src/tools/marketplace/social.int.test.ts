@@ -1,5 +1,5 @@
-import type { RunEvent } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type LinkedInServer, startLinkedInServer } from '../../../../../test/support/fakes/linkedin.js';
 import { startXServer, type XServer } from '../../../../../test/support/fakes/x.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
@@ -535,21 +535,7 @@ describe('marketplace: x-twitter (X API v2) and linkedin (userinfo and Posts API
       { toolCalls: [{ id: 'x3', name: 'x_twitter_search_recent', input: { query: '#agentrun' } }] },
       { text: 'Done.' },
     ]);
-    const before = model.requests.length;
-    const events: RunEvent[] = [];
-    for await (const event of rt().agent.run('social', 'Share the news.', { stream: true })) events.push(event);
-    // The run's own sandbox is destroyed once the run has ended: wait for that, so no destroy is in flight when
-    // the server closes.
-    const start = events.find((event): event is Extract<RunEvent, { type: 'start' }> => event.type === 'start');
-    const destroyed = async () =>
-      (await rt()
-        .sandboxes.get(start?.sandboxId ?? '')
-        .then((sandbox) => sandbox.status === 'destroyed')
-        .catch((error: { code?: string }) => error.code === 'sandbox_not_found')) as boolean;
-    while (!(await destroyed())) await new Promise((resolve) => setTimeout(resolve, 100));
-    const offered = (
-      (model.requests[before]?.body as { tools?: { function: { name: string } }[] } | undefined)?.tools ?? []
-    ).map((entry) => entry.function.name);
+    const { events, offered, results } = await runAgentToEnd(rt(), model, 'social', 'Share the news.');
     expect(offered).toEqual(
       expect.arrayContaining([
         'x_twitter_get_me',
@@ -559,11 +545,6 @@ describe('marketplace: x-twitter (X API v2) and linkedin (userinfo and Posts API
         'linkedin_get_profile',
         'linkedin_create_post',
       ]),
-    );
-    const results = Object.fromEntries(
-      events
-        .filter((event): event is Extract<RunEvent, { type: 'tool-result' }> => event.type === 'tool-result')
-        .map((event) => [event.toolCallId, { isError: event.isError, output: event.output }]),
     );
     expect(results.x1).toEqual({ isError: false, output: { id: x.me.id, name: x.me.name, username: x.me.username } });
     expect(results.x2).toEqual({
