@@ -39,3 +39,32 @@ export async function runAgentToEnd(
   );
   return { events, offered, results };
 }
+
+/** The org's model provider `mock` (an OpenAI-compatible endpoint: the model server), its key a provider secret. */
+export async function addMockProvider(rt: RunTools, model: ModelServer): Promise<void> {
+  await rt.secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
+  await rt.providers.create({
+    name: 'mock',
+    type: 'openai-compatible',
+    baseUrl: model.openaiBaseUrl,
+    apiKeySecret: 'MOCK_KEY',
+  });
+}
+
+/** An SDK error as tests read it. */
+export interface CallFailure {
+  code: string;
+  status?: number;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** The error a call ends with, as the SDK raised it; a call that succeeds fails the test. */
+export async function failureOf(call: Promise<unknown>): Promise<CallFailure> {
+  const error = await call.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!error) throw new Error('the call succeeded');
+  return error as CallFailure;
+}

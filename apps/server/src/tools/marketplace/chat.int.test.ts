@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
+import { addMockProvider, failureOf, runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type DiscordServer, startDiscordServer } from '../../../../../test/support/fakes/discord.js';
 import { type SlackServer, startSlackServer } from '../../../../../test/support/fakes/slack.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
 import { useSandboxServer } from '../../../../../test/support/server.js';
-
-type Failure = { code: string; message: string; details?: Record<string, unknown> };
 
 describe('marketplace: slack (Web API) and discord (HTTP API v10), against fakes of both services', () => {
   let slack: SlackServer;
@@ -22,15 +20,6 @@ describe('marketplace: slack (Web API) and discord (HTTP API v10), against fakes
     rt().tools.execute('slack', { action, params, ...(token !== null ? { credentials: { token } } : {}) });
   const onDiscord = (action: string, params: Record<string, unknown>, botToken: string | null = discord.token) =>
     rt().tools.execute('discord', { action, params, ...(botToken !== null ? { credentials: { botToken } } : {}) });
-  /** The error a call ends with, as the SDK raised it. */
-  const failureOf = async (call: Promise<unknown>): Promise<Failure> => {
-    const error = await call.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    if (!error) throw new Error('the call succeeded');
-    return error as Failure;
-  };
 
   beforeAll(async () => {
     await rt().tools.install('slack');
@@ -446,13 +435,7 @@ describe('marketplace: slack (Web API) and discord (HTTP API v10), against fakes
   });
 
   it('an agent calls every action of both tools through the tool service and gets their results', async () => {
-    await rt().secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
-    await rt().providers.create({
-      name: 'mock',
-      type: 'openai-compatible',
-      baseUrl: model.openaiBaseUrl,
-      apiKeySecret: 'MOCK_KEY',
-    });
+    await addMockProvider(rt(), model);
     await rt().tools.credentials.set('slack', { token: slack.token });
     await rt().tools.credentials.set('discord', { botToken: discord.token });
     await rt().agents.create({ slug: 'chatops', model: 'mock/m', tools: ['slack', 'discord'] });

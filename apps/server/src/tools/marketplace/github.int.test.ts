@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { RunEvent } from '@runtools/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMockProvider, failureOf } from '../../../../../test/support/agent-runs.js';
 import { type GithubServer, startGithubServer } from '../../../../../test/support/github-server.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
 import { useSandboxServer } from '../../../../../test/support/server.js';
-
-type Failure = { code: string; status?: number; message: string; details?: Record<string, unknown> };
 
 const blobSha = (content: string) =>
   createHash('sha1')
@@ -30,15 +29,6 @@ describe('marketplace: github, against a fake GitHub that checks each request ag
     (await rt().tools.execute('github', { action, params, ...(token !== null ? { credentials: { token } } : {}) }))
       .result as Record<string, unknown>;
   const last = () => github.requests.at(-1);
-  /** The error a call ends with, as the SDK raised it. */
-  const failureOf = async (call: Promise<unknown>): Promise<Failure> => {
-    const error = await call.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    if (!error) throw new Error('the call succeeded');
-    return error as Failure;
-  };
 
   beforeAll(async () => {
     await rt().tools.install('github');
@@ -427,13 +417,7 @@ describe('marketplace: github, against a fake GitHub that checks each request ag
   });
 
   it('runs an agent whose model calls every github action, each result a tool-result event', async () => {
-    await rt().secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
-    await rt().providers.create({
-      name: 'mock',
-      type: 'openai-compatible',
-      baseUrl: model.openaiBaseUrl,
-      apiKeySecret: 'MOCK_KEY',
-    });
+    await addMockProvider(rt(), model);
     await rt().agents.create({ slug: 'maintainer', model: 'mock/m', tools: ['github'] });
     const calls = [
       { id: 'c1', name: 'github_list_repos', input: { perPage: 1 } },

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
+import { addMockProvider, failureOf, runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type GoogleServer, startGoogleServer } from '../../../../../test/support/fakes/google.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
 import { useSandboxServer } from '../../../../../test/support/server.js';
 
-type Failure = { code: string; message: string; status?: number; details?: Record<string, unknown> };
 type Summary = { id: string; threadId: string; from: string; subject: string; date: string; snippet: string };
 
 describe('marketplace: gmail, google-calendar and google-sheets, against a fake of the three Google APIs', () => {
@@ -28,14 +27,6 @@ describe('marketplace: gmail, google-calendar and google-sheets, against a fake 
   const gmail = execute('gmail');
   const calendar = execute('google-calendar');
   const sheets = execute('google-sheets');
-  const failureOf = async (call: Promise<unknown>): Promise<Failure> => {
-    const error = await call.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    if (!error) throw new Error('the call succeeded');
-    return error as Failure;
-  };
   const last = () => google.requests.at(-1);
   const budget = '1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms';
 
@@ -689,13 +680,7 @@ describe('marketplace: gmail, google-calendar and google-sheets, against a fake 
   });
 
   it('an agent calls every action of the three tools through the tool service and gets their results', async () => {
-    await rt().secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
-    await rt().providers.create({
-      name: 'mock',
-      type: 'openai-compatible',
-      baseUrl: model.openaiBaseUrl,
-      apiKeySecret: 'MOCK_KEY',
-    });
+    await addMockProvider(rt(), model);
     for (const tool of ['gmail', 'google-calendar', 'google-sheets']) {
       await rt().tools.credentials.set(tool, { token: google.token });
     }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
+import { addMockProvider, type CallFailure, failureOf, runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type GraphServer, startGraphServer } from '../../../../../test/support/fakes/microsoft-graph.js';
 import { startTelegramServer, type TelegramServer } from '../../../../../test/support/fakes/telegram.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
@@ -12,8 +12,6 @@ const png = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAYAAAD0In+KAAAAEUlEQVR42mP8z8DwnwEIGGEAAB0AA/9mBAXYAAAAAElFTkSuQmCC',
   'base64',
 );
-
-type Failure = { code: string; message: string; details?: Record<string, unknown> };
 
 describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against fakes of both services', () => {
   let graph: GraphServer;
@@ -39,15 +37,6 @@ describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against
     rt().tools.execute('outlook', { action, params, ...(token !== null ? { credentials: { token } } : {}) });
   const bot = (action: string, params: Record<string, unknown>, botToken: string | null = telegram.token) =>
     rt().tools.execute('telegram', { action, params, ...(botToken !== null ? { credentials: { botToken } } : {}) });
-  /** The error a call ends with, as the SDK raised it. */
-  const failureOf = async (call: Promise<unknown>): Promise<Failure> => {
-    const error = await call.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    if (!error) throw new Error('the call succeeded');
-    return error as Failure;
-  };
 
   beforeAll(async () => {
     await rt().tools.install('outlook');
@@ -456,7 +445,7 @@ describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against
     const wrongToken = `${telegram.bot.id}:AAH${'x'.repeat(32)}`;
     const malformed = 'not-a-token';
     // Each call starts when its turn comes: a rejection nobody awaits yet would be unhandled.
-    const checks: [() => Promise<unknown>, Partial<Failure>, string, string][] = [
+    const checks: [() => Promise<unknown>, Partial<CallFailure>, string, string][] = [
       [
         () => bot('send_message', { chat_id: 1, text: 'hi' }, wrongToken),
         { code: 'tool_auth_failed', details: { upstreamStatus: 401 } },
@@ -525,13 +514,7 @@ describe('marketplace: outlook (Microsoft Graph) and telegram (Bot API), against
   });
 
   it('an agent calls every action of both tools through the tool service and gets their results', async () => {
-    await rt().secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
-    await rt().providers.create({
-      name: 'mock',
-      type: 'openai-compatible',
-      baseUrl: model.openaiBaseUrl,
-      apiKeySecret: 'MOCK_KEY',
-    });
+    await addMockProvider(rt(), model);
     await rt().tools.credentials.set('outlook', { token: graph.token });
     await rt().tools.credentials.set('telegram', { botToken: telegram.token });
     await rt().agents.create({ slug: 'assistant', model: 'mock/m', tools: ['outlook', 'telegram'] });

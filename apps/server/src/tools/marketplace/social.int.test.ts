@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentToEnd } from '../../../../../test/support/agent-runs.js';
+import { addMockProvider, failureOf, runAgentToEnd } from '../../../../../test/support/agent-runs.js';
 import { type LinkedInServer, startLinkedInServer } from '../../../../../test/support/fakes/linkedin.js';
 import { startXServer, type XServer } from '../../../../../test/support/fakes/x.js';
 import { type ModelServer, startModelServer } from '../../../../../test/support/model-server.js';
 import { useSandboxServer } from '../../../../../test/support/server.js';
 import { linkedInVersion } from './linkedin.js';
 
-type Failure = { code: string; message: string; details?: Record<string, unknown> };
 type Tweet = { id: string; text: string; author_id: string | null; author_username: string | null; created_at: string };
 type TweetPage = { tweets: Tweet[]; resultCount: number; nextToken: string | null; partialErrors?: string[] };
 
@@ -25,15 +24,6 @@ describe('marketplace: x-twitter (X API v2) and linkedin (userinfo and Posts API
     rt().tools.execute('x-twitter', { action, params, ...(token !== null ? { credentials: { token } } : {}) });
   const li = (action: string, params: Record<string, unknown>, token: string | null = linkedIn.token) =>
     rt().tools.execute('linkedin', { action, params, ...(token !== null ? { credentials: { token } } : {}) });
-  /** The error a call ends with, as the SDK raised it. */
-  const failureOf = async (call: Promise<unknown>): Promise<Failure> => {
-    const error = await call.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    if (!error) throw new Error('the call succeeded');
-    return error as Failure;
-  };
   const readQuery = { expansions: 'author_id', 'user.fields': 'username,name' };
 
   beforeAll(async () => {
@@ -507,13 +497,7 @@ describe('marketplace: x-twitter (X API v2) and linkedin (userinfo and Posts API
   });
 
   it('an agent calls every action of both tools through the tool service and gets their results', async () => {
-    await rt().secrets.set('MOCK_KEY', 'sk-mock', { category: 'provider' });
-    await rt().providers.create({
-      name: 'mock',
-      type: 'openai-compatible',
-      baseUrl: model.openaiBaseUrl,
-      apiKeySecret: 'MOCK_KEY',
-    });
+    await addMockProvider(rt(), model);
     await rt().tools.credentials.set('x-twitter', { token: x.token });
     await rt().tools.credentials.set('linkedin', { token: linkedIn.token });
     await rt().agents.create({ slug: 'social', model: 'mock/m', tools: ['x-twitter', 'linkedin'] });
