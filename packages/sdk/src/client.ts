@@ -9,6 +9,7 @@ import { Secrets } from './resources/secrets.js';
 import { SshKeys } from './resources/ssh-keys.js';
 import { Templates } from './resources/templates.js';
 import { Tools } from './resources/tools.js';
+import { Workflows } from './resources/workflows.js';
 import { Workspaces } from './resources/workspaces.js';
 import { sdkVersion } from './version.js';
 
@@ -59,6 +60,8 @@ export class RunTools {
   readonly providers: Providers;
   readonly models: Models;
   readonly tools: Tools;
+  /** Versioned graphs run durably: `save`, `publish`, `run`, `events`, runs, approvals, triggers. */
+  readonly workflows: Workflows;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -90,6 +93,7 @@ export class RunTools {
     this.threads = new Threads(this.http);
     this.providers = new Providers(this.http);
     this.models = new Models(this.http);
+    this.workflows = new Workflows(this.http);
   }
 
   /**

@@ -1,8 +1,15 @@
 import {
   AgentDefinition,
+  type GraphProblem,
+  type nodeConfigSchemas,
   ProjectConfig,
+  parseGraph,
   SandboxDefinition,
   ToolDefinition as ToolDefinitionSchema,
+  type WorkflowEdge,
+  type WorkflowNode,
+  type WorkflowNodeType,
+  WorkflowSaveRequest,
 } from '@runtools/spec';
 import type { z } from 'zod';
 import { ValidationError } from './errors.js';
@@ -120,6 +127,125 @@ export function defineTool<const A extends string>(definition: ToolDefinition<A>
         code: 'invalid_definition',
       });
     }
+  }
+  return definition;
+}
+
+/** The config a node of type `Type` takes, as written (fields with a default may be left out). */
+export type WorkflowNodeConfig<Type extends WorkflowNodeType> = z.input<(typeof nodeConfigSchemas)[Type]>;
+
+/** What every node has besides its type and config: id, position, label, retry policy, timeout. */
+type NodeFields = Omit<WorkflowNode, 'type' | 'config'>;
+
+/**
+ * A node of one type with that type's config; the config may be left out where every field of it has a
+ * default (`parallel`, `join`, `webhook-wait`).
+ * @example const check: TypedWorkflowNode<'condition'> = { id: 'check', type: 'condition', config: { expression: 'input.size > 100' } }
+ */
+export type TypedWorkflowNode<Type extends WorkflowNodeType> = NodeFields & {
+  type: Type;
+} & (Record<never, never> extends WorkflowNodeConfig<Type>
+    ? { config?: WorkflowNodeConfig<Type> }
+    : { config: WorkflowNodeConfig<Type> });
+
+/**
+ * Any node of a known type, discriminated by `type`: narrowing on `node.type` types `node.config`.
+ * @example const nodes: WorkflowNodeDefinition[] = [{ id: 'shape', type: 'transform', config: { expression: '{ "n": input.n * 2 }' } }]
+ */
+export type WorkflowNodeDefinition = { [Type in WorkflowNodeType]: TypedWorkflowNode<Type> }[WorkflowNodeType];
+
+/**
+ * A node as the wire takes it: any type name and an unchecked config (a graph read from JSON). The graph's
+ * checks at deploy, and the server's at save, hold it to its type's config.
+ * @example const node: WorkflowNodeInput = JSON.parse('{ "id": "a", "type": "transform", "config": { "expression": "1" } }')
+ */
+export type WorkflowNodeInput = NodeFields & { type: string; config?: unknown };
+
+/**
+ * A node whose `type` is a known literal must have that type's config; one whose type is only known as a
+ * `string` (a graph built elsewhere, parsed from JSON) is taken as it is.
+ */
+type CheckedNode<Node> = Node extends { type: infer Type }
+  ? Type extends WorkflowNodeType
+    ? TypedWorkflowNode<Type>
+    : string extends Type
+      ? Node
+      : WorkflowNodeDefinition
+  : WorkflowNodeDefinition;
+
+/**
+ * A workflow's graph in React Flow's names: nodes, and edges from `source` to `target` (from a condition or
+ * an approval node, with `condition: true | false`).
+ * @example const graph: WorkflowGraphDefinition = { nodes: [{ id: 'done', type: 'output', config: { expression: 'input' } }] }
+ */
+export interface WorkflowGraphDefinition<Nodes extends readonly WorkflowNodeInput[] = readonly WorkflowNodeInput[]> {
+  nodes: Nodes & { [Index in keyof Nodes]: CheckedNode<Nodes[Index]> };
+  edges?: readonly WorkflowEdge[];
+}
+
+/**
+ * What `defineWorkflow` takes and `rt.workflows.save` sends: a name (the slug comes from it unless given),
+ * the graph, and optionally a description and the JSON Schema a run's input must match.
+ * @example const definition: WorkflowDefinition = { name: 'Review PR', graph }
+ */
+export interface WorkflowDefinition<Nodes extends readonly WorkflowNodeInput[] = readonly WorkflowNodeInput[]> {
+  name: string;
+  slug?: string;
+  description?: string;
+  graph: WorkflowGraphDefinition<Nodes>;
+  inputSchema?: Record<string, unknown>;
+}
+
+/** One problem of a graph in a line: where it is (node, edge, field) and what is wrong. */
+export function describeGraphProblem(problem: GraphProblem): string {
+  const where = [
+    problem.nodeId !== undefined ? `node ${problem.nodeId}` : undefined,
+    problem.edge !== undefined ? `edge ${problem.edge}` : undefined,
+    problem.path && problem.path !== 'type' ? problem.path : undefined,
+  ].filter(Boolean);
+  return `${where.length ? `${where.join(' ')}: ` : ''}${problem.message}`;
+}
+
+const WorkflowDefinitionFields = WorkflowSaveRequest.omit({ graph: true });
+
+/**
+ * Declares a workflow, as `runtools deploy` takes it from `workflows/*.ts`. A typed pass-through: it returns
+ * its argument after checking it (name, slug, and the whole graph's structure: node types and their configs,
+ * edges to nodes that exist, cycles without a bound, conditions on the right edges); the server checks the
+ * rest when it is saved (that its agents and tools exist, that its expressions parse). A node written inline
+ * with a known `type` gets that type's config checked by the compiler too.
+ * @example
+ * export default defineWorkflow({
+ *   name: 'Review PR',
+ *   graph: {
+ *     nodes: [
+ *       { id: 'size', type: 'transform', config: { expression: '$length(input.diff)' } },
+ *       { id: 'big', type: 'condition', config: { expression: 'nodes.size.output > 1000' } },
+ *       { id: 'approve', type: 'approval', config: { message: 'Merge a {{ nodes.size.output }}-line diff?' } },
+ *       { id: 'done', type: 'output', config: { expression: '{ "lines": nodes.size.output }' } },
+ *     ],
+ *     edges: [
+ *       { source: 'size', target: 'big' },
+ *       { source: 'big', target: 'approve', condition: true },
+ *       { source: 'big', target: 'done', condition: false },
+ *       { source: 'approve', target: 'done', condition: true },
+ *     ],
+ *   },
+ * });
+ */
+export function defineWorkflow<const Nodes extends readonly WorkflowNodeInput[]>(
+  definition: WorkflowDefinition<Nodes>,
+): WorkflowDefinition<Nodes> {
+  const { graph, ...fields } = definition;
+  check(WorkflowDefinitionFields, fields, 'workflow definition');
+  const { problems } = parseGraph(graph);
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 5).map(describeGraphProblem);
+    const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
+    throw new ValidationError(
+      `invalid workflow definition: the graph has ${problems.length} problem${problems.length === 1 ? '' : 's'}: ${shown.join('; ')}${more}`,
+      { code: 'invalid_definition', details: { problems } },
+    );
   }
   return definition;
 }

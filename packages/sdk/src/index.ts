@@ -6,6 +6,8 @@ export type {
   AgentVersion,
   ApiKey,
   ApiKeyCreated,
+  Approval,
+  ApprovalStatus,
   CustomToolDeployResult,
   CustomToolVersion,
   ErrorCode,
@@ -47,7 +49,17 @@ export type {
   Tool,
   ToolExecuteResult,
   ToolExecution,
+  Trigger,
+  TriggerCreateRequest,
   WhoAmI,
+  Workflow,
+  WorkflowEvent,
+  WorkflowEventType,
+  WorkflowRun,
+  WorkflowRunDetail,
+  WorkflowRunStatus,
+  WorkflowVersion,
+  WorkflowVisibility,
   Workspace,
   WorkspaceCreateRequest,
   WorkspaceEntry,
@@ -59,10 +71,18 @@ export {
   defineConfig,
   defineSandbox,
   defineTool,
+  defineWorkflow,
+  describeGraphProblem,
   type JsonSchema,
   type ToolActionDefinition,
   type ToolDefinition,
   type ToolParams,
+  type TypedWorkflowNode,
+  type WorkflowDefinition,
+  type WorkflowGraphDefinition,
+  type WorkflowNodeConfig,
+  type WorkflowNodeDefinition,
+  type WorkflowNodeInput,
 } from './define.js';
 export {
   AuthenticationError,
@@ -79,6 +99,7 @@ export {
   ToolError,
   ValidationError,
 } from './errors.js';
+export type { EventStream } from './event-stream.js';
 export { type Page, PagedList, type PageOptions } from './paged-list.js';
 export {
   AgentRuns,
@@ -108,4 +129,14 @@ export {
 export { Secrets } from './resources/secrets.js';
 export { SshKeys } from './resources/ssh-keys.js';
 export { Templates } from './resources/templates.js';
+export {
+  type GraphValidation,
+  WorkflowApprovals,
+  type WorkflowEventStream,
+  type WorkflowRunOptions,
+  WorkflowRuns,
+  Workflows,
+  WorkflowTriggers,
+  workflowRunStatusAfter,
+} from './resources/workflows.js';
 export { WorkspaceFiles, Workspaces } from './resources/workspaces.js';

@@ -17,6 +17,7 @@ import type {
 } from '@runtools/spec';
 import type { z } from 'zod';
 import { toBase64, utf8 } from '../bytes.js';
+import { type EventStream, eventStream } from '../event-stream.js';
 import type { HttpClient } from '../http.js';
 import { PagedList } from '../paged-list.js';
 
@@ -52,14 +53,11 @@ function runBody(prompt: string, options: RunOptions) {
   } as z.input<typeof routes.agentRunsCreate.body>;
 }
 
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
-
-/** A run's events: awaited, those stored so far; iterated, those and then the live ones. */
-export interface RunEventStream extends AsyncIterable<RunEvent>, PromiseLike<RunEvent[]> {}
+/**
+ * An agent run's events: awaited, those stored so far; iterated, those and then the live ones.
+ * @example for await (const event of rt.agent.events(runId)) if (event.type === 'done') console.log(event.status)
+ */
+export type RunEventStream = EventStream<RunEvent>;
 
 /** Agent definitions: model, system prompt, tools and where they run; every update is a new version. */
 export class Agents {
@@ -181,11 +179,7 @@ export class AgentRuns {
         },
         { follow, ...(options.signal ? { signal: options.signal } : {}) },
       );
-    return {
-      [Symbol.asyncIterator]: () => stream(options.follow !== false)[Symbol.asyncIterator](),
-      // biome-ignore lint/suspicious/noThenProperty: awaiting the stream is its documented use (the events so far)
-      then: (onFulfilled, onRejected) => collect(stream(false)).then(onFulfilled, onRejected),
-    };
+    return eventStream(stream, options.follow !== false);
   }
 
   /** @example const run = await rt.agent.get(runId) */
