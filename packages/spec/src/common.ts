@@ -21,6 +21,11 @@ export const idPrefixes = {
   toolExecution: 'tex',
   oauthConnection: 'oac',
   oauthState: 'oas',
+  workflow: 'wfl',
+  workflowRun: 'wfr',
+  approval: 'apv',
+  trigger: 'trg',
+  delivery: 'dlv',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

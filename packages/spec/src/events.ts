@@ -74,5 +74,14 @@ export const auditEvents = [
   'oauth.revoked',
   'oauth.default_set',
   'oauth.default_unset',
+  'workflow.saved',
+  'workflow.published',
+  'workflow.deleted',
+  'workflow_run.cancelled',
+  'workflow_approval.approved',
+  'workflow_approval.rejected',
+  'workflow_trigger.created',
+  'workflow_trigger.deleted',
+  'workflow_hook.refused',
 ] as const;
 export type AuditEvent = (typeof auditEvents)[number];

@@ -29,9 +29,10 @@ export interface RouteContract {
   stream?: 'sse' | 'bytes';
   /**
    * The request body is streamed to the handler, not parsed as JSON: `octet-stream` raw bytes, `multipart`
-   * a `multipart/form-data` form (file uploads from browsers and curl -F).
+   * a `multipart/form-data` form (file uploads from browsers and curl -F); `any` the exact bytes of a body of
+   * any content type, read whole under the body limit (a signed webhook).
    */
-  rawBody?: 'octet-stream' | 'multipart';
+  rawBody?: 'octet-stream' | 'multipart' | 'any';
   /** A JSON body larger than the server's default limit is accepted up to this size (files inside the JSON). */
   maxBodyBytes?: number;
 }

@@ -8,6 +8,7 @@ import { systemRoutes } from './system.js';
 import { templatesRoutes } from './templates.js';
 import { tenancyRoutes } from './tenancy.js';
 import { toolsRoutes } from './tools.js';
+import { workflowsRoutes } from './workflows.js';
 import { workspacesRoutes } from './workspaces.js';
 
 export { type HttpMethod, mapRouteParams, type RouteContract, routePath } from './contract.js';
@@ -20,6 +21,7 @@ export {
   templatesRoutes,
   tenancyRoutes,
   toolsRoutes,
+  workflowsRoutes,
   workspacesRoutes,
 };
 
@@ -37,6 +39,7 @@ export const routes = {
   ...agentsRoutes,
   ...toolsRoutes,
   ...oauthRoutes,
+  ...workflowsRoutes,
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteId = keyof typeof routes;
