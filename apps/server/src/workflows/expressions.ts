@@ -25,7 +25,7 @@ import { RE2JS } from 're2js';
  * What remains is the time of a single built-in on values within those bounds (a `$sort` of a million items).
  */
 
-/** Defaults of the limits; `evaluate` takes smaller or larger ones per call. */
+/** The limits; `evaluate` takes its own `timeoutMs`, `maxDepth` and `maxResultBytes` per call. */
 export const expressionLimits = {
   /** Wall time of one evaluation. */
   timeoutMs: 1000,
@@ -37,7 +37,7 @@ export const expressionLimits = {
   maxResultBytes: 1024 * 1024,
   /** Items in one sequence (JSONata's own `sequence` option); a range `[1..n]` is one. */
   maxSequence: 1_000_000,
-  /** Nesting of a value (arrays and objects within each other), in the document and in a result. */
+  /** Nesting of a value an expression builds or answers (arrays and objects within each other). */
   maxNesting: 1000,
 } as const;
 
@@ -59,8 +59,9 @@ export interface EvaluateOptions {
 /**
  * An expression that does not parse, fails while evaluating, or passes a limit. `code` is JSONata's (`S0201`,
  * `T2001`, `D1012` for a timeout, `D1011` for too deep, `D2015` for too long a sequence) or one of ours:
- * `value_too_large`, `not_json` (the value is or holds a function), `template` (a `{{` without `}}`),
- * `regex_unsupported` (RE2 cannot run it) and `failed` (anything else the engine threw).
+ * `value_too_large`, `not_json` (a document that cannot be copied as JSON, or a value that is or holds a function),
+ * `template` (a `{{` without `}}`), `regex_unsupported` (RE2 cannot run it) and `failed` (anything else the engine
+ * threw).
  */
 export class ExpressionError extends Error {
   override readonly name = 'ExpressionError';
@@ -277,7 +278,7 @@ function onExit(_node: unknown, _input: unknown, environment: HookEnvironment, r
   if (sizeOf(result, limit) > limit) {
     const evaluation = environment.base.lookup(evaluationBinding) as Evaluation;
     throw expressionError(
-      `a value grew past ${limit / 1024 / 1024} MiB of JSON`,
+      `a value grew past ${limit / 1024 / 1024} MiB of JSON or ${expressionLimits.maxNesting} levels of nesting`,
       'value_too_large',
       evaluation.expression,
     );

