@@ -57,6 +57,21 @@ import * as sshKeyRemove from './commands/ssh-key/remove.js';
 import * as templateCommands from './commands/template/template.js';
 import * as threadCommands from './commands/thread/thread.js';
 import * as toolsCommands from './commands/tools/tools.js';
+import * as workflowApprovals from './commands/workflow/approvals.js';
+import * as workflowApprove from './commands/workflow/approve.js';
+import * as workflowCancel from './commands/workflow/cancel.js';
+import * as workflowDelete from './commands/workflow/delete.js';
+import * as workflowEvents from './commands/workflow/events.js';
+import * as workflowGet from './commands/workflow/get.js';
+import * as workflowList from './commands/workflow/list.js';
+import * as workflowPublish from './commands/workflow/publish.js';
+import * as workflowRun from './commands/workflow/run.js';
+import * as workflowRuns from './commands/workflow/runs.js';
+import * as workflowSave from './commands/workflow/save.js';
+import * as workflowStatus from './commands/workflow/status.js';
+import * as workflowTrigger from './commands/workflow/trigger.js';
+import * as workflowValidate from './commands/workflow/validate.js';
+import * as workflowVersions from './commands/workflow/versions.js';
 import * as workspaceFiles from './commands/workspace/files.js';
 import * as workspaceCommands from './commands/workspace/workspace.js';
 import { reportError } from './errors.js';
@@ -136,6 +151,28 @@ export function buildProgram(): Command {
   group(program, 'tools', 'tools agents call: the marketplace, installations, custom tools, credentials, calls', [
     toolsCommands,
   ]);
+  const workflow = group(
+    program,
+    'workflow',
+    'workflows: versioned graphs of agents, tools and sandboxes, with runs, events, approvals and triggers',
+    [
+      workflowSave,
+      workflowValidate,
+      workflowList,
+      workflowGet,
+      workflowVersions,
+      workflowPublish,
+      workflowDelete,
+      workflowRun,
+      workflowRuns,
+      workflowStatus,
+      workflowCancel,
+      workflowEvents,
+      workflowApprovals,
+      workflowApprove,
+    ],
+  );
+  group(workflow, 'trigger', 'cron and signed webhook triggers of a workflow', [workflowTrigger]);
   group(program, 'oauth', 'connected accounts: OAuth apps, connections tools use (the broker)', [oauthCommands]);
   group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);
   for (const entry of [models, init, deploy]) entry.register(program);

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import * as nodeModule from 'node:module';
 import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   type Agent,
   type AgentDefinition,
@@ -16,36 +14,26 @@ import {
   type SandboxDefinition,
   type ToolDefinition,
   ValidationError,
+  type WorkflowDefinition,
+  type WorkflowVersion,
 } from '@runtools/sdk';
-import type { AgentPutRequest, CustomToolDeployRequest, SandboxCreateRequest } from '@runtools/spec';
+import {
+  type AgentPutRequest,
+  type CustomToolDeployRequest,
+  nodeConfigSchemas,
+  type SandboxCreateRequest,
+  WorkflowGraph,
+  type WorkflowNodeType,
+} from '@runtools/spec';
 import type { Command } from 'commander';
 import { build } from 'esbuild';
 import { client, globalOptions } from '../../context.js';
+import { importDefault } from '../../definition-import.js';
 import { exitCodes, UserError } from '../../errors.js';
 import { printJson } from '../../output.js';
+import { checkWorkflowDefinition, workflowSlug } from '../../workflow-files.js';
 
 const sourceFile = /^(?!.*\.d\.ts$)(?!.*\.(?:test|spec)\.[^.]+$).*\.(?:ts|mts|js|mjs)$/;
-
-let hooked = false;
-
-/**
- * Lets a definition file `import { defineAgent } from '@runtools/sdk'` without a node_modules of its own: the
- * specifier resolves to the SDK this CLI runs with (so its ValidationError is the one caught here).
- */
-function resolveSdkToOurs(): void {
-  if (hooked) return;
-  hooked = true;
-  const registerHooks = (nodeModule as { registerHooks?: typeof nodeModule.registerHooks }).registerHooks;
-  // Node < 22.15: no synchronous hooks; the files then need @runtools/sdk installed next to them.
-  if (typeof registerHooks !== 'function') return;
-  const sdk = import.meta.resolve('@runtools/sdk');
-  registerHooks({
-    resolve(specifier, context, nextResolve) {
-      if (specifier === '@runtools/sdk') return { url: sdk, shortCircuit: true };
-      return nextResolve(specifier, context);
-    },
-  });
-}
 
 interface Loaded<T> {
   file: string;
@@ -73,18 +61,17 @@ async function loadFiles<T>(
   example: string,
   problems: string[],
 ): Promise<Loaded<T>[]> {
-  resolveSdkToOurs();
   const loaded: Loaded<T>[] = [];
   for (const file of files) {
     // As the project knows it: agents/coder.ts.
     const shown = relative(dir, file);
     try {
-      const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-      if (module.default === undefined) {
+      const definition = await importDefault(file);
+      if (definition === undefined) {
         problems.push(`${shown}: no default export (${example})`);
         continue;
       }
-      loaded.push({ file: shown, definition: check(module.default as T) });
+      loaded.push({ file: shown, definition: check(definition as T) });
     } catch (error) {
       problems.push(`${shown}: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -183,9 +170,11 @@ interface Project {
   tools: (Loaded<ToolDefinition> & { request: CustomToolDeployRequest })[];
   sandboxes: Loaded<SandboxDefinition>[];
   agents: Loaded<AgentDefinition>[];
+  workflows: Loaded<WorkflowDefinition>[];
 }
 
-type Kind = 'tool' | 'sandbox' | 'agent';
+type Kind = 'tool' | 'sandbox' | 'agent' | 'workflow';
+const allKinds: readonly Kind[] = ['tool', 'sandbox', 'agent', 'workflow'];
 
 /** Imports, checks and bundles every definition; any problem stops the deploy before anything is sent. */
 async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Project> {
@@ -193,11 +182,13 @@ async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Proje
     tool: kinds.has('tool') ? definitionFiles(dir, 'tools') : [],
     sandbox: kinds.has('sandbox') ? definitionFiles(dir, 'sandboxes') : [],
     agent: kinds.has('agent') ? definitionFiles(dir, 'agents') : [],
+    workflow: kinds.has('workflow') ? definitionFiles(dir, 'workflows') : [],
   };
-  if (files.tool.length + files.sandbox.length + files.agent.length === 0)
+  if (files.tool.length + files.sandbox.length + files.agent.length + files.workflow.length === 0)
     throw new UserError(
       `nothing to deploy: no .ts, .js or .mjs files in ${[...kinds].map((kind) => join(dir, `${kind === 'sandbox' ? 'sandboxe' : kind}s`)).join(', ')}`,
-      'put defineTool files in tools/*.ts, defineSandbox files in sandboxes/*.ts and defineAgent files in agents/*.ts',
+      'put defineTool files in tools/*.ts, defineSandbox files in sandboxes/*.ts, defineAgent files in agents/*.ts ' +
+        'and defineWorkflow files in workflows/*.ts',
     );
   const problems: string[] = [];
   const tools = await loadFiles(
@@ -224,6 +215,14 @@ async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Proje
     problems,
   );
   checkUnique(agents, (definition) => definition.slug, 'slug', problems);
+  const workflows = await loadFiles(
+    dir,
+    files.workflow,
+    checkWorkflowDefinition,
+    'export default defineWorkflow({ name, graph })',
+    problems,
+  );
+  checkUnique(workflows, workflowSlug, 'workflow', problems);
   const bundled: Project['tools'] = [];
   for (const tool of tools) {
     try {
@@ -238,16 +237,17 @@ async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Proje
       `${problems.length} problem${problems.length > 1 ? 's' : ''} in definitions; nothing was deployed`,
     );
   }
-  return { tools: bundled, sandboxes, agents };
+  return { tools: bundled, sandboxes, agents, workflows };
 }
 
-type Action = 'create' | 'update' | 'unchanged' | 'prune' | 'keep';
+type Action = 'create' | 'update' | 'unchanged' | 'prune' | 'keep' | 'publish';
 const done: Record<Action, string> = {
   create: 'created',
   update: 'updated',
   unchanged: 'unchanged',
   prune: 'pruned',
   keep: 'kept',
+  publish: 'published',
 };
 
 interface Step {
@@ -257,10 +257,56 @@ interface Step {
   action: Action;
   /** Why, where it is not plain: a sandbox without its file, one replaced. */
   note?: string;
-  /** What the server has now: a tool's or agent's version, a sandbox's id. */
+  /** What the server has now: a tool's, agent's or published workflow's version, a sandbox's id, a workflow's draft revision. */
   version?: number;
   id?: string;
-  apply?: () => Promise<{ version?: number; id?: string; note?: string }>;
+  revision?: number;
+  apply?: () => Promise<{ version?: number; id?: string; revision?: number; note?: string }>;
+}
+
+/** A step's outcome in a line: its version (v3), draft revision (draft r2) or id, and its note. */
+function detailOf(outcome: { version?: number; id?: string; revision?: number; note?: string }): string {
+  const what =
+    outcome.version !== undefined
+      ? `v${outcome.version}`
+      : outcome.revision !== undefined
+        ? `draft r${outcome.revision}`
+        : outcome.id;
+  return [what, outcome.note].filter(Boolean).join('  ');
+}
+
+/**
+ * A graph as the server keeps it, for comparing: the graph's defaults applied (edges: []) and each node's
+ * config as its type's schema reads it (defaults filled in), so that a field left to its default is no change.
+ */
+function normalizedGraph(graph: unknown): unknown {
+  const parsed = WorkflowGraph.safeParse(graph);
+  if (!parsed.success) return graph;
+  return {
+    ...parsed.data,
+    nodes: parsed.data.nodes.map((node) => {
+      const schema = nodeConfigSchemas[node.type as WorkflowNodeType];
+      const config = schema?.safeParse(node.config ?? {});
+      return config?.success ? { ...node, config: config.data } : node;
+    }),
+  };
+}
+
+/** Whether a workflow (its draft, or a published version) is what the definition says. */
+function sameWorkflow(
+  definition: WorkflowDefinition,
+  current: { graph: unknown; inputSchema: Record<string, unknown> | null; name?: string; description?: string | null },
+): boolean {
+  return (
+    canonicalJson(normalizedGraph(definition.graph)) === canonicalJson(normalizedGraph(current.graph)) &&
+    (current.name === undefined || current.name === definition.name) &&
+    // Left out of the definition, the server keeps what it had.
+    (definition.description === undefined ||
+      current.description === undefined ||
+      current.description === definition.description) &&
+    (definition.inputSchema === undefined ||
+      canonicalJson(definition.inputSchema) === canonicalJson(current.inputSchema))
+  );
 }
 
 /** Fields a definition gives that the agent has otherwise: what a PUT would change (fields left out keep their defaults). */
@@ -277,7 +323,13 @@ function agentChanges(agent: Agent, definition: Record<string, unknown>): string
  * What the deploy will do, item by item, found by comparing each definition with what the server has: tools
  * first, then sandboxes, then agents (which may name a tool or a sandbox the same deploy creates).
  */
-async function plan(rt: RunTools, project: Project, kinds: ReadonlySet<Kind>, prune: boolean): Promise<Step[]> {
+async function plan(
+  rt: RunTools,
+  project: Project,
+  kinds: ReadonlySet<Kind>,
+  prune: boolean,
+  publish: boolean,
+): Promise<Step[]> {
   const steps: Step[] = [];
   for (const { file, definition, request } of project.tools) {
     const current = await rt.tools.get(definition.name).catch((error: unknown) => {
@@ -389,6 +441,36 @@ async function plan(rt: RunTools, project: Project, kinds: ReadonlySet<Kind>, pr
       },
     });
   }
+  for (const { file, definition } of project.workflows) {
+    const slug = workflowSlug(definition);
+    const current = await rt.workflows.get(slug).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    const action: Action = !current ? 'create' : sameWorkflow(definition, current) ? 'unchanged' : 'update';
+    steps.push({
+      kind: 'workflow',
+      name: slug,
+      file,
+      action,
+      ...(current ? { revision: current.draftRevision } : {}),
+      apply: async () => ({ revision: (await rt.workflows.save(definition)).draftRevision }),
+    });
+    if (!publish) continue;
+    let latest: WorkflowVersion | undefined;
+    if (current?.latestVersion != null) latest = await rt.workflows.version(slug, current.latestVersion);
+    if (latest && sameWorkflow(definition, latest)) continue;
+    steps.push({
+      kind: 'workflow',
+      name: slug,
+      file,
+      action: 'publish',
+      ...(latest ? { note: `after v${latest.version}` } : {}),
+      apply: async () => ({
+        version: (await rt.workflows.publish(slug, { note: `runtools deploy of ${file}` })).version,
+      }),
+    });
+  }
   return steps;
 }
 
@@ -404,18 +486,25 @@ async function listDeployed(rt: RunTools): Promise<Sandbox[]> {
 export function register(program: Command): void {
   program
     .command('deploy [dir]')
-    .summary('create or update the tools, sandboxes and agents of DIR (tools/, sandboxes/, agents/)')
+    .summary(
+      'create or update the tools, sandboxes, agents and workflows of DIR (tools/, sandboxes/, agents/, workflows/)',
+    )
     .description(
       'create or update the custom tools of DIR/tools/*.ts (`export default defineTool({ name, actions, … })`, ' +
         'bundled with their npm dependencies), the sandboxes of DIR/sandboxes/*.ts (`defineSandbox({ name, template, ' +
-        '… })`, found again by their name) and the agents of DIR/agents/*.ts (`defineAgent({ slug, model, … })`, ' +
-        "whose `sandbox` may name one of the project's sandboxes), in that order; every file is checked, and every " +
-        'tool bundled, before anything is sent. A sandbox whose file is gone is kept unless --prune.',
+        '… })`, found again by their name), the agents of DIR/agents/*.ts (`defineAgent({ slug, model, … })`, ' +
+        "whose `sandbox` may name one of the project's sandboxes) and the drafts of the workflows of " +
+        'DIR/workflows/*.ts (`defineWorkflow({ name, graph })`, which may name those agents and tools), in that ' +
+        'order; every file is checked, and every tool bundled, before anything is sent. With --publish, each ' +
+        'workflow whose draft differs from its latest published version is published as a new version. A sandbox ' +
+        'whose file is gone is kept unless --prune.',
     )
-    .option('--dry-run', 'print the plan (create, update, unchanged, keep, prune per item) and change nothing')
+    .option('--dry-run', 'print the plan (create, update, unchanged, keep, prune, publish per item) and change nothing')
     .option('--tools-only', 'only tools/')
     .option('--sandboxes-only', 'only sandboxes/')
     .option('--agents-only', 'only agents/')
+    .option('--workflows-only', 'only workflows/')
+    .option('--publish', 'publish each workflow whose draft is not its latest published version')
     .option('--prune', 'destroy the deployed sandboxes whose file is gone')
     .action(
       async (
@@ -425,20 +514,23 @@ export function register(program: Command): void {
           toolsOnly?: boolean;
           sandboxesOnly?: boolean;
           agentsOnly?: boolean;
+          workflowsOnly?: boolean;
+          publish?: boolean;
           prune?: boolean;
         },
         command: Command,
       ) => {
         const dir = resolve(dirArg ?? '.');
         const json = globalOptions(command).json;
-        const only = (['tool', 'sandbox', 'agent'] as const).filter(
+        const only = allKinds.filter(
           (kind) => flags[`${kind === 'sandbox' ? 'sandboxes' : `${kind}s`}Only` as 'toolsOnly'],
         );
-        if (only.length > 1) throw new UserError('give at most one of --tools-only, --sandboxes-only, --agents-only');
-        const kinds = new Set<Kind>(only.length ? only : ['tool', 'sandbox', 'agent']);
+        if (only.length > 1)
+          throw new UserError('give at most one of --tools-only, --sandboxes-only, --agents-only, --workflows-only');
+        const kinds = new Set<Kind>(only.length ? only : allKinds);
         const project = await loadProject(dir, kinds);
         const rt = client(command);
-        const steps = await plan(rt, project, kinds, flags.prune ?? false);
+        const steps = await plan(rt, project, kinds, flags.prune ?? false, flags.publish ?? false);
         const width = Math.max(...steps.map((step) => step.name.length), 4);
         const line = (verb: string, step: Step, extra?: string) =>
           `${verb.padEnd(10)} ${step.kind.padEnd(8)} ${extra ? `${step.name.padEnd(width)}  ${extra}` : step.name}\n`;
@@ -454,27 +546,34 @@ export function register(program: Command): void {
           error?: string;
         })[] = [];
         const failures: unknown[] = [];
+        /** Items whose step failed: a workflow whose draft was not saved is not published. */
+        const failed = new Set<string>();
         for (const { apply, ...step } of steps) {
           if (step.action === 'unchanged' || step.action === 'keep' || !apply) {
             results.push({ ...step, action: done[step.action] });
-            const detail = [step.version !== undefined ? `v${step.version}` : step.id, step.note].filter(Boolean);
-            if (!json) process.stdout.write(line(done[step.action], step, detail.join('  ')));
+            if (!json) process.stdout.write(line(done[step.action], step, detailOf(step)));
+            continue;
+          }
+          if (failed.has(`${step.kind}:${step.name}`)) {
+            const note = 'not published: its draft was not saved';
+            results.push({ ...step, action: 'skipped', note });
+            if (!json) process.stderr.write(line('skipped', step, note));
             continue;
           }
           if (!json)
-            process.stderr.write(`${step.action === 'prune' ? 'pruning' : 'deploying'} ${step.kind} ${step.name}…\n`);
+            process.stderr.write(
+              `${step.action === 'prune' ? 'pruning' : step.action === 'publish' ? 'publishing' : 'deploying'} ${step.kind} ${step.name}…\n`,
+            );
           try {
             const outcome = await apply();
             results.push({ ...step, action: done[step.action], ...outcome });
-            const detail = [outcome.version !== undefined ? `v${outcome.version}` : outcome.id, outcome.note].filter(
-              Boolean,
-            );
-            if (!json) process.stdout.write(line(done[step.action], step, detail.join('  ')));
+            if (!json) process.stdout.write(line(done[step.action], step, detailOf(outcome)));
           } catch (error) {
             // Only what is wrong with this item (refused, its sandbox gone) lets the others go on.
             if (!(error instanceof ValidationError || error instanceof NotFoundError || error instanceof ConflictError))
               throw error;
             failures.push(error);
+            failed.add(`${step.kind}:${step.name}`);
             const message = error instanceof Error ? error.message : String(error);
             results.push({ ...step, action: 'failed', error: message });
             if (!json) process.stderr.write(line('failed', step, `${step.file ?? ''}: ${message}`));

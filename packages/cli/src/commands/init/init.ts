@@ -79,6 +79,29 @@ export default defineAgent({
   maxIterations: 25,
 });
 `,
+    'workflows/hello.ts': `import { defineWorkflow } from '@runtools/sdk';
+
+// A workflow: runtools deploy saves its draft (and publishes it with --publish). Run it with
+//   runtools workflow run hello --version draft --input '{"name": "Ada"}' --wait
+export default defineWorkflow({
+  name: 'Hello',
+  description: 'Greets someone, asking first when the name is long',
+  graph: {
+    nodes: [
+      { id: 'greeting', type: 'transform', config: { expression: '"Hello, " & (input.name ? input.name : "world") & "!"' } },
+      { id: 'long', type: 'condition', config: { expression: '$length(nodes.greeting.output) > 40' } },
+      { id: 'check', type: 'approval', config: { message: 'Send "{{ nodes.greeting.output }}"?' } },
+      { id: 'done', type: 'output', config: { expression: '{ "message": nodes.greeting.output }' } },
+    ],
+    edges: [
+      { source: 'greeting', target: 'long' },
+      { source: 'long', target: 'check', condition: true },
+      { source: 'long', target: 'done', condition: false },
+      { source: 'check', target: 'done', condition: true },
+    ],
+  },
+});
+`,
     'package.json': `${JSON.stringify(
       {
         name,
@@ -102,7 +125,7 @@ export default defineAgent({
           skipLibCheck: true,
           types: ['node'],
         },
-        include: ['runtools.config.ts', 'tools', 'sandboxes', 'agents'],
+        include: ['runtools.config.ts', 'tools', 'sandboxes', 'agents', 'workflows'],
       },
       null,
       2,
@@ -114,7 +137,7 @@ export function register(program: Command): void {
   program
     .command('init [dir]')
     .description(
-      'start a project in DIR (default: here): runtools.config.ts, an example tool, sandbox and agent, package.json ' +
+      'start a project in DIR (default: here): runtools.config.ts, an example tool, sandbox, agent and workflow, package.json ' +
         'and tsconfig.json; then `npm install` and `runtools deploy`',
     )
     .option('--force', 'write into a directory that is not empty (existing files are kept)')
