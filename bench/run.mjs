@@ -11,6 +11,7 @@ import * as sandboxSnapshot from './sandbox-snapshot.mjs';
 import * as secretsList from './secrets-list.mjs';
 import * as ssh from './ssh.mjs';
 import * as tools from './tools.mjs';
+import * as workflows from './workflows.mjs';
 import * as workspaceFiles from './workspace-files.mjs';
 
 const { values } = parseArgs({
@@ -42,6 +43,7 @@ const benchmarks = [
   ssh,
   agentLoop,
   tools,
+  workflows,
   sandboxDensity,
 ];
 const only = values.only ? values.only.split(',') : undefined;

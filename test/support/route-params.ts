@@ -42,6 +42,11 @@ export const absentParams: Record<string, string> = {
   toolName: 'no-such-tool',
   provider: 'linkedin',
   connectionId: 'oac_aaaaaaaaaaaaaaaaaaaa',
+  version: '99',
+  triggerId: 'trg_aaaaaaaaaaaaaaaaaaaa',
+  workflowRunId: 'wfr_aaaaaaaaaaaaaaaaaaaa',
+  approvalId: 'apv_aaaaaaaaaaaaaaaaaaaa',
+  token: 'wh_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
 };
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -92,6 +97,47 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     await server.request('POST', '/v1/oauth/connections', { body: { provider: 'github' } }),
     'a pending OAuth connection',
   );
+  // A workflow named like the agent (slugs are per kind), published, with a trigger and a run waiting for
+  // its approval.
+  await created(
+    await server.request('POST', '/v1/workflows', {
+      body: {
+        name: 'route-params',
+        graph: {
+          nodes: [
+            { id: 'gate', type: 'approval', config: { message: 'route-params' } },
+            { id: 'out', type: 'output', config: { expression: '1' } },
+          ],
+          edges: [{ source: 'gate', target: 'out' }],
+        },
+      },
+    }),
+    'a workflow',
+  );
+  await created(
+    await server.request('POST', '/v1/workflows/route-params/publish', { body: { visibility: 'org' } }),
+    'a workflow version',
+  );
+  const trigger = await created<{ id: string }>(
+    await server.request('POST', '/v1/workflows/route-params/triggers', {
+      body: { kind: 'cron', schedule: '0 0 1 1 *' },
+    }),
+    'a workflow trigger',
+  );
+  const workflowRun = await created<{ runId: string }>(
+    await server.request('POST', '/v1/workflows/route-params/runs', { body: { input: {} } }),
+    'a workflow run',
+  );
+  let approvalId: string | undefined;
+  for (let tries = 0; tries < 200 && !approvalId; tries++) {
+    const approvals = await created<{ data: { id: string }[] }>(
+      await server.request('GET', `/v1/workflow-approvals?runId=${workflowRun.runId}`),
+      'the approvals',
+    );
+    approvalId = approvals.data[0]?.id;
+    if (!approvalId) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (!approvalId) throw new Error('the route-params workflow run never asked for its approval');
   const process = await sandbox.processes.start('sleep 100000');
   return {
     ...absentParams,
@@ -109,5 +155,9 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     toolName: 'github',
     provider: 'github',
     connectionId: connection.connection.id,
+    version: '1',
+    triggerId: trigger.id,
+    workflowRunId: workflowRun.runId,
+    approvalId,
   };
 }

@@ -70,6 +70,13 @@ export const ServerConfig = z.object({
     .min(1)
     .max(7 * 24 * 3600),
   sshHost: z.string().min(1).optional(),
+  /**
+   * Background work in flight (a workflow node, a queued job) is leased this long and renewed every third of
+   * it; work a dead control plane held is taken over once its lease runs out.
+   */
+  queueLeaseMs: z.coerce.number().int().min(500).max(10 * 60_000),
+  /** `table` keeps the embedded job queue on PostgreSQL too (pg-boss by default there). */
+  queueBackend: z.enum(['auto', 'table']),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
   exaUrl: z.url({ protocol: /^https?$/ }),
   /** Base URLs replacing built-in model providers' own: an LLM gateway, a proxy (a local server in tests). */
@@ -126,6 +133,8 @@ const settingSources: Record<string, string> = {
   toolRunnerTemplate: 'RUNTOOLS_TOOL_RUNNER_TEMPLATE',
   toolRunnerMemoryBytes: 'RUNTOOLS_TOOL_RUNNER_MEMORY: bytes or a size such as 512MiB',
   toolRunnerIdleSeconds: 'RUNTOOLS_TOOL_RUNNER_IDLE_SECONDS',
+  queueLeaseMs: 'RUNTOOLS_QUEUE_LEASE_MS',
+  queueBackend: 'RUNTOOLS_QUEUE',
   exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
@@ -193,6 +202,8 @@ export function resolveServerConfig(
       : 512 * 1024 ** 2,
     toolRunnerIdleSeconds: env.RUNTOOLS_TOOL_RUNNER_IDLE_SECONDS || 600,
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
+    queueLeaseMs: env.RUNTOOLS_QUEUE_LEASE_MS || 30_000,
+    queueBackend: env.RUNTOOLS_QUEUE || 'auto',
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
     providerBaseUrls: Object.fromEntries(
       Object.keys(builtinProviders).flatMap((name) => {

@@ -23,6 +23,12 @@ import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
 import { OAuthService } from './oauth/oauth-service.js';
 import { oauthProviders } from './oauth/providers.js';
+import { createQueue } from './queue/create-queue.js';
+import { systemClock } from './queue/job-queue.js';
+import { WorkflowEngine } from './workflows/run-engine.js';
+import { RunStore } from './workflows/run-store.js';
+import { TriggerService } from './workflows/trigger-service.js';
+import { WorkflowService } from './workflows/workflow-service.js';
 import { createHandlers } from './routes/handlers.js';
 import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
@@ -173,6 +179,10 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       ...(toolRunnersUnavailable ? { runnersUnavailable: toolRunnersUnavailable } : {}),
     });
     const agents = new AgentService(db.kysely, sandboxes, models, tools);
+    const queue = await createQueue(db.kysely, db.dialect, config.databaseUrl, {
+      leaseMs: config.queueLeaseMs,
+      forceTable: config.queueBackend === 'table',
+    });
     const runs = new RunService(
       db.kysely,
       agents,
@@ -186,6 +196,25 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     );
     const interrupted = await runs.recover();
     if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
+    // Workflows: the job queue (embedded over the database's tables, or pg-boss on PostgreSQL), the engine that
+    // runs graphs from their stored state, and the triggers that start runs.
+    const workflowStore = new RunStore(db.kysely);
+    const engine = new WorkflowEngine(db.kysely, workflowStore, queue, { runs, tools, sandboxes, logger }, logger, {
+      clock: systemClock,
+      leaseMs: config.queueLeaseMs,
+      sweepMs: Math.max(250, Math.floor(config.queueLeaseMs / 2)),
+      publicUrl: () => config.publicUrl ?? publicUrl,
+      nodeConcurrency: 16,
+    });
+    const workflows = new WorkflowService(db.kysely, workflowStore, engine);
+    const triggers = new TriggerService(db.kysely, workflows, engine, rootKey.root, logger, {
+      clock: systemClock,
+      publicUrl: () => config.publicUrl ?? publicUrl,
+      tickMs: 1000,
+    });
+    await queue.start();
+    await engine.start();
+    triggers.start();
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
     const handlers = createHandlers({
@@ -213,6 +242,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       runs,
       tools,
       oauth,
+      workflows,
+      triggers,
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
@@ -284,6 +315,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       close(graceMs = 10_000) {
         closing ??= (async () => {
           clearInterval(idleSweep);
+          triggers.stop();
+          await engine.stop();
+          await queue.stop();
           await runs.close();
           await toolRunners?.close();
           await sshGateway.close();

@@ -91,7 +91,9 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 export function buildProgram(): Command {
   const program = new Command('runtools')
     .description('RunTools: AI agents in isolated sandboxes. Docs: <server>/docs')
-    .version(version)
+    // Program options are recognised after subcommands too, and `--version` also names the version of a thing
+    // (`workflow run SLUG --version 3`): the program's own is -V, and --version as the first word (see main).
+    .version(version, '-V', 'output the version number (also --version, as the first word)')
     .option('--json', 'print machine-readable JSON (reads)')
     .option('--url <url>', 'API base URL (default: RUNTOOLS_API_URL, your login, http://127.0.0.1:7400)')
     .option('--api-key <key>', 'API key (default: RUNTOOLS_API_KEY, your login)')
@@ -191,7 +193,8 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   let code = 0;
   try {
-    await buildProgram().parseAsync(argv);
+    const [node = '', script = '', first, ...rest] = argv;
+    await buildProgram().parseAsync(first === '--version' ? [node, script, '-V', ...rest] : argv);
   } catch (error) {
     code =
       error instanceof CommanderError && error.exitCode === 0

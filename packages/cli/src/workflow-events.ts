@@ -22,7 +22,7 @@ export function eventSummary(event: WorkflowEvent): string {
   switch (event.type) {
     case 'run.queued':
       return [
-        data.version === null || data.version === undefined ? 'draft' : `v${data.version}`,
+        typeof data.version === 'number' ? `v${data.version}` : data.version === null ? 'draft' : undefined,
         data.trigger ? String(data.trigger) : undefined,
         `input ${shorten(data.input ?? {}, 100)}`,
       ]

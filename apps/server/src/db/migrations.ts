@@ -495,6 +495,234 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0019_workflows': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('workflows')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('slug', 'text', (column) => column.notNull())
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('description', 'text')
+          // JSON: the draft graph and the input's JSON Schema.
+          .addColumn('graph', 'text', (column) => column.notNull())
+          .addColumn('input_schema', 'text')
+          .addColumn('draft_revision', 'integer', (column) => column.notNull())
+          .addColumn('latest_version', 'integer')
+          .addColumn('visibility', 'text')
+          .addColumn('owner_id', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addUniqueConstraint('workflows_org_slug', ['org_id', 'slug'])
+          .execute();
+        await db.schema
+          .createTable('workflow_versions')
+          .addColumn('workflow_id', 'text', (column) => column.notNull().references('workflows.id').onDelete('cascade'))
+          .addColumn('version', 'integer', (column) => column.notNull())
+          .addColumn('org_id', 'text', (column) => column.notNull())
+          .addColumn('graph', 'text', (column) => column.notNull())
+          .addColumn('input_schema', 'text')
+          .addColumn('visibility', 'text', (column) => column.notNull())
+          .addColumn('note', 'text')
+          .addColumn('published_by', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('workflow_versions_pk', ['workflow_id', 'version'])
+          .execute();
+        await db.schema
+          .createTable('workflow_runs')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('workflow_id', 'text', (column) => column.notNull())
+          .addColumn('workflow_slug', 'text', (column) => column.notNull())
+          .addColumn('version', 'integer')
+          // JSON: the graph the run is pinned to (a version's, or the draft's when it started).
+          .addColumn('graph', 'text', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('input', 'text', (column) => column.notNull())
+          .addColumn('output', 'text')
+          .addColumn('error', 'text')
+          .addColumn('trigger_kind', 'text', (column) => column.notNull())
+          .addColumn('trigger_id', 'text')
+          // JSON: the trigger's document (a webhook's body and headers, a cron's fire time).
+          .addColumn('trigger_data', 'text')
+          // JSON: who the run acts as ({ principal, memberId, granted }), re-checked at every node.
+          .addColumn('actor', 'text', (column) => column.notNull())
+          .addColumn('started_by', 'text')
+          .addColumn('idempotency_key', 'text')
+          // Bumped by every change of the run's node set: writers of one run take turns on it.
+          .addColumn('revision', 'integer', (column) => column.notNull().defaultTo(0))
+          .addColumn('event_seq', 'integer', (column) => column.notNull().defaultTo(0))
+          .addColumn('completion_seq', 'integer', (column) => column.notNull().defaultTo(0))
+          .addColumn('timeout_at', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('started_at', 'text')
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .addColumn('finished_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('workflow_runs_org')
+          .on('workflow_runs')
+          .columns(['org_id', 'created_at', 'id'])
+          .execute();
+        await db.schema.createIndex('workflow_runs_status').on('workflow_runs').columns(['status', 'updated_at']).execute();
+        await db.schema
+          .createIndex('workflow_runs_idempotency')
+          .on('workflow_runs')
+          .columns(['workflow_id', 'idempotency_key'])
+          .unique()
+          .execute();
+        await db.schema
+          .createTable('workflow_node_runs')
+          .addColumn('run_id', 'text', (column) => column.notNull().references('workflow_runs.id').onDelete('cascade'))
+          .addColumn('node_id', 'text', (column) => column.notNull())
+          .addColumn('iteration', 'integer', (column) => column.notNull())
+          .addColumn('type', 'text', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('attempt', 'integer', (column) => column.notNull())
+          .addColumn('output', 'text')
+          .addColumn('error', 'text')
+          // JSON: the indexes of the edges its completion took.
+          .addColumn('taken', 'text')
+          // The order completions happened in (the run's completion_seq when it ended).
+          .addColumn('completion_seq', 'integer')
+          .addColumn('child_run_id', 'text')
+          .addColumn('wake_at', 'text')
+          .addColumn('owner', 'text')
+          .addColumn('lease_expires_at', 'text')
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .addPrimaryKeyConstraint('workflow_node_runs_pk', ['run_id', 'node_id', 'iteration'])
+          .execute();
+        await db.schema
+          .createTable('workflow_events')
+          .addColumn('run_id', 'text', (column) => column.notNull().references('workflow_runs.id').onDelete('cascade'))
+          .addColumn('seq', 'integer', (column) => column.notNull())
+          .addColumn('type', 'text', (column) => column.notNull())
+          .addColumn('node_id', 'text')
+          .addColumn('iteration', 'integer')
+          .addColumn('attempt', 'integer')
+          .addColumn('data', 'text')
+          .addColumn('child_run_id', 'text')
+          .addColumn('at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('workflow_events_pk', ['run_id', 'seq'])
+          .execute();
+        await db.schema
+          .createTable('workflow_approvals')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('run_id', 'text', (column) => column.notNull().references('workflow_runs.id').onDelete('cascade'))
+          .addColumn('workflow_slug', 'text', (column) => column.notNull())
+          .addColumn('node_id', 'text', (column) => column.notNull())
+          .addColumn('iteration', 'integer', (column) => column.notNull())
+          .addColumn('message', 'text', (column) => column.notNull())
+          .addColumn('approvers', 'text')
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('comment', 'text')
+          .addColumn('decided_by', 'text')
+          .addColumn('expires_at', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('decided_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('workflow_approvals_org')
+          .on('workflow_approvals')
+          .columns(['org_id', 'status', 'created_at'])
+          .execute();
+        await db.schema
+          .createTable('workflow_triggers')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('workflow_id', 'text', (column) => column.notNull().references('workflows.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (column) => column.notNull())
+          .addColumn('schedule', 'text')
+          .addColumn('timezone', 'text')
+          .addColumn('missed_fires', 'text')
+          // A version number, or 'latest'.
+          .addColumn('version', 'text', (column) => column.notNull())
+          .addColumn('input', 'text', (column) => column.notNull())
+          // A webhook's URL token (its SHA-256) and its signing secret (sealed with the root key).
+          .addColumn('token_hash', 'text')
+          .addColumn('secret', 'text')
+          .addColumn('root_key_id', 'text')
+          .addColumn('next_fire_at', 'text')
+          .addColumn('last_fired_at', 'text')
+          .addColumn('enabled', 'integer', (column) => column.notNull())
+          // JSON: who its runs act as (the creator: member and granted scopes).
+          .addColumn('actor', 'text', (column) => column.notNull())
+          .addColumn('created_by', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('workflow_triggers_token').on('workflow_triggers').column('token_hash').execute();
+        await db.schema
+          .createIndex('workflow_triggers_due')
+          .on('workflow_triggers')
+          .columns(['kind', 'next_fire_at'])
+          .execute();
+        // Webhook deliveries seen (replay protection) and refused ones (the log), kept for a while.
+        await db.schema
+          .createTable('workflow_deliveries')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('trigger_id', 'text', (column) => column.notNull())
+          .addColumn('org_id', 'text', (column) => column.notNull())
+          .addColumn('delivery_key', 'text')
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('run_id', 'text')
+          .addColumn('remote', 'text')
+          .addColumn('received_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createIndex('workflow_deliveries_key')
+          .on('workflow_deliveries')
+          .columns(['trigger_id', 'delivery_key'])
+          .unique()
+          .execute();
+        // webhook-wait nodes: the URL token (SHA-256) that resumes one.
+        await db.schema
+          .createTable('workflow_waits')
+          .addColumn('token_hash', 'text', (column) => column.primaryKey())
+          .addColumn('run_id', 'text', (column) => column.notNull().references('workflow_runs.id').onDelete('cascade'))
+          .addColumn('node_id', 'text', (column) => column.notNull())
+          .addColumn('iteration', 'integer', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .execute();
+        // The embedded job queue (queue/table-queue.ts; on PostgreSQL too when RUNTOOLS_QUEUE=table): leased,
+        // retried, delayed work. A completed job is deleted at once.
+        await db.schema
+          .createTable('jobs')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('queue', 'text', (column) => column.notNull())
+          .addColumn('data', 'text', (column) => column.notNull())
+          .addColumn('singleton_key', 'text')
+          // created (waiting) | active | failed | cancelled
+          .addColumn('state', 'text', (column) => column.notNull())
+          // Hand-outs so far, and how many of them ended with the handler throwing (what retry_limit bounds).
+          .addColumn('attempt', 'integer', (column) => column.notNull())
+          .addColumn('failures', 'integer', (column) => column.notNull())
+          .addColumn('retry_limit', 'integer', (column) => column.notNull())
+          .addColumn('retry_delay_ms', 'integer', (column) => column.notNull())
+          .addColumn('retry_backoff', 'integer', (column) => column.notNull())
+          .addColumn('start_after', 'text', (column) => column.notNull())
+          .addColumn('owner', 'text')
+          .addColumn('lease_expires_at', 'text')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('updated_at', 'text', (column) => column.notNull())
+          .execute();
+        // Claims (created, due, oldest first), expired leases (active) and old ended jobs, per queue.
+        await db.schema.createIndex('jobs_due').on('jobs').columns(['queue', 'state', 'start_after']).execute();
+        // At most one job per singleton key waiting that was never handed out: `send` inserts with ON CONFLICT
+        // DO NOTHING, which is atomic on both databases where a look-then-insert is not on PostgreSQL.
+        await db.schema
+          .createIndex('jobs_singleton')
+          .on('jobs')
+          .columns(['queue', 'singleton_key'])
+          .unique()
+          .where(sql.ref('state'), '=', sql.lit('created'))
+          .where(sql.ref('attempt'), '=', sql.lit(0))
+          .execute();
+      },
+    },
   };
 }
 

@@ -115,7 +115,7 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   // Raw-body routes (file uploads) stream their body and enforce their own, larger limit.
   const rawRoutes = Object.values(routes as Record<string, RouteContract>)
-    .filter((contract) => contract.rawBody)
+    .filter((contract) => contract.rawBody === 'octet-stream' || contract.rawBody === 'multipart')
     .map((contract) => ({ method: contract.method, regex: pathRegex(contract.path) }));
   const limiter = (maxBytes: number) =>
     bodyLimit({
@@ -192,7 +192,9 @@ export function createApp(options: AppOptions): Hono<Env> {
       let rawBody: AsyncIterable<Uint8Array> | undefined;
       if (contract.rawBody) {
         const type = context.req.header('content-type') ?? '';
-        if (
+        if (contract.rawBody === 'any') {
+          // Any content type, read whole (under the body limit): a webhook signs the exact bytes it sent.
+        } else if (
           contract.rawBody === 'multipart'
             ? !/^multipart\/form-data\b/i.test(type)
             : type && !/^application\/octet-stream\b/i.test(type)
@@ -215,6 +217,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         requestId: context.get('requestId'),
         rawBody,
         contentType: context.req.header('content-type'),
+        header: (name: string) => context.req.header(name),
       });
       if (contract.stream === 'bytes') {
         const bytes = result as ByteStream;

@@ -87,6 +87,14 @@ export function buildOpenApiDocument(version: string) {
             },
           }
         : {}),
+      ...(contract.rawBody === 'any'
+        ? {
+            requestBody: {
+              required: false,
+              content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+            },
+          }
+        : {}),
       ...(contract.rawBody === 'multipart'
         ? {
             requestBody: {

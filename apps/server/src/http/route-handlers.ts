@@ -14,6 +14,8 @@ export interface HandlerInput<R extends RouteContract> {
   /** For `rawBody` routes: the request body as it arrives (the Node request itself where there is one), and its content type. */
   rawBody: AsyncIterable<Uint8Array> | undefined;
   contentType: string | undefined;
+  /** A request header by name (case-insensitive). */
+  header: (name: string) => string | undefined;
 }
 
 /** What a `stream: 'bytes'` handler answers with. */

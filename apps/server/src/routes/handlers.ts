@@ -12,6 +12,9 @@ import type { TemplateService } from '../templates/template-service.js';
 import { type TenancyDeps, tenancyHandlers } from '../tenancy/handlers.js';
 import { toolsHandlers } from '../tools/handlers.js';
 import type { ToolService } from '../tools/tool-service.js';
+import { workflowsHandlers } from '../workflows/handlers.js';
+import type { TriggerService } from '../workflows/trigger-service.js';
+import type { WorkflowService } from '../workflows/workflow-service.js';
 import { type WorkspacesDeps, workspacesHandlers } from '../workspaces/handlers.js';
 
 /** Every service the handlers call, wired in `server.ts`. */
@@ -25,6 +28,8 @@ export type HandlerDeps = SystemDeps &
     runs: RunService;
     tools: ToolService;
     oauth: OAuthService;
+    workflows: WorkflowService;
+    triggers: TriggerService;
   };
 
 /**
@@ -43,5 +48,6 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     ...agentsHandlers(deps),
     ...toolsHandlers(deps),
     ...oauthHandlers(deps),
+    ...workflowsHandlers(deps),
   };
 }

@@ -68,6 +68,7 @@ const validBodies: Partial<Record<RouteId, unknown>> = {
 /** Raw bodies, with their content type. */
 const rawBodies: Record<NonNullable<RouteContract['rawBody']>, { contentType: string; body: string }> = {
   'octet-stream': { contentType: 'application/octet-stream', body: 'pwned' },
+  any: { contentType: 'application/json', body: '{"pwned":true}' },
   multipart: {
     contentType: 'multipart/form-data; boundary=x',
     body: '--x\r\nContent-Disposition: form-data; name="file"; filename="pwned.txt"\r\n\r\npwned\r\n--x--\r\n',
