@@ -131,7 +131,10 @@ export function defineTool<const A extends string>(definition: ToolDefinition<A>
   return definition;
 }
 
-/** The config a node of type `Type` takes, as written (fields with a default may be left out). */
+/**
+ * The config a node of type `Type` takes, as written (fields with a default may be left out).
+ * @example const approval: WorkflowNodeConfig<'approval'> = { message: 'Deploy?', timeoutSeconds: 3600, onTimeout: 'reject' }
+ */
 export type WorkflowNodeConfig<Type extends WorkflowNodeType> = z.input<(typeof nodeConfigSchemas)[Type]>;
 
 /** What every node has besides its type and config: id, position, label, retry policy, timeout. */
@@ -196,7 +199,10 @@ export interface WorkflowDefinition<Nodes extends readonly WorkflowNodeInput[] =
   inputSchema?: Record<string, unknown>;
 }
 
-/** One problem of a graph in a line: where it is (node, edge, field) and what is wrong. */
+/**
+ * One problem of a graph in a line: where it is (node, edge, field) and what is wrong.
+ * @example for (const problem of (await rt.workflows.validate(graph)).problems) console.log(describeGraphProblem(problem))
+ */
 export function describeGraphProblem(problem: GraphProblem): string {
   const where = [
     problem.nodeId !== undefined ? `node ${problem.nodeId}` : undefined,

@@ -18,6 +18,7 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 /**
  * An `EventStream` over `open(follow)`, which reads a run's event route: awaiting reads the stored events
  * (`follow` false), iterating follows them live unless `follow` is false. Each use opens its own request.
+ * @example return eventStream((follow) => http.events('workflowRunsEvents', input(follow), { follow }), true)
  */
 export function eventStream<Event>(
   open: (follow: boolean) => AsyncIterable<Event>,

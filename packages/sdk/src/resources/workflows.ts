@@ -69,7 +69,10 @@ export function workflowRunStatusAfter(event: Pick<WorkflowEvent, 'type'>): Work
   return statusAfter[event.type];
 }
 
-/** A workflow's runs, newest first, and one run with its nodes. */
+/**
+ * A workflow's runs, newest first, and one run with its nodes.
+ * @example const { nodes } = await rt.workflows.runs.get(runId)
+ */
 export class WorkflowRuns {
   constructor(private readonly http: HttpClient) {}
 
@@ -102,7 +105,10 @@ export class WorkflowRuns {
   }
 }
 
-/** Approvals that runs wait on, and their decisions. */
+/**
+ * Approvals that runs wait on, and their decisions.
+ * @example for (const approval of await rt.workflows.approvals.list({ status: 'pending' })) console.log(approval.message)
+ */
 export class WorkflowApprovals {
   constructor(private readonly http: HttpClient) {}
 
@@ -136,7 +142,10 @@ export class WorkflowApprovals {
   }
 }
 
-/** What starts a workflow besides a call: a cron schedule or a signed webhook. */
+/**
+ * What starts a workflow besides a call: a cron schedule or a signed webhook.
+ * @example await rt.workflows.triggers.create('review-pr', { kind: 'cron', schedule: '0 9 * * 1-5' })
+ */
 export class WorkflowTriggers {
   constructor(private readonly http: HttpClient) {}
 
