@@ -183,6 +183,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       leaseMs: config.queueLeaseMs,
       forceTable: config.queueBackend === 'table',
     });
+    // Agent runs go through the queue too, held under leases of the same length: a run whose server died is
+    // resumed by whichever server takes it once its lease has expired.
     const runs = new RunService(
       db.kysely,
       agents,
@@ -191,11 +193,10 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       devUrls,
       secrets,
       tools,
-      { exaUrl: config.exaUrl },
+      queue,
+      { exaUrl: config.exaUrl, leaseMs: config.queueLeaseMs },
       logger,
     );
-    const interrupted = await runs.recover();
-    if (interrupted) logger.warn({ runs: interrupted }, 'agent runs the last server left unfinished are marked failed');
     // Workflows: the job queue (embedded over the database's tables, or pg-boss on PostgreSQL), the engine that
     // runs graphs from their stored state, and the triggers that start runs.
     const workflowStore = new RunStore(db.kysely);
@@ -213,6 +214,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       tickMs: 1000,
     });
     await queue.start();
+    const resumed = await runs.recover();
+    if (resumed) logger.info({ runs: resumed }, 'agent runs a stopped server left are sent to be resumed');
     await engine.start();
     triggers.start();
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);

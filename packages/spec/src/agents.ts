@@ -281,6 +281,16 @@ export const RunEvent = z
       steps: z.number().int(),
     }),
     z.object({ type: z.literal('error'), ...eventBase, code: z.string(), message: z.string() }),
+    /**
+     * The run goes on in another process (or after a restart) from its last finished step, `step`: events
+     * after the last `step` event and before this one belong to a step that was cut short and is done again.
+     */
+    z.object({
+      type: z.literal('resumed'),
+      ...eventBase,
+      step: z.number().int(),
+      sandboxId: z.string().nullable(),
+    }),
   ])
   .meta({ id: 'RunEvent' });
 export type RunEvent = z.infer<typeof RunEvent>;

@@ -721,6 +721,29 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .where(sql.ref('state'), '=', sql.lit('created'))
           .where(sql.ref('attempt'), '=', sql.lit(0))
           .execute();
+        // Agent runs that survive a restart: who a run acts as (its rights read again at every step), the
+        // process holding it (a lease renewed while its loop runs; only an expired one is taken over), a
+        // cancel asked of whichever process holds it, and each finished step's messages and usage (step 0 is
+        // the user's turn), from which another process resumes the loop.
+        await db.schema.alterTable('agent_runs').addColumn('actor', 'text').execute();
+        // JSON: the names, types and sizes of the prompt's attachments, for the run's start event.
+        await db.schema.alterTable('agent_runs').addColumn('attachments', 'text').execute();
+        await db.schema.alterTable('agent_runs').addColumn('owner', 'text').execute();
+        await db.schema.alterTable('agent_runs').addColumn('lease_expires_at', 'text').execute();
+        await db.schema.alterTable('agent_runs').addColumn('cancel_requested_at', 'text').execute();
+        await db.schema
+          .createTable('agent_run_steps')
+          .addColumn('run_id', 'text', (column) => column.notNull().references('agent_runs.id').onDelete('cascade'))
+          .addColumn('step', 'integer', (column) => column.notNull())
+          // JSON: the model messages of the step (the assistant's, its tool results), or the user's turn.
+          .addColumn('messages', 'text', (column) => column.notNull())
+          .addColumn('finish_reason', 'text')
+          .addColumn('text', 'text')
+          .addColumn('input_tokens', 'integer', (column) => column.notNull())
+          .addColumn('output_tokens', 'integer', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('agent_run_steps_pk', ['run_id', 'step'])
+          .execute();
       },
     },
   };

@@ -216,6 +216,27 @@ export interface Database {
     created_at: Iso;
     started_at: Iso | null;
     finished_at: Iso | null;
+    /** JSON StoredActor: who the run acts as, its rights read again when it resumes and at every tool call. */
+    actor: string | null;
+    /** JSON `[{ name, mediaType, size }]`: the prompt's attachments (their content is in step 0). */
+    attachments: string | null;
+    /** The process running it, and until when (renewed while its loop runs; an expired one is taken over). */
+    owner: string | null;
+    lease_expires_at: Iso | null;
+    /** A cancel asked while another process held it: that process stops at its next step or lease renewal. */
+    cancel_requested_at: Iso | null;
+  };
+  /** What a run needs to resume: step 0 is the user's turn, each later row a finished step. */
+  agent_run_steps: {
+    run_id: string;
+    step: number;
+    /** JSON: the step's model messages (the assistant's and its tool results), or the user's message. */
+    messages: string;
+    finish_reason: string | null;
+    text: string | null;
+    input_tokens: number;
+    output_tokens: number;
+    created_at: Iso;
   };
   run_events: {
     run_id: string;
