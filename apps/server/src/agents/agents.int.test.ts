@@ -71,6 +71,8 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       RUNTOOLS_EXA_URL: exa.url,
       RUNTOOLS_OPENAI_BASE_URL: model.openaiBaseUrl,
       RUNTOOLS_ANTHROPIC_BASE_URL: model.anthropicBaseUrl,
+      // Short leases, so that a run whose holder is gone is taken over within seconds.
+      RUNTOOLS_QUEUE_LEASE_MS: '3000',
     };
   });
 
@@ -601,15 +603,131 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     ]);
   });
 
-  it('marks a run the server stopped during as failed (interrupted), and replays to its end', async () => {
-    model.script([{ text: 'slow', delayMs: 60_000 }]);
-    const started = await rt().agent.start('looper', 'slow');
-    await expect.poll(async () => (await rt().agent.get(started.id)).status).toBe('running');
+  it('resumes a run the server stopped during from its last finished step', async () => {
+    await rt().agents.create({ slug: 'resumer', model: 'mock/resume', sandbox: box.id, tools: ['bash'] });
+    await box.exec('rm -f /root/resume-steps');
+    model.reset();
+    model.script([
+      {
+        toolCalls: [{ name: 'bash', input: { command: 'echo ran >> /root/resume-steps' } }],
+        usage: { input: 10, output: 5 },
+      },
+      // In flight when the server stops: never answered, so asked again by the server that resumes the run.
+      { text: 'cut short', delayMs: 60_000 },
+      { text: 'Resumed and done.', usage: { input: 20, output: 4 } },
+    ]);
+    const started = await rt().agent.start('resumer', 'run it once, then answer', { thread: true });
+    await expect.poll(async () => (await rt().agent.get(started.id)).steps).toBe(1);
+    await expect.poll(() => model.requests.length).toBe(2);
     await fixture.restart();
-    const run = await rt().agent.get(started.id);
-    expect(run).toMatchObject({ status: 'failed', stopReason: 'interrupted', error: { code: 'interrupted' } });
+    await expect.poll(async () => (await rt().agent.get(started.id)).status, { timeout: 30_000 }).toBe('completed');
+    expect(await rt().agent.get(started.id)).toMatchObject({
+      text: 'Resumed and done.',
+      steps: 2,
+      usage: { inputTokens: 30, outputTokens: 9, totalTokens: 39 },
+      error: null,
+    });
+    // One stream across both servers: seq 1..n without a gap, the finished step not done again.
     const events = await collect(rt().agent.events(started.id));
-    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'failed' });
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+    expect(events.map((event) => event.type).filter((type) => type !== 'text-delta')).toEqual([
+      'start',
+      'tool-call',
+      'tool-result',
+      'step',
+      'resumed',
+      'step',
+      'done',
+    ]);
+    expect(events.find((event) => event.type === 'resumed')).toMatchObject({ step: 1, sandboxId: box.id });
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed', steps: 2, usage: { inputTokens: 30 } });
+    // (The Sandbox object talks to the server it came from: get it again from the new one.)
+    const sandbox = await rt().sandboxes.get(box.id);
+    expect((await sandbox.exec('cat /root/resume-steps')).stdout).toBe('ran\n');
+    // The resumed request carried the finished step (the call and its result) after the prompt.
+    const resumed = sentMessages(model.requests.at(-1));
+    expect(resumed.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'tool']);
+    // The thread holds the run's messages once.
+    const messages = await rt().threads.messages(started.threadId as string);
+    expect(messages.map((message) => [message.role, message.runId])).toEqual([
+      ['user', started.id],
+      ['assistant', started.id],
+      ['tool', started.id],
+      ['assistant', started.id],
+    ]);
+    expect(model.remaining).toBe(0);
+    model.reset();
+  });
+
+  it('leaves a run another live server holds alone across a restart, and takes it over once that lease expires', async () => {
+    model.reset();
+    model.script([
+      { text: 'never finished here', delayMs: 60_000 },
+      { text: 'Taken over.', usage: { input: 3, output: 2 } },
+    ]);
+    const started = await rt().agent.start('resumer', 'wait for me');
+    await expect.poll(() => model.requests.length).toBe(1);
+    const db = () => server().running.db.kysely;
+    // Its start event stored (events are written every 50 ms), so what follows it is a resumption.
+    await expect
+      .poll(async () => db().selectFrom('run_events').select('type').where('run_id', '=', started.id).execute())
+      .toEqual([{ type: 'start' }]);
+    // Another control plane on the same database holds it now, with a lease far from expiring.
+    const farAway = new Date(Date.now() + 60 * 60_000).toISOString();
+    await db()
+      .updateTable('agent_runs')
+      .set({ owner: 'someone-else', lease_expires_at: farAway })
+      .where('id', '=', started.id)
+      .execute();
+    await fixture.restart();
+    const storedBefore = (await rt().agent.events(started.id)).length;
+    // Several sweeps of the new server (every half lease, 1.5 s here) pass without touching it.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    expect(
+      await db()
+        .selectFrom('agent_runs')
+        .select(['status', 'owner', 'lease_expires_at'])
+        .where('id', '=', started.id)
+        .executeTakeFirst(),
+    ).toEqual({ status: 'running', owner: 'someone-else', lease_expires_at: farAway });
+    expect(await rt().agent.events(started.id)).toHaveLength(storedBefore);
+    expect(model.requests).toHaveLength(1);
+
+    // Its holder stops renewing: once the lease has expired, this server resumes the run.
+    await db()
+      .updateTable('agent_runs')
+      .set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() })
+      .where('id', '=', started.id)
+      .execute();
+    await expect.poll(async () => (await rt().agent.get(started.id)).status, { timeout: 30_000 }).toBe('completed');
+    expect(await rt().agent.get(started.id)).toMatchObject({ text: 'Taken over.', steps: 1 });
+    const events = await collect(rt().agent.events(started.id));
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+    expect(events.find((event) => event.type === 'resumed')).toMatchObject({ step: 0 });
+    expect(
+      await db()
+        .selectFrom('agent_runs')
+        .select(['owner', 'lease_expires_at'])
+        .where('id', '=', started.id)
+        .executeTakeFirst(),
+    ).toEqual({ owner: null, lease_expires_at: null });
+    model.reset();
+  });
+
+  it('cancels a run another server holds: that server stops it at its next lease renewal', async () => {
+    model.reset();
+    model.script([{ text: 'slow', delayMs: 60_000 }]);
+    const started = await rt().agent.start('resumer', 'take long');
+    await expect.poll(() => model.requests.length).toBe(1);
+    const db = () => server().running.db.kysely;
+    // Seen from another server: asked in the database, then ended by the holder, which is this one.
+    await db()
+      .updateTable('agent_runs')
+      .set({ cancel_requested_at: new Date().toISOString() })
+      .where('id', '=', started.id)
+      .execute();
+    await expect.poll(async () => (await rt().agent.get(started.id)).status, { timeout: 10_000 }).toBe('cancelled');
+    expect((await collect(rt().agent.events(started.id))).at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
     model.reset();
   });
 

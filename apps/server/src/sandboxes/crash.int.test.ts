@@ -28,6 +28,8 @@ describe('kill -9 of the control plane', () => {
     server = startServerProcess(dataDir, postgres ? ['--database-url', postgres.url] : [], {
       RUNTOOLS_ROOTFS_DIR: join(testRuntimeDir, 'rootfs'),
       RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
+      // Short leases: an agent run the killed server held is taken over within seconds of the restart.
+      RUNTOOLS_QUEUE_LEASE_MS: '3000',
     });
     const url = await server.listening;
     rt = new RunTools({ apiKey: readFileSync(join(dataDir, 'admin-key'), 'utf8').trim(), baseUrl: url });
@@ -158,15 +160,27 @@ describe('kill -9 of the control plane', () => {
     expect(log.split('\n').filter(Boolean)).toHaveLength(100);
   }, 240_000);
 
-  it('during an agent run: after the restart the run is failed (interrupted), never left running', async () => {
+  it('during an agent run: after the restart the run resumes from its last finished step and completes', async () => {
     const model = await startModelServer();
     try {
       await rt.providers.create({ name: 'crash-model', type: 'openai-compatible', baseUrl: model.openaiBaseUrl });
       const box = await rt.sandboxes.create({ runtime: 'container' });
       await rt.agents.create({ slug: 'crash-agent', model: 'crash-model/m', sandbox: box.id });
       model.script([
-        { toolCalls: [{ name: 'bash', input: { command: 'true' } }], usage: { input: 11, output: 2 } },
-        { toolCalls: [{ name: 'bash', input: { command: 'sleep 30' } }], usage: { input: 13, output: 2 } },
+        {
+          toolCalls: [{ name: 'bash', input: { command: 'echo one >> /root/steps' } }],
+          usage: { input: 11, output: 2 },
+        },
+        {
+          toolCalls: [{ name: 'bash', input: { command: 'echo two >> /root/steps; sleep 30' } }],
+          usage: { input: 13, output: 2 },
+        },
+        // After the restart the step cut short is done again: the model is asked again from the first step.
+        {
+          toolCalls: [{ name: 'bash', input: { command: 'echo again >> /root/steps' } }],
+          usage: { input: 17, output: 2 },
+        },
+        { text: 'all done', usage: { input: 19, output: 3 } },
       ]);
       const run = await rt.agent.start('crash-agent', 'sleep');
       await expect
@@ -174,20 +188,43 @@ describe('kill -9 of the control plane', () => {
           (await collectTypes(rt.agent.events(run.id, { follow: false }))).filter((type) => type === 'tool-call'),
         )
         .toHaveLength(2);
+      // The second call's event is stored (events are written every 50 ms) while its command sleeps.
+      await sleep(500);
       await crash();
       await start();
+      await expect
+        .poll(async () => (await rt.agent.get(run.id)).status, { timeout: 60_000, interval: 100 })
+        .toBe('completed');
       expect(await rt.agent.get(run.id)).toMatchObject({
-        status: 'failed',
-        stopReason: 'interrupted',
-        error: { code: 'interrupted' },
-        // The step it finished counts (from its stored step event); the one cut short does not.
-        steps: 1,
-        usage: { inputTokens: 11, outputTokens: 2 },
+        text: 'all done',
+        error: null,
+        // The two steps it finished count once each; the one cut short does not count.
+        steps: 3,
+        usage: { inputTokens: 11 + 17 + 19, outputTokens: 7 },
       });
-      // Its events end as a finished run's do, so a follower is not left waiting.
-      expect((await collectTypes(rt.agent.events(run.id))).slice(-2)).toEqual(['error', 'done']);
+      // One stream across both servers: seq 1..n, the cut-short step's call, then `resumed` and the rest.
+      const events = await collect(rt.agent.events(run.id));
+      expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+      expect(events.map((event) => event.type).filter((type) => type !== 'text-delta')).toEqual([
+        'start',
+        'tool-call',
+        'tool-result',
+        'step',
+        'tool-call',
+        'resumed',
+        'tool-call',
+        'tool-result',
+        'step',
+        'step',
+        'done',
+      ]);
+      expect(events.find((event) => event.type === 'resumed')).toMatchObject({ step: 1, sandboxId: box.id });
+      // The finished step's command ran once; the cut-short one had started before the kill.
+      const sandbox = await rt.sandboxes.get(box.id);
+      expect((await sandbox.exec('cat /root/steps')).stdout).toBe('one\ntwo\nagain\n');
+      expect(model.remaining).toBe(0);
       // The Sandbox object talks to the server it came from: get it again from the new one.
-      await (await rt.sandboxes.get(box.id)).destroy();
+      await sandbox.destroy();
     } finally {
       await model.close();
     }
@@ -207,6 +244,12 @@ function checkpointRunning(snapshots: string): boolean {
     if (argv.includes('checkpoint') && argv.some((arg) => arg.startsWith(snapshots))) return true;
   }
   return false;
+}
+
+async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const event of events) out.push(event);
+  return out;
 }
 
 async function collectTypes(events: AsyncIterable<{ type: string }>): Promise<string[]> {
