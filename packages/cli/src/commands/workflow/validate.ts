@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
 import { output } from '../../output.js';
-import { readWorkflowFile } from '../../workflow-files.js';
+import { readWorkflowFile, reportingGraphProblems } from '../../workflow-files.js';
 
 export function register(workflow: Command): void {
   workflow
@@ -13,7 +13,8 @@ export function register(workflow: Command): void {
         'cycles, the agents and tools it names, expressions); exits 2 when it has problems, each printed with its node',
     )
     .action(async (file: string, _flags, command: Command) => {
-      const value = await readWorkflowFile(file);
+      // A .ts file whose defineWorkflow refuses its graph says so as it loads.
+      const value = await reportingGraphProblems(file, () => readWorkflowFile(file));
       // A file with { name, graph } or a bare graph { nodes, edges }.
       const graph = value && typeof value === 'object' && 'graph' in value ? value.graph : value;
       const result = await client(command).workflows.validate(graph);
