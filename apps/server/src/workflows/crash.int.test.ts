@@ -94,7 +94,13 @@ describe('kill -9 of the control plane during workflow runs', () => {
     }
     for (const runId of runIds) {
       await expect
-        .poll(async () => (await rt.workflows.runs.get(runId)).status, { timeout: 120_000, interval: 100 })
+        .poll(
+          async () => {
+            const run = await rt.workflows.runs.get(runId);
+            return run.status === 'completed' ? run.status : `${run.status} ${JSON.stringify(run.error)}`;
+          },
+          { timeout: 120_000, interval: 100 },
+        )
         .toBe('completed');
       const detail: WorkflowRunDetail = await rt.workflows.runs.get(runId);
       expect(detail.output, `run ${runId}`).toBe(nodes);

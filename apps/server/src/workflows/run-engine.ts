@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Approval,
+  errorFamily,
   type ApprovalResolveRequest,
   finishedWorkflowRunStatuses,
   type NodeRunStatus,
@@ -56,6 +57,21 @@ export interface StartRunInput {
   actor: StoredActor;
   idempotencyKey?: string | undefined;
   timeoutSeconds?: number | undefined;
+}
+
+const finalFamilies = new Set(['validation', 'permission', 'authentication', 'not_found', 'conflict']);
+
+/** Node types whose execution has no effect outside the run: running one again is always safe. */
+const pureTypes = new Set(['transform', 'condition', 'output', 'join', 'parallel', 'delay', 'approval', 'webhook-wait']);
+
+/**
+ * How many times a node may be started in all when the processes running it die: a pure node as often as it
+ * takes (bounded, against a node that itself kills its process), a node with effects (an agent, a tool, a
+ * sandbox command) as its retry policy allows, and at least three times, so that one crash of a control plane
+ * does not fail a run that never failed on its own.
+ */
+function interruptionBound(node: ParsedNode): number {
+  return pureTypes.has(node.type) ? 100 : Math.max(node.retry.attempts, 3);
 }
 
 const finished = (status: string) => finishedWorkflowRunStatuses.includes(status as WorkflowRunStatus);
@@ -539,11 +555,11 @@ export class WorkflowEngine {
       if (current.status !== 'queued' && current.status !== 'running') return undefined;
       const attempt = Number(current.attempt) + 1;
       const key = nodeKey(run.id, row.node_id, Number(row.iteration));
-      if (attempt > node.retry.attempts) {
-        // The process that held the last attempt died with it.
+      if (attempt > interruptionBound(node)) {
+        // The process that held the last attempt it may have died with it.
         failedOut = {
           code: 'node_interrupted',
-          message: `attempt ${current.attempt} of ${node.retry.attempts} was interrupted (its control plane stopped)`,
+          message: `attempt ${current.attempt} of ${interruptionBound(node)} was interrupted (its control plane stopped)`,
         };
         await change.trx
           .updateTable('workflow_node_runs')
@@ -732,7 +748,9 @@ export class WorkflowEngine {
   ): Promise<void> {
     const failure = failureOf(error);
     const attempt = Number(row.attempt);
-    const retryable = retry && !(error instanceof DomainError) && attempt < node.retry.attempts;
+    // A refusal (bad input, no rights, nothing there) fails the same way every time; anything else may pass.
+    const final = error instanceof DomainError && finalFamilies.has(errorFamily(error.code));
+    const retryable = retry && !final && attempt < node.retry.attempts;
     const delayMs = Math.round(node.retry.backoffSeconds * 1000 * node.retry.backoffFactor ** (attempt - 1));
     const retried = await this.store.change(run.id, async (change) => {
       const current = await change.trx
