@@ -4,6 +4,7 @@ import { runningServerPid, sqlitePath } from '../data-dir.js';
 import { openDatabase } from '../db/database.js';
 import { oauthAppAad, oauthTokenAad } from '../oauth/oauth-service.js';
 import { toolCredentialAad } from '../tools/tool-service.js';
+import { triggerSecretAad } from '../workflows/trigger-service.js';
 import { rewrap } from './envelope.js';
 import {
   generateRootKeyText,
@@ -113,6 +114,22 @@ export async function rotateRootKey(options: {
           .updateTable('oauth_states')
           .set({
             code_verifier: rewrap(current.root, next, oauthTokenAad(row.connection_id, 'verifier'), row.code_verifier),
+          })
+          .where('id', '=', row.id)
+          .execute();
+      }
+      // Webhook triggers' signing secrets.
+      const triggers = await trx
+        .selectFrom('workflow_triggers')
+        .select(['id', 'org_id', 'secret'])
+        .where('secret', 'is not', null)
+        .execute();
+      for (const row of triggers) {
+        await trx
+          .updateTable('workflow_triggers')
+          .set({
+            secret: rewrap(current.root, next, triggerSecretAad(row.org_id, row.id), row.secret as string),
+            root_key_id: next.id,
           })
           .where('id', '=', row.id)
           .execute();

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from '../../../../test/support/database.js';
 import { serverTest, startTestServer, type TestServer } from '../../../../test/support/server.js';
 import { RootKeyError } from './root-key.js';
+import { signWebhook } from '../workflows/webhook-signature.js';
 import { rotateRootKey } from './rotate-root.js';
 
 const servers: TestServer[] = [];
@@ -190,6 +191,14 @@ describe('root key', () => {
     const current = randomBytes(32).toString('hex');
     const server = await freshServer({ RUNTOOLS_MASTER_KEY: current });
     await setSecret(server, 'ENVKEY', 'secret-from-env');
+    // A webhook trigger's signing secret is sealed with the root key too.
+    await server.request('POST', '/v1/workflows', {
+      body: { name: 'rotated', graph: { nodes: [{ id: 'out', type: 'output', config: { expression: '1' } }] } },
+    });
+    await server.request('POST', '/v1/workflows/rotated/publish', { body: { visibility: 'org' } });
+    const trigger = (await (
+      await server.request('POST', '/v1/workflows/rotated/triggers', { body: { kind: 'webhook' } })
+    ).json()) as { url: string; secret: string };
     await server.running.close();
     const next = randomBytes(32).toString('base64');
     const result = await rotateRootKey({
@@ -202,6 +211,16 @@ describe('root key', () => {
     await expect(server.restart({ RUNTOOLS_MASTER_KEY: current })).rejects.toBeInstanceOf(RootKeyError);
     await server.restart({ RUNTOOLS_MASTER_KEY: next });
     expect((await readSecret(server, 'ENVKEY')).body.value).toBe('secret-from-env');
+    const body = '{"after":"rotation"}';
+    const delivery = await fetch(trigger.url.replace(/^http:\/\/[^/]+/, server.url), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-runtools-signature': signWebhook(trigger.secret, body, Math.floor(Date.now() / 1000)),
+      },
+      body,
+    });
+    expect(delivery.status).toBe(200);
   });
 
   serverTest('completes a rotation that crashed after its database commit', async ({ server }) => {
