@@ -180,6 +180,31 @@ describe.each(backends)('the job queue (%s backend)', (backend) => {
     expect(most).toBe(3);
   });
 
+  it('lets timers and I/O run while a chain of jobs keeps sending the next one', async () => {
+    const queue = await openQueue();
+    const name = queueName();
+    let timerFired = false;
+    let hops = 0;
+    let ended = () => {};
+    const done = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    await queue.work(name, {}, async () => {
+      hops++;
+      // Bounded, so that a queue starving the event loop fails here instead of hanging the suite.
+      if (timerFired || hops === 5000) ended();
+      else await queue.send(name, {});
+    });
+    // On SQLite every statement answers synchronously: without a turn of the event loop between claims the
+    // chain would run in microtasks only and this timer would not fire before the chain ends.
+    setTimeout(() => {
+      timerFired = true;
+    }, 20);
+    await queue.send(name, {});
+    await done;
+    expect(timerFired).toBe(true);
+  });
+
   it('retries a failing handler after its delay, doubled with backoff, then keeps the job failed with its error', async () => {
     const clock = manualClock();
     const queue = await openQueue({ clock });

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { randomBase32 } from '../ids.js';
 import type { Clock, JobHandler, WorkOptions } from './job-queue.js';
 
@@ -182,6 +183,9 @@ export class JobRunner<C extends ClaimedJob> {
 
   private async drain(worker: Worker): Promise<void> {
     do {
+      // SQLite answers synchronously: a chain of jobs whose handlers send the next one would otherwise run
+      // as one endless run of microtasks, and no timer, request or other I/O would get a turn.
+      await nextTurn();
       worker.again = false;
       if (this.stopping) return;
       try {
