@@ -74,7 +74,11 @@ export const ServerConfig = z.object({
    * Background work in flight (a workflow node, a queued job) is leased this long and renewed every third of
    * it; work a dead control plane held is taken over once its lease runs out.
    */
-  queueLeaseMs: z.coerce.number().int().min(500).max(10 * 60_000),
+  queueLeaseMs: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .max(10 * 60_000),
   /** `table` keeps the embedded job queue on PostgreSQL too (pg-boss by default there). */
   queueBackend: z.enum(['auto', 'table']),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */

@@ -1,6 +1,6 @@
 import type { workflowsRoutes } from '@runtools/spec';
-import type { DomainHandlers } from '../http/route-handlers.js';
 import { DomainError } from '../errors.js';
+import type { DomainHandlers } from '../http/route-handlers.js';
 import type { TriggerService } from './trigger-service.js';
 import type { WorkflowService } from './workflow-service.js';
 

@@ -1,9 +1,9 @@
 import type { ParsedNode } from '@runtools/spec';
 import type { Logger } from 'pino';
+import type { RunService } from '../agents/run-service.js';
 import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { DomainError } from '../errors.js';
-import type { RunService } from '../agents/run-service.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { ToolService } from '../tools/tool-service.js';
 import { evaluate, interpolate, interpolateDeep } from './expressions.js';
@@ -36,7 +36,8 @@ export interface NodeContext {
   attempt: number;
   /** The same for every attempt of this node in this iteration: what a retried effect is keyed on. */
   idempotencyKey: string;
-  actor: Actor;
+  /** Who the run acts as, read again for this node (only for nodes that act outside the run). */
+  actor: Actor | undefined;
   document: ExpressionDocument;
   signal: AbortSignal;
   /** Records an agent node's run before waiting for it, so a retry finds it instead of starting another. */
@@ -69,6 +70,11 @@ async function text(template: unknown, document: ExpressionDocument, field: stri
   return string(await interpolate(String(template), document), field);
 }
 
+function callerOf(context: NodeContext): Actor {
+  if (!context.actor) throw new Error(`a ${context.node.type} node needs its run's caller`);
+  return context.actor;
+}
+
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }
@@ -96,7 +102,7 @@ async function agentRunEnd(dependencies: ExecutorDependencies, actor: Actor, run
 
 /** The work of the node types that do something and finish (waits are the engine's). */
 export async function executeNode(dependencies: ExecutorDependencies, context: NodeContext): Promise<Completed> {
-  const { node, document, actor, signal } = context;
+  const { node, document, signal } = context;
   const config = node.config;
   throwIfAborted(signal);
   switch (node.type) {
@@ -115,7 +121,7 @@ export async function executeNode(dependencies: ExecutorDependencies, context: N
     }
     case 'tool': {
       const params = (await interpolateDeep(config.params ?? {}, document)) as Record<string, unknown>;
-      const result = await dependencies.tools.execute(actor, config.tool as string, {
+      const result = await dependencies.tools.execute(callerOf(context), config.tool as string, {
         action: config.action as string,
         params,
       });
@@ -131,7 +137,8 @@ export async function executeNode(dependencies: ExecutorDependencies, context: N
 }
 
 async function executeSandbox(dependencies: ExecutorDependencies, context: NodeContext): Promise<Completed> {
-  const { node, document, actor, signal } = context;
+  const { node, document, signal } = context;
+  const actor = callerOf(context);
   const config = node.config;
   requireScopes(actor, ['sandboxes:write']);
   const command = await text(config.command, document, 'config.command');
@@ -167,12 +174,15 @@ async function executeSandbox(dependencies: ExecutorDependencies, context: NodeC
     if (created)
       await dependencies.sandboxes
         .destroy(actor, sandboxId)
-        .catch((error: unknown) => dependencies.logger.warn({ err: error, sandboxId }, 'destroying a node sandbox failed'));
+        .catch((error: unknown) =>
+          dependencies.logger.warn({ err: error, sandboxId }, 'destroying a node sandbox failed'),
+        );
   }
 }
 
 async function executeAgent(dependencies: ExecutorDependencies, context: NodeContext): Promise<Completed> {
-  const { node, document, actor, signal, row } = context;
+  const { node, document, signal, row } = context;
+  const actor = callerOf(context);
   const config = node.config;
   requireScopes(actor, ['agents:write']);
   let childRunId = row.child_run_id;

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Approval,
-  errorFamily,
   type ApprovalResolveRequest,
+  errorFamily,
   finishedWorkflowRunStatuses,
   type NodeRunStatus,
   type ParsedGraph,
@@ -21,10 +21,23 @@ import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Clock, Job, JobQueue } from '../queue/job-queue.js';
-import { type Completed, type ExecutorDependencies, type ExpressionDocument, executeNode, NodeFailure } from './node-executors.js';
-import { type NodeRow, type RunChange, type RunRow, type RunStore, maxNodeOutputBytes, runFromRow } from './run-store.js';
-import { type Decision, isTerminal, loopTimes, type NodeRunState, schedule } from './scheduler.js';
 import { interpolate } from './expressions.js';
+import {
+  type Completed,
+  type ExecutorDependencies,
+  type ExpressionDocument,
+  executeNode,
+  NodeFailure,
+} from './node-executors.js';
+import {
+  maxNodeOutputBytes,
+  type NodeRow,
+  type RunChange,
+  type RunRow,
+  type RunStore,
+  runFromRow,
+} from './run-store.js';
+import { type Decision, isTerminal, loopTimes, type NodeRunState, schedule } from './scheduler.js';
 
 export const nodeQueue = 'workflow.node';
 export const advanceQueue = 'workflow.advance';
@@ -62,7 +75,19 @@ export interface StartRunInput {
 const finalFamilies = new Set(['validation', 'permission', 'authentication', 'not_found', 'conflict']);
 
 /** Node types whose execution has no effect outside the run: running one again is always safe. */
-const pureTypes = new Set(['transform', 'condition', 'output', 'join', 'parallel', 'delay', 'approval', 'webhook-wait']);
+const pureTypes = new Set([
+  'transform',
+  'condition',
+  'output',
+  'join',
+  'parallel',
+  'delay',
+  'approval',
+  'webhook-wait',
+]);
+
+/** Node types executed in the process that decided to start them, without a queue round trip. */
+const inlineTypes = new Set(['transform', 'condition', 'output', 'join', 'parallel']);
 
 /**
  * How many times a node may be started in all when the processes running it die: a pure node as often as it
@@ -106,6 +131,8 @@ export class WorkflowEngine {
   private readonly inFlight = new Map<string, AbortController>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Aborted when the server stops: nodes run inline (outside a queue job) stop with it. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -129,6 +156,7 @@ export class WorkflowEngine {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error('the server is stopping'));
     clearInterval(this.sweeper);
     for (const controller of this.inFlight.values()) controller.abort(new Error('the server is stopping'));
   }
@@ -304,14 +332,21 @@ export class WorkflowEngine {
         await this.setStatus(change, this.runStatus(after as NodeRow[]));
         return started;
       });
+      // Nodes that only compute (a transform, a condition, a join, an output) run here and now: a queue round
+      // trip would cost more than they do. One that a crash cuts off is queued with an expiring lease, so the
+      // sweep sends it on. Nodes that act or wait go through the queue, to whichever process takes them.
+      const inline = starts.filter((start) => inlineTypes.has(graph.nodes.get(start.nodeId)?.type ?? ''));
       for (const start of starts)
-        await this.queue.send(
-          nodeQueue,
-          { runId, nodeId: start.nodeId, iteration: start.iteration },
-          { singletonKey: nodeKey(runId, start.nodeId, start.iteration) },
-        );
-      // Skips and cancels can make more nodes ready (or end the run): look again.
-      if (decisions.every((decision) => decision.kind === 'start')) return;
+        if (!inline.includes(start))
+          await this.queue.send(
+            nodeQueue,
+            { runId, nodeId: start.nodeId, iteration: start.iteration },
+            { singletonKey: nodeKey(runId, start.nodeId, start.iteration) },
+          );
+      for (const start of inline)
+        await this.runNode({ runId, nodeId: start.nodeId, iteration: start.iteration }, this.stopping.signal);
+      // What ran here, skips and cancels can make more nodes ready (or end the run): look again.
+      if (!inline.length && decisions.every((decision) => decision.kind === 'start')) return;
     }
   }
 
@@ -445,27 +480,42 @@ export class WorkflowEngine {
       input: JSON.parse(run.input) as unknown,
       nodes,
       trigger: run.trigger_data === null ? { kind: run.trigger_kind } : JSON.parse(run.trigger_data),
-      run: { id: run.id, workflow: run.workflow_slug, version: run.version === null ? null : Number(run.version), startedAt: run.started_at },
+      run: {
+        id: run.id,
+        workflow: run.workflow_slug,
+        version: run.version === null ? null : Number(run.version),
+        startedAt: run.started_at,
+      },
     };
   }
 
   private async nodeJob(job: Job<NodeJob>): Promise<void> {
-    const { runId, nodeId, iteration } = job.data;
+    if (await this.runNode(job.data, job.signal)) await this.advance(job.data.runId);
+  }
+
+  /**
+   * Claims and executes one node run (or ends its wait), storing what came of it. Answers whether the run
+   * should be looked at again (the node ended, or had already).
+   */
+  private async runNode({ runId, nodeId, iteration }: NodeJob, signal: AbortSignal): Promise<boolean> {
     const run = await this.store.run(runId);
-    if (!run || finished(run.status)) return;
+    if (!run || finished(run.status)) return false;
     const graph = this.graph(run);
     const node = graph.nodes.get(nodeId);
     const row = await this.store.node(runId, nodeId, iteration);
-    if (!node || !row) return;
-    if (row.status === 'waiting') return this.wake(run, node, row);
-    if (isTerminal(row.status as NodeRunStatus)) return this.advance(runId);
+    if (!node || !row) return false;
+    if (row.status === 'waiting') {
+      await this.wake(run, node, row);
+      return false;
+    }
+    if (isTerminal(row.status as NodeRunStatus)) return true;
     const claimed = await this.claim(run, node, row);
-    if (!claimed) return;
+    if (!claimed) return false;
     const key = nodeKey(runId, nodeId, iteration);
     const controller = new AbortController();
     this.inFlight.set(key, controller);
-    const onJobAbort = () => controller.abort(job.signal.reason);
-    job.signal.addEventListener('abort', onJobAbort, { once: true });
+    const onJobAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onJobAbort, { once: true });
     const renew = setInterval(() => {
       this.db
         .updateTable('workflow_node_runs')
@@ -493,7 +543,10 @@ export class WorkflowEngine {
           const completedAtOnce = await this.beginWait(run, node, claimed);
           outcome = completedAtOnce ? { completed: completedAtOnce } : { waited: true };
         } else {
-          const actor = await resolveActor(this.db, run.org_id, JSON.parse(run.actor) as StoredActor);
+          // Only nodes that act outside the run need their caller's rights (read again for each).
+          const actor = pureTypes.has(node.type)
+            ? undefined
+            : await resolveActor(this.db, run.org_id, JSON.parse(run.actor) as StoredActor);
           const document = await this.document(run);
           outcome = {
             completed: await Promise.race([
@@ -521,21 +574,21 @@ export class WorkflowEngine {
       } catch (error) {
         outcome = { failed: error };
       }
-      if (job.signal.aborted && !(controller.signal.reason instanceof NodeFailure)) {
+      if (signal.aborted && !(controller.signal.reason instanceof NodeFailure)) {
         // This process is stopping (or lost the job): the node is left for another attempt, at once.
         await this.release(claimed);
-        return;
+        return false;
       }
-      if ('waited' in outcome) return;
+      if ('waited' in outcome) return false;
       if ('completed' in outcome) await this.complete(run, graph, node, claimed, outcome.completed);
       else await this.fail(run, node, claimed, outcome.failed);
     } finally {
       clearInterval(renew);
       clearTimeout(timeout);
-      job.signal.removeEventListener('abort', onJobAbort);
+      signal.removeEventListener('abort', onJobAbort);
       this.inFlight.delete(key);
     }
-    await this.advance(runId);
+    return true;
   }
 
   /** Takes the node for this process: a queued one, or a running one whose holder's lease ran out (it died). */
@@ -568,7 +621,13 @@ export class WorkflowEngine {
           .where('node_id', '=', row.node_id)
           .where('iteration', '=', row.iteration)
           .execute();
-        change.emit({ type: 'node.failed', nodeId: row.node_id, iteration: Number(row.iteration), attempt: Number(current.attempt), data: { error: failedOut } });
+        change.emit({
+          type: 'node.failed',
+          nodeId: row.node_id,
+          iteration: Number(row.iteration),
+          attempt: Number(current.attempt),
+          data: { error: failedOut },
+        });
         return undefined;
       }
       const at = this.iso();
@@ -697,9 +756,16 @@ export class WorkflowEngine {
         .where('iteration', '=', row.iteration)
         .executeTakeFirst();
       if (!current || finished(change.run.status)) return false;
-      const expected = holder === null ? current.status === 'waiting' : current.status === 'running' && current.owner === holder && Number(current.attempt) === Number(row.attempt);
+      const expected =
+        holder === null
+          ? current.status === 'waiting'
+          : current.status === 'running' && current.owner === holder && Number(current.attempt) === Number(row.attempt);
       if (!expected) return false;
-      const rows = await change.trx.selectFrom('workflow_node_runs').selectAll().where('run_id', '=', run.id).execute();
+      // The node runs are needed only to count a loop's turns.
+      const loops = (graph.outgoing.get(node.id) ?? []).some((edge) => edge.maxIterations !== undefined);
+      const rows = loops
+        ? await change.trx.selectFrom('workflow_node_runs').selectAll().where('run_id', '=', run.id).execute()
+        : [];
       let taken: number[];
       try {
         taken = this.taken(graph, node, completed.branch, rows);
@@ -840,13 +906,21 @@ export class WorkflowEngine {
         created_at: this.iso(),
         decided_at: null,
       };
-      data = { approvalId: approval.id, message: approval.message, approvers: config.approvers ?? null, expiresAt: approval.expires_at };
+      data = {
+        approvalId: approval.id,
+        message: approval.message,
+        approvers: config.approvers ?? null,
+        expiresAt: approval.expires_at,
+      };
     } else {
       const timeoutSeconds = config.timeoutSeconds as number | undefined;
       wakeAt = timeoutSeconds ? this.now() + timeoutSeconds * 1000 : null;
       const token = `wh_${randomBytes(24).toString('base64url')}`;
       wait = { token, hash: hashToken(token) };
-      data = { url: `${this.options.publicUrl()}/v1/hooks/${token}`, expiresAt: wakeAt === null ? null : this.iso(wakeAt) };
+      data = {
+        url: `${this.options.publicUrl()}/v1/hooks/${token}`,
+        expiresAt: wakeAt === null ? null : this.iso(wakeAt),
+      };
     }
     const waiting = await this.store.change(run.id, async (change) => {
       const current = await change.trx
@@ -856,8 +930,7 @@ export class WorkflowEngine {
         .where('node_id', '=', node.id)
         .where('iteration', '=', iteration)
         .executeTakeFirst();
-      if (!current || current.status !== 'running' || current.owner !== this.owner || finished(change.run.status))
-        return false;
+      if (current?.status !== 'running' || current.owner !== this.owner || finished(change.run.status)) return false;
       await change.trx
         .updateTable('workflow_node_runs')
         .set({
@@ -878,7 +951,11 @@ export class WorkflowEngine {
           .execute();
       change.emit({ type: 'node.waiting', nodeId: node.id, iteration, attempt: Number(row.attempt), data });
       if (approval) change.emit({ type: 'approval.requested', nodeId: node.id, iteration, data });
-      const rows = await change.trx.selectFrom('workflow_node_runs').select('status').where('run_id', '=', run.id).execute();
+      const rows = await change.trx
+        .selectFrom('workflow_node_runs')
+        .select('status')
+        .where('run_id', '=', run.id)
+        .execute();
       await this.setStatus(change, this.runStatus(rows as NodeRow[]));
       return true;
     });
@@ -902,7 +979,14 @@ export class WorkflowEngine {
     const graph = this.graph(run);
     if (node.type === 'delay') {
       const started = Date.parse(row.started_at ?? row.wake_at);
-      await this.complete(run, graph, node, row, { output: { until: row.wake_at, waitedMs: this.now() - started } }, null);
+      await this.complete(
+        run,
+        graph,
+        node,
+        row,
+        { output: { until: row.wake_at, waitedMs: this.now() - started } },
+        null,
+      );
     } else if (node.type === 'approval') {
       const onTimeout = (node.config.onTimeout as string | undefined) ?? 'fail';
       const approval = await this.db
@@ -929,7 +1013,17 @@ export class WorkflowEngine {
           false,
         );
       } else {
-        await this.decide(run, graph, node, row, approval, onTimeout === 'approve', null, `timed out: ${onTimeout}`, 'timed_out');
+        await this.decide(
+          run,
+          graph,
+          node,
+          row,
+          approval,
+          onTimeout === 'approve',
+          null,
+          `timed out: ${onTimeout}`,
+          'timed_out',
+        );
       }
     } else {
       await this.db.deleteFrom('workflow_waits').where('run_id', '=', run.id).where('node_id', '=', node.id).execute();
@@ -1011,7 +1105,12 @@ export class WorkflowEngine {
     const approvers = approval.approvers ? (JSON.parse(approval.approvers) as string[]) : null;
     if (
       approvers &&
-      !(actor.member && (approvers.includes(actor.member.id) || approvers.includes(actor.member.email.toLowerCase()) || approvers.includes(actor.member.email)))
+      !(
+        actor.member &&
+        (approvers.includes(actor.member.id) ||
+          approvers.includes(actor.member.email.toLowerCase()) ||
+          approvers.includes(actor.member.email))
+      )
     )
       throw new DomainError('approver_not_allowed', `you are not one of the approvers of ${approvalId}`, {
         approvers,

@@ -203,4 +203,3 @@ export class RunStore {
     return rows.map(eventFromRow);
   }
 }
-

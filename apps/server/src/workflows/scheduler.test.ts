@@ -1,4 +1,4 @@
-import { parseGraph, type ParsedGraph, type WorkflowGraph } from '@runtools/spec';
+import { type ParsedGraph, parseGraph, type WorkflowGraph } from '@runtools/spec';
 import { describe, expect, it } from 'vitest';
 import { type Decision, iterations, type NodeRunState, schedule } from './scheduler.js';
 
@@ -40,7 +40,13 @@ function drive(
 
 describe('the workflow scheduler', () => {
   it('starts the nodes with no incoming edge and runs a chain in order', () => {
-    const graph = graphOf({ nodes: [t('a'), t('b'), t('c')], edges: [{ source: 'a', target: 'b' }, { source: 'b', target: 'c' }] });
+    const graph = graphOf({
+      nodes: [t('a'), t('b'), t('c')],
+      edges: [
+        { source: 'a', target: 'b' },
+        { source: 'b', target: 'c' },
+      ],
+    });
     expect(schedule(graph, []).decisions).toEqual([{ kind: 'start', nodeId: 'a', iteration: 0 }]);
     expect(drive(graph).order).toEqual(['a#0', 'b#0', 'c#0']);
   });
@@ -65,7 +71,13 @@ describe('the workflow scheduler', () => {
 
   it('skips the branch a condition did not take, and everything only it leads to', () => {
     const graph = graphOf({
-      nodes: [{ id: 'if', type: 'condition', config: { expression: 'true' } }, t('yes'), t('no'), t('after_no'), t('end')],
+      nodes: [
+        { id: 'if', type: 'condition', config: { expression: 'true' } },
+        t('yes'),
+        t('no'),
+        t('after_no'),
+        t('end'),
+      ],
       edges: [
         { source: 'if', target: 'yes', condition: true },
         { source: 'if', target: 'no', condition: false },
@@ -185,7 +197,14 @@ describe('graph validation', () => {
 
   it('refuses a cycle without a bound and accepts it with maxIterations on the edge back', () => {
     const nodes = [t('a'), t('b')];
-    const cyclic = parseGraph({ nodes: [t('s'), ...nodes], edges: [{ source: 's', target: 'a' }, { source: 'a', target: 'b' }, { source: 'b', target: 'a' }] });
+    const cyclic = parseGraph({
+      nodes: [t('s'), ...nodes],
+      edges: [
+        { source: 's', target: 'a' },
+        { source: 'a', target: 'b' },
+        { source: 'b', target: 'a' },
+      ],
+    });
     expect(cyclic.problems).toEqual([expect.objectContaining({ code: 'cycle' })]);
     const bounded = parseGraph({
       nodes: [t('s'), ...nodes],

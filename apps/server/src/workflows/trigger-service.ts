@@ -91,7 +91,12 @@ export class TriggerService {
   }
 
   private workflowRow(orgId: string, id: string) {
-    return this.db.selectFrom('workflows').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+    return this.db
+      .selectFrom('workflows')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
   }
 
   private fromRow(row: TriggerRow, slug: string, secret: string | null = null, token: string | null = null): Trigger {
@@ -104,7 +109,11 @@ export class TriggerService {
       missedFires: (row.missed_fires as Trigger['missedFires']) ?? null,
       version: row.version === 'latest' ? 'latest' : Number(row.version),
       input: JSON.parse(row.input) as Record<string, unknown>,
-      url: token ? `${this.options.publicUrl()}/v1/hooks/${token}` : row.kind === 'webhook' ? '(shown once, when created)' : null,
+      url: token
+        ? `${this.options.publicUrl()}/v1/hooks/${token}`
+        : row.kind === 'webhook'
+          ? '(shown once, when created)'
+          : null,
       secret,
       nextFireAt: row.next_fire_at,
       lastFiredAt: row.last_fired_at,
@@ -192,14 +201,19 @@ export class TriggerService {
       .executeTakeFirst();
     if (Number(removed.numDeletedRows) !== 1)
       throw new DomainError('trigger_not_found', `${slug} has no trigger ${triggerId}`, { triggerId });
-    await audit(this.db, { orgId: auth.orgId, event: 'workflow_trigger.deleted', actor: auth.principal, targetId: triggerId });
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'workflow_trigger.deleted',
+      actor: auth.principal,
+      targetId: triggerId,
+    });
     return { id: triggerId, deleted: true };
   }
 
   /** Starts a run for a trigger, as its creator now; the version is resolved at fire time. */
   private async fire(row: TriggerRow, data: unknown, idempotencyKey: string): Promise<string> {
     const workflow = await this.workflowRow(row.org_id, row.workflow_id);
-    if (!workflow) throw new DomainError('workflow_not_found', 'the trigger\'s workflow is gone');
+    if (!workflow) throw new DomainError('workflow_not_found', "the trigger's workflow is gone");
     const creator = JSON.parse(row.actor) as StoredActor;
     const stored = triggerActor(row.id, creator);
     const actor = await resolveActor(this.db, row.org_id, stored);
@@ -255,7 +269,12 @@ export class TriggerService {
         try {
           await this.fire(
             row,
-            { kind: 'cron', scheduledAt: new Date(plan.fireAt).toISOString(), firedAt: new Date(now).toISOString(), missed: plan.missed },
+            {
+              kind: 'cron',
+              scheduledAt: new Date(plan.fireAt).toISOString(),
+              firedAt: new Date(now).toISOString(),
+              missed: plan.missed,
+            },
             `cron:${row.id}:${plan.fireAt}`,
           );
         } catch (error) {
@@ -293,7 +312,11 @@ export class TriggerService {
       .executeTakeFirst();
     const payload = parseBody(body, header('content-type'));
     if (!trigger) {
-      const resumed = await this.engine.resumeWait(token, { body: payload, headers: keep(header), receivedAt: new Date().toISOString() });
+      const resumed = await this.engine.resumeWait(token, {
+        body: payload,
+        headers: keep(header),
+        receivedAt: new Date().toISOString(),
+      });
       if (!resumed) throw new DomainError('trigger_not_found', 'no trigger or waiting node has this hook URL');
       return { accepted: true, runId: resumed.runId, deliveryId: newId('delivery') };
     }
@@ -310,7 +333,9 @@ export class TriggerService {
     const deliveryKey =
       deliveryHeader && deliveryHeader.length <= 200
         ? `id:${deliveryHeader}`
-        : `sig:${createHash('sha256').update(signatureHeader ?? '').digest('hex')}`;
+        : `sig:${createHash('sha256')
+            .update(signatureHeader ?? '')
+            .digest('hex')}`;
     if (!verdict.ok) {
       await this.db
         .insertInto('workflow_deliveries')

@@ -29,7 +29,10 @@ const graph = {
 // Two control planes share work only through PostgreSQL (embedded SQLite is one process's).
 if (testDatabaseKind() === 'postgres')
   describe('two control planes on one PostgreSQL database', () => {
-    const dataDirs = [mkdtempSync(join(tmpdir(), 'runtools-plane-a-')), mkdtempSync(join(tmpdir(), 'runtools-plane-b-'))];
+    const dataDirs = [
+      mkdtempSync(join(tmpdir(), 'runtools-plane-a-')),
+      mkdtempSync(join(tmpdir(), 'runtools-plane-b-')),
+    ];
     const masterKey = randomBytes(32).toString('base64');
     let postgres: Awaited<ReturnType<typeof createPostgresDatabase>>;
     const servers: ServerProcess[] = [];
@@ -58,34 +61,41 @@ if (testDatabaseKind() === 'postgres')
       for (const dataDir of dataDirs) rmSync(dataDir, { recursive: true, force: true });
     }, 60_000);
 
-    it('run 200 queued runs between them with no node executed twice', async () => {
-      const [a, b] = clients as [RunTools, RunTools];
-      await a.workflows.save({ name: 'Fan', graph });
-      await a.workflows.publish('fan', { visibility: 'org' });
-      const runIds = await Promise.all(
-        Array.from({ length: 200 }, (_, n) => (n % 2 ? a : b).workflows.run('fan', { n }).then((run) => run.runId)),
-      );
-      for (const [n, runId] of runIds.entries()) {
-        await expect
-          .poll(async () => (await a.workflows.runs.get(runId)).status, { timeout: 120_000, interval: 50 })
-          .toBe('completed');
-        expect((await b.workflows.runs.get(runId)).output).toBe(n * 5);
-      }
-      const owners = new Set<string>();
-      for (const runId of runIds) {
-        const events: WorkflowEvent[] = await a.workflows.events(runId);
-        expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
-        for (const node of graph.nodes) {
-          const mine = events.filter((event) => event.nodeId === node.id);
-          expect(mine.filter((event) => event.type === 'node.started'), `${runId} ${node.id}`).toHaveLength(1);
-          expect(mine.filter((event) => event.type === 'node.completed')).toHaveLength(1);
+    it(
+      'run 200 queued runs between them with no node executed twice',
+      async () => {
+        const [a, b] = clients as [RunTools, RunTools];
+        await a.workflows.save({ name: 'Fan', graph });
+        await a.workflows.publish('fan', { visibility: 'org' });
+        const runIds = await Promise.all(
+          Array.from({ length: 200 }, (_, n) => (n % 2 ? a : b).workflows.run('fan', { n }).then((run) => run.runId)),
+        );
+        for (const [n, runId] of runIds.entries()) {
+          await expect
+            .poll(async () => (await a.workflows.runs.get(runId)).status, { timeout: 120_000, interval: 50 })
+            .toBe('completed');
+          expect((await b.workflows.runs.get(runId)).output).toBe(n * 5);
         }
-        const detail = await a.workflows.runs.get(runId);
-        for (const node of detail.nodes) expect(node.attempt).toBe(1);
-        for (const event of events)
-          if (event.type === 'node.started') owners.add((event.data as { worker: string }).worker);
-      }
-      // Both control planes executed nodes.
-      expect(owners.size).toBe(2);
-    }, 10 * 60_000);
+        const owners = new Set<string>();
+        for (const runId of runIds) {
+          const events: WorkflowEvent[] = await a.workflows.events(runId);
+          expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+          for (const node of graph.nodes) {
+            const mine = events.filter((event) => event.nodeId === node.id);
+            expect(
+              mine.filter((event) => event.type === 'node.started'),
+              `${runId} ${node.id}`,
+            ).toHaveLength(1);
+            expect(mine.filter((event) => event.type === 'node.completed')).toHaveLength(1);
+          }
+          const detail = await a.workflows.runs.get(runId);
+          for (const node of detail.nodes) expect(node.attempt).toBe(1);
+          for (const event of events)
+            if (event.type === 'node.started') owners.add((event.data as { worker: string }).worker);
+        }
+        // Both control planes executed nodes.
+        expect(owners.size).toBe(2);
+      },
+      10 * 60_000,
+    );
   });

@@ -1,6 +1,7 @@
 import {
   type Approval,
   type ApprovalResolveRequest,
+  finishedWorkflowRunStatuses,
   type GraphProblem,
   parseGraph,
   type Workflow,
@@ -12,7 +13,6 @@ import {
   type WorkflowRunStatus,
   type WorkflowSaveRequest,
   type WorkflowVersion,
-  finishedWorkflowRunStatuses,
 } from '@runtools/spec';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Kysely } from 'kysely';
@@ -364,12 +364,20 @@ export class WorkflowService {
     if (!inputSchema) return;
     const validate = ajv.compile(JSON.parse(inputSchema) as object);
     if (!validate(input))
-      throw new DomainError('workflow_input_invalid', `the input does not match the workflow's inputSchema: ${ajv.errorsText(validate.errors)}`, {
-        errors: validate.errors,
-      });
+      throw new DomainError(
+        'workflow_input_invalid',
+        `the input does not match the workflow's inputSchema: ${ajv.errorsText(validate.errors)}`,
+        {
+          errors: validate.errors,
+        },
+      );
   }
 
-  async run(auth: Actor, slug: string, body: z.output<typeof import('@runtools/spec').WorkflowRunBody>): Promise<WorkflowRun> {
+  async run(
+    auth: Actor,
+    slug: string,
+    body: z.output<typeof import('@runtools/spec').WorkflowRunBody>,
+  ): Promise<WorkflowRun> {
     const row = await this.row(auth, slug);
     const pinned = await this.pinned(auth, row, body.version);
     this.checkInput(pinned.inputSchema, body.input);
@@ -430,7 +438,12 @@ export class WorkflowService {
     if (finishedWorkflowRunStatuses.includes(row.status as WorkflowRunStatus))
       throw new DomainError('run_finished', `run ${runId} has already ended (${row.status})`, { status: row.status });
     await this.engine.cancel(runId);
-    await audit(this.db, { orgId: auth.orgId, event: 'workflow_run.cancelled', actor: auth.principal, targetId: runId });
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'workflow_run.cancelled',
+      actor: auth.principal,
+      targetId: runId,
+    });
     return runFromRow(await this.runRow(auth, runId));
   }
 
@@ -452,9 +465,14 @@ export class WorkflowService {
         }
         if (events.length === 1000) continue;
         if (!follow) return;
-        const run = await db.selectFrom('workflow_runs').select(['status', 'event_seq']).where('id', '=', runId).executeTakeFirst();
+        const run = await db
+          .selectFrom('workflow_runs')
+          .select(['status', 'event_seq'])
+          .where('id', '=', runId)
+          .executeTakeFirst();
         if (!run) return;
-        if (finishedWorkflowRunStatuses.includes(run.status as WorkflowRunStatus) && Number(run.event_seq) <= next) return;
+        if (finishedWorkflowRunStatuses.includes(run.status as WorkflowRunStatus) && Number(run.event_seq) <= next)
+          return;
         if (Number(run.event_seq) > next) continue;
         await new Promise<void>((resolve) => {
           const wake = () => {

@@ -10,7 +10,11 @@ import { signWebhook } from './webhook-signature.js';
 const reviewGraph = {
   nodes: [
     { id: 'review', type: 'agent', config: { agent: 'reviewer', prompt: 'Review this: {{ input.prompt }}' } },
-    { id: 'repo', type: 'tool', config: { tool: 'github', action: 'get_repo', params: { owner: 'octo', repo: 'repo-1' } } },
+    {
+      id: 'repo',
+      type: 'tool',
+      config: { tool: 'github', action: 'get_repo', params: { owner: 'octo', repo: 'repo-1' } },
+    },
     { id: 'count', type: 'sandbox', config: { command: 'echo -n "{{ $length(nodes.review.output.text) }}"' } },
     { id: 'long', type: 'condition', config: { expression: '$number(nodes.count.output.stdout) > 5' } },
     { id: 'approve', type: 'approval', config: { message: 'Post the review of {{ nodes.repo.output.fullName }}?' } },
@@ -357,14 +361,15 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     );
     await rt().workflows.triggers.delete('ticking', trigger.id);
     const fireTimes = await Promise.all(
-      runs.map(async (entry) =>
-        (
-          await until(
-            () => rt().workflows.runs.get(entry.runId),
-            (detail) => detail.status === 'completed',
-            'a cron run',
-          )
-        ).output,
+      runs.map(
+        async (entry) =>
+          (
+            await until(
+              () => rt().workflows.runs.get(entry.runId),
+              (detail) => detail.status === 'completed',
+              'a cron run',
+            )
+          ).output,
       ),
     );
     expect(new Set(fireTimes).size).toBe(fireTimes.length);
