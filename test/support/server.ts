@@ -31,7 +31,10 @@ export interface TestServer {
  * Starts a real server over loopback on a fresh data dir and a fresh database of the kind this test project
  * runs on (SQLite file, or a new PostgreSQL database).
  */
-export async function startTestServer(env: Record<string, string | undefined> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string | undefined> = {},
+  options: { clock?: { now(): number } } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'runtools-test-'));
   const postgres = testDatabaseKind() === 'postgres' ? await createPostgresDatabase() : undefined;
   const configFor = (extra: Record<string, string | undefined>) =>
@@ -52,7 +55,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
   let currentEnv = env;
   let running: RunningServer;
   try {
-    running = await startServer(configFor(currentEnv));
+    running = await startServer(configFor(currentEnv), options);
   } catch (error) {
     await postgres?.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -73,7 +76,7 @@ export async function startTestServer(env: Record<string, string | undefined> = 
     async restart(nextEnv) {
       await running.close();
       currentEnv = nextEnv ?? currentEnv;
-      running = await startServer(configFor(currentEnv));
+      running = await startServer(configFor(currentEnv), options);
     },
     async request(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };

@@ -24,7 +24,7 @@ import { createApp } from './http/app.js';
 import { OAuthService } from './oauth/oauth-service.js';
 import { oauthProviders } from './oauth/providers.js';
 import { createQueue } from './queue/create-queue.js';
-import { systemClock } from './queue/job-queue.js';
+import { type Clock, systemClock } from './queue/job-queue.js';
 import { createHandlers } from './routes/handlers.js';
 import { DevUrls } from './sandboxes/dev-urls.js';
 import { SandboxService } from './sandboxes/sandbox-service.js';
@@ -66,7 +66,18 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  options: {
+    logger?: Logger;
+    /**
+     * The clock of scheduled work (delays, waits' timeouts, cron, leases): a test of a delay of days moves it
+     * instead of waiting. The system clock by default.
+     */
+    clock?: Clock;
+  } = {},
+): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'runtools' } });
   prepareDataDir(config.dataDir);
   if (!config.databaseUrl) {
@@ -182,6 +193,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const queue = await createQueue(db.kysely, db.dialect, config.databaseUrl, {
       leaseMs: config.queueLeaseMs,
       forceTable: config.queueBackend === 'table',
+      clock,
     });
     // Agent runs go through the queue too, held under leases of the same length: a run whose server died is
     // resumed by whichever server takes it once its lease has expired.
@@ -201,7 +213,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     // runs graphs from their stored state, and the triggers that start runs.
     const workflowStore = new RunStore(db.kysely);
     const engine = new WorkflowEngine(db.kysely, workflowStore, queue, { runs, tools, sandboxes, logger }, logger, {
-      clock: systemClock,
+      clock,
       leaseMs: config.queueLeaseMs,
       sweepMs: Math.max(250, Math.floor(config.queueLeaseMs / 2)),
       publicUrl: () => config.publicUrl ?? publicUrl,
@@ -209,7 +221,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     });
     const workflows = new WorkflowService(db.kysely, workflowStore, engine);
     const triggers = new TriggerService(db.kysely, workflows, engine, rootKey.root, logger, {
-      clock: systemClock,
+      clock,
       publicUrl: () => config.publicUrl ?? publicUrl,
       tickMs: 1000,
     });

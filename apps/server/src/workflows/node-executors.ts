@@ -155,7 +155,8 @@ async function executeSandbox(dependencies: ExecutorDependencies, context: NodeC
   }
   try {
     throwIfAborted(signal);
-    const timeoutMs = (node.timeoutSeconds ?? 3600) * 1000;
+    // A little past the node's own timeout, so that the node times out (and says so) before the command does.
+    const timeoutMs = ((node.timeoutSeconds ?? 3600) + 2) * 1000;
     const result = await dependencies.sandboxes.exec(actor, sandboxId, {
       command,
       ...(cwd ? { cwd } : {}),

@@ -467,7 +467,9 @@ export class WorkflowEngine {
   // --------------------------------------------------------------------------------------------- nodes
 
   private async document(run: RunRow, rows?: readonly NodeRow[]): Promise<ExpressionDocument> {
-    const nodes: ExpressionDocument['nodes'] = {};
+    // Node ids are names the graph's author chose, `__proto__` and `constructor` among them: without a prototype
+    // each is an own key (as JSON.parse makes one), never a setter that drops the node's output.
+    const nodes: ExpressionDocument['nodes'] = Object.create(null);
     const latest = new Map<string, number>();
     for (const row of rows ?? (await this.store.nodes(run.id))) {
       if (row.status !== 'completed') continue;
@@ -509,6 +511,8 @@ export class WorkflowEngine {
       return false;
     }
     if (isTerminal(row.status as NodeRunStatus)) return true;
+    // Already running here (a second message for it): this process goes on with the one it has.
+    if (this.inFlight.has(nodeKey(runId, nodeId, iteration))) return false;
     const claimed = await this.claim(run, node, row);
     if (!claimed) return false;
     const key = nodeKey(runId, nodeId, iteration);

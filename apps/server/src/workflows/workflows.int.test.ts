@@ -1,9 +1,10 @@
+import { RunTools } from '@runtools/sdk';
 import type { WorkflowEvent } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMockProvider, failureOf } from '../../../../test/support/agent-runs.js';
 import { type GithubServer, startGithubServer } from '../../../../test/support/github-server.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
-import { useSandboxServer } from '../../../../test/support/server.js';
+import { startTestServer, type TestServer, useSandboxServer } from '../../../../test/support/server.js';
 import { signWebhook } from './webhook-signature.js';
 
 /** The graph of the documented example: an agent, a tool and a sandbox command, a condition, an approval. */
@@ -293,6 +294,57 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     expect(await failureOf(rt().workflows.run('unknowns', {}))).toMatchObject({ code: 'workflow_not_found' });
   });
 
+  it('retries a failing node by its policy under one idempotency key, and times a slow one out', async () => {
+    const box = fixture.track(await rt().sandboxes.create({ runtime: 'container' }));
+    await rt().workflows.save({
+      name: 'Flaky',
+      graph: {
+        nodes: [
+          {
+            id: 'flaky',
+            type: 'sandbox',
+            config: {
+              sandbox: box.id,
+              command: 'if [ -f /tmp/flaky ]; then echo ok; else touch /tmp/flaky; exit 3; fi',
+            },
+            retry: { attempts: 2, backoffSeconds: 0 },
+          },
+        ],
+        edges: [],
+      },
+    });
+    const flaky = await rt().workflows.run('flaky', {}, { version: 'draft' });
+    const done = await until(
+      () => rt().workflows.runs.get(flaky.runId),
+      (detail) => detail.status === 'completed' || detail.status === 'failed',
+      'the flaky run',
+    );
+    expect(done.status).toBe('completed');
+    expect(done.nodes[0]).toMatchObject({ attempt: 2, output: { stdout: 'ok\n', exitCode: 0 } });
+    const events: WorkflowEvent[] = await rt().workflows.events(flaky.runId);
+    const retrying = events.find((event) => event.type === 'node.retrying');
+    expect(retrying?.data).toMatchObject({ error: { code: 'command_failed' }, nextAttempt: 2 });
+    const starts = events.filter((event) => event.type === 'node.started');
+    expect(starts.map((event) => event.attempt)).toEqual([1, 2]);
+    expect(new Set(starts.map((event) => (event.data as { idempotencyKey: string }).idempotencyKey)).size).toBe(1);
+
+    await rt().workflows.save({
+      name: 'Slow',
+      graph: {
+        nodes: [{ id: 'slow', type: 'sandbox', config: { sandbox: box.id, command: 'sleep 30' }, timeoutSeconds: 1 }],
+        edges: [],
+      },
+    });
+    const slow = await rt().workflows.run('slow', {}, { version: 'draft' });
+    const ended = await until(
+      () => rt().workflows.runs.get(slow.runId),
+      (detail) => detail.status !== 'queued' && detail.status !== 'running',
+      'the slow run',
+    );
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'node_timed_out', nodeId: 'slow' } });
+    expect(ended.nodes[0]?.status).toBe('timed_out');
+  }, 120_000);
+
   it('starts runs from a signed webhook and refuses unsigned, stale and replayed deliveries', async () => {
     await rt().workflows.save({
       name: 'Hooked',
@@ -374,5 +426,80 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     );
     expect(new Set(fireTimes).size).toBe(fireTimes.length);
     for (const fireTime of fireTimes) expect(Date.parse(fireTime as string) % 2000).toBe(0);
+  }, 60_000);
+});
+
+/**
+ * A delay of days, and an approval's timeout, on a clock the test moves: the waits hold nothing but rows, and
+ * end when the (injected) time comes, across a restart.
+ */
+describe('workflow waits on an injected clock', () => {
+  let offset = 0;
+  const clock = { now: () => Date.now() + offset };
+  let server: TestServer;
+  let rt: RunTools;
+
+  beforeAll(async () => {
+    server = await startTestServer({ RUNTOOLS_QUEUE_LEASE_MS: '2000' }, { clock });
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('ends a delay of three days when the clock gets there, after a restart, and times out an approval', async () => {
+    await rt.workflows.save({
+      name: 'Patient',
+      graph: {
+        nodes: [
+          { id: 'wait', type: 'delay', config: { seconds: 3 * 24 * 3600 } },
+          {
+            id: 'gate',
+            type: 'approval',
+            config: { message: 'still there?', timeoutSeconds: 3600, onTimeout: 'reject' },
+          },
+          { id: 'yes', type: 'output', config: { expression: '"approved"' } },
+          { id: 'no', type: 'transform', config: { expression: 'nodes.gate.output.approved' } },
+        ],
+        edges: [
+          { source: 'wait', target: 'gate' },
+          { source: 'gate', target: 'yes', condition: true },
+          { source: 'gate', target: 'no', condition: false },
+        ],
+      },
+    });
+    const run = await rt.workflows.run('patient', {}, { version: 'draft' });
+    await until(
+      () => rt.workflows.runs.get(run.runId),
+      (detail) => detail.status === 'waiting',
+      'the delay',
+    );
+    await server.restart();
+    rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+    // A day later: still waiting.
+    offset += 24 * 3600 * 1000;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await rt.workflows.runs.get(run.runId)).nodes.find((node) => node.nodeId === 'wait')?.status).toBe(
+      'waiting',
+    );
+    offset += 2 * 24 * 3600 * 1000 + 1000;
+    const [approval] = await until(
+      () => rt.workflows.approvals.list({ runId: run.runId, status: 'pending' }),
+      (list) => list.length === 1,
+      'the approval after the delay',
+    );
+    expect(approval?.expiresAt).not.toBeNull();
+    offset += 3600 * 1000 + 1000;
+    const ended = await until(
+      () => rt.workflows.runs.get(run.runId),
+      (detail) => detail.status === 'completed' || detail.status === 'failed',
+      'the approval to time out',
+    );
+    expect(ended.status).toBe('completed');
+    expect(ended.nodes.find((node) => node.nodeId === 'yes')?.status).toBe('skipped');
+    expect(ended.nodes.find((node) => node.nodeId === 'no')).toMatchObject({ status: 'completed', output: false });
+    expect((await rt.workflows.approvals.get(approval?.id as string)).status).toBe('timed_out');
+    const waited = ended.nodes.find((node) => node.nodeId === 'wait')?.output as { waitedMs: number };
+    expect(waited.waitedMs).toBeGreaterThanOrEqual(3 * 24 * 3600 * 1000);
   }, 60_000);
 });
