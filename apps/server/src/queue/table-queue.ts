@@ -44,8 +44,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * `FOR UPDATE SKIP LOCKED` on PostgreSQL), so it also serves as PostgreSQL's fallback (RUNTOOLS_QUEUE=table).
  *
  * A job costs three statements (insert, claim, delete), each compiled once; leases are renewed by one
- * statement for every job this process holds, every third of `leaseMs`. Expired leases are looked for on
- * each poll (every `pollMs`, and on `poke()`). Times are the injected clock's, as ISO strings.
+ * statement for every job this process holds, every third of `leaseMs`. Expired leases are looked for every
+ * `pollMs` or tenth of a lease, whichever is longer, and on `poke()`. Times are the injected clock's, as ISO
+ * strings: processes on several hosts compare each other's lease times, so their clocks must agree to well
+ * within a lease (NTP does).
  */
 export class TableQueue implements JobQueue {
   readonly backend = 'table' as const;
