@@ -50,6 +50,10 @@ export interface NodeContext {
 export interface Completed {
   output: unknown;
   branch?: boolean;
+  /** What the node was given once its templates were filled in (a tool's params, a command, a prompt). */
+  input?: unknown;
+  /** Where its own record is: a tool execution's id (an agent run is linked as the node's child run). */
+  links?: Record<string, string>;
 }
 
 export interface ExecutorDependencies {
@@ -125,7 +129,11 @@ export async function executeNode(dependencies: ExecutorDependencies, context: N
         action: config.action as string,
         params,
       });
-      return { output: result.result };
+      return {
+        output: result.result,
+        input: { tool: config.tool, action: config.action, params },
+        links: { toolExecutionId: result.executionId },
+      };
     }
     case 'sandbox':
       return executeSandbox(dependencies, context);
@@ -170,7 +178,7 @@ async function executeSandbox(dependencies: ExecutorDependencies, context: NodeC
         `the command exited with ${result.exitCode}${result.timedOut ? ' (timed out)' : ''}: ${result.stderr.slice(-2000) || result.stdout.slice(-2000)}`,
         { exitCode: result.exitCode, stderr: result.stderr.slice(-4000), stdout: result.stdout.slice(-4000) },
       );
-    return { output };
+    return { output, input: { command, ...(cwd ? { cwd } : {}), sandboxId: created ? null : sandboxId } };
   } finally {
     if (created)
       await dependencies.sandboxes
@@ -218,6 +226,7 @@ async function executeAgent(dependencies: ExecutorDependencies, context: NodeCon
       { childRunId: ended.id, status: ended.status },
     );
   return {
+    input: { agent: config.agent, prompt: ended.prompt },
     output: {
       agent: config.agent,
       runId: ended.id,

@@ -429,16 +429,23 @@ export class WorkflowEngine {
     error: { code: string; message: string; nodeId?: string } | null,
     output: unknown = null,
   ): Promise<void> {
+    const children: string[] = [];
+    let actor: string | undefined;
+    let orgId: string | undefined;
     await this.store.change(runId, async (change) => {
       if (finished(change.run.status)) return;
+      actor = change.run.actor;
+      orgId = change.run.org_id;
       const open = await change.trx
         .selectFrom('workflow_node_runs')
-        .select(['node_id', 'iteration', 'status'])
+        .select(['node_id', 'iteration', 'status', 'child_run_id'])
         .where('run_id', '=', runId)
         .execute();
       for (const node of open)
-        if (!isTerminal(node.status as NodeRunStatus))
+        if (!isTerminal(node.status as NodeRunStatus)) {
           await this.cancelNode(change, node.node_id, Number(node.iteration), `the run ended ${status}`);
+          if (node.child_run_id) children.push(node.child_run_id);
+        }
       await change.trx.deleteFrom('workflow_waits').where('run_id', '=', runId).execute();
       const at = this.iso();
       await change.trx
@@ -457,6 +464,15 @@ export class WorkflowEngine {
         data: error ? { error } : { output },
       });
     });
+    // Agent runs its nodes started end with it (wherever they run: a cancel is recorded for their holder).
+    for (const child of children)
+      try {
+        const caller = await resolveActor(this.db, orgId as string, JSON.parse(actor as string) as StoredActor);
+        await this.executors.runs.cancel(caller, child);
+      } catch (error) {
+        if (!(error instanceof DomainError && error.code === 'run_finished'))
+          this.logger.warn({ err: error, runId, childRunId: child }, "cancelling a node's agent run failed");
+      }
     this.graphs.delete(runId);
   }
 
@@ -798,7 +814,13 @@ export class WorkflowEngine {
         nodeId: node.id,
         iteration: Number(row.iteration),
         attempt: Number(row.attempt),
-        data: { output, ...(completed.branch === undefined ? {} : { branch: completed.branch }), taken },
+        data: {
+          output,
+          ...(completed.branch === undefined ? {} : { branch: completed.branch }),
+          ...(completed.input === undefined ? {} : { input: completed.input }),
+          ...(completed.links ?? {}),
+          taken,
+        },
         childRunId: current.child_run_id,
       });
       return true;

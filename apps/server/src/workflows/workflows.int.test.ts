@@ -119,7 +119,45 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
       expect(types).toContain(expected);
     expect(types.indexOf('node.completed:count')).toBeGreaterThan(types.indexOf('node.completed:review'));
     expect(events.find((event) => event.childRunId)?.childRunId).toBe(agentNode?.childRunId);
+    // Each transition carries its inputs and outputs, and the tool call links its execution record.
+    const repo = events.find((event) => event.type === 'node.completed' && event.nodeId === 'repo');
+    expect(repo?.data).toMatchObject({
+      input: { tool: 'github', action: 'get_repo', params: { owner: 'octo', repo: 'repo-1' } },
+      output: { fullName: 'octo/repo-1' },
+      toolExecutionId: expect.stringMatching(/^tex_/),
+    });
+    const executions = await rt().tools.executions();
+    expect(executions.map((execution) => execution.id)).toContain(
+      (repo?.data as { toolExecutionId: string }).toolExecutionId,
+    );
+    const count = events.find((event) => event.type === 'node.completed' && event.nodeId === 'count');
+    expect(count?.data).toMatchObject({ input: { command: 'echo -n "26"' }, output: { stdout: '26', exitCode: 0 } });
   }, 180_000);
+
+  it('cancels the agent run of a node when its workflow run is cancelled', async () => {
+    model.script([{ text: 'thinking very slowly about it all', delayMs: 2000 }]);
+    await rt().workflows.save({
+      name: 'Slow agent',
+      graph: {
+        nodes: [{ id: 'ask', type: 'agent', config: { agent: 'reviewer', prompt: 'take your time' } }],
+        edges: [],
+      },
+    });
+    const run = await rt().workflows.run('slow-agent', {}, { version: 'draft' });
+    const child = await until(
+      async () => (await rt().workflows.runs.get(run.runId)).nodes[0]?.childRunId ?? null,
+      (id) => id !== null,
+      'the agent run to start',
+    );
+    await rt().workflows.runs.cancel(run.runId);
+    const agentRun = await until(
+      () => rt().agent.get(child as string),
+      (state) => !['queued', 'running'].includes(state.status),
+      'the agent run to end',
+    );
+    expect(agentRun.status).toBe('cancelled');
+    expect((await rt().workflows.runs.get(run.runId)).nodes[0]?.status).toBe('cancelled');
+  }, 60_000);
 
   it('follows a live run with for await until it ends, and a new version never changes a run in flight', async () => {
     const graph = {
