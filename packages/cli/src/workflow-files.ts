@@ -7,7 +7,7 @@ import {
   type WorkflowDefinition,
   type WorkflowNodeInput,
 } from '@runtools/sdk';
-import type { GraphProblem } from '@runtools/spec';
+import { type GraphProblem, workflowSlug as slugOfName } from '@runtools/spec';
 import { importDefault } from './definition-import.js';
 import { UserError } from './errors.js';
 
@@ -73,16 +73,7 @@ export async function loadWorkflowFile(path: string): Promise<WorkflowDefinition
 
 /** The slug the server gives a workflow saved without one: its name, as the server's rule makes it ('Review PR' → review-pr). */
 export function workflowSlug(definition: { name: string; slug?: string | undefined }): string {
-  if (definition.slug) return definition.slug;
-  const slug = definition.name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/g, '');
-  return slug || 'workflow';
+  return definition.slug ?? slugOfName(definition.name);
 }
 
 /** The graph problems an error carries (a save or a definition refused for its graph), if any. */

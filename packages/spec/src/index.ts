@@ -322,6 +322,7 @@ export {
   WorkflowVersionList,
   WorkflowVersionParams,
   WorkflowVisibility,
+  workflowSlug,
 } from './workflows.js';
 export {
   Workspace,

@@ -190,6 +190,19 @@ export type GraphProblem = z.infer<typeof GraphProblem>;
 export const WorkflowVisibility = z.enum(['org', 'private']).meta({ id: 'WorkflowVisibility' });
 export type WorkflowVisibility = z.infer<typeof WorkflowVisibility>;
 
+/** The slug a workflow saved without one gets: its name made a slug ('Review PR' → 'review-pr'). */
+export function workflowSlug(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/g, '');
+  return slug || 'workflow';
+}
+
 export const WorkflowSaveRequest = z
   .object({
     name: DisplayName,
