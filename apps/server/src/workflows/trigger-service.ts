@@ -14,6 +14,7 @@ import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Clock } from '../queue/job-queue.js';
 import { dueFires, nextFireAfter, parseSchedule } from './cron-schedule.js';
+import { refuseDeepJson } from './json-nesting.js';
 import type { WorkflowEngine } from './run-engine.js';
 import { verifyWebhook } from './webhook-signature.js';
 import type { WorkflowService } from './workflow-service.js';
@@ -126,6 +127,7 @@ export class TriggerService {
   async create(auth: Actor, slug: string, body: z.output<typeof TriggerCreateRequest>): Promise<Trigger> {
     // Its runs act with the creator's rights: creating one is starting runs later.
     requireScopes(auth, ['workflows:execute']);
+    refuseDeepJson(body.input, 'input');
     const workflow = await this.workflows.get(auth, slug);
     if (body.version !== 'latest') await this.workflows.version(auth, slug, body.version);
     const id = newId('trigger');
@@ -311,6 +313,8 @@ export class TriggerService {
       .where('kind', '=', 'webhook')
       .executeTakeFirst();
     const payload = parseBody(body, header('content-type'));
+    // Before anything is recorded or resumed: a sender can send it again nested less.
+    refuseDeepJson(payload);
     if (!trigger) {
       const resumed = await this.engine.resumeWait(token, {
         body: payload,

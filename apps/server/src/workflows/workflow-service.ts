@@ -26,6 +26,7 @@ import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { checkExpression } from './expressions.js';
+import { maxJsonNesting, nestingOf, refuseDeepJson } from './json-nesting.js';
 import type { WorkflowEngine } from './run-engine.js';
 import { nodeFromRow, type RunStore, runFromRow } from './run-store.js';
 
@@ -78,6 +79,32 @@ function versionFromRow(row: Database['workflow_versions'], slug: string): Workf
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 
 /**
+ * The largest value of an `integer` column on PostgreSQL: a version or an event seq past it names nothing, and
+ * sent as a query parameter it would fail the statement (out of range) instead of finding nothing.
+ */
+const maxColumnInteger = 2_147_483_647;
+
+/** A graph nested past what it may be (each node's own, or the whole): checked before anything walks it. */
+function deepProblems(graph: unknown): GraphProblem[] {
+  if (nestingOf(graph) <= maxJsonNesting) return [];
+  const nodes = (graph as { nodes?: unknown } | null)?.nodes;
+  const problems: GraphProblem[] = [];
+  if (Array.isArray(nodes))
+    for (const node of nodes)
+      if (nestingOf(node, maxJsonNesting - 2) > maxJsonNesting - 2) {
+        const id = (node as { id?: unknown } | null)?.id;
+        problems.push({
+          code: 'too_deep',
+          message: `the node nests deeper than ${maxJsonNesting} levels`,
+          ...(typeof id === 'string' ? { nodeId: id.slice(0, 64) } : {}),
+        });
+      }
+  return problems.length
+    ? problems
+    : [{ code: 'too_deep', message: `the graph nests deeper than ${maxJsonNesting} levels` }];
+}
+
+/**
  * Workflows: drafts saved whole and checked whole, immutable published versions, runs started on a pinned
  * graph, their event logs and approvals. The engine runs them; this is what callers ask of them.
  */
@@ -90,6 +117,8 @@ export class WorkflowService {
 
   /** Every problem of a graph: its structure and expressions, then agents and tools the org does not have. */
   async validate(auth: Actor, graph: unknown): Promise<GraphProblem[]> {
+    const tooDeep = deepProblems(graph);
+    if (tooDeep.length) return tooDeep;
     const { graph: parsed, problems } = parseGraph(graph, checkExpression);
     if (!parsed) return problems;
     const agents = new Set<string>();
@@ -174,11 +203,41 @@ export class WorkflowService {
 
   private visible(auth: Actor, row: WorkflowRow): boolean {
     if (row.visibility !== 'private') return true;
-    return row.owner_id === auth.member?.id || auth.role === 'owner' || auth.role === 'admin';
+    return row.owner_id === auth.member?.id || this.seesPrivate(auth);
+  }
+
+  private seesPrivate(auth: Actor): boolean {
+    return auth.role === 'owner' || auth.role === 'admin';
+  }
+
+  /** The org's private workflows of other members (a subquery of ids): their runs and approvals are hidden too. */
+  private hiddenWorkflowIds(auth: Actor) {
+    const memberId = auth.member?.id;
+    return this.db
+      .selectFrom('workflows')
+      .select('id')
+      .where('org_id', '=', auth.orgId)
+      .where('visibility', '=', 'private')
+      .where((eb) =>
+        memberId === undefined ? eb.lit(true) : eb.or([eb('owner_id', 'is', null), eb('owner_id', '!=', memberId)]),
+      );
+  }
+
+  /** Whether the caller may see a run of the workflow `workflowId` (one of a private workflow: its owner, admins). */
+  private async runVisible(auth: Actor, workflowId: string): Promise<boolean> {
+    if (this.seesPrivate(auth)) return true;
+    const workflow = await this.db
+      .selectFrom('workflows')
+      .selectAll()
+      .where('org_id', '=', auth.orgId)
+      .where('id', '=', workflowId)
+      .executeTakeFirst();
+    return !workflow || this.visible(auth, workflow);
   }
 
   async save(auth: Actor, body: z.output<typeof import('@runtools/spec').WorkflowSaveRequest>): Promise<Workflow> {
     await this.invalid(auth, body.graph);
+    refuseDeepJson(body.inputSchema, 'inputSchema');
     if (body.inputSchema && !ajv.validateSchema(body.inputSchema))
       throw new DomainError('validation_failed', `inputSchema is not a JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
         field: 'inputSchema',
@@ -325,12 +384,15 @@ export class WorkflowService {
   }
 
   private async versionRow(row: WorkflowRow, version: number): Promise<Database['workflow_versions']> {
-    const found = await this.db
-      .selectFrom('workflow_versions')
-      .selectAll()
-      .where('workflow_id', '=', row.id)
-      .where('version', '=', version)
-      .executeTakeFirst();
+    const found =
+      version > maxColumnInteger
+        ? undefined
+        : await this.db
+            .selectFrom('workflow_versions')
+            .selectAll()
+            .where('workflow_id', '=', row.id)
+            .where('version', '=', version)
+            .executeTakeFirst();
     if (!found)
       throw new DomainError('workflow_version_not_found', `${row.slug} has no version ${version}`, {
         slug: row.slug,
@@ -378,6 +440,7 @@ export class WorkflowService {
     slug: string,
     body: z.output<typeof import('@runtools/spec').WorkflowRunBody>,
   ): Promise<WorkflowRun> {
+    refuseDeepJson(body.input, 'input');
     const row = await this.row(auth, slug);
     const pinned = await this.pinned(auth, row, body.version);
     this.checkInput(pinned.inputSchema, body.input);
@@ -402,7 +465,8 @@ export class WorkflowService {
       .where('id', '=', runId)
       .where('org_id', '=', auth.orgId)
       .executeTakeFirst();
-    if (!row) throw new DomainError('workflow_run_not_found', `no workflow run ${runId}`, { runId });
+    if (!row || !(await this.runVisible(auth, row.workflow_id)))
+      throw new DomainError('workflow_run_not_found', `no workflow run ${runId}`, { runId });
     return row;
   }
 
@@ -421,6 +485,7 @@ export class WorkflowService {
     let select = this.db.selectFrom('workflow_runs').selectAll().where('org_id', '=', auth.orgId);
     if (query.workflow) select = select.where('workflow_slug', '=', query.workflow);
     if (query.status) select = select.where('status', '=', query.status);
+    if (!this.seesPrivate(auth)) select = select.where('workflow_id', 'not in', this.hiddenWorkflowIds(auth));
     const rows = await keysetPage(
       page,
       [
@@ -456,7 +521,7 @@ export class WorkflowService {
     const store = this.store;
     const db = this.db;
     return (async function* () {
-      let next = after;
+      let next = Math.min(after, maxColumnInteger);
       for (;;) {
         const events = await store.events(runId, next);
         for (const event of events) {
@@ -495,6 +560,16 @@ export class WorkflowService {
     let select = this.db.selectFrom('workflow_approvals').selectAll().where('org_id', '=', auth.orgId);
     if (query.status) select = select.where('status', '=', query.status);
     if (query.runId) select = select.where('run_id', '=', query.runId);
+    if (!this.seesPrivate(auth))
+      select = select.where(
+        'run_id',
+        'not in',
+        this.db
+          .selectFrom('workflow_runs')
+          .select('id')
+          .where('org_id', '=', auth.orgId)
+          .where('workflow_id', 'in', this.hiddenWorkflowIds(auth)),
+      );
     const rows = await keysetPage(
       page,
       [
@@ -517,10 +592,19 @@ export class WorkflowService {
       .where('org_id', '=', auth.orgId)
       .executeTakeFirst();
     if (!row) throw new DomainError('approval_not_found', `no approval ${approvalId}`, { approvalId });
+    const run = await this.db
+      .selectFrom('workflow_runs')
+      .select('workflow_id')
+      .where('id', '=', row.run_id)
+      .executeTakeFirst();
+    if (run && !(await this.runVisible(auth, run.workflow_id)))
+      throw new DomainError('approval_not_found', `no approval ${approvalId}`, { approvalId });
     return this.engine.approvalFromRow(row);
   }
 
   async resolveApproval(auth: Actor, approvalId: string, body: ApprovalResolveRequest): Promise<Approval> {
+    // Found (and visible) first: an approval of another member's private workflow is not theirs to decide.
+    await this.approval(auth, approvalId);
     await this.engine.resolveApproval(auth, approvalId, body);
     await audit(this.db, {
       orgId: auth.orgId,
