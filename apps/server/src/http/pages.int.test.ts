@@ -180,6 +180,30 @@ describe('paged lists', () => {
     for (const provider of ['github', 'google', 'slack'])
       await send('POST', '/v1/oauth/connections', { provider }, 201);
 
+    // Workflows: three (one published three times, with three cron triggers that fire next year or later), and
+    // three runs of it, each waiting for its approval.
+    const gated = {
+      nodes: [
+        { id: 'gate', type: 'approval', config: { message: 'pages' } },
+        { id: 'out', type: 'output', config: { expression: '1' } },
+      ],
+      edges: [{ source: 'gate', target: 'out' }],
+    };
+    for (const name of ['Pages flow', 'Pages c', 'Pages b'])
+      await send('POST', '/v1/workflows', { name, graph: gated }, 200);
+    for (const note of ['one', 'two', 'three'])
+      await send('POST', '/v1/workflows/pages-flow/publish', { visibility: 'org', note });
+    for (const schedule of ['0 0 1 1 *', '0 0 2 1 *', '0 0 3 1 *'])
+      await send('POST', '/v1/workflows/pages-flow/triggers', { kind: 'cron', schedule });
+    for (let index = 0; index < 3; index++) {
+      const { runId } = await send('POST', '/v1/workflows/pages-flow/runs', { input: { index } });
+      for (let attempt = 0; attempt < 300; attempt++) {
+        const approvals = await send('GET', `/v1/workflow-approvals?runId=${runId}`, undefined, 200);
+        if ((approvals.data as Item[]).length === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
     Object.assign(cases, {
       oauthProviders: { path: '/v1/oauth/providers', min: 6, order: [['id', 'asc']] },
       oauthAppsList: {
@@ -282,6 +306,33 @@ describe('paged lists', () => {
         min: 3,
         order: [['version', 'desc']],
         identity: (item) => item.version,
+      },
+      workflowsList: { path: '/v1/workflows', min: 3, order: [['slug', 'asc']] },
+      workflowsVersions: {
+        path: '/v1/workflows/pages-flow/versions',
+        min: 3,
+        order: [['version', 'desc']],
+        identity: (item) => item.version,
+      },
+      workflowTriggersList: { path: '/v1/workflows/pages-flow/triggers', min: 3, order: oldestFirst },
+      workflowRunsList: {
+        path: '/v1/workflow-runs',
+        query: { workflow: 'pages-flow' },
+        min: 3,
+        order: [
+          ['createdAt', 'desc'],
+          ['runId', 'desc'],
+        ],
+        identity: (item) => item.runId,
+      },
+      workflowApprovalsList: {
+        path: '/v1/workflow-approvals',
+        query: { status: 'pending' },
+        min: 3,
+        order: [
+          ['createdAt', 'desc'],
+          ['id', 'desc'],
+        ],
       },
     } satisfies Record<string, ListCase>);
   }, 10 * 60_000);
