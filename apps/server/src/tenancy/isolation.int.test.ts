@@ -14,6 +14,8 @@ interface OrgFixture {
   providerName: string;
   runId: string;
   threadId: string;
+  /** The webhook trigger beside the cron one in `params.triggerId`. */
+  hookTriggerId: string;
 }
 
 const ed25519 = (seed: string) => {
@@ -63,6 +65,10 @@ const validBodies: Partial<Record<RouteId, unknown>> = {
   agentRunsStream: { prompt: 'pwned' },
   toolsExecute: { action: 'run', params: {} },
   toolsCredentialsSet: { credentials: { token: 'pwned' } },
+  workflowsPublish: { visibility: 'org', note: 'pwned' },
+  workflowsRun: { input: { pwned: true } },
+  workflowTriggersCreate: { kind: 'webhook', input: { pwned: true } },
+  workflowApprovalsResolve: { approved: true, comment: 'pwned' },
 };
 
 /** Raw bodies, with their content type. */
@@ -200,7 +206,47 @@ describe('cross-org isolation', () => {
       expect(['queued', 'running']).toContain(state.status);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // A workflow named like the agent (slugs are per kind), published, with a cron and a webhook trigger and a
+    // run waiting for its approval.
+    await json(
+      await request('POST', '/v1/workflows', {
+        name: `workflow ${tag}`,
+        slug,
+        graph: {
+          nodes: [
+            { id: 'gate', type: 'approval', config: { message: `approve for ${tag}` } },
+            { id: 'out', type: 'output', config: { expression: 'input' } },
+          ],
+          edges: [{ source: 'gate', target: 'out' }],
+        },
+      }),
+      200,
+    );
+    await json(await request('POST', `/v1/workflows/${slug}/publish`, { visibility: 'org' }), 201);
+    const cron = await json<{ id: string }>(
+      await request('POST', `/v1/workflows/${slug}/triggers`, { kind: 'cron', schedule: '0 0 1 1 *' }),
+      201,
+    );
+    const hook = await json<{ id: string; url: string }>(
+      await request('POST', `/v1/workflows/${slug}/triggers`, { kind: 'webhook' }),
+      201,
+    );
+    const workflowRun = await json<{ runId: string }>(
+      await request('POST', `/v1/workflows/${slug}/runs`, { input: { of: tag } }),
+      201,
+    );
+    let approvalId: string | undefined;
+    for (let attempt = 0; attempt < 200 && !approvalId; attempt++) {
+      const approvals = await json<{ data: { id: string }[] }>(
+        await request('GET', `/v1/workflow-approvals?runId=${workflowRun.runId}`),
+        200,
+      );
+      approvalId = approvals.data[0]?.id;
+      if (!approvalId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(approvalId).toBeDefined();
     return {
+      hookTriggerId: hook.id,
       key,
       providerName,
       runId: run.id,
@@ -229,6 +275,11 @@ describe('cross-org isolation', () => {
         toolName,
         provider: 'github',
         connectionId: connection.connection.id,
+        version: '1',
+        triggerId: cron.id,
+        workflowRunId: workflowRun.runId,
+        approvalId: approvalId as string,
+        token: new URL(hook.url).pathname.split('/').pop() as string,
       },
     };
   }
@@ -285,6 +336,19 @@ describe('cross-org isolation', () => {
     expect(outcomes.length).toBe(attacked.length * 2);
   });
 
+  it("answers 404 for another org's trigger under the caller's own workflow", async () => {
+    for (const [attacker, victim] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      for (const triggerId of [victim.params.triggerId, victim.hookTriggerId]) {
+        const path = `/v1/workflows/${attacker.params.slug}/triggers/${triggerId}`;
+        const response = await server().request('DELETE', path, { key: attacker.key });
+        expect([path, response.status]).toEqual([path, 404]);
+      }
+    }
+  });
+
   it("means the caller's own namespace where another org's name is not an id (PUT /v1/agents/:slug)", async () => {
     const put = await json<{ id: string; slug: string }>(
       await server().request('PUT', `/v1/agents/${b.params.slug}`, {
@@ -330,7 +394,9 @@ describe('cross-org isolation', () => {
         for (const [name, id] of Object.entries(other.params)) {
           // A template's or agent's name is not an id: another org may have the same one of its own.
           // Nor is a workspace path (the marketplace's mail tools speak of an inbox) or a provider's name.
-          if (name === 'port' || name === 'pid' || name === 'path' || name === 'provider') continue;
+          // A version is a small number, which any list has in it.
+          if (name === 'port' || name === 'pid' || name === 'path' || name === 'provider' || name === 'version')
+            continue;
           expect([path, name, text.includes(id)]).toEqual([path, name, false]);
         }
       }
@@ -396,6 +462,42 @@ describe('cross-org isolation', () => {
       expect((await get<{ id: string }>(`/v1/threads/${victim.threadId}`)).id).toBe(victim.threadId);
       const messages = await get<{ data: unknown[] }>(`/v1/threads/${victim.threadId}/messages`);
       expect(JSON.stringify(messages.data)).toContain(`answer of ${tag}`);
+      // The workflow, its one version, its two triggers, its run still waiting for its approval: its own only.
+      const workflow = await get<{ draftRevision: number; latestVersion: number }>(`/v1/workflows/${p.slug}`);
+      expect([workflow.draftRevision, workflow.latestVersion]).toEqual([1, 1]);
+      expect((await get<{ data: { slug: string }[] }>('/v1/workflows')).data.map((item) => item.slug)).toEqual([
+        p.slug,
+      ]);
+      const versions = await get<{ data: { version: number; note: string | null }[] }>(
+        `/v1/workflows/${p.slug}/versions`,
+      );
+      expect(versions.data.map((version) => [version.version, version.note])).toEqual([[1, null]]);
+      const triggers = await get<{ data: { id: string; input: unknown }[] }>(`/v1/workflows/${p.slug}/triggers`);
+      expect(triggers.data.map((trigger) => [trigger.id, trigger.input])).toEqual([
+        [p.triggerId, {}],
+        [victim.hookTriggerId, {}],
+      ]);
+      const workflowRuns = await get<{ data: { runId: string; status: string; input: unknown }[] }>(
+        '/v1/workflow-runs',
+      );
+      expect(workflowRuns.data.map((run) => [run.runId, run.status, run.input])).toEqual([
+        [p.workflowRunId, 'waiting', { of: tag }],
+      ]);
+      const approvals = await get<{ data: { id: string; status: string; comment: string | null }[] }>(
+        '/v1/workflow-approvals',
+      );
+      expect(approvals.data.map((approval) => [approval.id, approval.status, approval.comment])).toEqual([
+        [p.approvalId, 'pending', null],
+      ]);
+      const log = await server().request('GET', `/v1/workflow-runs/${p.workflowRunId}/events?follow=false`, {
+        key: victim.key,
+      });
+      const types = (await log.text())
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => (JSON.parse(line.slice('data:'.length)) as { type: string }).type);
+      expect(types).toEqual(expect.arrayContaining(['approval.requested', 'run.waiting']));
+      expect(types.filter((type) => /resolved|cancelled|completed/.test(type))).toEqual([]);
     }
   });
 
