@@ -3,6 +3,7 @@ import { type RouteContract, routes } from '@runtools/spec';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { concretePath, existingParams } from '../../../../test/support/route-params.js';
 import { type TestServer, useSandboxServer } from '../../../../test/support/server.js';
+import { signWebhook } from '../workflows/webhook-signature.js';
 
 const bodyRoutes = (Object.entries(routes) as [string, RouteContract][]).filter(([, contract]) => contract.body);
 
@@ -97,6 +98,86 @@ describe('bad input', () => {
       const response = await server.request(method, path);
       expect([path, response.status, (await errorOf(response)).code]).toEqual([path, 400, 'validation_failed']);
     }
+  });
+
+  it('rejects malformed workflow path parameters and queries with 400 before touching data', async () => {
+    const refused: [string, string][] = [
+      ['GET', '/v1/workflows/Not_A_Slug'],
+      ['GET', '/v1/workflows/route-params/versions/0'],
+      ['GET', '/v1/workflows/route-params/versions/-1'],
+      ['GET', '/v1/workflows/route-params/versions/1.5'],
+      ['GET', '/v1/workflows/route-params/versions/latest'],
+      ['DELETE', '/v1/workflows/route-params/triggers/trg_short'],
+      ['DELETE', `/v1/workflows/route-params/triggers/${params.workflowRunId}`],
+      // An agent run's id is not a workflow run's.
+      ['GET', `/v1/workflow-runs/${params.runId}`],
+      ['POST', '/v1/workflow-runs/wfr_short/cancel'],
+      ['GET', '/v1/workflow-approvals/apv_'],
+      ['POST', `/v1/workflow-approvals/${params.triggerId}/resolve`],
+      ['POST', '/v1/hooks/short'],
+      ['GET', '/v1/workflow-runs?status=nope'],
+      ['GET', '/v1/workflow-runs?workflow=Not_A_Slug'],
+      ['GET', '/v1/workflow-runs?unknown=1'],
+      ['GET', '/v1/workflow-approvals?runId=run_aaaaaaaaaaaaaaaaaaaa'],
+      ['GET', '/v1/workflow-approvals?status=maybe'],
+      ['GET', `/v1/workflow-runs/${params.workflowRunId}/events?after=-1`],
+      ['GET', `/v1/workflow-runs/${params.workflowRunId}/events?after=x`],
+      ['GET', `/v1/workflow-runs/${params.workflowRunId}/events?follow=maybe`],
+    ];
+    for (const [method, path] of refused) {
+      const response = await server.request(method, path, method === 'POST' ? { body: { approved: true } } : {});
+      expect([method, path, response.status, (await errorOf(response)).code]).toEqual([
+        method,
+        path,
+        400,
+        'validation_failed',
+      ]);
+    }
+    // Nothing was touched: the run still waits for its approval, the trigger is there.
+    const approval = await server.request('GET', `/v1/workflow-approvals/${params.approvalId}`);
+    expect(((await approval.json()) as { status: string }).status).toBe('pending');
+    const triggers = await server.request('GET', '/v1/workflows/route-params/triggers');
+    expect(((await triggers.json()) as { data: { id: string }[] }).data.map((trigger) => trigger.id)).toEqual([
+      params.triggerId,
+    ]);
+  });
+
+  it('answers any body on the public hook route, signed or not, of any type, with a 4xx and a code or a run', async () => {
+    const created = await server.request('POST', '/v1/workflows/route-params/triggers', { body: { kind: 'webhook' } });
+    expect(created.status).toBe(201);
+    const trigger = (await created.json()) as { url: string; secret: string };
+    const path = new URL(trigger.url).pathname;
+    const bodies: [string, string | Buffer, string][] = [
+      ...badBodies.map(([label, body]): [string, string, string] => [label, body, 'application/json']),
+      ['form data', 'a=1&b=2', 'application/x-www-form-urlencoded'],
+      ['plain text', '{"a":1}', 'text/plain'],
+      ['bytes that are not UTF-8', Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28]), 'application/octet-stream'],
+      ['nesting past the bound', `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`, 'application/json'],
+    ];
+    let accepted = 0;
+    for (const [label, body, contentType] of bodies) {
+      for (const signed of [false, true]) {
+        const headers: Record<string, string> = { 'content-type': contentType };
+        if (signed) headers['x-runtools-signature'] = signWebhook(trigger.secret, body, Math.floor(Date.now() / 1000));
+        const response = await fetch(`${server.url}${path}`, { method: 'POST', headers, body });
+        const answer = (await response.json()) as { runId?: string; error?: { code: string } };
+        // Too deep a body is refused before anything else is looked at, as a body too large is.
+        if (label === 'nesting past the bound' || label === 'deep nesting')
+          expect([label, response.status, answer.error?.code]).toEqual([label, 400, 'validation_failed']);
+        else if (!signed)
+          expect([label, response.status, answer.error?.code]).toEqual([label, 401, 'webhook_signature_invalid']);
+        else {
+          expect([label, response.status, answer.runId]).toEqual([label, 200, expect.stringMatching(/^wfr_/)]);
+          accepted++;
+        }
+      }
+    }
+    expect(accepted).toBe(bodies.length - 2);
+    // Over the server's body limit, and with no body at all.
+    const large = await fetch(`${server.url}${path}`, { method: 'POST', body: 'x'.repeat(250_000) });
+    expect([large.status, (await errorOf(large)).code]).toEqual([413, 'payload_too_large']);
+    const empty = await fetch(`${server.url}${path}`, { method: 'POST' });
+    expect([empty.status, (await errorOf(empty)).code]).toEqual([401, 'webhook_signature_invalid']);
   });
 
   it('answers unknown routes with 404 and known paths with a wrong method with 405 and Allow', async () => {
