@@ -48,4 +48,172 @@ describe('migrations', () => {
     const audit = columns.find((table) => table.name === 'audit_log');
     expect(audit?.columns.map((column) => column.name)).not.toContain('actor_key_id');
   });
+
+  it('0019 keeps agent runs made before it (no actor, lease or steps) and holds workflow rows to the keys the engine counts on', async () => {
+    const { target, remove } = await freshTarget();
+    cleanups.push(remove);
+    const at = '2026-01-01T00:00:00.000Z';
+    const before = await openDatabase(target, { migrateUpTo: '0018_oauth' });
+    try {
+      await sql`insert into orgs (id, name, slug, created_at) values ('org_a', 'A', 'a', ${at})`.execute(before.kysely);
+      await sql`insert into agent_runs (id, org_id, agent_id, agent_slug, agent_version, status, prompt, input_tokens,
+        output_tokens, steps, created_at) values ('run_1', 'org_a', 'agt_1', 'helper', 1, 'running', 'hi', 3, 4, 1, ${at})`.execute(
+        before.kysely,
+      );
+    } finally {
+      await before.close();
+    }
+    const after = await openDatabase(target);
+    cleanups.push(() => after.close());
+    const db = after.kysely;
+    expect(
+      await db
+        .selectFrom('agent_runs')
+        .select(['id', 'status', 'steps', 'actor', 'owner', 'lease_expires_at', 'cancel_requested_at'])
+        .execute(),
+    ).toEqual([
+      {
+        id: 'run_1',
+        status: 'running',
+        steps: 1,
+        actor: null,
+        owner: null,
+        lease_expires_at: null,
+        cancel_requested_at: null,
+      },
+    ]);
+    expect(await db.selectFrom('agent_run_steps').selectAll().execute()).toEqual([]);
+
+    const workflow = {
+      org_id: 'org_a',
+      name: 'W',
+      description: null,
+      graph: '{}',
+      input_schema: null,
+      draft_revision: 1,
+    };
+    const stamps = { created_at: at, updated_at: at };
+    await db
+      .insertInto('workflows')
+      .values({ id: 'wfl_1', slug: 'w', ...workflow, latest_version: 1, visibility: 'org', owner_id: null, ...stamps })
+      .execute();
+    // One slug per org.
+    await expect(
+      db
+        .insertInto('workflows')
+        .values({
+          id: 'wfl_2',
+          slug: 'w',
+          ...workflow,
+          latest_version: null,
+          visibility: null,
+          owner_id: null,
+          ...stamps,
+        })
+        .execute(),
+    ).rejects.toThrow();
+    const version = { workflow_id: 'wfl_1', org_id: 'org_a', graph: '{}', input_schema: null, visibility: 'org' };
+    const versionRow = { ...version, note: null, published_by: null, created_at: at };
+    await db
+      .insertInto('workflow_versions')
+      .values({ ...versionRow, version: 1 })
+      .execute();
+    // A version is published once: two publishers racing for the next number cannot both have it.
+    await expect(
+      db
+        .insertInto('workflow_versions')
+        .values({ ...versionRow, version: 1 })
+        .execute(),
+    ).rejects.toThrow();
+
+    // A run's idempotency key is its workflow's once; runs without one are many.
+    const run = (id: string, key: string | null) => ({
+      id,
+      org_id: 'org_a',
+      workflow_id: 'wfl_1',
+      workflow_slug: 'w',
+      version: 1,
+      graph: '{}',
+      status: 'queued',
+      input: '{}',
+      output: null,
+      error: null,
+      trigger_kind: 'manual',
+      trigger_id: null,
+      trigger_data: null,
+      actor: '{}',
+      started_by: null,
+      idempotency_key: key,
+      revision: 0,
+      event_seq: 1,
+      completion_seq: 0,
+      timeout_at: null,
+      created_at: at,
+      started_at: null,
+      updated_at: at,
+      finished_at: null,
+    });
+    await db
+      .insertInto('workflow_runs')
+      .values([run('wfr_1', 'k'), run('wfr_2', null), run('wfr_3', null)])
+      .execute();
+    await expect(db.insertInto('workflow_runs').values(run('wfr_4', 'k')).execute()).rejects.toThrow();
+
+    // A webhook delivery key is accepted once per trigger (replay protection stands on this index); refused
+    // deliveries, logged without a key, are many.
+    const delivery = (id: string, triggerId: string, key: string | null) => ({
+      id,
+      trigger_id: triggerId,
+      org_id: 'org_a',
+      delivery_key: key,
+      status: key ? 'accepted' : 'refused',
+      reason: key ? null : 'mismatch',
+      run_id: null,
+      remote: null,
+      received_at: at,
+    });
+    await db
+      .insertInto('workflow_deliveries')
+      .values([
+        delivery('dlv_1', 'trg_1', 'id:d-1'),
+        delivery('dlv_2', 'trg_2', 'id:d-1'),
+        delivery('dlv_3', 'trg_1', null),
+        delivery('dlv_4', 'trg_1', null),
+      ])
+      .execute();
+    await expect(
+      db
+        .insertInto('workflow_deliveries')
+        .values(delivery('dlv_5', 'trg_1', 'id:d-1'))
+        .execute(),
+    ).rejects.toThrow();
+
+    // Deleting a workflow takes its versions and triggers with it.
+    await db
+      .insertInto('workflow_triggers')
+      .values({
+        id: 'trg_1',
+        org_id: 'org_a',
+        workflow_id: 'wfl_1',
+        kind: 'cron',
+        schedule: '0 0 1 1 *',
+        timezone: 'UTC',
+        missed_fires: 'skip',
+        version: 'latest',
+        input: '{}',
+        token_hash: null,
+        secret: null,
+        root_key_id: null,
+        next_fire_at: at,
+        last_fired_at: null,
+        enabled: 1,
+        actor: '{}',
+        created_by: null,
+        created_at: at,
+      })
+      .execute();
+    await db.deleteFrom('workflows').where('id', '=', 'wfl_1').execute();
+    expect(await db.selectFrom('workflow_versions').select('version').execute()).toEqual([]);
+    expect(await db.selectFrom('workflow_triggers').select('id').execute()).toEqual([]);
+  });
 });
