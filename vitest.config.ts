@@ -5,7 +5,8 @@ const postgresUrl = process.env.RUNTOOLS_TEST_DATABASE_URL;
 
 /**
  * Unit tests (`*.test.ts`) run once. Integration tests (`*.int.test.ts`) run once per database: SQLite always,
- * PostgreSQL when RUNTOOLS_TEST_DATABASE_URL is set (scripts/test.mjs sets it when one is reachable).
+ * PostgreSQL when RUNTOOLS_TEST_DATABASE_URL is set (scripts/test.mjs sets it when one is reachable);
+ * `*.postgres.int.test.ts` on PostgreSQL only.
  */
 const shared = {
   resolve: { conditions },
@@ -34,6 +35,8 @@ export default defineConfig({
           ...timeouts,
           name: 'sqlite',
           include: ['{packages,apps}/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          // What only PostgreSQL can do (several control planes on one database) runs in its project alone.
+          exclude: ['**/*.postgres.int.test.ts', '**/node_modules/**'],
           env: { RUNTOOLS_TEST_DB: 'sqlite' },
         },
       },
