@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import * as agentLoop from './agent-loop.mjs';
 import * as devUrlProxy from './dev-url-proxy.mjs';
+import * as queue from './queue.mjs';
 import * as sandbox from './sandbox.mjs';
 import * as sandboxDensity from './sandbox-density.mjs';
 import * as sandboxPause from './sandbox-pause.mjs';
@@ -43,6 +44,7 @@ const benchmarks = [
   ssh,
   agentLoop,
   tools,
+  queue,
   workflows,
   sandboxDensity,
 ];

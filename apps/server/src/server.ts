@@ -194,6 +194,7 @@ export async function startServer(
       leaseMs: config.queueLeaseMs,
       forceTable: config.queueBackend === 'table',
       clock,
+      onError: (error) => logger.error({ err: error }, 'job queue'),
     });
     // Agent runs go through the queue too, held under leases of the same length: a run whose server died is
     // resumed by whichever server takes it once its lease has expired.
