@@ -121,6 +121,106 @@ describe('route auth', () => {
     expect((await server.request('GET', '/v1/ready', { key: null })).status).toBe(200);
     expect((await server.request('GET', '/v1/openapi.json', { key: null })).status).toBe(200);
     expect((await server.request('GET', '/docs', { key: null })).status).toBe(200);
+    // A hook URL is its own credential: no key is asked for, and a key (even a bad one) changes nothing.
+    for (const key of [null, 'rt_aaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+      const hook = await server.request('POST', samplePath(routes.hooksDeliver.path), { key, body: '{}' });
+      expect([key, hook.status, ((await hook.json()) as { error: { code: string } }).error.code]).toEqual([
+        key,
+        404,
+        'trigger_not_found',
+      ]);
+    }
+  });
+
+  it('lets a key with only the scope a workflow route lists do the real thing, on things that exist', async () => {
+    const keyFor = (scope: ConcreteScope) => keysByScope.get(scope) as string;
+    const call = async (scope: ConcreteScope, method: string, path: string, body?: unknown) => {
+      const response = await server.request(method, path, { key: keyFor(scope), body });
+      const text = await response.text();
+      return [scope, method, path, response.status, response.status < 300 ? '' : text];
+    };
+    const gated = {
+      nodes: [
+        { id: 'gate', type: 'approval', config: { message: 'ok?' } },
+        { id: 'out', type: 'output', config: { expression: '1' } },
+      ],
+      edges: [{ source: 'gate', target: 'out' }],
+    };
+    const ok = (scope: string, method: string, path: string, status: number) => [scope, method, path, status, ''];
+    const write = 'workflows:write' as ConcreteScope;
+    const read = 'workflows:read' as ConcreteScope;
+    const execute = 'workflows:execute' as ConcreteScope;
+    expect(await call(write, 'POST', '/v1/workflows', { name: 'Scoped', graph: gated })).toEqual(
+      ok(write, 'POST', '/v1/workflows', 200),
+    );
+    expect(await call(write, 'POST', '/v1/workflows/scoped/publish', { visibility: 'org' })).toEqual(
+      ok(write, 'POST', '/v1/workflows/scoped/publish', 201),
+    );
+    const started = await server.request('POST', '/v1/workflows/scoped/runs', { key: keyFor(execute), body: {} });
+    expect(started.status).toBe(201);
+    const { runId } = (await started.json()) as { runId: string };
+    let approvalId: string | undefined;
+    for (let tries = 0; tries < 200 && !approvalId; tries++) {
+      const list = await server.request('GET', `/v1/workflow-approvals?runId=${runId}`, { key: keyFor(read) });
+      approvalId = ((await list.json()) as { data: { id: string }[] }).data[0]?.id;
+      if (!approvalId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const path of [
+      '/v1/workflows',
+      '/v1/workflows/scoped',
+      '/v1/workflows/scoped/versions',
+      '/v1/workflows/scoped/versions/1',
+      '/v1/workflows/scoped/triggers',
+      '/v1/workflow-runs',
+      `/v1/workflow-runs/${runId}`,
+      `/v1/workflow-runs/${runId}/events?follow=false`,
+      '/v1/workflow-approvals',
+      `/v1/workflow-approvals/${approvalId}`,
+    ])
+      expect(await call(read, 'GET', path)).toEqual(ok(read, 'GET', path, 200));
+    expect(await call(read, 'POST', '/v1/workflows/validate', { graph: gated })).toEqual(
+      ok(read, 'POST', '/v1/workflows/validate', 200),
+    );
+    const resolve = `/v1/workflow-approvals/${approvalId}/resolve`;
+    expect(await call(execute, 'POST', resolve, { approved: true })).toEqual(ok(execute, 'POST', resolve, 200));
+    const second = (await (
+      await server.request('POST', '/v1/workflows/scoped/runs', { key: keyFor(execute), body: {} })
+    ).json()) as { runId: string };
+    const cancel = `/v1/workflow-runs/${second.runId}/cancel`;
+    expect(await call(execute, 'POST', cancel)).toEqual(ok(execute, 'POST', cancel, 200));
+    // Creating a trigger is starting runs later, with the creator's rights: it takes workflows:execute as well
+    // as the workflows:write its route lists (the table's scopes are any-of), so neither alone will do.
+    for (const scope of [write, execute]) {
+      const refused = await server.request('POST', '/v1/workflows/scoped/triggers', {
+        key: keyFor(scope),
+        body: { kind: 'cron', schedule: '0 0 1 1 *' },
+      });
+      expect([scope, refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([
+        scope,
+        403,
+        'insufficient_scope',
+      ]);
+    }
+    const both = await server.request('POST', '/v1/auth/keys', {
+      body: { name: 'triggers', scopes: ['workflows:write', 'workflows:execute'] },
+    });
+    const bothKey = ((await both.json()) as { key: string }).key;
+    const trigger = await server.request('POST', '/v1/workflows/scoped/triggers', {
+      key: bothKey,
+      body: { kind: 'cron', schedule: '0 0 1 1 *' },
+    });
+    expect(trigger.status).toBe(201);
+    const { id: triggerId } = (await trigger.json()) as { id: string };
+    for (let tries = 0; tries < 200; tries++) {
+      const run = await server.request('GET', `/v1/workflow-runs/${runId}`, { key: keyFor(read) });
+      if (((await run.json()) as { status: string }).status === 'completed') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const deleteTrigger = `/v1/workflows/scoped/triggers/${triggerId}`;
+    expect(await call(write, 'DELETE', deleteTrigger)).toEqual(ok(write, 'DELETE', deleteTrigger, 200));
+    expect(await call(write, 'DELETE', '/v1/workflows/scoped')).toEqual(
+      ok(write, 'DELETE', '/v1/workflows/scoped', 200),
+    );
   });
 });
 
