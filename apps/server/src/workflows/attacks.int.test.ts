@@ -268,6 +268,49 @@ describe('workflow routes under attack', () => {
     expect((await runsOf('plain')).length).toBe(runsBefore);
   });
 
+  it('lets a trigger made with a key live no longer than the key: revoked or expired, it starts nothing', async () => {
+    const before = (await runsOf('plain')).length;
+    const revoked = await api<{ id: string; key: string }>('POST', '/v1/auth/keys', {
+      body: { name: 'revoked soon', scopes: ['workflows:*'] },
+    });
+    const expiring = await api<{ id: string; key: string; expiresAt: string }>('POST', '/v1/auth/keys', {
+      body: { name: 'expiring', scopes: ['workflows:*'], expiresAt: new Date(Date.now() + 2000).toISOString() },
+    });
+    const triggers: { url: string; secret: string }[] = [];
+    for (const key of [revoked.body.key, expiring.body.key]) {
+      const created = await api<{ url: string; secret: string }>('POST', '/v1/workflows/plain/triggers', {
+        key,
+        body: { kind: 'webhook' },
+      });
+      expect(created.status).toBe(201);
+      triggers.push(created.body);
+    }
+    const [byRevoked, byExpiring] = triggers as [{ url: string; secret: string }, { url: string; secret: string }];
+    expect((await deliver(byRevoked, '{"n":1}', 'k-1')).status).toBe(200);
+    expect((await api('DELETE', `/v1/auth/keys/${revoked.body.id}`)).status).toBe(200);
+    expect(refusal(await deliver(byRevoked, '{"n":2}', 'k-2'))).toEqual([401, 'api_key_revoked']);
+    // The refused delivery's id is not used up: sent again, it is refused for its cause, not as a replay.
+    expect(refusal(await deliver(byRevoked, '{"n":2}', 'k-2'))).toEqual([401, 'api_key_revoked']);
+    await sleep(Math.max(0, Date.parse(expiring.body.expiresAt) - Date.now() + 200));
+    expect(refusal(await deliver(byExpiring, '{"n":3}', 'k-3'))).toEqual([401, 'api_key_expired']);
+    expect((await runsOf('plain')).length).toBe(before + 1);
+  });
+
+  it('takes a delivery whose run could not start again once the cause is gone, and then only once', async () => {
+    const saved = await api('POST', '/v1/workflows', { body: { name: 'Not yet', graph: plainGraph } });
+    expect(saved.status).toBe(200);
+    const trigger = await api<{ url: string; secret: string }>('POST', '/v1/workflows/not-yet/triggers', {
+      body: { kind: 'webhook' },
+    });
+    expect(trigger.status).toBe(201);
+    expect(refusal(await deliver(trigger.body, '{"n":1}', 'early-1'))).toEqual([409, 'workflow_not_published']);
+    expect((await api('POST', '/v1/workflows/not-yet/publish', { body: { visibility: 'org' } })).status).toBe(201);
+    const accepted = await deliver(trigger.body, '{"n":1}', 'early-1');
+    expect(accepted.status).toBe(200);
+    expect((await until((accepted.body as { runId: string }).runId)).output).toEqual({ got: { n: 1 } });
+    expect(refusal(await deliver(trigger.body, '{"n":1}', 'early-1'))).toEqual([409, 'webhook_replayed']);
+  });
+
   /** POSTs `body` to a webhook trigger's URL, signed with its secret now. */
   async function deliver(
     trigger: { url: string; secret: string },

@@ -217,6 +217,9 @@ export class TriggerService {
     const workflow = await this.workflowRow(row.org_id, row.workflow_id);
     if (!workflow) throw new DomainError('workflow_not_found', "the trigger's workflow is gone");
     const creator = JSON.parse(row.actor) as StoredActor;
+    // A trigger made with a key lives no longer than the key, as nothing else a key makes does: once it is
+    // revoked or expired (or its holder has left), the trigger starts nothing.
+    if (creator.principal.kind === 'key') await resolveActor(this.db, row.org_id, creator);
     const stored = triggerActor(row.id, creator);
     const actor = await resolveActor(this.db, row.org_id, stored);
     requireScopes(actor, ['workflows:execute']);
@@ -386,11 +389,27 @@ export class TriggerService {
     } catch {
       throw new DomainError('webhook_replayed', 'this delivery was received before', { deliveryKey });
     }
-    const runId = await this.fire(
-      trigger,
-      { kind: 'webhook', deliveryId: deliveryHeader ?? deliveryId, body: payload, headers: keep(header) },
-      `webhook:${trigger.id}:${deliveryKey}`,
-    );
+    let runId: string;
+    try {
+      runId = await this.fire(
+        trigger,
+        { kind: 'webhook', deliveryId: deliveryHeader ?? deliveryId, body: payload, headers: keep(header) },
+        `webhook:${trigger.id}:${deliveryKey}`,
+      );
+    } catch (error) {
+      // No run started: the delivery is logged as refused, and the sender may send it again (a retry of the
+      // same delivery id, once the workflow is published or the trigger fixed) without it counting as a replay.
+      await this.db
+        .updateTable('workflow_deliveries')
+        .set({
+          status: 'refused',
+          reason: error instanceof DomainError ? error.code : 'run_not_started',
+          delivery_key: null,
+        })
+        .where('id', '=', deliveryId)
+        .execute();
+      throw error;
+    }
     await this.db.updateTable('workflow_deliveries').set({ run_id: runId }).where('id', '=', deliveryId).execute();
     await this.db
       .updateTable('workflow_triggers')
