@@ -13,6 +13,7 @@ import {
   type WorkflowRunStatus,
   type WorkflowSaveRequest,
   type WorkflowVersion,
+  workflowSlug,
 } from '@runtools/spec';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Kysely } from 'kysely';
@@ -31,19 +32,6 @@ import type { WorkflowEngine } from './run-engine.js';
 import { nodeFromRow, type RunStore, runFromRow } from './run-store.js';
 
 type WorkflowRow = Database['workflows'];
-
-/** 'Review PR' → 'review-pr'. */
-export function slugify(name: string): string {
-  const slug = name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/g, '');
-  return slug || 'workflow';
-}
 
 function workflowFromRow(row: WorkflowRow): Workflow {
   return {
@@ -242,7 +230,7 @@ export class WorkflowService {
       throw new DomainError('validation_failed', `inputSchema is not a JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
         field: 'inputSchema',
       });
-    const slug = body.slug ?? slugify(body.name);
+    const slug = body.slug ?? workflowSlug(body.name);
     const now = nowIso();
     const existing = await this.db
       .selectFrom('workflows')
