@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from '../../../../test/support/database.js';
 import { serverTest, startTestServer, type TestServer } from '../../../../test/support/server.js';
-import { RootKeyError } from './root-key.js';
 import { signWebhook } from '../workflows/webhook-signature.js';
+import { RootKeyError } from './root-key.js';
 import { rotateRootKey } from './rotate-root.js';
 
 const servers: TestServer[] = [];

@@ -564,7 +564,11 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .on('workflow_runs')
           .columns(['org_id', 'created_at', 'id'])
           .execute();
-        await db.schema.createIndex('workflow_runs_status').on('workflow_runs').columns(['status', 'updated_at']).execute();
+        await db.schema
+          .createIndex('workflow_runs_status')
+          .on('workflow_runs')
+          .columns(['status', 'updated_at'])
+          .execute();
         await db.schema
           .createIndex('workflow_runs_idempotency')
           .on('workflow_runs')

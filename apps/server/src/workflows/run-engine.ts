@@ -1022,7 +1022,7 @@ export class WorkflowEngine {
         .where('node_id', '=', node.id)
         .where('iteration', '=', row.iteration)
         .executeTakeFirst();
-      if (!approval || approval.status !== 'pending') return;
+      if (approval?.status !== 'pending') return;
       if (onTimeout === 'fail') {
         await this.db
           .updateTable('workflow_approvals')

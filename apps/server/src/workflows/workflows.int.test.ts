@@ -127,9 +127,8 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
       toolExecutionId: expect.stringMatching(/^tex_/),
     });
     const executions = await rt().tools.executions();
-    expect(executions.map((execution) => execution.id)).toContain(
-      (repo?.data as { toolExecutionId: string }).toolExecutionId,
-    );
+    const toolExecutionId = (repo?.data as { toolExecutionId?: string } | undefined)?.toolExecutionId;
+    expect(executions.map((execution) => execution.id)).toContain(toolExecutionId);
     const count = events.find((event) => event.type === 'node.completed' && event.nodeId === 'count');
     expect(count?.data).toMatchObject({ input: { command: 'echo -n "26"' }, output: { stdout: '26', exitCode: 0 } });
   }, 180_000);
