@@ -8,6 +8,7 @@ import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authe
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
+import { maxBodyNesting, nestingOf } from '../json-nesting.js';
 import { callbackHtml } from '../oauth/callback-page.js';
 import type { CallbackPage } from '../oauth/oauth-service.js';
 import { docsPage } from './docs-page.js';
@@ -78,11 +79,18 @@ async function readJsonBody(context: Context<Env>): Promise<unknown> {
   }
   const text = await context.req.text();
   if (text.trim() === '') throw new DomainError('invalid_json', 'the request body is empty; send a JSON object');
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (error) {
     throw new DomainError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
   }
+  if (nestingOf(body) > maxBodyNesting)
+    throw new DomainError('validation_failed', `the request body nests deeper than ${maxBodyNesting} levels`, {
+      location: 'body',
+      maxNesting: maxBodyNesting,
+    });
+  return body;
 }
 
 /** `/v1/secrets/:name` → a regex matching concrete paths, for telling 405 from 404 (`:path{.+}`: its own regex). */

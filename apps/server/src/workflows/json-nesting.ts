@@ -1,4 +1,5 @@
 import { DomainError } from '../errors.js';
+import { nestingOf } from '../json-nesting.js';
 import { expressionLimits } from './expressions.js';
 
 /**
@@ -9,20 +10,7 @@ import { expressionLimits } from './expressions.js';
  */
 export const maxJsonNesting = expressionLimits.maxNesting;
 
-/** How deep `value` nests (a scalar 0, `[]` or `{}` 1), counted without recursion; stops once past `limit`. */
-export function nestingOf(value: unknown, limit: number = maxJsonNesting): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length) {
-    const [item, depth] = stack.pop() as [unknown, number];
-    if (item === null || typeof item !== 'object') continue;
-    const level = depth + 1;
-    if (level > deepest) deepest = level;
-    if (deepest > limit) return deepest;
-    for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push([child, level]);
-  }
-  return deepest;
-}
+export { nestingOf };
 
 /** Throws validation_failed when `value` (the request body's `field`, or the whole body) nests too deep. */
 export function refuseDeepJson(value: unknown, field?: string): void {
