@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RunEventsQuery } from './agents.js';
 import { DisplayName, EnvVars, idSchema, PageQuery, pageOf, Slug, Timestamp } from './common.js';
 
 /**
@@ -397,16 +398,8 @@ export const WorkflowEvent = z
   .meta({ id: 'WorkflowEvent' });
 export type WorkflowEvent = z.infer<typeof WorkflowEvent>;
 
-export const WorkflowEventsQuery = z
-  .object({
-    after: z.coerce.number().int().min(0).default(0).meta({ description: 'only events with a larger seq' }),
-    follow: z
-      .enum(['true', 'false'])
-      .default('true')
-      .transform((value) => value === 'true')
-      .meta({ description: 'keep the stream open until the run ends (default) or stop at the stored events' }),
-  })
-  .strict();
+/** `after` and `follow`, as a run's events take them. */
+export const WorkflowEventsQuery = RunEventsQuery;
 
 export const ApprovalStatus = z.enum(['pending', 'approved', 'rejected', 'timed_out', 'cancelled']);
 export type ApprovalStatus = z.infer<typeof ApprovalStatus>;

@@ -3,7 +3,7 @@ import { resolveActor, type StoredActor } from '../auth/stored-actor.js';
 import { DomainError } from '../errors.js';
 import { type EngineContext, finished, type NodeJob, nodeKey, nodeQueue, states } from './engine-context.js';
 import { type Completed, executeNode, NodeFailure } from './node-executors.js';
-import { maxNodeOutputBytes, type NodeRow, type RunRow } from './run-store.js';
+import { maxNodeOutputBytes, type NodeRow, nodeRowIn, type RunRow, updateNodeRow } from './run-store.js';
 import { isTerminal, loopTimes } from './scheduler.js';
 
 const finalFamilies = new Set(['validation', 'permission', 'authentication', 'not_found', 'conflict']);
@@ -166,13 +166,7 @@ export class NodeRunner {
   private async claim(run: RunRow, node: ParsedNode, row: NodeRow): Promise<NodeRow | undefined> {
     let failedOut: { code: string; message: string } | undefined;
     const claimed = await this.context.store.change(run.id, async (change) => {
-      const current = await change.trx
-        .selectFrom('workflow_node_runs')
-        .selectAll()
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .executeTakeFirst();
+      const current = await nodeRowIn(change.trx, run.id, row.node_id, row.iteration);
       if (!current || finished(change.run.status)) return undefined;
       const leaseAlive = current.lease_expires_at !== null && Date.parse(current.lease_expires_at) > this.context.now();
       if (current.status === 'running' && leaseAlive && current.owner !== this.context.owner) return undefined;
@@ -185,13 +179,12 @@ export class NodeRunner {
           code: 'node_interrupted',
           message: `attempt ${current.attempt} of ${interruptionBound(node)} was interrupted (its control plane stopped)`,
         };
-        await change.trx
-          .updateTable('workflow_node_runs')
-          .set({ status: 'failed', error: JSON.stringify(failedOut), finished_at: this.context.iso(), taken: '[]' })
-          .where('run_id', '=', run.id)
-          .where('node_id', '=', row.node_id)
-          .where('iteration', '=', row.iteration)
-          .execute();
+        await updateNodeRow(change.trx, run.id, row.node_id, row.iteration, {
+          status: 'failed',
+          error: JSON.stringify(failedOut),
+          finished_at: this.context.iso(),
+          taken: '[]',
+        });
         change.emit({
           type: 'node.failed',
           nodeId: row.node_id,
@@ -210,19 +203,13 @@ export class NodeRunner {
         lease_expires_at: this.context.iso(this.context.now() + this.context.options.leaseMs),
         started_at: current.started_at ?? at,
       };
-      await change.trx
-        .updateTable('workflow_node_runs')
-        .set({
-          status: next.status,
-          attempt: next.attempt,
-          owner: next.owner,
-          lease_expires_at: next.lease_expires_at,
-          started_at: next.started_at,
-        })
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .execute();
+      await updateNodeRow(change.trx, run.id, row.node_id, row.iteration, {
+        status: next.status,
+        attempt: next.attempt,
+        owner: next.owner,
+        lease_expires_at: next.lease_expires_at,
+        started_at: next.started_at,
+      });
       change.emit({
         type: 'node.started',
         nodeId: row.node_id,
@@ -258,13 +245,7 @@ export class NodeRunner {
 
   private async linkChildRun(runId: string, node: ParsedNode, row: NodeRow, childRunId: string): Promise<void> {
     await this.context.store.change(runId, async (change) => {
-      await change.trx
-        .updateTable('workflow_node_runs')
-        .set({ child_run_id: childRunId })
-        .where('run_id', '=', runId)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .execute();
+      await updateNodeRow(change.trx, runId, row.node_id, row.iteration, { child_run_id: childRunId });
       change.emit({
         type: 'node.started',
         nodeId: node.id,
@@ -319,13 +300,7 @@ export class NodeRunner {
     }
     let loopFailure: unknown;
     const stored = await this.context.store.change(run.id, async (change) => {
-      const current = await change.trx
-        .selectFrom('workflow_node_runs')
-        .selectAll()
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .executeTakeFirst();
+      const current = await nodeRowIn(change.trx, run.id, row.node_id, row.iteration);
       if (!current || finished(change.run.status)) return false;
       const expected =
         holder === null
@@ -344,22 +319,16 @@ export class NodeRunner {
         loopFailure = error;
         return false;
       }
-      await change.trx
-        .updateTable('workflow_node_runs')
-        .set({
-          status: 'completed',
-          output: json ?? 'null',
-          error: null,
-          taken: JSON.stringify(taken),
-          completion_seq: change.nextCompletion(),
-          finished_at: this.context.iso(),
-          owner: null,
-          lease_expires_at: null,
-        })
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .execute();
+      await updateNodeRow(change.trx, run.id, row.node_id, row.iteration, {
+        status: 'completed',
+        output: json ?? 'null',
+        error: null,
+        taken: JSON.stringify(taken),
+        completion_seq: change.nextCompletion(),
+        finished_at: this.context.iso(),
+        owner: null,
+        lease_expires_at: null,
+      });
       change.emit({
         type: 'node.completed',
         nodeId: node.id,
@@ -396,32 +365,20 @@ export class NodeRunner {
     const retryable = retry && !final && attempt < node.retry.attempts;
     const delayMs = Math.round(node.retry.backoffSeconds * 1000 * node.retry.backoffFactor ** (attempt - 1));
     const retried = await this.context.store.change(run.id, async (change) => {
-      const current = await change.trx
-        .selectFrom('workflow_node_runs')
-        .selectAll()
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .executeTakeFirst();
+      const current = await nodeRowIn(change.trx, run.id, row.node_id, row.iteration);
       if (!current || finished(change.run.status) || isTerminal(current.status as NodeRunStatus)) return false;
       if (holder !== null && current.owner !== holder) return false;
       const timedOut = failure.code === 'node_timed_out';
       const status: NodeRunStatus = retryable ? 'queued' : timedOut ? 'timed_out' : 'failed';
-      await change.trx
-        .updateTable('workflow_node_runs')
-        .set({
-          status,
-          error: JSON.stringify(failure),
-          owner: null,
-          lease_expires_at: retryable
-            ? this.context.iso(this.context.now() + delayMs + this.context.options.leaseMs)
-            : null,
-          ...(retryable ? {} : { finished_at: this.context.iso(), taken: '[]' }),
-        })
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', row.node_id)
-        .where('iteration', '=', row.iteration)
-        .execute();
+      await updateNodeRow(change.trx, run.id, row.node_id, row.iteration, {
+        status,
+        error: JSON.stringify(failure),
+        owner: null,
+        lease_expires_at: retryable
+          ? this.context.iso(this.context.now() + delayMs + this.context.options.leaseMs)
+          : null,
+        ...(retryable ? {} : { finished_at: this.context.iso(), taken: '[]' }),
+      });
       change.emit({
         type: retryable ? 'node.retrying' : timedOut ? 'node.timed_out' : 'node.failed',
         nodeId: node.id,

@@ -28,7 +28,7 @@ import {
 } from './engine-context.js';
 import type { ExecutorDependencies } from './node-executors.js';
 import { inlineTypes, NodeRunner } from './node-runner.js';
-import { type NodeRow, type RunChange, type RunRow, type RunStore, runFromRow } from './run-store.js';
+import { type NodeRow, type RunChange, type RunRow, type RunStore, runFromRow, updateNodeRow } from './run-store.js';
 import { type Decision, isTerminal, schedule } from './scheduler.js';
 import { Waits } from './waits.js';
 
@@ -301,18 +301,12 @@ export class WorkflowEngine {
   }
 
   private async cancelNode(change: RunChange, nodeId: string, iteration: number, reason: string): Promise<void> {
-    await change.trx
-      .updateTable('workflow_node_runs')
-      .set({
-        status: 'cancelled',
-        taken: '[]',
-        completion_seq: change.nextCompletion(),
-        finished_at: this.context.iso(),
-      })
-      .where('run_id', '=', change.run.id)
-      .where('node_id', '=', nodeId)
-      .where('iteration', '=', iteration)
-      .execute();
+    await updateNodeRow(change.trx, change.run.id, nodeId, iteration, {
+      status: 'cancelled',
+      taken: '[]',
+      completion_seq: change.nextCompletion(),
+      finished_at: this.context.iso(),
+    });
     await change.trx
       .updateTable('workflow_approvals')
       .set({ status: 'cancelled', decided_at: this.context.iso() })

@@ -7,7 +7,7 @@ import type {
   WorkflowRun,
   WorkflowRunStatus,
 } from '@runtools/spec';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Transaction, Updateable } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
@@ -48,6 +48,41 @@ function boundedData(runId: string, event: EventInput): string | null {
     size: Buffer.byteLength(json),
     outputRef: event.nodeId ? `/v1/workflow-runs/${runId}#${event.nodeId}:${event.iteration ?? 0}` : null,
   });
+}
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** One node run's row (read inside a change, to decide on what is stored now). */
+export function nodeRowIn(
+  db: Executor,
+  runId: string,
+  nodeId: string,
+  iteration: number,
+): Promise<NodeRow | undefined> {
+  return db
+    .selectFrom('workflow_node_runs')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .where('node_id', '=', nodeId)
+    .where('iteration', '=', iteration)
+    .executeTakeFirst();
+}
+
+/** Changes one node run's row. */
+export async function updateNodeRow(
+  db: Executor,
+  runId: string,
+  nodeId: string,
+  iteration: number,
+  values: Updateable<Database['workflow_node_runs']>,
+): Promise<void> {
+  await db
+    .updateTable('workflow_node_runs')
+    .set(values)
+    .where('run_id', '=', runId)
+    .where('node_id', '=', nodeId)
+    .where('iteration', '=', iteration)
+    .execute();
 }
 
 export function runFromRow(row: RunRow): WorkflowRun {
@@ -121,13 +156,7 @@ export class RunStore {
   }
 
   async node(runId: string, nodeId: string, iteration: number): Promise<NodeRow | undefined> {
-    return this.db
-      .selectFrom('workflow_node_runs')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('node_id', '=', nodeId)
-      .where('iteration', '=', iteration)
-      .executeTakeFirst();
+    return nodeRowIn(this.db, runId, nodeId, iteration);
   }
 
   /**

@@ -8,7 +8,7 @@ import { type EngineContext, finished, nodeQueue, runStatus } from './engine-con
 import { interpolate } from './expressions.js';
 import { type Completed, NodeFailure } from './node-executors.js';
 import type { NodeRunner } from './node-runner.js';
-import type { NodeRow, RunRow } from './run-store.js';
+import { type NodeRow, type RunRow, updateNodeRow } from './run-store.js';
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -95,18 +95,12 @@ export class Waits {
         .executeTakeFirst();
       if (current?.status !== 'running' || current.owner !== this.context.owner || finished(change.run.status))
         return false;
-      await change.trx
-        .updateTable('workflow_node_runs')
-        .set({
-          status: 'waiting',
-          wake_at: wakeAt === null ? null : this.context.iso(wakeAt),
-          owner: null,
-          lease_expires_at: null,
-        })
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', node.id)
-        .where('iteration', '=', iteration)
-        .execute();
+      await updateNodeRow(change.trx, run.id, node.id, iteration, {
+        status: 'waiting',
+        wake_at: wakeAt === null ? null : this.context.iso(wakeAt),
+        owner: null,
+        lease_expires_at: null,
+      });
       if (approval) await change.trx.insertInto('workflow_approvals').values(approval).execute();
       if (wait)
         await change.trx
