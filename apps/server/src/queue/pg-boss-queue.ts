@@ -47,7 +47,7 @@ interface BossJob extends ClaimedJob {
 export interface PgBossQueueOptions extends QueueOptions {
   /** pg-boss's schema, in the same database; default `pgboss`. */
   schema?: string;
-  /** Connections in pg-boss's own pool; default 10. */
+  /** Connections in pg-boss's own pool (beside the server's own pool of 10); default 4: the runner claims and renews in batches. */
   poolSize?: number;
 }
 
@@ -96,7 +96,7 @@ export class PgBossQueue implements JobQueue {
     this.boss = new PgBoss({
       connectionString,
       schema: options.schema ?? 'pgboss',
-      max: options.poolSize ?? 10,
+      max: options.poolSize ?? 4,
       // Expired heartbeats are failed (here: handed out again) by the supervisor's monitor pass.
       supervise: true,
       superviseIntervalSeconds: superviseSeconds,

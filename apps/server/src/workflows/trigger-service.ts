@@ -21,6 +21,10 @@ import type { WorkflowService } from './workflow-service.js';
 
 type TriggerRow = Database['workflow_triggers'];
 
+/** Refused deliveries logged per trigger and minute; more are refused all the same, unlogged. */
+export const maxLoggedRefusals = 60;
+const deliveryRetentionMs = 7 * 24 * 3600_000;
+
 export function triggerSecretAad(orgId: string, triggerId: string): string {
   return `runtools:workflow-trigger:${orgId}:${triggerId}`;
 }
@@ -51,6 +55,9 @@ export class TriggerService {
   /** A timer for the soonest fire, so a fire is not late by up to a tick. */
   private soonest: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
+  /** Refused deliveries logged per trigger in the current minute: whoever knows a URL cannot fill the logs. */
+  private refusals = { minute: 0, counts: new Map<string, number>() };
+  private lastPrune = 0;
   private stopped = false;
 
   constructor(
@@ -251,8 +258,31 @@ export class TriggerService {
     return this.ticking;
   }
 
+  /** Whether a refused delivery is logged: at most `maxLoggedRefusals` a minute per trigger (all are refused). */
+  private mayLogRefusal(triggerId: string): boolean {
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.refusals.minute) this.refusals = { minute, counts: new Map() };
+    const count = (this.refusals.counts.get(triggerId) ?? 0) + 1;
+    this.refusals.counts.set(triggerId, count);
+    return count <= maxLoggedRefusals;
+  }
+
+  /**
+   * Deliveries are kept a week: a replay of an older one is refused for its stale signature anyway (300 s), so
+   * the delivery log need not grow for ever.
+   */
+  private async prune(now: number): Promise<void> {
+    if (now - this.lastPrune < 3600_000) return;
+    this.lastPrune = now;
+    await this.db
+      .deleteFrom('workflow_deliveries')
+      .where('received_at', '<', new Date(now - deliveryRetentionMs).toISOString())
+      .execute();
+  }
+
   private async fireDue(): Promise<void> {
     const now = this.options.clock.now();
+    await this.prune(now);
     const due = await this.db
       .selectFrom('workflow_triggers')
       .selectAll()
@@ -343,7 +373,7 @@ export class TriggerService {
         : `sig:${createHash('sha256')
             .update(signatureHeader ?? '')
             .digest('hex')}`;
-    if (!verdict.ok) {
+    if (!verdict.ok && this.mayLogRefusal(trigger.id)) {
       await this.db
         .insertInto('workflow_deliveries')
         .values({
@@ -365,6 +395,8 @@ export class TriggerService {
         targetId: trigger.id,
         details: { reason: verdict.reason, deliveryId },
       });
+    }
+    if (!verdict.ok) {
       throw new DomainError(
         'webhook_signature_invalid',
         `the delivery is not signed right (${verdict.reason}): send X-RunTools-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with the trigger's secret, within 5 minutes`,

@@ -433,6 +433,22 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     expect(runs.map((entry) => entry.runId)).toEqual([accepted.runId]);
     const unknown = await fetch(url.replace(/wh_.*/, 'wh_nosuchtokennosuchtokennosuchtoken'), { method: 'POST', body });
     expect(unknown.status).toBe(404);
+    // Whoever knows the URL cannot fill the delivery log: every refusal is answered, at most 60 a minute logged.
+    const flood = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        post({ 'x-runtools-signature': 't=1,v1=00' }).then((response) => response.status),
+      ),
+    );
+    expect(new Set(flood)).toEqual(new Set([401]));
+    const logged = await fixture.server.running.db.kysely
+      .selectFrom('workflow_deliveries')
+      .select(({ fn }) => fn.countAll<number>().as('count'))
+      .where('trigger_id', '=', trigger.id)
+      .where('status', '=', 'refused')
+      .executeTakeFirstOrThrow();
+    // The four refusals above and the flood's first ones (a minute boundary may start a new count once).
+    expect(Number(logged.count)).toBeLessThanOrEqual(2 * 60);
+    expect(Number(logged.count)).toBeGreaterThanOrEqual(60);
   });
 
   it('fires a cron trigger on its schedule, once per fire time', async () => {
