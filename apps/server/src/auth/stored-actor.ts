@@ -14,6 +14,11 @@ export interface StoredActor {
   memberId: string | null;
   /** The scopes granted (patterns): a trigger keeps its creator key's, cut to the member's role at each use. */
   granted: string[];
+  /**
+   * Another actor whose rights bound this one's: a trigger running a version someone else published acts with
+   * no more than the publisher could do (else publishing a graph would borrow the trigger creator's rights).
+   */
+  limitedBy?: StoredActor;
 }
 
 export function storeActor(actor: Actor): StoredActor {
@@ -56,10 +61,13 @@ export async function resolveActor(db: Kysely<Database>, orgId: string, stored: 
     throw new DomainError('member_required', 'the member this work acts for is no longer in the organization');
   const role = member.role as Role;
   const ceiling = roleCeiling(role);
+  const limit = stored.limitedBy ? (await resolveActor(db, orgId, stored.limitedBy)).scopes : undefined;
   return {
     orgId,
     principal: stored.principal,
-    scopes: new Set([...expandScopes(granted)].filter((scope) => ceiling.has(scope))),
+    scopes: new Set(
+      [...expandScopes(granted)].filter((scope) => ceiling.has(scope) && (limit === undefined || limit.has(scope))),
+    ),
     role,
     member: { id: member.id, userId: member.userId, email: member.email },
     granted,

@@ -750,6 +750,12 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    '0020_workflow_publishers': {
+      async up(db: Kysely<unknown>) {
+        // JSON StoredActor: who published the version. A trigger that runs it acts with no more than that.
+        await db.schema.alterTable('workflow_versions').addColumn('publisher', 'text').execute();
+      },
+    },
   };
 }
 

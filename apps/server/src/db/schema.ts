@@ -365,6 +365,8 @@ export interface Database {
     visibility: string;
     note: string | null;
     published_by: string | null;
+    /** JSON StoredActor of who published it: a trigger that runs it acts with no more than that. */
+    publisher: string | null;
     created_at: Iso;
   };
   workflow_runs: {

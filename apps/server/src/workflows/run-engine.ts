@@ -10,6 +10,7 @@ import type {
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor } from '../auth/actor.js';
+import { platformActor } from '../auth/actor.js';
 import { resolveActor, type StoredActor } from '../auth/stored-actor.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
@@ -338,11 +339,12 @@ export class WorkflowEngine {
         .select(['node_id', 'iteration', 'status', 'child_run_id'])
         .where('run_id', '=', runId)
         .execute();
-      for (const node of open)
-        if (!isTerminal(node.status as NodeRunStatus)) {
+      for (const node of open) {
+        if (!isTerminal(node.status as NodeRunStatus))
           await this.cancelNode(change, node.node_id, Number(node.iteration), `the run ended ${status}`);
-          if (node.child_run_id) children.push(node.child_run_id);
-        }
+        // Also the agent run of a node that failed or timed out: it may still be going on its own.
+        if (node.child_run_id && node.status !== 'completed') children.push(node.child_run_id);
+      }
       await change.trx.deleteFrom('workflow_waits').where('run_id', '=', runId).execute();
       const at = this.context.iso();
       await change.trx
@@ -364,7 +366,12 @@ export class WorkflowEngine {
     // Agent runs its nodes started end with it (wherever they run: a cancel is recorded for their holder).
     for (const child of children)
       try {
-        const caller = await resolveActor(this.context.db, orgId as string, JSON.parse(actor as string) as StoredActor);
+        // As the run's caller, or as the platform when the caller's rights are gone (often why the run ended).
+        const caller = await resolveActor(
+          this.context.db,
+          orgId as string,
+          JSON.parse(actor as string) as StoredActor,
+        ).catch(() => platformActor(orgId as string));
         await this.context.executors.runs.cancel(caller, child);
       } catch (error) {
         if (!(error instanceof DomainError && error.code === 'run_finished'))
@@ -434,12 +441,39 @@ export class WorkflowEngine {
         { singletonKey: nodeKey(node.run_id, node.node_id, Number(node.iteration)) },
       );
     }
+    // Approvals decided while their node still waits: the deciding process stopped in between.
+    const decided = await this.context.db
+      .selectFrom('workflow_approvals')
+      .innerJoin('workflow_node_runs', (join) =>
+        join
+          .onRef('workflow_node_runs.run_id', '=', 'workflow_approvals.run_id')
+          .onRef('workflow_node_runs.node_id', '=', 'workflow_approvals.node_id')
+          .onRef('workflow_node_runs.iteration', '=', 'workflow_approvals.iteration'),
+      )
+      .select(['workflow_approvals.run_id', 'workflow_approvals.node_id', 'workflow_approvals.iteration'])
+      .where('workflow_approvals.status', 'in', ['approved', 'rejected'])
+      .where('workflow_node_runs.status', '=', 'waiting')
+      .where('workflow_approvals.decided_at', '<', this.context.iso(this.context.now() - this.context.options.leaseMs))
+      .limit(500)
+      .execute();
+    for (const node of decided)
+      await this.context.queue.send(
+        nodeQueue,
+        { runId: node.run_id, nodeId: node.node_id, iteration: Number(node.iteration) },
+        { singletonKey: nodeKey(node.run_id, node.node_id, Number(node.iteration)) },
+      );
     const idleBefore = this.context.iso(this.context.now() - 2 * this.context.options.leaseMs);
     const runs = await this.context.db
       .selectFrom('workflow_runs')
       .select('id')
-      .where('status', 'in', ['queued', 'running', 'waiting'])
-      .where((eb) => eb.or([eb('updated_at', '<', idleBefore), eb('timeout_at', '<', now)]))
+      .where((eb) =>
+        eb.or([
+          // A waiting run is woken by its waits; one running or queued with nothing moving lost its process.
+          eb.and([eb('status', 'in', ['queued', 'running']), eb('updated_at', '<', idleBefore)]),
+          eb.and([eb('status', 'in', ['queued', 'running', 'waiting']), eb('timeout_at', '<', now)]),
+        ]),
+      )
+      .orderBy('updated_at')
       .limit(500)
       .execute();
     for (const run of runs) await this.context.queue.send(advanceQueue, { runId: run.id }, { singletonKey: run.id });

@@ -232,6 +232,13 @@ export class TriggerService {
     requireScopes(actor, ['workflows:execute']);
     const version = row.version === 'latest' ? 'latest' : Number(row.version);
     const pinned = await this.workflows.pinned(actor, workflow, version);
+    // A version someone else published runs with no more than its publisher's rights: publishing a graph must
+    // not borrow the rights of whoever made the trigger.
+    const acting: StoredActor =
+      pinned.publisher && pinned.publisher.memberId !== creator.memberId
+        ? { ...stored, limitedBy: pinned.publisher }
+        : stored;
+    if (acting !== stored) requireScopes(await resolveActor(this.db, row.org_id, acting), ['workflows:execute']);
     const input = JSON.parse(row.input) as Record<string, unknown>;
     this.workflows.checkInput(pinned.inputSchema, input);
     const run = await this.engine.createRun({
@@ -242,7 +249,7 @@ export class TriggerService {
       graph: pinned.graph,
       input,
       trigger: { kind: row.kind as 'cron' | 'webhook', triggerId: row.id, data },
-      actor: stored,
+      actor: acting,
       idempotencyKey,
     });
     return run.runId;
@@ -370,8 +377,9 @@ export class TriggerService {
     const deliveryKey =
       deliveryHeader && deliveryHeader.length <= 200
         ? `id:${deliveryHeader}`
-        : `sig:${createHash('sha256')
-            .update(signatureHeader ?? '')
+        : `signed:${createHash('sha256')
+            .update(`${verdict.ok ? verdict.timestamp : ''}.`)
+            .update(body)
             .digest('hex')}`;
     if (!verdict.ok && this.mayLogRefusal(trigger.id)) {
       await this.db
@@ -403,21 +411,31 @@ export class TriggerService {
         { reason: verdict.reason },
       );
     }
+    // The delivery id is not signed: the signed content itself (timestamp and body) is recorded too, so a
+    // captured delivery sent again under a new id is a replay all the same.
+    const contentKey = `signed:${createHash('sha256').update(`${verdict.timestamp}.`).update(body).digest('hex')}`;
+    const contentRowId = newId('delivery');
     try {
-      await this.db
-        .insertInto('workflow_deliveries')
-        .values({
-          id: deliveryId,
-          trigger_id: trigger.id,
-          org_id: trigger.org_id,
-          delivery_key: deliveryKey,
-          status: 'accepted',
-          reason: null,
-          run_id: null,
-          remote: null,
-          received_at: new Date().toISOString(),
-        })
-        .execute();
+      await this.db.transaction().execute(async (trx) => {
+        for (const [id, key] of [
+          [contentRowId, contentKey],
+          ...(deliveryKey === contentKey ? [] : [[deliveryId, deliveryKey]]),
+        ] as [string, string][])
+          await trx
+            .insertInto('workflow_deliveries')
+            .values({
+              id,
+              trigger_id: trigger.id,
+              org_id: trigger.org_id,
+              delivery_key: key,
+              status: id === deliveryId ? 'accepted' : 'signed',
+              reason: null,
+              run_id: null,
+              remote: null,
+              received_at: new Date().toISOString(),
+            })
+            .execute();
+      });
     } catch {
       throw new DomainError('webhook_replayed', 'this delivery was received before', { deliveryKey });
     }
@@ -438,7 +456,7 @@ export class TriggerService {
           reason: error instanceof DomainError ? error.code : 'run_not_started',
           delivery_key: null,
         })
-        .where('id', '=', deliveryId)
+        .where('id', 'in', [deliveryId, contentRowId])
         .execute();
       throw error;
     }

@@ -130,6 +130,31 @@ export class Waits {
 
   /** A waiting node's time came (a delay ended, an approval or a webhook wait timed out). */
   async wake(run: RunRow, node: ParsedNode, row: NodeRow): Promise<void> {
+    if (node.type === 'approval') {
+      const approval = await this.context.db
+        .selectFrom('workflow_approvals')
+        .selectAll()
+        .where('run_id', '=', run.id)
+        .where('node_id', '=', node.id)
+        .where('iteration', '=', row.iteration)
+        .executeTakeFirst();
+      if (approval && (approval.status === 'approved' || approval.status === 'rejected')) {
+        // Decided, but the process that stored the decision stopped before it ended the node.
+        await this.applyDecision(
+          run,
+          this.context.graph(run),
+          node,
+          row,
+          approval.id,
+          approval.status === 'approved',
+          approval.decided_by,
+          approval.comment,
+          approval.decided_at ?? this.context.iso(),
+        );
+        await this.advance(run.id);
+        return;
+      }
+    }
     if (!row.wake_at) return;
     const wakeAt = Date.parse(row.wake_at);
     if (wakeAt > this.context.now()) {
@@ -235,6 +260,26 @@ export class Waits {
         data: { approvalId: approval.id, approved, comment, decidedBy, status },
       }),
     );
+    await this.applyDecision(run, graph, node, row, approval.id, approved, decidedBy, comment, at);
+    return true;
+  }
+
+  /**
+   * Ends an approval node with the decision its approval row holds. Also what recovers a node whose process
+   * stopped between storing the decision and ending the node (the sweep finds it, `wake` calls this).
+   */
+  private async applyDecision(
+    run: RunRow,
+    graph: ParsedGraph,
+    node: ParsedNode,
+    row: NodeRow,
+    approvalId: string,
+    approved: boolean,
+    decidedBy: string | null,
+    comment: string | null,
+    at: string,
+  ): Promise<void> {
+    const approval = { id: approvalId };
     const hasRejectBranch = (graph.outgoing.get(node.id) ?? []).some((edge) => edge.condition === false);
     if (!approved && !hasRejectBranch) {
       await this.nodes.fail(
@@ -245,7 +290,7 @@ export class Waits {
         null,
         false,
       );
-      return true;
+      return;
     }
     await this.nodes.complete(
       run,
@@ -255,7 +300,6 @@ export class Waits {
       { output: { approved, comment, decidedBy, decidedAt: at, approvalId: approval.id }, branch: approved },
       null,
     );
-    return true;
   }
 
   async resolveApproval(actor: Actor, approvalId: string, body: ApprovalResolveRequest): Promise<void> {
@@ -318,12 +362,10 @@ export class Waits {
     const graph = this.context.graph(run);
     const node = graph.nodes.get(wait.node_id);
     if (!node) return undefined;
-    const removed = await this.context.db
-      .deleteFrom('workflow_waits')
-      .where('token_hash', '=', wait.token_hash)
-      .executeTakeFirst();
-    if (Number(removed.numDeletedRows) !== 1) return undefined;
-    await this.nodes.complete(run, graph, node, row, { output: payload }, null);
+    // Ending the node is the claim (only one call finds it waiting); the wait goes after, so a stop in between
+    // leaves a completed node and a token that resumes nothing (the run's end removes it).
+    if (!(await this.nodes.complete(run, graph, node, row, { output: payload }, null))) return undefined;
+    await this.context.db.deleteFrom('workflow_waits').where('token_hash', '=', wait.token_hash).execute();
     await this.advance(run.id);
     return { runId: run.id };
   }

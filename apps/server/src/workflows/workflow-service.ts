@@ -15,18 +15,18 @@ import {
   type WorkflowVersion,
   workflowSlug,
 } from '@runtools/spec';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
-import { storeActor } from '../auth/stored-actor.js';
+import { type StoredActor, storeActor } from '../auth/stored-actor.js';
 import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { checkExpression } from './expressions.js';
+import { inputErrors, inputValidator } from './input-schema.js';
 import { maxJsonNesting, nestingOf, refuseDeepJson } from './json-nesting.js';
 import type { WorkflowEngine } from './run-engine.js';
 import { nodeFromRow, type RunStore, runFromRow } from './run-store.js';
@@ -63,8 +63,6 @@ function versionFromRow(row: Database['workflow_versions'], slug: string): Workf
     createdAt: row.created_at,
   };
 }
-
-const ajv = new Ajv2020({ allErrors: true, strict: false });
 
 /**
  * The largest value of an `integer` column on PostgreSQL: a version or an event seq past it names nothing, and
@@ -226,10 +224,21 @@ export class WorkflowService {
   async save(auth: Actor, body: z.output<typeof import('@runtools/spec').WorkflowSaveRequest>): Promise<Workflow> {
     await this.invalid(auth, body.graph);
     refuseDeepJson(body.inputSchema, 'inputSchema');
-    if (body.inputSchema && !ajv.validateSchema(body.inputSchema))
-      throw new DomainError('validation_failed', `inputSchema is not a JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
-        field: 'inputSchema',
-      });
+    if (body.inputSchema)
+      try {
+        // Compiled now, so a schema that cannot be (a reference it cannot resolve, a pattern RE2 refuses) is
+        // refused at save rather than failing every run.
+        inputValidator(JSON.stringify(body.inputSchema));
+      } catch (error) {
+        throw new DomainError(
+          'validation_failed',
+          `inputSchema is not a usable JSON Schema: ${(error as Error).message}`,
+          {
+            location: 'body',
+            field: 'inputSchema',
+          },
+        );
+      }
     const slug = body.slug ?? workflowSlug(body.name);
     const now = nowIso();
     const existing = await this.db
@@ -333,6 +342,7 @@ export class WorkflowService {
         visibility: body.visibility,
         note: body.note ?? null,
         published_by: auth.member?.id ?? null,
+        publisher: JSON.stringify(storeActor(auth)),
         created_at: now,
       };
       await trx.insertInto('workflow_versions').values(versionRow).execute();
@@ -394,10 +404,10 @@ export class WorkflowService {
     auth: Actor,
     row: WorkflowRow,
     version: number | 'latest' | 'draft',
-  ): Promise<{ version: number | null; graph: string; inputSchema: string | null }> {
+  ): Promise<{ version: number | null; graph: string; inputSchema: string | null; publisher: StoredActor | null }> {
     if (version === 'draft') {
       requireScopes(auth, ['workflows:write']);
-      return { version: null, graph: row.graph, inputSchema: row.input_schema };
+      return { version: null, graph: row.graph, inputSchema: row.input_schema, publisher: null };
     }
     const number = version === 'latest' ? row.latest_version : version;
     if (number === null)
@@ -407,16 +417,29 @@ export class WorkflowService {
         { slug: row.slug },
       );
     const found = await this.versionRow(row, Number(number));
-    return { version: Number(found.version), graph: found.graph, inputSchema: found.input_schema };
+    return {
+      version: Number(found.version),
+      graph: found.graph,
+      inputSchema: found.input_schema,
+      publisher: found.publisher ? (JSON.parse(found.publisher) as StoredActor) : null,
+    };
   }
 
   checkInput(inputSchema: string | null, input: Record<string, unknown>): void {
     if (!inputSchema) return;
-    const validate = ajv.compile(JSON.parse(inputSchema) as object);
+    let validate: ReturnType<typeof inputValidator>;
+    try {
+      validate = inputValidator(inputSchema);
+    } catch (error) {
+      throw new DomainError(
+        'workflow_input_invalid',
+        `the workflow's inputSchema cannot be used: ${(error as Error).message}`,
+      );
+    }
     if (!validate(input))
       throw new DomainError(
         'workflow_input_invalid',
-        `the input does not match the workflow's inputSchema: ${ajv.errorsText(validate.errors)}`,
+        `the input does not match the workflow's inputSchema: ${inputErrors(validate)}`,
         {
           errors: validate.errors,
         },

@@ -3,6 +3,7 @@ import type { WorkflowEvent } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMockProvider, failureOf } from '../../../../test/support/agent-runs.js';
 import { type GithubServer, startGithubServer } from '../../../../test/support/github-server.js';
+import { addMember } from '../../../../test/support/members.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
 import { startTestServer, type TestServer, useSandboxServer } from '../../../../test/support/server.js';
 import { signWebhook } from './webhook-signature.js';
@@ -382,6 +383,97 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     expect(ended.nodes[0]?.status).toBe('timed_out');
   }, 120_000);
 
+  it("runs a trigger's graph published by someone else with no more than the publisher's rights", async () => {
+    const writer = await addMember(fixture.server, 'writer@workflows.example', 'member');
+    const narrow = await fixture.server.request('POST', '/v1/auth/keys', {
+      key: writer.apiKey.key,
+      body: { name: 'workflows only', scopes: ['workflows:*'] },
+    });
+    const narrowKey = ((await narrow.json()) as { key: string }).key;
+    const asWriter = new RunTools({ apiKey: narrowKey, baseUrl: fixture.server.url });
+    await rt().workflows.save({
+      name: 'Borrowed',
+      graph: { nodes: [{ id: 'out', type: 'output', config: { expression: '"harmless"' } }], edges: [] },
+    });
+    await rt().workflows.publish('borrowed', { visibility: 'org' });
+    const trigger = await rt().workflows.triggers.create('borrowed', { kind: 'webhook' });
+    // The writer (workflows:* only) publishes a graph that runs a command: the trigger is the admin's.
+    await asWriter.workflows.save({
+      name: 'Borrowed',
+      graph: { nodes: [{ id: 'steal', type: 'sandbox', config: { command: 'echo stolen' } }], edges: [] },
+    });
+    await asWriter.workflows.publish('borrowed', { visibility: 'org' });
+    const body = '{}';
+    const delivery = await fetch(trigger.url as string, {
+      method: 'POST',
+      headers: { 'x-runtools-signature': signWebhook(trigger.secret as string, body, Math.floor(Date.now() / 1000)) },
+      body,
+    });
+    expect(delivery.status).toBe(200);
+    const { runId } = (await delivery.json()) as { runId: string };
+    const ended = await until(
+      () => rt().workflows.runs.get(runId),
+      (detail) => detail.status === 'completed' || detail.status === 'failed',
+      'the borrowed run',
+    );
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'insufficient_scope', nodeId: 'steal' } });
+  }, 60_000);
+
+  it('checks a run input against its schema: ids never collide, regular expressions and bad references refused at save', async () => {
+    const schema = {
+      $id: 'urn:runtools:test-input',
+      type: 'object',
+      properties: { s: { type: 'string', minLength: 2 } },
+      required: ['s'],
+    };
+    const graph = { nodes: [{ id: 'out', type: 'output', config: { expression: 'input.s' } }], edges: [] };
+    await rt().workflows.save({ name: 'Typed one', graph, inputSchema: schema });
+    await rt().workflows.save({ name: 'Typed two', graph, inputSchema: schema });
+    for (const slug of ['typed-one', 'typed-two', 'typed-one'])
+      expect((await rt().workflows.run(slug, { s: 'aaa' }, { version: 'draft' })).status).toBe('queued');
+    const short = await failureOf(rt().workflows.run('typed-two', { s: 'a' }, { version: 'draft' }));
+    expect(short).toMatchObject({ code: 'workflow_input_invalid', status: 400 });
+    for (const inputSchema of [
+      { properties: { s: { type: 'string', pattern: '^(a+)+$' } } },
+      { patternProperties: { '^(a+)+$': { type: 'string' } } },
+      { $ref: 'https://schemas.example/x.json' },
+    ]) {
+      const refused = await failureOf(rt().workflows.save({ name: 'Typed three', graph, inputSchema }));
+      expect(refused).toMatchObject({ code: 'validation_failed', status: 400 });
+    }
+  });
+
+  it('ends an approval node whose decision was stored by a process that stopped before ending it', async () => {
+    await rt().workflows.save({
+      name: 'Half decided',
+      graph: {
+        nodes: [
+          { id: 'gate', type: 'approval', config: { message: 'ok?' } },
+          { id: 'out', type: 'output', config: { expression: 'nodes.gate.output.approved' } },
+        ],
+        edges: [{ source: 'gate', target: 'out' }],
+      },
+    });
+    const run = await rt().workflows.run('half-decided', {}, { version: 'draft' });
+    const [approval] = await until(
+      () => rt().workflows.approvals.list({ runId: run.runId, status: 'pending' }),
+      (list) => list.length === 1,
+      'the approval',
+    );
+    // What a resolve wrote before its process died: the decision, and nothing after it.
+    await fixture.server.running.db.kysely
+      .updateTable('workflow_approvals')
+      .set({ status: 'approved', decided_by: 'mem_test', decided_at: new Date().toISOString(), comment: 'yes' })
+      .where('id', '=', approval?.id as string)
+      .execute();
+    const done = await until(
+      () => rt().workflows.runs.get(run.runId),
+      (detail) => detail.status === 'completed' || detail.status === 'failed',
+      'the sweep to end the node',
+    );
+    expect(done).toMatchObject({ status: 'completed', output: true });
+  }, 60_000);
+
   it('starts runs from a signed webhook and refuses unsigned, stale and replayed deliveries', async () => {
     await rt().workflows.save({
       name: 'Hooked',
@@ -414,6 +506,12 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     });
     expect(replay.status).toBe(409);
     expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('webhook_replayed');
+    // The delivery id is not signed: the same signed delivery under a new id is a replay all the same.
+    const renamed = await post({
+      'x-runtools-signature': signWebhook(trigger.secret as string, body, now),
+      'x-runtools-delivery': 'd-1-again',
+    });
+    expect(renamed.status).toBe(409);
     for (const headers of [
       {} as Record<string, string>,
       { 'x-runtools-signature': signWebhook('whsec_wrong', body, now) },
