@@ -531,9 +531,13 @@ export class WorkflowService {
     await this.runRow(auth, runId);
     const store = this.store;
     const db = this.db;
-    return (async function* () {
+    // A follower that goes away (return()) must not leave the wait below polling until the next event: an async
+    // generator only sees return() at its next yield, so return() ends the wait itself.
+    let closed = false;
+    let wakeNow: (() => void) | undefined;
+    const inner = (async function* () {
       let next = Math.min(after, maxColumnInteger);
-      for (;;) {
+      while (!closed) {
         const events = await store.events(runId, next);
         for (const event of events) {
           next = event.seq;
@@ -554,13 +558,26 @@ export class WorkflowService {
           const wake = () => {
             clearTimeout(timer);
             store.stored.off(runId, wake);
+            wakeNow = undefined;
             resolve();
           };
           const timer = setTimeout(wake, 500);
           store.stored.on(runId, wake);
+          wakeNow = wake;
         });
       }
     })();
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: () => inner.next(),
+      return: (value?: unknown) => {
+        closed = true;
+        wakeNow?.();
+        return inner.return(value as undefined);
+      },
+    } as AsyncIterableIterator<WorkflowEvent>;
   }
 
   async approvals(
