@@ -154,6 +154,24 @@ async function executeSandbox(dependencies: ExecutorDependencies, context: NodeC
   let sandboxId = config.sandbox === undefined ? undefined : await text(config.sandbox, document, 'config.sandbox');
   let created = false;
   if (!sandboxId) {
+    if (context.attempt > 1) {
+      // An earlier attempt's sandbox, left by a process that stopped before destroying it, goes first.
+      const leftovers = await dependencies.sandboxes.list(
+        actor,
+        { 'metadata.idempotencyKey': context.idempotencyKey },
+        { limit: 20 },
+      );
+      for (const leftover of leftovers.data)
+        if (leftover.status !== 'destroyed' && leftover.status !== 'destroying')
+          await dependencies.sandboxes
+            .destroy(actor, leftover.id)
+            .catch((error: unknown) =>
+              dependencies.logger.warn(
+                { err: error, sandboxId: leftover.id },
+                'destroying a leftover node sandbox failed',
+              ),
+            );
+    }
     const sandbox = await dependencies.sandboxes.create(actor, {
       ...(config.template ? { template: config.template as string } : {}),
       metadata: { workflowRun: context.run.id, node: node.id, idempotencyKey: context.idempotencyKey },

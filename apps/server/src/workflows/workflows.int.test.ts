@@ -474,6 +474,40 @@ describe('workflows: versioned graphs with durable runs, approvals and triggers'
     expect(done).toMatchObject({ status: 'completed', output: true });
   }, 60_000);
 
+  it('destroys the sandbox an earlier attempt of a node left before the next attempt makes its own', async () => {
+    await rt().workflows.save({
+      name: 'Leftover',
+      graph: {
+        nodes: [
+          { id: 'gate', type: 'approval', config: { message: 'go?' } },
+          { id: 'make', type: 'sandbox', config: { command: 'exit 1' }, retry: { attempts: 2, backoffSeconds: 0 } },
+        ],
+        edges: [{ source: 'gate', target: 'make' }],
+      },
+    });
+    const run = await rt().workflows.run('leftover', {}, { version: 'draft' });
+    const [approval] = await until(
+      () => rt().workflows.approvals.list({ runId: run.runId, status: 'pending' }),
+      (list) => list.length === 1,
+      'the approval',
+    );
+    // What a process that stopped during the node's first attempt would have left.
+    const leftover = fixture.track(
+      await rt().sandboxes.create({
+        runtime: 'container',
+        metadata: { workflowRun: run.runId, node: 'make', idempotencyKey: `${run.runId}:make:0` },
+      }),
+    );
+    await rt().workflows.approvals.resolve(approval?.id as string, { approved: true });
+    const ended = await until(
+      () => rt().workflows.runs.get(run.runId),
+      (detail) => detail.status === 'failed' || detail.status === 'completed',
+      'the node to fail twice',
+    );
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'command_failed', nodeId: 'make' } });
+    expect((await rt().sandboxes.get(leftover.id)).status).toBe('destroyed');
+  }, 120_000);
+
   it('starts runs from a signed webhook and refuses unsigned, stale and replayed deliveries', async () => {
     await rt().workflows.save({
       name: 'Hooked',
