@@ -130,30 +130,32 @@ export class Waits {
 
   /** A waiting node's time came (a delay ended, an approval or a webhook wait timed out). */
   async wake(run: RunRow, node: ParsedNode, row: NodeRow): Promise<void> {
-    if (node.type === 'approval') {
-      const approval = await this.context.db
-        .selectFrom('workflow_approvals')
-        .selectAll()
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', node.id)
-        .where('iteration', '=', row.iteration)
-        .executeTakeFirst();
-      if (approval && (approval.status === 'approved' || approval.status === 'rejected')) {
-        // Decided, but the process that stored the decision stopped before it ended the node.
-        await this.applyDecision(
-          run,
-          this.context.graph(run),
-          node,
-          row,
-          approval.id,
-          approval.status === 'approved',
-          approval.decided_by,
-          approval.comment,
-          approval.decided_at ?? this.context.iso(),
-        );
-        await this.advance(run.id);
-        return;
-      }
+    // An approval node's row, read once: a decision stored without its node ended, or what a timeout finds.
+    const approval =
+      node.type === 'approval'
+        ? await this.context.db
+            .selectFrom('workflow_approvals')
+            .selectAll()
+            .where('run_id', '=', run.id)
+            .where('node_id', '=', node.id)
+            .where('iteration', '=', row.iteration)
+            .executeTakeFirst()
+        : undefined;
+    if (approval && (approval.status === 'approved' || approval.status === 'rejected')) {
+      // Decided, but the process that stored the decision stopped before it ended the node.
+      await this.applyDecision(
+        run,
+        this.context.graph(run),
+        node,
+        row,
+        approval.id,
+        approval.status === 'approved',
+        approval.decided_by,
+        approval.comment,
+        approval.decided_at ?? this.context.iso(),
+      );
+      await this.advance(run.id);
+      return;
     }
     if (!row.wake_at) return;
     const wakeAt = Date.parse(row.wake_at);
@@ -178,13 +180,6 @@ export class Waits {
       );
     } else if (node.type === 'approval') {
       const onTimeout = (node.config.onTimeout as string | undefined) ?? 'fail';
-      const approval = await this.context.db
-        .selectFrom('workflow_approvals')
-        .selectAll()
-        .where('run_id', '=', run.id)
-        .where('node_id', '=', node.id)
-        .where('iteration', '=', row.iteration)
-        .executeTakeFirst();
       if (approval?.status !== 'pending') return;
       if (onTimeout === 'fail') {
         await this.context.db
