@@ -81,6 +81,12 @@ export const ServerConfig = z.object({
     .max(10 * 60_000),
   /** `table` keeps the embedded job queue on PostgreSQL too (pg-boss by default there). */
   queueBackend: z.enum(['auto', 'table']),
+  /** How often RunMesh devices send heartbeats; a node is online while heard from within three. */
+  meshHeartbeatSeconds: z.coerce.number().int().min(1).max(300),
+  /** Device link requests one address may make a minute (also: codes an org may miss a minute). */
+  meshLinkRatePerMinute: z.coerce.number().int().min(1).max(100_000),
+  /** How often a linking device polls. */
+  meshPollIntervalSeconds: z.coerce.number().int().min(1).max(60),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
   exaUrl: z.url({ protocol: /^https?$/ }),
   /** Base URLs replacing built-in model providers' own: an LLM gateway, a proxy (a local server in tests). */
@@ -139,6 +145,9 @@ const settingSources: Record<string, string> = {
   toolRunnerIdleSeconds: 'RUNTOOLS_TOOL_RUNNER_IDLE_SECONDS',
   queueLeaseMs: 'RUNTOOLS_QUEUE_LEASE_MS',
   queueBackend: 'RUNTOOLS_QUEUE',
+  meshHeartbeatSeconds: 'RUNTOOLS_MESH_HEARTBEAT_SECONDS',
+  meshLinkRatePerMinute: 'RUNTOOLS_MESH_LINK_RATE_PER_MINUTE',
+  meshPollIntervalSeconds: 'RUNTOOLS_MESH_POLL_SECONDS',
   exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
@@ -208,6 +217,9 @@ export function resolveServerConfig(
     sshHost: env.RUNTOOLS_SSH_HOST || undefined,
     queueLeaseMs: env.RUNTOOLS_QUEUE_LEASE_MS || 30_000,
     queueBackend: env.RUNTOOLS_QUEUE || 'auto',
+    meshHeartbeatSeconds: env.RUNTOOLS_MESH_HEARTBEAT_SECONDS || 15,
+    meshLinkRatePerMinute: env.RUNTOOLS_MESH_LINK_RATE_PER_MINUTE || 10,
+    meshPollIntervalSeconds: env.RUNTOOLS_MESH_POLL_SECONDS || 2,
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
     providerBaseUrls: Object.fromEntries(
       Object.keys(builtinProviders).flatMap((name) => {

@@ -21,6 +21,9 @@ import { SshKeyService } from './credentials/ssh-key-service.js';
 import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFile } from './data-dir.js';
 import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
+import { MeshChannels } from './mesh/channels.js';
+import { MeshLinks } from './mesh/links.js';
+import { MeshNodes } from './mesh/nodes.js';
 import { OAuthService } from './oauth/oauth-service.js';
 import { oauthProviders } from './oauth/providers.js';
 import { createQueue } from './queue/create-queue.js';
@@ -231,6 +234,23 @@ export async function startServer(
     if (resumed) logger.info({ runs: resumed }, 'agent runs a stopped server left are sent to be resumed');
     await engine.start();
     triggers.start();
+    // RunMesh: linked devices, their WireGuard config, and the channels they keep to this process.
+    const meshNodes = new MeshNodes(db.kysely, { heartbeatSeconds: config.meshHeartbeatSeconds });
+    const meshLinks = new MeshLinks(db.kysely, meshNodes, {
+      linkRate: new RateLimiter(config.meshLinkRatePerMinute),
+      pollRate: new RateLimiter(Math.max(60, config.meshLinkRatePerMinute * 6)),
+      missRate: new RateLimiter(config.meshLinkRatePerMinute),
+      pollIntervalSeconds: config.meshPollIntervalSeconds,
+      logger,
+      clock,
+    });
+    const meshChannels = new MeshChannels(
+      db.kysely,
+      meshNodes,
+      meshLinks,
+      { heartbeatSeconds: config.meshHeartbeatSeconds, sweepMs: 1000 },
+      logger,
+    );
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
     const handlers = createHandlers({
@@ -260,11 +280,14 @@ export async function startServer(
       oauth,
       workflows,
       triggers,
+      meshLinks,
+      meshNodes,
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
     const app = createApp({
       authenticator,
+      authenticateNode: (token) => meshNodes.authenticate(token),
       handlers,
       oauthCallback: (query) => oauth.callback(query),
       logger,
@@ -289,6 +312,7 @@ export async function startServer(
       try {
         if (devUrls.isDevHost(request.headers.host)) void devUrls.upgrade(request, socket, head);
         else if (terminals.sandboxOf(request.url)) void terminals.upgrade(request, socket, head);
+        else if (meshChannels.handles(request.url)) void meshChannels.upgrade(request, socket, head);
         else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       } catch (error) {
         logger.warn({ err: error }, 'upgrade refused');
@@ -332,6 +356,7 @@ export async function startServer(
         closing ??= (async () => {
           clearInterval(idleSweep);
           triggers.stop();
+          meshChannels.close();
           await engine.stop();
           await queue.stop();
           await runs.close();

@@ -14,6 +14,9 @@ import * as memberInvitations from './commands/member/invitations.js';
 import * as memberInvite from './commands/member/invite.js';
 import * as memberList from './commands/member/list.js';
 import * as memberRemove from './commands/member/remove.js';
+import * as meshApprove from './commands/mesh/approve.js';
+import * as meshAudit from './commands/mesh/audit.js';
+import * as meshNodes from './commands/mesh/nodes.js';
 import * as oauthCommands from './commands/oauth/oauth.js';
 import * as orgCreate from './commands/org/create.js';
 import * as orgGet from './commands/org/get.js';
@@ -175,6 +178,12 @@ export function buildProgram(): Command {
     ],
   );
   group(workflow, 'trigger', 'cron and signed webhook triggers of a workflow', [workflowTrigger]);
+  group(
+    program,
+    'mesh',
+    'RunMesh: link this device (up/down/status), approve devices, nodes, WireGuard config, audit, revoke',
+    [meshApprove, meshNodes, meshAudit],
+  );
   group(program, 'oauth', 'connected accounts: OAuth apps, connections tools use (the broker)', [oauthCommands]);
   group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);
   for (const entry of [models, init, deploy]) entry.register(program);

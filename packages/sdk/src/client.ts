@@ -3,6 +3,7 @@ import { AuthenticationError } from './errors.js';
 import { HttpClient } from './http.js';
 import { AgentRuns, Agents, Models, Providers, Threads } from './resources/agents.js';
 import { Auth } from './resources/auth.js';
+import { Mesh } from './resources/mesh.js';
 import { Members, Orgs, Projects } from './resources/orgs.js';
 import { Sandboxes } from './resources/sandboxes.js';
 import { Secrets } from './resources/secrets.js';
@@ -62,6 +63,8 @@ export class RunTools {
   readonly tools: Tools;
   /** Versioned graphs run durably: `save`, `publish`, `run`, `events`, runs, approvals, triggers. */
   readonly workflows: Workflows;
+  /** RunMesh: linked devices (nodes), link approvals, the audit log. */
+  readonly mesh: Mesh;
   private readonly http: HttpClient;
 
   constructor(options: RunToolsOptions = {}) {
@@ -94,6 +97,7 @@ export class RunTools {
     this.providers = new Providers(this.http);
     this.models = new Models(this.http);
     this.workflows = new Workflows(this.http);
+    this.mesh = new Mesh(this.http);
   }
 
   /**

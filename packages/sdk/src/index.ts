@@ -112,6 +112,7 @@ export {
   Threads,
 } from './resources/agents.js';
 export { ApiKeys, Auth } from './resources/auth.js';
+export { Mesh, MeshLinks, MeshNodes } from './resources/mesh.js';
 export { Members, Orgs, Projects } from './resources/orgs.js';
 export {
   type ExecOptions,

@@ -26,6 +26,9 @@ export const idPrefixes = {
   approval: 'apv',
   trigger: 'trg',
   delivery: 'dlv',
+  meshLink: 'mln',
+  meshNode: 'mnd',
+  meshAudit: 'mau',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

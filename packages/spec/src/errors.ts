@@ -12,7 +12,7 @@ export type ErrorFamily =
   | 'internal';
 
 /** The HTTP statuses error responses use. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 /**
  * Every machine-readable error code the API can return, with its HTTP status and its family: the one table a
@@ -117,6 +117,16 @@ export const errorTable = {
   trigger_invalid: { status: 400, family: 'validation' },
   webhook_signature_invalid: { status: 401, family: 'authentication' },
   webhook_replayed: { status: 409, family: 'conflict' },
+  // RunMesh
+  mesh_link_not_found: { status: 404, family: 'not_found' },
+  mesh_link_expired: { status: 410, family: 'conflict' },
+  mesh_link_decided: { status: 409, family: 'conflict' },
+  mesh_link_claimed: { status: 409, family: 'conflict' },
+  mesh_node_not_found: { status: 404, family: 'not_found' },
+  invalid_node_token: { status: 401, family: 'authentication' },
+  node_revoked: { status: 409, family: 'conflict' },
+  node_offline: { status: 409, family: 'conflict' },
+  node_not_allowed: { status: 403, family: 'permission' },
   provider_key_missing: { status: 400, family: 'validation' },
   mode_not_available: { status: 400, family: 'validation' },
   // limits and the server

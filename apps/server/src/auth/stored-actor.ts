@@ -46,6 +46,15 @@ export async function resolveActor(db: Kysely<Database>, orgId: string, stored: 
       throw new DomainError('api_key_expired', `the key this work acts with expired at ${key.expires_at}`);
     granted = JSON.parse(key.scopes) as string[];
     expiresAt = key.expires_at;
+  } else if (stored.principal.kind === 'node') {
+    // A device's own run: its node must still be linked (a revoked node's work stops at its next step).
+    const node = await db
+      .selectFrom('mesh_nodes')
+      .select(['revoked_at'])
+      .where('id', '=', stored.principal.id)
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    if (!node || node.revoked_at) throw new DomainError('node_revoked', 'the device this work acts for was revoked');
   } else if (stored.principal.kind !== 'trigger') {
     throw new DomainError('unauthenticated', `work started by a ${stored.principal.kind} cannot re-check its rights`);
   }

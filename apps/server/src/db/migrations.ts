@@ -328,7 +328,7 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
           .addColumn('email', 'text', (column) => column.notNull())
           .addColumn('role', 'text', (column) => column.notNull())
-          .addColumn('token_hash', 'text', (column) => column.notNull().unique())
+          .addColumn('token_hash', 'text', (column) => column.unique())
           // Whoever invited, and with which key: an invitation is only as good as what they may still grant.
           .addColumn('invited_by_member_id', 'text', (column) => column.notNull())
           .addColumn('invited_by_key_id', 'text', (column) => column.notNull())
@@ -754,6 +754,91 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         // JSON StoredActor: who published the version. A trigger that runs it acts with no more than that.
         await db.schema.alterTable('workflow_versions').addColumn('publisher', 'text').execute();
+      },
+    },
+    '0021_mesh': {
+      async up(db: Kysely<unknown>) {
+        // A device's request to join: no org until a member approves its code.
+        await db.schema
+          .createTable('mesh_links')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('code', 'text', (column) => column.notNull().unique())
+          .addColumn('poll_token_hash', 'text', (column) => column.notNull())
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('platform', 'text', (column) => column.notNull())
+          .addColumn('version', 'text')
+          .addColumn('public_key', 'text', (column) => column.notNull())
+          .addColumn('identity_key', 'text', (column) => column.notNull())
+          .addColumn('requested_from', 'text')
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('org_id', 'text', (column) => column.references('orgs.id').onDelete('cascade'))
+          .addColumn('node_id', 'text')
+          .addColumn('decided_by', 'text')
+          .addColumn('decided_at', 'text')
+          // When the device took its node token: minted at its first poll after approval, never again.
+          .addColumn('claimed_at', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('expires_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('mesh_links_expires').on('mesh_links').columns(['status', 'expires_at']).execute();
+        // One row per org with a mesh: the next address to hand out and the config revision. Approvals and
+        // revocations update it first, so they take turns per org.
+        await db.schema
+          .createTable('mesh_orgs')
+          .addColumn('org_id', 'text', (column) => column.primaryKey().references('orgs.id').onDelete('cascade'))
+          .addColumn('next_address', 'integer', (column) => column.notNull())
+          .addColumn('revision', 'integer', (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable('mesh_nodes')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('address', 'text', (column) => column.notNull())
+          .addColumn('public_key', 'text', (column) => column.notNull())
+          .addColumn('identity_key', 'text', (column) => column.notNull())
+          .addColumn('platform', 'text', (column) => column.notNull())
+          .addColumn('version', 'text')
+          .addColumn('owner_member_id', 'text', (column) => column.notNull())
+          .addColumn('token_hash', 'text', (column) => column.unique())
+          .addColumn('root', 'text')
+          .addColumn('confined', 'integer', (column) => column.notNull().defaultTo(0))
+          .addColumn('listen_port', 'integer')
+          .addColumn('endpoint', 'text')
+          .addColumn('connected_at', 'text')
+          .addColumn('disconnected_at', 'text')
+          .addColumn('last_seen_at', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('revoked_by', 'text')
+          // Addresses are never handed out twice in an org, revoked nodes' included.
+          .addUniqueConstraint('mesh_nodes_org_address', ['org_id', 'address'])
+          .execute();
+        await db.schema.createIndex('mesh_nodes_org').on('mesh_nodes').columns(['org_id', 'created_at']).execute();
+        await db.schema
+          .createTable('mesh_node_grants')
+          .addColumn('node_id', 'text', (column) => column.notNull().references('mesh_nodes.id').onDelete('cascade'))
+          .addColumn('member_id', 'text', (column) => column.notNull().references('members.id').onDelete('cascade'))
+          .addColumn('granted_by', 'text', (column) => column.notNull())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('mesh_node_grants_pk', ['node_id', 'member_id'])
+          .execute();
+        // Org-less rows are links no org decided on (created, then expired): the platform's, shown to no org.
+        await db.schema
+          .createTable('mesh_audit')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.references('orgs.id').onDelete('cascade'))
+          .addColumn('at', 'text', (column) => column.notNull())
+          .addColumn('action', 'text', (column) => column.notNull())
+          .addColumn('actor_kind', 'text', (column) => column.notNull())
+          .addColumn('actor_id', 'text', (column) => column.notNull())
+          .addColumn('node_id', 'text')
+          .addColumn('link_id', 'text')
+          .addColumn('from_address', 'text')
+          .addColumn('details', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('mesh_audit_org').on('mesh_audit').columns(['org_id', 'at', 'id']).execute();
+        await db.schema.createIndex('mesh_audit_link').on('mesh_audit').columns(['link_id']).execute();
       },
     },
   };

@@ -496,4 +496,61 @@ export interface Database {
     created_at: Iso;
     updated_at: Iso;
   };
+  mesh_links: {
+    id: string;
+    code: string;
+    poll_token_hash: string;
+    name: string;
+    platform: string;
+    version: string | null;
+    public_key: string;
+    identity_key: string;
+    requested_from: string | null;
+    /** pending | approved | denied | expired */
+    status: string;
+    org_id: string | null;
+    node_id: string | null;
+    decided_by: string | null;
+    decided_at: Iso | null;
+    claimed_at: Iso | null;
+    created_at: Iso;
+    expires_at: Iso;
+  };
+  mesh_orgs: { org_id: string; next_address: number; revision: number };
+  mesh_nodes: {
+    id: string;
+    org_id: string;
+    name: string;
+    address: string;
+    public_key: string;
+    identity_key: string;
+    platform: string;
+    version: string | null;
+    owner_member_id: string;
+    /** Null until the device takes its token (its first poll after approval). */
+    token_hash: string | null;
+    root: string | null;
+    confined: number;
+    listen_port: number | null;
+    endpoint: string | null;
+    connected_at: Iso | null;
+    disconnected_at: Iso | null;
+    last_seen_at: Iso | null;
+    created_at: Iso;
+    revoked_at: Iso | null;
+    revoked_by: string | null;
+  };
+  mesh_node_grants: { node_id: string; member_id: string; granted_by: string; created_at: Iso };
+  mesh_audit: {
+    id: string;
+    org_id: string | null;
+    at: Iso;
+    action: string;
+    actor_kind: string;
+    actor_id: string;
+    node_id: string | null;
+    link_id: string | null;
+    from_address: string | null;
+    details: string;
+  };
 }

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { Actor } from '../auth/actor.js';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import { DomainError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** Per-key request budget; absent means unlimited. */
   rateLimiter: RateLimiter | undefined;
+  /** A RunMesh node's token (`rtn_…`) as an actor, for routes that accept one (`nodeToken: true`). */
+  authenticateNode?: (token: string) => Promise<Actor>;
   /** The OAuth provider's redirect back (a browser's page, not JSON): see oauth/oauth-service.ts. */
   oauthCallback?: (query: Record<string, string | undefined>) => Promise<CallbackPage>;
 }
@@ -91,6 +94,12 @@ async function readJsonBody(context: Context<Env>): Promise<unknown> {
       maxNesting: maxBodyNesting,
     });
   return body;
+}
+
+/** The peer's address as the socket has it (an IPv4 peer without its `::ffff:` prefix); no proxy header is trusted. */
+function clientAddress(context: Context<Env>): string | undefined {
+  const incoming = (context.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress?.replace(/^::ffff:/, '');
 }
 
 /** `/v1/secrets/:name` → a regex matching concrete paths, for telling 405 from 404 (`:path{.+}`: its own regex). */
@@ -176,10 +185,16 @@ export function createApp(options: AppOptions): Hono<Env> {
   for (const [id, contract] of Object.entries(routes) as [RouteId, RouteContract][]) {
     const handler = options.handlers[id] as (input: unknown) => Promise<unknown>;
     app.on(contract.method, contract.path, async (context) => {
-      const auth =
-        contract.auth === 'key'
-          ? await options.authenticator.authenticate(keyFromHeaders({ get: (name) => context.req.header(name) }))
-          : undefined;
+      let auth: Actor | undefined;
+      if (contract.auth === 'key') {
+        const token = keyFromHeaders({ get: (name) => context.req.header(name) });
+        if (token?.startsWith('rtn_')) {
+          // A node's token opens only the routes that say so; anywhere else it is no key at all.
+          if (!contract.nodeToken || !options.authenticateNode)
+            throw new DomainError('invalid_api_key', 'a RunMesh node token is not accepted here; use an API key');
+          auth = await options.authenticateNode(token);
+        } else auth = await options.authenticator.authenticate(token);
+      }
       if (auth) {
         const budget = options.rateLimiter?.take(auth.principal.id);
         if (budget && !budget.ok) {
@@ -226,6 +241,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         rawBody,
         contentType: context.req.header('content-type'),
         header: (name: string) => context.req.header(name),
+        clientAddress: clientAddress(context),
       });
       if (contract.stream === 'bytes') {
         const bytes = result as ByteStream;
@@ -274,6 +290,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (error instanceof DomainError) {
       // An upload refused half way: the rest of its body is never read.
       if (error.code === 'payload_too_large') context.header('Connection', 'close');
+      const retryAfter = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+      if (error.code === 'rate_limited' && typeof retryAfter === 'number')
+        context.header('Retry-After', String(retryAfter));
       return errorResponse(context, error);
     }
     options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');

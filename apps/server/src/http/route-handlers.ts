@@ -16,6 +16,8 @@ export interface HandlerInput<R extends RouteContract> {
   contentType: string | undefined;
   /** A request header by name (case-insensitive). */
   header: (name: string) => string | undefined;
+  /** The address the request came from (the socket's peer), where the server knows it. */
+  clientAddress: string | undefined;
 }
 
 /** What a `stream: 'bytes'` handler answers with. */

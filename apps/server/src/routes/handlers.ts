@@ -3,6 +3,9 @@ import { agentsHandlers } from '../agents/handlers.js';
 import type { RunService } from '../agents/run-service.js';
 import { type CredentialsDeps, credentialsHandlers } from '../credentials/handlers.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
+import { meshHandlers } from '../mesh/handlers.js';
+import type { MeshLinks } from '../mesh/links.js';
+import type { MeshNodes } from '../mesh/nodes.js';
 import { oauthHandlers } from '../oauth/handlers.js';
 import type { OAuthService } from '../oauth/oauth-service.js';
 import { type SandboxesDeps, sandboxesHandlers } from '../sandboxes/handlers.js';
@@ -30,6 +33,8 @@ export type HandlerDeps = SystemDeps &
     oauth: OAuthService;
     workflows: WorkflowService;
     triggers: TriggerService;
+    meshLinks: MeshLinks;
+    meshNodes: MeshNodes;
   };
 
 /**
@@ -49,5 +54,6 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     ...toolsHandlers(deps),
     ...oauthHandlers(deps),
     ...workflowsHandlers(deps),
+    ...meshHandlers({ db: deps.db, links: deps.meshLinks, nodes: deps.meshNodes, runs: deps.runs }),
   };
 }

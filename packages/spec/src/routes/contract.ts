@@ -16,6 +16,11 @@ export interface RouteContract {
   /** `public` needs no key; `key` needs a valid key holding any one of `scopes` (none listed: any valid key). */
   auth: 'public' | 'key';
   scopes: readonly ConcreteScope[];
+  /**
+   * A RunMesh node's token (`rtn_…`) is accepted too, in place of a key: the call acts as the node, for the
+   * member who owns it, with no more than `agents:read`, `agents:write` and `mesh:read`, on these routes only.
+   */
+  nodeToken?: true;
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { agentsRoutes } from './agents.js';
 import type { RouteContract } from './contract.js';
 import { credentialsRoutes } from './credentials.js';
+import { meshRoutes } from './mesh.js';
 import { oauthRoutes } from './oauth.js';
 import { sandboxesRoutes } from './sandboxes.js';
 import { systemRoutes } from './system.js';
@@ -15,6 +16,7 @@ export { type HttpMethod, mapRouteParams, type RouteContract, routePath } from '
 export {
   agentsRoutes,
   credentialsRoutes,
+  meshRoutes,
   oauthRoutes,
   sandboxesRoutes,
   systemRoutes,
@@ -40,6 +42,7 @@ export const routes = {
   ...toolsRoutes,
   ...oauthRoutes,
   ...workflowsRoutes,
+  ...meshRoutes,
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteId = keyof typeof routes;

@@ -1,0 +1,400 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  type MeshDeviceMessage as DeviceMessage,
+  MeshDeviceMessage,
+  type MeshNodeConfig,
+  type MeshOperation,
+  type MeshServerMessage,
+  maxMeshMessageBytes,
+  meshChannelPath,
+  meshCloseCodes,
+} from '@runtools/spec';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { keyFromHeaders } from '../auth/authenticate.js';
+import type { Database } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import { nowIso } from '../ids.js';
+import { refuseUpgrade } from '../sandboxes/access.js';
+import { recordMeshAudit } from './audit.js';
+import type { MeshLinks } from './links.js';
+import type { MeshChanges, MeshNodes, NodeActor } from './nodes.js';
+import { verifyChallenge } from './tokens.js';
+
+/** How long a device has to answer the challenge. */
+const helloTimeoutMs = 10_000;
+/** How long a call may outlive its own timeout before the device is taken to be gone for it. */
+const callGraceMs = 15_000;
+/** Calls one node may have in flight. */
+const maxCallsPerNode = 64;
+
+interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Channel {
+  nodeId: string;
+  orgId: string;
+  socket: WebSocket;
+  pushedRevision: number;
+  calls: Map<string, PendingCall>;
+  /** Why it closed, for the calls it fails. */
+  closing?: DomainError;
+  lastSeenWritten: number;
+}
+
+/** A failure the device reported for an operation (outside its root, a missing file…), for the model. */
+export class DeviceOperationError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MeshChannelsOptions {
+  heartbeatSeconds: number;
+  /** How often this process checks for revocations and config changes made by other control planes. */
+  sweepMs: number;
+}
+
+/**
+ * The node channels this process holds: one WebSocket per connected device (`/v1/mesh/channel`). It
+ * authenticates a device by its node token and by a signature of a fresh challenge with its identity key,
+ * records it online, pushes its config whenever its org's mesh changes, carries the operations local agents
+ * dispatch to it, and closes it at once when the node is revoked (here, or on another control plane: a sweep
+ * reads revocations and config revisions every second).
+ */
+export class MeshChannels implements MeshChanges {
+  private readonly server = new WebSocketServer({ noServer: true, maxPayload: maxMeshMessageBytes });
+  private readonly channels = new Map<string, Channel>();
+  private readonly sweep: NodeJS.Timeout;
+  private sweeping = false;
+  private lastLinkSweep = 0;
+  private closed = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly nodes: MeshNodes,
+    private readonly links: MeshLinks,
+    private readonly options: MeshChannelsOptions,
+    private readonly logger: Logger,
+  ) {
+    nodes.changes = this;
+    this.sweep = setInterval(() => void this.runSweep(), options.sweepMs);
+    this.sweep.unref();
+  }
+
+  handles(url: string | undefined): boolean {
+    if (!URL.canParse(url ?? '/', 'http://x')) return false;
+    return new URL(url ?? '/', 'http://x').pathname === meshChannelPath;
+  }
+
+  /** Whether a node's device is connected to this process now. */
+  connected(nodeId: string): boolean {
+    return this.channels.get(nodeId)?.socket.readyState === 1;
+  }
+
+  async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let actor: NodeActor;
+    try {
+      const token = keyFromHeaders({ get: (name) => [request.headers[name]].flat()[0] });
+      if (!token) throw new DomainError('unauthenticated', 'connect with "Authorization: Bearer <node token>"');
+      actor = await this.nodes.authenticate(token);
+    } catch (error) {
+      refuseUpgrade(socket, error, 'the node channel failed');
+      return;
+    }
+    if (this.closed) {
+      refuseUpgrade(socket, new DomainError('service_unavailable', 'the server is stopping'), 'stopping');
+      return;
+    }
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      const from = request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? null;
+      void this.open(ws, actor, from).catch((error: unknown) => {
+        this.logger.warn({ err: error, nodeId: actor.node.id }, 'mesh channel failed');
+        ws.close(1011, 'internal error');
+      });
+    });
+  }
+
+  private send(socket: WebSocket, message: MeshServerMessage): void {
+    if (socket.readyState === 1) socket.send(JSON.stringify(message));
+  }
+
+  private async open(socket: WebSocket, actor: NodeActor, from: string | null): Promise<void> {
+    const nonce = randomBytes(32).toString('base64url');
+    socket.on('error', () => socket.terminate());
+    const hello = await new Promise<Extract<DeviceMessage, { type: 'hello' }> | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), helloTimeoutMs);
+      socket.once('message', (data, isBinary) => {
+        clearTimeout(timer);
+        const message = isBinary ? undefined : parse(data.toString());
+        resolve(message?.type === 'hello' ? message : undefined);
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+      this.send(socket, { type: 'challenge', nonce });
+    });
+    const node = await this.db.selectFrom('mesh_nodes').selectAll().where('id', '=', actor.node.id).executeTakeFirst();
+    if (!hello || !node || !verifyChallenge(node.identity_key, nonce, hello.signature)) {
+      socket.close(meshCloseCodes.refused, 'the challenge was not signed with the identity key this node linked with');
+      return;
+    }
+    if (node.revoked_at) {
+      socket.close(meshCloseCodes.revoked, 'this node was revoked');
+      return;
+    }
+    const previous = this.channels.get(node.id);
+    if (previous) this.drop(previous, meshCloseCodes.replaced, 'replaced by a newer connection of this node');
+    const endpoint = hello.listenPort && from ? `${from.includes(':') ? `[${from}]` : from}:${hello.listenPort}` : null;
+    const now = nowIso();
+    await this.db
+      .updateTable('mesh_nodes')
+      .set({
+        connected_at: now,
+        last_seen_at: now,
+        endpoint,
+        listen_port: hello.listenPort,
+        root: hello.root,
+        confined: hello.confined ? 1 : 0,
+        ...(hello.version ? { version: hello.version } : {}),
+      })
+      .where('id', '=', node.id)
+      .execute();
+    const moved = endpoint !== node.endpoint || hello.listenPort !== node.listen_port;
+    if (moved)
+      await this.db
+        .updateTable('mesh_orgs')
+        .set((eb) => ({ revision: eb('revision', '+', 1) }))
+        .where('org_id', '=', node.org_id)
+        .execute();
+    await recordMeshAudit(this.db, {
+      orgId: node.org_id,
+      action: 'node.connected',
+      actor: actor.principal,
+      nodeId: node.id,
+      from,
+      details: { endpoint, version: hello.version ?? null, confined: hello.confined },
+    });
+    const channel: Channel = {
+      nodeId: node.id,
+      orgId: node.org_id,
+      socket,
+      pushedRevision: -1,
+      calls: new Map(),
+      lastSeenWritten: Date.now(),
+    };
+    if (socket.readyState !== 1 || this.closed) {
+      socket.close(1001, 'the server is stopping');
+      return;
+    }
+    this.channels.set(node.id, channel);
+    socket.on('message', (data, isBinary) => {
+      const message = isBinary ? undefined : parse(data.toString());
+      if (message) this.receive(channel, message);
+    });
+    socket.on('close', () => void this.closedChannel(channel));
+    const configs = await this.nodes.configs(node.org_id);
+    const config = configs.get(node.id);
+    if (!config) {
+      this.drop(channel, meshCloseCodes.revoked, 'this node was revoked');
+      return;
+    }
+    channel.pushedRevision = config.revision;
+    this.send(socket, {
+      type: 'welcome',
+      node: config.node,
+      config,
+      heartbeatSeconds: this.options.heartbeatSeconds,
+    });
+    if (moved) this.push(node.org_id, configs);
+  }
+
+  private receive(channel: Channel, message: DeviceMessage): void {
+    if (message.type === 'heartbeat') {
+      // One write a heartbeat at most, however chatty a device is.
+      if (Date.now() - channel.lastSeenWritten >= (this.options.heartbeatSeconds * 1000) / 2) {
+        channel.lastSeenWritten = Date.now();
+        void this.db
+          .updateTable('mesh_nodes')
+          .set({ last_seen_at: nowIso() })
+          .where('id', '=', channel.nodeId)
+          .execute()
+          .catch((error: unknown) => this.logger.warn({ err: error }, 'mesh heartbeat not recorded'));
+      }
+      return;
+    }
+    if (message.type === 'result') {
+      const call = channel.calls.get(message.id);
+      if (!call) return;
+      channel.calls.delete(message.id);
+      clearTimeout(call.timer);
+      if (message.ok) call.resolve(message.value);
+      else
+        call.reject(
+          new DeviceOperationError(
+            message.error?.code ?? 'failed',
+            message.error?.message ?? 'the device could not do it',
+          ),
+        );
+    }
+  }
+
+  private async closedChannel(channel: Channel): Promise<void> {
+    const reason =
+      channel.closing ?? new DomainError('node_offline', 'the device disconnected while it was doing this');
+    for (const call of channel.calls.values()) {
+      clearTimeout(call.timer);
+      call.reject(reason);
+    }
+    channel.calls.clear();
+    if (this.channels.get(channel.nodeId) !== channel) return;
+    this.channels.delete(channel.nodeId);
+    try {
+      await this.db
+        .updateTable('mesh_nodes')
+        .set({ disconnected_at: nowIso() })
+        .where('id', '=', channel.nodeId)
+        .execute();
+      await recordMeshAudit(this.db, {
+        orgId: channel.orgId,
+        action: 'node.disconnected',
+        actor: { kind: 'node', id: channel.nodeId },
+        nodeId: channel.nodeId,
+        details: channel.closing ? { reason: channel.closing.code } : {},
+      });
+    } catch (error) {
+      // The database may be closing with the server.
+      this.logger.debug({ err: error }, 'mesh disconnect not recorded');
+    }
+  }
+
+  private drop(channel: Channel, code: number, reason: string, failure?: DomainError): void {
+    channel.closing = failure;
+    if (this.channels.get(channel.nodeId) === channel) this.channels.delete(channel.nodeId);
+    for (const call of channel.calls.values()) {
+      clearTimeout(call.timer);
+      call.reject(failure ?? new DomainError('node_offline', reason));
+    }
+    channel.calls.clear();
+    channel.socket.close(code, reason);
+    // A device that does not close its end is cut off.
+    setTimeout(() => channel.socket.terminate(), 2000).unref();
+  }
+
+  /**
+   * Runs one operation on a node's device and answers what it returned. Throws `node_offline` when the device
+   * is not connected here (or goes away), `node_revoked` when the node is revoked meanwhile, and a
+   * `DeviceOperationError` for what the device refused.
+   */
+  async call(nodeId: string, operation: MeshOperation, timeoutMs: number): Promise<unknown> {
+    const channel = this.channels.get(nodeId);
+    if (channel?.socket.readyState !== 1)
+      throw new DomainError('node_offline', 'the device is not connected to the control plane');
+    if (channel.calls.size >= maxCallsPerNode)
+      throw new DomainError('resource_limit_exceeded', `a device takes at most ${maxCallsPerNode} calls at once`);
+    const id = randomBytes(12).toString('base64url');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        channel.calls.delete(id);
+        this.send(channel.socket, { type: 'cancel', id });
+        reject(new DeviceOperationError('failed', `the device did not answer within ${timeoutMs + callGraceMs} ms`));
+      }, timeoutMs + callGraceMs);
+      channel.calls.set(id, { resolve, reject, timer });
+      this.send(channel.socket, { type: 'call', id, operation });
+    });
+  }
+
+  nodeRevoked(nodeId: string): void {
+    const channel = this.channels.get(nodeId);
+    if (!channel) return;
+    this.send(channel.socket, { type: 'revoked', reason: 'this node was revoked' });
+    this.drop(
+      channel,
+      meshCloseCodes.revoked,
+      'this node was revoked',
+      new DomainError('node_revoked', 'the device was revoked while it was doing this'),
+    );
+  }
+
+  orgChanged(orgId: string): void {
+    void this.nodes
+      .configs(orgId)
+      .then((configs) => this.push(orgId, configs))
+      .catch((error: unknown) => this.logger.warn({ err: error, orgId }, 'mesh config not pushed'));
+  }
+
+  /** Sends each connected node of the org its config, where it has not had this revision yet. */
+  private push(orgId: string, configs: Map<string, MeshNodeConfig>): void {
+    for (const channel of this.channels.values()) {
+      if (channel.orgId !== orgId) continue;
+      const config = configs.get(channel.nodeId);
+      if (!config || config.revision <= channel.pushedRevision) continue;
+      channel.pushedRevision = config.revision;
+      this.send(channel.socket, { type: 'config', config });
+    }
+  }
+
+  /** Catches what other control planes did: revocations of nodes connected here, and config revisions. */
+  private async runSweep(): Promise<void> {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = true;
+    try {
+      if (Date.now() - this.lastLinkSweep > 10_000) {
+        this.lastLinkSweep = Date.now();
+        await this.links.expireDue();
+      }
+      const ids = [...this.channels.keys()];
+      if (ids.length === 0) return;
+      const revoked = await this.db
+        .selectFrom('mesh_nodes')
+        .select('id')
+        .where('id', 'in', ids)
+        .where('revoked_at', 'is not', null)
+        .execute();
+      for (const row of revoked) this.nodeRevoked(row.id);
+      const orgs = [...new Set([...this.channels.values()].map((channel) => channel.orgId))];
+      const revisions = await this.db
+        .selectFrom('mesh_orgs')
+        .select(['org_id', 'revision'])
+        .where('org_id', 'in', orgs)
+        .execute();
+      for (const { org_id, revision } of revisions) {
+        const behind = [...this.channels.values()].some(
+          (channel) => channel.orgId === org_id && channel.pushedRevision < revision,
+        );
+        if (behind) this.push(org_id, await this.nodes.configs(org_id));
+      }
+    } catch (error) {
+      if (!this.closed) this.logger.warn({ err: error }, 'mesh sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Closes every channel (devices reconnect to whichever server answers next). */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweep);
+    for (const channel of [...this.channels.values()]) this.drop(channel, 1001, 'the server is stopping');
+    this.server.close();
+  }
+}
+
+function parse(text: string): DeviceMessage | undefined {
+  try {
+    const result = MeshDeviceMessage.safeParse(JSON.parse(text));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
