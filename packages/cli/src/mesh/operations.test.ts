@@ -1,0 +1,191 @@
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MeshOperation } from '@runtools/spec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxReadBytes, type OperationContext, runOperation } from './operations.js';
+import { OperationError } from './root-paths.js';
+
+let base: string;
+let root: string;
+let outside: string;
+let context: OperationContext;
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** The code an operation failed with, or 'ok'. */
+async function outcome(operation: MeshOperation): Promise<string> {
+  try {
+    await runOperation(context, operation);
+    return 'ok';
+  } catch (error) {
+    if (error instanceof OperationError) return error.code;
+    throw error;
+  }
+}
+
+beforeAll(() => {
+  base = realpathSync(mkdtempSync(join(tmpdir(), 'runtools-mesh-ops-')));
+  root = join(base, 'root');
+  outside = join(base, 'outside');
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  mkdirSync(outside);
+  writeFileSync(join(root, 'a.txt'), 'inside');
+  writeFileSync(join(outside, 'secret.txt'), 'the owner’s secret');
+  symlinkSync(outside, join(root, 'link-dir'));
+  symlinkSync(join(outside, 'secret.txt'), join(root, 'link-file'));
+  symlinkSync('../../outside/secret.txt', join(root, 'sub', 'relative-link'));
+  symlinkSync(join(outside, 'created-through-link.txt'), join(root, 'dangling'));
+  symlinkSync(join(root, 'a.txt'), join(root, 'inner-link'));
+  symlinkSync(root, join(base, 'alias'));
+  context = { root, home: null, confinement: { kind: 'refused' } };
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe('read_file', () => {
+  it('reads a file inside the root, as base64', async () => {
+    const value = await runOperation(context, { op: 'read_file', path: join(root, 'a.txt') });
+    expect(value).toEqual({ content: b64('inside') });
+  });
+
+  it('follows a link that stays inside the root, and a path into the root through a link to it', async () => {
+    expect(await runOperation(context, { op: 'read_file', path: join(root, 'inner-link') })).toEqual({
+      content: b64('inside'),
+    });
+    expect(await runOperation(context, { op: 'read_file', path: join(base, 'alias', 'a.txt') })).toEqual({
+      content: b64('inside'),
+    });
+  });
+
+  it('refuses ../ escapes, absolute paths outside and relative paths', async () => {
+    expect(await outcome({ op: 'read_file', path: join(root, '..', 'outside', 'secret.txt') })).toBe('outside_root');
+    expect(await outcome({ op: 'read_file', path: `${root}/sub/../../outside/secret.txt` })).toBe('outside_root');
+    expect(await outcome({ op: 'read_file', path: join(outside, 'secret.txt') })).toBe('outside_root');
+    expect(await outcome({ op: 'read_file', path: '/etc/hostname' })).toBe('outside_root');
+    expect(await outcome({ op: 'read_file', path: 'a.txt' })).toBe('outside_root');
+  });
+
+  it('refuses a symbolic link inside the root that leads out (to a directory, to a file, relative)', async () => {
+    expect(await outcome({ op: 'read_file', path: join(root, 'link-dir', 'secret.txt') })).toBe('outside_root');
+    expect(await outcome({ op: 'read_file', path: join(root, 'link-file') })).toBe('outside_root');
+    expect(await outcome({ op: 'read_file', path: join(root, 'sub', 'relative-link') })).toBe('outside_root');
+  });
+
+  it('answers not_found, is_directory and too_large', async () => {
+    expect(await outcome({ op: 'read_file', path: join(root, 'missing.txt') })).toBe('not_found');
+    expect(await outcome({ op: 'read_file', path: join(root, 'sub') })).toBe('is_directory');
+    const big = join(root, 'big.bin');
+    writeFileSync(big, '');
+    truncateSync(big, maxReadBytes + 1); // sparse: no disk used
+    try {
+      expect(await outcome({ op: 'read_file', path: big })).toBe('too_large');
+    } finally {
+      rmSync(big);
+    }
+  });
+
+  it('keeps the base64 of the largest readable file within one channel message', async () => {
+    const { maxMeshMessageBytes } = await import('@runtools/spec');
+    expect(Math.ceil(maxReadBytes / 3) * 4).toBeLessThan(maxMeshMessageBytes);
+  });
+});
+
+describe('write_file', () => {
+  it('writes a file inside the root', async () => {
+    const path = join(root, 'sub', 'written.txt');
+    expect(await runOperation(context, { op: 'write_file', path, content: b64('hello') })).toEqual({ size: 5 });
+    expect(readFileSync(path, 'utf8')).toBe('hello');
+  });
+
+  it('makes nothing but the file: a missing directory is not_found and is not created', async () => {
+    const path = join(root, 'new-dir', 'file.txt');
+    expect(await outcome({ op: 'write_file', path, content: b64('x') })).toBe('not_found');
+    expect(existsSync(join(root, 'new-dir'))).toBe(false);
+  });
+
+  it('refuses to write outside through ../, an absolute path, or a link, and writes nothing there', async () => {
+    const escapes = [
+      join(root, '..', 'outside', 'escape-1.txt'),
+      join(outside, 'escape-2.txt'),
+      join(root, 'link-dir', 'escape-3.txt'),
+    ];
+    for (const path of escapes) {
+      expect(await outcome({ op: 'write_file', path, content: b64('escaped') })).toBe('outside_root');
+      expect(existsSync(path)).toBe(false);
+    }
+    expect(await outcome({ op: 'write_file', path: join(root, 'link-file'), content: b64('overwritten') })).toBe(
+      'outside_root',
+    );
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('the owner’s secret');
+  });
+
+  it('refuses a dangling link that would create a file outside', async () => {
+    expect(await outcome({ op: 'write_file', path: join(root, 'dangling'), content: b64('created') })).toBe(
+      'outside_root',
+    );
+    expect(existsSync(join(outside, 'created-through-link.txt'))).toBe(false);
+  });
+
+  it('refuses content that is not base64', async () => {
+    expect(await outcome({ op: 'write_file', path: join(root, 'bad.txt'), content: 'not base64!' })).toBe('failed');
+    expect(existsSync(join(root, 'bad.txt'))).toBe(false);
+  });
+});
+
+describe('make_directory', () => {
+  it('makes a directory and its parents inside the root', async () => {
+    await runOperation(context, { op: 'make_directory', path: join(root, 'deep', 'er', 'still') });
+    expect(existsSync(join(root, 'deep', 'er', 'still'))).toBe(true);
+  });
+
+  it('refuses a directory outside, through ../ or a link', async () => {
+    expect(await outcome({ op: 'make_directory', path: join(root, '..', 'outside', 'made-1') })).toBe('outside_root');
+    expect(await outcome({ op: 'make_directory', path: join(root, 'link-dir', 'made-2') })).toBe('outside_root');
+    expect(existsSync(join(outside, 'made-1'))).toBe(false);
+    expect(existsSync(join(outside, 'made-2'))).toBe(false);
+  });
+
+  it('answers not_directory where a file stands', async () => {
+    expect(await outcome({ op: 'make_directory', path: join(root, 'a.txt') })).toBe('not_directory');
+    expect(await outcome({ op: 'make_directory', path: join(root, 'a.txt', 'below') })).toBe('not_directory');
+  });
+});
+
+describe('list_files', () => {
+  it('lists a directory inside the root with types and sizes', async () => {
+    const value = (await runOperation(context, { op: 'list_files', path: root })) as {
+      entries: { name: string; type: string; size: number }[];
+    };
+    const byName = Object.fromEntries(value.entries.map((entry) => [entry.name, entry]));
+    expect(byName['a.txt']).toEqual({ name: 'a.txt', type: 'file', size: 6 });
+    expect(byName.sub?.type).toBe('directory');
+    expect(byName['link-dir']?.type).toBe('symlink');
+  });
+
+  it('refuses to list outside, through ../ or a link', async () => {
+    expect(await outcome({ op: 'list_files', path: join(root, '..') })).toBe('outside_root');
+    expect(await outcome({ op: 'list_files', path: join(root, 'link-dir') })).toBe('outside_root');
+    expect(await outcome({ op: 'list_files', path: '/' })).toBe('outside_root');
+  });
+
+  it('answers not_found and not_directory', async () => {
+    expect(await outcome({ op: 'list_files', path: join(root, 'nothing') })).toBe('not_found');
+    expect(await outcome({ op: 'list_files', path: join(root, 'a.txt') })).toBe('not_directory');
+  });
+});
+
+describe('exec without bubblewrap', () => {
+  it('is refused as unconfined unless the owner allowed it', async () => {
+    expect(await outcome({ op: 'exec', command: 'true', timeoutMs: 1000 })).toBe('unconfined');
+  });
+});
