@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What tests make on the host and must take down again: sandboxes (runsc and crun containers), overlay and
-// loop mounts and loop devices under the places tests keep state, network namespaces, veth interfaces and
-// address claims, and the sandboxes' channel directories under /run/runtools (and the mounts in them). scripts/test.mjs lists them
-// before and after vitest and fails the run when any made during it outlived it.
+// loop mounts and loop devices under the places tests keep state, network namespaces, veth and bridge
+// interfaces and address claims, and the sandboxes' channel directories under /run/runtools (and the mounts
+// in them). scripts/test.mjs lists them before and after vitest and fails the run when any made during it
+// outlived it.
 // `node scripts/test-leaks.mjs` lists what is there now.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -113,11 +114,12 @@ export function testResources() {
     if (backing && underStateRoot(backing)) found.set(`loop ${device}`, `loop device /dev/${device} on ${backing}`);
   }
 
-  // Sandbox networks (rtns<n>, rtv<n>) and the test's own stand-in internet (rtt-inet-*, rtti*).
+  // Sandbox networks (rtns<n>, rtv<n>), the test's own stand-in internet (rtt-inet-*, rtti*) and the mesh
+  // device LANs (rtm-<tag>-<i>, bridge rtmb<tag>, veths rtmv<tag><i>).
   for (const name of list('/run/netns').filter((entry) => entry.startsWith('rt'))) {
     found.set(`netns ${name}`, `network namespace ${name}`);
   }
-  for (const name of list('/sys/class/net').filter((entry) => /^rt(v|t)/.test(entry))) {
+  for (const name of list('/sys/class/net').filter((entry) => /^rt(v|t|mb|mv)/.test(entry))) {
     found.set(`link ${name}`, `network interface ${name}`);
   }
   for (const index of list(claimDir)) {
