@@ -192,7 +192,24 @@ export async function startServer(
       runners: toolRunners,
       ...(toolRunnersUnavailable ? { runnersUnavailable: toolRunnersUnavailable } : {}),
     });
-    const agents = new AgentService(db.kysely, sandboxes, models, tools);
+    // RunMesh: linked devices, their WireGuard config, and the channels they keep to this process.
+    const meshNodes = new MeshNodes(db.kysely, { heartbeatSeconds: config.meshHeartbeatSeconds });
+    const meshLinks = new MeshLinks(db.kysely, meshNodes, {
+      linkRate: new RateLimiter(config.meshLinkRatePerMinute),
+      pollRate: new RateLimiter(Math.max(60, config.meshLinkRatePerMinute * 6)),
+      missRate: new RateLimiter(config.meshLinkRatePerMinute),
+      pollIntervalSeconds: config.meshPollIntervalSeconds,
+      logger,
+      clock,
+    });
+    const meshChannels = new MeshChannels(
+      db.kysely,
+      meshNodes,
+      meshLinks,
+      { heartbeatSeconds: config.meshHeartbeatSeconds, sweepMs: 1000 },
+      logger,
+    );
+    const agents = new AgentService(db.kysely, sandboxes, models, tools, meshNodes);
     const queue = await createQueue(db.kysely, db.dialect, config.databaseUrl, {
       leaseMs: config.queueLeaseMs,
       forceTable: config.queueBackend === 'table',
@@ -210,7 +227,7 @@ export async function startServer(
       secrets,
       tools,
       queue,
-      { exaUrl: config.exaUrl, leaseMs: config.queueLeaseMs },
+      { exaUrl: config.exaUrl, leaseMs: config.queueLeaseMs, mesh: { nodes: meshNodes, channels: meshChannels } },
       logger,
     );
     // Workflows: the job queue (embedded over the database's tables, or pg-boss on PostgreSQL), the engine that
@@ -234,23 +251,6 @@ export async function startServer(
     if (resumed) logger.info({ runs: resumed }, 'agent runs a stopped server left are sent to be resumed');
     await engine.start();
     triggers.start();
-    // RunMesh: linked devices, their WireGuard config, and the channels they keep to this process.
-    const meshNodes = new MeshNodes(db.kysely, { heartbeatSeconds: config.meshHeartbeatSeconds });
-    const meshLinks = new MeshLinks(db.kysely, meshNodes, {
-      linkRate: new RateLimiter(config.meshLinkRatePerMinute),
-      pollRate: new RateLimiter(Math.max(60, config.meshLinkRatePerMinute * 6)),
-      missRate: new RateLimiter(config.meshLinkRatePerMinute),
-      pollIntervalSeconds: config.meshPollIntervalSeconds,
-      logger,
-      clock,
-    });
-    const meshChannels = new MeshChannels(
-      db.kysely,
-      meshNodes,
-      meshLinks,
-      { heartbeatSeconds: config.meshHeartbeatSeconds, sweepMs: 1000 },
-      logger,
-    );
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
     const handlers = createHandlers({

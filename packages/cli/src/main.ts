@@ -16,7 +16,10 @@ import * as memberList from './commands/member/list.js';
 import * as memberRemove from './commands/member/remove.js';
 import * as meshApprove from './commands/mesh/approve.js';
 import * as meshAudit from './commands/mesh/audit.js';
+import * as meshDown from './commands/mesh/down.js';
 import * as meshNodes from './commands/mesh/nodes.js';
+import * as meshStatus from './commands/mesh/status.js';
+import * as meshUp from './commands/mesh/up.js';
 import * as oauthCommands from './commands/oauth/oauth.js';
 import * as orgCreate from './commands/org/create.js';
 import * as orgGet from './commands/org/get.js';
@@ -182,7 +185,7 @@ export function buildProgram(): Command {
     program,
     'mesh',
     'RunMesh: link this device (up/down/status), approve devices, nodes, WireGuard config, audit, revoke',
-    [meshApprove, meshNodes, meshAudit],
+    [meshUp, meshDown, meshStatus, meshApprove, meshNodes, meshAudit],
   );
   group(program, 'oauth', 'connected accounts: OAuth apps, connections tools use (the broker)', [oauthCommands]);
   group(program, 'provider', 'model endpoints of your own (Ollama, vLLM, a proxy)', [providerCommands]);

@@ -46,6 +46,13 @@ export const ModelName = z
 
 export const AgentMode = z.enum(['in_sandbox', 'managed', 'local']).meta({ id: 'AgentMode' });
 export type AgentMode = z.infer<typeof AgentMode>;
+/** A mode as a definition may give it: `local-mac` (the product docs' name) is `local`. */
+export const AgentModeInput = z
+  .enum(['in_sandbox', 'managed', 'local', 'local-mac'])
+  .transform((mode): AgentMode => (mode === 'local-mac' ? 'local' : mode));
+
+/** Built-in tools that need a sandbox of the platform's, which a `local` agent's device is not. */
+export const sandboxOnlyTools = ['get_dev_url'] as const;
 
 /** Where a managed agent's sandbox comes from and what happens to it afterwards. */
 export const ManagedSandbox = z
@@ -80,9 +87,16 @@ export const AgentCreateRequest = z
       .max(128)
       .optional()
       .meta({ description: 'the tools it may call; default: every built-in tool' }),
-    mode: AgentMode.optional().meta({
-      description: 'in_sandbox when `sandbox` is a sandbox id, managed otherwise; local needs RunMesh',
+    mode: AgentModeInput.optional().meta({
+      description:
+        'in_sandbox when `sandbox` is a sandbox id, managed otherwise; local (alias local-mac) runs its tools on a RunMesh device',
     }),
+    device: z
+      .string()
+      .min(1)
+      .max(63)
+      .optional()
+      .meta({ description: 'mode local: the RunMesh node (name or id) whose device runs the built-in tools' }),
     sandbox: z
       .union([idSchema('sandbox'), ManagedSandbox])
       .optional()
@@ -130,6 +144,8 @@ export const Agent = z
     tools: z.array(z.string()),
     mode: AgentMode,
     sandboxId: z.string().nullable(),
+    /** mode local: the RunMesh node (as given: name or id) its tools run on. */
+    device: z.string().nullable(),
     managed: ManagedSandbox.nullable(),
     maxIterations: z.number().int(),
     version: z.number().int(),
@@ -243,6 +259,8 @@ export const RunEvent = z
       agent: z.string(),
       model: z.string(),
       sandboxId: z.string().nullable(),
+      /** mode local: the device (RunMesh node) its tools run on. */
+      device: z.object({ id: z.string(), name: z.string() }).nullable().optional(),
       /** What came with the prompt (the content itself is kept in the thread's messages). */
       attachments: z.array(z.object({ name: z.string(), mediaType: z.string(), size: z.number().int() })),
     }),

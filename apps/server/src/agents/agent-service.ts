@@ -4,10 +4,12 @@ import {
   type AgentMode,
   type AgentUpdateRequest,
   builtinTools,
+  codexTools,
   ManagedSandbox,
   type ModelInfo,
   type Provider,
   type ProviderCreateRequest,
+  sandboxOnlyTools,
   sandboxTools,
 } from '@runtools/spec';
 import type { Kysely } from 'kysely';
@@ -21,6 +23,7 @@ import { fixedThenByName, inPage, keysetPage, mapPage, type Page, type PageReque
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
+import type { MeshNodes } from '../mesh/nodes.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { ToolService } from '../tools/tool-service.js';
 import { builtinProviders, isBuiltinProviderName, type ModelResolver, modelAliases } from './models.js';
@@ -34,6 +37,8 @@ export interface AgentDefinitionRecord {
   tools: string[];
   mode: AgentMode;
   sandboxId: string | null;
+  /** mode local: the RunMesh node (name or id, as given) whose device runs the tools. Absent in older records. */
+  device?: string | null;
   managed: z.output<typeof ManagedSandbox> | null;
   maxIterations: number;
 }
@@ -65,6 +70,7 @@ export function agentFromRecord(record: AgentRecord): Agent {
     id: record.id,
     slug: record.slug,
     ...record.definition,
+    device: record.definition.device ?? null,
     version: record.version,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
@@ -89,6 +95,7 @@ export class AgentService {
     private readonly sandboxes: SandboxService,
     private readonly models: ModelResolver,
     private readonly tools: ToolService,
+    private readonly mesh: MeshNodes,
   ) {}
 
   /** Checks a definition against what exists: its model, tools, mode and sandbox. */
@@ -97,22 +104,55 @@ export class AgentService {
     input: Omit<AgentCreateRequest, 'slug'> & { name: string },
   ): Promise<AgentDefinitionRecord> {
     await this.models.target(auth.orgId, input.model);
-    const tools = input.tools ?? [...builtinTools];
+    const mode: AgentMode =
+      input.mode === 'local-mac'
+        ? 'local'
+        : (input.mode ?? (typeof input.sandbox === 'string' ? 'in_sandbox' : 'managed'));
+    // A device has no platform sandbox: no dev URLs, no Codex process tools. Left out by default, refused when named.
+    const tools =
+      input.tools ??
+      (mode === 'local'
+        ? builtinTools.filter((name) => !(sandboxOnlyTools as readonly string[]).includes(name))
+        : [...builtinTools]);
     // Built-in tools by name; the rest are the org's tools (`github`, `my-database.query`), each checked to exist.
     await this.tools.agentActions(
       auth,
       tools.filter((name) => !sandboxTools.includes(name)),
     );
-    const mode: AgentMode = input.mode ?? (typeof input.sandbox === 'string' ? 'in_sandbox' : 'managed');
-    if (mode === 'local')
-      throw new DomainError(
-        'mode_not_available',
-        'the local device mode runs agents on linked devices through RunMesh, which this server does not offer yet; use in_sandbox or managed',
-        { mode },
-      );
     let sandboxId: string | null = null;
     let managed: AgentDefinitionRecord['managed'] = null;
-    if (mode === 'in_sandbox') {
+    let device: string | null = null;
+    if (input.device !== undefined && mode !== 'local')
+      throw new DomainError(
+        'validation_failed',
+        'device is for mode local (an agent whose tools run on a RunMesh device)',
+        {
+          field: 'device',
+        },
+      );
+    if (mode === 'local') {
+      if (!input.device)
+        throw new DomainError('validation_failed', 'mode local needs device: the RunMesh node (name or id) to run on', {
+          field: 'device',
+        });
+      if (input.sandbox !== undefined)
+        throw new DomainError('validation_failed', 'a local agent works on its device: leave sandbox out', {
+          field: 'sandbox',
+        });
+      const unavailable = tools.filter(
+        (name) =>
+          (codexTools as readonly string[]).includes(name) || (sandboxOnlyTools as readonly string[]).includes(name),
+      );
+      if (unavailable.length)
+        throw new DomainError(
+          'validation_failed',
+          `a local agent cannot use ${unavailable.join(', ')}: they need a platform sandbox`,
+          { field: 'tools', tools: unavailable },
+        );
+      const node = await this.mesh.row(auth, input.device);
+      if (node.revoked_at) throw new DomainError('node_revoked', `node ${node.name} was revoked at ${node.revoked_at}`);
+      device = input.device;
+    } else if (mode === 'in_sandbox') {
       if (typeof input.sandbox !== 'string')
         throw new DomainError('validation_failed', 'mode in_sandbox needs sandbox: the id of the sandbox it works in', {
           field: 'sandbox',
@@ -143,6 +183,7 @@ export class AgentService {
       tools,
       mode,
       sandboxId,
+      device,
       managed,
       maxIterations: input.maxIterations ?? 25,
     };
@@ -237,7 +278,13 @@ export class AgentService {
         (body.mode && body.mode !== before.mode ? undefined : (before.sandboxId ?? before.managed ?? undefined)),
       maxIterations: body.maxIterations ?? before.maxIterations,
     };
-    return this.replace(auth, current, await this.validate(auth, merged));
+    // A local agent keeps its device unless it changes mode; another mode has none.
+    const device = body.device ?? ((merged.mode ?? before.mode) === 'local' ? (before.device ?? undefined) : undefined);
+    return this.replace(
+      auth,
+      current,
+      await this.validate(auth, { ...merged, ...(device === undefined ? {} : { device }) }),
+    );
   }
 
   /** Creates the agent or replaces its whole definition with this one. */
@@ -315,6 +362,7 @@ export class AgentService {
       id: current.id,
       slug: current.slug,
       ...(JSON.parse(row.definition) as AgentDefinitionRecord),
+      device: (JSON.parse(row.definition) as AgentDefinitionRecord).device ?? null,
       version: Number(row.version),
       createdAt: row.created_at,
     }));

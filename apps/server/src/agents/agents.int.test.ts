@@ -126,8 +126,15 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       code: 'validation_failed',
     });
     await expect(rt().agents.create({ slug: 'bad', model: 'mock/m1', mode: 'local' })).rejects.toMatchObject({
-      code: 'mode_not_available',
+      code: 'validation_failed',
+      details: { field: 'device' },
     });
+    await expect(
+      rt().agents.create({ slug: 'bad', model: 'mock/m1', mode: 'local-mac', device: 'no-such-node' }),
+    ).rejects.toMatchObject({ code: 'mesh_node_not_found' });
+    await expect(
+      rt().agents.create({ slug: 'bad', model: 'mock/m1', mode: 'managed', device: 'no-such-node' }),
+    ).rejects.toMatchObject({ code: 'validation_failed', details: { field: 'device' } });
     expect((await rt().agents.list()).map((agent) => agent.slug)).not.toContain('bad');
 
     const agent = await rt().agents.create({ slug: 'helper', ...base, systemPrompt: 'Be brief.' });

@@ -39,9 +39,40 @@ export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Where the built-in tools act: a sandbox of the platform's, or a RunMesh device (`mesh/device-tool-host.ts`). */
+export interface ToolHost {
+  exec(options: {
+    command: string;
+    cwd?: string;
+    timeoutMs: number;
+  }): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut?: boolean }>;
+  readFile(path: string): Promise<Buffer>;
+  writeFile(path: string, content: Buffer): Promise<void>;
+  makeDirectory(path: string): Promise<void>;
+  listFiles(path: string): Promise<{ name: string; type: string; size: number }[]>;
+}
+
+/** The tools' host in a sandbox, acting as the run's caller. */
+export function sandboxToolHost(auth: Actor, sandboxes: SandboxService, sandboxId: string): ToolHost {
+  return {
+    exec: (options) => sandboxes.exec(auth, sandboxId, options),
+    readFile: async (path) => Buffer.from((await sandboxes.readFile(auth, sandboxId, path)).content, 'base64'),
+    writeFile: async (path, content) => {
+      await sandboxes.writeFile(auth, sandboxId, path, content);
+    },
+    makeDirectory: async (path) => {
+      await sandboxes.makeDirectory(auth, sandboxId, path);
+    },
+    listFiles: (path) => sandboxes.listFiles(auth, sandboxId, path),
+  };
+}
+
 export interface ToolEnvironment {
   auth: Actor;
-  sandboxId: string;
+  /** Where the built-in tools exec and touch files. */
+  host: ToolHost;
+  /** The sandbox, when the host is one (dev URLs, Codex's process tools); null on a device. */
+  sandboxId: string | null;
   sandboxes: SandboxService;
   devUrls: DevUrls;
   secrets: SecretStore;
@@ -59,14 +90,13 @@ export function resolvePath(environment: ToolEnvironment, path: string): string 
 }
 
 async function run(environment: ToolEnvironment, command: string, timeoutMs = bashTimeoutMs) {
-  return environment.sandboxes.exec(environment.auth, environment.sandboxId, { command, timeoutMs });
+  return environment.host.exec({ command, timeoutMs });
 }
 
 /** A file as text; refuses what is not text rather than feeding the model binary noise. */
 export async function readText(environment: ToolEnvironment, path: string): Promise<string> {
   try {
-    const file = await environment.sandboxes.readFile(environment.auth, environment.sandboxId, path);
-    const buffer = Buffer.from(file.content, 'base64');
+    const buffer = await environment.host.readFile(path);
     if (buffer.subarray(0, 8000).includes(0)) throw new ToolFailure(`${path} is a binary file`);
     return buffer.toString('utf8');
   } catch (error) {
@@ -82,8 +112,8 @@ export function fileFailure(error: unknown, path: string): unknown {
 }
 
 export async function writeText(environment: ToolEnvironment, path: string, content: string): Promise<void> {
-  await environment.sandboxes.makeDirectory(environment.auth, environment.sandboxId, posix.dirname(path));
-  await environment.sandboxes.writeFile(environment.auth, environment.sandboxId, path, Buffer.from(content));
+  await environment.host.makeDirectory(posix.dirname(path));
+  await environment.host.writeFile(path, Buffer.from(content));
 }
 
 function count(haystack: string, needle: string): number {
@@ -161,7 +191,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
       description: descriptions.bash,
       inputSchema: inputs.bash,
       execute: async ({ command, timeoutMs }) => {
-        const result = await environment.sandboxes.exec(environment.auth, environment.sandboxId, {
+        const result = await environment.host.exec({
           // bash where the template has it (every built-in one does), sh otherwise.
           command: `if command -v bash >/dev/null 2>&1; then exec bash -c ${shellQuote(command)}; else exec sh -c ${shellQuote(command)}; fi`,
           cwd: environment.workdir,
@@ -246,7 +276,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
       execute: async ({ path }) => {
         const absolute = resolvePath(environment, path);
         try {
-          const entries = await environment.sandboxes.listFiles(environment.auth, environment.sandboxId, absolute);
+          const entries = await environment.host.listFiles(absolute);
           return {
             path: absolute,
             entries: entries.slice(0, 1000).map(({ name, type, size }) => ({ name, type, size })),
@@ -337,6 +367,7 @@ export function builtinToolSet(environment: ToolEnvironment, allowed: readonly s
       description: descriptions.get_dev_url,
       inputSchema: inputs.get_dev_url,
       execute: async ({ port, public: isPublic }) => {
+        if (!environment.sandboxId) throw new ToolFailure('dev URLs are for sandboxes; this agent works on a device');
         const url = await environment.devUrls.expose(environment.auth, environment.sandboxId, {
           port,
           ...(isPublic === undefined ? {} : { public: isPublic }),

@@ -89,7 +89,10 @@ interface Session {
 export function codexToolSet(environment: ToolEnvironment, allowed: readonly string[]): ToolSet {
   const sessions = new Map<number, Session>();
   let nextSession = 1;
-  const { sandboxes, auth, sandboxId } = environment;
+  const { sandboxes, auth } = environment;
+  // Codex's tools drive processes in a platform sandbox; a local agent (on a device) is refused them at save.
+  if (!environment.sandboxId) return {};
+  const sandboxId = environment.sandboxId;
 
   /** Output of a session from its offset, until it exits or `waitMs` passes. */
   async function collect(session: Session, waitMs: number, maxTokens: number | undefined) {

@@ -25,11 +25,15 @@ import type { SecretStore } from '../credentials/secret-store.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
+import { recordMeshAudit } from '../mesh/audit.js';
+import type { MeshChannels } from '../mesh/channels.js';
+import { deviceToolHost } from '../mesh/device-tool-host.js';
+import type { MeshNodes } from '../mesh/nodes.js';
 import type { DevUrls } from '../sandboxes/dev-urls.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
 import type { ToolService } from '../tools/tool-service.js';
 import type { AgentDefinitionRecord, AgentRecord } from './agent-service.js';
-import { builtinToolSet, type ToolEnvironment } from './builtin-tools.js';
+import { builtinToolSet, sandboxToolHost, type ToolEnvironment, type ToolHost } from './builtin-tools.js';
 import { codexToolSet } from './codex-tools.js';
 import type { ModelResolver } from './models.js';
 import type { LiveRun, RunLog } from './run-log.js';
@@ -138,6 +142,8 @@ export interface RunLoopDependencies {
   exaUrl: string;
   log: RunLog;
   logger: Logger;
+  /** RunMesh: where a local agent's device is, and the channel its tools go over. */
+  mesh: { nodes: MeshNodes; channels: MeshChannels };
 }
 
 /**
@@ -161,7 +167,9 @@ export class RunLoop {
    * secrets only where the server's operator points them.
    */
   async checkAuthority(auth: Actor, definition: AgentDefinitionRecord): Promise<void> {
-    requireScopes(auth, ['sandboxes:write']);
+    // A local agent's tools run on a device the caller owns or was allowed; a sandbox's need sandboxes:write.
+    if (definition.mode === 'local') await this.deps.mesh.nodes.dispatchTarget(auth, definition.device ?? '');
+    else requireScopes(auth, ['sandboxes:write']);
     if (definition.mode === 'managed') checkMounts(auth, definition.managed?.mounts);
     const target = await this.deps.models.target(auth.orgId, definition.model);
     if (target.kind === 'custom' && target.secret) requireScopes(auth, ['secrets:read']);
@@ -305,13 +313,43 @@ export class RunLoop {
       // Its last step was stored and nothing after it: the run ended and only its end was not stored.
       const ended = progress.steps >= limit || (progress.steps > 0 && lastFinish !== 'tool-calls');
       if (!ended) {
-        sandbox = await this.sandboxFor(actor, agent, run, thread);
-        if (sandbox.id !== run.sandbox_id) {
-          await this.db.updateTable('agent_runs').set({ sandbox_id: sandbox.id }).where('id', '=', run.id).execute();
-          run.sandbox_id = sandbox.id;
+        let workdir: string;
+        let host: ToolHost;
+        let device: { id: string; name: string } | undefined;
+        if (definition.mode === 'local') {
+          // Its tools run on the device, over the channel it keeps to this control plane.
+          const node = await this.deps.mesh.nodes.dispatchTarget(actor, definition.device ?? '');
+          if (!this.deps.mesh.channels.connected(node.id) || !node.root)
+            throw new DomainError(
+              'node_offline',
+              `device ${node.name} is not connected; start its helper (runtools mesh up)`,
+            );
+          device = { id: node.id, name: node.name };
+          workdir = node.root;
+          host = deviceToolHost(this.deps.mesh.channels, node.id);
+          await recordMeshAudit(this.db, {
+            orgId: run.org_id,
+            action: 'node.dispatched',
+            actor: actor.principal,
+            nodeId: node.id,
+            details: {
+              runId: run.id,
+              agent: agent.slug,
+              member: actor.member?.id ?? null,
+              resumed: live.events.length > 0,
+            },
+          });
+        } else {
+          const made = await this.sandboxFor(actor, agent, run, thread);
+          sandbox = made;
+          if (made.id !== run.sandbox_id) {
+            await this.db.updateTable('agent_runs').set({ sandbox_id: made.id }).where('id', '=', run.id).execute();
+            run.sandbox_id = made.id;
+          }
+          const info = await this.deps.sandboxes.get(actor, made.id);
+          workdir = info.mounts.length ? (info.mounts[0]?.path ?? '/workspace') : '/root';
+          host = sandboxToolHost(actor, this.deps.sandboxes, made.id);
         }
-        const info = await this.deps.sandboxes.get(actor, sandbox.id);
-        const workdir = info.mounts.length ? (info.mounts[0]?.path ?? '/workspace') : '/root';
         if (live.events.length === 0)
           log.emit(live, {
             type: 'start',
@@ -319,14 +357,16 @@ export class RunLoop {
             threadId: thread?.id ?? null,
             agent: agent.slug,
             model: definition.model,
-            sandboxId: sandbox.id,
+            sandboxId: sandbox?.id ?? null,
+            ...(device ? { device } : {}),
             attachments: run.attachments ? (JSON.parse(run.attachments) as RunAttachmentSummary[]) : [],
           });
-        else log.emit(live, { type: 'resumed', step: progress.steps, sandboxId: sandbox.id });
+        else log.emit(live, { type: 'resumed', step: progress.steps, sandboxId: sandbox?.id ?? null });
         const history = thread ? await this.history(thread.id) : [];
         const toolEnvironment: ToolEnvironment = {
           auth: actor,
-          sandboxId: sandbox.id,
+          host,
+          sandboxId: sandbox?.id ?? null,
           sandboxes: this.deps.sandboxes,
           devUrls: this.deps.devUrls,
           secrets: this.deps.secrets,
@@ -350,12 +390,31 @@ export class RunLoop {
             throw lostAuthority;
           }
         };
+        // A device that goes away or is revoked ends the run (fail-closed), as a caller losing its rights does.
+        const deviceLost = (error: unknown) => {
+          if (error instanceof DomainError && (error.code === 'node_offline' || error.code === 'node_revoked')) {
+            lostAuthority = error;
+            log.stop(live, 'authority', error);
+          }
+          return error;
+        };
         for (const entry of Object.values(tools)) {
           const execute = entry.execute;
           if (!execute) continue;
           entry.execute = async (input, options) => {
-            await asCallerNow(['sandboxes:write']);
-            return execute(input, options);
+            if (device) {
+              const now = await asCallerNow();
+              await this.deps.mesh.nodes.dispatchTarget(now, device.id).catch((error: unknown) => {
+                lostAuthority = error instanceof DomainError ? error : new DomainError('node_revoked', String(error));
+                log.stop(live, 'authority', lostAuthority);
+                throw lostAuthority;
+              });
+            } else await asCallerNow(['sandboxes:write']);
+            try {
+              return await execute(input, options);
+            } catch (error) {
+              throw deviceLost(error);
+            }
           };
         }
         const integration = await this.deps.tools.agentActions(
@@ -391,7 +450,9 @@ export class RunLoop {
           }
           return stepsDone.shift() as StepDone;
         };
-        const environment = `You work in a Linux sandbox (you are root). Your working directory is ${workdir}; relative paths in tools are taken from there.`;
+        const environment = device
+          ? `You work on the user's own device "${device.name}" (through RunMesh). Your working directory is ${workdir}; relative paths in tools are taken from there, and the tools cannot reach outside it.`
+          : `You work in a Linux sandbox (you are root). Your working directory is ${workdir}; relative paths in tools are taken from there.`;
         const result = streamText({
           model,
           system: definition.systemPrompt ? `${definition.systemPrompt}\n\n${environment}` : environment,

@@ -20,7 +20,7 @@ import type { ToolService } from '../tools/tool-service.js';
 import type { AgentDefinitionRecord, AgentService } from './agent-service.js';
 import type { ModelResolver } from './models.js';
 import { type LiveRun, nextWake, RunLog, whenEnded } from './run-log.js';
-import { progressOf, type RunAttachmentSummary, RunLoop, userContent } from './run-loop.js';
+import { progressOf, type RunAttachmentSummary, RunLoop, type RunLoopDependencies, userContent } from './run-loop.js';
 
 const finished: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'max_iterations'];
 /** The queue agent runs are dispatched through: a job names a run; whoever claims the run runs its loop. */
@@ -34,6 +34,8 @@ export interface RunServiceOptions {
   leaseMs: number;
   /** Runs whose loops run at once in this process; more wait in the queue. Default 50. */
   concurrency?: number;
+  /** RunMesh, for local agents: their devices and the channels to them. */
+  mesh: RunLoopDependencies['mesh'];
 }
 
 function runFromRow(row: Database['agent_runs']): Run {
@@ -122,6 +124,7 @@ export class RunService {
       exaUrl: options.exaUrl,
       log: this.log,
       logger,
+      mesh: options.mesh,
     });
     // The AI SDK prints its warnings (an unknown model's limits, a setting a provider ignores) to stderr;
     // they belong in the server's log, as JSON lines like everything else.
@@ -276,6 +279,14 @@ export class RunService {
     const agent = await this.agents.record(auth, slug);
     const definition = agent.definition;
     await this.loop.checkAuthority(auth, definition);
+    if (definition.mode === 'local') {
+      // A device that is not connected fails the run now, not after it was queued.
+      const node = await this.options.mesh.nodes.dispatchTarget(auth, definition.device ?? '');
+      if (!this.options.mesh.channels.connected(node.id) && !this.options.mesh.nodes.online(node))
+        throw new DomainError('node_offline', `device ${node.name} is offline; start its helper (runtools mesh up)`, {
+          node: node.name,
+        });
+    }
     // Checked before anything is created: a missing key or an unknown model is the caller's to fix now.
     await this.models.model(auth.orgId, definition.model);
     await this.checkLinkedSandbox(auth, slug, definition);
