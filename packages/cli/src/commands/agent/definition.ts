@@ -13,11 +13,12 @@ export interface DefinitionFlags {
   tools?: string;
   sandbox?: string;
   mode?: string;
+  device?: string;
   template?: string;
   maxIterations?: string;
 }
 
-const modes = ['in_sandbox', 'managed'];
+const modes = ['in_sandbox', 'managed', 'local', 'local-mac'];
 
 export function definitionOptions(command: Command, modelFlag: 'required' | 'optional'): Command {
   const model = '--model <model>';
@@ -29,7 +30,11 @@ export function definitionOptions(command: Command, modelFlag: 'required' | 'opt
     .option('--system-prompt-file <path>', 'read the system prompt from a file')
     .option('--tools <a,b,c>', 'the tools it may call, comma-separated (default: every built-in tool; "" for none)')
     .option('--sandbox <sandboxId>', 'the sandbox it works in (mode in_sandbox)')
-    .option('--mode <mode>', 'in_sandbox (a --sandbox of yours) or managed (a sandbox of its own per run)')
+    .option(
+      '--mode <mode>',
+      'in_sandbox (a --sandbox of yours), managed (a sandbox of its own per run) or local (a RunMesh --device)',
+    )
+    .option('--device <node>', 'mode local: the RunMesh node (name or id) whose device runs its tools')
     .option('--template <template>', 'managed mode: the template its sandboxes start from')
     .option('--max-iterations <n>', 'the most model steps a run may take (1-100, default 25)');
 }
@@ -44,6 +49,8 @@ export function definitionFromFlags(flags: DefinitionFlags): AgentUpdateRequest 
     throw new UserError('mode managed makes its own sandboxes: use --template instead of --sandbox');
   if (flags.template && flags.mode === 'in_sandbox')
     throw new UserError('mode in_sandbox works in an existing sandbox: use --sandbox instead of --template');
+  if (flags.device && (flags.sandbox || flags.template))
+    throw new UserError('a local agent works on its --device: leave out --sandbox and --template');
   if (flags.systemPrompt !== undefined && flags.systemPromptFile)
     throw new UserError('give --system-prompt or --system-prompt-file, not both');
   let systemPrompt = flags.systemPrompt;
@@ -67,7 +74,8 @@ export function definitionFromFlags(flags: DefinitionFlags): AgentUpdateRequest 
           .split(',')
           .map((tool) => tool.trim())
           .filter(Boolean);
-  const mode = (flags.mode ?? (flags.template ? 'managed' : undefined)) as AgentUpdateRequest['mode'];
+  const mode = (flags.mode ??
+    (flags.template ? 'managed' : flags.device ? 'local' : undefined)) as AgentUpdateRequest['mode'];
   return {
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     ...(flags.name !== undefined ? { name: flags.name } : {}),
@@ -76,6 +84,7 @@ export function definitionFromFlags(flags: DefinitionFlags): AgentUpdateRequest 
     ...(tools ? { tools } : {}),
     ...(mode ? { mode } : {}),
     ...(flags.sandbox ? { sandbox: flags.sandbox } : {}),
+    ...(flags.device ? { device: flags.device } : {}),
     ...(flags.template ? { sandbox: { template: flags.template } } : {}),
     ...(maxIterations !== undefined ? { maxIterations } : {}),
   };
