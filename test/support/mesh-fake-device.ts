@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import {
   type MeshLinkCreated,
   type MeshLinkPoll,
+  type MeshOperation,
   type MeshServerMessage,
   meshChallengePrefix,
   meshChannelPath,
@@ -19,7 +20,15 @@ export interface FakeDevice {
   link(name?: string): Promise<MeshLinkCreated>;
   poll(link: MeshLinkCreated, token?: string | null): Promise<Response>;
   /** Opens the channel with this node token; signs the challenge with `identity` unless told otherwise. */
-  connect(token: string, options?: { listenPort?: number | null; signWith?: KeyObject }): Promise<DeviceChannel>;
+  connect(
+    token: string,
+    options?: {
+      listenPort?: number | null;
+      signWith?: KeyObject;
+      /** Answers the operations dispatched to it (a value, or a thrown `{ code, message }` as the device's refusal). */
+      answer?: (operation: MeshOperation) => unknown;
+    },
+  ): Promise<DeviceChannel>;
 }
 
 export interface DeviceChannel {
@@ -90,6 +99,15 @@ export function fakeDevice(baseUrl: string): FakeDevice {
               confined: true,
             }),
           );
+        if (message.type === 'call' && options.answer) {
+          let reply: object;
+          try {
+            reply = { type: 'result', id: message.id, ok: true, value: options.answer(message.operation) };
+          } catch (error) {
+            reply = { type: 'result', id: message.id, ok: false, error: error as { code: string; message: string } };
+          }
+          socket.send(JSON.stringify(reply));
+        }
         for (const wake of waiters.splice(0)) wake();
       });
       await Promise.race([

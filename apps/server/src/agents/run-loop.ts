@@ -319,7 +319,7 @@ export class RunLoop {
         if (definition.mode === 'local') {
           // Its tools run on the device, over the channel it keeps to this control plane.
           const node = await this.deps.mesh.nodes.dispatchTarget(actor, definition.device ?? '');
-          if (!this.deps.mesh.channels.connected(node.id) || !node.root)
+          if (!node.root || !(await this.deps.mesh.channels.reachable(node.id)))
             throw new DomainError(
               'node_offline',
               `device ${node.name} is not connected; start its helper (runtools mesh up)`,
@@ -337,6 +337,8 @@ export class RunLoop {
               agent: agent.slug,
               member: actor.member?.id ?? null,
               resumed: live.events.length > 0,
+              // Through another control plane's channel (relayed), or this one's.
+              relayed: !this.deps.mesh.channels.connected(node.id),
             },
           });
         } else {

@@ -839,6 +839,20 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .execute();
         await db.schema.createIndex('mesh_audit_org').on('mesh_audit').columns(['org_id', 'at', 'id']).execute();
         await db.schema.createIndex('mesh_audit_link').on('mesh_audit').columns(['link_id']).execute();
+        // Operations for a device connected to another control plane: the plane holding its channel takes
+        // them, runs them there and writes back the answer.
+        await db.schema
+          .createTable('mesh_calls')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('node_id', 'text', (column) => column.notNull())
+          .addColumn('operation', 'text', (column) => column.notNull())
+          .addColumn('timeout_ms', 'integer', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('result', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('expires_at', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('mesh_calls_node').on('mesh_calls').columns(['node_id', 'status']).execute();
       },
     },
   };

@@ -540,6 +540,19 @@ export interface Database {
     revoked_at: Iso | null;
     revoked_by: string | null;
   };
+  mesh_calls: {
+    id: string;
+    node_id: string;
+    /** JSON MeshOperation. */
+    operation: string;
+    timeout_ms: number;
+    /** pending | taken | done | failed */
+    status: string;
+    /** JSON: the device's value (done), or `{ kind: 'device' | 'domain', code, message }` (failed). */
+    result: string | null;
+    created_at: Iso;
+    expires_at: Iso;
+  };
   mesh_node_grants: { node_id: string; member_id: string; granted_by: string; created_at: Iso };
   mesh_audit: {
     id: string;

@@ -5,7 +5,7 @@ import {
   type MeshDeviceMessage as DeviceMessage,
   MeshDeviceMessage,
   type MeshNodeConfig,
-  type MeshOperation,
+  MeshOperation,
   type MeshServerMessage,
   maxMeshMessageBytes,
   meshChannelPath,
@@ -30,6 +30,10 @@ const helloTimeoutMs = 10_000;
 const callGraceMs = 15_000;
 /** Calls one node may have in flight. */
 const maxCallsPerNode = 64;
+/** How often a plane looks for operations relayed to its devices, and a relaying plane for their answers. */
+const relayPollMs = 100;
+/** Relayed operations older than this are deleted, answered or not. */
+const relayKeepMs = 60 * 60_000;
 
 interface PendingCall {
   resolve: (value: unknown) => void;
@@ -78,6 +82,9 @@ export class MeshChannels implements MeshChanges {
   private sweeping = false;
   private lastLinkSweep = 0;
   private closed = false;
+  /** Takes operations other control planes left for the devices connected here. */
+  private readonly relayPoll: NodeJS.Timeout;
+  private relaying = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -89,6 +96,8 @@ export class MeshChannels implements MeshChanges {
     nodes.changes = this;
     this.sweep = setInterval(() => void this.runSweep(), options.sweepMs);
     this.sweep.unref();
+    this.relayPoll = setInterval(() => void this.takeRelayed(), relayPollMs);
+    this.relayPoll.unref();
   }
 
   handles(url: string | undefined): boolean {
@@ -99,6 +108,17 @@ export class MeshChannels implements MeshChanges {
   /** Whether a node's device is connected to this process now. */
   connected(nodeId: string): boolean {
     return this.channels.get(nodeId)?.socket.readyState === 1;
+  }
+
+  /** Whether a node's device can be called from here: connected here, or online through another plane. */
+  async reachable(nodeId: string): Promise<boolean> {
+    if (this.connected(nodeId)) return true;
+    const row = await this.db
+      .selectFrom('mesh_nodes')
+      .select(['connected_at', 'disconnected_at', 'last_seen_at', 'revoked_at'])
+      .where('id', '=', nodeId)
+      .executeTakeFirst();
+    return row !== undefined && this.nodes.online(row);
   }
 
   async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -298,8 +318,11 @@ export class MeshChannels implements MeshChanges {
    */
   async call(nodeId: string, operation: MeshOperation, timeoutMs: number): Promise<unknown> {
     const channel = this.channels.get(nodeId);
-    if (channel?.socket.readyState !== 1)
+    if (channel?.socket.readyState !== 1) {
+      // Connected to another control plane: the operation goes through the database to the plane that holds it.
+      if (await this.reachable(nodeId)) return this.relay(nodeId, operation, timeoutMs);
       throw new DomainError('node_offline', 'the device is not connected to the control plane');
+    }
     if (channel.calls.size >= maxCallsPerNode)
       throw new DomainError('resource_limit_exceeded', `a device takes at most ${maxCallsPerNode} calls at once`);
     const id = randomBytes(12).toString('base64url');
@@ -312,6 +335,109 @@ export class MeshChannels implements MeshChanges {
       channel.calls.set(id, { resolve, reject, timer });
       this.send(channel.socket, { type: 'call', id, operation });
     });
+  }
+
+  /** Leaves an operation for the plane holding the node's channel and waits for its answer. */
+  private async relay(nodeId: string, operation: MeshOperation, timeoutMs: number): Promise<unknown> {
+    const id = `mcl_${randomBytes(15).toString('base64url')}`;
+    const now = Date.now();
+    const expires = now + timeoutMs + callGraceMs;
+    await this.db
+      .insertInto('mesh_calls')
+      .values({
+        id,
+        node_id: nodeId,
+        operation: JSON.stringify(operation),
+        timeout_ms: timeoutMs,
+        status: 'pending',
+        result: null,
+        created_at: new Date(now).toISOString(),
+        expires_at: new Date(expires).toISOString(),
+      })
+      .execute();
+    try {
+      for (let polls = 0; ; polls++) {
+        await new Promise((resolve) => setTimeout(resolve, relayPollMs));
+        const row = await this.db
+          .selectFrom('mesh_calls')
+          .select(['status', 'result'])
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (row?.status === 'done') return row.result === null ? undefined : JSON.parse(row.result);
+        if (row?.status === 'failed') {
+          const failure = JSON.parse(row.result ?? '{}') as { kind?: string; code?: string; message?: string };
+          if (failure.kind === 'device')
+            throw new DeviceOperationError(failure.code ?? 'failed', failure.message ?? 'the device could not do it');
+          throw new DomainError(
+            failure.code === 'node_revoked' ? 'node_revoked' : 'node_offline',
+            failure.message ?? 'the device went away while it was doing this',
+          );
+        }
+        if (Date.now() > expires)
+          throw new DeviceOperationError('failed', `the device did not answer within ${timeoutMs + callGraceMs} ms`);
+        // Not taken yet, and its device gone meanwhile (or revoked): no plane will take it.
+        if (row?.status === 'pending' && polls % 10 === 9 && !(await this.reachable(nodeId)))
+          throw new DomainError('node_offline', 'the device is not connected to any control plane');
+      }
+    } finally {
+      await this.db
+        .deleteFrom('mesh_calls')
+        .where('id', '=', id)
+        .execute()
+        .catch(() => {});
+    }
+  }
+
+  /** Takes the operations relayed to devices connected here, runs them, and writes back their answers. */
+  private async takeRelayed(): Promise<void> {
+    if (this.relaying || this.closed || this.channels.size === 0) return;
+    this.relaying = true;
+    try {
+      const taken = await this.db
+        .updateTable('mesh_calls')
+        .set({ status: 'taken' })
+        .where('status', '=', 'pending')
+        .where('node_id', 'in', [...this.channels.keys()])
+        .returning(['id', 'node_id', 'operation', 'timeout_ms'])
+        .execute();
+      for (const call of taken) {
+        const answer = (status: 'done' | 'failed', result: unknown) =>
+          this.db
+            .updateTable('mesh_calls')
+            .set({ status, result: result === undefined ? null : JSON.stringify(result) })
+            .where('id', '=', call.id)
+            .execute()
+            .catch((error: unknown) => this.logger.warn({ err: error }, 'a relayed mesh answer was not stored'));
+        const operation = MeshOperation.safeParse(JSON.parse(call.operation));
+        if (!operation.success) {
+          void answer('failed', { kind: 'domain', code: 'node_offline', message: 'not an operation' });
+          continue;
+        }
+        void this.call(call.node_id, operation.data, call.timeout_ms).then(
+          (value) => answer('done', value),
+          (error: unknown) =>
+            answer(
+              'failed',
+              error instanceof DeviceOperationError
+                ? { kind: 'device', code: error.code, message: error.message }
+                : {
+                    kind: 'domain',
+                    code: error instanceof DomainError ? error.code : 'node_offline',
+                    message: (error as Error).message,
+                  },
+            ),
+        );
+      }
+      if (Math.random() < 0.01)
+        await this.db
+          .deleteFrom('mesh_calls')
+          .where('created_at', '<', new Date(Date.now() - relayKeepMs).toISOString())
+          .execute();
+    } catch (error) {
+      if (!this.closed) this.logger.warn({ err: error }, 'taking relayed mesh calls failed');
+    } finally {
+      this.relaying = false;
+    }
   }
 
   nodeRevoked(nodeId: string): void {
@@ -385,6 +511,7 @@ export class MeshChannels implements MeshChanges {
   close(): void {
     this.closed = true;
     clearInterval(this.sweep);
+    clearInterval(this.relayPoll);
     for (const channel of [...this.channels.values()]) this.drop(channel, 1001, 'the server is stopping');
     this.server.close();
   }
