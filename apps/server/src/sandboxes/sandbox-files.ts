@@ -9,6 +9,7 @@ import { channelApiError, type SandboxChannels } from './sandbox-channels.js';
 const downloadChunkBytes = 1024 * 1024;
 /** How much of a refused upload's remaining body is read (and dropped) so its client sees the answer. */
 const uploadDrainBytes = 64 * 1024 * 1024;
+const uploadDrainMs = 10_000;
 
 /** Names in the locale's collation, which can tie distinct names; code point order breaks the tie. */
 function byName(a: readonly (string | number)[], b: readonly (string | number)[]): number {
@@ -140,11 +141,13 @@ export class SandboxFiles {
       const written = await this.files(auth, id, path, (channel) => channel.writeFile(path, chunks(), { append }));
       return { path, size: written.bytes };
     } catch (error) {
-      // Refused part way (the sandbox's disk is full): read what the client is still sending, up to a point,
-      // so that it gets this answer rather than a broken connection.
-      if (reader && !(error instanceof DomainError && error.code === 'payload_too_large')) {
+      // Refused part way (past the size limit, the sandbox's disk full): read what the client is still sending,
+      // up to a point (64 MiB, 10 s), so that it gets this answer rather than a broken connection; a client
+      // that sends more than that loses its connection.
+      if (reader) {
         let drained = 0;
-        while (drained < uploadDrainBytes) {
+        const deadline = Date.now() + uploadDrainMs;
+        while (drained < uploadDrainBytes && Date.now() < deadline) {
           const next = await reader.next().catch(() => ({ done: true as const, value: undefined }));
           if (next.done) break;
           drained += next.value.length;
