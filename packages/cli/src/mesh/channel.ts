@@ -139,6 +139,12 @@ export class MeshChannel {
     let welcomed = false;
     let heartbeat: NodeJS.Timeout | undefined;
     let lastHeard = Date.now();
+    // Said once a connection: a server sending many bad messages does not flood the device's log.
+    let ignoredAny = false;
+    const ignored = (why: string) => {
+      if (!ignoredAny) this.options.log(`ignored a message from the server (and any more this connection): ${why}`);
+      ignoredAny = true;
+    };
     // A server that never completes the handshake (or a half-open connection before the welcome).
     const welcomeTimer = setTimeout(() => socket.terminate(), 30_000);
     return new Promise((resolve) => {
@@ -185,12 +191,12 @@ export class MeshChannel {
         try {
           raw = JSON.parse(rawText(data));
         } catch {
-          this.options.log('ignored a message from the server that is not JSON');
+          ignored('it is not JSON');
           return;
         }
         const parsed = MeshServerMessage.safeParse(raw);
         if (!parsed.success) {
-          this.options.log('ignored a message from the server that is not one of the channel');
+          ignored(`it is not a message of the channel: ${parsed.error.issues[0]?.message ?? ''}`);
           return;
         }
         const message = parsed.data;

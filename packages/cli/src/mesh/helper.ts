@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { MeshNodeConfig } from '@runtools/spec';
-import { UserError } from '../errors.js';
+import { exitCodes, UserError } from '../errors.js';
 import { MeshChannel } from './channel.js';
 import { type Confinement, detectConfinement } from './exec.js';
 import type { DeviceKeys } from './keys.js';
@@ -53,7 +53,11 @@ export async function runHelper(options: HelperOptions): Promise<void> {
   const { paths, device, log } = options;
   const already = runningHelper(paths);
   if (already !== undefined && already !== process.pid) {
-    throw new UserError(`a helper is already running for ${paths.dir} (pid ${already})`, 'stop it: runtools mesh down');
+    throw new UserError(
+      `a helper is already running for ${paths.dir} (pid ${already})`,
+      'stop it: runtools mesh down',
+      exitCodes.conflict,
+    );
   }
   const confinement: Confinement = detectConfinement({ allowUnconfined: options.allowUnconfined });
   if (confinement.kind === 'refused') log(`bash is refused here: bubblewrap (bwrap) is not installed`);
@@ -103,7 +107,7 @@ export async function runHelper(options: HelperOptions): Promise<void> {
     if (wireguard) {
       await wireguard.start(log);
       wireguard.onUnexpectedExit = (output) => {
-        failure = new UserError(`wireguard-go stopped: ${output || 'no output'}`);
+        failure = new UserError(`wireguard-go stopped: ${output || 'no output'}`, undefined, exitCodes.internal);
         channel?.stop();
       };
       // The last config known gives the interface its address and peers before the channel is up.

@@ -141,13 +141,21 @@ export function writeHelperStatus(paths: MeshPaths, status: HelperStatus): void 
   writePrivateFile(paths.status, `${JSON.stringify(status, null, 2)}\n`);
 }
 
-/** Whether a process runs. EPERM: it does, as another user. */
+/**
+ * Whether a process runs. EPERM: it does, as another user. A zombie (exited, not yet reaped by its parent)
+ * does not: it has already torn everything down.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS)
   }
 }
 

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { type MeshNodeConfig, type MeshPeer, WireGuardKey } from '@runtools/spec';
-import { UserError } from '../errors.js';
+import { exitCodes, UserError } from '../errors.js';
 import { findExecutable } from './exec.js';
 import { writePrivateFile } from './state.js';
 
@@ -117,7 +117,11 @@ export class WireGuardInterface {
     if (interfaceExists(this.name)) {
       log(`removing the interface ${this.name} left by an earlier helper`);
       await run(this.tools.ip, ['link', 'del', this.name]).catch((error: unknown) => {
-        throw new UserError(`the interface ${this.name} exists and cannot be removed: ${failure(error)}`);
+        throw new UserError(
+          `the interface ${this.name} exists and cannot be removed: ${failure(error)}`,
+          undefined,
+          exitCodes.internal,
+        );
       });
     }
     const daemon = spawn(this.tools.wireguardGo, ['-f', this.name], {
@@ -134,7 +138,7 @@ export class WireGuardInterface {
     let exited = false;
     daemon.on('exit', () => {
       exited = true;
-      if (this.daemon === daemon) this.onUnexpectedExit?.(this.output.trim());
+      if (this.daemon === daemon) this.onUnexpectedExit?.(this.daemonOutput());
     });
     daemon.on('error', (error) => {
       exited = true;
@@ -142,14 +146,30 @@ export class WireGuardInterface {
     });
     const deadline = Date.now() + 10_000;
     while (!interfaceExists(this.name) || !existsSync(`/var/run/wireguard/${this.name}.sock`)) {
-      if (exited) throw new UserError(`wireguard-go could not create ${this.name}: ${this.output.trim()}`);
-      if (Date.now() > deadline) {
+      if (exited || Date.now() > deadline) {
         await this.stop();
-        throw new UserError(`wireguard-go did not create ${this.name} within 10 s: ${this.output.trim()}`);
+        const output = this.daemonOutput();
+        throw new UserError(
+          `wireguard-go could not create ${this.name}${exited ? '' : ' within 10 s'}: ${output || 'no output'}`,
+          // Its control socket is /var/run/wireguard/<name>.sock whatever the network namespace.
+          output.includes('socket in use')
+            ? `another WireGuard interface is named ${this.name} (perhaps in another network namespace): pass --interface NAME`
+            : undefined,
+          exitCodes.internal,
+        );
       }
       await sleep(50);
     }
     await this.ip(['link', 'set', this.name, 'up']);
+  }
+
+  /** What wireguard-go said, less its boxed advice to use the kernel module. */
+  daemonOutput(): string {
+    return this.output
+      .split('\n')
+      .filter((line) => !/^[\s│┌└─]*$|^│/.test(line))
+      .join('\n')
+      .trim();
   }
 
   private async ip(args: string[]): Promise<void> {

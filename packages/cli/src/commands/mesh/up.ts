@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { MeshNodeName } from '@runtools/spec';
 import type { Command } from 'commander';
 import { readConfig } from '../../config.js';
-import { UserError } from '../../errors.js';
+import { exitCodes, UserError } from '../../errors.js';
 import { runHelper } from '../../mesh/helper.js';
 import { loadOrCreateKeys } from '../../mesh/keys.js';
 import { createLink, defaultNodeName, devicePlatform, normalizeServer, waitForApproval } from '../../mesh/link.js';
@@ -76,7 +76,11 @@ export function register(mesh: Command): void {
       const paths = meshPaths(meshDir(flags.configDir));
       const running = runningHelper(paths);
       if (running !== undefined) {
-        throw new UserError(`a helper is already running for ${paths.dir} (pid ${running})`, 'runtools mesh down');
+        throw new UserError(
+          `a helper is already running for ${paths.dir} (pid ${running})`,
+          'stop it: runtools mesh down',
+          exitCodes.conflict,
+        );
       }
       const serverFlag = flags.server ?? process.env.RUNTOOLS_API_URL ?? readConfig()?.url;
       if (!serverFlag) {
