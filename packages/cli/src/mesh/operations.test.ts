@@ -136,6 +136,28 @@ describe('write_file', () => {
     expect(existsSync(join(outside, 'created-through-link.txt'))).toBe(false);
   });
 
+  it('refuses a link through a missing directory and back out (missing/../link-out/file), and writes nothing there', async () => {
+    // The kernel fails on missing/.. (ENOENT); the rest must not be taken by name afterwards, where the
+    // link it names (link-dir, to outside) would be followed when the file is opened.
+    symlinkSync('missing/../link-dir/through-missing.txt', join(root, 'via-missing'));
+    symlinkSync('missing/../link-dir/secret.txt', join(root, 'via-missing-existing'));
+    symlinkSync('missing/../link-dir/made-through-missing', join(root, 'via-missing-dir'));
+    try {
+      expect(await outcome({ op: 'write_file', path: join(root, 'via-missing'), content: b64('escaped') })).not.toBe(
+        'ok',
+      );
+      expect(existsSync(join(outside, 'through-missing.txt'))).toBe(false);
+      expect(
+        await outcome({ op: 'write_file', path: join(root, 'via-missing-existing'), content: b64('overwritten') }),
+      ).not.toBe('ok');
+      expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('the owner’s secret');
+      expect(await outcome({ op: 'make_directory', path: join(root, 'via-missing-dir') })).not.toBe('ok');
+      expect(existsSync(join(outside, 'made-through-missing'))).toBe(false);
+    } finally {
+      for (const name of ['via-missing', 'via-missing-existing', 'via-missing-dir']) rmSync(join(root, name));
+    }
+  });
+
   it('refuses content that is not base64', async () => {
     expect(await outcome({ op: 'write_file', path: join(root, 'bad.txt'), content: 'not base64!' })).toBe('failed');
     expect(existsSync(join(root, 'bad.txt'))).toBe(false);

@@ -59,9 +59,10 @@ async function writeFile(context: OperationContext, path: string, content: strin
   if (!base64Pattern.test(content)) throw new OperationError('failed', 'content is not base64');
   const { real, exists } = resolveInRoot(context.root, path);
   if (!exists) {
-    // Only the file is made: its directory must exist (make_directory makes directories).
+    // Only the file is made: its directory must exist (make_directory makes directories), and be the one checked.
     const parent = realPath(dirname(real));
     if (!parent.exists) throw new OperationError('not_found', `the directory of ${path} does not exist`);
+    if (parent.real !== dirname(real)) throw new OperationError('outside_root', `${path} leads through a link`);
   }
   const data = Buffer.from(content, 'base64');
   const handle = await open(

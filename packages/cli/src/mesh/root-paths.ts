@@ -28,7 +28,9 @@ const maxLinks = 40;
 /**
  * Where a path really leads: every symbolic link on the way followed, a dangling one included (writing through
  * it would create its target), and `..` taken after the link it follows as the kernel does. The part past the
- * last existing component is appended as written. `exists` says whether the whole path exists.
+ * last existing component is appended as written, and may not hold `..`: the kernel fails on `missing/..`, and
+ * taking it by name would bring back a component already passed, a link to outside the root among them
+ * (`missing/../link-out/file`). `exists` says whether the whole path exists.
  */
 export function realPath(path: string): { real: string; exists: boolean } {
   const pending = path.split(sep).filter((part) => part !== '' && part !== '.');
@@ -46,7 +48,10 @@ export function realPath(path: string): { real: string; exists: boolean } {
       stats = lstatSync(next);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { real: resolve(next, ...pending), exists: false };
+      if (code === 'ENOENT') {
+        if (pending.includes('..')) throw new OperationError('not_found', `${next} does not exist`);
+        return { real: join(next, ...pending), exists: false };
+      }
       if (code === 'ENOTDIR') throw new OperationError('not_directory', `${current} is not a directory`);
       throw error;
     }
