@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
-import { storeActor } from '../auth/stored-actor.js';
+import { type StoredActor, storeActor } from '../auth/stored-actor.js';
 import type { SecretStore } from '../credentials/secret-store.js';
 import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
@@ -417,6 +417,12 @@ export class RunService {
       .where('org_id', '=', auth.orgId)
       .executeTakeFirst();
     if (!row) throw new DomainError('run_not_found', `no run ${runId}`, { runId });
+    // A RunMesh node's token reads the runs its device started, not every run of its owner's org.
+    if (auth.principal.kind === 'node') {
+      const startedBy = row.actor ? (JSON.parse(row.actor) as StoredActor).principal : undefined;
+      if (startedBy?.kind !== 'node' || startedBy.id !== auth.principal.id)
+        throw new DomainError('run_not_found', `no run ${runId}`, { runId });
+    }
     return row;
   }
 

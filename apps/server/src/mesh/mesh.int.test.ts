@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureOf } from '../../../../test/support/agent-runs.js';
 import { addMember } from '../../../../test/support/members.js';
 import { claim, fakeDevice } from '../../../../test/support/mesh-fake-device.js';
+import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
 
 /**
@@ -16,11 +17,15 @@ import { startTestServer, type TestServer } from '../../../../test/support/serve
 describe('RunMesh control plane', () => {
   let server: TestServer;
   let rt: RunTools;
+  let model: ModelServer;
   const clock = { offset: 0, now: () => Date.now() + clock.offset };
 
   beforeAll(async () => {
+    model = await startModelServer();
     server = await startTestServer(
       {
+        // The built-in OpenAI provider, answered by the scripted model server (a node's runs may not read secrets).
+        RUNTOOLS_OPENAI_BASE_URL: model.openaiBaseUrl,
         RUNTOOLS_MESH_LINK_RATE_PER_MINUTE: '40',
         RUNTOOLS_MESH_HEARTBEAT_SECONDS: '1',
         RUNTOOLS_MESH_POLL_SECONDS: '1',
@@ -28,9 +33,11 @@ describe('RunMesh control plane', () => {
       { clock },
     );
     rt = new RunTools({ apiKey: server.adminKey, baseUrl: server.url });
+    await rt.secrets.set('OPENAI_API_KEY', 'sk-org-only', { category: 'provider' });
   });
   afterAll(async () => {
     await server?.close();
+    await model?.close();
   });
 
   const json = async <T>(response: Response, status: number): Promise<T> => {
@@ -177,6 +184,38 @@ describe('RunMesh control plane', () => {
     expect((await failure(run)).code).toBe('agent_not_found');
     const audit = await rt.mesh.audit({ action: 'node.config_fetched', nodeId: a.node.id });
     expect(audit[0]?.actor).toEqual({ kind: 'node', id: a.node.id });
+  });
+
+  it("lets a node token read the runs its device started, and not its owner's other runs", async () => {
+    const device = fakeDevice(server.url);
+    const link = await device.link('run-reader');
+    await rt.mesh.links.approve(link.code);
+    const { nodeToken } = await claim(device, link);
+    const channel = await device.connect(nodeToken);
+    await channel.next('welcome');
+    await rt.agents.create({ slug: 'on-run-reader', model: 'gpt-5', mode: 'local', device: 'run-reader' });
+    model.script([{ text: 'the owner’s answer' }]);
+    const owners = await rt.agent.run('on-run-reader', 'the owner’s prompt');
+    expect(owners.status).toBe('completed');
+
+    model.script([{ text: 'the device’s answer' }]);
+    const started = await json<{ runId: string }>(
+      await server.request('POST', '/v1/run', { key: nodeToken, body: { agent: 'on-run-reader', prompt: 'mine' } }),
+      201,
+    );
+    expect(
+      (await json<{ id: string }>(await server.request('GET', `/v1/runs/${started.runId}`, { key: nodeToken }), 200))
+        .id,
+    ).toBe(started.runId);
+    const own = await server.request('GET', `/v1/runs/${started.runId}/events?follow=false`, { key: nodeToken });
+    expect(own.status).toBe(200);
+    await own.text();
+    for (const path of [`/v1/runs/${owners.id}`, `/v1/runs/${owners.id}/events?follow=false`]) {
+      const refused = await failure(await server.request('GET', path, { key: nodeToken }));
+      expect(refused.code, path).toBe('run_not_found');
+    }
+    channel.socket.close();
+    await channel.closed;
   });
 
   it('authenticates the channel by token and identity key, pushes peers as they join, and revokes fail-closed', async () => {
