@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import * as agentLoop from './agent-loop.mjs';
 import * as devUrlProxy from './dev-url-proxy.mjs';
+import * as mesh from './mesh.mjs';
 import * as queue from './queue.mjs';
 import * as sandbox from './sandbox.mjs';
 import * as sandboxDensity from './sandbox-density.mjs';
@@ -46,6 +47,7 @@ const benchmarks = [
   tools,
   queue,
   workflows,
+  mesh,
   sandboxDensity,
 ];
 const only = values.only ? values.only.split(',') : undefined;

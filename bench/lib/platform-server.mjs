@@ -18,7 +18,16 @@ const server = await startServer(
       RUNTOOLS_ROOTFS_DIR: join(repoDir, '.runtools-test', 'rootfs'),
       RUNTOOLS_DEFAULT_TEMPLATE: 'minimal',
       RUNTOOLS_SSH_PORT: '0',
-      ...(process.env.RUNTOOLS_TOOL_RUNTIME ? { RUNTOOLS_TOOL_RUNTIME: process.env.RUNTOOLS_TOOL_RUNTIME } : {}),
+      // Settings a benchmark hands its server through this process's environment.
+      ...Object.fromEntries(
+        [
+          'RUNTOOLS_TOOL_RUNTIME',
+          'RUNTOOLS_OPENAI_BASE_URL',
+          'RUNTOOLS_MESH_LINK_RATE_PER_MINUTE',
+          'RUNTOOLS_MESH_POLL_SECONDS',
+          'RUNTOOLS_MESH_HEARTBEAT_SECONDS',
+        ].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+      ),
     },
   ),
 );
