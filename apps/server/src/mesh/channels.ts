@@ -50,6 +50,10 @@ interface Channel {
   /** Why it closed, for the calls it fails. */
   closing?: DomainError;
   lastSeenWritten: number;
+  /** When anything (a message, a pong) last came from the device: a channel silent too long is dead. */
+  lastHeard: number;
+  /** The `connected_at` this connection wrote: a newer one in the database is a newer connection elsewhere. */
+  connectedAt: string;
 }
 
 /** A failure the device reported for an operation (outside its root, a missing file…), for the model. */
@@ -128,7 +132,15 @@ export class MeshChannels implements MeshChanges {
       if (!token) throw new DomainError('unauthenticated', 'connect with "Authorization: Bearer <node token>"');
       actor = await this.nodes.authenticate(token);
     } catch (error) {
-      refuseUpgrade(socket, error, 'the node channel failed');
+      // A device revoked while it was away is told so (its helper tears down and forgets the node), not
+      // merely refused.
+      const revoked =
+        error instanceof DomainError && (error.details as { revoked?: boolean } | undefined)?.revoked === true;
+      refuseUpgrade(
+        socket,
+        revoked ? new DomainError('node_revoked', error.message) : error,
+        'the node channel failed',
+      );
       return;
     }
     if (this.closed) {
@@ -212,15 +224,25 @@ export class MeshChannels implements MeshChanges {
       pushedRevision: -1,
       calls: new Map(),
       lastSeenWritten: Date.now(),
+      lastHeard: Date.now(),
+      connectedAt: now,
     };
     if (socket.readyState !== 1 || this.closed) {
       socket.close(1001, 'the server is stopping');
       return;
     }
+    // Another connection of the node may have been set up meanwhile (both passed the check above before
+    // either was kept): the newest wins, so that no channel outlives its node's revocation unseen.
+    const meanwhile = this.channels.get(node.id);
+    if (meanwhile) this.drop(meanwhile, meshCloseCodes.replaced, 'replaced by a newer connection of this node');
     this.channels.set(node.id, channel);
     socket.on('message', (data, isBinary) => {
+      channel.lastHeard = Date.now();
       const message = isBinary ? undefined : parse(data.toString());
       if (message) this.receive(channel, message);
+    });
+    socket.on('pong', () => {
+      channel.lastHeard = Date.now();
     });
     socket.on('close', () => void this.closedChannel(channel));
     const configs = await this.nodes.configs(node.org_id);
@@ -280,10 +302,12 @@ export class MeshChannels implements MeshChanges {
     if (this.channels.get(channel.nodeId) !== channel) return;
     this.channels.delete(channel.nodeId);
     try {
+      // Only if no newer connection (on another control plane) has been recorded since this one.
       await this.db
         .updateTable('mesh_nodes')
         .set({ disconnected_at: nowIso() })
         .where('id', '=', channel.nodeId)
+        .where('connected_at', '=', channel.connectedAt)
         .execute();
       await recordMeshAudit(this.db, {
         orgId: channel.orgId,
@@ -479,15 +503,23 @@ export class MeshChannels implements MeshChanges {
         this.lastLinkSweep = Date.now();
         await this.links.expireDue();
       }
+      this.checkLiveness();
       const ids = [...this.channels.keys()];
       if (ids.length === 0) return;
-      const revoked = await this.db
+      const rows = await this.db
         .selectFrom('mesh_nodes')
-        .select('id')
+        .select(['id', 'revoked_at', 'connected_at'])
         .where('id', 'in', ids)
-        .where('revoked_at', 'is not', null)
         .execute();
-      for (const row of revoked) this.nodeRevoked(row.id);
+      for (const row of rows) {
+        if (row.revoked_at) this.nodeRevoked(row.id);
+        else {
+          // The device connected again through another control plane: this connection is the old one.
+          const channel = this.channels.get(row.id);
+          if (channel && row.connected_at !== null && row.connected_at > channel.connectedAt)
+            this.drop(channel, meshCloseCodes.replaced, 'replaced by a newer connection of this node');
+        }
+      }
       const orgs = [...new Set([...this.channels.values()].map((channel) => channel.orgId))];
       const revisions = await this.db
         .selectFrom('mesh_orgs')
@@ -504,6 +536,23 @@ export class MeshChannels implements MeshChanges {
       if (!this.closed) this.logger.warn({ err: error }, 'mesh sweep failed');
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /**
+   * Cuts channels heard from (a message or a pong) within no three heartbeats: a device whose network went
+   * away without a close would otherwise look connected here, and get calls that wait out their timeouts.
+   * One silent for a heartbeat is pinged (every device's WebSocket answers pings by itself).
+   */
+  private checkLiveness(): void {
+    const heartbeatMs = this.options.heartbeatSeconds * 1000;
+    const now = Date.now();
+    for (const channel of [...this.channels.values()]) {
+      const silentMs = now - channel.lastHeard;
+      if (silentMs > 3 * heartbeatMs) {
+        this.drop(channel, 1001, 'nothing heard from the device for three heartbeats');
+        channel.socket.terminate();
+      } else if (silentMs > heartbeatMs && channel.socket.readyState === 1) channel.socket.ping();
     }
   }
 

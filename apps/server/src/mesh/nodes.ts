@@ -77,7 +77,9 @@ export class MeshNodes {
       .executeTakeFirst();
     if (!row) throw new DomainError('invalid_node_token', 'the node token is not valid (link the device again)');
     if (row.revoked_at)
-      throw new DomainError('invalid_node_token', `the node was revoked at ${row.revoked_at}; link the device again`);
+      throw new DomainError('invalid_node_token', `the node was revoked at ${row.revoked_at}; link the device again`, {
+        revoked: true,
+      });
     const role = row.role as Role;
     const ceiling = roleCeiling(role);
     return {
