@@ -232,8 +232,14 @@ export class MeshChannels implements MeshChanges {
       return;
     }
     // Another connection of the node may have been set up meanwhile (both passed the check above before
-    // either was kept): the newest wins, so that no channel outlives its node's revocation unseen.
+    // either was kept): one is kept, the newer by the time each recorded, so that no channel is left open
+    // unseen by a revocation, and the sweep (which takes a newer connected_at for a newer connection on another
+    // plane) does not drop the one kept.
     const meanwhile = this.channels.get(node.id);
+    if (meanwhile && meanwhile.connectedAt > channel.connectedAt) {
+      this.drop(channel, meshCloseCodes.replaced, 'replaced by a newer connection of this node');
+      return;
+    }
     if (meanwhile) this.drop(meanwhile, meshCloseCodes.replaced, 'replaced by a newer connection of this node');
     this.channels.set(node.id, channel);
     socket.on('message', (data, isBinary) => {
@@ -550,7 +556,8 @@ export class MeshChannels implements MeshChanges {
     for (const channel of [...this.channels.values()]) {
       const silentMs = now - channel.lastHeard;
       if (silentMs > 3 * heartbeatMs) {
-        this.drop(channel, 1001, 'nothing heard from the device for three heartbeats');
+        // Closed as a disconnection (recorded, its calls failed with node_offline) once the socket is gone.
+        channel.closing = new DomainError('node_offline', 'nothing was heard from the device for three heartbeats');
         channel.socket.terminate();
       } else if (silentMs > heartbeatMs && channel.socket.readyState === 1) channel.socket.ping();
     }

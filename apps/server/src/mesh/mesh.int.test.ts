@@ -271,6 +271,39 @@ describe('RunMesh control plane', () => {
     await channel.closed;
   });
 
+  it('keeps one channel per node however many connect at once, and a revocation closes them all', async () => {
+    const device = fakeDevice(server.url);
+    const link = await device.link('many-at-once');
+    await rt.mesh.links.approve(link.code);
+    const { nodeToken, node } = await claim(device, link);
+    const channels = await Promise.all(Array.from({ length: 8 }, () => device.connect(nodeToken)));
+    // Each connection ends welcomed, or replaced (4409) by a newer one: one stays open.
+    const open = () => channels.filter((channel) => channel.socket.readyState === 1);
+    await until(async () => open().length <= 1).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(open().length).toBe(1);
+    await rt.mesh.nodes.revoke(node.id);
+    const ends = await Promise.race([
+      Promise.all(channels.map((channel) => channel.closed)),
+      new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+    ]);
+    expect(ends).not.toBe('still open');
+  });
+
+  it('closes a channel it has heard nothing from (not even a pong) for three heartbeats', async () => {
+    const device = fakeDevice(server.url);
+    const link = await device.link('gone-quiet');
+    await rt.mesh.links.approve(link.code);
+    const { nodeToken, node } = await claim(device, link);
+    const channel = await device.connect(nodeToken);
+    await channel.next('welcome');
+    // A device gone without a close (its network dropped): nothing it sends or answers reaches the server.
+    const raw = (channel.socket as unknown as { _socket: import('node:net').Socket })._socket;
+    raw.pause();
+    await until(async () => (await rt.mesh.audit({ nodeId: node.id, action: 'node.disconnected' })).length > 0, 8000);
+    raw.destroy();
+  });
+
   it('lets owners and admins manage any node, a member only their own, and no org see another', async () => {
     const member = await addMember(server, 'mesh-member@example.com', 'member');
     const memberRt = new RunTools({ apiKey: member.apiKey.key, baseUrl: server.url });

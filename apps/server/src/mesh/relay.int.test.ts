@@ -59,6 +59,27 @@ describe('RunMesh across control planes', () => {
     await model?.close();
   });
 
+  it('closes the old channel of a device that connected to another plane, and its closing leaves the device online', async () => {
+    const device = fakeDevice(server.url);
+    const link = await device.link('mover');
+    await rt.mesh.links.approve(link.code);
+    const { nodeToken, node } = await claim(device, link);
+    const old = await fakeDevice(planeUrl).connect(nodeToken, { signWith: device.identity });
+    await old.next('welcome');
+    // Its network changed: it connects again, through the other plane, before the first noticed anything.
+    const moved = await device.connect(nodeToken);
+    await moved.next('welcome');
+    const closed = await Promise.race([old.closed, new Promise((resolve) => setTimeout(() => resolve('open'), 5000))]);
+    if (closed === 'open') old.socket.close();
+    await old.closed;
+    moved.socket.send(JSON.stringify({ type: 'heartbeat' }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await rt.mesh.nodes.get(node.id)).online).toBe(true);
+    expect(closed).toMatchObject({ code: 4409 });
+    moved.socket.close();
+    await moved.closed;
+  });
+
   it("runs a local agent's tools on a device connected to another control plane, and revokes it there", async () => {
     const device = fakeDevice(server.url);
     const link = await device.link('far-device');
