@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { type RouteContract, routes } from '@runtools/spec';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { absentParams, concretePath, wellFormed } from '../support/route-params.js';
+import { absentParams, concretePath, linkNode, wellFormed } from '../support/route-params.js';
 import { type TestServer, useSandboxServer } from '../support/server.js';
 
 /**
@@ -164,8 +164,8 @@ describe('every route of the contract table under hostile input', () => {
   beforeAll(async () => {
     server = fixture.server;
     sandboxId = fixture.track(await fixture.rt.sandboxes.create({ runtime: 'container' })).id;
-    // A real workspace and sandbox, and the caller's own org, project and member: their routes reach their
-    // handlers.
+    // A real workspace, sandbox and RunMesh node, and the caller's own org, project and member: their routes
+    // reach their handlers.
     const me = (await (await server.request('GET', '/v1/me')).json()) as {
       org: { id: string };
       project: { id: string };
@@ -180,6 +180,8 @@ describe('every route of the contract table under hostile input', () => {
       projectId: me.project.id,
       memberId: me.member.id,
       workspaceId: workspace.id,
+      node: (await linkNode(server, 'fuzz')).node.id,
+      member: me.member.id,
     };
   }, 15 * 60_000);
 

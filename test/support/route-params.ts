@@ -1,6 +1,7 @@
 import type { Sandbox } from '@runtools/sdk';
 import { mapRouteParams } from '@runtools/spec';
 import ssh2 from 'ssh2';
+import { claim, type FakeDevice, fakeDevice } from './mesh-fake-device.js';
 import type { TestServer } from './server.js';
 
 /**
@@ -47,6 +48,10 @@ export const absentParams: Record<string, string> = {
   workflowRunId: 'wfr_aaaaaaaaaaaaaaaaaaaa',
   approvalId: 'apv_aaaaaaaaaaaaaaaaaaaa',
   token: 'wh_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  linkId: 'mln_aaaaaaaaaaaaaaaaaaaa',
+  code: 'AAAA-AAAA',
+  node: 'mnd_aaaaaaaaaaaaaaaaaaaa',
+  member: 'mem_aaaaaaaaaaaaaaaaaaaa',
 };
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -54,9 +59,31 @@ async function created<T>(response: Response, what: string): Promise<T> {
   return (await response.json()) as T;
 }
 
+/** A RunMesh node linked through the device flow (a fake device asks, `key`'s member approves, the device polls). */
+export interface LinkedNode {
+  device: FakeDevice;
+  linkId: string;
+  code: string;
+  node: { id: string; name: string; address: string };
+  nodeToken: string;
+}
+
+/** Links a fake device as a node of `key`'s org (the admin key's by default), named `name`. */
+export async function linkNode(server: TestServer, name: string, key?: string): Promise<LinkedNode> {
+  const device = fakeDevice(server.url);
+  const link = await device.link(name);
+  await created(
+    await server.request('POST', '/v1/mesh/links/approve', { ...(key ? { key } : {}), body: { code: link.code } }),
+    `the node ${name}`,
+  );
+  const claimed = await claim(device, link);
+  return { device, linkId: link.linkId, code: link.code, node: claimed.node, nodeToken: claimed.nodeToken };
+}
+
 /**
  * Ids of things that exist, in the admin key's org, for every path parameter: its org, project, member and key;
- * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it, the github tool installed, an OAuth app and a pending connection. Snapshots, runs and threads
+ * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it, the github tool installed, an OAuth app and a pending connection,
+ * a RunMesh node (linked and claimed) and a device's link still waiting for its code's approval. Snapshots, runs and threads
  * cost a snapshot or a model to make: those stay absent (well-formed) ids.
  */
 export async function existingParams(server: TestServer, sandbox: Sandbox): Promise<Record<string, string>> {
@@ -139,6 +166,8 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
   }
   if (!approvalId) throw new Error('the route-params workflow run never asked for its approval');
   const process = await sandbox.processes.start('sleep 100000');
+  const node = await linkNode(server, 'route-params');
+  const pending = await fakeDevice(server.url).link('route-params-pending');
   return {
     ...absentParams,
     orgId: me.org.id,
@@ -159,5 +188,9 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     triggerId: trigger.id,
     workflowRunId: workflowRun.runId,
     approvalId,
+    linkId: pending.linkId,
+    code: pending.code,
+    node: node.node.id,
+    member: me.member.id,
   };
 }

@@ -216,4 +216,133 @@ describe('migrations', () => {
     expect(await db.selectFrom('workflow_versions').select('version').execute()).toEqual([]);
     expect(await db.selectFrom('workflow_triggers').select('id').execute()).toEqual([]);
   });
+
+  it('0021 adds the mesh beside orgs made before it: codes, tokens and addresses are unique where the server counts on it, and an org takes its mesh rows when it goes', async () => {
+    const { target, remove } = await freshTarget();
+    cleanups.push(remove);
+    const at = '2026-01-01T00:00:00.000Z';
+    const before = await openDatabase(target, { migrateUpTo: '0020_workflow_publishers' });
+    try {
+      for (const org of ['a', 'b']) {
+        await sql`insert into orgs (id, name, slug, created_at) values (${`org_${org}`}, ${org}, ${org}, ${at})`.execute(
+          before.kysely,
+        );
+        await sql`insert into users (id, email, name, created_at) values (${`usr_${org}`}, ${`${org}@example.com`}, null, ${at})`.execute(
+          before.kysely,
+        );
+        await sql`insert into members (id, org_id, user_id, role, created_at)
+          values (${`mem_${org}`}, ${`org_${org}`}, ${`usr_${org}`}, 'owner', ${at})`.execute(before.kysely);
+      }
+    } finally {
+      await before.close();
+    }
+    const after = await openDatabase(target);
+    cleanups.push(() => after.close());
+    const db = after.kysely;
+    const link = (id: string, code: string, orgId: string | null) => ({
+      id,
+      code,
+      poll_token_hash: `poll-${id}`,
+      name: 'laptop',
+      platform: 'linux-x64',
+      version: null,
+      public_key: 'pk',
+      identity_key: 'ik',
+      requested_from: null,
+      status: orgId ? 'approved' : 'pending',
+      org_id: orgId,
+      node_id: null,
+      decided_by: null,
+      decided_at: null,
+      claimed_at: null,
+      created_at: at,
+      expires_at: at,
+    });
+    await db
+      .insertInto('mesh_links')
+      .values([link('mln_1', 'AAAA-AAAA', 'org_a'), link('mln_2', 'BBBB-BBBB', null)])
+      .execute();
+    // A code names one link: the server draws again when it collides.
+    await expect(
+      db
+        .insertInto('mesh_links')
+        .values(link('mln_3', 'AAAA-AAAA', null))
+        .execute(),
+    ).rejects.toThrow();
+    const node = (id: string, orgId: string, address: string, tokenHash: string | null) => ({
+      id,
+      org_id: orgId,
+      name: id,
+      address,
+      public_key: 'pk',
+      identity_key: 'ik',
+      platform: 'linux-x64',
+      version: null,
+      owner_member_id: orgId === 'org_a' ? 'mem_a' : 'mem_b',
+      token_hash: tokenHash,
+      root: null,
+      confined: 0,
+      listen_port: null,
+      endpoint: null,
+      connected_at: null,
+      disconnected_at: null,
+      last_seen_at: null,
+      created_at: at,
+      revoked_at: null,
+      revoked_by: null,
+    });
+    // Nodes not yet claimed have no token; an address is an org's once; another org has the same one.
+    await db
+      .insertInto('mesh_nodes')
+      .values([
+        node('mnd_1', 'org_a', '100.64.0.1', 'hash-1'),
+        node('mnd_2', 'org_a', '100.64.0.2', null),
+        node('mnd_3', 'org_a', '100.64.0.3', null),
+        node('mnd_4', 'org_b', '100.64.0.1', 'hash-4'),
+      ])
+      .execute();
+    await expect(
+      db
+        .insertInto('mesh_nodes')
+        .values(node('mnd_5', 'org_a', '100.64.0.1', null))
+        .execute(),
+    ).rejects.toThrow();
+    // A token authenticates one node.
+    await expect(
+      db
+        .insertInto('mesh_nodes')
+        .values(node('mnd_6', 'org_b', '100.64.0.6', 'hash-1'))
+        .execute(),
+    ).rejects.toThrow();
+    const grant = { node_id: 'mnd_1', member_id: 'mem_a', granted_by: 'key_1', created_at: at };
+    await db.insertInto('mesh_node_grants').values(grant).execute();
+    await expect(db.insertInto('mesh_node_grants').values(grant).execute()).rejects.toThrow();
+    await db.insertInto('mesh_orgs').values({ org_id: 'org_a', next_address: 4, revision: 3 }).execute();
+    const entry = (id: string, orgId: string | null) => ({
+      id,
+      org_id: orgId,
+      at,
+      action: 'link.created',
+      actor_kind: 'system',
+      actor_id: 'runtools',
+      node_id: null,
+      link_id: null,
+      from_address: null,
+      details: '{}',
+    });
+    await db
+      .insertInto('mesh_audit')
+      .values([entry('mau_1', 'org_a'), entry('mau_2', null), entry('mau_3', 'org_b')])
+      .execute();
+
+    await db.deleteFrom('orgs').where('id', '=', 'org_a').execute();
+    expect(await db.selectFrom('mesh_nodes').select('id').execute()).toEqual([{ id: 'mnd_4' }]);
+    expect(await db.selectFrom('mesh_node_grants').select('node_id').execute()).toEqual([]);
+    expect(await db.selectFrom('mesh_orgs').select('org_id').execute()).toEqual([]);
+    expect(await db.selectFrom('mesh_links').select('id').execute()).toEqual([{ id: 'mln_2' }]);
+    expect(await db.selectFrom('mesh_audit').select('id').orderBy('id').execute()).toEqual([
+      { id: 'mau_2' },
+      { id: 'mau_3' },
+    ]);
+  });
 });

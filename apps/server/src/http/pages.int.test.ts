@@ -3,6 +3,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember } from '../../../../test/support/members.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
+import { linkNode } from '../../../../test/support/route-params.js';
 import { useSandboxServer } from '../../../../test/support/server.js';
 
 type Item = Record<string, unknown>;
@@ -204,6 +205,9 @@ describe('paged lists', () => {
       }
     }
 
+    // RunMesh: three devices linked as nodes (each link asked for and approved: entries in the audit log).
+    for (const name of ['pages-a', 'pages-b', 'pages-c']) await linkNode(server(), name);
+
     Object.assign(cases, {
       oauthProviders: { path: '/v1/oauth/providers', min: 6, order: [['id', 'asc']] },
       oauthAppsList: {
@@ -332,6 +336,22 @@ describe('paged lists', () => {
         order: [
           ['createdAt', 'desc'],
           ['id', 'desc'],
+        ],
+      },
+      meshNodesList: {
+        path: '/v1/mesh/nodes',
+        min: 3,
+        order: [
+          ['createdAt', 'desc'],
+          ['id', 'asc'],
+        ],
+      },
+      meshAudit: {
+        path: '/v1/mesh/audit',
+        min: 6,
+        order: [
+          ['at', 'desc'],
+          ['id', 'asc'],
         ],
       },
     } satisfies Record<string, ListCase>);

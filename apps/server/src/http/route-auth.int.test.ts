@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type ConcreteScope, concreteScopes, type RouteContract, routes } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember } from '../../../../test/support/members.js';
-import { absentParams, concretePath } from '../../../../test/support/route-params.js';
+import { absentParams, concretePath, type LinkedNode, linkNode } from '../../../../test/support/route-params.js';
 import { startTestServer, type TestServer, useSandboxServer } from '../../../../test/support/server.js';
 
 /** The route's path with every parameter a well-formed value that names nothing (one is missing: a throw). */
@@ -13,10 +13,15 @@ const keyRoutes = (Object.entries(routes) as [string, RouteContract][]).filter(
   ([, contract]) => contract.auth === 'key',
 );
 const scopedRoutes = keyRoutes.filter(([, contract]) => contract.scopes.length > 0);
+/** Routes a RunMesh node's token (`rtn_…`) opens in place of a key, and the key routes it must not open. */
+const nodeTokenRoutes = keyRoutes.filter(([, contract]) => contract.nodeToken);
+const keyOnlyRoutes = keyRoutes.filter(([, contract]) => !contract.nodeToken);
 
 describe('route auth', () => {
   let server: TestServer;
   const keysByScope = new Map<ConcreteScope, string>();
+  /** A node of the admin's org, linked through the device flow: its token is a real one. */
+  let node: LinkedNode;
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -25,6 +30,7 @@ describe('route auth', () => {
       expect(response.status).toBe(201);
       keysByScope.set(scope, ((await response.json()) as { key: string }).key);
     }
+    node = await linkNode(server, 'route-auth');
   });
   afterAll(() => server.close());
 
@@ -92,6 +98,70 @@ describe('route auth', () => {
           expect([response.status, body.error?.code, scope]).toEqual([403, 'insufficient_scope', scope]);
         }
       }
+    },
+  );
+
+  /** The node's token as either header a key may come in. */
+  const nodeTokenHeaders = (): Record<string, string>[] => [
+    { authorization: `Bearer ${node.nodeToken}` },
+    { 'x-api-key': node.nodeToken },
+  ];
+
+  it('lets a node token open exactly the routes that say so, and only routes that need a key', () => {
+    expect(nodeTokenRoutes.map(([id]) => id).sort()).toEqual(['meshNodeConfig', 'meshRun', 'runsEvents', 'runsGet']);
+    const publicWithNodeToken = (Object.entries(routes) as [string, RouteContract][])
+      .filter(([, contract]) => contract.auth === 'public' && contract.nodeToken)
+      .map(([id]) => id);
+    expect(publicWithNodeToken).toEqual([]);
+  });
+
+  it.each(keyOnlyRoutes)('%s refuses a node token with 401 invalid_api_key', async (_id, contract) => {
+    for (const headers of nodeTokenHeaders()) {
+      const response = await server.request(contract.method, samplePath(contract.path), {
+        key: null,
+        headers,
+        body: contract.body ? { notAField: true } : undefined,
+      });
+      const body = (await response.json()) as { error?: { code: string } };
+      expect([Object.keys(headers)[0], response.status, body.error?.code]).toEqual([
+        Object.keys(headers)[0],
+        401,
+        'invalid_api_key',
+      ]);
+    }
+  });
+
+  it.each(nodeTokenRoutes)(
+    '%s admits a node token, and refuses an unknown one with 401 invalid_node_token',
+    async (_id, contract) => {
+      // The node's own id where the route names a node: it reads its own config.
+      const path = concretePath(contract.path, { ...absentParams, node: node.node.id });
+      for (const headers of nodeTokenHeaders()) {
+        const response = await server.request(contract.method, path, {
+          key: null,
+          headers,
+          body: contract.body ? { notAField: true } : undefined,
+        });
+        const body = (await response.json()) as { error?: { code: string } };
+        // Past authentication and the scope check: it succeeds or stops at validation or a missing resource.
+        const admitted = response.status < 500 && response.status !== 401 && response.status !== 403;
+        expect([Object.keys(headers)[0], response.status, body.error?.code, admitted]).toEqual([
+          Object.keys(headers)[0],
+          response.status,
+          body.error?.code,
+          true,
+        ]);
+        if (contract.params && 'node' in contract.params.shape) expect(response.status).toBe(200);
+      }
+      const unknown = await server.request(contract.method, path, {
+        key: null,
+        headers: { authorization: `Bearer rtn_${'A'.repeat(43)}` },
+        body: contract.body ? { notAField: true } : undefined,
+      });
+      expect([unknown.status, ((await unknown.json()) as { error: { code: string } }).error.code]).toEqual([
+        401,
+        'invalid_node_token',
+      ]);
     },
   );
 

@@ -2,7 +2,7 @@ import { type RouteContract, type RouteId, routes } from '@runtools/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember } from '../../../../test/support/members.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
-import { concretePath } from '../../../../test/support/route-params.js';
+import { concretePath, linkNode } from '../../../../test/support/route-params.js';
 import { useSandboxServer } from '../../../../test/support/server.js';
 
 /** Everything an org has, one of each kind a route names by path parameter, and how to read it back. */
@@ -16,6 +16,8 @@ interface OrgFixture {
   threadId: string;
   /** The webhook trigger beside the cron one in `params.triggerId`. */
   hookTriggerId: string;
+  /** The token of this org's RunMesh node (`params.node`). */
+  nodeToken: string;
 }
 
 const ed25519 = (seed: string) => {
@@ -34,8 +36,8 @@ async function json<T>(response: Response, status: number): Promise<T> {
 
 /**
  * A request each route accepts on its own org's resources, so that refusing it is the ownership check and
- * never validation. A route with a body or a required query and no entry here fails the test: a new route
- * is attacked from the day it lands.
+ * never validation (a function: made from the victim's params). A route with a body or a required query and
+ * no entry here fails the test: a new route is attacked from the day it lands.
  */
 const validBodies: Partial<Record<RouteId, unknown>> = {
   orgsUpdate: { name: 'pwned' },
@@ -69,6 +71,8 @@ const validBodies: Partial<Record<RouteId, unknown>> = {
   workflowsRun: { input: { pwned: true } },
   workflowTriggersCreate: { kind: 'webhook', input: { pwned: true } },
   workflowApprovalsResolve: { approved: true, comment: 'pwned' },
+  // Another member of the victim's org, allowed on the victim's node: refused only because the node is not ours.
+  meshNodeAllow: (params: Record<string, string>) => ({ member: params.memberId }),
 };
 
 /** Raw bodies, with their content type. */
@@ -190,6 +194,9 @@ describe('cross-org isolation', () => {
       await request('POST', '/v1/oauth/connections', { provider: 'github' }),
       201,
     );
+    // A RunMesh device linked as a node of the org, approved by the key's member, and another member allowed on it.
+    const node = await linkNode(server(), `node-${tag.toLowerCase()}`, key);
+    await json(await request('POST', `/v1/mesh/nodes/${node.node.id}/allow`, { member: member.member.id }), 200);
     const slug = `agent-${tag.toLowerCase()}`;
     await json(
       await request('POST', '/v1/agents', { slug, model: `${providerName}/m1`, sandbox: sandbox.id, tools: [] }),
@@ -247,6 +254,7 @@ describe('cross-org isolation', () => {
     expect(approvalId).toBeDefined();
     return {
       hookTriggerId: hook.id,
+      nodeToken: node.nodeToken,
       key,
       providerName,
       runId: run.id,
@@ -280,6 +288,11 @@ describe('cross-org isolation', () => {
         workflowRunId: workflowRun.runId,
         approvalId: approvalId as string,
         token: new URL(hook.url).pathname.split('/').pop() as string,
+        linkId: node.linkId,
+        // The code the org approved its node with: spent, and no other org's to look up.
+        code: node.code,
+        node: node.node.id,
+        member: member.member.id,
       },
     };
   }
@@ -320,7 +333,9 @@ describe('cross-org isolation', () => {
         const headers: Record<string, string> = {};
         if (contract.body) {
           if (!(id in validBodies)) throw new Error(`add a valid body for ${id} to validBodies`);
-          body = validBodies[id];
+          const valid = validBodies[id];
+          body =
+            typeof valid === 'function' ? (valid as (params: Record<string, string>) => unknown)(victim.params) : valid;
         } else if (contract.rawBody) {
           body = rawBodies[contract.rawBody].body;
           headers['content-type'] = rawBodies[contract.rawBody].contentType;
@@ -334,6 +349,50 @@ describe('cross-org isolation', () => {
       }
     }
     expect(outcomes.length).toBe(attacked.length * 2);
+  });
+
+  it("answers 404 to a node's token for another org's ids, and to a key for another org's link codes", async () => {
+    const nodeRoutes = (Object.entries(routes) as [RouteId, RouteContract][]).filter(
+      ([, contract]) => contract.nodeToken && contract.path.includes('/:'),
+    );
+    expect(nodeRoutes.length).toBeGreaterThan(0);
+    for (const [attacker, victim] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      for (const [id, contract] of nodeRoutes) {
+        const path = concretePath(contract.path, victim.params) + queryFor(id, contract);
+        const response = await server().request(contract.method, path, { key: attacker.nodeToken });
+        expect([id, path, response.status]).toEqual([id, path, 404]);
+      }
+      // A device's own run: not with another org's agent (by token or key), nor in another org's thread (the
+      // thread is looked up as for any key: a node's token cannot reach it with this agent, whose sandbox it
+      // may not use, and answers 403 insufficient_scope before any thread is read).
+      for (const [key, body] of [
+        [attacker.nodeToken, { agent: victim.params.slug, prompt: 'pwned' }],
+        [attacker.key, { agent: victim.params.slug, prompt: 'pwned' }],
+        [attacker.key, { agent: attacker.params.slug, prompt: 'pwned', threadId: victim.threadId }],
+      ] as const) {
+        const response = await server().request('POST', '/v1/run', { key, body });
+        const error = ((await response.json()) as { error?: { code: string } }).error?.code;
+        expect([body, key === attacker.key, response.status, error]).toEqual([
+          body,
+          key === attacker.key,
+          404,
+          body.agent === victim.params.slug ? 'agent_not_found' : 'thread_not_found',
+        ]);
+      }
+      // The code the victim approved its node with: another org neither sees it nor decides it.
+      for (const [method, path, body] of [
+        ['GET', `/v1/mesh/links/code/${victim.params.code}`, undefined],
+        ['POST', '/v1/mesh/links/approve', { code: victim.params.code }],
+        ['POST', '/v1/mesh/links/deny', { code: victim.params.code }],
+      ] as const) {
+        const response = await server().request(method, path, { key: attacker.key, body });
+        const error = ((await response.json()) as { error?: { code: string } }).error?.code;
+        expect([method, path, response.status, error]).toEqual([method, path, 404, 'mesh_link_not_found']);
+      }
+    }
   });
 
   it("answers 404 for another org's trigger under the caller's own workflow", async () => {
@@ -483,6 +542,16 @@ describe('cross-org isolation', () => {
       expect(workflowRuns.data.map((run) => [run.runId, run.status, run.input])).toEqual([
         [p.workflowRunId, 'waiting', { of: tag }],
       ]);
+      // Its node: still active, still allowing its member, its token still good for its own config.
+      const meshNode = await get<{ status: string; allowedMembers: { memberId: string }[] }>(
+        `/v1/mesh/nodes/${p.node}`,
+      );
+      expect([meshNode.status, meshNode.allowedMembers.map((member) => member.memberId)]).toEqual([
+        'active',
+        [p.member],
+      ]);
+      const config = await server().request('GET', `/v1/mesh/nodes/${p.node}/config`, { key: victim.nodeToken });
+      expect(config.status).toBe(200);
       const approvals = await get<{ data: { id: string; status: string; comment: string | null }[] }>(
         '/v1/workflow-approvals',
       );
