@@ -7,7 +7,8 @@ const familyStatuses = {
   authentication: [401],
   permission: [403],
   not_found: [404],
-  conflict: [409],
+  // 410: a RunMesh link code that expired (mesh_link_expired) is gone for good, not merely in the way.
+  conflict: [409, 410],
   rate_limit: [429],
   tool: [502, 504],
   internal: [500, 502, 503],
