@@ -2,8 +2,10 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   realpathSync,
+  renameSync,
   rmSync,
   symlinkSync,
   truncateSync,
@@ -12,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeshOperation } from '@runtools/spec';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { maxReadBytes, type OperationContext, runOperation } from './operations.js';
 import { OperationError } from './root-paths.js';
 
@@ -25,14 +27,39 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 /** The code an operation failed with, or 'ok'. */
 async function outcome(operation: MeshOperation): Promise<string> {
+  return outcomeIn(context, operation);
+}
+
+async function outcomeIn(where: OperationContext, operation: MeshOperation): Promise<string> {
   try {
-    await runOperation(context, operation);
+    await runOperation(where, operation);
     return 'ok';
   } catch (error) {
     if (error instanceof OperationError) return error.code;
     throw error;
   }
 }
+
+/** A change made just before the next call of the file system (once): a race, placed where it would hurt. */
+const swapAtNextCall = vi.hoisted(() => ({ swap: undefined as (() => void) | undefined }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const first =
+    <T extends (...args: never[]) => unknown>(call: T) =>
+    (...args: Parameters<T>) => {
+      const swap = swapAtNextCall.swap;
+      swapAtNextCall.swap = undefined;
+      swap?.();
+      return call(...args);
+    };
+  return {
+    ...actual,
+    open: first(actual.open),
+    lstat: first(actual.lstat),
+    mkdir: first(actual.mkdir),
+    readdir: first(actual.readdir),
+  };
+});
 
 beforeAll(() => {
   base = realpathSync(mkdtempSync(join(tmpdir(), 'runtools-mesh-ops-')));
@@ -203,6 +230,65 @@ describe('list_files', () => {
   it('answers not_found and not_directory', async () => {
     expect(await outcome({ op: 'list_files', path: join(root, 'nothing') })).toBe('not_found');
     expect(await outcome({ op: 'list_files', path: join(root, 'a.txt') })).toBe('not_directory');
+  });
+});
+
+describe('a directory swapped for a link to outside between the check and the act (bash runs in the root meanwhile)', () => {
+  // The swap is made at the operation's first file system call after its check, as a command racing it could.
+  const swapRoot = () => join(base, 'swap-root');
+  const swapOutside = () => join(base, 'swap-outside');
+  const arm = () => {
+    swapAtNextCall.swap = () => {
+      renameSync(join(swapRoot(), 'swap'), join(swapRoot(), `held-${Math.random()}`));
+      symlinkSync(swapOutside(), join(swapRoot(), 'swap'));
+    };
+  };
+  const swapContext = (): OperationContext => ({ root: swapRoot(), home: null, confinement: { kind: 'refused' } });
+  beforeEach(() => {
+    rmSync(swapRoot(), { recursive: true, force: true });
+    rmSync(swapOutside(), { recursive: true, force: true });
+    mkdirSync(join(swapRoot(), 'swap', 'listed'), { recursive: true });
+    mkdirSync(join(swapOutside(), 'listed'), { recursive: true });
+    writeFileSync(join(swapRoot(), 'swap', 'file.txt'), 'inside');
+    writeFileSync(join(swapOutside(), 'file.txt'), 'SECRET');
+    writeFileSync(join(swapOutside(), 'listed', 'only-outside'), '');
+  });
+  afterEach(() => {
+    swapAtNextCall.swap = undefined;
+  });
+
+  it.runIf(process.platform === 'linux')('reads nothing outside', async () => {
+    arm();
+    const value = await runOperation(swapContext(), { op: 'read_file', path: join(swapRoot(), 'swap', 'file.txt') })
+      .then((result) => Buffer.from((result as { content: string }).content, 'base64').toString())
+      .catch((error: OperationError) => error.code);
+    expect(value).toBe('outside_root');
+  });
+
+  it.runIf(process.platform === 'linux')('writes nothing outside', async () => {
+    arm();
+    const path = join(swapRoot(), 'swap', 'written.txt');
+    expect(await outcomeIn(swapContext(), { op: 'write_file', path, content: b64('x') })).toBe('outside_root');
+    arm();
+    const existing = join(swapRoot(), 'swap', 'file.txt');
+    expect(await outcomeIn(swapContext(), { op: 'write_file', path: existing, content: b64('x') })).toBe(
+      'outside_root',
+    );
+    expect(readdirSync(swapOutside()).sort()).toEqual(['file.txt', 'listed']);
+    expect(readFileSync(join(swapOutside(), 'file.txt'), 'utf8')).toBe('SECRET');
+  });
+
+  it.runIf(process.platform === 'linux')('makes no directory outside', async () => {
+    arm();
+    const path = join(swapRoot(), 'swap', 'made', 'deeper');
+    expect(await outcomeIn(swapContext(), { op: 'make_directory', path })).toBe('outside_root');
+    expect(readdirSync(swapOutside()).sort()).toEqual(['file.txt', 'listed']);
+  });
+
+  it.runIf(process.platform === 'linux')('lists nothing outside', async () => {
+    arm();
+    const path = join(swapRoot(), 'swap', 'listed');
+    expect(await outcomeIn(swapContext(), { op: 'list_files', path })).toBe('outside_root');
   });
 });
 

@@ -1,6 +1,6 @@
-import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { constants, existsSync, type Stats } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { type MeshOperation, maxMeshMessageBytes } from '@runtools/spec';
 import { type Confinement, type ExecResult, runCommand, unconfinedMessage } from './exec.js';
 import { OperationError, realPath, resolveInRoot } from './root-paths.js';
@@ -33,11 +33,83 @@ function fromFileSystem(error: unknown, path: string): OperationError {
   return new OperationError('failed', message);
 }
 
+/**
+ * Linux: a path is checked with its links resolved, then acted on through descriptors, from the root's down, each
+ * component opened with O_NOFOLLOW through /proc/self/fd. A command of the agent's that swaps a directory for a
+ * link to outside between the check and the act (bash runs in the root at the same time) is then refused, not
+ * followed: taken by name, the act would follow it (a check-then-open by name is a race, not a check).
+ * Elsewhere (no /proc) the path is taken by name, its last component not followed.
+ */
+const descriptorPaths = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/** A name that the kernel resolves from the directory open as `directory`, wherever its path now leads. */
+function at(directory: FileHandle, name?: string): string {
+  return name === undefined ? `/proc/self/fd/${directory.fd}` : `/proc/self/fd/${directory.fd}/${name}`;
+}
+
+const directoryFlags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/**
+ * The directory `path` (real, the root or below it) opened from the root one component at a time, none of
+ * them a link; with `create`, missing ones are made on the way.
+ */
+async function openBeneath(root: string, path: string, options: { create?: boolean } = {}): Promise<FileHandle> {
+  const parts = relative(root, path)
+    .split(sep)
+    .filter((part) => part !== '');
+  if (parts.includes('..')) throw new OperationError('outside_root', `${path} is outside ${root}`);
+  let directory = await open(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    for (const [index, part] of parts.entries()) {
+      let next: FileHandle;
+      try {
+        next = await open(at(directory, part), directoryFlags);
+      } catch (error) {
+        // O_NOFOLLOW | O_DIRECTORY on a link answers ENOTDIR: say what it is.
+        if (isErrno(error, 'ENOTDIR') || isErrno(error, 'ELOOP')) {
+          const stats = await lstat(at(directory, part)).catch(() => undefined);
+          if (stats?.isSymbolicLink())
+            throw new OperationError(
+              'outside_root',
+              `${join(root, ...parts.slice(0, index + 1))} changed into a symbolic link`,
+            );
+        }
+        if (!options.create || !isErrno(error, 'ENOENT')) throw error;
+        await mkdir(at(directory, part)).catch((made: unknown) => {
+          if (!isErrno(made, 'EEXIST')) throw made;
+        });
+        next = await open(at(directory, part), directoryFlags);
+      }
+      await directory.close();
+      directory = next;
+    }
+    return directory;
+  } catch (error) {
+    await directory.close();
+    throw error;
+  }
+}
+
+/** Opens a checked path (real, inside the root): through descriptors from the root where there are some. */
+async function openChecked(root: string, real: string, flags: number, mode?: number): Promise<FileHandle> {
+  if (!descriptorPaths || real === root) return open(real, flags, mode);
+  const directory = await openBeneath(root, dirname(real));
+  try {
+    return await open(at(directory, basename(real)), flags, mode);
+  } finally {
+    await directory.close();
+  }
+}
+
 async function readFile(context: OperationContext, path: string): Promise<{ content: string }> {
   const { real, exists } = resolveInRoot(context.root, path);
   if (!exists) throw new OperationError('not_found', `${path} does not exist`);
   // O_NOFOLLOW: the path was checked with its links resolved; a link swapped in since is refused, not followed.
-  const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const handle = await openChecked(
+    context.root,
+    real,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  );
   try {
     const stats = await handle.stat();
     if (stats.isDirectory()) throw new OperationError('is_directory', `${path} is a directory`);
@@ -65,9 +137,11 @@ async function writeFile(context: OperationContext, path: string, content: strin
     if (parent.real !== dirname(real)) throw new OperationError('outside_root', `${path} leads through a link`);
   }
   const data = Buffer.from(content, 'base64');
-  const handle = await open(
+  // O_NONBLOCK: a FIFO the agent made there fails (ENXIO) rather than holding the write open for ever.
+  const handle = await openChecked(
+    context.root,
     real,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK,
     0o644,
   );
   try {
@@ -85,7 +159,8 @@ async function makeDirectory(context: OperationContext, path: string): Promise<{
     if (!stats.isDirectory()) throw new OperationError('not_directory', `${path} exists and is not a directory`);
     return { path: real };
   }
-  await mkdir(real, { recursive: true });
+  if (descriptorPaths) await (await openBeneath(context.root, real, { create: true })).close();
+  else await mkdir(real, { recursive: true });
   return { path: real };
 }
 
@@ -104,17 +179,23 @@ async function listFiles(
   if (!exists) throw new OperationError('not_found', `${path} does not exist`);
   const stats = await lstat(real);
   if (!stats.isDirectory()) throw new OperationError('not_directory', `${path} is not a directory`);
-  const names = (await readdir(real)).sort();
-  const entries = [];
-  for (const name of names) {
-    try {
-      const entry = await lstat(join(real, name));
-      entries.push({ name, type: entryType(entry), size: entry.size });
-    } catch {
-      // removed while listing
+  const directory = descriptorPaths ? await openBeneath(context.root, real) : undefined;
+  try {
+    const base = directory ? at(directory) : real;
+    const names = (await readdir(base)).sort();
+    const entries = [];
+    for (const name of names) {
+      try {
+        const entry = await lstat(join(base, name));
+        entries.push({ name, type: entryType(entry), size: entry.size });
+      } catch {
+        // removed while listing
+      }
     }
+    return { entries };
+  } finally {
+    await directory?.close();
   }
-  return { entries };
 }
 
 async function exec(
