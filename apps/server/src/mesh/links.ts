@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import {
   type MeshLinkCreated,
   type MeshLinkCreateRequest,
@@ -27,6 +28,27 @@ import {
 } from './tokens.js';
 
 type LinkRow = Database['mesh_links'];
+
+/**
+ * The budget a request's address draws on: an IPv4 address itself, an IPv6 address its /64 (one host is
+ * commonly given a whole /64, so counting each address would give it 2^64 budgets).
+ */
+export function addressBucket(from: string | undefined): string {
+  if (!from) return 'unknown';
+  const address = from.replace(/%.*$/, '').toLowerCase();
+  if (!isIPv6(address)) return address;
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string | undefined) =>
+    part ? part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])) : [];
+  const before = groups(head);
+  const after = groups(tail);
+  const full =
+    tail === undefined ? before : [...before, ...Array(8 - before.length - after.length).fill('0'), ...after];
+  return `${full
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
 
 export interface MeshLinksOptions {
   /** Links a single address may ask for, a minute: nobody fills the table or walks the code space. */
@@ -66,7 +88,7 @@ export class MeshLinks {
   }
 
   async create(request: MeshLinkCreateRequest, from: string | undefined): Promise<MeshLinkCreated> {
-    this.limit(this.options.linkRate, from ?? 'unknown', 'link requests from this address');
+    this.limit(this.options.linkRate, addressBucket(from), 'link requests from this address');
     const now = new Date(this.options.clock.now());
     const expiresAt = new Date(now.getTime() + meshLinkSeconds * 1000).toISOString();
     const poll = mintPollToken();
@@ -157,7 +179,7 @@ export class MeshLinks {
   }
 
   async poll(linkId: string, authorization: string | undefined, from: string | undefined): Promise<MeshLinkPoll> {
-    this.limit(this.options.pollRate, from ?? 'unknown', 'polls from this address');
+    this.limit(this.options.pollRate, addressBucket(from), 'polls from this address');
     const token = /^Bearer\s+(rtp_[A-Za-z0-9_-]{43})\s*$/i.exec(authorization ?? '')?.[1];
     if (!token)
       throw new DomainError('unauthenticated', 'poll with "Authorization: Bearer <pollToken>" from the link request');

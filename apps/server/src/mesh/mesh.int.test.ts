@@ -1,12 +1,18 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { RunTools } from '@runtools/sdk';
 import type { MeshLinkPoll, MeshNodeConfig } from '@runtools/spec';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureOf } from '../../../../test/support/agent-runs.js';
 import { addMember } from '../../../../test/support/members.js';
 import { claim, fakeDevice } from '../../../../test/support/mesh-fake-device.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
 import { startTestServer, type TestServer } from '../../../../test/support/server.js';
+import { RateLimiter } from '../auth/rate-limiter.js';
+import { sqlitePath } from '../data-dir.js';
+import { openDatabase } from '../db/database.js';
+import { MeshLinks } from './links.js';
+import { MeshNodes } from './nodes.js';
 
 /**
  * RunMesh's control plane through its API, with devices played by real keys, real HTTP and a real WebSocket
@@ -348,6 +354,36 @@ describe('RunMesh control plane', () => {
     expect((await failureOf(reader.mesh.nodes.revoke(node.id))).code).toBe('insufficient_scope');
     const other = await fakeDevice(server.url).link('nope');
     expect((await failureOf(reader.mesh.links.approve(other.code))).code).toBe('insufficient_scope');
+  });
+
+  it('counts link requests from one IPv6 /64 together: a host given the /64 cannot walk its addresses', async () => {
+    const db = await openDatabase(server.databaseUrl ?? sqlitePath(server.dataDir));
+    try {
+      const links = new MeshLinks(db.kysely, new MeshNodes(db.kysely, { heartbeatSeconds: 1 }), {
+        linkRate: new RateLimiter(3),
+        pollRate: new RateLimiter(60),
+        missRate: new RateLimiter(3),
+        pollIntervalSeconds: 1,
+        logger: pino({ level: 'silent' }),
+        clock: { now: () => Date.now() },
+      });
+      const { publicKey, identityKey } = fakeDevice(server.url);
+      const request = { name: 'v6-host', publicKey, identityKey, platform: 'linux-x64' };
+      const create = (from: string) =>
+        links.create(request, from).then(
+          () => 'created',
+          (error: { code?: string }) => error.code,
+        );
+      const outcomes: (string | undefined)[] = [];
+      for (const from of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:DB8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::4'])
+        outcomes.push(await create(from));
+      expect(outcomes).toEqual(['created', 'created', 'created', 'rate_limited']);
+      // Another /64, and an IPv4 address, have budgets of their own.
+      expect(await create('2001:db8:1:3::1')).toBe('created');
+      expect(await create('192.0.2.7')).toBe('created');
+    } finally {
+      await db.close();
+    }
   });
 
   // Last: it spends this address's budget for link requests.
