@@ -310,6 +310,39 @@ describe('RunMesh control plane', () => {
     raw.destroy();
   });
 
+  it("revokes a removed member's nodes: their channels close, their peers drop them, their tokens stop", async () => {
+    const leaving = await addMember(server, 'mesh-leaving@example.com', 'member');
+    const leavingRt = new RunTools({ apiKey: leaving.apiKey.key, baseUrl: server.url });
+    const device = fakeDevice(server.url);
+    const link = await device.link('leavers-laptop');
+    const node = await leavingRt.mesh.links.approve(link.code);
+    const { nodeToken } = await claim(device, link);
+    const channel = await device.connect(nodeToken);
+    await channel.next('welcome');
+    const stays = fakeDevice(server.url);
+    const staysLink = await stays.link('stays-box');
+    await rt.mesh.links.approve(staysLink.code);
+    const staying = await claim(stays, staysLink);
+    expect(staying.config.peers.map((peer) => peer.nodeId)).toContain(node.id);
+
+    const removed = await server.request('DELETE', `/v1/members/${leaving.member.id}`);
+    expect(removed.status, await removed.text()).toBe(200);
+    const closed = await Promise.race([
+      channel.closed,
+      new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+    ]);
+    expect(closed).toMatchObject({ code: 4403 });
+    expect((await rt.mesh.nodes.get(node.id)).status).toBe('revoked');
+    const config = await json<MeshNodeConfig>(
+      await server.request('GET', `/v1/mesh/nodes/${staying.node.id}/config`, { key: staying.nodeToken }),
+      200,
+    );
+    expect(config.peers.map((peer) => peer.nodeId)).not.toContain(node.id);
+    expect(
+      (await failure(await server.request('GET', `/v1/mesh/nodes/${node.id}/config`, { key: nodeToken }))).code,
+    ).toBe('invalid_node_token');
+  });
+
   it('lets owners and admins manage any node, a member only their own, and no org see another', async () => {
     const member = await addMember(server, 'mesh-member@example.com', 'member');
     const memberRt = new RunTools({ apiKey: member.apiKey.key, baseUrl: server.url });

@@ -8,7 +8,7 @@ import {
   roleCeiling,
 } from '@runtools/spec';
 import type { Kysely } from 'kysely';
-import { type Actor, actingMember } from '../auth/actor.js';
+import { type Actor, actingMember, type Principal } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { keysetPage, newestFirst, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
@@ -30,6 +30,53 @@ export interface NodeActor extends Actor {
 
 export function isNodeActor(actor: Actor): actor is NodeActor {
   return actor.principal.kind === 'node';
+}
+
+/**
+ * Revokes every active node a member owns, in the caller's transaction: the member is leaving the org, and a
+ * device of theirs would otherwise stay a peer of every node of it, connected, and open to members they had
+ * allowed. Each control plane's sweep then closes their channels and pushes the org's new configs.
+ */
+export async function revokeNodesOwnedBy(
+  db: Kysely<Database>,
+  orgId: string,
+  memberId: string,
+  actor: Principal,
+): Promise<number> {
+  const nodes = await db
+    .selectFrom('mesh_nodes')
+    .select(['id', 'name', 'address'])
+    .where('org_id', '=', orgId)
+    .where('owner_member_id', '=', memberId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  if (nodes.length === 0) return 0;
+  const now = nowIso();
+  await db
+    .updateTable('mesh_nodes')
+    .set({ revoked_at: now, revoked_by: actor.id })
+    .where(
+      'id',
+      'in',
+      nodes.map((node) => node.id),
+    )
+    .where('revoked_at', 'is', null)
+    .execute();
+  await db
+    .updateTable('mesh_orgs')
+    .set((eb) => ({ revision: eb('revision', '+', 1) }))
+    .where('org_id', '=', orgId)
+    .execute();
+  for (const node of nodes)
+    await recordMeshAudit(db, {
+      orgId,
+      action: 'node.revoked',
+      actor,
+      nodeId: node.id,
+      at: now,
+      details: { name: node.name, address: node.address, reason: 'its owner was removed from the organization' },
+    });
+  return nodes.length;
 }
 
 /** Told when an org's mesh changed (a node joined, left or moved) or a node was revoked, to push it to devices. */

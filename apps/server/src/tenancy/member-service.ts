@@ -7,6 +7,7 @@ import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
+import { revokeNodesOwnedBy } from '../mesh/nodes.js';
 import { countOwners, getMember, selectMembers } from './tenancy.js';
 
 /** An org's members: roles are changed only by those who outrank them, and an org keeps at least one owner. */
@@ -46,7 +47,7 @@ export class MemberService {
     });
   }
 
-  /** Removes a member and revokes their keys in the same transaction. */
+  /** Removes a member and revokes their keys and RunMesh nodes in the same transaction. */
   remove(auth: Actor, memberId: string): Promise<{ id: string; deleted: true }> {
     return this.db.transaction().execute(async (trx) => {
       const member = await getMember(trx, auth.orgId, memberId);
@@ -60,6 +61,8 @@ export class MemberService {
         .where('member_id', '=', member.id)
         .where('revoked_at', 'is', null)
         .execute();
+      // Their RunMesh devices leave with them (a device is its owner's: nobody else's rights keep it linked).
+      await revokeNodesOwnedBy(trx, auth.orgId, member.id, auth.principal);
       await trx.deleteFrom('members').where('id', '=', member.id).execute();
       await audit(trx, { orgId: auth.orgId, event: 'member.removed', actor: auth.principal, targetId: member.id });
       return { id: member.id, deleted: true };
