@@ -1,7 +1,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { type MeshNodeConfig, type MeshPeer, WireGuardKey } from '@runtools/spec';
+import {
+  type MeshNodeConfig,
+  type MeshPeer,
+  meshAddressPrefixLength,
+  meshAddressRange,
+  WireGuardKey,
+} from '@runtools/spec';
 import { exitCodes, UserError } from '../errors.js';
 import { findExecutable } from './exec.js';
 import { writePrivateFile } from './state.js';
@@ -13,6 +19,20 @@ export const interfaceNamePattern = /^[A-Za-z0-9_.=+-]{1,15}$/;
 
 // What may reach the config file from the control plane: no newline or `=` trickery can add a directive.
 const allowedIpPattern = /^[0-9A-Fa-f.:]+\/\d{1,3}$/;
+
+/**
+ * Whether `cidr` is an address of the mesh's range (100.64.0.0/10) with this prefix length. A control plane
+ * (compromised, or not the one it claims) could otherwise route any of the device's traffic into the tunnel:
+ * the interface's prefix becomes a route, and a peer's allowed IPs say whose traffic it takes
+ * (0.0.0.0/0, the device's LAN).
+ */
+export function isMeshCidr(cidr: string, prefixLength: number): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!match) return false;
+  const [first, second, third, fourth] = match.slice(1, 5).map(Number) as [number, number, number, number];
+  if ([third, fourth].some((octet) => octet > 255)) return false;
+  return first === 100 && second >= 64 && second <= 127 && Number(match[5]) === prefixLength;
+}
 const endpointPattern = /^(?:[0-9.]+|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 
 export interface RenderedConfig {
@@ -37,7 +57,7 @@ export function renderWireGuardConfig(options: {
       skipped.push({ name: peer.name, reason: 'its public key is not a WireGuard key' });
       continue;
     }
-    const badIp = peer.allowedIps.find((ip) => !allowedIpPattern.test(ip));
+    const badIp = peer.allowedIps.find((ip) => !allowedIpPattern.test(ip) || !isMeshCidr(ip, 32));
     if (badIp !== undefined || peer.allowedIps.length === 0) {
       skipped.push({ name: peer.name, reason: `allowed IPs ${JSON.stringify(peer.allowedIps)}` });
       continue;
@@ -182,6 +202,10 @@ export class WireGuardInterface {
 
   /** Sets the node's address and the peers of this config (those no longer listed are removed). */
   async apply(config: MeshNodeConfig): Promise<RenderedConfig> {
+    if (!isMeshCidr(config.interface.address, meshAddressPrefixLength))
+      throw new Error(
+        `the interface address ${JSON.stringify(config.interface.address)} is not a mesh address (${meshAddressRange})`,
+      );
     if (this.address !== config.interface.address) {
       if (this.address !== undefined) await this.ip(['address', 'del', this.address, 'dev', this.name]);
       await this.ip(['address', 'add', config.interface.address, 'dev', this.name]);
