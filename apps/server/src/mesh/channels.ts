@@ -431,13 +431,26 @@ export class MeshChannels implements MeshChanges {
         .returning(['id', 'node_id', 'operation', 'timeout_ms'])
         .execute();
       for (const call of taken) {
-        const answer = (status: 'done' | 'failed', result: unknown) =>
-          this.db
+        const answer = (status: 'done' | 'failed', result: unknown) => {
+          let text: string | null;
+          try {
+            text = result === undefined ? null : JSON.stringify(result);
+          } catch {
+            // What a device sent JSON can read but not write again (nested past the stack): not a result.
+            status = 'failed';
+            text = JSON.stringify({
+              kind: 'domain',
+              code: 'node_offline',
+              message: 'the device answered something that is not a result of this operation',
+            });
+          }
+          return this.db
             .updateTable('mesh_calls')
-            .set({ status, result: result === undefined ? null : JSON.stringify(result) })
+            .set({ status, result: text })
             .where('id', '=', call.id)
             .execute()
             .catch((error: unknown) => this.logger.warn({ err: error }, 'a relayed mesh answer was not stored'));
+        };
         const operation = MeshOperation.safeParse(JSON.parse(call.operation));
         if (!operation.success) {
           void answer('failed', { kind: 'domain', code: 'node_offline', message: 'not an operation' });

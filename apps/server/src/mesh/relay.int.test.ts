@@ -80,6 +80,34 @@ describe('RunMesh across control planes', () => {
     await moved.closed;
   });
 
+  it('fails a relayed call whose answer cannot be relayed (nested past any stack) instead of losing it', async () => {
+    const device = fakeDevice(server.url);
+    const link = await device.link('deep-device');
+    await rt.mesh.links.approve(link.code);
+    const { nodeToken } = await claim(device, link);
+    const far = await fakeDevice(planeUrl).connect(nodeToken, { signWith: device.identity });
+    await far.next('welcome');
+    far.socket.send(JSON.stringify({ type: 'heartbeat' }));
+    // A result JSON reads, and JSON.stringify cannot write again (its recursion runs out of stack).
+    const depth = 100_000;
+    far.socket.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as { type: string; id?: string };
+      if (message.type === 'call')
+        far.socket.send(
+          `{"type":"result","id":${JSON.stringify(message.id)},"ok":true,"value":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+        );
+    });
+    await rt.agents.create({ slug: 'deep', model: 'mock/m1', mode: 'local', device: 'deep-device' });
+    model.script([{ toolCalls: [{ id: 'b', name: 'bash', input: { command: 'echo hi', timeoutMs: 60_000 } }] }]);
+    const started = Date.now();
+    const run = await rt.agent.run('deep', 'go');
+    expect(run.status).toBe('failed');
+    expect(JSON.stringify(run.error)).toContain('node_offline');
+    expect(Date.now() - started).toBeLessThan(20_000);
+    far.socket.close();
+    await far.closed;
+  });
+
   it("runs a local agent's tools on a device connected to another control plane, and revokes it there", async () => {
     const device = fakeDevice(server.url);
     const link = await device.link('far-device');
