@@ -101,7 +101,10 @@ describe('runtools agent, thread, provider, models and deploy against a running 
     const unknownModel = await cli(['agent', 'create', 'bad', '--model', 'gpt-99', '--sandbox', box.id]);
     expect([unknownModel.code, unknownModel.stderr]).toEqual([2, expect.stringMatching(/error: .*gpt-99/)]);
     const badMode = await cli(['agent', 'create', 'bad', '--model', 'mock/m', '--mode', 'remote']);
-    expect([badMode.code, badMode.stderr]).toEqual([2, 'error: --mode must be one of in_sandbox, managed\n']);
+    expect([badMode.code, badMode.stderr]).toEqual([
+      2,
+      'error: --mode must be one of in_sandbox, managed, local, local-mac\n',
+    ]);
     const noModel = await cli(['agent', 'create', 'bad', '--sandbox', box.id]);
     expect([noModel.code, noModel.stderr]).toEqual([2, expect.stringContaining("'--model <model>' not specified")]);
 
