@@ -122,6 +122,7 @@ export const errorTable = {
   mesh_link_expired: { status: 410, family: 'conflict' },
   mesh_link_decided: { status: 409, family: 'conflict' },
   mesh_link_claimed: { status: 409, family: 'conflict' },
+  mesh_key_in_use: { status: 409, family: 'conflict' },
   mesh_node_not_found: { status: 404, family: 'not_found' },
   invalid_node_token: { status: 401, family: 'authentication' },
   node_revoked: { status: 409, family: 'conflict' },

@@ -292,6 +292,21 @@ export class MeshLinks {
       const index = org.next_address - 1;
       if (index > maxMeshAddresses)
         throw new DomainError('resource_limit_exceeded', 'this organization has used every mesh address');
+      // Two peers with one key are one peer to WireGuard: the later section takes the other's allowed IPs and
+      // endpoint at every node, so a device asking with a key it copied (keys are public) cut that node off.
+      const sameKey = await trx
+        .selectFrom('mesh_nodes')
+        .select('name')
+        .where('org_id', '=', actor.orgId)
+        .where('public_key', '=', link.public_key)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (sameKey)
+        throw new DomainError(
+          'mesh_key_in_use',
+          `node ${sameKey.name} already has this device's WireGuard key; revoke it first if this is the same device`,
+          { node: sameKey.name },
+        );
       const taken = new Set(
         (
           await trx

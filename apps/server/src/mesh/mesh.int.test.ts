@@ -122,6 +122,28 @@ describe('RunMesh control plane', () => {
     }
   });
 
+  it("refuses to approve a device with the WireGuard key of an active node (it would take that node's place at every peer)", async () => {
+    const victim = fakeDevice(server.url);
+    const victimLink = await victim.link('keyed-victim');
+    const node = await rt.mesh.links.approve(victimLink.code);
+    // Another device asks with the victim's public key (every member sees it in the node list).
+    const { identityKey } = fakeDevice(server.url);
+    const copied = await json<{ code: string }>(
+      await server.request('POST', '/v1/mesh/links', {
+        key: null,
+        body: { name: 'keyed-copy', publicKey: victim.publicKey, identityKey, platform: 'linux-x64' },
+      }),
+      201,
+    );
+    const refused = await failureOf(rt.mesh.links.approve(copied.code));
+    expect(refused).toMatchObject({ code: 'mesh_key_in_use', status: 409 });
+    expect((await rt.mesh.links.get(copied.code)).status).toBe('pending');
+    // Once the node is revoked its key is free again: the same device links anew with the keys it kept.
+    await rt.mesh.nodes.revoke(node.id);
+    const again = await victim.link('keyed-victim');
+    expect((await rt.mesh.links.approve(again.code)).publicKey).toBe(victim.publicKey);
+  });
+
   it('answers a poll only to its own poll token', async () => {
     const device = fakeDevice(server.url);
     const link = await device.link('poller');
