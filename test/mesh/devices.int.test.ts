@@ -240,21 +240,28 @@ describe('RunMesh devices', () => {
     const run = await memberRt.agent.run('on-dev-a', 'hi');
     expect(run.text).toBe('member ran');
 
-    // A device starts its own run with its node token: the run and thread live on the platform.
+    // A device starts its own run with its node token: the run and thread live on the platform. Its token
+    // runs agents on that device only, although its owner owns dev-a too.
     const token = readFileSync(join(lan.devices[1]?.home ?? '', '.runtools', 'mesh', 'node-token'), 'utf8').trim();
+    const runAs = (agent: string) =>
+      fetch(`${url}/v1/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent, prompt: 'hello from dev-b' }),
+      });
+    const elsewhere = await runAs('on-dev-a');
+    expect(elsewhere.status).toBe(403);
+    expect(((await elsewhere.json()) as { error: { code: string } }).error.code).toBe('node_not_allowed');
+    await rt.agents.create({ slug: 'on-dev-b', model: 'gpt-5', mode: 'local', device: 'dev-b' });
     model.script([{ text: 'from the device' }]);
-    const response = await fetch(`${url}/v1/run`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ agent: 'on-dev-a', prompt: 'hello from dev-b' }),
-    });
-    // dev-b's owner (the admin) owns dev-a too, so the run may go there.
+    const response = await runAs('on-dev-b');
     expect(response.status, await response.clone().text()).toBe(201);
     const started = (await response.json()) as { runId: string; threadId: string; rolloutId: string };
     const done = await until(async () => {
       const got = await rt.agent.get(started.runId);
-      return got.status === 'completed' ? got : undefined;
-    }, 'the device run completes');
+      return got.status !== 'queued' && got.status !== 'running' ? got : undefined;
+    }, 'the device run ends');
+    expect(done, JSON.stringify(done)).toMatchObject({ status: 'completed' });
     expect(done.text).toBe('from the device');
     expect(done.threadId).toBe(started.threadId);
     expect((await rt.threads.get(started.threadId)).id).toBe(started.threadId);
@@ -303,7 +310,8 @@ describe('RunMesh devices', () => {
       expect((await rt.mesh.nodes.get(name)).online).toBe(true);
     }
     expect((await rt.mesh.audit()).length).toBeGreaterThanOrEqual(before);
-    expect((await rt.agents.get('on-dev-a')).device).toBe('dev-a');
+    // Kept by the node's id, whatever its name becomes.
+    expect((await rt.agents.get('on-dev-a')).device).toBe((await rt.mesh.nodes.get('dev-a')).id);
     model.script([
       { toolCalls: [{ id: 'again', name: 'bash', input: { command: 'cat inside.txt' } }] },
       { text: 'ok' },
@@ -319,7 +327,6 @@ describe('RunMesh devices', () => {
     const b = await rt.mesh.nodes.get('dev-b');
     const helperB = helpers[2];
     const token = readFileSync(join(lan.devices[1]?.home ?? '', '.runtools', 'mesh', 'node-token'), 'utf8').trim();
-    await rt.agents.create({ slug: 'on-dev-b', model: 'gpt-5', mode: 'local', device: 'dev-b' });
     model.script([{ toolCalls: [{ id: 'slow', name: 'bash', input: { command: 'sleep 60' } }] }, { text: 'never' }]);
     const runId = (await rt.agent.start('on-dev-b', 'wait')).id;
     await until(

@@ -151,7 +151,8 @@ export class AgentService {
         );
       const node = await this.mesh.row(auth, input.device);
       if (node.revoked_at) throw new DomainError('node_revoked', `node ${node.name} was revoked at ${node.revoked_at}`);
-      device = input.device;
+      // Kept by id: a device linked later under the same name (by anyone) is not this one.
+      device = node.id;
     } else if (mode === 'in_sandbox') {
       if (typeof input.sandbox !== 'string')
         throw new DomainError('validation_failed', 'mode in_sandbox needs sandbox: the id of the sandbox it works in', {

@@ -60,7 +60,7 @@ export function meshHandlers(deps: {
           orgId: auth.orgId,
           action: 'node.run',
           actor: auth.principal,
-          nodeId: auth.node.id,
+          nodeId: auth.principal.id,
           from: clientAddress ?? null,
           details: { runId: run.id, agent: body.agent, threadId: run.threadId },
         });

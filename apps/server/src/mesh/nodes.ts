@@ -28,6 +28,10 @@ export interface NodeActor extends Actor {
   node: { id: string; name: string };
 }
 
+/**
+ * Whether a node acts (its token, or work it started). Name the node by `principal.id`: an actor resolved again
+ * for stored work (`resolveActor`) has no `node` field.
+ */
 export function isNodeActor(actor: Actor): actor is NodeActor {
   return actor.principal.kind === 'node';
 }
@@ -274,7 +278,7 @@ export class MeshNodes {
   async config(actor: Actor, ref: string, from: string | undefined): Promise<MeshNodeConfig> {
     requireScopes(actor, ['mesh:read']);
     const row = await this.row(actor, ref);
-    if (isNodeActor(actor) && actor.node.id !== row.id)
+    if (isNodeActor(actor) && actor.principal.id !== row.id)
       throw new DomainError(
         'mesh_node_not_found',
         `no node ${ref} for this node's token (a node reads its own config)`,
@@ -409,6 +413,9 @@ export class MeshNodes {
       throw error;
     });
     if (row.revoked_at) throw new DomainError('node_revoked', `device ${row.name} was revoked at ${row.revoked_at}`);
+    // A device's token runs agents on that device only: a token taken from one device opens no other.
+    if (isNodeActor(actor) && actor.principal.id !== row.id)
+      throw new DomainError('node_not_allowed', `a device's token runs agents on that device only, not on ${row.name}`);
     const member = actingMember(actor);
     if (member.id === row.owner_member_id) return row;
     const grant = await this.db
