@@ -8,6 +8,7 @@
 //   against the sum of its model and tool times.
 import { RunTools } from '@runtools/sdk';
 import { startModelServer } from '../test/support/model-server.ts';
+import { measureAgentRun } from './lib/agent-run.mjs';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
 
@@ -28,24 +29,6 @@ const codingTurns = [
   { text: 'sum.sh prints 42 and its test passes.' },
 ];
 
-/** Runs one agent run, and splits its wall time into model, tools and the rest (the platform). */
-async function measure(rt, model, slug, turns) {
-  model.reset();
-  model.script(turns);
-  const started = performance.now();
-  const events = [];
-  for await (const event of rt.agent.run(slug, 'go', { stream: true })) events.push(event);
-  const wall = performance.now() - started;
-  const done = events.at(-1);
-  if (done?.type !== 'done' || done.status !== 'completed')
-    throw new Error(`run did not complete: ${JSON.stringify(done)}`);
-  const modelMs = model.requests.reduce((sum, request) => sum + (request.durationMs ?? 0), 0);
-  const toolMs = events
-    .filter((event) => event.type === 'tool-result')
-    .reduce((sum, event) => sum + event.durationMs, 0);
-  return { wall, modelMs, toolMs, platform: wall - modelMs - toolMs, steps: done.steps };
-}
-
 export async function run({ rounds }) {
   const child = startChild(here('./lib/platform-server.mjs'));
   const model = await startModelServer();
@@ -64,11 +47,11 @@ export async function run({ rounds }) {
         })),
         { text: 'done' },
       ];
-      await measure(rt, model, 'loop', loopTurns); // warm-up
+      await measureAgentRun(rt, model, 'loop', loopTurns); // warm-up
       for (let round = 0; round < Math.max(rounds, 3) * 2; round++)
-        loops.push(await measure(rt, model, 'loop', loopTurns));
+        loops.push(await measureAgentRun(rt, model, 'loop', loopTurns));
       for (let round = 0; round < Math.max(rounds, 3); round++)
-        codings.push(await measure(rt, model, 'loop', codingTurns));
+        codings.push(await measureAgentRun(rt, model, 'loop', codingTurns));
     } finally {
       await box.destroy();
     }

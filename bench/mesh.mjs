@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { RunTools } from '@runtools/sdk';
 import { bwrapArguments, detectConfinement, runCommand } from '../packages/cli/dist/mesh/exec.js';
 import { startModelServer } from '../test/support/model-server.ts';
+import { measureAgentRun } from './lib/agent-run.mjs';
 import { startChild } from './lib/child.mjs';
 import { median } from './lib/load.mjs';
 
@@ -183,24 +184,14 @@ async function measureLinks({ rt, url, work, home, root, helpers }) {
   return { samples, posts, gets };
 }
 
-/** Runs one agent run, and splits its wall time into model, tools and the rest (as agent-loop.mjs does). */
+/** One agent run measured (lib/agent-run.mjs), every bash call of which must have succeeded on the device. */
 async function measureRun(rt, model, slug, turns) {
-  model.reset();
-  model.script(turns);
-  const started = performance.now();
-  const events = [];
-  for await (const event of rt.agent.run(slug, 'go', { stream: true })) events.push(event);
-  const wall = performance.now() - started;
-  const done = events.at(-1);
-  if (done?.type !== 'done' || done.status !== 'completed')
-    throw new Error(`run did not complete: ${JSON.stringify(done)}`);
-  const results = events.filter((event) => event.type === 'tool-result');
-  const failed = results.find((event) => event.isError || event.output?.exitCode !== 0);
+  const measured = await measureAgentRun(rt, model, slug, turns);
+  const failed = measured.events.find(
+    (event) => event.type === 'tool-result' && (event.isError || event.output?.exitCode !== 0),
+  );
   if (failed) throw new Error(`a bash call failed on the device: ${JSON.stringify(failed.output)}`);
-  const modelMs = model.requests.reduce((sum, request) => sum + (request.durationMs ?? 0), 0);
-  const toolCalls = results.map((event) => event.durationMs);
-  const toolMs = toolCalls.reduce((sum, ms) => sum + ms, 0);
-  return { wall, modelMs, toolMs, toolCalls, platform: wall - modelMs - toolMs, steps: done.steps };
+  return measured;
 }
 
 /** `bash -c true` as the helper runs it (its own runCommand, bubblewrap, the same root and hidden home). */
