@@ -293,6 +293,21 @@ describe('RunMesh devices', () => {
 
   it('reconnects every device after a kill -9 of the control plane, and loses nothing', async () => {
     const before = (await rt.mesh.audit()).length;
+    // A local run is in the middle of a tool call on dev-a when the control plane dies.
+    model.script([
+      { toolCalls: [{ id: 'cut', name: 'bash', input: { command: 'sleep 3; cat inside.txt' } }] },
+      { toolCalls: [{ id: 'again', name: 'bash', input: { command: 'cat inside.txt' } }] },
+      { text: 'survived' },
+    ]);
+    const inFlight = (await rt.agent.start('on-dev-a', 'across the kill')).id;
+    await until(
+      async () => (await rt.agent.events(inFlight)).some((event) => event.type === 'tool-call'),
+      'the tool call is in flight',
+    ).catch(async (error: Error) => {
+      throw new Error(
+        `${error.message}: ${JSON.stringify(await rt.agent.get(inFlight))} ${JSON.stringify(await rt.agent.events(inFlight))}`,
+      );
+    });
     const port = Number(new URL(url).port);
     server?.child.kill('SIGKILL');
     await server?.exited;
@@ -312,15 +327,21 @@ describe('RunMesh devices', () => {
     expect((await rt.mesh.audit()).length).toBeGreaterThanOrEqual(before);
     // Kept by the node's id, whatever its name becomes.
     expect((await rt.agents.get('on-dev-a')).device).toBe((await rt.mesh.nodes.get('dev-a')).id);
-    model.script([
-      { toolCalls: [{ id: 'again', name: 'bash', input: { command: 'cat inside.txt' } }] },
-      { text: 'ok' },
-    ]);
-    const events: RunEvent[] = [];
-    for await (const event of rt.agent.run('on-dev-a', 'still there?', { stream: true })) events.push(event);
-    const result = events.find((event) => event.type === 'tool-result');
+    // The interrupted run goes on from its last finished step once its lease runs out, on the device that
+    // came back, and completes: nothing it did or was asked is lost.
+    const resumed = await until(
+      async () => {
+        const got = await rt.agent.get(inFlight);
+        return got.status !== 'queued' && got.status !== 'running' ? got : undefined;
+      },
+      'the interrupted run ends',
+      60_000,
+    );
+    expect(resumed, JSON.stringify(resumed)).toMatchObject({ status: 'completed', text: 'survived' });
+    const events = await rt.agent.events(inFlight);
+    expect(events.some((event) => event.type === 'resumed')).toBe(true);
+    const result = events.find((event) => event.type === 'tool-result' && event.toolCallId === 'again');
     expect(JSON.stringify(result)).toContain('made');
-    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed' });
   });
 
   it('revokes a device fail-closed: its work fails, its channel and tunnel go, its peers drop it, its token is dead', async () => {

@@ -26,7 +26,7 @@ import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
 import { recordMeshAudit } from '../mesh/audit.js';
-import type { MeshChannels } from '../mesh/channels.js';
+import { deviceReturnMs, type MeshChannels } from '../mesh/channels.js';
 import { deviceToolHost } from '../mesh/device-tool-host.js';
 import type { MeshNodes } from '../mesh/nodes.js';
 import type { DevUrls } from '../sandboxes/dev-urls.js';
@@ -319,6 +319,12 @@ export class RunLoop {
         if (definition.mode === 'local') {
           // Its tools run on the device, over the channel it keeps to this control plane.
           const node = await this.deps.mesh.nodes.dispatchTarget(actor, definition.device ?? '');
+          // Resumed after a control plane stopped: its device reconnects within seconds, so give it the time.
+          const resuming = live.events.length > 0;
+          for (let waited = 0; resuming && waited < deviceReturnMs; waited += 250) {
+            if (await this.deps.mesh.channels.reachable(node.id)) break;
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
           if (!node.root || !(await this.deps.mesh.channels.reachable(node.id)))
             throw new DomainError(
               'node_offline',

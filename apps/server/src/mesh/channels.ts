@@ -32,6 +32,11 @@ const callGraceMs = 15_000;
 const maxCallsPerNode = 64;
 /** How often a plane looks for operations relayed to its devices, and a relaying plane for their answers. */
 const relayPollMs = 100;
+/**
+ * How long an operation (and a resumed local run) waits for its device to come back before node_offline: a
+ * device reconnects within seconds of a control plane's restart (its backoff tops out at 5 s).
+ */
+export const deviceReturnMs = 20_000;
 /** Relayed operations older than this are deleted, answered or not. */
 const relayKeepMs = 60 * 60_000;
 
@@ -350,8 +355,14 @@ export class MeshChannels implements MeshChanges {
     const channel = this.channels.get(nodeId);
     if (channel?.socket.readyState !== 1) {
       // Connected to another control plane: the operation goes through the database to the plane that holds it.
-      if (await this.reachable(nodeId)) return this.relay(nodeId, operation, timeoutMs);
-      throw new DomainError('node_offline', 'the device is not connected to the control plane');
+      // Connected nowhere: a device reconnecting after a control plane's restart gets some seconds to come back.
+      for (const deadline = Date.now() + deviceReturnMs; ; ) {
+        if (this.connected(nodeId)) return this.call(nodeId, operation, timeoutMs);
+        if (await this.reachable(nodeId)) return this.relay(nodeId, operation, timeoutMs);
+        if (Date.now() > deadline || this.closed)
+          throw new DomainError('node_offline', 'the device is not connected to the control plane');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     }
     if (channel.calls.size >= maxCallsPerNode)
       throw new DomainError('resource_limit_exceeded', `a device takes at most ${maxCallsPerNode} calls at once`);
@@ -406,7 +417,13 @@ export class MeshChannels implements MeshChanges {
         if (Date.now() > expires)
           throw new DeviceOperationError('failed', `the device did not answer within ${timeoutMs + callGraceMs} ms`);
         // Not taken yet, and its device gone meanwhile (or revoked): no plane will take it.
-        if (row?.status === 'pending' && polls % 10 === 9 && !(await this.reachable(nodeId)))
+        // (A device reconnecting after a control plane's restart gets some seconds to come back first.)
+        if (
+          row?.status === 'pending' &&
+          polls % 10 === 9 &&
+          Date.now() - now > deviceReturnMs &&
+          !(await this.reachable(nodeId))
+        )
           throw new DomainError('node_offline', 'the device is not connected to any control plane');
       }
     } finally {
