@@ -6,6 +6,7 @@ import ssh2 from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { useSandboxServer } from '../support/server.js';
+import { ed25519KeyPair } from '../support/ssh-keys.js';
 
 const devServer = readFileSync(new URL('../fixtures/dev-server.pl', import.meta.url), 'utf8');
 
@@ -407,7 +408,7 @@ while (my $c = $s->accept) {
     let privateKey: string;
 
     beforeAll(async () => {
-      const pair = ssh2.utils.generateKeyPairSync('ed25519');
+      const pair = ed25519KeyPair();
       privateKey = pair.private;
       await fixture.rt.sshKeys.add({ name: 'hostile', publicKey: pair.public });
     });

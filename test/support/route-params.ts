@@ -1,8 +1,8 @@
 import type { Sandbox } from '@runtools/sdk';
 import { mapRouteParams } from '@runtools/spec';
-import ssh2 from 'ssh2';
 import { claim, type FakeDevice, fakeDevice } from './mesh-fake-device.js';
 import type { TestServer } from './server.js';
+import { ed25519KeyPair } from './ssh-keys.js';
 
 /**
  * A route's path with every `:name` filled from `values` (URL-encoded; a lone surrogate becomes U+FFFD). A parameter without a value throws: a
@@ -101,7 +101,7 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
   );
   const sshKey = await created<{ id: string }>(
     await server.request('POST', '/v1/ssh-keys', {
-      body: { name: 'route-params', publicKey: ssh2.utils.generateKeyPairSync('ed25519').public },
+      body: { name: 'route-params', publicKey: ed25519KeyPair().public },
     }),
     'an SSH key',
   );

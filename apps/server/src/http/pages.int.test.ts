@@ -1,10 +1,10 @@
 import { type RouteContract, type RouteId, routes } from '@runtools/spec';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember } from '../../../../test/support/members.js';
 import { type ModelServer, startModelServer } from '../../../../test/support/model-server.js';
 import { linkNode } from '../../../../test/support/route-params.js';
 import { useSandboxServer } from '../../../../test/support/server.js';
+import { ed25519KeyPair } from '../../../../test/support/ssh-keys.js';
 
 type Item = Record<string, unknown>;
 interface Page {
@@ -105,7 +105,7 @@ describe('paged lists', () => {
     // Credentials: keys, SSH keys, and more secrets than a default page holds.
     for (const name of ['pages a', 'pages b']) await send('POST', '/v1/auth/keys', { name, scopes: ['secrets:read'] });
     for (const name of ['pages a', 'pages b', 'pages c']) {
-      const publicKey = ssh2.utils.generateKeyPairSync('ed25519').public;
+      const publicKey = ed25519KeyPair().public;
       await send('POST', '/v1/ssh-keys', { name, publicKey });
     }
     for (let index = 0; index < 101; index++)
