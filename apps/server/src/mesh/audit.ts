@@ -2,7 +2,7 @@ import type { MeshAuditAction, MeshAuditEntry } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Actor, Principal } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
-import { keysetPage, type PageRequest } from '../db/pagination.js';
+import { inPage, keysetPage, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { newId, nowIso } from '../ids.js';
 
@@ -57,9 +57,7 @@ export async function listMeshAudit(
       let select = db.selectFrom('mesh_audit').selectAll().where('org_id', '=', actor.orgId);
       if (query.nodeId) select = select.where('node_id', '=', query.nodeId);
       if (query.action) select = select.where('action', '=', query.action);
-      if (keyset.after) select = select.where(keyset.after);
-      for (const sort of keyset.order) select = select.orderBy(sort.column as 'at' | 'id', sort.direction);
-      return select.limit(keyset.fetch).execute();
+      return inPage(select, keyset).execute();
     },
   ).then((page) => ({
     nextCursor: page.nextCursor,

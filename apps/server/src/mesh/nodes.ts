@@ -10,7 +10,7 @@ import {
 import type { Kysely } from 'kysely';
 import { type Actor, actingMember, type Principal } from '../auth/actor.js';
 import { requireScopes } from '../auth/authenticate.js';
-import { keysetPage, newestFirst, type PageRequest } from '../db/pagination.js';
+import { inPage, keysetPage, newestFirst, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { nowIso } from '../ids.js';
@@ -214,9 +214,7 @@ export class MeshNodes {
         let select = this.db.selectFrom('mesh_nodes').selectAll().where('org_id', '=', actor.orgId);
         if (query.status === 'active') select = select.where('revoked_at', 'is', null);
         if (query.status === 'revoked') select = select.where('revoked_at', 'is not', null);
-        if (keyset.after) select = select.where(keyset.after);
-        for (const sort of keyset.order) select = select.orderBy(sort.column as 'created_at' | 'id', sort.direction);
-        return select.limit(keyset.fetch).execute();
+        return inPage(select, keyset).execute();
       },
     );
     return { data: await this.view(page.data), nextCursor: page.nextCursor };
