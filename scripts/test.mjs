@@ -48,6 +48,8 @@ run(bin('tsc'), ['-b', 'packages/spec', 'packages/sdk', 'packages/runtime', 'app
 run(bin('tsc'), ['-p', 'tsconfig.test.json']);
 // The SDK as a browser sees it: no Node types, so a Buffer or process.env in its surface fails here.
 run(bin('tsc'), ['-p', 'packages/sdk/tsconfig.browser.json']);
+// The dashboard (built by setup with Vite, which does not type-check).
+run(bin('tsc'), ['-p', 'apps/dashboard/tsconfig.json']);
 const before = testResources();
 const result = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], { stdio: 'inherit', env });
 const leaked = await leakedSince(before);

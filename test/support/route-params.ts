@@ -52,6 +52,7 @@ export const absentParams: Record<string, string> = {
   code: 'AAAA-AAAA',
   node: 'mnd_aaaaaaaaaaaaaaaaaaaa',
   member: 'mem_aaaaaaaaaaaaaaaaaaaa',
+  sessionId: 'dss_aaaaaaaaaaaaaaaaaaaa',
 };
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -83,7 +84,7 @@ export async function linkNode(server: TestServer, name: string, key?: string): 
 /**
  * Ids of things that exist, in the admin key's org, for every path parameter: its org, project, member and key;
  * a secret, an SSH key, a workspace, an agent on `sandbox`, a process running in it, the github tool installed, an OAuth app and a pending connection,
- * a RunMesh node (linked and claimed) and a device's link still waiting for its code's approval. Snapshots, runs and threads
+ * a RunMesh node (linked and claimed), a device's link still waiting for its code's approval and a dashboard session. Snapshots, runs and threads
  * cost a snapshot or a model to make: those stay absent (well-formed) ids.
  */
 export async function existingParams(server: TestServer, sandbox: Sandbox): Promise<Record<string, string>> {
@@ -168,6 +169,10 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
   const process = await sandbox.processes.start('sleep 100000');
   const node = await linkNode(server, 'route-params');
   const pending = await fakeDevice(server.url).link('route-params-pending');
+  const session = await created<{ id: string }>(
+    await server.request('POST', '/v1/dashboard/sessions', { key: null, body: { apiKey: server.adminKey } }),
+    'a dashboard session',
+  );
   return {
     ...absentParams,
     orgId: me.org.id,
@@ -192,5 +197,6 @@ export async function existingParams(server: TestServer, sandbox: Sandbox): Prom
     code: pending.code,
     node: node.node.id,
     member: me.member.id,
+    sessionId: session.id,
   };
 }

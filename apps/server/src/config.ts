@@ -87,6 +87,15 @@ export const ServerConfig = z.object({
   meshLinkRatePerMinute: z.coerce.number().int().min(1).max(100_000),
   /** How often a linking device polls. */
   meshPollIntervalSeconds: z.coerce.number().int().min(1).max(60),
+  /** How long a dashboard session lasts from sign-in, in hours. */
+  sessionHours: z.coerce
+    .number()
+    .min(0.01)
+    .max(24 * 30),
+  /** Dashboard sign-in attempts (API keys, link tokens) per minute from one address. */
+  signInRatePerMinute: z.coerce.number().int().min(1).max(100_000),
+  /** The built dashboard (apps/dashboard/dist); absent: `/` says how to build it. */
+  dashboardDir: z.string().min(1).optional(),
   /** Exa's search API, which the agents' web_search tool calls (a local server speaking it in tests). */
   exaUrl: z.url({ protocol: /^https?$/ }),
   /** Base URLs replacing built-in model providers' own: an LLM gateway, a proxy (a local server in tests). */
@@ -148,6 +157,9 @@ const settingSources: Record<string, string> = {
   meshHeartbeatSeconds: 'RUNTOOLS_MESH_HEARTBEAT_SECONDS',
   meshLinkRatePerMinute: 'RUNTOOLS_MESH_LINK_RATE_PER_MINUTE',
   meshPollIntervalSeconds: 'RUNTOOLS_MESH_POLL_SECONDS',
+  sessionHours: 'RUNTOOLS_SESSION_HOURS',
+  signInRatePerMinute: 'RUNTOOLS_SIGN_IN_RATE_PER_MINUTE',
+  dashboardDir: 'RUNTOOLS_DASHBOARD_DIR',
   exaUrl: 'RUNTOOLS_EXA_URL',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
@@ -220,6 +232,9 @@ export function resolveServerConfig(
     meshHeartbeatSeconds: env.RUNTOOLS_MESH_HEARTBEAT_SECONDS || 15,
     meshLinkRatePerMinute: env.RUNTOOLS_MESH_LINK_RATE_PER_MINUTE || 10,
     meshPollIntervalSeconds: env.RUNTOOLS_MESH_POLL_SECONDS || 2,
+    sessionHours: env.RUNTOOLS_SESSION_HOURS || 12,
+    signInRatePerMinute: env.RUNTOOLS_SIGN_IN_RATE_PER_MINUTE || 20,
+    dashboardDir: env.RUNTOOLS_DASHBOARD_DIR || undefined,
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
     providerBaseUrls: Object.fromEntries(
       Object.keys(builtinProviders).flatMap((name) => {

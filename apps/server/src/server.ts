@@ -18,9 +18,11 @@ import { loadRootKey } from './credentials/root-key.js';
 import { SecretService } from './credentials/secret-service.js';
 import { SecretStore } from './credentials/secret-store.js';
 import { SshKeyService } from './credentials/ssh-key-service.js';
+import { DashboardSessions } from './dashboard/sessions.js';
 import { prepareDataDir, removePidFile, runningServerPid, sqlitePath, writePidFile } from './data-dir.js';
 import { type Db, openDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
+import { defaultDashboardDir, loadDashboardAssets } from './http/dashboard-assets.js';
 import { MeshChannels } from './mesh/channels.js';
 import { MeshLinks } from './mesh/links.js';
 import { MeshNodes } from './mesh/nodes.js';
@@ -251,6 +253,14 @@ export async function startServer(
     if (resumed) logger.info({ runs: resumed }, 'agent runs a stopped server left are sent to be resumed');
     await engine.start();
     triggers.start();
+    const sessions = new DashboardSessions(db.kysely, authenticator, {
+      sessionSeconds: Math.round(config.sessionHours * 3600),
+      signInRate: new RateLimiter(config.signInRatePerMinute),
+      clock,
+    });
+    const dashboardDir = config.dashboardDir ?? defaultDashboardDir();
+    const dashboard = loadDashboardAssets(dashboardDir);
+    if (!dashboard) logger.warn({ dashboardDir }, 'the dashboard is not built here: `/` says how to build it');
     const sshGateway = new SshGateway(db.kysely, sandboxes, config.dataDir, logger, config.sshLoginGraceSeconds * 1000);
     let sshPort = config.sshPort;
     const handlers = createHandlers({
@@ -282,6 +292,8 @@ export async function startServer(
       triggers,
       meshLinks,
       meshNodes,
+      sessions,
+      configuredPublicUrl: () => config.publicUrl,
       version,
       readinessChecks: () => ({ rootKey: { ok: true, message: `key id ${rootKey.root.id} (${rootKey.source})` } }),
     });
@@ -290,6 +302,8 @@ export async function startServer(
       authenticateNode: (token) => meshNodes.authenticate(token),
       handlers,
       oauthCallback: (query) => oauth.callback(query),
+      sessions,
+      dashboard,
       logger,
       version,
       maxBodyBytes: config.maxBodyBytes,

@@ -6,6 +6,7 @@ import * as authKeysCreate from './commands/auth/keys/create.js';
 import * as authKeysGet from './commands/auth/keys/get.js';
 import * as authKeysList from './commands/auth/keys/list.js';
 import * as authKeysRevoke from './commands/auth/keys/revoke.js';
+import * as dashboard from './commands/dashboard/open.js';
 import * as deploy from './commands/deploy/deploy.js';
 import * as doctor from './commands/doctor/check.js';
 import * as init from './commands/init/init.js';
@@ -105,7 +106,7 @@ export function buildProgram(): Command {
     .option('--api-key <key>', 'API key (default: RUNTOOLS_API_KEY, your login)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const entry of [serverStart, login, logout, whoami, doctor]) entry.register(program);
+  for (const entry of [serverStart, login, logout, whoami, dashboard, doctor]) entry.register(program);
   const auth = program.command('auth').description('API keys');
   group(auth, 'keys', 'create, list and revoke API keys', [authKeysCreate, authKeysList, authKeysGet, authKeysRevoke]);
   group(program, 'secret', 'org secrets, encrypted at rest', [

@@ -29,6 +29,8 @@ export const idPrefixes = {
   meshLink: 'mln',
   meshNode: 'mnd',
   meshAudit: 'mau',
+  dashboardSession: 'dss',
+  signInLink: 'sil',
   request: 'req',
 } as const;
 export type IdKind = keyof typeof idPrefixes;

@@ -32,6 +32,8 @@ export const errorTable = {
   invalid_api_key: { status: 401, family: 'authentication' },
   api_key_expired: { status: 401, family: 'authentication' },
   api_key_revoked: { status: 401, family: 'authentication' },
+  session_invalid: { status: 401, family: 'authentication' },
+  sign_in_link_invalid: { status: 401, family: 'authentication' },
   // what they may do
   insufficient_scope: { status: 403, family: 'permission' },
   role_forbidden: { status: 403, family: 'permission' },
@@ -39,6 +41,9 @@ export const errorTable = {
   scope_escalation: { status: 403, family: 'permission' },
   last_owner: { status: 409, family: 'conflict' },
   invitation_email_mismatch: { status: 403, family: 'permission' },
+  csrf_failed: { status: 403, family: 'permission' },
+  session_required: { status: 401, family: 'authentication' },
+  key_required: { status: 403, family: 'permission' },
   // what they asked about
   org_not_found: { status: 404, family: 'not_found' },
   project_not_found: { status: 404, family: 'not_found' },
@@ -57,6 +62,7 @@ export const errorTable = {
   run_not_found: { status: 404, family: 'not_found' },
   thread_not_found: { status: 404, family: 'not_found' },
   provider_not_found: { status: 404, family: 'not_found' },
+  session_not_found: { status: 404, family: 'not_found' },
   // state
   org_exists: { status: 409, family: 'conflict' },
   project_exists: { status: 409, family: 'conflict' },

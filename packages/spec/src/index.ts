@@ -69,6 +69,18 @@ export {
   Timestamp,
 } from './common.js';
 export {
+  csrfHeaderName,
+  DashboardSession,
+  DashboardSessionCreateRequest,
+  DashboardSessionInfo,
+  DashboardSessionList,
+  DashboardSessionListQuery,
+  SignInLink,
+  SignInLinkCreateRequest,
+  sessionCookieName,
+  signInLinkTokenPattern,
+} from './dashboard.js';
+export {
   ByteSize,
   ProjectConfig,
   ResourceName,
@@ -175,6 +187,7 @@ export { Project, ProjectCreateRequest, ProjectList, ProjectParams, ProjectUpdat
 export {
   agentsRoutes,
   credentialsRoutes,
+  dashboardRoutes,
   type HttpMethod,
   mapRouteParams,
   meshRoutes,

@@ -47,6 +47,19 @@ export interface KeyActor extends Actor {
   key: { name: string; prefix: string };
 }
 
+/**
+ * A member signed in to the dashboard: a session cookie made from one of their keys. It acts with that key's
+ * scopes cut to the member's role (so it can do no more than the key), and ends when the key does.
+ */
+export interface SessionActor extends Actor {
+  principal: { kind: 'session'; id: string };
+  role: Role;
+  member: ActingMember;
+  org: { name: string; slug: string };
+  key: { id: string; name: string; prefix: string };
+  session: { via: 'api_key' | 'link'; createdAt: string; expiresAt: string };
+}
+
 /** The platform acting on its own (the first org at bootstrap, a sign-up by an invitation's token). */
 export const systemPrincipal: Principal = { kind: 'system', id: 'runtools' };
 
@@ -65,6 +78,10 @@ export function platformActor(orgId: string): Actor {
 
 export function isKeyActor(actor: Actor): actor is KeyActor {
   return actor.principal.kind === 'key';
+}
+
+export function isSessionActor(actor: Actor): actor is SessionActor {
+  return actor.principal.kind === 'session';
 }
 
 /** The member an actor acts for, where the call needs one (a key minted, an org created, a personal workspace). */

@@ -28,12 +28,13 @@ export class Authenticator {
 
   private readonly findKey;
 
+  private readonly findKeyById;
+
   private readonly db: Kysely<Database>;
 
   constructor(database: Db) {
     this.db = database.kysely;
-    this.findKey = prepareRead(
-      database,
+    const keyRows = () =>
       database.kysely
         .selectFrom('api_keys')
         .innerJoin('members', 'members.id', 'api_keys.member_id')
@@ -42,6 +43,7 @@ export class Authenticator {
         .select([
           'api_keys.id as keyId',
           'api_keys.name as keyName',
+          'api_keys.prefix as keyPrefix',
           'api_keys.key_hash as keyHash',
           'api_keys.scopes as scopes',
           'api_keys.expires_at as expiresAt',
@@ -53,10 +55,13 @@ export class Authenticator {
           'orgs.id as orgId',
           'orgs.name as orgName',
           'orgs.slug as orgSlug',
-        ])
-        .where('api_keys.prefix', '=', 'prefix'),
-      ['prefix'] as [prefix: string],
-    );
+        ]);
+    this.findKey = prepareRead(database, keyRows().where('api_keys.prefix', '=', 'prefix'), ['prefix'] as [
+      prefix: string,
+    ]);
+    this.findKeyById = prepareRead(database, keyRows().where('api_keys.id', '=', 'keyId'), ['keyId'] as [
+      keyId: string,
+    ]);
   }
 
   /** The key's actor: who is calling, resolved from their key on every request. */
@@ -73,6 +78,37 @@ export class Authenticator {
     if (!row || !hashesEqual(row.keyHash, hashApiKey(key))) {
       throw new DomainError('invalid_api_key', 'the API key is not valid');
     }
+    return this.actorOf(row, now);
+  }
+
+  /**
+   * The actor of a key already proven by something else (a dashboard session made from it): the key must still
+   * be live, and its scopes are cut to its member's role as it is now.
+   */
+  async authenticateKeyId(keyId: string, now = new Date()): Promise<KeyActor> {
+    const [row] = await this.findKeyById(keyId);
+    if (!row) throw new DomainError('api_key_revoked', 'the API key this session was made with is gone');
+    return this.actorOf(row, now);
+  }
+
+  private actorOf(
+    row: {
+      keyId: string;
+      keyName: string;
+      keyPrefix: string;
+      scopes: string;
+      expiresAt: string | null;
+      revokedAt: string | null;
+      memberId: string;
+      role: string;
+      userId: string;
+      email: string;
+      orgId: string;
+      orgName: string;
+      orgSlug: string;
+    },
+    now: Date,
+  ): KeyActor {
     if (row.revokedAt) throw new DomainError('api_key_revoked', 'the API key has been revoked');
     if (row.expiresAt && new Date(row.expiresAt) <= now) {
       throw new DomainError('api_key_expired', `the API key expired at ${row.expiresAt}`);
@@ -91,7 +127,7 @@ export class Authenticator {
       granted: keyScopes,
       expiresAt: row.expiresAt ? new Date(row.expiresAt).toISOString() : null,
       org: { name: row.orgName, slug: row.orgSlug },
-      key: { name: row.keyName, prefix: parsed.prefix },
+      key: { name: row.keyName, prefix: row.keyPrefix },
     };
   }
 

@@ -33,11 +33,24 @@ export function triggerActor(triggerId: string, creator: StoredActor): StoredAct
 export async function resolveActor(db: Kysely<Database>, orgId: string, stored: StoredActor): Promise<Actor> {
   let granted = stored.granted;
   let expiresAt: string | null = null;
-  if (stored.principal.kind === 'key') {
+  if (stored.principal.kind === 'key' || stored.principal.kind === 'session') {
+    // A dashboard session acts with the key it was made from: work it started lives as long as that key,
+    // not as long as the browser stays signed in.
+    const keyId =
+      stored.principal.kind === 'key'
+        ? stored.principal.id
+        : (
+            await db
+              .selectFrom('dashboard_sessions')
+              .select('key_id')
+              .where('id', '=', stored.principal.id)
+              .where('org_id', '=', orgId)
+              .executeTakeFirst()
+          )?.key_id;
     const key = await db
       .selectFrom('api_keys')
       .select(['scopes', 'expires_at', 'revoked_at', 'member_id'])
-      .where('id', '=', stored.principal.id)
+      .where('id', '=', keyId ?? '')
       .where('org_id', '=', orgId)
       .executeTakeFirst();
     if (!key || key.revoked_at)

@@ -855,6 +855,44 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('mesh_calls_node').on('mesh_calls').columns(['node_id', 'status']).execute();
       },
     },
+    '0022_dashboard_sessions': {
+      async up(db: Kysely<unknown>) {
+        // A browser's sign-in: the cookie's token is stored only as a hash; the session acts with the key it was
+        // made from (a key revoked or expired ends it), and ends on its own after its lifetime.
+        await db.schema
+          .createTable('dashboard_sessions')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('member_id', 'text', (column) => column.notNull())
+          .addColumn('key_id', 'text', (column) => column.notNull())
+          .addColumn('token_hash', 'text', (column) => column.notNull().unique())
+          .addColumn('via', 'text', (column) => column.notNull())
+          .addColumn('user_agent', 'text')
+          .addColumn('address', 'text')
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('last_seen_at', 'text', (column) => column.notNull())
+          .addColumn('expires_at', 'text', (column) => column.notNull())
+          .addColumn('ended_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('dashboard_sessions_member')
+          .on('dashboard_sessions')
+          .columns(['member_id', 'ended_at'])
+          .execute();
+        // One-time sign-in links (`runtools dashboard`): a hash of the token, used once, within minutes.
+        await db.schema
+          .createTable('sign_in_links')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('org_id', 'text', (column) => column.notNull().references('orgs.id').onDelete('cascade'))
+          .addColumn('member_id', 'text', (column) => column.notNull())
+          .addColumn('key_id', 'text', (column) => column.notNull())
+          .addColumn('token_hash', 'text', (column) => column.notNull().unique())
+          .addColumn('created_at', 'text', (column) => column.notNull())
+          .addColumn('expires_at', 'text', (column) => column.notNull())
+          .addColumn('used_at', 'text')
+          .execute();
+      },
+    },
   };
 }
 

@@ -553,6 +553,31 @@ export interface Database {
     created_at: Iso;
     expires_at: Iso;
   };
+  dashboard_sessions: {
+    id: string;
+    org_id: string;
+    member_id: string;
+    key_id: string;
+    token_hash: string;
+    /** api_key | link */
+    via: string;
+    user_agent: string | null;
+    address: string | null;
+    created_at: Iso;
+    last_seen_at: Iso;
+    expires_at: Iso;
+    ended_at: Iso | null;
+  };
+  sign_in_links: {
+    id: string;
+    org_id: string;
+    member_id: string;
+    key_id: string;
+    token_hash: string;
+    created_at: Iso;
+    expires_at: Iso;
+    used_at: Iso | null;
+  };
   mesh_node_grants: { node_id: string; member_id: string; granted_by: string; created_at: Iso };
   mesh_audit: {
     id: string;

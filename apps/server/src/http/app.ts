@@ -1,4 +1,11 @@
-import { mapRouteParams, type RouteContract, type RouteId, routes } from '@runtools/spec';
+import {
+  csrfHeaderName,
+  mapRouteParams,
+  type RouteContract,
+  type RouteId,
+  routes,
+  sessionCookieName,
+} from '@runtools/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
@@ -7,11 +14,13 @@ import type { z } from 'zod';
 import type { Actor } from '../auth/actor.js';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
+import type { DashboardSessions } from '../dashboard/sessions.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import { maxBodyNesting, nestingOf } from '../json-nesting.js';
 import { callbackHtml } from '../oauth/callback-page.js';
 import type { CallbackPage } from '../oauth/oauth-service.js';
+import { type DashboardAsset, type DashboardAssets, dashboardCsp, notBuiltHtml } from './dashboard-assets.js';
 import { docsPage } from './docs-page.js';
 import { errorStatus } from './errors.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -30,6 +39,34 @@ export interface AppOptions {
   authenticateNode?: (token: string) => Promise<Actor>;
   /** The OAuth provider's redirect back (a browser's page, not JSON): see oauth/oauth-service.ts. */
   oauthCallback?: (query: Record<string, string | undefined>) => Promise<CallbackPage>;
+  /** Dashboard sessions: a session cookie stands in for a key (see dashboard/sessions.ts). */
+  sessions?: DashboardSessions;
+  /** The built dashboard served at `/`; undefined: `/` says how to build it. */
+  dashboard?: DashboardAssets;
+}
+
+/** A cookie's value from the Cookie header; the `__Host-` name (https) first. */
+export function sessionCookie(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  let plain: string | undefined;
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=');
+    if (index < 0) continue;
+    const name = part.slice(0, index).trim();
+    const value = part.slice(index + 1).trim();
+    if (name === `__Host-${sessionCookieName}`) return value;
+    if (name === sessionCookieName) plain ??= value;
+  }
+  return plain;
+}
+
+/** The origin the request reached this server at, from its own URL (scheme and Host). */
+function ownOrigin(context: Context<Env>): string {
+  try {
+    return new URL(context.req.url).origin;
+  } catch {
+    return '';
+  }
 }
 
 type Env = { Variables: { requestId: string } };
@@ -164,7 +201,35 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   app.get('/v1/openapi.json', (context) => context.json(openApiDocument));
   app.get('/docs', (context) => context.html(docsPage(options.version)));
-  app.get('/', (context) => context.redirect('/docs'));
+  const sendAsset = (context: Context<Env>, asset: DashboardAsset, html: boolean) => {
+    const headers: Record<string, string> = {
+      'Content-Type': asset.type,
+      'X-Content-Type-Options': 'nosniff',
+      Vary: 'Accept-Encoding',
+      'Cache-Control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    };
+    if (html) {
+      headers['Content-Security-Policy'] = dashboardCsp;
+      headers['X-Frame-Options'] = 'DENY';
+      headers['Referrer-Policy'] = 'no-referrer';
+      headers['Cache-Control'] = 'no-store';
+    }
+    const gzip = asset.gzip && /\bgzip\b/.test(context.req.header('accept-encoding') ?? '');
+    if (gzip) headers['Content-Encoding'] = 'gzip';
+    const body = (gzip ? asset.gzip : asset.body) as Uint8Array<ArrayBuffer>;
+    headers['Content-Length'] = String(body.byteLength);
+    if (context.req.method === 'HEAD') return context.body(null, 200, headers);
+    return context.body(body, 200, headers);
+  };
+  /** The dashboard's page for a browser navigating anywhere outside the API (the app routes on its own). */
+  const dashboardPage = (context: Context<Env>) => {
+    if (!options.dashboard) {
+      context.header('Cache-Control', 'no-store');
+      return context.html(notBuiltHtml);
+    }
+    return sendAsset(context, options.dashboard.index, true);
+  };
+  app.get('/', dashboardPage);
   app.get('/v1/oauth/callback', async (context) => {
     if (!options.oauthCallback) throw new DomainError('route_not_found', 'this server has no OAuth broker');
     const query = context.req.query();
@@ -186,9 +251,23 @@ export function createApp(options: AppOptions): Hono<Env> {
     const handler = options.handlers[id] as (input: unknown) => Promise<unknown>;
     app.on(contract.method, contract.path, async (context) => {
       let auth: Actor | undefined;
-      if (contract.auth === 'key') {
+      const cookie = sessionCookie(context.req.header('cookie'));
+      const sessionRequest = () => ({
+        method: context.req.method,
+        csrfToken: context.req.header(csrfHeaderName),
+        origin: context.req.header('origin'),
+        ownOrigin: ownOrigin(context),
+      });
+      if (contract.auth === 'session') {
+        if (!cookie || !options.sessions)
+          throw new DomainError('session_required', 'this needs a dashboard session: sign in at / first');
+        auth = await options.sessions.authenticate(cookie, sessionRequest());
+      } else if (contract.auth === 'key') {
         const token = keyFromHeaders({ get: (name) => context.req.header(name) });
-        if (token?.startsWith('rtn_')) {
+        if (!token && cookie && options.sessions) {
+          // A browser signed in to the dashboard: its session cookie stands in for the key it was made from.
+          auth = await options.sessions.authenticate(cookie, sessionRequest());
+        } else if (token?.startsWith('rtn_')) {
           // A node's token opens only the routes that say so; anywhere else it is no key at all.
           if (!contract.nodeToken || !options.authenticateNode)
             throw new DomainError('invalid_api_key', 'a RunMesh node token is not accepted here; use an API key');
@@ -242,6 +321,8 @@ export function createApp(options: AppOptions): Hono<Env> {
         contentType: context.req.header('content-type'),
         header: (name: string) => context.req.header(name),
         clientAddress: clientAddress(context),
+        origin: ownOrigin(context),
+        setHeader: (name: string, value: string) => context.header(name, value, { append: true }),
       });
       if (contract.stream === 'bytes') {
         const bytes = result as ByteStream;
@@ -270,6 +351,14 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   const known = Object.values(routes).map((contract) => ({ method: contract.method, regex: pathRegex(contract.path) }));
   app.notFound((context) => {
+    const method = context.req.method;
+    if ((method === 'GET' || method === 'HEAD') && !context.req.path.startsWith('/v1/')) {
+      const asset = options.dashboard?.files.get(context.req.path);
+      if (asset) return sendAsset(context, asset, false);
+      // A browser opening a dashboard address (a reload, a link) gets the app, which shows that page.
+      if (/\btext\/html\b/.test(context.req.header('accept') ?? '') && !context.req.path.startsWith('/assets/'))
+        return dashboardPage(context);
+    }
     const methods = known.filter((route) => route.regex.test(context.req.path)).map((route) => route.method);
     if (methods.length > 0) {
       context.header('Allow', [...new Set(methods)].join(', '));

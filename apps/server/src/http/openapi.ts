@@ -1,4 +1,4 @@
-import { ErrorBody, mapRouteParams, type RouteContract, routes } from '@runtools/spec';
+import { ErrorBody, mapRouteParams, type RouteContract, routes, sessionCookieName } from '@runtools/spec';
 import { z } from 'zod';
 import { errorStatus } from './errors.js';
 
@@ -52,7 +52,7 @@ export function buildOpenApiDocument(version: string) {
     const openApiPath = mapRouteParams(contract.path, (name) => `{${name}}`);
     const errors: Record<string, unknown> = {};
     const statuses = new Set<number>([400, 500]);
-    if (contract.auth === 'key') for (const status of [401, 403]) statuses.add(status);
+    if (contract.auth !== 'public') for (const status of [401, 403]) statuses.add(status);
     if (contract.params) statuses.add(404);
     if (contract.body || contract.rawBody) for (const status of [413, 415]) statuses.add(status);
     for (const status of [...statuses].sort()) {
@@ -69,7 +69,11 @@ export function buildOpenApiDocument(version: string) {
       operationId,
       summary: contract.summary,
       tags: [contract.tag],
-      ...(contract.auth === 'key' ? { 'x-required-scopes': contract.scopes } : { security: [] }),
+      ...(contract.auth === 'key'
+        ? { 'x-required-scopes': contract.scopes }
+        : contract.auth === 'session'
+          ? { security: [{ session: [] }] }
+          : { security: [] }),
       ...(contract.params || contract.query ? { parameters: parameters(contract) } : {}),
       ...(contract.body
         ? {
@@ -135,16 +139,19 @@ export function buildOpenApiDocument(version: string) {
       version,
       description:
         'Every route needs an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`) holding one of the ' +
-        'scopes in `x-required-scopes`, unless it says `security: []`. Errors are `{ error: { code, message, details } }`.',
+        "scopes in `x-required-scopes`, unless it says `security: []`. The dashboard's session cookie stands in for " +
+        'a key (with its CSRF token in `X-CSRF-Token` on every request that is not a GET). ' +
+        'Errors are `{ error: { code, message, details } }`.',
     },
     servers: [{ url: '/' }],
-    security: [{ apiKey: [] }, { bearer: [] }],
+    security: [{ apiKey: [] }, { bearer: [] }, { session: [] }],
     paths,
     components: {
       schemas: components,
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         bearer: { type: 'http', scheme: 'bearer' },
+        session: { type: 'apiKey', in: 'cookie', name: sessionCookieName },
       },
     },
   };

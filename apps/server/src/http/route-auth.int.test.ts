@@ -47,11 +47,15 @@ describe('route auth', () => {
     }
   });
 
-  it('declares at least one scope on every key route except whoami and accepting an invitation', () => {
-    // Accepting needs no scope: the key it returns has exactly the accepting key's scopes and expiry.
+  it('declares at least one scope on every key route except whoami, accepting an invitation and the caller’s own dashboard sessions', () => {
+    // Accepting needs no scope: the key it returns has exactly the accepting key's scopes and expiry. A
+    // sign-in link makes a session with exactly the key's scopes; the sessions listed and ended are the caller's.
     expect(keyRoutes.filter(([, contract]) => contract.scopes.length === 0).map(([id]) => id)).toEqual([
       'whoAmI',
       'invitationsAccept',
+      'dashboardSessionsList',
+      'dashboardSessionsRevoke',
+      'signInLinksCreate',
     ]);
   });
 
@@ -113,6 +117,61 @@ describe('route auth', () => {
       .filter(([, contract]) => contract.auth === 'public' && contract.nodeToken)
       .map(([id]) => id);
     expect(publicWithNodeToken).toEqual([]);
+  });
+
+  /** A dashboard session cookie of the admin's key (scopes `*`), and its CSRF token: one for the file. */
+  let shared: { cookie: string; csrfToken: string } | undefined;
+  const adminSession = async () => {
+    if (shared) return shared;
+    const response = await server.request('POST', '/v1/dashboard/sessions', {
+      key: null,
+      body: { apiKey: server.adminKey },
+    });
+    expect(response.status).toBe(201);
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    shared = { cookie, csrfToken: ((await response.json()) as { csrfToken: string }).csrfToken };
+    return shared;
+  };
+  const sessionRoutes = (Object.entries(routes) as [string, RouteContract][]).filter(
+    ([, contract]) => contract.auth === 'session',
+  );
+  const mutatingKeyRoutes = keyRoutes.filter(([, contract]) => contract.method !== 'GET');
+
+  it.each(mutatingKeyRoutes)(
+    '%s refuses a dashboard session without its CSRF token, or from another origin, with 403 csrf_failed',
+    async (_id, contract) => {
+      const { cookie, csrfToken } = await adminSession();
+      for (const headers of [
+        { cookie } as Record<string, string>,
+        { cookie, 'x-csrf-token': 'A'.repeat(43) },
+        { cookie, 'x-csrf-token': csrfToken, origin: 'http://attacker.example' },
+      ]) {
+        const response = await server.request(contract.method, samplePath(contract.path), {
+          key: null,
+          headers,
+          body: contract.body ? { notAField: true } : undefined,
+        });
+        const body = (await response.json()) as { error?: { code: string } };
+        expect([Object.keys(headers).join('+'), response.status, body.error?.code]).toEqual([
+          Object.keys(headers).join('+'),
+          403,
+          'csrf_failed',
+        ]);
+      }
+      // With its token the same session is past authentication: validation, a missing thing, or done.
+      const response = await server.request(contract.method, samplePath(contract.path), {
+        key: null,
+        headers: { cookie, 'x-csrf-token': csrfToken },
+        body: contract.body ? { notAField: true } : undefined,
+      });
+      expect([response.status === 401 || response.status === 403, response.status < 500]).toEqual([false, true]);
+    },
+  );
+
+  it.each(sessionRoutes)('%s needs a dashboard session: a key alone gets 401 session_required', async (_id, contract) => {
+    const response = await server.request(contract.method, samplePath(contract.path));
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('session_required');
   });
 
   it.each(keyOnlyRoutes)('%s refuses a node token with 401 invalid_api_key', async (_id, contract) => {

@@ -9,7 +9,7 @@ export interface HandlerInput<R extends RouteContract> {
   params: Infer<R['params']>;
   query: Infer<R['query']>;
   body: Infer<R['body']>;
-  auth: R['auth'] extends 'key' ? Actor : undefined;
+  auth: R['auth'] extends 'key' | 'session' ? Actor : undefined;
   requestId: string;
   /** For `rawBody` routes: the request body as it arrives (the Node request itself where there is one), and its content type. */
   rawBody: AsyncIterable<Uint8Array> | undefined;
@@ -18,6 +18,10 @@ export interface HandlerInput<R extends RouteContract> {
   header: (name: string) => string | undefined;
   /** The address the request came from (the socket's peer), where the server knows it. */
   clientAddress: string | undefined;
+  /** The origin the request reached this server at (`http://host:port`). */
+  origin: string;
+  /** Adds a response header (a session's Set-Cookie). */
+  setHeader: (name: string, value: string) => void;
 }
 
 /** What a `stream: 'bytes'` handler answers with. */

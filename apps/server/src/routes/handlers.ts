@@ -2,6 +2,8 @@ import type { AgentService } from '../agents/agent-service.js';
 import { agentsHandlers } from '../agents/handlers.js';
 import type { RunService } from '../agents/run-service.js';
 import { type CredentialsDeps, credentialsHandlers } from '../credentials/handlers.js';
+import { dashboardHandlers } from '../dashboard/handlers.js';
+import type { DashboardSessions } from '../dashboard/sessions.js';
 import type { RouteHandlers } from '../http/route-handlers.js';
 import { meshHandlers } from '../mesh/handlers.js';
 import type { MeshLinks } from '../mesh/links.js';
@@ -35,6 +37,9 @@ export type HandlerDeps = SystemDeps &
     triggers: TriggerService;
     meshLinks: MeshLinks;
     meshNodes: MeshNodes;
+    sessions: DashboardSessions;
+    /** RUNTOOLS_PUBLIC_URL, when set. */
+    configuredPublicUrl: () => string | undefined;
   };
 
 /**
@@ -55,5 +60,6 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     ...oauthHandlers(deps),
     ...workflowsHandlers(deps),
     ...meshHandlers({ db: deps.db, links: deps.meshLinks, nodes: deps.meshNodes, runs: deps.runs }),
+    ...dashboardHandlers({ sessions: deps.sessions, publicUrl: deps.configuredPublicUrl }),
   };
 }

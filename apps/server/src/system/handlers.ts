@@ -1,5 +1,5 @@
 import type { systemRoutes } from '@runtools/spec';
-import { isKeyActor } from '../auth/actor.js';
+import { isKeyActor, isSessionActor } from '../auth/actor.js';
 import type { Db } from '../db/database.js';
 import { DomainError } from '../errors.js';
 import type { DomainHandlers } from '../http/route-handlers.js';
@@ -33,14 +33,15 @@ export function systemHandlers(deps: SystemDeps): DomainHandlers<typeof systemRo
       return { status: 'ready', checks };
     },
     async whoAmI({ auth }) {
-      // Only keys reach the API today; a session or other principal gets its own answer when it can call.
-      if (!isKeyActor(auth))
+      // A key describes itself; a dashboard session describes the key it was made from.
+      if (!isKeyActor(auth) && !isSessionActor(auth))
         throw new DomainError('unauthenticated', `whoami describes an API key, not a ${auth.principal.kind}`);
+      const keyId = isSessionActor(auth) ? auth.key.id : auth.principal.id;
       return {
         org: { id: auth.orgId, name: auth.org.name, slug: auth.org.slug },
         project: await deps.projects.defaultProject(auth.orgId),
         member: { id: auth.member.id, role: auth.role, email: auth.member.email },
-        key: { id: auth.principal.id, name: auth.key.name, prefix: auth.key.prefix, scopes: [...auth.granted] },
+        key: { id: keyId, name: auth.key.name, prefix: auth.key.prefix, scopes: [...auth.granted] },
         effectiveScopes: [...auth.scopes].sort(),
       };
     },

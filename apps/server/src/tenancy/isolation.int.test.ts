@@ -128,6 +128,10 @@ describe('cross-org isolation', () => {
       await request('POST', '/v1/auth/keys', { name: tag, scopes: ['secrets:read'] }),
       201,
     );
+    const session = await json<{ id: string }>(
+      await server().request('POST', '/v1/dashboard/sessions', { key: null, body: { apiKey: key } }),
+      201,
+    );
     const member = await addMember(server(), `member-${tag.toLowerCase()}@example.com`, 'member', key);
     const invitation = await json<{ invitation: { id: string } }>(
       await request('POST', '/v1/invitations', { email: `invitee-${tag.toLowerCase()}@example.com` }),
@@ -293,6 +297,7 @@ describe('cross-org isolation', () => {
         code: node.code,
         node: node.node.id,
         member: member.member.id,
+        sessionId: session.id,
       },
     };
   }

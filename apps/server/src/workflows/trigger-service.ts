@@ -226,7 +226,8 @@ export class TriggerService {
     const creator = JSON.parse(row.actor) as StoredActor;
     // A trigger made with a key lives no longer than the key, as nothing else a key makes does: once it is
     // revoked or expired (or its holder has left), the trigger starts nothing.
-    if (creator.principal.kind === 'key') await resolveActor(this.db, row.org_id, creator);
+    if (creator.principal.kind === 'key' || creator.principal.kind === 'session')
+      await resolveActor(this.db, row.org_id, creator);
     const stored = triggerActor(row.id, creator);
     const actor = await resolveActor(this.db, row.org_id, stored);
     requireScopes(actor, ['workflows:execute']);

@@ -2,12 +2,14 @@ import type {
   ApiKey,
   ApiKeyCreated,
   ApiKeyCreateRequest,
+  DashboardSessionInfo,
   Deleted,
   OAuthApp,
   OAuthConnection,
   OAuthConnectionStarted,
   OAuthProvider,
   OAuthProviderId,
+  SignInLink,
   WhoAmI,
 } from '@runtools/spec';
 import type { HttpClient } from '../http.js';
@@ -148,4 +150,24 @@ export class Auth {
   whoami(): Promise<WhoAmI> {
     return this.http.call('whoAmI');
   }
+
+  /**
+   * A one-time dashboard sign-in link for the key's member: open it within two minutes; it works once, and the
+   * session it makes can do what this key can.
+   * @example const { url } = await rt.auth.signInLink()
+   */
+  signInLink(options: { baseUrl?: string } = {}): Promise<SignInLink> {
+    return this.http.call('signInLinksCreate', { body: options });
+  }
+
+  /**
+   * The key's member's dashboard sessions (browsers signed in), and ending one.
+   * @example for (const session of await rt.auth.sessions.list()) await rt.auth.sessions.end(session.id)
+   */
+  readonly sessions = {
+    list: (): PagedList<DashboardSessionInfo> =>
+      new PagedList((page) => this.http.call('dashboardSessionsList', { query: page })),
+    end: (id: string): Promise<{ id: string; ended: true }> =>
+      this.http.call('dashboardSessionsRevoke', { params: { sessionId: id } }),
+  };
 }

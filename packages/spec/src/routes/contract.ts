@@ -13,8 +13,12 @@ export interface RouteContract {
   path: string;
   summary: string;
   tag: string;
-  /** `public` needs no key; `key` needs a valid key holding any one of `scopes` (none listed: any valid key). */
-  auth: 'public' | 'key';
+  /**
+   * `public` needs no key; `key` needs a valid key holding any one of `scopes` (none listed: any valid key), or a
+   * dashboard session cookie whose key does (with the session's CSRF token on a request that is not a GET);
+   * `session` needs a dashboard session cookie and takes no key.
+   */
+  auth: 'public' | 'key' | 'session';
   scopes: readonly ConcreteScope[];
   /**
    * A RunMesh node's token (`rtn_…`) is accepted too, in place of a key: the call acts as the node, for the

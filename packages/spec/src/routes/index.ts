@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { agentsRoutes } from './agents.js';
 import type { RouteContract } from './contract.js';
 import { credentialsRoutes } from './credentials.js';
+import { dashboardRoutes } from './dashboard.js';
 import { meshRoutes } from './mesh.js';
 import { oauthRoutes } from './oauth.js';
 import { sandboxesRoutes } from './sandboxes.js';
@@ -16,6 +17,7 @@ export { type HttpMethod, mapRouteParams, type RouteContract, routePath } from '
 export {
   agentsRoutes,
   credentialsRoutes,
+  dashboardRoutes,
   meshRoutes,
   oauthRoutes,
   sandboxesRoutes,
@@ -43,6 +45,7 @@ export const routes = {
   ...oauthRoutes,
   ...workflowsRoutes,
   ...meshRoutes,
+  ...dashboardRoutes,
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteId = keyof typeof routes;
