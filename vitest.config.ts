@@ -15,6 +15,12 @@ const shared = {
 // Projects do not inherit the root's test options: each gets these. Generous, because real servers,
 // databases and sandboxes share two cores; they bound a hang, they are not performance thresholds.
 const timeouts = { testTimeout: 60_000, hookTimeout: 60_000 };
+/**
+ * Integration tests whose subject is not the database (the dashboard in a browser, template image builds, the CLI
+ * as a process, the sandbox runtime under crashes and races) run on SQLite only: on PostgreSQL they would repeat
+ * the same work through the same CRUD the other files already run there. Listed, so that it is a choice per file.
+ */
+const sqliteOnly = ['test/dashboard/**'];
 
 export default defineConfig({
   test: {
@@ -48,6 +54,7 @@ export default defineConfig({
                 ...timeouts,
                 name: 'postgres',
                 include: ['{packages,apps}/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+                exclude: [...sqliteOnly, '**/node_modules/**'],
                 env: { RUNTOOLS_TEST_DB: 'postgres' },
               },
             },
