@@ -172,7 +172,10 @@ function CredentialsForm({ tool }: { tool: Tool }) {
       <strong>Credentials</strong>
       {missing.length ? (
         <p className="muted" style={{ margin: 0 }}>
-          <span className="badge warn">needs {missing.join(', ')}</span>
+          <span className="badge warn">
+            needs {missing.join(', ')}
+            {tool.auth.kind === 'oauth' ? ' or a connected account' : ''}
+          </span>
         </p>
       ) : (
         <p className="muted" style={{ margin: 0 }}>
