@@ -25,6 +25,9 @@ const sqliteOnly = ['test/dashboard/**'];
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Files run side by side: most of a test's time is spent waiting on sandboxes, servers and databases, not
+    // on the CPU, so three at once on two cores finish far sooner than one at a time (vitest's default here).
+    maxWorkers: Number(process.env.RUNTOOLS_TEST_WORKERS) || 3,
     projects: [
       {
         ...shared,

@@ -15,6 +15,8 @@ const reviewed: Record<string, string> = {
   'apps/server/src/credentials/rotate-root.ts': 'the data dir: the root key file (host-only)',
   'apps/server/src/data-dir.ts': 'creates the data dir (host-only)',
   'apps/server/src/db/database.ts': 'the SQLite file in the data dir (host-only)',
+  'apps/server/src/http/dashboard-assets.ts':
+    'reads the built dashboard (apps/dashboard/dist, or RUNTOOLS_DASHBOARD_DIR: the operator’s, host-only) into memory once at start; requests are answered from memory, never by a path',
   'apps/server/src/version.ts': "reads the package's own package.json",
   'apps/server/src/sandboxes/sandbox-snapshots.ts':
     'snapshot directories (host-only; written by the driver, renamed and removed here); du of a snapshot dir, which never follows symlinks',

@@ -207,6 +207,14 @@ describe('paged lists', () => {
 
     // RunMesh: three devices linked as nodes (each link asked for and approved: entries in the audit log).
     for (const name of ['pages-a', 'pages-b', 'pages-c']) await linkNode(server(), name);
+    // Three dashboard sessions of the admin's member.
+    for (let index = 0; index < 3; index++) {
+      const signedIn = await server().request('POST', '/v1/dashboard/sessions', {
+        key: null,
+        body: { apiKey: server().adminKey },
+      });
+      expect(signedIn.status).toBe(201);
+    }
 
     Object.assign(cases, {
       oauthProviders: { path: '/v1/oauth/providers', min: 6, order: [['id', 'asc']] },
@@ -351,6 +359,14 @@ describe('paged lists', () => {
         min: 6,
         order: [
           ['at', 'desc'],
+          ['id', 'asc'],
+        ],
+      },
+      dashboardSessionsList: {
+        path: '/v1/dashboard/sessions',
+        min: 3,
+        order: [
+          ['createdAt', 'desc'],
           ['id', 'asc'],
         ],
       },

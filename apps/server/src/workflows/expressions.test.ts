@@ -104,7 +104,8 @@ describe('evaluate', () => {
   });
 
   it('takes smaller limits per call', async () => {
-    const { error } = await failure('$join([1..100000].("abcdefgh"))', {}, { maxResultBytes: 1000 });
+    // A deadline far off: under a loaded machine only the size limit this test is about may stop it.
+    const { error } = await failure('$join([1..100000].("abcdefgh"))', {}, { maxResultBytes: 1000, timeoutMs: 60_000 });
     expect(error.code).toBe('value_too_large');
   });
 
@@ -204,10 +205,10 @@ describe('hostile expressions', () => {
   });
 
   it('stops a recursion that nests without end', async () => {
-    const { error, ms } = await failure('($f := function($x){ 1 + $f($x) }; $f(1))');
+    // The deadline far off: the depth limit, not the clock, stops it.
+    const { error } = await failure('($f := function($x){ 1 + $f($x) }; $f(1))', document, { timeoutMs: 60_000 });
     expect(error.code).toBe('D1011');
     expect(error.message).toMatch(/nests deeper than 2000/);
-    expect(ms).toBeLessThan(1000);
   });
 
   it('stops an endless loop inside $eval the same way', async () => {
@@ -216,43 +217,54 @@ describe('hostile expressions', () => {
   });
 
   it('refuses a huge range at once', async () => {
-    const { error, ms } = await failure('[1..10000000]');
+    const { error } = await failure('[1..10000000]', document, { timeoutMs: 60_000 });
     expect(error.code).toBe('D2015');
-    expect(ms).toBeLessThan(1000);
     expect((await failure('$count([1..2000000])')).error.code).toBe('D2015');
   });
 
   it('refuses values that double until they are huge, before writing them out', async () => {
     // Objects that share their branches: a few objects, but 2^30 copies of [1..100] as JSON.
+    // Deadlines far off: the size limit, not the clock, must stop them (writing them out would never end).
     const tree = await failure(
       '($d := function($o, $n){ $n = 0 ? $o : $d({ "a": $o, "b": $o }, $n - 1) }; $string($d([1..100], 30)))',
+      document,
+      { timeoutMs: 60_000 },
     );
     expect(tree.error.code).toBe('value_too_large');
-    expect(tree.ms).toBeLessThan(1000);
-    const text = await failure('($d := function($s, $n){ $n = 0 ? $s : $d($s & $s, $n - 1) }; $length($d("ab", 40)))');
+    const text = await failure(
+      '($d := function($s, $n){ $n = 0 ? $s : $d($s & $s, $n - 1) }; $length($d("ab", 40)))',
+      document,
+      { timeoutMs: 60_000 },
+    );
     expect(text.error.code).toBe('value_too_large');
-    const pad = await failure('$pad("", 1000000000)');
+    const pad = await failure('$pad("", 1000000000)', document, { timeoutMs: 60_000 });
     expect(pad.error.code).toBe('value_too_large');
-    expect(pad.ms).toBeLessThan(1000);
   });
 
   it('refuses a result past 1 MiB of JSON', async () => {
-    const { error } = await failure('$join([1..200000].("abcdefgh"))');
+    const { error } = await failure('$join([1..200000].("abcdefgh"))', document, { timeoutMs: 60_000 });
     expect(error.code).toBe('value_too_large');
     expect(error.message).toMatch(/larger than 1048576 bytes/);
   });
 
   it('matches a catastrophic-backtracking pattern in linear time', async () => {
-    const start = performance.now();
-    expect(await evaluate(`$match("${'a'.repeat(5000)}!", /(a+)+b/)`, {})).toBeUndefined();
-    expect(await evaluate(`$contains("${'a'.repeat(5000)}!", /^(a|aa)+$/)`, {})).toBe(false);
-    expect(performance.now() - start).toBeLessThan(2000);
+    // With backtracking these would take longer than the universe has; the deadline is not what ends them.
+    const far = { timeoutMs: 60_000 };
+    expect(await evaluate(`$match("${'a'.repeat(5000)}!", /(a+)+b/)`, {}, far)).toBeUndefined();
+    expect(await evaluate(`$contains("${'a'.repeat(5000)}!", /^(a|aa)+$/)`, {}, far)).toBe(false);
   });
 
-  it('keeps $distinct linear', async () => {
-    const start = performance.now();
-    expect(await evaluate('$count($distinct([1..200000].($ % 1000)))', {})).toBe(1000);
-    expect(performance.now() - start).toBeLessThan(5000);
+  it('keeps $distinct linear: ten times the items cost about ten times the time, not a hundred', async () => {
+    const timed = async (items: number) => {
+      const start = performance.now();
+      expect(await evaluate(`$count($distinct([1..${items}].($ % 1000)))`, {}, { timeoutMs: 60_000 })).toBe(1000);
+      return performance.now() - start;
+    };
+    await timed(20_000);
+    // The better of two runs each, so a pause of the machine does not decide it.
+    const small = Math.min(await timed(20_000), await timed(20_000));
+    const large = Math.min(await timed(200_000), await timed(200_000));
+    expect(large / small).toBeLessThan(40);
   });
 
   it('turns deep nesting of an expression or of the document into an error', async () => {
@@ -312,7 +324,7 @@ describe('hostile expressions', () => {
       '[1..10000000]',
       '$sort([1..100000], function($a, $b){ $a > $b })',
     ].map((expression) =>
-      evaluate(expression, document, { timeoutMs: 300 }).then(
+      evaluate(expression, document, { timeoutMs: 2000 }).then(
         () => 'passed',
         (error) => error.code,
       ),
