@@ -52,7 +52,9 @@ describe('dashboard sessions', () => {
   it('signs in with an API key: an HttpOnly, SameSite=Strict cookie whose session has the key’s scopes', async () => {
     const { response, setCookie, cookie, body } = await signIn({ apiKey: server.adminKey });
     expect(response.status).toBe(201);
-    expect(setCookie).toMatch(/^runtools_session=rts_[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    expect(setCookie).toMatch(
+      /^runtools_session=rts_[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/,
+    );
     // Served over http: no Secure flag (a browser would drop the cookie), and the key is in no header or body.
     expect(JSON.stringify(body)).not.toContain(server.adminKey);
     expect(body.role).toBe('owner');

@@ -168,11 +168,14 @@ describe('route auth', () => {
     },
   );
 
-  it.each(sessionRoutes)('%s needs a dashboard session: a key alone gets 401 session_required', async (_id, contract) => {
-    const response = await server.request(contract.method, samplePath(contract.path));
-    expect(response.status).toBe(401);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('session_required');
-  });
+  it.each(sessionRoutes)(
+    '%s needs a dashboard session: a key alone gets 401 session_required',
+    async (_id, contract) => {
+      const response = await server.request(contract.method, samplePath(contract.path));
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('session_required');
+    },
+  );
 
   it.each(keyOnlyRoutes)('%s refuses a node token with 401 invalid_api_key', async (_id, contract) => {
     for (const headers of nodeTokenHeaders()) {

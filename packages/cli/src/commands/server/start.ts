@@ -32,7 +32,9 @@ export function register(program: Command): void {
             `Use it with: runtools login --data-dir ${config.dataDir}\n\n`,
         );
       }
-      process.stderr.write(`RunTools listening on ${server.url}\nAPI docs: ${server.url}/docs\n`);
+      process.stderr.write(
+        `RunTools listening on ${server.url}\nDashboard: ${server.url}/ (sign in: runtools dashboard, or paste an API key)\nAPI docs: ${server.url}/docs\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           process.stderr.write(`\n${signal}: stopping (in-flight requests finish first)\n`);
