@@ -1,0 +1,5 @@
+import { PageHeader } from '../../components/ui';
+
+export function MeshPage() {
+  return <PageHeader title="Mesh" />;
+}
