@@ -98,3 +98,8 @@ export function shellJavaScriptGzipBytes(): { bytes: number; files: string[] } {
   );
   return { bytes, files };
 }
+
+/** Waits until the page shows no loading state (a query's first answer has come) in its main region. */
+export async function settled(page: Page): Promise<void> {
+  await page.locator('main .state.loading').first().waitFor({ state: 'detached', timeout: 30_000 });
+}
