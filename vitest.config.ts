@@ -16,11 +16,18 @@ const shared = {
 // databases and sandboxes share two cores; they bound a hang, they are not performance thresholds.
 const timeouts = { testTimeout: 60_000, hookTimeout: 60_000 };
 /**
- * Integration tests whose subject is not the database (the dashboard in a browser, template image builds, the CLI
- * as a process, the sandbox runtime under crashes and races) run on SQLite only: on PostgreSQL they would repeat
- * the same work through the same CRUD the other files already run there. Listed, so that it is a choice per file.
+ * Integration tests whose subject is not the database (the dashboard in a browser, the CLI as a process, template
+ * image builds) run on SQLite only: on PostgreSQL they would repeat the same work through the same queries the
+ * server's own tests already run there. Listed, so that it is a choice per file.
  */
-const sqliteOnly = ['test/dashboard/**'];
+const sqliteOnly = [
+  // The dashboard, driven in Chromium: a client of the API like any other.
+  'test/dashboard/**',
+  // The CLI as a process: a client of the API too.
+  'packages/cli/src/**/*.int.test.ts',
+  // Template images built with debootstrap and apt (minutes of CPU); their records are plain rows.
+  'apps/server/src/templates/templates.int.test.ts',
+];
 
 export default defineConfig({
   test: {
