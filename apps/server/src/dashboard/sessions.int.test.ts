@@ -221,6 +221,25 @@ describe('dashboard sessions', () => {
     await server.restart({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '60' });
   });
 
+  it('spends its key’s request budget: signing in again buys no more requests', async () => {
+    const env = { RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '60' };
+    await server.restart({ ...env, RUNTOOLS_RATE_LIMIT_PER_MINUTE: '6' });
+    try {
+      const sessions = [await signIn({ apiKey: server.adminKey }), await signIn({ apiKey: server.adminKey })];
+      const statuses: number[] = [];
+      for (let index = 0; index < 8; index++) {
+        const session = sessions[index % 2] as { cookie: string };
+        statuses.push((await asBrowser('GET', '/v1/sandboxes', session.cookie)).status);
+      }
+      // Six a minute for the key, whichever session (or the key itself) spends them.
+      expect(statuses.filter((status) => status === 200).length).toBe(6);
+      expect(statuses.slice(6)).toEqual([429, 429]);
+      expect((await server.request('GET', '/v1/sandboxes')).status).toBe(429);
+    } finally {
+      await server.restart(env);
+    }
+  });
+
   it('serves the dashboard at / and on its own addresses, with a strict CSP; the API keeps its JSON 404', async () => {
     const page = await fetch(`${server.url}/`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);

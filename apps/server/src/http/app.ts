@@ -11,7 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Actor } from '../auth/actor.js';
+import { type Actor, isSessionActor } from '../auth/actor.js';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { DashboardSessions } from '../dashboard/sessions.js';
@@ -275,7 +275,8 @@ export function createApp(options: AppOptions): Hono<Env> {
         } else auth = await options.authenticator.authenticate(token);
       }
       if (auth) {
-        const budget = options.rateLimiter?.take(auth.principal.id);
+        // A session spends its key's budget: signing in again does not buy more requests.
+        const budget = options.rateLimiter?.take(isSessionActor(auth) ? auth.key.id : auth.principal.id);
         if (budget && !budget.ok) {
           context.header('Retry-After', String(budget.retryAfterSeconds));
           throw new DomainError(
