@@ -144,8 +144,16 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
         position = rect
           ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 3 })
           : { x: 100, y: 100 };
-        // Nodes added one after another do not land on each other.
-        position = { x: position.x - 90 + (nodes.length % 5) * 24, y: position.y + (nodes.length % 5) * 24 };
+        // A node added by click goes to the first free place below the view's centre, not on another node.
+        let spot = { x: position.x - 90, y: position.y };
+        for (let tries = 0; tries < 50; tries++) {
+          const taken = nodes.some(
+            (node) => Math.abs(node.position.x - spot.x) < 200 && Math.abs(node.position.y - spot.y) < 110,
+          );
+          if (!taken) break;
+          spot = { x: spot.x, y: spot.y + 120 };
+        }
+        position = spot;
       }
       const id = freshNodeId(
         type,
@@ -278,22 +286,24 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
       {problems.length ? (
         <section className="card stack wf-problems" aria-labelledby="wf-problems">
           <h2 id="wf-problems">Problems ({problems.length})</h2>
-          <ul className="plain-list" role="alert">
-            {problems.map((problem, index) => (
-              // biome-ignore lint/suspicious/noArrayIndexKey: problems have no id and do not reorder
-              <li key={index}>
-                {problem.nodeId && nodes.some((node) => node.id === problem.nodeId) ? (
-                  <button type="button" className="link-button" onClick={() => select('node', problem.nodeId)}>
-                    {problem.nodeId}
-                  </button>
-                ) : problem.edge !== undefined ? (
-                  <span className="mono">edge {problem.edge + 1}</span>
-                ) : null}{' '}
-                {problem.path ? <span className="mono">{problem.path}</span> : null} {problem.message}{' '}
-                <code className="code-tag">{problem.code}</code>
-              </li>
-            ))}
-          </ul>
+          <div role="alert">
+            <ul className="plain-list">
+              {problems.map((problem, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: problems have no id and do not reorder
+                <li key={index}>
+                  {problem.nodeId && nodes.some((node) => node.id === problem.nodeId) ? (
+                    <button type="button" className="link-button" onClick={() => select('node', problem.nodeId)}>
+                      {problem.nodeId}
+                    </button>
+                  ) : problem.edge !== undefined ? (
+                    <span className="mono">edge {problem.edge + 1}</span>
+                  ) : null}{' '}
+                  {problem.path ? <span className="mono">{problem.path}</span> : null} {problem.message}{' '}
+                  <code className="code-tag">{problem.code}</code>
+                </li>
+              ))}
+            </ul>
+          </div>
           {otherProblems.length === problems.length ? null : (
             <p className="muted">Nodes with problems are outlined in red on the canvas.</p>
           )}
@@ -306,7 +316,7 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
             <p className="hint">Click to add, or drag onto the canvas.</p>
             <ul className="plain-list">
               {nodeTypes.map((type) => (
-                <li key={type}>
+                <li key={type} className="wf-palette-entry">
                   <button
                     type="button"
                     className="wf-palette-item"
@@ -317,10 +327,13 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
                     }}
                     onClick={() => addNode(type)}
                     aria-label={`Add ${nodeKinds[type].label} node`}
+                    aria-describedby={`wf-palette-${type}`}
                   >
-                    <strong>{nodeKinds[type].label}</strong>
-                    <span className="muted">{nodeKinds[type].description}</span>
+                    {nodeKinds[type].label}
                   </button>
+                  <span id={`wf-palette-${type}`} className="hint">
+                    {nodeKinds[type].description}
+                  </span>
                 </li>
               ))}
             </ul>
@@ -613,15 +626,17 @@ function NodeForm({
     <div className="stack wf-node-form">
       <p className="muted">{kind?.description ?? `Unknown node type ${node.data.type}`}</p>
       {general.length ? (
-        <ul className="plain-list field-error" role="alert">
-          {general.map((problem, index) => (
-            // biome-ignore lint/suspicious/noArrayIndexKey: problems have no id and do not reorder
-            <li key={index}>
-              {problem.path ? `${problem.path}: ` : ''}
-              {problem.message}
-            </li>
-          ))}
-        </ul>
+        <div role="alert">
+          <ul className="plain-list field-error">
+            {general.map((problem, index) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: problems have no id and do not reorder
+              <li key={index}>
+                {problem.path ? `${problem.path}: ` : ''}
+                {problem.message}
+              </li>
+            ))}
+          </ul>
+        </div>
       ) : null}
       <Field label="Node id" error={idError}>
         {(fieldId, describedBy) => (
@@ -895,12 +910,14 @@ function EdgeForm({
         <span className="mono">{edge.source}</span> → <span className="mono">{edge.target}</span>
       </p>
       {problems.length ? (
-        <ul className="plain-list field-error" role="alert">
-          {problems.map((problem, index) => (
-            // biome-ignore lint/suspicious/noArrayIndexKey: problems have no id and do not reorder
-            <li key={index}>{problem.message}</li>
-          ))}
-        </ul>
+        <div role="alert">
+          <ul className="plain-list field-error">
+            {problems.map((problem, index) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: problems have no id and do not reorder
+              <li key={index}>{problem.message}</li>
+            ))}
+          </ul>
+        </div>
       ) : null}
       {branches ? (
         <Field label="Branch" hint="taken when the condition is this (approved is true)">
