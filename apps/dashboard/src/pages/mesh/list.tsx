@@ -74,7 +74,7 @@ function LinkApproval() {
         approve it.
       </p>
       <form
-        className="row"
+        className="row form-inline"
         onSubmit={(event: FormEvent) => {
           event.preventDefault();
           if (code.trim()) lookup.mutate(code.trim());

@@ -156,7 +156,7 @@ function AllowedMembers({
       <MutationError error={disallow.error} />
       {canWrite ? (
         <form
-          className="row"
+          className="row form-inline"
           onSubmit={(event: FormEvent) => {
             event.preventDefault();
             if (member.trim()) allow.mutate();

@@ -57,7 +57,7 @@ function OrganizationSection() {
               if (name?.trim()) update.mutate(name.trim());
             }}
           >
-            <div className="form-grid">
+            <div className="form-grid fields-top">
               <Field label="Organization name">
                 {(id) => (
                   <input
@@ -148,7 +148,12 @@ function ProjectsSection() {
                   <tr key={project.id}>
                     <td>
                       {project.name}
-                      {project.isDefault ? <span className="badge neutral">default</span> : null}
+                      {project.isDefault ? (
+                        <>
+                          {' '}
+                          <span className="badge neutral">default</span>
+                        </>
+                      ) : null}
                       <div className="muted mono">{project.id}</div>
                     </td>
                     <td className="mono">{project.slug}</td>

@@ -503,7 +503,7 @@ function TriggerForm({ slug, onClose }: { slug: string; onClose: () => void }) {
         </div>
       </fieldset>
       {kind === 'cron' ? (
-        <div className="form-grid">
+        <div className="form-grid fields-top">
           <Field label="Schedule" hint="a cron expression: minute hour day month weekday">
             {(id, describedBy) => (
               <input

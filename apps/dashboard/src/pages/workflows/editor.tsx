@@ -229,7 +229,7 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
   return (
     <div className="stack">
       <div className="card stack">
-        <div className="form-grid">
+        <div className="form-grid fields-top">
           <Field label="Workflow name">
             {(id) => (
               <input
@@ -489,6 +489,7 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
         <PublishForm
           slug={workflow.slug}
           saveFirst={dirty ? () => save.mutateAsync() : undefined}
+          onProblems={showProblems}
           onDone={(version) => {
             setPublishing(false);
             setDirty(false);
@@ -504,11 +505,13 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
 function PublishForm({
   slug,
   saveFirst,
+  onProblems,
   onDone,
   onClose,
 }: {
   slug: string;
   saveFirst?: () => Promise<unknown>;
+  onProblems: (problems: GraphProblem[]) => void;
   onDone: (version: number) => void;
   onClose: () => void;
 }) {
@@ -523,6 +526,10 @@ function PublishForm({
       });
     },
     onSuccess: (version) => onDone(version.version),
+    onError: (error) => {
+      const found = problemsOf(error);
+      if (found) onProblems(found);
+    },
   });
   return (
     <form
@@ -677,7 +684,7 @@ function NodeForm({
           onChange={(value) => setConfig(field.name, value)}
         />
       ))}
-      <div className="form-grid">
+      <div className="form-grid fields-top">
         <Field label="Retry attempts" hint="tries in all">
           {(fieldId, describedBy) => (
             <input
