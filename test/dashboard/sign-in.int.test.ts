@@ -10,6 +10,7 @@ import {
   dashboardBrowser,
   expectAccessible,
   screenshot,
+  settled,
   shellJavaScriptGzipBytes,
 } from '../support/dashboard.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -116,6 +117,36 @@ describe('dashboard sign-in', () => {
     const secrets = await (await server.request('GET', '/v1/secrets')).text();
     expect(secrets).not.toContain('FORM_CSRF');
     expect(secrets).not.toContain('FETCH_CSRF');
+  });
+
+  it('opens every page of the navigation without a serious or critical accessibility fault', async () => {
+    const page = await dashboard.signedIn('/');
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    const names = await nav.getByRole('link').allTextContents();
+    expect(names).toEqual([
+      'Sandboxes',
+      'Templates',
+      'Workspaces',
+      'Agents',
+      'Tools',
+      'Workflows',
+      'Credentials',
+      'RunMesh',
+      'Settings',
+    ]);
+    for (const name of names) {
+      await nav.getByRole('link', { name }).click();
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
+      await settled(page);
+      expect([name, await page.getByRole('link', { name, exact: true }).getAttribute('aria-current')]).toEqual([
+        name,
+        'page',
+      ]);
+      await expectAccessible(page, `the ${name} page`);
+    }
+    expect(errors).toEqual([]);
   });
 
   it('fits a 375 px wide phone: the menu opens the navigation, and the page has no serious accessibility fault', async () => {
