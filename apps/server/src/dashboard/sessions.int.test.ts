@@ -141,7 +141,7 @@ describe('dashboard sessions', () => {
   });
 
   it('refuses forged, malformed and expired cookies with 401 session_invalid', async () => {
-    for (const cookie of ['runtools_session=rts_' + 'A'.repeat(43), 'runtools_session=garbage', 'runtools_session=']) {
+    for (const cookie of [`runtools_session=rts_${'A'.repeat(43)}`, 'runtools_session=garbage', 'runtools_session=']) {
       const response = await asBrowser('GET', '/v1/sandboxes', cookie);
       expect([cookie, response.status]).toEqual([cookie, 401]);
     }
