@@ -76,11 +76,16 @@ describe('dashboard sign-in', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sign-in#rtl_[A-Za-z0-9_-]{43}$/);
     const page = await (await dashboard.context()).newPage();
     await page.goto(url);
+    // Opening the link signs nobody in by itself: a link someone else sent would sign this browser in as them.
+    await page.getByRole('button', { name: 'Continue with the sign-in link' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Continue with the sign-in link' }).click();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     // The single-use token is gone from the address bar and the history.
     expect(page.url()).not.toContain('rtl_');
     const again = await (await dashboard.context()).newPage();
     await again.goto(url);
+    await again.getByRole('button', { name: 'Continue with the sign-in link' }).click();
     await expect.poll(() => again.getByRole('alert').textContent()).toContain('runtools dashboard');
     expect(await again.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
   });

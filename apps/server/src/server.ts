@@ -304,6 +304,7 @@ export async function startServer(
       oauthCallback: (query) => oauth.callback(query),
       sessions,
       dashboard,
+      publicUrl: () => config.publicUrl,
       logger,
       version,
       maxBodyBytes: config.maxBodyBytes,

@@ -28,7 +28,12 @@ export function Shell() {
   useEffect(() => setMenuOpen(false), [pathname]);
   const signOut = useMutation({
     mutationFn: () => call('dashboardSessionEnd'),
-    onSettled: () => queryClient.setQueryData(sessionQueryKey, null),
+    // Only once the server has ended the session; and nothing the member saw stays in memory for the next one.
+    onSuccess: () => {
+      // Everything but the session query itself, which the page is watching for the sign-in form.
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== sessionQueryKey[0] });
+      queryClient.setQueryData(sessionQueryKey, null);
+    },
   });
   return (
     <div className="shell">
@@ -59,6 +64,11 @@ export function Shell() {
           <button type="button" className="button ghost" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
             Sign out
           </button>
+          {signOut.isError ? (
+            <span className="field-error" role="alert">
+              Not signed out: {signOut.error.message}
+            </span>
+          ) : null}
         </div>
       </header>
       <nav id="sidebar" className={menuOpen ? 'sidebar open' : 'sidebar'} aria-label="Main">

@@ -13,7 +13,8 @@ export function SignInPage() {
   const [apiKey, setApiKey] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const linkTried = useRef(false);
+  const linkRead = useRef(false);
+  const [linkToken, setLinkToken] = useState<string>();
 
   async function signIn(body: { apiKey: string } | { linkToken: string }) {
     setBusy(true);
@@ -34,11 +35,12 @@ export function SignInPage() {
 
   useEffect(() => {
     const token = /^#(rtl_[A-Za-z0-9_-]{43})$/.exec(window.location.hash)?.[1];
-    if (!token || linkTried.current) return;
-    linkTried.current = true;
-    // The token is single use: take it out of the address bar and the history at once.
+    if (!token || linkRead.current) return;
+    linkRead.current = true;
+    // The token is single use: take it out of the address bar and the history at once. It is used only on a
+    // click: a link someone else sent would otherwise sign this browser in to their account, unasked.
     window.history.replaceState(null, '', window.location.pathname === '/sign-in' ? '/' : window.location.pathname);
-    void signIn({ linkToken: token });
+    setLinkToken(token);
   });
 
   function submit(event: FormEvent) {
@@ -54,6 +56,20 @@ export function SignInPage() {
           Run <code>runtools dashboard</code> for a one-time sign-in link, or paste an API key. The key is exchanged for
           a session cookie and is not kept in this browser.
         </p>
+        {linkToken ? (
+          <div className="stack link-sign-in">
+            <p>
+              This sign-in link signs you in as the member who ran <code>runtools dashboard</code>. Continue only if
+              that was you.
+            </p>
+            <div className="row">
+              <Button variant="primary" busy={busy} onClick={() => void signIn({ linkToken })}>
+                Continue with the sign-in link
+              </Button>
+              <Button onClick={() => setLinkToken(undefined)}>Not me</Button>
+            </div>
+          </div>
+        ) : null}
         <form onSubmit={submit}>
           <Field label="API key" error={error}>
             {(id, describedBy) => (

@@ -2,7 +2,7 @@ import { expandScopes, type Role, roleCeiling } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import type { Actor, Principal } from './actor.js';
+import { type Actor, isSessionActor, type Principal } from './actor.js';
 
 /**
  * An actor as work that outlives its request keeps it (a workflow run, a trigger): who it is and what it was
@@ -22,7 +22,10 @@ export interface StoredActor {
 }
 
 export function storeActor(actor: Actor): StoredActor {
-  return { principal: actor.principal, memberId: actor.member?.id ?? null, granted: [...actor.granted] };
+  // A dashboard session's work is its key's: kept as the key, it lives as long as the key does, not as long as
+  // the session's row (sessions end within hours and their rows are swept).
+  const principal: Principal = isSessionActor(actor) ? { kind: 'key', id: actor.key.id } : actor.principal;
+  return { principal, memberId: actor.member?.id ?? null, granted: [...actor.granted] };
 }
 
 /** A trigger's runs act for the member who made it, with the scopes of the key they made it with. */

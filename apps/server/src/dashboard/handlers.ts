@@ -40,8 +40,8 @@ export function dashboardHandlers(deps: {
       setHeader('Cache-Control', 'no-store');
       return session;
     },
-    async dashboardSessionGet({ auth, header, setHeader }) {
-      const token = sessionCookie(header('cookie'));
+    async dashboardSessionGet({ auth, header, origin, setHeader }) {
+      const token = sessionCookie(header('cookie'), secure(origin));
       if (!isSessionActor(auth) || !token) throw new DomainError('session_required', 'sign in to the dashboard first');
       setHeader('Cache-Control', 'no-store');
       return sessions.describe(auth, token);

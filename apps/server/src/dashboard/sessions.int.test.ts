@@ -23,7 +23,7 @@ describe('dashboard sessions', () => {
   const dashboardDir = fakeDashboard();
 
   beforeAll(async () => {
-    server = await startTestServer({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '60' });
+    server = await startTestServer({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '1000' });
   });
   afterAll(async () => {
     await server?.close();
@@ -208,7 +208,7 @@ describe('dashboard sessions', () => {
   it('sends a session over https with Secure and the __Host- prefix', async () => {
     await server.restart({
       RUNTOOLS_DASHBOARD_DIR: dashboardDir,
-      RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '60',
+      RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '1000',
       RUNTOOLS_PUBLIC_URL: 'https://runtools.example.com',
     });
     const { setCookie, cookie } = await signIn({ apiKey: server.adminKey });
@@ -218,11 +218,23 @@ describe('dashboard sessions', () => {
       url: string;
     };
     expect(link.url.startsWith('https://runtools.example.com/sign-in#rtl_')).toBe(true);
-    await server.restart({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '60' });
+    // Behind a TLS proxy the browser's origin is the public URL's: a change from it is the dashboard's own.
+    const { csrfToken } = (await (await asBrowser('GET', '/v1/dashboard/session', cookie)).json()) as Session;
+    const behindProxy = await asBrowser('POST', '/v1/secrets', cookie, {
+      csrf: csrfToken,
+      headers: { origin: 'https://runtools.example.com' },
+      body: { name: 'BEHIND_PROXY', value: 'x' },
+    });
+    expect(behindProxy.status).toBe(201);
+    // Over https the cookie without the prefix counts for nothing: a sibling host could have set it.
+    const token = cookie.slice(cookie.indexOf('=') + 1);
+    const unprefixed = await asBrowser('GET', '/v1/dashboard/session', `runtools_session=${token}`);
+    expect([unprefixed.status, await code(unprefixed)]).toEqual([401, 'session_required']);
+    await server.restart({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '1000' });
   });
 
   it('spends its key’s request budget: signing in again buys no more requests', async () => {
-    const env = { RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '60' };
+    const env = { RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '1000' };
     await server.restart({ ...env, RUNTOOLS_RATE_LIMIT_PER_MINUTE: '6' });
     try {
       const sessions = [await signIn({ apiKey: server.adminKey }), await signIn({ apiKey: server.adminKey })];
@@ -286,12 +298,82 @@ describe('dashboard sessions', () => {
   });
 
   it('limits sign-in attempts per address with 429 and Retry-After', async () => {
+    await server.restart({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '10' });
+    const statuses: number[] = [];
     let limited: Response | undefined;
-    for (let attempt = 0; attempt < 80 && !limited; attempt++) {
+    for (let attempt = 0; attempt < 12; attempt++) {
       const { response } = await signIn({ apiKey: 'rt_aaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
-      if (response.status === 429) limited = response;
-      else expect(response.status).toBe(401);
+      statuses.push(response.status);
+      if (response.status === 429) limited ??= response;
     }
+    expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
     expect(limited?.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('keeps at most 50 live sessions a member: signing in past it ends the oldest', async () => {
+    await server.restart({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '1000' });
+    const first = await signIn({ apiKey: server.adminKey });
+    for (let index = 0; index < 50; index++) await signIn({ apiKey: server.adminKey });
+    const listed = (await (await server.request('GET', '/v1/dashboard/sessions?limit=100')).json()) as {
+      data: { id: string }[];
+    };
+    expect(listed.data.length).toBe(50);
+    expect(listed.data.map((session) => session.id)).not.toContain(first.body.id);
+    expect((await asBrowser('GET', '/v1/sandboxes', first.cookie)).status).toBe(401);
+  });
+
+  it('makes what a session starts act as its key: an invitation it sends is accepted, a run it starts resumes without it', async () => {
+    await server.restart({ RUNTOOLS_DASHBOARD_DIR: dashboardDir, RUNTOOLS_SIGN_IN_RATE_PER_MINUTE: '1000' });
+    const { cookie, body } = await signIn({ apiKey: server.adminKey });
+    const invited = await asBrowser('POST', '/v1/invitations', cookie, {
+      csrf: body.csrfToken,
+      body: { email: 'carol@example.com', role: 'member' },
+    });
+    expect(invited.status).toBe(201);
+    const { token } = (await invited.json()) as { token: string };
+    const joined = await server.request('POST', '/v1/invitations/sign-up', { key: null, body: { token } });
+    expect(joined.status).toBe(201);
+    // A workflow run waiting for approval, started by the session; the session ends and its row is swept;
+    // approved, the run goes on as the session's key.
+    const saved = await asBrowser('POST', '/v1/workflows', cookie, {
+      csrf: body.csrfToken,
+      body: {
+        name: 'Session gate',
+        graph: {
+          nodes: [
+            { id: 'gate', type: 'approval', config: { message: 'go?' } },
+            { id: 'out', type: 'output', config: { expression: '"went"' } },
+          ],
+          edges: [{ source: 'gate', target: 'out', condition: true }],
+        },
+      },
+    });
+    expect(saved.status).toBe(200);
+    const started = await asBrowser('POST', '/v1/workflows/session-gate/runs', cookie, {
+      csrf: body.csrfToken,
+      body: { version: 'draft', input: {} },
+    });
+    expect(started.status).toBe(201);
+    const { runId } = (await started.json()) as { runId: string };
+    let approvalId: string | undefined;
+    for (let tries = 0; tries < 200 && !approvalId; tries++) {
+      const approvals = (await (await server.request('GET', `/v1/workflow-approvals?runId=${runId}`)).json()) as {
+        data: { id: string }[];
+      };
+      approvalId = approvals.data[0]?.id;
+      if (!approvalId) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await server.running.db.kysely.deleteFrom('dashboard_sessions').where('id', '=', body.id).execute();
+    const approved = await server.request('POST', `/v1/workflow-approvals/${approvalId}/resolve`, {
+      body: { approved: true },
+    });
+    expect(approved.status).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          ((await (await server.request('GET', `/v1/workflow-runs/${runId}`)).json()) as { status: string }).status,
+        { timeout: 20_000 },
+      )
+      .toBe('completed');
   });
 });

@@ -22,6 +22,8 @@ const linkTokenPrefix = 'rtl_';
 /** A sign-in link works once, within this many seconds. */
 export const signInLinkSeconds = 120;
 const lastSeenWriteIntervalMs = 60_000;
+/** Live sessions a member may have at once; signing in past it ends their oldest. */
+export const maxSessionsPerMember = 50;
 /** Newest first; the columns named with their table, as the list joins the keys. */
 const sessionOrder: readonly SortKey[] = [
   { column: 'dashboard_sessions.created_at', direction: 'desc' },
@@ -52,8 +54,8 @@ export interface SessionRequest {
   csrfToken: string | undefined;
   /** The `Origin` header, when the browser sent one. */
   origin: string | undefined;
-  /** The origin this server is reached at (scheme and Host of the request). */
-  ownOrigin: string;
+  /** The origins this server is reached at: the request's own (scheme and Host), and RUNTOOLS_PUBLIC_URL's. */
+  ownOrigins: readonly string[];
 }
 
 export interface DashboardSessionsOptions {
@@ -125,6 +127,8 @@ export class DashboardSessions {
       ended_at: null,
     };
     await this.db.insertInto('dashboard_sessions').values(row).execute();
+    await this.sweep(now);
+    await this.capSessions(key.member.id, now);
     return { session: this.describe(this.sessionActor(row, key), token), token };
   }
 
@@ -165,7 +169,7 @@ export class DashboardSessions {
     if (!row || row.ended_at) throw new DomainError('session_invalid', 'the session has ended; sign in again');
     if (new Date(row.expires_at) <= now) throw new DomainError('session_invalid', 'the session expired; sign in again');
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      if (request.origin !== undefined && request.origin !== request.ownOrigin)
+      if (request.origin !== undefined && !request.ownOrigins.includes(request.origin))
         throw new DomainError('csrf_failed', `a request from ${request.origin} cannot use this session`);
       if (!request.csrfToken || !sameToken(request.csrfToken, csrfTokenFor(token)))
         throw new DomainError('csrf_failed', 'send the session’s CSRF token in the X-CSRF-Token header');
@@ -200,6 +204,43 @@ export class DashboardSessions {
       scopes: [...actor.scopes].sort(),
       key: actor.key,
     };
+  }
+
+  /**
+   * Old links and sessions are dropped as new ones are made, and a member keeps at most `maxSessionsPerMember`
+   * live sessions (the oldest end first): no table grows without bound, however often someone signs in.
+   */
+  private async sweep(now: Date): Promise<void> {
+    await this.db.deleteFrom('sign_in_links').where('expires_at', '<', now.toISOString()).execute();
+    await this.db
+      .deleteFrom('dashboard_sessions')
+      .where('expires_at', '<', new Date(now.getTime() - 86_400_000).toISOString())
+      .execute();
+  }
+
+  /** Ends the member's oldest live sessions past `maxSessionsPerMember`. */
+  private async capSessions(memberId: string, now: Date): Promise<void> {
+    const live = await this.db
+      .selectFrom('dashboard_sessions')
+      .select('id')
+      .where('member_id', '=', memberId)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now.toISOString())
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .offset(maxSessionsPerMember)
+      .limit(10_000)
+      .execute();
+    if (live.length === 0) return;
+    await this.db
+      .updateTable('dashboard_sessions')
+      .set({ ended_at: now.toISOString() })
+      .where(
+        'id',
+        'in',
+        live.map((row) => row.id),
+      )
+      .execute();
   }
 
   private touch(sessionId: string, now: Date): void {
@@ -306,12 +347,7 @@ export class DashboardSessions {
         used_at: null,
       })
       .execute();
-    // Old links and sessions are dropped as new ones are made: no table grows without bound.
-    await this.db.deleteFrom('sign_in_links').where('expires_at', '<', now.toISOString()).execute();
-    await this.db
-      .deleteFrom('dashboard_sessions')
-      .where('expires_at', '<', new Date(now.getTime() - 7 * 86_400_000).toISOString())
-      .execute();
+    await this.sweep(now);
     return { id, url: `${baseUrl.replace(/\/+$/, '')}/sign-in#${token}`, expiresAt };
   }
 }

@@ -879,6 +879,11 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .on('dashboard_sessions')
           .columns(['member_id', 'ended_at'])
           .execute();
+        await db.schema
+          .createIndex('dashboard_sessions_expires')
+          .on('dashboard_sessions')
+          .columns(['expires_at'])
+          .execute();
         // One-time sign-in links (`runtools dashboard`): a hash of the token, used once, within minutes.
         await db.schema
           .createTable('sign_in_links')
@@ -891,6 +896,7 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           .addColumn('expires_at', 'text', (column) => column.notNull())
           .addColumn('used_at', 'text')
           .execute();
+        await db.schema.createIndex('sign_in_links_expires').on('sign_in_links').columns(['expires_at']).execute();
       },
     },
   };

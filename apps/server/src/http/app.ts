@@ -43,21 +43,23 @@ export interface AppOptions {
   sessions?: DashboardSessions;
   /** The built dashboard served at `/`; undefined: `/` says how to build it. */
   dashboard?: DashboardAssets;
+  /** RUNTOOLS_PUBLIC_URL: the origin browsers reach the server at behind a proxy, and whether that is https. */
+  publicUrl?: () => string | undefined;
 }
 
-/** A cookie's value from the Cookie header; the `__Host-` name (https) first. */
-export function sessionCookie(header: string | undefined): string | undefined {
+/**
+ * The session cookie's value from the Cookie header. Served over https only the `__Host-` name counts: a
+ * cookie without the prefix may have been set by a sibling host (a dev URL's app) for the parent domain.
+ */
+export function sessionCookie(header: string | undefined, secure: boolean): string | undefined {
   if (!header) return undefined;
-  let plain: string | undefined;
+  const wanted = secure ? `__Host-${sessionCookieName}` : sessionCookieName;
   for (const part of header.split(';')) {
     const index = part.indexOf('=');
     if (index < 0) continue;
-    const name = part.slice(0, index).trim();
-    const value = part.slice(index + 1).trim();
-    if (name === `__Host-${sessionCookieName}`) return value;
-    if (name === sessionCookieName) plain ??= value;
+    if (part.slice(0, index).trim() === wanted) return part.slice(index + 1).trim();
   }
-  return plain;
+  return undefined;
 }
 
 /** The origin the request reached this server at, from its own URL (scheme and Host). */
@@ -251,12 +253,17 @@ export function createApp(options: AppOptions): Hono<Env> {
     const handler = options.handlers[id] as (input: unknown) => Promise<unknown>;
     app.on(contract.method, contract.path, async (context) => {
       let auth: Actor | undefined;
-      const cookie = sessionCookie(context.req.header('cookie'));
+      const publicUrl = options.publicUrl?.();
+      const origins = [ownOrigin(context), ...(publicUrl ? [new URL(publicUrl).origin] : [])];
+      const cookie = sessionCookie(
+        context.req.header('cookie'),
+        origins.some((origin) => origin.startsWith('https:')),
+      );
       const sessionRequest = () => ({
         method: context.req.method,
         csrfToken: context.req.header(csrfHeaderName),
         origin: context.req.header('origin'),
-        ownOrigin: ownOrigin(context),
+        ownOrigins: origins,
       });
       if (contract.auth === 'session') {
         if (!cookie || !options.sessions)

@@ -47,14 +47,12 @@ describe('route auth', () => {
     }
   });
 
-  it('declares at least one scope on every key route except whoami, accepting an invitation and the caller’s own dashboard sessions', () => {
+  it('declares at least one scope on every key route except whoami, accepting an invitation and a sign-in link', () => {
     // Accepting needs no scope: the key it returns has exactly the accepting key's scopes and expiry. A
-    // sign-in link makes a session with exactly the key's scopes; the sessions listed and ended are the caller's.
+    // sign-in link makes a session with exactly the key's scopes.
     expect(keyRoutes.filter(([, contract]) => contract.scopes.length === 0).map(([id]) => id)).toEqual([
       'whoAmI',
       'invitationsAccept',
-      'dashboardSessionsList',
-      'dashboardSessionsRevoke',
       'signInLinksCreate',
     ]);
   });

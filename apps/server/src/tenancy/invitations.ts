@@ -11,7 +11,7 @@ import {
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import { audit, systemPrincipal } from '../audit.js';
-import { type Actor, actingMember, type Principal } from '../auth/actor.js';
+import { type Actor, actingMember, isSessionActor, type Principal } from '../auth/actor.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import { inPage, keysetPage, mapPage, newestFirst, type Page, type PageRequest } from '../db/pagination.js';
@@ -81,7 +81,8 @@ export class Invitations {
       token_hash: hashToken(token),
       invited_by_member_id: actingMember(auth).id,
       // The principal that sent it (a key today): revoking it voids the invitation.
-      invited_by_key_id: auth.principal.id,
+      // The key the invitation lives no longer than: a dashboard session's own key.
+      invited_by_key_id: isSessionActor(auth) ? auth.key.id : auth.principal.id,
       created_at: now.toISOString(),
       expires_at: earliest(new Date(now.getTime() + body.expiresInDays * 86_400_000).toISOString(), auth.expiresAt),
       accepted_at: null,
