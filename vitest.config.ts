@@ -32,10 +32,10 @@ const sqliteOnly = [
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
-    // One file at a time unless RUNTOOLS_TEST_WORKERS says more. Measured on two cores: three at once took 33 min
-    // of tests against about 31 one at a time, because sandboxes, image builds and Chromium all want the CPU,
-    // and two files failed from the contention alone (a template build past fetch's 300 s headers timeout, an
-    // upload refused at the quota read as a reset connection).
+    // One file at a time unless RUNTOOLS_TEST_WORKERS says more. On two cores three at once took 33 min of tests,
+    // no better than the 34 one at a time took before (sandboxes, image builds and Chromium all want the CPU), and
+    // two files failed from the contention alone (a template build past fetch's 300 s headers timeout, an upload
+    // refused at the quota read as a reset connection).
     maxWorkers: Number(process.env.RUNTOOLS_TEST_WORKERS) || 1,
     projects: [
       {
