@@ -17,8 +17,8 @@ const shared = {
 const timeouts = { testTimeout: 60_000, hookTimeout: 60_000 };
 /**
  * Integration tests whose subject is not the database (the dashboard in a browser, the CLI as a process, template
- * image builds) run on SQLite only: on PostgreSQL they would repeat the same work through the same queries the
- * server's own tests already run there. Listed, so that it is a choice per file.
+ * image builds, the sandbox runtime) run on SQLite only: on PostgreSQL they would repeat the same work through the
+ * same queries the server's own tests already run there. Listed, so that it is a choice per file.
  */
 const sqliteOnly = [
   // The dashboard, driven in Chromium: a client of the API like any other.
@@ -27,6 +27,14 @@ const sqliteOnly = [
   'packages/cli/src/**/*.int.test.ts',
   // Template images built with debootstrap and apt (minutes of CPU); their records are plain rows.
   'apps/server/src/templates/templates.int.test.ts',
+  // The sandbox runtime's own behaviour (checkpoints, the dev-URL proxy, the SSH gateway, S3 mounts, a symlink
+  // race on the host, devices on a LAN of namespaces): what they keep in the database is plain rows.
+  'apps/server/src/sandboxes/snapshots.int.test.ts',
+  'apps/server/src/sandboxes/dev-urls.int.test.ts',
+  'apps/server/src/sandboxes/ssh-gateway.int.test.ts',
+  'apps/server/src/workspaces/s3-storage.int.test.ts',
+  'test/security/workspace-symlink-race.int.test.ts',
+  'test/mesh/devices.int.test.ts',
 ];
 
 export default defineConfig({
