@@ -99,8 +99,12 @@ describe.each(['gvisor', 'container'] as DriverName[])('%s sandbox network', (na
         '$s=IO::Socket::INET->new(LocalAddr=>"0.0.0.0:7000",Listen=>5,ReuseAddr=>1) or die; while($c=$s->accept){print $c "neighbour"; close $c}',
       ],
     });
+    // The listener first answers its own sandbox (perl under gVisor can take seconds to start on a loaded host).
     await expect
-      .poll(async () => (await driver.exec(neighbour, { command: fetchCommand('127.0.0.1', 7000) })).stdout.toString())
+      .poll(
+        async () => (await driver.exec(neighbour, { command: fetchCommand('127.0.0.1', 7000) })).stdout.toString(),
+        { timeout: 30_000, interval: 250 },
+      )
       .toBe('neighbour\ndone\n');
     const across = await driver.exec(online, { command: fetchCommand(networkOf(neighbour).address, 7000) });
     expect(across.stdout.toString()).toBe('\ndone\n');
