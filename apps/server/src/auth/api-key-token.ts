@@ -9,9 +9,16 @@ export function mintApiKey(): { key: string; prefix: string; hash: string } {
   return { key, prefix, hash: hashApiKey(key) };
 }
 
-/** Keys carry 256 random bits, so one SHA-256 is the right hash: nothing to brute-force, constant cost per request. */
+/**
+ * A secret token of 256 random bits (an API key, a dashboard session's cookie, a sign-in link) as it is stored:
+ * one SHA-256 is the right hash, nothing to brute-force, constant cost per request.
+ */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hashToken(key);
 }
 
 export function parseApiKey(key: string): { prefix: string } | undefined {

@@ -8,6 +8,7 @@ import type {
 } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import type { Actor, KeyActor, SessionActor } from '../auth/actor.js';
+import { hashToken } from '../auth/api-key-token.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import { inPage, keysetPage, type Page, type PageRequest, type SortKey } from '../db/pagination.js';
@@ -29,10 +30,6 @@ const sessionOrder: readonly SortKey[] = [
   { column: 'dashboard_sessions.created_at', direction: 'desc' },
   { column: 'dashboard_sessions.id', direction: 'asc' },
 ];
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
 
 /**
  * The CSRF token of a session: derived from its cookie, so it needs no storage and names nothing without the
