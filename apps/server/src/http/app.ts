@@ -253,10 +253,12 @@ export function createApp(options: AppOptions): Hono<Env> {
     const handler = options.handlers[id] as (input: unknown) => Promise<unknown>;
     app.on(contract.method, contract.path, async (context) => {
       let auth: Actor | undefined;
-      const publicUrl = options.publicUrl?.();
-      const origins = [ownOrigin(context), ...(publicUrl ? [new URL(publicUrl).origin] : [])];
+      // The origins a session's requests may come from: worked out only for a request that carries cookies.
+      const cookieHeader = context.req.header('cookie');
+      const publicUrl = cookieHeader ? options.publicUrl?.() : undefined;
+      const origins = cookieHeader ? [ownOrigin(context), ...(publicUrl ? [new URL(publicUrl).origin] : [])] : [];
       const cookie = sessionCookie(
-        context.req.header('cookie'),
+        cookieHeader,
         origins.some((origin) => origin.startsWith('https:')),
       );
       const sessionRequest = () => ({
