@@ -118,13 +118,18 @@ describe('dashboard: sandboxes', () => {
   it('lists 1,000 sandboxes page by page and keeps only the rows in view in the page', async () => {
     // A second org with 1,000 sandboxes long destroyed (rows only: nothing to run), listed by that status.
     const created = await fixture.server.request('POST', '/v1/orgs', { body: { name: 'Thousand' } });
-    const { org, apiKey } = (await created.json()) as { org: { id: string }; apiKey: { key: string } };
+    const { org, project, apiKey } = (await created.json()) as {
+      org: { id: string };
+      project: { id: string };
+      apiKey: { key: string };
+    };
     const start = Date.parse('2026-01-01T00:00:00Z');
     const rows = Array.from({ length: 1000 }, (_, index) => {
       const at = new Date(start + index * 1000).toISOString();
       return {
         id: newId('sandbox'),
         org_id: org.id,
+        project_id: project.id,
         name: `bulk-${String(index).padStart(4, '0')}`,
         template: 'minimal',
         runtime: 'container',

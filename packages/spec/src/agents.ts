@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { DisplayName, idSchema, listOf, PageQuery, pageOf, ResourceName, Slug, Timestamp } from './common.js';
+import {
+  DisplayName,
+  idSchema,
+  listOf,
+  PageQuery,
+  ProjectField,
+  pageOf,
+  ResourceName,
+  Slug,
+  Timestamp,
+} from './common.js';
 import { SandboxCreateRequest, SandboxRuntime } from './sandboxes.js';
 import { SecretName } from './secrets.js';
 
@@ -105,6 +115,7 @@ export const AgentCreateRequest = z
           'the linked sandbox (in_sandbox) or how to make one per run or thread (managed); an update replaces the whole managed spec',
       }),
     maxIterations: maxIterations.optional().meta({ description: 'model calls at most, 1-100; default 25' }),
+    ...ProjectField,
   })
   .strict();
 export type AgentCreateRequest = z.input<typeof AgentCreateRequest>;
@@ -114,7 +125,7 @@ export type AgentCreateRequest = z.input<typeof AgentCreateRequest>;
  * `defineAgent`: an agent as a project file defines it. Its `sandbox` may also name a sandbox of the project
  * (`sandboxes/dev-env.ts` defines `dev-env`), which `runtools deploy` resolves to that sandbox's id.
  */
-export const AgentDefinition = AgentCreateRequest.extend({
+export const AgentDefinition = AgentCreateRequest.omit({ projectId: true }).extend({
   sandbox: z
     .union([idSchema('sandbox'), ManagedSandbox, ResourceName])
     .optional()
@@ -123,12 +134,19 @@ export const AgentDefinition = AgentCreateRequest.extend({
 export type AgentDefinition = z.input<typeof AgentDefinition>;
 
 /** The whole definition: what it leaves out goes back to its default (`runtools deploy` sends files as these). */
-export const AgentPutRequest = AgentCreateRequest.omit({ slug: true }).strict();
+export const AgentPutRequest = AgentCreateRequest.omit({ slug: true, projectId: true })
+  .extend({
+    projectId: idSchema('project').optional().meta({ description: 'move it to this project; omitted: it stays' }),
+  })
+  .strict();
 export type AgentPutRequest = z.input<typeof AgentPutRequest>;
 
 /** Only what is given changes (`description: null` removes it); a change is a new version, no change none. */
 export const AgentUpdateRequest = AgentCreateRequest.omit({ slug: true })
-  .extend({ description: z.string().max(2000).nullable() })
+  .extend({
+    description: z.string().max(2000).nullable(),
+    projectId: idSchema('project').meta({ description: 'move it to this project (not a new version)' }),
+  })
   .partial()
   .strict();
 export type AgentUpdateRequest = z.input<typeof AgentUpdateRequest>;
@@ -149,6 +167,7 @@ export const Agent = z
     managed: ManagedSandbox.nullable(),
     maxIterations: z.number().int(),
     version: z.number().int(),
+    projectId: idSchema('project'),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -156,7 +175,7 @@ export const Agent = z
 export type Agent = z.infer<typeof Agent>;
 export const AgentList = pageOf(Agent);
 export type AgentList = z.infer<typeof AgentList>;
-export const AgentVersion = Agent.omit({ createdAt: true, updatedAt: true })
+export const AgentVersion = Agent.omit({ createdAt: true, updatedAt: true, projectId: true })
   .extend({ createdAt: Timestamp })
   .meta({ id: 'AgentVersion' });
 export type AgentVersion = z.infer<typeof AgentVersion>;

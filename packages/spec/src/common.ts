@@ -42,6 +42,17 @@ export function idSchema(kind: IdKind) {
     .meta({ example: `${idPrefixes[kind]}_abcdefghijklmnopqrst` });
 }
 
+/** The project a new resource goes in (default: the org's default project); also a list filter. */
+export const ProjectField = {
+  projectId: idSchema('project')
+    .optional()
+    .meta({ description: "a project of the org (prj_…); default: the org's default project" }),
+};
+/** `?projectId=`: only the resources of that project. */
+export const ProjectFilter = {
+  projectId: idSchema('project').optional().meta({ description: 'only the resources of this project' }),
+};
+
 /** ISO 8601 timestamp in UTC, e.g. `2026-11-23T10:00:00.000Z`. */
 export const Timestamp = z.iso.datetime({ offset: true }).meta({ id: 'Timestamp' });
 

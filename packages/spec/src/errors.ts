@@ -70,6 +70,7 @@ export const errorTable = {
   account_exists: { status: 409, family: 'conflict' },
   ssh_key_exists: { status: 409, family: 'conflict' },
   default_project: { status: 409, family: 'conflict' },
+  project_not_empty: { status: 409, family: 'conflict' },
   sandbox_not_running: { status: 409, family: 'conflict' },
   runtime_unavailable: { status: 503, family: 'internal' },
   sandbox_unreachable: { status: 502, family: 'internal' },

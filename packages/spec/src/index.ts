@@ -64,6 +64,8 @@ export {
   listOf,
   maxPageSize,
   PageQuery,
+  ProjectField,
+  ProjectFilter,
   pageOf,
   Slug,
   Timestamp,

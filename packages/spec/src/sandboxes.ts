@@ -8,6 +8,8 @@ import {
   listOf,
   Metadata,
   PageQuery,
+  ProjectField,
+  ProjectFilter,
   pageOf,
   ResourceName,
   Timestamp,
@@ -67,6 +69,7 @@ export const SandboxCreateRequest = z
       })
       .strict()
       .optional(),
+    ...ProjectField,
   })
   .strict();
 export type SandboxCreateRequest = z.input<typeof SandboxCreateRequest>;
@@ -75,6 +78,7 @@ export const Sandbox = z
   .object({
     id: idSchema('sandbox'),
     name: z.string().nullable(),
+    projectId: idSchema('project'),
     template: z.string(),
     runtime: SandboxRuntime,
     status: SandboxStatus,
@@ -97,8 +101,11 @@ export type Sandbox = z.infer<typeof Sandbox>;
 export const SandboxList = pageOf(Sandbox);
 export type SandboxList = z.infer<typeof SandboxList>;
 
-/** `?status=running&metadata.userId=u1`: every `metadata.<key>` must match; paged with `?limit=&cursor=`. */
-export const SandboxListQuery = z.looseObject({ status: SandboxStatus.optional(), ...PageQuery });
+/**
+ * `?status=running&metadata.userId=u1&projectId=prj_…`: every `metadata.<key>` must match; paged with
+ * `?limit=&cursor=`.
+ */
+export const SandboxListQuery = z.looseObject({ status: SandboxStatus.optional(), ...ProjectFilter, ...PageQuery });
 export const SandboxParams = z.object({ sandboxId: idSchema('sandbox') });
 
 export const SandboxExecRequest = z

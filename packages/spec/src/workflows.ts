@@ -214,6 +214,9 @@ export const WorkflowSaveRequest = z
       .record(z.string(), z.unknown())
       .optional()
       .meta({ description: "a JSON Schema a run's input must match" }),
+    projectId: idSchema('project').optional().meta({
+      description: "a new workflow's project (default: the org's default project); on an update, moves it there",
+    }),
   })
   .strict();
 export type WorkflowSaveRequest = z.input<typeof WorkflowSaveRequest>;
@@ -235,6 +238,7 @@ export const Workflow = z
     latestVersion: z.number().int().nullable().meta({ description: 'the latest published version' }),
     visibility: WorkflowVisibility.nullable().meta({ description: "the latest published version's" }),
     ownerId: z.string().nullable().meta({ description: 'the member who created it' }),
+    projectId: idSchema('project'),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DisplayName, idPrefixes, idSchema, listOf, pageOf, Slug, Timestamp } from './common.js';
+import { DisplayName, idPrefixes, idSchema, listOf, ProjectField, pageOf, Slug, Timestamp } from './common.js';
 
 /**
  * Persistent storage of an org. `org` workspaces are shared and can be mounted into sandboxes; `personal` ones
@@ -13,16 +13,26 @@ export const Workspace = z
     slug: z.string(),
     kind: WorkspaceKind,
     ownerMemberId: z.string().nullable(),
+    projectId: idSchema('project'),
     createdAt: Timestamp,
   })
   .meta({ id: 'Workspace' });
 export type Workspace = z.infer<typeof Workspace>;
 export const WorkspaceList = pageOf(Workspace);
 export const WorkspaceCreateRequest = z
-  .object({ name: DisplayName, slug: Slug.optional(), kind: WorkspaceKind.default('org') })
+  .object({ name: DisplayName, slug: Slug.optional(), kind: WorkspaceKind.default('org'), ...ProjectField })
   .strict();
 export type WorkspaceCreateRequest = z.input<typeof WorkspaceCreateRequest>;
-export const WorkspaceRenameRequest = z.object({ name: DisplayName }).strict();
+/** A new name, another project, or both (its slug and id stay). */
+export const WorkspaceRenameRequest = z
+  .object({
+    name: DisplayName.optional(),
+    projectId: idSchema('project').optional().meta({ description: 'move it to this project of the org' }),
+  })
+  .strict()
+  .refine((body) => body.name !== undefined || body.projectId !== undefined, {
+    message: 'give a name, a projectId or both',
+  });
 /**
  * A workspace named by its id (`wsp_…`) or its slug, wherever one is accepted. The two cannot be confused: an id
  * has an underscore after its prefix, and a slug has no underscore at all.

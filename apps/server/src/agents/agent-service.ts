@@ -25,6 +25,7 @@ import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import type { MeshNodes } from '../mesh/nodes.js';
 import type { SandboxService } from '../sandboxes/sandbox-service.js';
+import { projectFor } from '../tenancy/project-service.js';
 import type { ToolService } from '../tools/tool-service.js';
 import { builtinProviders, isBuiltinProviderName, type ModelResolver, modelAliases } from './models.js';
 
@@ -49,6 +50,8 @@ export interface AgentRecord {
   slug: string;
   version: number;
   definition: AgentDefinitionRecord;
+  /** Not part of a version: moving an agent between projects changes no definition. */
+  projectId: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -60,6 +63,7 @@ function recordFromRow(row: Database['agents']): AgentRecord {
     slug: row.slug,
     version: Number(row.version),
     definition: JSON.parse(row.definition) as AgentDefinitionRecord,
+    projectId: row.project_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -72,6 +76,7 @@ export function agentFromRecord(record: AgentRecord): Agent {
     ...record.definition,
     device: record.definition.device ?? null,
     version: record.version,
+    projectId: record.projectId,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
@@ -192,10 +197,15 @@ export class AgentService {
 
   async create(auth: Actor, body: AgentCreateRequest): Promise<Agent> {
     const definition = await this.validate(auth, { ...body, name: body.name ?? body.slug });
-    return this.insert(auth, body.slug, definition);
+    return this.insert(auth, body.slug, definition, await projectFor(this.db, auth, body.projectId));
   }
 
-  private async insert(auth: Actor, slug: string, definition: AgentDefinitionRecord): Promise<Agent> {
+  private async insert(
+    auth: Actor,
+    slug: string,
+    definition: AgentDefinitionRecord,
+    projectId: string,
+  ): Promise<Agent> {
     const now = nowIso();
     const id = newId('agent');
     try {
@@ -206,6 +216,7 @@ export class AgentService {
           .values({
             id,
             org_id: auth.orgId,
+            project_id: projectId,
             slug,
             version: 1,
             definition: json,
@@ -250,20 +261,22 @@ export class AgentService {
     return agentFromRecord(await this.record(auth, slug));
   }
 
-  /** By slug (unique in an org). */
-  async list(auth: Actor, page: PageRequest): Promise<Page<Agent>> {
+  /** By slug (unique in an org); `projectId`: only that project's. */
+  async list(auth: Actor, page: PageRequest & { projectId?: string | undefined }): Promise<Page<Agent>> {
+    let select = this.db.selectFrom('agents').selectAll().where('org_id', '=', auth.orgId);
+    if (page.projectId !== undefined) select = select.where('project_id', '=', page.projectId);
     const rows = await keysetPage(
       page,
       [{ column: 'slug', direction: 'asc' }],
       (row: Database['agents']) => [row.slug],
-      (keyset) => inPage(this.db.selectFrom('agents').selectAll().where('org_id', '=', auth.orgId), keyset).execute(),
+      (keyset) => inPage(select, keyset).execute(),
     );
     return mapPage(rows, (row) => agentFromRecord(recordFromRow(row)));
   }
 
   /** A change is a new version; runs keep the version they started with. */
   async update(auth: Actor, slug: string, body: AgentUpdateRequest): Promise<Agent> {
-    const current = await this.record(auth, slug);
+    const current = await this.move(auth, await this.record(auth, slug), body.projectId);
     const before = current.definition;
     const merged = {
       name: body.name ?? before.name,
@@ -295,13 +308,29 @@ export class AgentService {
       if (error instanceof DomainError && error.code === 'agent_not_found') return undefined;
       throw error;
     });
-    if (!current)
-      return this.insert(auth, slug, definition).catch((error: unknown) => {
+    if (current) return this.replace(auth, await this.move(auth, current, body.projectId), definition);
+    return this.insert(auth, slug, definition, await projectFor(this.db, auth, body.projectId)).catch(
+      (error: unknown) => {
         // Created by someone else meanwhile: replace theirs like any other.
         if (error instanceof DomainError && error.code === 'agent_exists') return this.put(auth, slug, body);
         throw error;
-      });
-    return this.replace(auth, current, definition);
+      },
+    );
+  }
+
+  /** Moves the agent to `projectId` when one is given (not a new version: projects only group). */
+  private async move(auth: Actor, current: AgentRecord, projectId: string | undefined): Promise<AgentRecord> {
+    if (projectId === undefined || projectId === current.projectId) return current;
+    const target = await projectFor(this.db, auth, projectId);
+    await this.db.updateTable('agents').set({ project_id: target }).where('id', '=', current.id).execute();
+    await audit(this.db, {
+      orgId: auth.orgId,
+      event: 'agent.updated',
+      actor: auth.principal,
+      targetId: current.id,
+      details: { slug: current.slug, projectId: target },
+    });
+    return { ...current, projectId: target };
   }
 
   /** A new version with this definition, unless it is the current one (then nothing happens). */

@@ -200,7 +200,7 @@ export class RunLoop {
     const row = await this.db
       .selectFrom('agent_versions')
       .innerJoin('agents', 'agents.id', 'agent_versions.agent_id')
-      .select(['agent_versions.definition', 'agents.created_at', 'agents.updated_at'])
+      .select(['agent_versions.definition', 'agents.project_id', 'agents.created_at', 'agents.updated_at'])
       .where('agent_versions.agent_id', '=', run.agent_id)
       .where('agent_versions.version', '=', run.agent_version)
       .where('agents.org_id', '=', run.org_id)
@@ -215,6 +215,7 @@ export class RunLoop {
       slug: run.agent_slug,
       version: Number(run.agent_version),
       definition: JSON.parse(row.definition) as AgentDefinitionRecord,
+      projectId: row.project_id,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -260,6 +261,8 @@ export class RunLoop {
       ...(managed.resources ? { resources: managed.resources } : {}),
       ...(managed.mounts ? { mounts: managed.mounts } : {}),
       ...(managed.network ? { network: managed.network } : {}),
+      // In the agent's project, with the agent.
+      projectId: agent.projectId,
       metadata: { agent: agent.slug, [managed.scope === 'thread' && thread ? 'thread' : 'run']: thread?.id ?? run.id },
     });
     if (managed.scope === 'thread' && thread) {

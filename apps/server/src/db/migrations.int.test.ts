@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../../../../test/support/database.js';
 import { openDatabase } from './database.js';
@@ -86,6 +86,7 @@ describe('migrations', () => {
 
     const workflow = {
       org_id: 'org_a',
+      project_id: 'prj_a',
       name: 'W',
       description: null,
       graph: '{}',
@@ -344,5 +345,114 @@ describe('migrations', () => {
       { id: 'mau_2' },
       { id: 'mau_3' },
     ]);
+  });
+
+  it('0023 puts every sandbox, workspace, agent and workflow made before it in its own org’s default project', async () => {
+    const { target, remove } = await freshTarget();
+    cleanups.push(remove);
+    const at = '2026-01-01T00:00:00.000Z';
+    const before = await openDatabase(target, { migrateUpTo: '0022_dashboard_sessions' });
+    try {
+      const db = before.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
+      for (const org of ['a', 'b']) {
+        await db
+          .insertInto('orgs')
+          .values({ id: `org_${org}`, name: org, slug: org, created_at: at })
+          .execute();
+        // The default project, and another one that must not receive anything.
+        for (const [id, isDefault] of [
+          [`prj_${org}_other`, 0],
+          [`prj_${org}`, 1],
+        ] as const)
+          await db
+            .insertInto('projects')
+            .values({
+              id,
+              org_id: `org_${org}`,
+              name: id,
+              slug: id.replaceAll('_', '-'),
+              is_default: isDefault,
+              created_at: at,
+            })
+            .execute();
+        await db
+          .insertInto('sandboxes')
+          .values({
+            id: `sbx_${org}`,
+            org_id: `org_${org}`,
+            name: null,
+            template: 'base',
+            runtime: 'container',
+            host_id: 'h',
+            status: 'running',
+            status_reason: null,
+            metadata: '{}',
+            vcpus: 1,
+            memory_bytes: 1024,
+            idle_timeout: 0,
+            internet: 0,
+            disk_bytes: null,
+            mounts: '[]',
+            paused_to: null,
+            auto_resume: 0,
+            created_at: at,
+            updated_at: at,
+          })
+          .execute();
+        await db
+          .insertInto('workspaces')
+          .values({
+            id: `wsp_${org}`,
+            org_id: `org_${org}`,
+            name: 'W',
+            slug: 'w',
+            kind: 'org',
+            owner_member_id: null,
+            created_at: at,
+          })
+          .execute();
+        await db
+          .insertInto('agents')
+          .values({
+            id: `agt_${org}`,
+            org_id: `org_${org}`,
+            slug: 'a',
+            version: 1,
+            definition: '{}',
+            created_at: at,
+            updated_at: at,
+          })
+          .execute();
+        await db
+          .insertInto('workflows')
+          .values({
+            id: `wfl_${org}`,
+            org_id: `org_${org}`,
+            slug: 'w',
+            name: 'W',
+            description: null,
+            graph: '{}',
+            input_schema: null,
+            draft_revision: 1,
+            latest_version: null,
+            visibility: null,
+            owner_id: null,
+            created_at: at,
+            updated_at: at,
+          })
+          .execute();
+      }
+    } finally {
+      await before.close();
+    }
+    const after = await openDatabase(target);
+    cleanups.push(() => after.close());
+    for (const table of ['sandboxes', 'workspaces', 'agents', 'workflows'] as const) {
+      const rows = await after.kysely.selectFrom(table).select(['org_id', 'project_id']).orderBy('org_id').execute();
+      expect(rows, table).toEqual([
+        { org_id: 'org_a', project_id: 'prj_a' },
+        { org_id: 'org_b', project_id: 'prj_b' },
+      ]);
+    }
   });
 });

@@ -899,6 +899,19 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('sign_in_links_expires').on('sign_in_links').columns(['expires_at']).execute();
       },
     },
+    '0023_resource_projects': {
+      async up(db: Kysely<unknown>) {
+        // Sandboxes, workspaces, agents and workflows belong to a project of their org (a grouping: slugs stay
+        // unique in the org). Rows from before projects held resources go to their org's default project.
+        for (const table of ['sandboxes', 'workspaces', 'agents', 'workflows']) {
+          await db.schema.alterTable(table).addColumn('project_id', 'text').execute();
+          await sql`UPDATE ${sql.table(table)} SET project_id = (SELECT projects.id FROM projects WHERE projects.org_id = ${sql.ref(`${table}.org_id`)} AND projects.is_default = 1)`.execute(
+            db,
+          );
+          await db.schema.createIndex(`${table}_project`).on(table).columns(['org_id', 'project_id']).execute();
+        }
+      },
+    },
   };
 }
 

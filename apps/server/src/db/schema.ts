@@ -59,6 +59,8 @@ export interface Database {
   sandboxes: {
     id: string;
     org_id: string;
+    /** The project it is grouped in (0023: every row has one). */
+    project_id: string;
     name: string | null;
     template: string;
     runtime: string;
@@ -115,6 +117,8 @@ export interface Database {
   workspaces: {
     id: string;
     org_id: string;
+    /** The project it is grouped in (0023: every row has one). */
+    project_id: string;
     name: string;
     slug: string;
     kind: string;
@@ -163,6 +167,8 @@ export interface Database {
   agents: {
     id: string;
     org_id: string;
+    /** The project it is grouped in (0023: every row has one). */
+    project_id: string;
     slug: string;
     version: number;
     /** JSON: the agent's current definition (model, prompt, tools, mode, sandbox, limits). */
@@ -344,6 +350,8 @@ export interface Database {
   workflows: {
     id: string;
     org_id: string;
+    /** The project it is grouped in (0023: every row has one). */
+    project_id: string;
     slug: string;
     name: string;
     description: string | null;

@@ -36,6 +36,7 @@ export function sandboxFromRow(row: Database['sandboxes']): Sandbox {
   return {
     id: row.id,
     name: row.name,
+    projectId: row.project_id,
     template: row.template,
     runtime: row.runtime as SandboxRuntime,
     status: row.status as SandboxStatus,

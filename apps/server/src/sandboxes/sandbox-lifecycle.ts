@@ -6,6 +6,7 @@ import { afterKey, inPage, keysetPage, oldestFirst, type Page, type PageRequest 
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
+import { projectFor } from '../tenancy/project-service.js';
 import { parseByteSize } from './byte-size.js';
 import { type PausedTo, type SandboxContext, type SandboxServiceOptions, sandboxFromRow } from './sandbox-context.js';
 
@@ -26,6 +27,8 @@ export type SandboxCreateInput = {
   autoResume?: boolean | undefined;
   network?: { internet?: boolean | undefined } | undefined;
   mounts?: { workspaceId: string; path?: string | undefined }[] | undefined;
+  /** Default: the org's default project. */
+  projectId?: string | undefined;
 };
 
 /** What a new sandbox starts from: a template's layers, or a snapshot. */
@@ -64,12 +67,14 @@ export class SandboxLifecycle {
     // Unknown templates and workspaces are refused before anything is written.
     await this.options.templates.get(auth, templateName);
     const mounts = await this.options.workspaces.resolveMounts(auth, body.mounts ?? []);
+    const projectId = await projectFor(this.context.db, auth, body.projectId);
     const runtime = body.runtime ?? this.options.defaultRuntime;
     this.context.driver(runtime);
     const now = nowIso();
     const row: Database['sandboxes'] = {
       id: newId('sandbox'),
       org_id: auth.orgId,
+      project_id: projectId,
       name: body.name ?? null,
       template: templateName,
       runtime,
@@ -207,6 +212,7 @@ export class SandboxLifecycle {
       typeof query.status === 'string'
         ? select.where('status', '=', query.status)
         : select.where('status', '!=', 'destroyed');
+    if (typeof query.projectId === 'string') select = select.where('project_id', '=', query.projectId);
     const wanted = Object.entries(query)
       .filter(([key, value]) => key.startsWith('metadata.') && typeof value === 'string')
       .map(([key, value]) => [key.slice('metadata.'.length), value as string] as const);

@@ -9,6 +9,26 @@ import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import { projectFromRow, slugify } from './tenancy.js';
 
+/** The tables whose rows belong to a project, and one of each as a 409 on deleting a project names it. */
+const projectTables = {
+  sandboxes: 'sandbox',
+  workspaces: 'workspace',
+  agents: 'agent',
+  workflows: 'workflow',
+} as const;
+
+/**
+ * The project a new or moved resource goes in: `projectId` when it is one of the actor's org (404
+ * `project_not_found` otherwise, the same for another org's project as for none), else the org's default.
+ */
+export async function projectFor(db: Kysely<Database>, auth: Actor, projectId?: string | undefined): Promise<string> {
+  let select = db.selectFrom('projects').select('id').where('org_id', '=', auth.orgId);
+  select = projectId === undefined ? select.where('is_default', '=', 1) : select.where('id', '=', projectId);
+  const row = await select.executeTakeFirst();
+  if (!row) throw new DomainError('project_not_found', `no project ${projectId}`, { projectId });
+  return row.id;
+}
+
 /** Projects: a grouping inside an org; each org has a default one, which cannot be deleted. */
 export class ProjectService {
   constructor(private readonly db: Kysely<Database>) {}
@@ -69,6 +89,29 @@ export class ProjectService {
   async delete(auth: Actor, projectId: string): Promise<{ id: string; deleted: true }> {
     const row = await this.row(auth, projectId);
     if (row.is_default === 1) throw new DomainError('default_project', 'the default project cannot be deleted');
+    // A project is deleted only empty: its resources are never dropped or moved behind the caller's back.
+    // Destroyed sandboxes (kept for their history) do not count.
+    const held: Record<string, number> = {};
+    for (const table of Object.keys(projectTables) as (keyof typeof projectTables)[]) {
+      let select = this.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('org_id', '=', auth.orgId)
+        .where('project_id', '=', row.id);
+      if (table === 'sandboxes') select = select.where('status', '!=', 'destroyed');
+      const count = Number((await select.executeTakeFirstOrThrow()).count);
+      if (count > 0) held[table] = count;
+    }
+    if (Object.keys(held).length > 0) {
+      const what = Object.entries(held)
+        .map(([table, count]) => `${count} ${count === 1 ? projectTables[table as keyof typeof projectTables] : table}`)
+        .join(', ');
+      throw new DomainError(
+        'project_not_empty',
+        `project ${row.slug} still holds ${what}: move or delete them first`,
+        held,
+      );
+    }
     await this.db.deleteFrom('projects').where('id', '=', row.id).execute();
     await audit(this.db, { orgId: auth.orgId, event: 'project.deleted', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };

@@ -25,6 +25,7 @@ import { inPage, keysetPage, mapPage, type Page, type PageRequest } from '../db/
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
+import { projectFor } from '../tenancy/project-service.js';
 import { checkExpression } from './expressions.js';
 import { inputErrors, inputValidator } from './input-schema.js';
 import { maxJsonNesting, nestingOf, refuseDeepJson } from './json-nesting.js';
@@ -45,6 +46,7 @@ function workflowFromRow(row: WorkflowRow): Workflow {
     latestVersion: row.latest_version === null ? null : Number(row.latest_version),
     visibility: (row.visibility as Workflow['visibility']) ?? null,
     ownerId: row.owner_id,
+    projectId: row.project_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -240,6 +242,8 @@ export class WorkflowService {
         );
       }
     const slug = body.slug ?? workflowSlug(body.name);
+    // A new workflow goes in the given project or the default; a saved one moves only when one is given.
+    const projectId = body.projectId === undefined ? undefined : await projectFor(this.db, auth, body.projectId);
     const now = nowIso();
     const existing = await this.db
       .selectFrom('workflows')
@@ -257,6 +261,7 @@ export class WorkflowService {
           graph: JSON.stringify(body.graph),
           input_schema: body.inputSchema ? JSON.stringify(body.inputSchema) : existing.input_schema,
           draft_revision: Number(existing.draft_revision) + 1,
+          ...(projectId === undefined ? {} : { project_id: projectId }),
           updated_at: now,
         })
         .where('id', '=', existing.id)
@@ -267,6 +272,7 @@ export class WorkflowService {
         .values({
           id: newId('workflow'),
           org_id: auth.orgId,
+          project_id: projectId ?? (await projectFor(this.db, auth)),
           slug,
           name: body.name,
           description: body.description ?? null,
@@ -289,8 +295,10 @@ export class WorkflowService {
     return workflowFromRow(await this.row(auth, slug));
   }
 
-  async list(auth: Actor, page: PageRequest): Promise<Page<Workflow>> {
-    const select = this.db.selectFrom('workflows').selectAll().where('org_id', '=', auth.orgId);
+  /** By slug; `projectId`: only that project's. */
+  async list(auth: Actor, page: PageRequest & { projectId?: string | undefined }): Promise<Page<Workflow>> {
+    let select = this.db.selectFrom('workflows').selectAll().where('org_id', '=', auth.orgId);
+    if (page.projectId !== undefined) select = select.where('project_id', '=', page.projectId);
     const rows = await keysetPage(
       page,
       [{ column: 'slug', direction: 'asc' }],

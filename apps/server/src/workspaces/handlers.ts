@@ -92,7 +92,7 @@ export function workspacesHandlers(deps: WorkspacesDeps): DomainHandlers<typeof 
       return workspaces.get(auth, params.workspaceId);
     },
     async workspacesRename({ auth, params, body }) {
-      return workspaces.rename(auth, params.workspaceId, body.name);
+      return workspaces.rename(auth, params.workspaceId, body);
     },
     async workspacesDelete({ auth, params }) {
       return workspaces.delete(auth, params.workspaceId);

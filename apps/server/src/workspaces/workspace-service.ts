@@ -11,6 +11,7 @@ import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest }
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
+import { projectFor } from '../tenancy/project-service.js';
 import { slugify } from '../tenancy/tenancy.js';
 import { WorkspaceFiles } from './workspace-files.js';
 
@@ -74,6 +75,7 @@ function workspaceFromRow(row: Database['workspaces']): Workspace {
     slug: row.slug,
     kind: row.kind as Workspace['kind'],
     ownerMemberId: row.owner_member_id,
+    projectId: row.project_id,
     createdAt: row.created_at,
   };
 }
@@ -113,11 +115,15 @@ export class WorkspaceService {
     return row;
   }
 
-  async create(auth: Actor, body: { name: string; slug?: string | undefined; kind?: 'org' | 'personal' }) {
+  async create(
+    auth: Actor,
+    body: { name: string; slug?: string | undefined; kind?: 'org' | 'personal'; projectId?: string | undefined },
+  ) {
     const kind = body.kind ?? 'org';
     const row: Database['workspaces'] = {
       id: newId('workspace'),
       org_id: auth.orgId,
+      project_id: await projectFor(this.db, auth, body.projectId),
       name: body.name,
       slug: body.slug ?? slugify(body.name),
       kind,
@@ -140,8 +146,9 @@ export class WorkspaceService {
   }
 
   /** Oldest first: by creation time, then id; the personal ones the caller may see (`visible`, in SQL). */
-  async list(auth: Actor, page: PageRequest): Promise<Page<Workspace>> {
+  async list(auth: Actor, page: PageRequest & { projectId?: string | undefined }): Promise<Page<Workspace>> {
     let select = this.db.selectFrom('workspaces').selectAll().where('org_id', '=', auth.orgId);
+    if (page.projectId !== undefined) select = select.where('project_id', '=', page.projectId);
     if (auth.role !== 'owner' && auth.role !== 'admin') {
       const memberId = auth.member?.id;
       select = select.where((where) =>
@@ -163,10 +170,19 @@ export class WorkspaceService {
     return workspaceFromRow(await this.row(auth, ref));
   }
 
-  async rename(auth: Actor, ref: string, name: string): Promise<Workspace> {
+  /** A new name, another project of the org, or both. */
+  async rename(
+    auth: Actor,
+    ref: string,
+    body: { name?: string | undefined; projectId?: string | undefined },
+  ): Promise<Workspace> {
     const row = await this.row(auth, ref);
-    await this.db.updateTable('workspaces').set({ name }).where('id', '=', row.id).execute();
-    return workspaceFromRow({ ...row, name });
+    const changed = {
+      name: body.name ?? row.name,
+      project_id: body.projectId === undefined ? row.project_id : await projectFor(this.db, auth, body.projectId),
+    };
+    await this.db.updateTable('workspaces').set(changed).where('id', '=', row.id).execute();
+    return workspaceFromRow({ ...row, ...changed });
   }
 
   async delete(auth: Actor, ref: string): Promise<{ id: string; deleted: true }> {

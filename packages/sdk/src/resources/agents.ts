@@ -71,9 +71,9 @@ export class Agents {
     return this.http.call('agentsCreate', { body: definition });
   }
 
-  /** @example const agents = await rt.agents.list() */
-  list(): PagedList<Agent> {
-    return new PagedList((page) => this.http.call('agentsList', { query: page }));
+  /** By slug; `projectId`: only that project's. @example const agents = await rt.agents.list({ projectId }) */
+  list(filter: { projectId?: string } = {}): PagedList<Agent> {
+    return new PagedList((page) => this.http.call('agentsList', { query: { ...filter, ...page } }));
   }
 
   /** @example const agent = await rt.agents.get('coder') */

@@ -730,13 +730,16 @@ export class Sandboxes {
   }
 
   /**
-   * Lists sandboxes, oldest first, optionally by status and metadata.
+   * Lists sandboxes, oldest first, optionally by status, project and metadata.
    * @example await rt.sandboxes.list({ status: 'running', metadata: { userId: 'u1' } })
    * @example for await (const sandbox of rt.sandboxes.list()) console.log(sandbox.id)
    */
-  list(filter: { status?: SandboxStatus; metadata?: Record<string, string> } = {}): PagedList<Sandbox> {
+  list(
+    filter: { status?: SandboxStatus; projectId?: string; metadata?: Record<string, string> } = {},
+  ): PagedList<Sandbox> {
     const query: Record<string, string> = {};
     if (filter.status) query.status = filter.status;
+    if (filter.projectId) query.projectId = filter.projectId;
     for (const [key, value] of Object.entries(filter.metadata ?? {})) query[`metadata.${key}`] = value;
     return new PagedList((page) => this.http.call('sandboxesList', { query: { ...query, ...page } })).map(
       (record) => new Sandbox(this.http, record),

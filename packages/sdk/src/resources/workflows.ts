@@ -215,9 +215,9 @@ export class Workflows {
     return this.http.call('workflowsValidate', { body: { graph } });
   }
 
-  /** By slug. @example const workflows = await rt.workflows.list() */
-  list(): PagedList<Workflow> {
-    return new PagedList((page) => this.http.call('workflowsList', { query: page }));
+  /** By slug; `projectId`: only that project's. @example const workflows = await rt.workflows.list() */
+  list(filter: { projectId?: string } = {}): PagedList<Workflow> {
+    return new PagedList((page) => this.http.call('workflowsList', { query: { ...filter, ...page } }));
   }
 
   /** A workflow with its draft. @example const { draftRevision, latestVersion } = await rt.workflows.get('review-pr') */

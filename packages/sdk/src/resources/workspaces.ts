@@ -20,9 +20,12 @@ export class Workspaces {
     return this.http.call('workspacesCreate', { body: input });
   }
 
-  /** Oldest first. @example for await (const workspace of rt.workspaces.list()) console.log(workspace.slug) */
-  list(): PagedList<Workspace> {
-    return new PagedList((page) => this.http.call('workspacesList', { query: page }));
+  /**
+   * Oldest first; `projectId`: only that project's.
+   * @example for await (const workspace of rt.workspaces.list()) console.log(workspace.slug)
+   */
+  list(filter: { projectId?: string } = {}): PagedList<Workspace> {
+    return new PagedList((page) => this.http.call('workspacesList', { query: { ...filter, ...page } }));
   }
 
   async get(id: string): Promise<Workspace> {
@@ -31,6 +34,11 @@ export class Workspaces {
 
   async rename(id: string, name: string): Promise<Workspace> {
     return this.http.call('workspacesRename', { params: { workspaceId: id }, body: { name } });
+  }
+
+  /** Moves it to another project of the org. @example await rt.workspaces.move('my-project', project.id) */
+  async move(id: string, projectId: string): Promise<Workspace> {
+    return this.http.call('workspacesRename', { params: { workspaceId: id }, body: { projectId } });
   }
 
   /** Deletes it and its files; refused (409 workspace_in_use) while a sandbox mounts it. */

@@ -25,7 +25,7 @@ import {
   ThreadMessageList,
   ThreadParams,
 } from '../agents.js';
-import { Deleted, PageQuery } from '../common.js';
+import { Deleted, PageQuery, ProjectFilter } from '../common.js';
 import { route } from './contract.js';
 
 /** Agents, their runs and threads, model providers and models. */
@@ -48,7 +48,7 @@ export const agentsRoutes = {
     tag: 'agents',
     auth: 'key',
     scopes: ['agents:read'],
-    query: z.object({ ...PageQuery }),
+    query: z.object({ ...ProjectFilter, ...PageQuery }),
     response: AgentList,
     status: 200,
   }),

@@ -119,7 +119,8 @@ export const tenancyRoutes = {
   projectsDelete: route({
     method: 'DELETE',
     path: '/v1/projects/:projectId',
-    summary: 'Delete a project (not the default one)',
+    summary:
+      'Delete a project: not the default one, and not while sandboxes, workspaces, agents or workflows are in it (409 project_not_empty)',
     tag: 'projects',
     auth: 'key',
     scopes: ['projects:write'],

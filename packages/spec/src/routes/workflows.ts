@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Deleted, PageQuery } from '../common.js';
+import { Deleted, PageQuery, ProjectFilter } from '../common.js';
 import {
   Approval,
   ApprovalList,
@@ -44,7 +44,7 @@ export const workflowsRoutes = {
     tag: 'workflows',
     auth: 'key',
     scopes: ['workflows:read'],
-    query: z.object({ ...PageQuery }),
+    query: z.object({ ...ProjectFilter, ...PageQuery }),
     response: WorkflowList,
     status: 200,
   }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Deleted, PageQuery, pageOf } from '../common.js';
+import { Deleted, PageQuery, ProjectFilter, pageOf } from '../common.js';
 import {
   Workspace,
   WorkspaceCreateRequest,
@@ -43,7 +43,7 @@ export const workspacesRoutes = {
     tag: 'workspaces',
     auth: 'key',
     scopes: ['files:read'],
-    query: z.object({ ...PageQuery }),
+    query: z.object({ ...ProjectFilter, ...PageQuery }),
     response: WorkspaceList,
     status: 200,
   }),
