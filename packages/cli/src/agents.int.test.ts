@@ -414,6 +414,42 @@ export default defineAgent({
     }
   });
 
+  it('deploys into the project runtools.config.ts names (made on the first deploy), from its agentsDir, and moves what a new name claims', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'runtools-deploy-project-'));
+    const config = (name: string) =>
+      `import { defineConfig } from '@runtools/sdk';\nexport default defineConfig({ project: '${name}', agentsDir: 'bots' });\n`;
+    try {
+      mkdirSync(join(project, 'bots'));
+      writeFileSync(join(project, 'runtools.config.ts'), config('Mobile App'));
+      writeFileSync(
+        join(project, 'bots', 'pilot.ts'),
+        `import { defineAgent } from '@runtools/sdk';\nexport default defineAgent({ slug: 'pilot', model: 'mock/p', sandbox: '${box.id}' });\n`,
+      );
+      const first = await cli(['deploy', project]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/^created\s+project\s+Mobile App\s+prj_\w+\ncreated\s+agent\s+pilot\s+v1\n$/);
+      const mobile = (await rt.projects.list()).find((each) => each.name === 'Mobile App');
+      expect((await rt.agents.get('pilot')).projectId).toBe(mobile?.id);
+      expect((await rt.agents.list({ projectId: mobile?.id as string })).map((agent) => agent.slug)).toEqual(['pilot']);
+
+      const again = await cli(['deploy', project]);
+      expect(again.stdout).toMatch(/^unchanged\s+project\s+Mobile App\s+prj_\w+\nunchanged\s+agent\s+pilot\s+v1\n$/);
+      // By its slug, an existing project: the agent moves there, without a new version.
+      const web = await rt.projects.create({ name: 'Web' });
+      writeFileSync(join(project, 'runtools.config.ts'), config('web'));
+      const planned = await cli(['deploy', project, '--dry-run']);
+      expect(planned.stdout).toMatch(/^unchanged\s+project\s+web\nupdate\s+agent\s+pilot\s+moves to project web\n$/);
+      expect((await cli(['deploy', project])).code).toBe(0);
+      expect(await rt.agents.get('pilot')).toMatchObject({ projectId: web.id, version: 1 });
+
+      writeFileSync(join(project, 'runtools.config.ts'), `export default { project: 'web', agentsDir: 5 };\n`);
+      const invalid = await cli(['deploy', project]);
+      expect([invalid.code, invalid.stderr]).toEqual([2, expect.stringContaining('runtools.config.ts: agentsDir: ')]);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to deploy anything when one definition is invalid, naming the file', async () => {
     const project = mkdtempSync(join(tmpdir(), 'runtools-deploy-bad-'));
     try {

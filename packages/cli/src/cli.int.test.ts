@@ -129,6 +129,30 @@ describe('runtools CLI against a running server', () => {
     expect((await cli(['project', 'get', project.id])).code).toBe(5);
   });
 
+  it('puts workspaces and agents in a project named by slug, lists by project, moves them, and keeps a project that holds any', async () => {
+    const json = async (args: string[]) => {
+      const result = await cli([...args, '--json']);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      return JSON.parse(result.stdout) as Record<string, unknown> & { id: string; projectId: string };
+    };
+    const mobile = await json(['project', 'create', '--name', 'Mobile']);
+    const workspace = await json(['workspace', 'create', 'Assets', '--project', 'mobile']);
+    const agent = await json(['agent', 'create', 'phone', '--model', 'gpt-5', '--project', 'Mobile']);
+    expect([workspace.projectId, agent.projectId]).toEqual([mobile.id, mobile.id]);
+    expect((await cli(['agent', 'list', '--project', 'mobile'])).stdout).toMatch(/^SLUG.*\nphone\s/);
+    expect((await cli(['workspace', 'list', '--project', mobile.id])).stdout).toMatch(/^ID.*\nwsp_\w+\s+assets\s/);
+    const refused = await cli(['project', 'delete', mobile.id]);
+    expect([refused.code, refused.stderr]).toEqual([6, expect.stringContaining('still holds 1 workspace, 1 agent')]);
+    // Moved to the default project (by its slug), the project is empty and goes.
+    const home = JSON.parse((await cli(['whoami', '--json'])).stdout) as { project: { slug: string; id: string } };
+    expect((await json(['workspace', 'move', 'assets', home.project.slug])).projectId).toBe(home.project.id);
+    expect((await json(['agent', 'update', 'phone', '--project', home.project.id])).version).toBe(1);
+    expect((await cli(['agent', 'list', '--project', 'mobile'])).stdout).toBe('No agents.\n');
+    expect((await cli(['project', 'delete', mobile.id])).code).toBe(0);
+    const unknown = await cli(['agent', 'list', '--project', 'nowhere']);
+    expect([unknown.code, unknown.stderr]).toEqual([5, expect.stringContaining('no project nowhere')]);
+  });
+
   it('invites a member, who joins only by accepting: with a new account, or with their own key', async () => {
     const invited = await cli(['member', 'invite', 'ada@cli.example', '--role', 'admin', '--json']);
     expect(invited.code).toBe(0);

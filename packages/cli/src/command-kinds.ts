@@ -2,6 +2,7 @@ import { PagedList, type RunTools } from '@runtools/sdk';
 import { PageQuery } from '@runtools/spec';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { inProject, projectFlag } from './commands/project/resolve.js';
 import { client, globalOptions } from './context.js';
 import { UserError } from './errors.js';
 import { type Cell, output, printTable } from './output.js';
@@ -61,10 +62,13 @@ export function registerList<Row, Flags extends object = Record<string, never>>(
     name?: string;
     description: string;
     options?: (command: Command) => Command;
-    fetch: (rt: RunTools, flags: Flags, args: (string | undefined)[]) => PagedList<Row>;
+    /** Adds `--project`: its slug, name or id reaches `fetch` as `projectId`. */
+    byProject?: boolean;
+    fetch: (rt: RunTools, flags: Flags & { projectId?: string }, args: (string | undefined)[]) => PagedList<Row>;
   } & Printing<Row>,
 ): void {
   const command = parent.command(spec.name ?? 'list').description(spec.description);
+  if (spec.byProject) command.option(...projectFlag);
   (spec.options?.(command) ?? command)
     .option('--limit <n>', 'print one page of at most n items (1 to 1000; default 100)')
     .option('--cursor <cursor>', 'print the page after the one that gave this cursor')
@@ -76,7 +80,9 @@ export function registerList<Row, Flags extends object = Record<string, never>>(
       if (!parsed.success) throw new UserError(`--limit must be a whole number from 1 to 1000, not "${flags.limit}"`);
       const page = { limit: parsed.data.limit, cursor: parsed.data.cursor };
       const positional = args.slice(0, -2) as (string | undefined)[];
-      const list = spec.fetch(client(self), flags, positional);
+      const rt = client(self);
+      const project = spec.byProject ? await inProject(rt, (flags as { project?: string }).project) : {};
+      const list = spec.fetch(rt, { ...flags, ...project }, positional);
       let rows: Row[] = [];
       let nextCursor: string | null = null;
       if (flags.all) {

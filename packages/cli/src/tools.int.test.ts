@@ -254,7 +254,7 @@ describe('tools through the CLI and the SDK, as documented', () => {
     const planned = await cli('deploy', made, '--dry-run');
     expect([planned.code, planned.stdout]).toEqual([
       0,
-      'create     tool     example-tool\ncreate     sandbox  dev-env\ncreate     agent    example-agent\ncreate     workflow hello\n',
+      'create     project  made\ncreate     tool     example-tool\ncreate     sandbox  dev-env\ncreate     agent    example-agent\ncreate     workflow hello\n',
     ]);
     expect((await cli('deploy', made, '--tools-only')).stdout).toMatch(/^created\s+tool\s+example-tool\s+v1\n$/);
     const greeted = await cli('tools', 'execute', 'example-tool', 'greet', '--params', '{"name":"Ada"}');

@@ -4,6 +4,7 @@ import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
 import { output, printRecord } from '../../output.js';
+import { inProject, projectFlag } from '../project/resolve.js';
 import { type DefinitionFlags, definitionFromFlags, definitionOptions } from './definition.js';
 
 /** Where an agent's tools run: its sandbox, or the template its own sandboxes start from. */
@@ -32,12 +33,17 @@ function printAgent(agent: Agent): void {
 
 export function register(agent: Command): void {
   definitionOptions(
-    agent.command('create <slug>').description('create an agent: model, system prompt, tools and its sandbox'),
+    agent
+      .command('create <slug>')
+      .description('create an agent: model, system prompt, tools and its sandbox')
+      .option(...projectFlag),
     'required',
-  ).action(async (slug: string, flags: DefinitionFlags, command: Command) => {
+  ).action(async (slug: string, flags: DefinitionFlags & { project?: string }, command: Command) => {
     const definition = definitionFromFlags(flags);
     const { description, ...rest } = definition;
-    const created = await client(command).agents.create({
+    const rt = client(command);
+    const created = await rt.agents.create({
+      ...(await inProject(rt, flags.project)),
       slug,
       model: flags.model ?? '',
       ...rest,
@@ -50,7 +56,8 @@ export function register(agent: Command): void {
 
   registerList(agent, {
     description: "the org's agents",
-    fetch: (rt) => rt.agents.list(),
+    byProject: true,
+    fetch: (rt, flags) => rt.agents.list(flags.projectId ? { projectId: flags.projectId } : {}),
     columns: [
       ['slug', (item) => item.slug],
       ['version', (item) => item.version],
@@ -74,13 +81,14 @@ export function register(agent: Command): void {
   definitionOptions(
     agent
       .command('update <slug>')
-      .description('change an agent (a new version; runs in progress keep theirs); only the flags given change'),
+      .description('change an agent (a new version; runs in progress keep theirs); only the flags given change')
+      .option('--project <project>', 'move it to this project of the org (slug, name or id; not a new version)'),
     'optional',
-  ).action(async (slug: string, flags: DefinitionFlags, command: Command) => {
-    const changes = definitionFromFlags(flags);
+  ).action(async (slug: string, flags: DefinitionFlags & { project?: string }, command: Command) => {
+    const rt = client(command);
+    const changes = { ...definitionFromFlags(flags), ...(await inProject(rt, flags.project)) };
     if (Object.keys(changes).length === 0)
       throw new UserError('nothing to change', `runtools agent update ${slug} --model MODEL (see --help)`);
-    const rt = client(command);
     // Switching a linked agent to managed without --template: a managed sandbox with the defaults (the
     // server would otherwise keep the linked sandbox's id, which managed mode refuses).
     const toManaged =

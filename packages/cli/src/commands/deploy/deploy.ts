@@ -21,12 +21,14 @@ import {
   type AgentPutRequest,
   type CustomToolDeployRequest,
   nodeConfigSchemas,
+  ProjectConfig,
   type SandboxCreateRequest,
   WorkflowGraph,
   type WorkflowNodeType,
 } from '@runtools/spec';
 import type { Command } from 'commander';
 import { build } from 'esbuild';
+import type { z } from 'zod';
 import { client, globalOptions } from '../../context.js';
 import { importDefault } from '../../definition-import.js';
 import { exitCodes, UserError } from '../../errors.js';
@@ -167,6 +169,8 @@ function canonicalJson(value: unknown): string {
 }
 
 interface Project {
+  /** runtools.config.ts's `project`: where the sandboxes, agents and workflows go (tools are the org's). */
+  name: string | undefined;
   tools: (Loaded<ToolDefinition> & { request: CustomToolDeployRequest })[];
   sandboxes: Loaded<SandboxDefinition>[];
   agents: Loaded<AgentDefinition>[];
@@ -176,17 +180,45 @@ interface Project {
 type Kind = 'tool' | 'sandbox' | 'agent' | 'workflow';
 const allKinds: readonly Kind[] = ['tool', 'sandbox', 'agent', 'workflow'];
 
+/** `runtools.config.ts` (or .mts, .js, .mjs) of DIR, checked as `defineConfig` checks it; the defaults without one. */
+async function loadConfig(dir: string): Promise<z.output<typeof ProjectConfig>> {
+  const file = ['ts', 'mts', 'js', 'mjs']
+    .map((ext) => join(dir, `runtools.config.${ext}`))
+    .find((path) => existsSync(path));
+  if (!file) return ProjectConfig.parse({});
+  let exported: unknown;
+  try {
+    exported = await importDefault(file);
+  } catch (error) {
+    throw new UserError(`${relative(dir, file)}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = ProjectConfig.safeParse(exported ?? {});
+  if (!parsed.success)
+    throw new UserError(
+      `${relative(dir, file)}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`).join('; ')}`,
+      'export default defineConfig({ project, agentsDir, toolsDir, sandboxesDir })',
+    );
+  return parsed.data;
+}
+
 /** Imports, checks and bundles every definition; any problem stops the deploy before anything is sent. */
 async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Project> {
+  const config = await loadConfig(dir);
+  const folders = {
+    tool: config.toolsDir,
+    sandbox: config.sandboxesDir,
+    agent: config.agentsDir,
+    workflow: 'workflows',
+  };
   const files = {
-    tool: kinds.has('tool') ? definitionFiles(dir, 'tools') : [],
-    sandbox: kinds.has('sandbox') ? definitionFiles(dir, 'sandboxes') : [],
-    agent: kinds.has('agent') ? definitionFiles(dir, 'agents') : [],
-    workflow: kinds.has('workflow') ? definitionFiles(dir, 'workflows') : [],
+    tool: kinds.has('tool') ? definitionFiles(dir, folders.tool) : [],
+    sandbox: kinds.has('sandbox') ? definitionFiles(dir, folders.sandbox) : [],
+    agent: kinds.has('agent') ? definitionFiles(dir, folders.agent) : [],
+    workflow: kinds.has('workflow') ? definitionFiles(dir, folders.workflow) : [],
   };
   if (files.tool.length + files.sandbox.length + files.agent.length + files.workflow.length === 0)
     throw new UserError(
-      `nothing to deploy: no .ts, .js or .mjs files in ${[...kinds].map((kind) => join(dir, `${kind === 'sandbox' ? 'sandboxe' : kind}s`)).join(', ')}`,
+      `nothing to deploy: no .ts, .js or .mjs files in ${[...kinds].map((kind) => join(dir, folders[kind])).join(', ')}`,
       'put defineTool files in tools/*.ts, defineSandbox files in sandboxes/*.ts, defineAgent files in agents/*.ts ' +
         'and defineWorkflow files in workflows/*.ts',
     );
@@ -237,7 +269,7 @@ async function loadProject(dir: string, kinds: ReadonlySet<Kind>): Promise<Proje
       `${problems.length} problem${problems.length > 1 ? 's' : ''} in definitions; nothing was deployed`,
     );
   }
-  return { tools: bundled, sandboxes, agents, workflows };
+  return { name: config.project, tools: bundled, sandboxes, agents, workflows };
 }
 
 type Action = 'create' | 'update' | 'unchanged' | 'prune' | 'keep' | 'publish';
@@ -251,7 +283,7 @@ const done: Record<Action, string> = {
 };
 
 interface Step {
-  kind: Kind;
+  kind: Kind | 'project';
   name: string;
   file: string | null;
   action: Action;
@@ -331,6 +363,30 @@ async function plan(
   publish: boolean,
 ): Promise<Step[]> {
   const steps: Step[] = [];
+  // The project of runtools.config.ts, by slug, name or id; made first when the org has none of that name.
+  let projectId: string | undefined;
+  if (project.name !== undefined && (kinds.has('sandbox') || kinds.has('agent') || kinds.has('workflow'))) {
+    const name = project.name;
+    const found = (await rt.projects.list()).find(
+      (each) => each.slug === name || each.name === name || each.id === name,
+    );
+    projectId = found?.id;
+    steps.push({
+      kind: 'project',
+      name,
+      file: 'runtools.config.ts',
+      action: found ? 'unchanged' : 'create',
+      ...(found ? { id: found.id } : {}),
+      apply: async () => {
+        projectId = (await rt.projects.create({ name })).id;
+        return { id: projectId };
+      },
+    });
+  }
+  /** Where sandboxes, agents and workflows go: read when a step runs (the project may be made by the first). */
+  const inProject = () => (projectId === undefined ? {} : { projectId });
+  const moving = (current: { projectId: string } | undefined) =>
+    current !== undefined && project.name !== undefined && current.projectId !== projectId;
   for (const { file, definition, request } of project.tools) {
     const current = await rt.tools.get(definition.name).catch((error: unknown) => {
       if (error instanceof NotFoundError) return undefined;
@@ -360,7 +416,8 @@ async function plan(
   // Deployed sandboxes by name, as their tags say (destroyed ones are gone from the list).
   const deployed = new Map<string, Sandbox>();
   if (kinds.has('sandbox') || project.agents.some(({ definition }) => isSandboxName(definition.sandbox))) {
-    for (const sandbox of await listDeployed(rt)) {
+    // A project's sandboxes are its own: another project may deploy one of the same name.
+    for (const sandbox of await listDeployed(rt, project.name === undefined ? undefined : (projectId ?? null))) {
       const name = sandbox.info.metadata[nameTag];
       if (name && !['destroying', 'destroyed', 'failed'].includes(sandbox.status)) deployed.set(name, sandbox);
     }
@@ -383,7 +440,7 @@ async function plan(
       ...(current ? { id: current.id } : {}),
       ...(action === 'update' && current ? { note: `replaces ${current.id}` } : {}),
       apply: async () => {
-        const sandbox = await rt.sandboxes.create(request);
+        const sandbox = await rt.sandboxes.create({ ...request, ...inProject() });
         created = sandbox.id;
         // Replaced: the new one runs before the old one goes.
         if (current) await rt.sandboxes.get(current.id).then((old) => old.destroy());
@@ -426,17 +483,26 @@ async function plan(
         : (definition.sandbox as AgentPutRequest['sandbox']);
     const changes = current ? agentChanges(current, definition as Record<string, unknown>) : [];
     const sandboxChanged = current && named ? newSandboxes.has(named) || current.sandboxId !== resolveSandbox() : false;
-    const action: Action = !current ? 'create' : changes.length > 0 || sandboxChanged ? 'update' : 'unchanged';
+    const action: Action = !current
+      ? 'create'
+      : changes.length > 0 || sandboxChanged || moving(current)
+        ? 'update'
+        : 'unchanged';
     steps.push({
       kind: 'agent',
       name: definition.slug,
       file,
       action,
       ...(current ? { version: current.version } : {}),
+      ...(moving(current) ? { note: `moves to project ${project.name}` } : {}),
       apply: async () => {
         const { slug, sandbox: _, ...fields } = definition;
         const sandbox = resolveSandbox();
-        const agent = await rt.agents.put(slug, { ...fields, ...(sandbox !== undefined ? { sandbox } : {}) });
+        const agent = await rt.agents.put(slug, {
+          ...fields,
+          ...(sandbox !== undefined ? { sandbox } : {}),
+          ...inProject(),
+        });
         return { version: agent.version };
       },
     });
@@ -447,14 +513,19 @@ async function plan(
       if (error instanceof NotFoundError) return undefined;
       throw error;
     });
-    const action: Action = !current ? 'create' : sameWorkflow(definition, current) ? 'unchanged' : 'update';
+    const action: Action = !current
+      ? 'create'
+      : sameWorkflow(definition, current) && !moving(current)
+        ? 'unchanged'
+        : 'update';
     steps.push({
       kind: 'workflow',
       name: slug,
       file,
       action,
       ...(current ? { revision: current.draftRevision } : {}),
-      apply: async () => ({ revision: (await rt.workflows.save(definition)).draftRevision }),
+      ...(moving(current) ? { note: `moves to project ${project.name}` } : {}),
+      apply: async () => ({ revision: (await rt.workflows.save({ ...definition, ...inProject() })).draftRevision }),
     });
     if (!publish) continue;
     let latest: WorkflowVersion | undefined;
@@ -479,8 +550,12 @@ function isSandboxName(value: unknown): value is string {
 }
 
 /** The sandboxes this deploy manages: those tagged with a definition's name. */
-async function listDeployed(rt: RunTools): Promise<Sandbox[]> {
-  return (await rt.sandboxes.list()).filter((sandbox) => sandbox.info.metadata[nameTag] !== undefined);
+/** Sandboxes a deploy made, of one project when `projectId` is given (`null`: a project not made yet, so none). */
+async function listDeployed(rt: RunTools, projectId?: string | null): Promise<Sandbox[]> {
+  if (projectId === null) return [];
+  return (await rt.sandboxes.list(projectId === undefined ? {} : { projectId })).filter(
+    (sandbox) => sandbox.info.metadata[nameTag] !== undefined,
+  );
 }
 
 export function register(program: Command): void {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
 import { output, printRecord } from '../../output.js';
+import { inProject, projectFlag } from '../project/resolve.js';
 import { collectPair } from './pairs.js';
 
 interface CreateFlags {
@@ -17,6 +18,7 @@ interface CreateFlags {
   internet?: boolean;
   autoResume?: boolean;
   mount?: string[];
+  project?: string;
 }
 
 export function register(sandbox: Command): void {
@@ -39,6 +41,7 @@ export function register(sandbox: Command): void {
     .option('--internet', 'allow outbound internet access (never the host, private networks or other sandboxes)')
     .option('--idle-timeout <seconds>', 'pause after this many seconds without activity (0 never, default 900)')
     .option('--auto-resume', 'resume by itself when paused and used (exec, files, processes)')
+    .option(...projectFlag)
     .action(async (flags: CreateFlags, command: Command) => {
       if (flags.runtime && flags.runtime !== 'gvisor' && flags.runtime !== 'container') {
         throw new UserError('--runtime must be gvisor or container');
@@ -59,7 +62,9 @@ export function register(sandbox: Command): void {
         process.stderr.write(`building template ${template.name} (once, a minute or two)\n`);
         await rt.templates.build(template.name, { onProgress: (line) => process.stderr.write(`  ${line}\n`) });
       }
+      const project = await inProject(rt, flags.project);
       const created = await rt.sandboxes.create({
+        ...project,
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags.template ? { template: flags.template } : {}),
         ...(flags.runtime ? { runtime: flags.runtime as 'gvisor' | 'container' } : {}),

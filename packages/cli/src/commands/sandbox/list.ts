@@ -11,12 +11,14 @@ export function register(sandbox: Command): void {
       command
         .option('--status <status>', 'only sandboxes in this state')
         .option('--metadata <KEY=VALUE>', 'only sandboxes with this metadata (repeatable)', collectPair),
-    fetch: (rt, flags: { status?: string; metadata?: Record<string, string> }) => {
+    byProject: true,
+    fetch: (rt, flags: { status?: string; metadata?: Record<string, string>; projectId?: string }) => {
       if (flags.status && !(sandboxStates as readonly string[]).includes(flags.status))
         throw new UserError(`--status must be one of ${sandboxStates.join(', ')}`);
       return rt.sandboxes
         .list({
           ...(flags.status ? { status: flags.status as 'running' } : {}),
+          ...(flags.projectId ? { projectId: flags.projectId } : {}),
           ...(flags.metadata ? { metadata: flags.metadata } : {}),
         })
         .map((item) => item.info);

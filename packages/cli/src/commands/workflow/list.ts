@@ -4,7 +4,8 @@ import { registerList } from '../../command-kinds.js';
 export function register(workflow: Command): void {
   registerList(workflow, {
     description: "the org's workflows, by slug",
-    fetch: (rt) => rt.workflows.list(),
+    byProject: true,
+    fetch: (rt, flags) => rt.workflows.list(flags.projectId ? { projectId: flags.projectId } : {}),
     columns: [
       ['slug', (item) => item.slug],
       ['name', (item) => item.name],

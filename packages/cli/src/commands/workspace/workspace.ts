@@ -3,6 +3,7 @@ import { registerList } from '../../command-kinds.js';
 import { client, globalOptions } from '../../context.js';
 import { UserError } from '../../errors.js';
 import { output, printRecord } from '../../output.js';
+import { inProject, projectFlag, projectIdOf } from '../project/resolve.js';
 
 export function register(workspace: Command): void {
   workspace
@@ -10,9 +11,12 @@ export function register(workspace: Command): void {
     .description('create a workspace: storage that outlives sandboxes')
     .option('--slug <slug>', 'a short unique name (default: from the name)')
     .option('--personal', "yours only (and your admins'), never mounted into sandboxes")
-    .action(async (name: string, flags: { slug?: string; personal?: boolean }, command: Command) => {
-      const created = await client(command).workspaces.create({
+    .option(...projectFlag)
+    .action(async (name: string, flags: { slug?: string; personal?: boolean; project?: string }, command: Command) => {
+      const rt = client(command);
+      const created = await rt.workspaces.create({
         name,
+        ...(await inProject(rt, flags.project)),
         ...(flags.slug ? { slug: flags.slug } : {}),
         kind: flags.personal ? 'personal' : 'org',
       });
@@ -21,7 +25,8 @@ export function register(workspace: Command): void {
 
   registerList(workspace, {
     description: "the org's workspaces and your personal ones",
-    fetch: (rt) => rt.workspaces.list(),
+    byProject: true,
+    fetch: (rt, flags) => rt.workspaces.list(flags.projectId ? { projectId: flags.projectId } : {}),
     columns: [
       ['id', (item) => item.id],
       ['slug', (item) => item.slug],
@@ -56,6 +61,15 @@ export function register(workspace: Command): void {
     .action(async (id: string, name: string, _flags, command: Command) => {
       const renamed = await client(command).workspaces.rename(id, name);
       output(globalOptions(command).json, renamed, () => process.stdout.write(`${renamed.id} ${renamed.name}\n`));
+    });
+
+  workspace
+    .command('move <workspace> <project>')
+    .description('move a workspace to another project of the org (by its slug, name or id)')
+    .action(async (id: string, project: string, _flags, command: Command) => {
+      const rt = client(command);
+      const moved = await rt.workspaces.move(id, await projectIdOf(rt, project));
+      output(globalOptions(command).json, moved, () => process.stdout.write(`${moved.id} in ${moved.projectId}\n`));
     });
 
   workspace
