@@ -27,9 +27,17 @@ const sqliteOnly = [
   'packages/cli/src/**/*.int.test.ts',
   // Template images built with debootstrap and apt (minutes of CPU); their records are plain rows.
   'apps/server/src/templates/templates.int.test.ts',
-  // The sandbox runtime's own behaviour (checkpoints, the dev-URL proxy, the SSH gateway, S3 mounts, a symlink
-  // race on the host, devices on a LAN of namespaces): what they keep in the database is plain rows.
+  // The sandbox runtime's own behaviour (checkpoints, processes, pause and resume, files, terminals, disk and
+  // network limits, a kill -9 during a checkpoint, the dev-URL proxy, the SSH gateway, S3 mounts, a symlink race
+  // on the host, devices on a LAN of namespaces): what they keep in the database is plain rows. Sandbox rows on
+  // PostgreSQL are covered by sandboxes.int (lists, filters, a restart), route-auth, isolation, pages and projects;
+  // a run resumed after a restart on PostgreSQL by agents.int.
   'apps/server/src/sandboxes/snapshots.int.test.ts',
+  'apps/server/src/sandboxes/lifecycle.int.test.ts',
+  'apps/server/src/sandboxes/files.int.test.ts',
+  'apps/server/src/sandboxes/terminal.int.test.ts',
+  'apps/server/src/sandboxes/resources.int.test.ts',
+  'apps/server/src/sandboxes/crash.int.test.ts',
   'apps/server/src/sandboxes/dev-urls.int.test.ts',
   'apps/server/src/sandboxes/ssh-gateway.int.test.ts',
   'apps/server/src/workspaces/s3-storage.int.test.ts',
