@@ -85,6 +85,14 @@ function openPostgres(url: string): Db {
 }
 
 /** True when the error is a unique-constraint violation, in either dialect. */
+/** A row still refers to the one being deleted (or a new row to one that is gone). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, errcode } = error as { code?: unknown; errcode?: unknown };
+  // PostgreSQL foreign_key_violation; SQLite SQLITE_CONSTRAINT_FOREIGNKEY (787).
+  return code === '23503' || (code === 'ERR_SQLITE_ERROR' && errcode === 787);
+}
+
 export function isUniqueViolation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, errcode } = error as { code?: unknown; errcode?: unknown };

@@ -84,6 +84,10 @@ describe('migrations', () => {
     ]);
     expect(await db.selectFrom('agent_run_steps').selectAll().execute()).toEqual([]);
 
+    await db
+      .insertInto('projects')
+      .values({ id: 'prj_a', org_id: 'org_a', name: 'A', slug: 'a', is_default: 1, created_at: at })
+      .execute();
     const workflow = {
       org_id: 'org_a',
       project_id: 'prj_a',
@@ -347,7 +351,7 @@ describe('migrations', () => {
     ]);
   });
 
-  it('0023 puts every sandbox, workspace, agent and workflow made before it in its own org’s default project', async () => {
+  it('0023 puts every sandbox, workspace, agent and workflow made before it in its own org’s default project, which they then hold', async () => {
     const { target, remove } = await freshTarget();
     cleanups.push(remove);
     const at = '2026-01-01T00:00:00.000Z';
@@ -454,5 +458,11 @@ describe('migrations', () => {
         { org_id: 'org_b', project_id: 'prj_b' },
       ]);
     }
+    // The rows hold their project: it cannot go while they refer to it, nor can a row name one that is not there.
+    await expect(after.kysely.deleteFrom('projects').where('id', '=', 'prj_a').execute()).rejects.toThrow();
+    await expect(
+      after.kysely.updateTable('agents').set({ project_id: 'prj_gone' }).where('id', '=', 'agt_a').execute(),
+    ).rejects.toThrow();
+    await after.kysely.deleteFrom('projects').where('id', '=', 'prj_a_other').execute();
   });
 });

@@ -902,9 +902,13 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
     '0023_resource_projects': {
       async up(db: Kysely<unknown>) {
         // Sandboxes, workspaces, agents and workflows belong to a project of their org (a grouping: slugs stay
-        // unique in the org). Rows from before projects held resources go to their org's default project.
+        // unique in the org). Rows from before projects held resources go to their org's default project. The
+        // reference keeps a project that still holds a row from going, even when a create races its delete.
         for (const table of ['sandboxes', 'workspaces', 'agents', 'workflows']) {
-          await db.schema.alterTable(table).addColumn('project_id', 'text').execute();
+          await db.schema
+            .alterTable(table)
+            .addColumn('project_id', 'text', (column) => column.references('projects.id'))
+            .execute();
           await sql`UPDATE ${sql.table(table)} SET project_id = (SELECT projects.id FROM projects WHERE projects.org_id = ${sql.ref(`${table}.org_id`)} AND projects.is_default = 1)`.execute(
             db,
           );

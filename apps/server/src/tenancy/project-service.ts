@@ -2,7 +2,7 @@ import type { Project } from '@runtools/spec';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
-import { isUniqueViolation } from '../db/database.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/database.js';
 import { inPage, keysetPage, mapPage, oldestFirst, type Page, type PageRequest } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
@@ -112,7 +112,25 @@ export class ProjectService {
         held,
       );
     }
-    await this.db.deleteFrom('projects').where('id', '=', row.id).execute();
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        // Destroyed sandboxes are history: they go to the default project rather than keep this one.
+        const home = await projectFor(trx, auth);
+        await trx
+          .updateTable('sandboxes')
+          .set({ project_id: home })
+          .where('org_id', '=', auth.orgId)
+          .where('project_id', '=', row.id)
+          .where('status', '=', 'destroyed')
+          .execute();
+        await trx.deleteFrom('projects').where('id', '=', row.id).execute();
+      });
+    } catch (error) {
+      // Something was made in it since the count: the rows' reference to it refuses the delete.
+      if (isForeignKeyViolation(error))
+        throw new DomainError('project_not_empty', `project ${row.slug} got new resources meanwhile: try again`);
+      throw error;
+    }
     await audit(this.db, { orgId: auth.orgId, event: 'project.deleted', actor: auth.principal, targetId: row.id });
     return { id: row.id, deleted: true };
   }
