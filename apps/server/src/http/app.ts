@@ -15,6 +15,7 @@ import { type Actor, isSessionActor } from '../auth/actor.js';
 import { type Authenticator, keyFromHeaders, requireScopes } from '../auth/authenticate.js';
 import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { DashboardSessions } from '../dashboard/sessions.js';
+import { isForeignKeyViolation } from '../db/database.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import { maxBodyNesting, nestingOf } from '../json-nesting.js';
@@ -394,6 +395,15 @@ export function createApp(options: AppOptions): Hono<Env> {
         context.header('Retry-After', String(retryAfter));
       return errorResponse(context, error);
     }
+    // A row this request wrote refers to one removed since it was checked (a project deleted under a create).
+    if (isForeignKeyViolation(error))
+      return errorResponse(
+        context,
+        new DomainError(
+          'invalid_transition',
+          'something this request refers to (a project, a workspace) was removed while it ran; nothing was written',
+        ),
+      );
     options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');
     return errorResponse(
       context,
