@@ -95,7 +95,9 @@ export function register(agent: Command): void {
       changes.mode === 'managed' && changes.sandbox === undefined && (await rt.agents.get(slug)).mode !== 'managed';
     const updated = await rt.agents.update(slug, { ...changes, ...(toManaged ? { sandbox: {} } : {}) });
     output(globalOptions(command).json, updated, () =>
-      process.stdout.write(`updated ${updated.slug} to v${updated.version}\n`),
+      process.stdout.write(
+        `updated ${updated.slug} to v${updated.version}${flags.project ? ` in project ${updated.projectId}` : ''}\n`,
+      ),
     );
   });
 
