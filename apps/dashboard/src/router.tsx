@@ -1,4 +1,12 @@
-import { type AnyRoute, createRootRoute, createRoute, createRouter, redirect } from '@tanstack/react-router';
+import {
+  type AnyRoute,
+  createRootRoute,
+  createRoute,
+  createRouter,
+  redirect,
+  retainSearchParams,
+} from '@tanstack/react-router';
+import { projectSearchParam } from './components/projects';
 import { Shell } from './components/shell';
 import { EmptyState } from './components/ui';
 import { agentsRoutes } from './pages/agents/routes';
@@ -17,6 +25,8 @@ import { workspacesRoutes } from './pages/workspaces/routes';
  */
 const rootRoute = createRootRoute({
   component: Shell,
+  // The project chosen in the shell (components/projects.tsx) stays in the URL on every navigation.
+  search: { middlewares: [retainSearchParams<Record<string, unknown>>([projectSearchParam])] },
   notFoundComponent: () => (
     <EmptyState title="No such page">
       <a href="/">Back to the dashboard</a>

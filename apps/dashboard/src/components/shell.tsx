@@ -3,6 +3,7 @@ import { Link, Outlet, useRouterState } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { call } from '../api/client';
 import { sessionQueryKey, useSession } from '../api/session';
+import { ProjectSwitcher } from './projects';
 
 /** The sidebar's sections, in the order a new user meets them. */
 export const navigation: { to: string; label: string }[] = [
@@ -57,6 +58,7 @@ export function Shell() {
         <span className="org-name" title={session.org.slug}>
           {session.org.name}
         </span>
+        <ProjectSwitcher />
         <div className="topbar-end">
           <span className="member" title={`${session.role} · key ${session.key.prefix}`}>
             {session.member.email} <span className="badge neutral">{session.role}</span>

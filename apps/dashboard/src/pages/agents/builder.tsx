@@ -4,6 +4,7 @@ import { Link, useNavigate } from '@tanstack/react-router';
 import { type FormEvent, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
+import { useProjectField } from '../../components/projects';
 import { Button, Field, MutationError, PageHeader } from '../../components/ui';
 import {
   builtinToolNames,
@@ -149,6 +150,8 @@ export function AgentForm({ agent, onSaved }: { agent?: Agent; onSaved: (agent: 
   const [cleanup, setCleanup] = useState<'destroy' | 'pause' | 'keep'>(agent?.managed?.cleanup ?? 'destroy');
   const [device, setDevice] = useState(agent?.device ?? '');
   const [maxIterations, setMaxIterations] = useState(String(agent?.maxIterations ?? 25));
+  // A new agent's project; an existing one moves with "Move agent to project" (agents/detail.tsx), not a new version.
+  const project = useProjectField();
 
   const installed = useQuery({
     queryKey: ['tools', 'installed'],
@@ -173,7 +176,9 @@ export function AgentForm({ agent, onSaved }: { agent?: Agent; onSaved: (agent: 
   const save = useMutation({
     mutationFn: async (body: AgentPutRequest) => {
       if (agent) return call('agentsPut', { params: { slug: agent.slug }, body });
-      return call('agentsCreate', { body: { slug, ...body } });
+      return call('agentsCreate', {
+        body: { slug, ...body, ...(project.projectId ? { projectId: project.projectId } : {}) },
+      });
     },
     onSuccess: onSaved,
   });
@@ -267,6 +272,7 @@ export function AgentForm({ agent, onSaved }: { agent?: Agent; onSaved: (agent: 
             )}
           </Field>
         )}
+        {agent ? null : project.field}
         <Field label="Description">
           {(id) => (
             <input

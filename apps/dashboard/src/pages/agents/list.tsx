@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
+import { ProjectBadge, useChosenProject } from '../../components/projects';
 import { Button, EmptyState, PageHeader, QueryView, TabPanel, Tabs } from '../../components/ui';
 import { ProvidersPanel } from './providers';
 import { RunsTable } from './runs';
@@ -58,9 +59,10 @@ export function AgentsPage() {
 }
 
 function AgentList() {
+  const project = useChosenProject();
   const agents = useQuery({
-    queryKey: ['agents', 'list'],
-    queryFn: () => call('agentsList', { query: { limit: 1000 } }),
+    queryKey: ['agents', 'list', project ?? 'all'],
+    queryFn: () => call('agentsList', { query: { limit: 1000, ...(project ? { projectId: project } : {}) } }),
   });
   const { models, keyStatus } = useModelTable();
   return (
@@ -72,7 +74,7 @@ function AgentList() {
         query={agents}
         isEmpty={(data) => data.data.length === 0}
         empty={
-          <EmptyState title="No agents yet">
+          <EmptyState title={project ? 'No agents in this project' : 'No agents yet'}>
             Create one with <strong>New agent</strong>: a model, a system prompt and its tools.
           </EmptyState>
         }
@@ -83,6 +85,7 @@ function AgentList() {
               <thead>
                 <tr>
                   <th scope="col">Agent</th>
+                  {project ? null : <th scope="col">Project</th>}
                   <th scope="col">Model</th>
                   <th scope="col">Mode</th>
                   <th scope="col">Tools</th>
@@ -102,6 +105,11 @@ function AgentList() {
                         {agent.description ? ` · ${agent.description}` : ''}
                       </div>
                     </td>
+                    {project ? null : (
+                      <td>
+                        <ProjectBadge projectId={agent.projectId} />
+                      </td>
+                    )}
                     <td>
                       {agent.model}{' '}
                       {models.data ? <KeyBadge status={keyStatus(modelRow(models.data.data, agent.model))} /> : null}

@@ -3,6 +3,7 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { type FormEvent, useState } from 'react';
 import { call } from '../../api/client';
+import { useProjectField } from '../../components/projects';
 import { Button, Dialog, Field, MutationError } from '../../components/ui';
 import { parsePairs } from './shared';
 
@@ -32,6 +33,7 @@ function CreateSandboxForm({ onClose }: { onClose: () => void }) {
   const [autoResume, setAutoResume] = useState(false);
   const [mounts, setMounts] = useState<Record<string, Mount>>({});
   const [formError, setFormError] = useState<string>();
+  const project = useProjectField();
 
   const templates = useQuery({
     queryKey: ['templates', 'all'],
@@ -78,6 +80,7 @@ function CreateSandboxForm({ onClose }: { onClose: () => void }) {
         network: { internet },
         ...(idleTimeout !== '' ? { idleTimeout: Number(idleTimeout) } : {}),
         autoResume,
+        ...(project.projectId ? { projectId: project.projectId } : {}),
       };
     } catch (error) {
       setFormError((error as Error).message);
@@ -101,6 +104,7 @@ function CreateSandboxForm({ onClose }: { onClose: () => void }) {
             />
           )}
         </Field>
+        {project.field}
         <Field label="Template">
           {(id) => (
             <select id={id} value={template} onChange={(event) => setTemplate(event.target.value)}>

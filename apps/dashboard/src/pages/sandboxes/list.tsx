@@ -6,6 +6,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatRelative } from '../../components/format';
+import { ProjectBadge, useChosenProject } from '../../components/projects';
 import { Button, EmptyState, ErrorState, Field, Loading, PageHeader, StatusBadge } from '../../components/ui';
 import { CreateSandboxDialog } from './create';
 
@@ -47,6 +48,7 @@ export function SandboxesPage() {
   const [metadataText, setMetadataText] = useState('');
   const [metadata, setMetadata] = useState<Record<string, string>>();
   const [creating, setCreating] = useState(false);
+  const project = useChosenProject();
 
   // The metadata filter applies once typing pauses, not on every key.
   useEffect(() => {
@@ -61,12 +63,13 @@ export function SandboxesPage() {
   });
 
   const query = useInfiniteQuery({
-    queryKey: ['sandboxes', 'list', status, metadata],
+    queryKey: ['sandboxes', 'list', project ?? 'all', status, metadata],
     queryFn: ({ pageParam }) =>
       call('sandboxesList', {
         query: {
           limit: pageSize,
           cursor: pageParam,
+          ...(project ? { projectId: project } : {}),
           ...(status ? { status: status as SandboxState } : {}),
           ...(metadata ? { metadata } : {}),
         },
@@ -134,7 +137,15 @@ export function SandboxesPage() {
       ) : query.isError ? (
         <ErrorState error={query.error} retry={() => query.refetch()} />
       ) : rows.length === 0 && !query.hasNextPage ? (
-        <EmptyState title={all.length || status || metadata ? 'No sandboxes match these filters' : 'No sandboxes yet'}>
+        <EmptyState
+          title={
+            all.length || status || metadata
+              ? 'No sandboxes match these filters'
+              : project
+                ? 'No sandboxes in this project'
+                : 'No sandboxes yet'
+          }
+        >
           {canWrite && !all.length ? 'Create one with “New sandbox”.' : null}
         </EmptyState>
       ) : (
@@ -143,6 +154,7 @@ export function SandboxesPage() {
           hasNextPage={query.hasNextPage}
           fetching={query.isFetchingNextPage}
           fetchNext={() => void query.fetchNextPage()}
+          showProject={!project}
         />
       )}
       <CreateSandboxDialog open={creating} onClose={() => setCreating(false)} />
@@ -150,18 +162,29 @@ export function SandboxesPage() {
   );
 }
 
-type Row = { id: string; name: string | null; status: string; template: string; runtime: string; createdAt: string };
+type Row = {
+  id: string;
+  name: string | null;
+  projectId: string;
+  status: string;
+  template: string;
+  runtime: string;
+  createdAt: string;
+};
 
 function SandboxRows({
   rows,
   hasNextPage,
   fetching,
   fetchNext,
+  showProject,
 }: {
   rows: Row[];
   hasNextPage: boolean;
   fetching: boolean;
   fetchNext: () => void;
+  /** "All projects": each row says its project. */
+  showProject: boolean;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const count = rows.length + (hasNextPage ? 1 : 0);
@@ -211,6 +234,7 @@ function SandboxRows({
                     <span className="ellipsis">
                       <strong>{row.name ?? row.id}</strong>
                       {row.name ? <span className="muted mono"> {row.id}</span> : null}
+                      {showProject ? <ProjectBadge projectId={row.projectId} /> : null}
                     </span>
                     <span>
                       <StatusBadge status={row.status} />

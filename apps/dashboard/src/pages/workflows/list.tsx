@@ -5,6 +5,7 @@ import { type FormEvent, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatRelative } from '../../components/format';
+import { ProjectBadge, useChosenProject, useProjectField } from '../../components/projects';
 import { Button, Dialog, EmptyState, Field, MutationError, PageHeader, QueryView } from '../../components/ui';
 import { RunsTable } from './runs-table';
 
@@ -12,9 +13,10 @@ import { RunsTable } from './runs-table';
 export function WorkflowsPage() {
   const canWrite = useCan('workflows:write');
   const [creating, setCreating] = useState(false);
+  const project = useChosenProject();
   const workflows = useQuery({
-    queryKey: ['workflows', 'list'],
-    queryFn: () => call('workflowsList', { query: { limit: 200 } }),
+    queryKey: ['workflows', 'list', project ?? 'all'],
+    queryFn: () => call('workflowsList', { query: { limit: 200, ...(project ? { projectId: project } : {}) } }),
   });
   const pending = useQuery({
     queryKey: ['workflow-approvals', 'pending-count'],
@@ -45,7 +47,7 @@ export function WorkflowsPage() {
           query={workflows}
           isEmpty={(data) => data.data.length === 0}
           empty={
-            <EmptyState title="No workflows yet">
+            <EmptyState title={project ? 'No workflows in this project' : 'No workflows yet'}>
               {canWrite ? 'Create one with “New workflow”, then build its graph.' : null}
             </EmptyState>
           }
@@ -56,6 +58,7 @@ export function WorkflowsPage() {
                 <thead>
                   <tr>
                     <th scope="col">Workflow</th>
+                    {project ? null : <th scope="col">Project</th>}
                     <th scope="col">Latest version</th>
                     <th scope="col">Draft</th>
                     <th scope="col">Updated</th>
@@ -71,6 +74,11 @@ export function WorkflowsPage() {
                         <div className="muted mono">{workflow.slug}</div>
                         {workflow.description ? <div className="muted">{workflow.description}</div> : null}
                       </td>
+                      {project ? null : (
+                        <td>
+                          <ProjectBadge projectId={workflow.projectId} />
+                        </td>
+                      )}
                       <td>
                         {workflow.latestVersion ? (
                           <>
@@ -112,6 +120,7 @@ function CreateWorkflowForm({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
   const [description, setDescription] = useState('');
+  const project = useProjectField();
   const create = useMutation({
     mutationFn: () =>
       call('workflowsSave', {
@@ -120,6 +129,7 @@ function CreateWorkflowForm({ onClose }: { onClose: () => void }) {
           ...(slug ? { slug } : {}),
           ...(description.trim() ? { description: description.trim() } : {}),
           graph: starterGraph,
+          ...(project.projectId ? { projectId: project.projectId } : {}),
         },
       }),
     onSuccess: (workflow) => {
@@ -162,6 +172,7 @@ function CreateWorkflowForm({ onClose }: { onClose: () => void }) {
           />
         )}
       </Field>
+      {project.field}
       <p className="hint">A workflow saved with a slug that exists updates that workflow’s draft.</p>
       <MutationError error={create.error} />
       <div className="form-actions">

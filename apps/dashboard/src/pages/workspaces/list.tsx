@@ -5,6 +5,7 @@ import { type FormEvent, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan, useSession } from '../../api/session';
 import { formatRelative } from '../../components/format';
+import { ProjectBadge, useChosenProject, useProjectField } from '../../components/projects';
 import { Button, Dialog, EmptyState, ErrorState, Field, Loading, MutationError, PageHeader } from '../../components/ui';
 import { ConfirmDialog } from '../sandboxes/shared';
 
@@ -17,9 +18,13 @@ export function WorkspacesPage() {
   const [kind, setKind] = useState<Kind>('');
   const [creating, setCreating] = useState(false);
   const [deleting, setDeleting] = useState<Workspace>();
+  const project = useChosenProject();
   const list = useInfiniteQuery({
-    queryKey: ['workspaces', 'list'],
-    queryFn: ({ pageParam }) => call('workspacesList', { query: { limit: 200, cursor: pageParam } }),
+    queryKey: ['workspaces', 'list', project ?? 'all'],
+    queryFn: ({ pageParam }) =>
+      call('workspacesList', {
+        query: { limit: 200, cursor: pageParam, ...(project ? { projectId: project } : {}) },
+      }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.nextCursor ?? undefined,
     refetchInterval: 15_000,
@@ -61,7 +66,11 @@ export function WorkspacesPage() {
       ) : list.isError ? (
         <ErrorState error={list.error} retry={() => list.refetch()} />
       ) : shown.length === 0 ? (
-        <EmptyState title={all.length ? 'No workspaces of this kind' : 'No workspaces yet'}>
+        <EmptyState
+          title={
+            all.length ? 'No workspaces of this kind' : project ? 'No workspaces in this project' : 'No workspaces yet'
+          }
+        >
           {canWrite && !all.length ? 'Create one with “New workspace”.' : null}
         </EmptyState>
       ) : (
@@ -71,6 +80,7 @@ export function WorkspacesPage() {
               <tr>
                 <th scope="col">Workspace</th>
                 <th scope="col">Kind</th>
+                {project ? null : <th scope="col">Project</th>}
                 <th scope="col">Slug</th>
                 <th scope="col">Created</th>
                 <th scope="col">Actions</th>
@@ -94,6 +104,11 @@ export function WorkspacesPage() {
                       </span>
                     )}
                   </td>
+                  {project ? null : (
+                    <td>
+                      <ProjectBadge projectId={workspace.projectId} />
+                    </td>
+                  )}
                   <td className="mono">{workspace.slug}</td>
                   <td title={workspace.createdAt}>{formatRelative(workspace.createdAt)}</td>
                   <td>
@@ -140,6 +155,7 @@ function CreateWorkspaceForm({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
   const [kind, setKind] = useState<'org' | 'personal'>('org');
+  const project = useProjectField();
   const create = useMutation({
     mutationFn: (body: WorkspaceCreateRequest) => call('workspacesCreate', { body }),
     onSuccess: (workspace) => {
@@ -152,7 +168,12 @@ function CreateWorkspaceForm({ onClose }: { onClose: () => void }) {
       className="stack"
       onSubmit={(event: FormEvent) => {
         event.preventDefault();
-        create.mutate({ name: name.trim(), kind, ...(slug ? { slug } : {}) });
+        create.mutate({
+          name: name.trim(),
+          kind,
+          ...(slug ? { slug } : {}),
+          ...(project.projectId ? { projectId: project.projectId } : {}),
+        });
       }}
     >
       <Field label="Name">
@@ -172,6 +193,7 @@ function CreateWorkspaceForm({ onClose }: { onClose: () => void }) {
           />
         )}
       </Field>
+      {project.field}
       <fieldset className="fieldset">
         <legend>Kind</legend>
         <div className="stack">
