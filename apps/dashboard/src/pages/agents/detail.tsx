@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
+import { MoveToProject, useProjectName } from '../../components/projects';
 import {
   Button,
   EmptyState,
@@ -46,6 +47,11 @@ export function AgentDetailPage() {
     mutationFn: () => call('agentsDelete', { params: { slug } }),
     onSuccess: () => navigate({ to: '/agents' }),
   });
+  // A move is a PATCH of projectId alone: the agent keeps its version.
+  const move = useMutation({
+    mutationFn: (projectId: string) => call('agentsUpdate', { params: { slug }, body: { projectId } }),
+  });
+  const projectName = useProjectName();
 
   const back = (
     <p className="back-link">
@@ -76,7 +82,8 @@ export function AgentDetailPage() {
         title={agent.name}
         description={
           <>
-            <code>{agent.slug}</code> · {agent.model} · {agent.mode.replace('_', ' ')} · version {agent.version}
+            <code>{agent.slug}</code> · {agent.model} · {agent.mode.replace('_', ' ')} · version {agent.version} ·
+            project {projectName(agent.projectId)}
             {agent.description ? ` · ${agent.description}` : ''}
           </>
         }
@@ -95,6 +102,16 @@ export function AgentDetailPage() {
           <section className="stack" aria-labelledby="definition-heading">
             <h2 id="definition-heading">Definition</h2>
             <p className="muted">Every saved change is a new version; runs keep the version they started with.</p>
+            {canWrite ? (
+              <MoveToProject
+                key={agent.projectId}
+                current={agent.projectId}
+                what="agent"
+                onMove={(projectId) => move.mutate(projectId)}
+                busy={move.isPending}
+                error={move.error}
+              />
+            ) : null}
             <AgentForm key={`${agent.slug}-${agent.version}`} agent={agent} onSaved={() => query.refetch()} />
           </section>
         ) : null}

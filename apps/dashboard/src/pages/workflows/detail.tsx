@@ -1,10 +1,11 @@
-import type { Trigger, Workflow } from '@runtools/spec';
+import type { Trigger, Workflow, WorkflowSaveRequest } from '@runtools/spec';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from '@tanstack/react-router';
 import { type FormEvent, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
+import { MoveToProject, useProjectName } from '../../components/projects';
 import {
   Button,
   CopyButton,
@@ -49,6 +50,24 @@ export function WorkflowPage() {
     mutationFn: () => call('workflowsDelete', { params: { slug } }),
     onSuccess: () => void navigate({ to: '/workflows' }),
   });
+  /**
+   * A move is a save of the stored draft (as it is on the server, so unsaved editor changes stay unsaved in the
+   * editor) with the new projectId; the editor's own saves send none and leave the project as it is.
+   */
+  const move = useMutation({
+    mutationFn: ({ saved, projectId }: { saved: Workflow; projectId: string }) =>
+      call('workflowsSave', {
+        body: {
+          name: saved.name,
+          slug: saved.slug,
+          ...(saved.description ? { description: saved.description } : {}),
+          graph: saved.graph as WorkflowSaveRequest['graph'],
+          ...(saved.inputSchema ? { inputSchema: saved.inputSchema } : {}),
+          projectId,
+        },
+      }),
+  });
+  const projectName = useProjectName();
   const data = workflow.data;
   return (
     <>
@@ -61,7 +80,8 @@ export function WorkflowPage() {
           data ? (
             <>
               <span className="mono">{data.slug}</span> ·{' '}
-              {data.latestVersion ? `latest version ${data.latestVersion} (${data.visibility})` : 'not published yet'}
+              {data.latestVersion ? `latest version ${data.latestVersion} (${data.visibility})` : 'not published yet'} ·
+              project {projectName(data.projectId)}
             </>
           ) : undefined
         }
@@ -85,6 +105,16 @@ export function WorkflowPage() {
       <QueryView query={workflow}>
         {(data) => (
           <>
+            {canWrite ? (
+              <MoveToProject
+                key={data.projectId}
+                current={data.projectId}
+                what="workflow"
+                onMove={(projectId) => move.mutate({ saved: data, projectId })}
+                busy={move.isPending}
+                error={move.error}
+              />
+            ) : null}
             <Tabs tabs={tabs} current={tab} onChange={setTab} label="Workflow sections" />
             {/* The editor stays mounted while another tab shows, so unsaved changes survive a look at the runs. */}
             <div

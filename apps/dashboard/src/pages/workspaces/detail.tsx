@@ -5,6 +5,7 @@ import { type FormEvent, useState } from 'react';
 import { call, routeUrl } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatBytes, formatDateTime, formatRelative } from '../../components/format';
+import { MoveToProject, useProjectName } from '../../components/projects';
 import { Button, Dialog, EmptyState, ErrorState, Field, Loading, MutationError, PageHeader } from '../../components/ui';
 import { Breadcrumb, ConfirmDialog, joinPath, parentOf, UploadZone } from '../sandboxes/shared';
 
@@ -37,6 +38,11 @@ export function WorkspaceDetailPage() {
 function WorkspaceView({ workspace }: { workspace: Workspace }) {
   const canWrite = useCan('files:write');
   const [renaming, setRenaming] = useState(false);
+  const projectName = useProjectName();
+  const move = useMutation({
+    mutationFn: (projectId: string) =>
+      call('workspacesRename', { params: { workspaceId: workspace.id }, body: { projectId } }),
+  });
   const usage = useQuery({
     queryKey: ['workspaces', 'usage', workspace.id],
     queryFn: () => call('workspacesUsage', { params: { workspaceId: workspace.id } }),
@@ -54,6 +60,7 @@ function WorkspaceView({ workspace }: { workspace: Workspace }) {
             <span className={`badge ${workspace.kind === 'org' ? 'neutral' : 'warn'}`}>{workspace.kind}</span>
             <span className="mono">{workspace.slug}</span>
             <span className="mono muted">{workspace.id}</span>
+            <span>project {projectName(workspace.projectId)}</span>
           </span>
         }
         actions={canWrite ? <Button onClick={() => setRenaming(true)}>Rename workspace</Button> : null}
@@ -77,6 +84,19 @@ function WorkspaceView({ workspace }: { workspace: Workspace }) {
           </dl>
         )}
       </section>
+      {canWrite ? (
+        <section className="card" aria-labelledby="project-heading" style={{ marginTop: '1rem' }}>
+          <h2 id="project-heading">Project</h2>
+          <MoveToProject
+            key={workspace.projectId}
+            current={workspace.projectId}
+            what="workspace"
+            onMove={(projectId) => move.mutate(projectId)}
+            busy={move.isPending}
+            error={move.error}
+          />
+        </section>
+      ) : null}
       <section className="section" aria-labelledby="browser-heading" style={{ marginTop: '1rem' }}>
         <h2 id="browser-heading">Files</h2>
         <WorkspaceBrowser workspaceId={workspace.id} canWrite={canWrite} />
