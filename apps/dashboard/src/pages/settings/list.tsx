@@ -1,9 +1,11 @@
 import type { InvitationCreated, Member, Project, Role } from '@runtools/spec';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery } from '@tanstack/react-query';
+import { Link } from '@tanstack/react-router';
 import { type FormEvent, useState } from 'react';
-import { call } from '../../api/client';
+import { ApiError, call } from '../../api/client';
 import { useCan, useSession } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
+import { useProjects } from '../../components/projects';
 import {
   Button,
   CopyButton,
@@ -104,12 +106,62 @@ function OrganizationSection() {
   );
 }
 
+/** The kinds of resource a project holds: the list route, the page that lists them, the scope that may read them. */
+const resourceKinds = [
+  { kind: 'sandboxes', one: 'sandbox', to: '/sandboxes', scope: 'sandboxes:read', route: 'sandboxesList' },
+  { kind: 'workspaces', one: 'workspace', to: '/workspaces', scope: 'files:read', route: 'workspacesList' },
+  { kind: 'agents', one: 'agent', to: '/agents', scope: 'agents:read', route: 'agentsList' },
+  { kind: 'workflows', one: 'workflow', to: '/workflows', scope: 'workflows:read', route: 'workflowsList' },
+] as const;
+type ResourceKind = (typeof resourceKinds)[number]['kind'];
+
+/** "2 agents, 1 workspace" from counts per kind; kinds with none are left out. */
+function describeCounts(counts: Partial<Record<ResourceKind, number>>): string {
+  return resourceKinds
+    .filter(({ kind }) => (counts[kind] ?? 0) > 0)
+    .map(({ kind, one }) => `${counts[kind]} ${counts[kind] === 1 ? one : kind}`)
+    .join(', ');
+}
+
+/**
+ * What each project holds, counted here from one list call per kind of resource (its first 1000, not one call
+ * per project): the lists the session may read, sandboxes without the destroyed ones, as a delete counts them.
+ */
+function useProjectCounts() {
+  const session = useSession();
+  const queries = useQueries({
+    queries: resourceKinds.map(({ kind, scope, route }) => ({
+      queryKey: ['projects', 'counts', kind],
+      queryFn: async () => {
+        const page = await call(route, { query: { limit: 1000 } });
+        const counts = new Map<string, number>();
+        for (const item of page.data) counts.set(item.projectId, (counts.get(item.projectId) ?? 0) + 1);
+        return { counts, more: Boolean(page.nextCursor) };
+      },
+      enabled: session.scopes.includes(scope),
+    })),
+  });
+  const readable = resourceKinds.filter(({ scope }) => session.scopes.includes(scope));
+  if (readable.length === 0) return undefined;
+  return (projectId: string): string | undefined => {
+    const counts: Partial<Record<ResourceKind, number>> = {};
+    let more = false;
+    for (const [index, { kind, scope }] of resourceKinds.entries()) {
+      if (!session.scopes.includes(scope)) continue;
+      const data = queries[index]?.data;
+      if (!data) return undefined;
+      counts[kind] = data.counts.get(projectId) ?? 0;
+      more ||= data.more;
+    }
+    const text = describeCounts(counts) || 'nothing';
+    return more ? `at least ${text}` : text;
+  };
+}
+
 function ProjectsSection() {
   const canWrite = useCan('projects:write');
-  const projects = useQuery({
-    queryKey: ['projects', 'list'],
-    queryFn: () => call('projectsList', { query: { limit: 200 } }),
-  });
+  const projects = useProjects();
+  const holds = useProjectCounts();
   const [creating, setCreating] = useState(false);
   const [renaming, setRenaming] = useState<Project>();
   const [deleting, setDeleting] = useState<Project>();
@@ -117,6 +169,11 @@ function ProjectsSection() {
     mutationFn: (projectId: string) => call('projectsDelete', { params: { projectId } }),
     onSuccess: () => setDeleting(undefined),
   });
+  // The server names what a project still holds (409 project_not_empty, with the counts as details).
+  const notEmpty =
+    remove.error instanceof ApiError && remove.error.code === 'project_not_empty'
+      ? (remove.error.details as Partial<Record<ResourceKind, number>> | undefined)
+      : undefined;
   return (
     <section className="card stack" aria-labelledby="settings-projects">
       <div className="row spread">
@@ -139,6 +196,7 @@ function ProjectsSection() {
                 <tr>
                   <th scope="col">Project</th>
                   <th scope="col">Slug</th>
+                  {holds ? <th scope="col">Holds</th> : null}
                   <th scope="col">Created</th>
                   <th scope="col">Actions</th>
                 </tr>
@@ -157,6 +215,7 @@ function ProjectsSection() {
                       <div className="muted mono">{project.id}</div>
                     </td>
                     <td className="mono">{project.slug}</td>
+                    {holds ? <td data-testid={`holds-${project.slug}`}>{holds(project.id) ?? '…'}</td> : null}
                     <td title={project.createdAt}>{formatRelative(project.createdAt)}</td>
                     <td>
                       {canWrite ? (
@@ -165,7 +224,13 @@ function ProjectsSection() {
                             Rename {project.name}
                           </Button>
                           {project.isDefault ? null : (
-                            <Button variant="ghost" onClick={() => setDeleting(project)}>
+                            <Button
+                              variant="ghost"
+                              onClick={() => {
+                                remove.reset();
+                                setDeleting(project);
+                              }}
+                            >
                               Delete {project.name}
                             </Button>
                           )}
@@ -195,8 +260,22 @@ function ProjectsSection() {
         error={remove.error}
       >
         <p>
-          <strong>{deleting?.name}</strong> will be deleted.
+          <strong>{deleting?.name}</strong> will be deleted. A project is deleted only once nothing is in it: move or
+          delete its sandboxes, workspaces, agents and workflows first.
         </p>
+        {notEmpty && deleting ? (
+          <ul>
+            {resourceKinds
+              .filter(({ kind }) => (notEmpty[kind] ?? 0) > 0)
+              .map(({ kind, to }) => (
+                <li key={kind}>
+                  <Link to={to} search={{ project: deleting.id }}>
+                    {describeCounts({ [kind]: notEmpty[kind] })} in {deleting.name}
+                  </Link>
+                </li>
+              ))}
+          </ul>
+        ) : null}
       </ConfirmDialog>
     </section>
   );
