@@ -1,5 +1,6 @@
-import { createHash, createPublicKey, randomBytes, randomInt, timingSafeEqual, verify } from 'node:crypto';
+import { createPublicKey, randomBytes, randomInt, timingSafeEqual, verify } from 'node:crypto';
 import { meshChallengePrefix, meshCodeAlphabet } from '@runtools/spec';
+import { hashToken } from '../auth/api-key-token.js';
 
 /** A node's secret: `rtn_` and 256 random bits. Only its SHA-256 is stored (nothing to brute-force). */
 export function mintNodeToken(): { token: string; hash: string } {
@@ -15,9 +16,8 @@ export function mintPollToken(): { token: string; hash: string } {
 
 export const nodeTokenPattern = /^rtn_[A-Za-z0-9_-]{43}$/;
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
+/** Node, poll and link tokens are hashed as API keys are. */
+export { hashToken };
 
 export function hashesMatch(a: string, b: string): boolean {
   const left = Buffer.from(a, 'hex');

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   expandScopes,
   type Invitation,
@@ -12,6 +12,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import { audit, systemPrincipal } from '../audit.js';
 import { type Actor, actingMember, isSessionActor, type Principal } from '../auth/actor.js';
+import { hashToken } from '../auth/api-key-token.js';
 import { checkRoleGrant } from '../auth/grants.js';
 import { isUniqueViolation } from '../db/database.js';
 import { inPage, keysetPage, mapPage, newestFirst, type Page, type PageRequest } from '../db/pagination.js';
@@ -21,8 +22,6 @@ import { newId, nowIso } from '../ids.js';
 import { getMember, issueApiKey } from './tenancy.js';
 
 type InvitationRow = Database['invitations'];
-
-const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
 function statusOf(row: InvitationRow, now: Date): Invitation['status'] {
   if (row.accepted_at) return 'accepted';

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { audit } from '../audit.js';
 import type { Actor } from '../auth/actor.js';
+import { hashToken } from '../auth/api-key-token.js';
 import { requireScopes } from '../auth/authenticate.js';
 import { resolveActor, type StoredActor, storeActor, triggerActor } from '../auth/stored-actor.js';
 import { open, type RootKey, seal } from '../credentials/envelope.js';
@@ -27,10 +28,6 @@ const deliveryRetentionMs = 7 * 24 * 3600_000;
 
 export function triggerSecretAad(orgId: string, triggerId: string): string {
   return `runtools:workflow-trigger:${orgId}:${triggerId}`;
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Headers a webhook's runs see: what describes the delivery, never credentials. */

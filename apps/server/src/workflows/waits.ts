@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Approval, ApprovalResolveRequest, ParsedGraph, ParsedNode } from '@runtools/spec';
 import type { Actor } from '../auth/actor.js';
+import { hashToken } from '../auth/api-key-token.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -9,10 +10,6 @@ import { interpolate } from './expressions.js';
 import { type Completed, NodeFailure } from './node-executors.js';
 import type { NodeRunner } from './node-runner.js';
 import { type NodeRow, type RunRow, updateNodeRow } from './run-store.js';
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
 
 /**
  * Approvals, delays and webhook waits: a waiting node is stored with what ends its wait (a time, a decision, a
