@@ -21,6 +21,8 @@ describe('dashboard: agents and tools', () => {
       RUNTOOLS_OAUTH_GITHUB_TOKEN_URL: oauth.tokenUrl,
       RUNTOOLS_OAUTH_GITHUB_USERINFO_URL: `${oauth.url}/user`,
       RUNTOOLS_OAUTH_GITHUB_REVOKE_URL: `${oauth.url}/applications/{client_id}/token`,
+      // A price for the scripted model, so that its runs have a cost to show.
+      RUNTOOLS_MODEL_PRICES: '{"mock/m1": [2, 8]}',
     };
   });
   let dashboard: DashboardBrowser;
@@ -110,6 +112,10 @@ describe('dashboard: agents and tools', () => {
     await page.getByRole('heading', { name: /^Run run_/, level: 1 }).waitFor();
     await page.getByRole('log', { name: 'Run events' }).getByTestId('run-done').waitFor();
     await expectAccessible(page, 'the run page');
+    // Its cost, as the API reports it: its tokens at the model's price.
+    const [ran] = await fixture.rt.agent.list({ agent: 'helper-bot' });
+    expect(ran?.costUsd).toBe(Math.round((ran?.usage.inputTokens ?? 0) * 2 + (ran?.usage.outputTokens ?? 0) * 8) / 1e6);
+    await page.getByText(`$${(ran?.costUsd ?? 0).toFixed(4)} (estimated at the model's list price)`).waitFor();
     // A thread.
     model.script([{ text: 'first' }, { text: 'second' }]);
     await page.goto('/agents/helper-bot');

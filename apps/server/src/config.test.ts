@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ModelResolver } from './agents/models.js';
 import { resolveServerConfig } from './config.js';
 
 describe('server config', () => {
@@ -18,6 +19,29 @@ describe('server config', () => {
     expect(() => resolveServerConfig({ dataDir: '/tmp/x' }, { RUNTOOLS_XAI_BASE_URL: 'ftp://x.example' })).toThrow(
       /RUNTOOLS_XAI_BASE_URL/,
     );
+  });
+
+  it('reads model prices from RUNTOOLS_MODEL_PRICES, which override the built-in list, and names a bad one', () => {
+    const config = resolveServerConfig(
+      { dataDir: '/tmp/x' },
+      { RUNTOOLS_MODEL_PRICES: '{"openai/gpt-5": [2, 20], "proxy/gpt-4o": [0.5, 1.5]}' },
+    );
+    expect(config.modelPrices).toEqual({ 'openai/gpt-5': [2, 20], 'proxy/gpt-4o': [0.5, 1.5] });
+    const prices = Object.fromEntries(
+      Object.entries(config.modelPrices).map(([model, [input, output]]) => [model, { input, output }]),
+    );
+    const resolver = new ModelResolver({} as never, {} as never, {}, prices);
+    // By alias or by provider/model-id; the operator's price first, then the built-in list; none for the rest.
+    expect(resolver.priceOf('gpt-5')).toEqual({ input: 2, output: 20 });
+    expect(resolver.priceOf('proxy/gpt-4o')).toEqual({ input: 0.5, output: 1.5 });
+    expect(resolver.priceOf('claude-sonnet-4')).toEqual({ input: 3, output: 15 });
+    expect(resolver.priceOf('anthropic/claude-sonnet-4-0')).toEqual({ input: 3, output: 15 });
+    for (const unpriced of ['mock/m1', 'constructor', '__proto__', 'openai/toString'])
+      expect(resolver.priceOf(unpriced), unpriced).toBeNull();
+    for (const bad of ['not json', '{"gpt-5": [1, 2]}', '{"openai/gpt-5": [1]}', '{"openai/gpt-5": [-1, 2]}'])
+      expect(() => resolveServerConfig({ dataDir: '/tmp/x' }, { RUNTOOLS_MODEL_PRICES: bad }), bad).toThrow(
+        /RUNTOOLS_MODEL_PRICES/,
+      );
   });
 
   it('reads the per-sandbox ceilings, defaulting to this host, and names a bad one', () => {

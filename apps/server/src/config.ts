@@ -103,6 +103,11 @@ export const ServerConfig = z.object({
     z.enum(Object.keys(builtinProviders) as [BuiltinProvider, ...BuiltinProvider[]]),
     z.url({ protocol: /^https?$/ }),
   ),
+  /** Model prices (USD per million input and output tokens) by `provider/model-id`, over the built-in list. */
+  modelPrices: z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9-]*\/\S+$/, { message: 'keys are provider/model-id' }),
+    z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]),
+  ),
   /** Official tools' API base URLs set by the operator (`RUNTOOLS_TOOL_<NAME>_BASE_URL`), by tool name. */
   toolBaseUrls: z.record(z.string(), z.url({ protocol: /^https?$/ })),
   /**
@@ -161,6 +166,7 @@ const settingSources: Record<string, string> = {
   signInRatePerMinute: 'RUNTOOLS_SIGN_IN_RATE_PER_MINUTE',
   dashboardDir: 'RUNTOOLS_DASHBOARD_DIR',
   exaUrl: 'RUNTOOLS_EXA_URL',
+  modelPrices: 'RUNTOOLS_MODEL_PRICES: JSON such as {"openai/gpt-5": [1.25, 10]}',
   devUrlScheme: 'RUNTOOLS_DEV_URL_SCHEME',
   devUrlPort: 'RUNTOOLS_DEV_URL_PORT',
   'workspaceStorage.endpoint': 'RUNTOOLS_S3_ENDPOINT',
@@ -236,6 +242,7 @@ export function resolveServerConfig(
     signInRatePerMinute: env.RUNTOOLS_SIGN_IN_RATE_PER_MINUTE || 20,
     dashboardDir: env.RUNTOOLS_DASHBOARD_DIR || undefined,
     exaUrl: env.RUNTOOLS_EXA_URL || 'https://api.exa.ai',
+    modelPrices: env.RUNTOOLS_MODEL_PRICES ? jsonOrText(env.RUNTOOLS_MODEL_PRICES) : {},
     providerBaseUrls: Object.fromEntries(
       Object.keys(builtinProviders).flatMap((name) => {
         const value = env[providerBaseUrlVariable(name)];
@@ -272,10 +279,20 @@ export function resolveServerConfig(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path.join('.') ?? '';
-    const source = settingSources[path];
+    // A setting made of entries (the model prices) is named by its variable whichever entry is wrong.
+    const source = settingSources[path] ?? settingSources[String(issue?.path[0] ?? '')];
     throw new ConfigError(`invalid server setting ${path}${source ? ` (${source})` : ''}: ${issue?.message}`);
   }
   return parsed.data;
+}
+
+/** A JSON setting, parsed; text that is not JSON is left for the schema to refuse (as "expected record"). */
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 /** `8GiB`, `512MB` or a number of bytes; anything else is left for the schema to refuse. */

@@ -161,7 +161,14 @@ export async function startServer(
       logger,
     );
     const secrets = new SecretStore(db, rootKey.root);
-    const models = new ModelResolver(db.kysely, secrets, config.providerBaseUrls);
+    const models = new ModelResolver(
+      db.kysely,
+      secrets,
+      config.providerBaseUrls,
+      Object.fromEntries(
+        Object.entries(config.modelPrices).map(([model, [input, output]]) => [model, { input, output }]),
+      ),
+    );
     let toolRunners: ToolRunners | undefined;
     let toolRunnersUnavailable: string | undefined;
     try {

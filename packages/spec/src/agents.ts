@@ -238,6 +238,10 @@ export const Run = z
     }),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
     usage: TokenUsage,
+    costUsd: z.number().nullable().meta({
+      description:
+        "its tokens at its model's list price when it started (an estimate: no cache or long-context pricing); null when the model's price is not known",
+    }),
     steps: z.number().int(),
     createdAt: Timestamp,
     startedAt: Timestamp.nullable(),
@@ -400,6 +404,10 @@ export const ModelInfo = z
     provider: z.string(),
     modelId: z.string(),
     secret: z.string().nullable().meta({ description: 'the org secret that holds the provider key' }),
+    price: z
+      .object({ input: z.number(), output: z.number() })
+      .nullable()
+      .meta({ description: 'US dollars per million input and output tokens, where known' }),
   })
   .meta({ id: 'ModelInfo' });
 export type ModelInfo = z.infer<typeof ModelInfo>;

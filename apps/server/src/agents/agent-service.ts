@@ -472,12 +472,14 @@ export class AgentService {
         provider: target.provider,
         modelId: target.modelId,
         secret: builtinProviders[target.provider].secret,
+        price: this.models.priceOf(alias),
       })),
       ...Object.entries(builtinProviders).map(([provider, { secret }]) => ({
         alias: null,
         provider,
         modelId: '*',
         secret,
+        price: null,
       })),
     ];
     return fixedThenByName(
@@ -491,7 +493,13 @@ export class AgentService {
           .where('org_id', '=', auth.orgId);
         if (after !== undefined) select = select.where('name', '>', after);
         const rows = await select.orderBy('name').limit(fetch).execute();
-        return rows.map((row) => ({ alias: null, provider: row.name, modelId: '*', secret: row.api_key_secret }));
+        return rows.map((row) => ({
+          alias: null,
+          provider: row.name,
+          modelId: '*',
+          secret: row.api_key_secret,
+          price: null,
+        }));
       },
     );
   }

@@ -209,8 +209,9 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       provider: 'anthropic',
       modelId: 'claude-sonnet-4-0',
       secret: 'ANTHROPIC_API_KEY',
+      price: { input: 3, output: 15 },
     });
-    expect(models).toContainEqual({ alias: null, provider: 'mock', modelId: '*', secret: 'MOCK_KEY' });
+    expect(models).toContainEqual({ alias: null, provider: 'mock', modelId: '*', secret: 'MOCK_KEY', price: null });
   });
 
   it("runs built-in models with the org's keys: gpt-5 over the Responses API, claude-sonnet-4 over Messages", async () => {
@@ -227,6 +228,14 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       const before = model.requests.length;
       const first = await rt().agent.run('gpt', 'How many?', { thread: true });
       expect(first).toMatchObject({ status: 'completed', text: 'There are 3.', steps: 2 });
+      // Its cost: its tokens at gpt-5's list price ($1.25 and $10 per million), as the model table shows it.
+      expect((await rt().models.list()).find((entry) => entry.alias === 'gpt-5')?.price).toEqual({
+        input: 1.25,
+        output: 10,
+      });
+      expect(first.usage.inputTokens).toBeGreaterThan(50);
+      expect(first.costUsd).toBe(Math.round(first.usage.inputTokens * 1.25 + first.usage.outputTokens * 10) / 1e6);
+      expect((await rt().agent.list({ agent: 'gpt' }))[0]?.costUsd).toBe(first.costUsd);
       const events = await collect(rt().agent.events(first.id));
       // A reasoning model's summary arrives as thinking, because the platform asks for one.
       expect(thinkingOf(events)).toBe('Count the files first.');
@@ -344,9 +353,11 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
     await rt().agents.create({ slug: 'proxied', model: 'proxy/gpt-4o', sandbox: box.id });
     model.script([{ text: 'Hello through the proxy.' }]);
     const before = model.requests.length;
+    // A registered provider's model has no known price (RUNTOOLS_MODEL_PRICES can give it one): no cost.
     expect(await rt().agent.run('proxied', 'hi')).toMatchObject({
       status: 'completed',
       text: 'Hello through the proxy.',
+      costUsd: null,
     });
     expect(model.requests[before]).toMatchObject({ path: '/v1/chat/completions', apiKey: 'sk-mock' });
     expect(model.requests[before]?.body.model).toBe('gpt-4o');

@@ -84,6 +84,36 @@ export const modelAliases: Readonly<Record<string, { provider: BuiltinProvider; 
   'kimi-k2': { provider: 'groq', modelId: 'moonshotai/kimi-k2-instruct' },
 };
 
+/** US dollars per million tokens: what the model reads (input) and what it writes (output). */
+export interface ModelPrice {
+  input: number;
+  output: number;
+}
+
+/**
+ * List prices of built-in providers' models, in US dollars per million tokens, as the providers publish them
+ * (standard tier; a long-context tier's higher price, cached-input discounts and batch prices are not modelled, so
+ * a run's cost is an estimate). `RUNTOOLS_MODEL_PRICES` replaces or adds entries, registered providers' models too.
+ */
+export const builtinModelPrices: Readonly<Record<string, ModelPrice>> = {
+  'anthropic/claude-opus-4-1': { input: 15, output: 75 },
+  'anthropic/claude-opus-4-5': { input: 5, output: 25 },
+  'anthropic/claude-sonnet-4-0': { input: 3, output: 15 },
+  'anthropic/claude-sonnet-4-5': { input: 3, output: 15 },
+  'anthropic/claude-haiku-4-5': { input: 1, output: 5 },
+  'openai/gpt-5': { input: 1.25, output: 10 },
+  'openai/gpt-5-mini': { input: 0.25, output: 2 },
+  'openai/gpt-5-nano': { input: 0.05, output: 0.4 },
+  'openai/gpt-4.1': { input: 2, output: 8 },
+  'openai/gpt-4o': { input: 2.5, output: 10 },
+  'openai/o3': { input: 2, output: 8 },
+  'openai/o4-mini': { input: 1.1, output: 4.4 },
+  'google/gemini-2.5-pro': { input: 1.25, output: 10 },
+  'google/gemini-2.5-flash': { input: 0.3, output: 2.5 },
+  'xai/grok-4': { input: 3, output: 15 },
+  'xai/grok-3': { input: 3, output: 15 },
+};
+
 /** Where a model name leads, before any key is read. */
 export type ModelTarget =
   | { kind: 'builtin'; provider: BuiltinProvider; modelId: string; secret: string }
@@ -113,7 +143,21 @@ export class ModelResolver {
     private readonly secrets: SecretStore,
     /** Base URLs that replace built-in providers' own (an LLM gateway, a proxy, a regional endpoint). */
     private readonly baseUrls: Partial<Record<BuiltinProvider, string>> = {},
+    /** `provider/model-id` → price, over the built-in list (`RUNTOOLS_MODEL_PRICES`). */
+    private readonly prices: Readonly<Record<string, ModelPrice>> = {},
   ) {}
+
+  /**
+   * The price of a model name (an alias or `provider/model-id`) where it is known: the operator's, else the
+   * built-in list's; null otherwise. No lookup: a name that names nothing simply has no price.
+   */
+  priceOf(name: string): ModelPrice | null {
+    const alias = modelAliases[name];
+    const key = alias ? `${alias.provider}/${alias.modelId}` : name;
+    // Own entries only: a model named "constructor" has no price.
+    if (Object.hasOwn(this.prices, key)) return this.prices[key] ?? null;
+    return Object.hasOwn(builtinModelPrices, key) ? (builtinModelPrices[key] ?? null) : null;
+  }
 
   /** What a model name stands for; `model_unknown` when it names nothing this org can use. */
   async target(orgId: string, name: string): Promise<ModelTarget> {

@@ -41,6 +41,7 @@ export interface RunServiceOptions {
 function runFromRow(row: Database['agent_runs']): Run {
   const input = Number(row.input_tokens);
   const output = Number(row.output_tokens);
+  const price = row.price_input === null || row.price_output === null ? null : [row.price_input, row.price_output];
   return {
     id: row.id,
     agentId: row.agent_id,
@@ -54,6 +55,8 @@ function runFromRow(row: Database['agent_runs']): Run {
     stopReason: row.stop_reason,
     error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : null,
     usage: { inputTokens: input, outputTokens: output, totalTokens: input + output },
+    // To a millionth of a dollar: a token costs less than a cent, and floating point adds noise below that.
+    costUsd: price ? Math.round(input * Number(price[0]) + output * Number(price[1])) / 1e6 : null,
     steps: Number(row.steps),
     createdAt: row.created_at,
     startedAt: row.started_at,
@@ -322,6 +325,8 @@ export class RunService {
       this.startingThreads.add(thread.id);
       claimed = thread.id;
     }
+    // Priced now: the run's cost stays what it was when a price list changes.
+    const price = this.models.priceOf(definition.model);
     const attachments: RunAttachmentSummary[] = (body.attachments ?? []).map((attachment) => ({
       name: attachment.name,
       mediaType: attachment.mediaType,
@@ -352,6 +357,8 @@ export class RunService {
       // Not picked up by then (its job lost), the sweep sends it again.
       lease_expires_at: this.log.leaseEnd(),
       cancel_requested_at: null,
+      price_input: price?.input ?? null,
+      price_output: price?.output ?? null,
     };
     try {
       if (claimed) {

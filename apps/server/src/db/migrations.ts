@@ -916,6 +916,14 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+    '0024_run_prices': {
+      async up(db: Kysely<unknown>) {
+        // The model's price when the run started (USD per million tokens), where known: its cost is its tokens at
+        // that price, whatever the price list says later. Null for runs before this and for unpriced models.
+        await db.schema.alterTable('agent_runs').addColumn('price_input', 'real').execute();
+        await db.schema.alterTable('agent_runs').addColumn('price_output', 'real').execute();
+      },
+    },
   };
 }
 

@@ -231,6 +231,9 @@ export interface Database {
     lease_expires_at: Iso | null;
     /** A cancel asked while another process held it: that process stops at its next step or lease renewal. */
     cancel_requested_at: Iso | null;
+    /** USD per million input and output tokens of its model when it started (0024); null when not known. */
+    price_input: number | null;
+    price_output: number | null;
   };
   /** What a run needs to resume: step 0 is the user's turn, each later row a finished step. */
   agent_run_steps: {

@@ -125,6 +125,11 @@ function ModelPicker({ model, onChange }: { model: string; onChange: (model: str
               secret <code>{row.secret}</code>
             </span>
           ) : null}
+          {row?.price ? (
+            <span className="muted" data-testid="model-price">
+              ${row.price.input} / ${row.price.output} per million tokens in / out
+            </span>
+          ) : null}
         </p>
       ) : null}
     </div>

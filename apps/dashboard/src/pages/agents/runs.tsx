@@ -100,7 +100,9 @@ export function RunsTable({ agent, thread }: { agent?: string; thread?: string }
                     {run.error ? <div className="muted">{run.error.message}</div> : null}
                   </td>
                   <td>{formatTokens(run.usage)}</td>
-                  <td title="the API does not report a run's cost yet">{formatCost(undefined)}</td>
+                  <td title={run.costUsd === null ? "the model's price is not known" : 'estimated at list price'}>
+                    {formatCost(run.costUsd)}
+                  </td>
                   <td>{run.steps}</td>
                   <td>{duration(run.startedAt, run.finishedAt)}</td>
                   <td title={formatDateTime(run.createdAt)}>{formatRelative(run.createdAt)}</td>
@@ -184,7 +186,11 @@ export function RunDetailPage() {
           <dt>Tokens</dt>
           <dd>{formatTokens(run.usage)}</dd>
           <dt>Cost</dt>
-          <dd>{formatCost(undefined)} (not reported by the API)</dd>
+          <dd>
+            {run.costUsd === null
+              ? "— (the model's price is not known)"
+              : `${formatCost(run.costUsd)} (estimated at the model's list price)`}
+          </dd>
           <dt>Steps</dt>
           <dd>{run.steps}</dd>
           <dt>Thread</dt>
