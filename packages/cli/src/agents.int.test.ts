@@ -317,6 +317,7 @@ describe('runtools agent, thread, provider, models and deploy against a running 
     expect(runs.map((run) => run.id)).toContain(streamedRunId);
     expect(runs.every((run) => run.status === 'completed')).toBe(true);
     const failed = await cli(['agent', 'runs', '--status', 'failed']);
+    expect(failed.stdout).toMatch(/^ID\s+AGENT\s+STATUS\s+STEPS\s+TOKENS\s+COST\s+THREAD/);
     expect(failed.stdout).toMatch(/looper v1\s+failed/);
     expect(failed.stdout).not.toContain('coder');
     expect((await cli(['agent', 'runs', '--limit', '1', '--json'])).stdout).toMatch(/^\[\n {2}\{[^[]*"id"/);

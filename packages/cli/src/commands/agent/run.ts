@@ -130,6 +130,7 @@ export function register(agent: Command): void {
       ['status', (item) => item.status],
       ['steps', (item) => item.steps],
       ['tokens', (item) => item.usage.totalTokens],
+      ['cost', (item) => (item.costUsd === null ? null : `$${item.costUsd.toFixed(4)}`)],
       ['thread', (item) => item.threadId],
       ['created', (item) => item.createdAt],
       ['prompt', (item) => (item.prompt.length > 40 ? `${item.prompt.slice(0, 39)}…` : item.prompt)],
