@@ -103,6 +103,10 @@ describe('dashboard: agents and tools', () => {
       await settled(page);
       await expectAccessible(page, `agent ${tab}`);
     }
+    // The open tab is in the URL: a reload (or a shared link) opens it again.
+    expect(new URL(page.url()).searchParams.get('tab')).toBe('agent-threads');
+    await page.reload();
+    await page.getByRole('tab', { name: 'Threads', selected: true }).waitFor();
     await page.getByRole('tab', { name: 'Definition' }).click();
     await page.getByRole('textbox', { name: 'System prompt' }).fill('You are very helpful.');
     await page.getByRole('button', { name: 'Save agent' }).click();

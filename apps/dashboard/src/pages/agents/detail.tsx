@@ -6,6 +6,7 @@ import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
 import { MoveToProject, useProjectName } from '../../components/projects';
+import { useTabParam } from '../../components/tab-param';
 import {
   Button,
   EmptyState,
@@ -37,7 +38,7 @@ export function AgentDetailPage() {
   const { agent: slug } = useParams({ strict: false }) as { agent: string };
   const navigate = useNavigate();
   const canWrite = useCan('agents:write');
-  const [tab, setTab] = useState<TabId>('run');
+  const [tab, setTab] = useTabParam<TabId>(tabs, 'run');
   const [deleting, setDeleting] = useState(false);
   const query = useQuery({
     queryKey: ['agents', 'get', slug],

@@ -1,10 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
-import { useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
 import { ProjectBadge, useChosenProject } from '../../components/projects';
+import { useTabParam } from '../../components/tab-param';
 import { Button, EmptyState, PageHeader, QueryView, TabPanel, Tabs } from '../../components/ui';
 import { ProvidersPanel } from './providers';
 import { RunsTable } from './runs';
@@ -23,7 +23,7 @@ type TabId = (typeof tabs)[number]['id'];
 export function AgentsPage() {
   const canWrite = useCan('agents:write');
   const navigate = useNavigate();
-  const [tab, setTab] = useState<TabId>('agents');
+  const [tab, setTab] = useTabParam<TabId>(tabs, 'agents');
   return (
     <>
       <PageHeader

@@ -1,5 +1,5 @@
-import { useState } from 'react';
 import { useCan } from '../../api/session';
+import { useTabParam } from '../../components/tab-param';
 import { PageHeader, TabPanel, Tabs } from '../../components/ui';
 import { ApiKeys } from './keys';
 import { OAuthApps } from './oauth-apps';
@@ -22,8 +22,7 @@ export function CredentialsPage() {
     ...(canOauth ? [{ id: 'oauth-apps' as const, label: 'OAuth apps' }] : []),
     { id: 'sessions', label: 'Sessions' },
   ];
-  const [chosen, setTab] = useState<TabId>();
-  const tab = chosen && tabs.some((candidate) => candidate.id === chosen) ? chosen : (tabs[0]?.id ?? 'sessions');
+  const [tab, setTab] = useTabParam(tabs, 'sessions');
   return (
     <>
       <PageHeader

@@ -5,6 +5,7 @@ import { lazy, Suspense, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatBytes, formatDateTime } from '../../components/format';
+import { useTabParam } from '../../components/tab-param';
 import {
   Button,
   CopyButton,
@@ -69,7 +70,7 @@ export function SandboxDetailPage() {
 function SandboxView({ sandbox }: { sandbox: Sandbox }) {
   const canWrite = useCan('sandboxes:write');
   const navigate = useNavigate();
-  const [tab, setTab] = useState<TabId>('terminal');
+  const [tab, setTab] = useTabParam<TabId>(tabs, 'terminal');
   const [confirmDestroy, setConfirmDestroy] = useState(false);
   const sandboxId = sandbox.id;
   const params = { params: { sandboxId } };

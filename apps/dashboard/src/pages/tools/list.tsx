@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
+import { useTabParam } from '../../components/tab-param';
 import { PageHeader, TabPanel, Tabs } from '../../components/ui';
 import { ConnectedApps } from './connections';
 import { ExecutionLog } from './executions';
@@ -13,7 +14,6 @@ type TabId = 'marketplace' | 'installed' | 'connections' | 'executions';
 /** Tools: the marketplace, the org's installed tools and their credentials, Connected Apps, the execution log. */
 export function ToolsPage() {
   const canSeeConnections = useCan('connections:read', 'connections:write');
-  const [tab, setTab] = useState<TabId>('marketplace');
   const [notice, setNotice] = useState<string>();
   const tabs: { id: TabId; label: string }[] = [
     { id: 'marketplace', label: 'Marketplace' },
@@ -21,6 +21,7 @@ export function ToolsPage() {
     ...(canSeeConnections ? [{ id: 'connections' as const, label: 'Connected Apps' }] : []),
     { id: 'executions', label: 'Execution log' },
   ];
+  const [tab, setTab] = useTabParam(tabs, 'marketplace');
   const installed = useQuery({
     queryKey: ['tools', 'installed'],
     queryFn: () => call('toolsList', { query: { limit: 1000 } }),

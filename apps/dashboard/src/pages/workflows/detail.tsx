@@ -6,6 +6,7 @@ import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatDateTime, formatRelative } from '../../components/format';
 import { MoveToProject, useProjectName } from '../../components/projects';
+import { useTabParam } from '../../components/tab-param';
 import {
   Button,
   CopyButton,
@@ -35,7 +36,7 @@ export function WorkflowPage() {
   const canExecute = useCan('workflows:execute');
   const canWrite = useCan('workflows:write');
   const navigate = useNavigate();
-  const [tab, setTab] = useState<TabId>('editor');
+  const [tab, setTab] = useTabParam<TabId>(tabs, 'editor');
   const [running, setRunning] = useState(false);
   const [deleting, setDeleting] = useState(false);
   // The graph the editor starts from: the draft, or a version loaded into it (which then needs saving).
