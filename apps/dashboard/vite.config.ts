@@ -1,6 +1,7 @@
-import { routes } from '@runtools/spec';
+import { nodeConfigSchemas, routes } from '@runtools/spec';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
+import { z } from 'zod';
 
 /**
  * `virtual:runtools-routes`: each REST route's method and path, read from the spec's route table at build time,
@@ -21,8 +22,31 @@ function routeTable(): Plugin {
   };
 }
 
+/**
+ * `virtual:runtools-node-schemas`: each workflow node type's config schema as JSON Schema, from the spec at build
+ * time; the graph editor makes its node forms from them (pages/workflows/schema-fields.ts). Loaded with the
+ * editor's chunk, not the shell.
+ */
+function nodeSchemas(): Plugin {
+  const id = 'virtual:runtools-node-schemas';
+  return {
+    name: 'runtools-node-schemas',
+    resolveId: (source) => (source === id ? `\0${id}` : undefined),
+    load(source) {
+      if (source !== `\0${id}`) return undefined;
+      const schemas = Object.fromEntries(
+        Object.entries(nodeConfigSchemas).map(([type, schema]) => [
+          type,
+          z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }),
+        ]),
+      );
+      return `export const nodeSchemas = ${JSON.stringify(schemas)};`;
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), routeTable()],
+  plugins: [react(), routeTable(), nodeSchemas()],
   base: '/',
   build: {
     outDir: 'dist',

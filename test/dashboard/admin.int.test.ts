@@ -166,6 +166,10 @@ describe('dashboard: settings, credentials, RunMesh and workflows', () => {
     // A transform with no expression: saving answers its problem, shown on that node.
     await page.getByRole('button', { name: 'Add Transform node' }).click();
     await page.getByRole('textbox', { name: 'Expression (required)' }).waitFor();
+    // The node's form comes from its schema, which already says, before any save, that the expression is missing.
+    expect(await page.getByRole('textbox', { name: 'Expression (required)' }).getAttribute('aria-invalid')).toBe(
+      'true',
+    );
     await page.getByRole('button', { name: 'Save draft' }).click();
     await page.getByRole('heading', { name: /Problems/ }).waitFor();
     expect(await page.locator('.wf-problems li').allTextContents()).toEqual(

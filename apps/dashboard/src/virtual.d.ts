@@ -2,3 +2,8 @@ declare module 'virtual:runtools-routes' {
   /** Each REST route's `[method, path]`, by route id (see vite.config.ts). */
   export const routeTable: Record<string, readonly [string, string]>;
 }
+
+declare module 'virtual:runtools-node-schemas' {
+  /** Each workflow node type's config schema as JSON Schema (see vite.config.ts and pages/workflows/schema-fields.ts). */
+  export const nodeSchemas: Record<string, import('./pages/workflows/schema-fields').JsonSchema>;
+}

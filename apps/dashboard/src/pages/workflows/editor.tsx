@@ -39,6 +39,7 @@ import {
   problemsOf,
   readGraph,
 } from './model';
+import { fieldProblem as schemaProblem } from './schema-fields';
 
 const dragType = 'application/x-runtools-node-type';
 
@@ -678,7 +679,8 @@ function NodeForm({
           key={field.name}
           field={field}
           value={node.data.config[field.name]}
-          error={fieldProblem(field.name)}
+          // The server's problem from the last save, else what the schema's limits say of the value now.
+          error={fieldProblem(field.name) ?? schemaProblem(field, node.data.config[field.name])}
           readOnly={readOnly}
           suggestions={field.suggest ? suggestions[field.suggest] : undefined}
           onChange={(value) => setConfig(field.name, value)}

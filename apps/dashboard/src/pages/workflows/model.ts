@@ -1,24 +1,14 @@
+import { nodeSchemas } from 'virtual:runtools-node-schemas';
 import type { GraphProblem, WorkflowEdge, WorkflowGraph, WorkflowNode, WorkflowNodeType } from '@runtools/spec';
+import { type FieldDef, type FieldPresentation, fieldsFromSchema } from './schema-fields';
+
+export type { FieldDef, FieldKind } from './schema-fields';
 
 /**
- * The editor's model of the spec's node kinds (packages/spec/src/workflows.ts, nodeConfigSchemas): each type's
- * config fields as form fields. Written out here (typed against the spec) because the page imports only types
- * from the spec, so zod stays out of the bundle; the server checks every save against the real schemas.
+ * The editor's node kinds: each type's config form is made from its schema (the spec's `nodeConfigSchemas`,
+ * converted to JSON Schema at build time so zod stays out of the bundle; see schema-fields.ts), with what a
+ * schema cannot say layered on here: names, descriptions, labels, widgets and pickers.
  */
-export type FieldKind = 'text' | 'textarea' | 'expression' | 'number' | 'select' | 'checkbox' | 'json' | 'list';
-
-export interface FieldDef {
-  name: string;
-  label: string;
-  kind: FieldKind;
-  required?: boolean;
-  options?: readonly string[];
-  defaultValue?: unknown;
-  hint?: string;
-  /** A datalist of names to offer (agents, tools). */
-  suggest?: 'agents' | 'tools';
-}
-
 export interface NodeKind {
   type: WorkflowNodeType;
   label: string;
@@ -30,138 +20,89 @@ export interface NodeKind {
 
 const template = 'may hold {{ expression }} parts (JSONata over input, nodes.<id>.output, trigger, run)';
 
-export const nodeKinds: Record<WorkflowNodeType, NodeKind> = {
+const presentation: Record<
+  WorkflowNodeType,
+  { label: string; description: string; branches?: boolean; fields?: Record<string, FieldPresentation> }
+> = {
   agent: {
-    type: 'agent',
     label: 'Agent',
     description: 'Runs an agent with a prompt',
-    fields: [
-      { name: 'agent', label: 'Agent', kind: 'text', required: true, suggest: 'agents', hint: "the agent's slug" },
-      { name: 'prompt', label: 'Prompt', kind: 'textarea', required: true, hint: template },
-      {
-        name: 'thread',
-        label: 'Thread',
-        kind: 'select',
-        options: ['none', 'run'],
-        defaultValue: 'none',
-        hint: "run: the run's agent nodes share one thread",
-      },
-    ],
+    fields: {
+      agent: { label: 'Agent', suggest: 'agents' },
+      prompt: { label: 'Prompt', kind: 'textarea', hint: template },
+      thread: { label: 'Thread' },
+    },
   },
   tool: {
-    type: 'tool',
     label: 'Tool',
     description: 'Calls an installed tool action',
-    fields: [
-      { name: 'tool', label: 'Tool', kind: 'text', required: true, suggest: 'tools' },
-      { name: 'action', label: 'Action', kind: 'text', required: true },
-      {
-        name: 'params',
-        label: 'Params (JSON)',
-        kind: 'json',
-        defaultValue: {},
-        hint: 'a JSON object; string values may hold {{ expression }}',
-      },
-    ],
+    fields: {
+      tool: { label: 'Tool', suggest: 'tools' },
+      action: { label: 'Action' },
+      params: { label: 'Params (JSON)', hint: 'a JSON object; string values may hold {{ expression }}' },
+    },
   },
   sandbox: {
-    type: 'sandbox',
     label: 'Sandbox command',
     description: 'Runs a command in a sandbox',
-    fields: [
-      { name: 'command', label: 'Command', kind: 'textarea', required: true, hint: template },
-      { name: 'template', label: 'Template', kind: 'text', hint: 'the template of a new sandbox' },
-      {
-        name: 'sandbox',
-        label: 'Sandbox id',
-        kind: 'text',
-        hint: 'run in this sandbox; without it a new one is made and destroyed after',
-      },
-      { name: 'cwd', label: 'Working directory', kind: 'text' },
-      { name: 'env', label: 'Environment (JSON)', kind: 'json', hint: 'a JSON object of variables' },
-      {
-        name: 'allowFailure',
-        label: 'Allow failure',
-        kind: 'checkbox',
-        defaultValue: false,
-        hint: 'a non-zero exit completes the node instead of failing it',
-      },
-    ],
+    fields: {
+      sandbox: { label: 'Sandbox id' },
+      command: { label: 'Command', kind: 'textarea', hint: template },
+      cwd: { label: 'Working directory' },
+      env: { label: 'Environment (JSON)', hint: 'a JSON object of variables' },
+      allowFailure: { label: 'Allow failure' },
+    },
   },
   condition: {
-    type: 'condition',
     label: 'Condition',
     description: 'Branches on an expression (true / false)',
     branches: true,
-    fields: [{ name: 'expression', label: 'Expression', kind: 'expression', required: true, hint: 'JSONata' }],
+    fields: { expression: { label: 'Expression', kind: 'expression', hint: 'JSONata' } },
   },
-  parallel: { type: 'parallel', label: 'Parallel', description: 'Fans out to every outgoing edge', fields: [] },
-  join: {
-    type: 'join',
-    label: 'Join',
-    description: 'Waits for incoming branches',
-    fields: [
-      {
-        name: 'mode',
-        label: 'Mode',
-        kind: 'select',
-        options: ['all', 'any', 'first'],
-        defaultValue: 'all',
-        hint: 'all: every branch; any: the first, others finish; first: the first, others cancelled',
-      },
-    ],
-  },
+  parallel: { label: 'Parallel', description: 'Fans out to every outgoing edge' },
+  join: { label: 'Join', description: 'Waits for incoming branches', fields: { mode: { label: 'Mode' } } },
   approval: {
-    type: 'approval',
     label: 'Approval',
     description: 'Waits for a member to approve or reject',
     branches: true,
-    fields: [
-      { name: 'message', label: 'Message', kind: 'textarea', required: true, hint: template },
-      {
-        name: 'approvers',
+    fields: {
+      message: { label: 'Message', kind: 'textarea', hint: template },
+      approvers: {
         label: 'Approvers',
-        kind: 'list',
         hint: 'member ids or emails, one a line; default any member with workflows:execute',
       },
-      { name: 'timeoutSeconds', label: 'Timeout (seconds)', kind: 'number' },
-      {
-        name: 'onTimeout',
-        label: 'On timeout',
-        kind: 'select',
-        options: ['fail', 'reject', 'approve'],
-        defaultValue: 'fail',
-      },
-    ],
+      timeoutSeconds: { label: 'Timeout (seconds)' },
+      onTimeout: { label: 'On timeout' },
+    },
   },
   delay: {
-    type: 'delay',
     label: 'Delay',
     description: 'Waits a while or until a time',
-    fields: [
-      { name: 'seconds', label: 'Seconds', kind: 'number', hint: 'either seconds or until' },
-      { name: 'until', label: 'Until', kind: 'text', hint: 'an ISO 8601 time, or {{ an expression }} giving one' },
-    ],
+    fields: { seconds: { label: 'Seconds', hint: 'either seconds or until' } },
   },
   'webhook-wait': {
-    type: 'webhook-wait',
     label: 'Webhook wait',
     description: 'Waits for an inbound call',
-    fields: [{ name: 'timeoutSeconds', label: 'Timeout (seconds)', kind: 'number' }],
+    fields: { timeoutSeconds: { label: 'Timeout (seconds)' } },
   },
   transform: {
-    type: 'transform',
     label: 'Transform',
     description: 'Computes a value with an expression',
-    fields: [{ name: 'expression', label: 'Expression', kind: 'expression', required: true, hint: 'JSONata' }],
+    fields: { expression: { label: 'Expression', kind: 'expression', hint: 'JSONata' } },
   },
   output: {
-    type: 'output',
     label: 'Output',
     description: "Ends the run with the run's output",
-    fields: [{ name: 'expression', label: 'Expression', kind: 'expression', required: true, hint: 'JSONata' }],
+    fields: { expression: { label: 'Expression', kind: 'expression', hint: 'JSONata' } },
   },
 };
+
+export const nodeKinds = Object.fromEntries(
+  (Object.keys(presentation) as WorkflowNodeType[]).map((type) => {
+    const { fields, ...shown } = presentation[type];
+    return [type, { type, ...shown, fields: fieldsFromSchema(nodeSchemas[type] ?? {}, fields) }];
+  }),
+) as Record<WorkflowNodeType, NodeKind>;
 
 export const nodeTypes = Object.keys(nodeKinds) as WorkflowNodeType[];
 
