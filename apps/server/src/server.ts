@@ -242,13 +242,23 @@ export async function startServer(
     // Workflows: the job queue (embedded over the database's tables, or pg-boss on PostgreSQL), the engine that
     // runs graphs from their stored state, and the triggers that start runs.
     const workflowStore = new RunStore(db.kysely);
-    const engine = new WorkflowEngine(db.kysely, workflowStore, queue, { runs, tools, sandboxes, logger }, logger, {
-      clock,
-      leaseMs: config.queueLeaseMs,
-      sweepMs: Math.max(250, Math.floor(config.queueLeaseMs / 2)),
-      publicUrl: () => config.publicUrl ?? publicUrl,
-      nodeConcurrency: 16,
-    });
+    const projectOf = async (workflowId: string) =>
+      (await db.kysely.selectFrom('workflows').select('project_id').where('id', '=', workflowId).executeTakeFirst())
+        ?.project_id;
+    const engine = new WorkflowEngine(
+      db.kysely,
+      workflowStore,
+      queue,
+      { runs, tools, sandboxes, logger, projectOf },
+      logger,
+      {
+        clock,
+        leaseMs: config.queueLeaseMs,
+        sweepMs: Math.max(250, Math.floor(config.queueLeaseMs / 2)),
+        publicUrl: () => config.publicUrl ?? publicUrl,
+        nodeConcurrency: 16,
+      },
+    );
     const workflows = new WorkflowService(db.kysely, workflowStore, engine);
     const triggers = new TriggerService(db.kysely, workflows, engine, rootKey.root, logger, {
       clock,

@@ -211,6 +211,19 @@ describe('tools through the CLI and the SDK, as documented', () => {
       expect((await context.rt.agents.get('layout-helper')).sandboxId).toBe(second?.id);
       await expect(context.rt.sandboxes.get(first?.id ?? '')).resolves.toMatchObject({ status: 'destroyed' });
 
+      // A config naming a project, added later: the sandbox deployed before it is found and kept where it is
+      // (no second one is made), and the agent moves to the project. Without the config again, all is as before.
+      writeFileSync(join(layout, 'runtools.config.ts'), "export default { project: 'layout-app' };\n");
+      const projected = await cli('deploy', layout);
+      expect([projected.code, projected.stderr]).toEqual([0, expect.any(String)]);
+      expect(projected.stdout).toMatch(/^created\s+project\s+layout-app\s+prj_\w+\n/);
+      expect(projected.stdout).toMatch(/unchanged\s+sandbox\s+dev-env\s+sbx_\w+ .*kept in the default project/);
+      expect(projected.stdout).toMatch(/updated\s+agent\s+layout-helper\s+v2/);
+      expect((await tagged()).map((sandbox) => sandbox.id)).toEqual([second?.id]);
+      const app = (await context.rt.projects.list()).find((each) => each.name === 'layout-app');
+      expect(await context.rt.agents.get('layout-helper')).toMatchObject({ projectId: app?.id, sandboxId: second?.id });
+      rmSync(join(layout, 'runtools.config.ts'));
+
       // Its file gone: kept and reported, until --prune.
       rmSync(join(layout, 'sandboxes', 'dev-env.ts'));
       rmSync(join(layout, 'agents', 'helper.ts'));

@@ -212,7 +212,8 @@ export function describeGraphProblem(problem: GraphProblem): string {
   return `${where.length ? `${where.join(' ')}: ` : ''}${problem.message}`;
 }
 
-const WorkflowDefinitionFields = WorkflowSaveRequest.omit({ graph: true });
+// A project file's workflow goes in runtools.config.ts's project, not one of its own.
+const WorkflowDefinitionFields = WorkflowSaveRequest.omit({ graph: true, projectId: true });
 
 /**
  * Declares a workflow, as `runtools deploy` takes it from `workflows/*.ts`. A typed pass-through: it returns

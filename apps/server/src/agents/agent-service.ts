@@ -276,8 +276,8 @@ export class AgentService {
 
   /** A change is a new version; runs keep the version they started with. */
   async update(auth: Actor, slug: string, body: AgentUpdateRequest): Promise<Agent> {
-    const current = await this.move(auth, await this.record(auth, slug), body.projectId);
-    const before = current.definition;
+    const recorded = await this.record(auth, slug);
+    const before = recorded.definition;
     const merged = {
       name: body.name ?? before.name,
       // null clears it; absent keeps it.
@@ -294,11 +294,9 @@ export class AgentService {
     };
     // A local agent keeps its device unless it changes mode; another mode has none.
     const device = body.device ?? ((merged.mode ?? before.mode) === 'local' ? (before.device ?? undefined) : undefined);
-    return this.replace(
-      auth,
-      current,
-      await this.validate(auth, { ...merged, ...(device === undefined ? {} : { device }) }),
-    );
+    // Checked whole before anything is written: a refused change moves nothing either.
+    const definition = await this.validate(auth, { ...merged, ...(device === undefined ? {} : { device }) });
+    return this.replace(auth, await this.move(auth, recorded, body.projectId), definition);
   }
 
   /** Creates the agent or replaces its whole definition with this one. */

@@ -106,6 +106,12 @@ describe('agents: definitions, the loop, built-in tools, threads and runs', () =
       code: 'model_unknown',
       status: 400,
     });
+    // A name that is a key of every object is no alias (it was a 500).
+    for (const model of ['constructor', 'toString'])
+      await expect(rt().agents.create({ slug: 'proto', ...base, model })).rejects.toMatchObject({
+        code: 'model_unknown',
+        status: 400,
+      });
     await expect(rt().agents.create({ slug: 'bad', ...base, model: 'nowhere/m1' })).rejects.toMatchObject({
       code: 'model_unknown',
     });

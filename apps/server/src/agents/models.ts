@@ -152,7 +152,7 @@ export class ModelResolver {
    * built-in list's; null otherwise. No lookup: a name that names nothing simply has no price.
    */
   priceOf(name: string): ModelPrice | null {
-    const alias = modelAliases[name];
+    const alias = Object.hasOwn(modelAliases, name) ? modelAliases[name] : undefined;
     const key = alias ? `${alias.provider}/${alias.modelId}` : name;
     // Own entries only: a model named "constructor" has no price.
     if (Object.hasOwn(this.prices, key)) return this.prices[key] ?? null;
@@ -161,7 +161,8 @@ export class ModelResolver {
 
   /** What a model name stands for; `model_unknown` when it names nothing this org can use. */
   async target(orgId: string, name: string): Promise<ModelTarget> {
-    const alias = modelAliases[name];
+    // Own entries only: a model named "constructor" is not an alias.
+    const alias = Object.hasOwn(modelAliases, name) ? modelAliases[name] : undefined;
     if (alias) return { kind: 'builtin', ...alias, secret: builtinProviders[alias.provider].secret };
     const slash = name.indexOf('/');
     if (slash <= 0)

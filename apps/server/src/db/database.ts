@@ -84,8 +84,7 @@ function openPostgres(url: string): Db {
   };
 }
 
-/** True when the error is a unique-constraint violation, in either dialect. */
-/** A row still refers to the one being deleted (or a new row to one that is gone). */
+/** A row still refers to the one being deleted (or a new row to one that is gone), in either dialect. */
 export function isForeignKeyViolation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, errcode } = error as { code?: unknown; errcode?: unknown };
@@ -93,6 +92,7 @@ export function isForeignKeyViolation(error: unknown): boolean {
   return code === '23503' || (code === 'ERR_SQLITE_ERROR' && errcode === 787);
 }
 
+/** True when the error is a unique-constraint violation, in either dialect. */
 export function isUniqueViolation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, errcode } = error as { code?: unknown; errcode?: unknown };

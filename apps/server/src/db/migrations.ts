@@ -912,7 +912,8 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
           await sql`UPDATE ${sql.table(table)} SET project_id = (SELECT projects.id FROM projects WHERE projects.org_id = ${sql.ref(`${table}.org_id`)} AND projects.is_default = 1)`.execute(
             db,
           );
-          await db.schema.createIndex(`${table}_project`).on(table).columns(['org_id', 'project_id']).execute();
+          // On the reference alone: it serves the filters (a project id is the org's) and the foreign-key check.
+          await db.schema.createIndex(`${table}_project`).on(table).column('project_id').execute();
         }
       },
     },
@@ -920,8 +921,8 @@ function buildMigrations(dialect: DialectName): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         // The model's price when the run started (USD per million tokens), where known: its cost is its tokens at
         // that price, whatever the price list says later. Null for runs before this and for unpriced models.
-        await db.schema.alterTable('agent_runs').addColumn('price_input', 'real').execute();
-        await db.schema.alterTable('agent_runs').addColumn('price_output', 'real').execute();
+        await db.schema.alterTable('agent_runs').addColumn('price_input', 'double precision').execute();
+        await db.schema.alterTable('agent_runs').addColumn('price_output', 'double precision').execute();
       },
     },
   };

@@ -395,15 +395,18 @@ export function createApp(options: AppOptions): Hono<Env> {
         context.header('Retry-After', String(retryAfter));
       return errorResponse(context, error);
     }
-    // A row this request wrote refers to one removed since it was checked (a project deleted under a create).
-    if (isForeignKeyViolation(error))
+    // A row this request wrote refers to one removed since it was checked (a project deleted under a create):
+    // the write was refused as a whole. Logged, since a reference that was never checked would land here too.
+    if (isForeignKeyViolation(error)) {
+      options.logger.warn({ err: error, requestId: context.get('requestId') }, 'a write lost a foreign-key race');
       return errorResponse(
         context,
         new DomainError(
           'invalid_transition',
-          'something this request refers to (a project, a workspace) was removed while it ran; nothing was written',
+          'something this request refers to (its project) was removed while it ran; try again',
         ),
       );
+    }
     options.logger.error({ err: error, requestId: context.get('requestId') }, 'unhandled error');
     return errorResponse(
       context,

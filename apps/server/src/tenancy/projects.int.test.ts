@@ -84,7 +84,13 @@ describe('resources in projects', () => {
           projectId,
         }),
         await call('PATCH', '/v1/agents/builder', { projectId }),
+        await call('PUT', '/v1/agents/builder', { model: 'gpt-5', projectId }),
         await call('PATCH', '/v1/workspaces/site', { projectId }),
+        await call('POST', '/v1/workflows', {
+          name: 'Ship',
+          graph: { nodes: [{ id: 'out', type: 'output', config: { expression: '1' } }], edges: [] },
+          projectId,
+        }),
       ];
       for (const attempt of attempts)
         expect([attempt.status, attempt.body.error?.code]).toEqual([404, 'project_not_found']);
@@ -95,6 +101,11 @@ describe('resources in projects', () => {
     expect((await call('GET', '/v1/agents/stolen')).status).toBe(404);
     expect((await call('GET', '/v1/agents/builder')).body.projectId).toBe(apps);
     expect((await call('GET', '/v1/workspaces/site')).body.projectId).toBe(apps);
+    expect((await call('GET', '/v1/workflows/ship')).body).toMatchObject({ projectId: apps, draftRevision: 1 });
+    // A change refused as a whole moves nothing either: the move and the change are checked before either is written.
+    const refused = await call('PATCH', '/v1/agents/builder', { projectId: defaultProject, tools: ['no-such-tool'] });
+    expect(refused.status).toBe(400);
+    expect((await call('GET', '/v1/agents/builder')).body).toMatchObject({ projectId: apps, version: 1 });
     // The other org sees none of this org's resources through its own project.
     expect(ids((await call('GET', `/v1/agents?projectId=${apps}`, undefined, otherOrgKey)).body)).toEqual([]);
     // A malformed project id is a validation error, not a lookup.
@@ -148,5 +159,10 @@ describe('resources in projects', () => {
     await call('DELETE', '/v1/workflows/ship');
     expect((await call('DELETE', `/v1/projects/${apps}`)).status).toBe(200);
     expect((await call('GET', `/v1/projects/${apps}`)).status).toBe(404);
+    // The destroyed sandbox it held is kept, in the default project.
+    expect((await call('GET', `/v1/sandboxes/${sandbox}`)).body).toMatchObject({
+      status: 'destroyed',
+      projectId: defaultProject,
+    });
   });
 });

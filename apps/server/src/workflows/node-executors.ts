@@ -61,6 +61,8 @@ export interface ExecutorDependencies {
   tools: ToolService;
   sandboxes: SandboxService;
   logger: Logger;
+  /** The project a workflow is in: a sandbox node's new sandbox goes there too. */
+  projectOf(workflowId: string): Promise<string | undefined>;
 }
 
 function string(value: unknown, field: string): string {
@@ -172,8 +174,10 @@ async function executeSandbox(dependencies: ExecutorDependencies, context: NodeC
               ),
             );
     }
+    const projectId = await dependencies.projectOf(context.run.workflow_id);
     const sandbox = await dependencies.sandboxes.create(actor, {
       ...(config.template ? { template: config.template as string } : {}),
+      ...(projectId ? { projectId } : {}),
       metadata: { workflowRun: context.run.id, node: node.id, idempotencyKey: context.idempotencyKey },
     });
     sandboxId = sandbox.id;

@@ -365,11 +365,16 @@ async function plan(
   const steps: Step[] = [];
   // The project of runtools.config.ts, by slug, name or id; made first when the org has none of that name.
   let projectId: string | undefined;
+  // The org's projects, when this key may list them (a deploy without a project needs them only to find its
+  // sandboxes in the default project).
+  const projects =
+    project.name !== undefined ? await rt.projects.list() : await rt.projects.list().catch(() => undefined);
+  const defaultProject = projects?.find((each) => each.isDefault)?.id;
   if (project.name !== undefined && (kinds.has('sandbox') || kinds.has('agent') || kinds.has('workflow'))) {
     const name = project.name;
-    const found = (await rt.projects.list()).find(
-      (each) => each.slug === name || each.name === name || each.id === name,
-    );
+    const found = projects?.find((each) => each.slug === name || each.name === name || each.id === name);
+    if (!found && /^prj_[a-z2-7]{20}$/.test(name))
+      throw new UserError(`runtools.config.ts: project ${name} is not a project of this org`, 'runtools project list');
     projectId = found?.id;
     steps.push({
       kind: 'project',
@@ -413,14 +418,30 @@ async function plan(
       apply: async () => ({ version: (await rt.tools.deploy(request)).version.version }),
     });
   }
-  // Deployed sandboxes by name, as their tags say (destroyed ones are gone from the list).
+  // Deployed sandboxes by name, as their tags say (destroyed ones are gone from the list). A project's sandboxes
+  // are its own (another project may deploy one of the same name); without a project, the default project's.
+  // Those a deploy made before it named a project (in the default project) are found too, and kept where they are
+  // until their file changes: only this project's are ever pruned.
   const deployed = new Map<string, Sandbox>();
+  const adopted = new Set<string>();
   if (kinds.has('sandbox') || project.agents.some(({ definition }) => isSandboxName(definition.sandbox))) {
-    // A project's sandboxes are its own: another project may deploy one of the same name.
-    for (const sandbox of await listDeployed(rt, project.name === undefined ? undefined : (projectId ?? null))) {
+    const home = project.name === undefined ? defaultProject : projectId;
+    const live = (await listDeployed(rt)).filter(
+      (sandbox) => !['destroying', 'destroyed', 'failed'].includes(sandbox.status),
+    );
+    for (const sandbox of live) {
       const name = sandbox.info.metadata[nameTag];
-      if (name && !['destroying', 'destroyed', 'failed'].includes(sandbox.status)) deployed.set(name, sandbox);
+      if (name && (home === undefined ? project.name === undefined : sandbox.info.projectId === home))
+        deployed.set(name, sandbox);
     }
+    if (project.name !== undefined && defaultProject !== undefined && defaultProject !== projectId)
+      for (const sandbox of live) {
+        const name = sandbox.info.metadata[nameTag];
+        if (name && sandbox.info.projectId === defaultProject && !deployed.has(name)) {
+          deployed.set(name, sandbox);
+          adopted.add(name);
+        }
+      }
   }
   const sandboxIds = new Map<string, () => string | undefined>();
   /** Sandboxes this deploy creates or replaces: an agent in one of them is updated to its new id. */
@@ -439,6 +460,9 @@ async function plan(
       action,
       ...(current ? { id: current.id } : {}),
       ...(action === 'update' && current ? { note: `replaces ${current.id}` } : {}),
+      ...(action === 'unchanged' && adopted.has(definition.name)
+        ? { note: `${current?.id}: deployed before the project, kept in the default project` }
+        : {}),
       apply: async () => {
         const sandbox = await rt.sandboxes.create({ ...request, ...inProject() });
         created = sandbox.id;
@@ -451,7 +475,7 @@ async function plan(
   if (kinds.has('sandbox')) {
     const defined = new Set(project.sandboxes.map(({ definition }) => definition.name));
     for (const [name, sandbox] of deployed) {
-      if (defined.has(name)) continue;
+      if (defined.has(name) || adopted.has(name)) continue;
       steps.push({
         kind: 'sandbox',
         name,
@@ -550,12 +574,9 @@ function isSandboxName(value: unknown): value is string {
 }
 
 /** The sandboxes this deploy manages: those tagged with a definition's name. */
-/** Sandboxes a deploy made, of one project when `projectId` is given (`null`: a project not made yet, so none). */
-async function listDeployed(rt: RunTools, projectId?: string | null): Promise<Sandbox[]> {
-  if (projectId === null) return [];
-  return (await rt.sandboxes.list(projectId === undefined ? {} : { projectId })).filter(
-    (sandbox) => sandbox.info.metadata[nameTag] !== undefined,
-  );
+/** Sandboxes a deploy made, in any project of the org. */
+async function listDeployed(rt: RunTools): Promise<Sandbox[]> {
+  return (await rt.sandboxes.list()).filter((sandbox) => sandbox.info.metadata[nameTag] !== undefined);
 }
 
 export function register(program: Command): void {
@@ -644,8 +665,12 @@ export function register(program: Command): void {
             results.push({ ...step, action: done[step.action], ...outcome });
             if (!json) process.stdout.write(line(done[step.action], step, detailOf(outcome)));
           } catch (error) {
-            // Only what is wrong with this item (refused, its sandbox gone) lets the others go on.
-            if (!(error instanceof ValidationError || error instanceof NotFoundError || error instanceof ConflictError))
+            // Only what is wrong with this item (refused, its sandbox gone) lets the others go on; without its
+            // project nothing else goes (it would all land in the default project).
+            if (
+              step.kind === 'project' ||
+              !(error instanceof ValidationError || error instanceof NotFoundError || error instanceof ConflictError)
+            )
               throw error;
             failures.push(error);
             failed.add(`${step.kind}:${step.name}`);
