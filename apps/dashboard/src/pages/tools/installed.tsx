@@ -4,9 +4,10 @@ import { type FormEvent, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
 import { formatRelative } from '../../components/format';
+import { defaultsOf, fieldProblems, type JsonSchema } from '../../components/json-schema';
+import { SchemaForm } from '../../components/schema-form';
 import { Button, Dialog, EmptyState, Field, MutationError, QueryView } from '../../components/ui';
 import { ConfirmDialog } from '../sandboxes/shared';
-import { type FormValues, initialValues, type JsonSchema, SchemaFields, valuesToObject } from './schema-form';
 
 /** The org's tools: installed marketplace tools and custom ones, with their credentials and actions. */
 export function InstalledTools({ onConnect }: { onConnect: () => void }) {
@@ -265,35 +266,25 @@ function CredentialsForm({ tool }: { tool: Tool }) {
 /** One call of an action: its parameters from the action's JSON Schema, and the result. */
 function ExecuteForm({ tool, action }: { tool: Tool; action: ToolAction }) {
   const schema = action.parameters as JsonSchema;
-  const [values, setValues] = useState<FormValues>(() => initialValues(schema));
-  const [formError, setFormError] = useState<string>();
+  const [values, setValues] = useState<Record<string, unknown>>(() => defaultsOf(schema));
+  // What the schema says is wrong shows by each field once a run has been tried.
+  const [tried, setTried] = useState(false);
   const execute = useMutation({
     mutationFn: (params: Record<string, unknown>) =>
       call('toolsExecute', { params: { toolName: tool.name }, body: { action: action.name, params } }),
   });
   function submit(event: FormEvent) {
     event.preventDefault();
-    setFormError(undefined);
-    let params: Record<string, unknown>;
-    try {
-      params = valuesToObject(schema, values);
-    } catch (error) {
-      setFormError((error as Error).message);
-      return;
-    }
-    execute.mutate(params);
+    setTried(true);
+    if (Object.keys(fieldProblems(schema, values)).length) return;
+    execute.mutate(values);
   }
   return (
     <form className="stack" onSubmit={submit}>
       <p className="muted" style={{ margin: 0 }}>
         {action.description}
       </p>
-      <SchemaFields schema={schema} values={values} onChange={setValues} />
-      {formError ? (
-        <p className="field-error" role="alert">
-          {formError}
-        </p>
-      ) : null}
+      <SchemaForm schema={schema} value={values} onChange={setValues} showProblems={tried} />
       <MutationError error={execute.error} />
       <div className="form-actions">
         <Button type="submit" variant="primary" busy={execute.isPending}>
