@@ -24,7 +24,7 @@ function routeTable(): Plugin {
 
 /**
  * `virtual:runtools-node-schemas`: each workflow node type's config schema as JSON Schema, from the spec at build
- * time; the graph editor makes its node forms from them (pages/workflows/schema-fields.ts). Loaded with the
+ * time; the graph editor makes its node forms from them (components/schema-form.tsx). Loaded with the
  * editor's chunk, not the shell.
  */
 function nodeSchemas(): Plugin {

@@ -225,6 +225,24 @@ describe('dashboard: settings, credentials, RunMesh and workflows', () => {
       },
     });
     expect(saved.status).toBe(200);
+    // Its approval node's form has the schema's timeoutSeconds, which no page names: the label is the schema's,
+    // the limit too (said before a save), and the value goes into the saved graph.
+    await page.goto('/workflows/gate');
+    await page.getByTestId('workflow-node-gate').waitFor();
+    await page.getByRole('combobox', { name: 'Selected node' }).selectOption('gate');
+    const timeout = page.getByRole('spinbutton', { name: 'Timeout seconds' });
+    await timeout.fill('0');
+    await page.getByText('at least 1', { exact: true }).waitFor();
+    await timeout.fill('3600');
+    expect(await timeout.getAttribute('aria-invalid')).toBeNull();
+    expect(await page.getByRole('combobox', { name: 'On timeout' }).inputValue()).toBe('fail');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText(/Draft saved/).waitFor();
+    const draft = await get<{ graph: { nodes: { id: string; config: unknown }[] } }>('/v1/workflows/gate');
+    expect(draft.graph.nodes.find((node) => node.id === 'gate')?.config).toEqual({
+      message: 'Ship {{ input.what }}?',
+      timeoutSeconds: 3600,
+    });
     const started = await server.request('POST', '/v1/workflows/gate/runs', {
       body: { version: 'draft', input: { what: 'v2' } },
     });

@@ -4,6 +4,6 @@ declare module 'virtual:runtools-routes' {
 }
 
 declare module 'virtual:runtools-node-schemas' {
-  /** Each workflow node type's config schema as JSON Schema (see vite.config.ts and pages/workflows/schema-fields.ts). */
-  export const nodeSchemas: Record<string, import('./pages/workflows/schema-fields').JsonSchema>;
+  /** Each workflow node type's config schema as JSON Schema (see vite.config.ts and components/schema-form.tsx). */
+  export const nodeSchemas: Record<string, import('./components/json-schema').JsonSchema>;
 }

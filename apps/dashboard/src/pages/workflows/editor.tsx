@@ -11,9 +11,11 @@ import {
   useNodesState,
   useReactFlow,
 } from '@xyflow/react';
-import { type DragEvent, type FormEvent, useCallback, useId, useMemo, useRef, useState } from 'react';
+import { type DragEvent, type FormEvent, useCallback, useMemo, useRef, useState } from 'react';
 import { call } from '../../api/client';
 import { useCan } from '../../api/session';
+import { fieldNames } from '../../components/json-schema';
+import { type FieldPresentation, SchemaForm } from '../../components/schema-form';
 import { Button, Dialog, Field, MutationError } from '../../components/ui';
 import {
   Background,
@@ -29,7 +31,6 @@ import {
 } from './graph';
 import {
   defaultConfig,
-  type FieldDef,
   freshNodeId,
   isNodeType,
   type NodeData,
@@ -39,7 +40,6 @@ import {
   problemsOf,
   readGraph,
 } from './model';
-import { fieldProblem as schemaProblem } from './schema-fields';
 
 const dragType = 'application/x-runtools-node-type';
 
@@ -398,9 +398,16 @@ function Editor({ workflow, graph, startDirty }: { workflow: Workflow; graph: un
               node={selectedNode}
               readOnly={!canWrite}
               takenIds={nodes.map((node) => node.id)}
-              suggestions={{
-                agents: agents.data?.data.map((agent) => agent.slug) ?? [],
-                tools: tools.data?.data.map((tool) => tool.name) ?? [],
+              pickers={{
+                agent: { agent: { suggestions: agents.data?.data.map((agent) => agent.slug) } },
+                tool: {
+                  tool: { suggestions: tools.data?.data.map((tool) => tool.name) },
+                  action: {
+                    suggestions: tools.data?.data
+                      .find((tool) => tool.name === selectedNode.data.config.tool)
+                      ?.actions.map((action) => action.name),
+                  },
+                },
               }}
               onChange={(data) => {
                 setNodes((current) =>
@@ -588,7 +595,7 @@ function NodeForm({
   node,
   readOnly,
   takenIds,
-  suggestions,
+  pickers,
   onChange,
   onRename,
   onDelete,
@@ -596,7 +603,8 @@ function NodeForm({
   node: FlowNode;
   readOnly: boolean;
   takenIds: string[];
-  suggestions: { agents: string[]; tools: string[] };
+  /** Names to offer in some fields (agents, tools, a tool's actions), by node type and field. */
+  pickers: Partial<Record<WorkflowNodeType, Record<string, FieldPresentation>>>;
   onChange: (data: Partial<NodeData>) => void;
   onRename: (id: string) => void;
   onDelete: () => void;
@@ -605,23 +613,21 @@ function NodeForm({
   const [idError, setIdError] = useState<string>();
   const kind = isNodeType(node.data.type) ? nodeKinds[node.data.type] : undefined;
   const problems = node.data.problems ?? [];
-  const fieldProblem = (name: string) =>
-    problems
-      .filter((problem) => problem.path === `config.${name}` || problem.path?.startsWith(`config.${name}.`))
-      .map((problem) => problem.message)
-      .join('; ') || undefined;
-  const general = problems.filter(
-    (problem) =>
-      !kind?.fields.some((field) => fieldProblem(field.name) && problem.path?.startsWith(`config.${field.name}`)),
-  );
-  const setConfig = (name: string, value: unknown) => {
-    const config = { ...node.data.config };
-    if (value === undefined) delete config[name];
-    else config[name] = value;
-    // A delay waits either some seconds or until a time.
-    if (node.data.type === 'delay' && value !== undefined) delete config[name === 'seconds' ? 'until' : 'seconds'];
-    onChange({ config });
+  // The server's problems from the last save: those of a config field are shown by it, the others above.
+  const fieldOf = (problem: GraphProblem) => {
+    const name = problem.path?.match(/^config\.([^.]+)/)?.[1];
+    return name !== undefined && kind && fieldNames(kind.schema).has(name) ? name : undefined;
   };
+  const fieldErrors: Record<string, string> = {};
+  for (const problem of problems) {
+    const name = fieldOf(problem);
+    if (name !== undefined)
+      fieldErrors[name] = fieldErrors[name] ? `${fieldErrors[name]}; ${problem.message}` : problem.message;
+  }
+  const general = problems.filter((problem) => fieldOf(problem) === undefined);
+  const presentation = { ...kind?.fields };
+  for (const [name, picker] of Object.entries((kind && pickers[kind.type]) ?? {}))
+    presentation[name] = { ...presentation[name], ...picker };
   const commitId = () => {
     if (id === node.id) return setIdError(undefined);
     if (!nodeIdPattern.test(id) || id.length > 64)
@@ -674,18 +680,19 @@ function NodeForm({
           />
         )}
       </Field>
-      {kind?.fields.map((field) => (
-        <ConfigField
-          key={field.name}
-          field={field}
-          value={node.data.config[field.name]}
-          // The server's problem from the last save, else what the schema's limits say of the value now.
-          error={fieldProblem(field.name) ?? schemaProblem(field, node.data.config[field.name])}
+      {kind ? (
+        // The config's fields, made from the node type's schema; what the schema says is wrong shows before a save.
+        <SchemaForm
+          schema={kind.schema}
+          value={node.data.config}
+          onChange={(config) => onChange({ config })}
+          presentation={presentation}
+          variantLabel={kind.variantLabel}
+          errors={fieldErrors}
+          showProblems={!readOnly}
           readOnly={readOnly}
-          suggestions={field.suggest ? suggestions[field.suggest] : undefined}
-          onChange={(value) => setConfig(field.name, value)}
         />
-      ))}
+      ) : null}
       <div className="form-grid fields-top">
         <Field label="Retry attempts" hint="tries in all">
           {(fieldId, describedBy) => (
@@ -726,176 +733,6 @@ function NodeForm({
         </Button>
       )}
     </div>
-  );
-}
-
-function ConfigField({
-  field,
-  value,
-  error,
-  readOnly,
-  suggestions,
-  onChange,
-}: {
-  field: FieldDef;
-  value: unknown;
-  error?: string;
-  readOnly: boolean;
-  suggestions?: string[];
-  onChange: (value: unknown) => void;
-}) {
-  const listId = useId();
-  const label = field.required ? `${field.label} (required)` : field.label;
-  if (field.kind === 'json')
-    return <JsonField field={field} value={value} error={error} readOnly={readOnly} onChange={onChange} />;
-  return (
-    <Field label={label} hint={field.hint} error={error}>
-      {(id, describedBy) => {
-        const common = { id, 'aria-describedby': describedBy, 'aria-invalid': error ? true : undefined } as const;
-        switch (field.kind) {
-          case 'textarea':
-          case 'expression':
-            return (
-              <textarea
-                {...common}
-                rows={field.kind === 'expression' ? 2 : 4}
-                className="mono"
-                spellCheck={false}
-                readOnly={readOnly}
-                value={typeof value === 'string' ? value : ''}
-                onChange={(event) => onChange(event.target.value || undefined)}
-              />
-            );
-          case 'number':
-            return (
-              <input
-                {...common}
-                type="number"
-                min={0}
-                readOnly={readOnly}
-                value={typeof value === 'number' ? value : ''}
-                onChange={(event) => onChange(event.target.value === '' ? undefined : Number(event.target.value))}
-              />
-            );
-          case 'select':
-            return (
-              <select
-                {...common}
-                disabled={readOnly}
-                value={typeof value === 'string' ? value : String(field.defaultValue ?? '')}
-                onChange={(event) => onChange(event.target.value)}
-              >
-                {field.options?.map((option) => (
-                  <option key={option} value={option}>
-                    {option}
-                  </option>
-                ))}
-              </select>
-            );
-          case 'checkbox':
-            return (
-              <input
-                {...common}
-                type="checkbox"
-                disabled={readOnly}
-                checked={value === true}
-                onChange={(event) => onChange(event.target.checked)}
-              />
-            );
-          case 'list':
-            return (
-              <textarea
-                {...common}
-                rows={3}
-                readOnly={readOnly}
-                value={Array.isArray(value) ? value.join('\n') : ''}
-                onChange={(event) => {
-                  const items = event.target.value.split('\n');
-                  onChange(items.some((item) => item.trim()) ? items : undefined);
-                }}
-                onBlur={() => {
-                  if (Array.isArray(value)) {
-                    const items = value.map((item) => String(item).trim()).filter(Boolean);
-                    onChange(items.length ? items : undefined);
-                  }
-                }}
-              />
-            );
-          default:
-            return (
-              <>
-                <input
-                  {...common}
-                  readOnly={readOnly}
-                  list={suggestions?.length ? listId : undefined}
-                  value={typeof value === 'string' ? value : ''}
-                  onChange={(event) => onChange(event.target.value || undefined)}
-                />
-                {suggestions?.length ? (
-                  <datalist id={listId}>
-                    {suggestions.map((suggestion) => (
-                      <option key={suggestion} value={suggestion} />
-                    ))}
-                  </datalist>
-                ) : null}
-              </>
-            );
-        }
-      }}
-    </Field>
-  );
-}
-
-function JsonField({
-  field,
-  value,
-  error,
-  readOnly,
-  onChange,
-}: {
-  field: FieldDef;
-  value: unknown;
-  error?: string;
-  readOnly: boolean;
-  onChange: (value: unknown) => void;
-}) {
-  const [text, setText] = useState(() => (value === undefined ? '' : JSON.stringify(value, null, 2)));
-  const [parseError, setParseError] = useState<string>();
-  return (
-    <Field label={field.label} hint={field.hint} error={parseError ?? error}>
-      {(id, describedBy) => (
-        <textarea
-          id={id}
-          aria-describedby={describedBy}
-          aria-invalid={parseError || error ? true : undefined}
-          rows={4}
-          className="mono"
-          spellCheck={false}
-          readOnly={readOnly}
-          value={text}
-          onChange={(event) => {
-            const next = event.target.value;
-            setText(next);
-            if (!next.trim()) {
-              setParseError(undefined);
-              onChange(undefined);
-              return;
-            }
-            try {
-              const parsed = JSON.parse(next) as unknown;
-              if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-                setParseError('a JSON object, { … }');
-                return;
-              }
-              setParseError(undefined);
-              onChange(parsed);
-            } catch {
-              setParseError('not valid JSON yet');
-            }
-          }}
-        />
-      )}
-    </Field>
   );
 }
 

@@ -1,107 +1,74 @@
 import { nodeSchemas } from 'virtual:runtools-node-schemas';
 import type { GraphProblem, WorkflowEdge, WorkflowGraph, WorkflowNode, WorkflowNodeType } from '@runtools/spec';
-import { type FieldDef, type FieldPresentation, fieldsFromSchema } from './schema-fields';
-
-export type { FieldDef, FieldKind } from './schema-fields';
+import { defaultsOf, type JsonSchema } from '../../components/json-schema';
+import type { FieldPresentation } from '../../components/schema-form';
 
 /**
- * The editor's node kinds: each type's config form is made from its schema (the spec's `nodeConfigSchemas`,
- * converted to JSON Schema at build time so zod stays out of the bundle; see schema-fields.ts), with what a
- * schema cannot say layered on here: names, descriptions, labels, widgets and pickers.
+ * The editor's node kinds. Each type's config form is made from its schema (the spec's `nodeConfigSchemas`,
+ * converted to JSON Schema at build time so zod stays out of the bundle: see vite.config.ts) by the shared
+ * SchemaForm; what a schema cannot say is layered on here by field name: a label, a text area for a long text,
+ * a hint. A field the spec gains shows up in the form with no change here.
  */
 export interface NodeKind {
   type: WorkflowNodeType;
   label: string;
   description: string;
-  fields: FieldDef[];
+  schema: JsonSchema;
+  fields: Record<string, FieldPresentation>;
+  /** The label of the choice between a union's variants (a delay's seconds or until). */
+  variantLabel?: string;
   /** Condition and approval nodes branch: their edges leave from a true (approved) or false handle. */
   branches?: boolean;
 }
 
 const template = 'may hold {{ expression }} parts (JSONata over input, nodes.<id>.output, trigger, run)';
+const expression = { widget: 'code', hint: 'JSONata' } as const;
 
-const presentation: Record<
-  WorkflowNodeType,
-  { label: string; description: string; branches?: boolean; fields?: Record<string, FieldPresentation> }
-> = {
+const presentation: Record<WorkflowNodeType, Omit<NodeKind, 'type' | 'schema' | 'fields'> & Partial<NodeKind>> = {
   agent: {
     label: 'Agent',
     description: 'Runs an agent with a prompt',
-    fields: {
-      agent: { label: 'Agent', suggest: 'agents' },
-      prompt: { label: 'Prompt', kind: 'textarea', hint: template },
-      thread: { label: 'Thread' },
-    },
+    fields: { prompt: { widget: 'textarea', hint: template } },
   },
   tool: {
     label: 'Tool',
     description: 'Calls an installed tool action',
-    fields: {
-      tool: { label: 'Tool', suggest: 'tools' },
-      action: { label: 'Action' },
-      params: { label: 'Params (JSON)', hint: 'a JSON object; string values may hold {{ expression }}' },
-    },
   },
   sandbox: {
     label: 'Sandbox command',
     description: 'Runs a command in a sandbox',
     fields: {
       sandbox: { label: 'Sandbox id' },
-      command: { label: 'Command', kind: 'textarea', hint: template },
+      command: { widget: 'textarea', hint: template },
       cwd: { label: 'Working directory' },
-      env: { label: 'Environment (JSON)', hint: 'a JSON object of variables' },
-      allowFailure: { label: 'Allow failure' },
+      env: { label: 'Environment', hint: 'variables, { "NAME": "value" }' },
     },
   },
   condition: {
     label: 'Condition',
     description: 'Branches on an expression (true / false)',
     branches: true,
-    fields: { expression: { label: 'Expression', kind: 'expression', hint: 'JSONata' } },
+    fields: { expression },
   },
   parallel: { label: 'Parallel', description: 'Fans out to every outgoing edge' },
-  join: { label: 'Join', description: 'Waits for incoming branches', fields: { mode: { label: 'Mode' } } },
+  join: { label: 'Join', description: 'Waits for incoming branches' },
   approval: {
     label: 'Approval',
     description: 'Waits for a member to approve or reject',
     branches: true,
-    fields: {
-      message: { label: 'Message', kind: 'textarea', hint: template },
-      approvers: {
-        label: 'Approvers',
-        hint: 'member ids or emails, one a line; default any member with workflows:execute',
-      },
-      timeoutSeconds: { label: 'Timeout (seconds)' },
-      onTimeout: { label: 'On timeout' },
-    },
+    fields: { message: { widget: 'textarea', hint: template } },
   },
-  delay: {
-    label: 'Delay',
-    description: 'Waits a while or until a time',
-    fields: { seconds: { label: 'Seconds', hint: 'either seconds or until' } },
-  },
-  'webhook-wait': {
-    label: 'Webhook wait',
-    description: 'Waits for an inbound call',
-    fields: { timeoutSeconds: { label: 'Timeout (seconds)' } },
-  },
-  transform: {
-    label: 'Transform',
-    description: 'Computes a value with an expression',
-    fields: { expression: { label: 'Expression', kind: 'expression', hint: 'JSONata' } },
-  },
-  output: {
-    label: 'Output',
-    description: "Ends the run with the run's output",
-    fields: { expression: { label: 'Expression', kind: 'expression', hint: 'JSONata' } },
-  },
+  delay: { label: 'Delay', description: 'Waits a while or until a time', variantLabel: 'Wait' },
+  'webhook-wait': { label: 'Webhook wait', description: 'Waits for an inbound call' },
+  transform: { label: 'Transform', description: 'Computes a value with an expression', fields: { expression } },
+  output: { label: 'Output', description: "Ends the run with the run's output", fields: { expression } },
 };
 
 export const nodeKinds = Object.fromEntries(
-  (Object.keys(presentation) as WorkflowNodeType[]).map((type) => {
-    const { fields, ...shown } = presentation[type];
-    return [type, { type, ...shown, fields: fieldsFromSchema(nodeSchemas[type] ?? {}, fields) }];
-  }),
+  (Object.keys(presentation) as WorkflowNodeType[]).map((type) => [
+    type,
+    { type, fields: {}, ...presentation[type], schema: nodeSchemas[type] ?? {} },
+  ]),
 ) as Record<WorkflowNodeType, NodeKind>;
 
 export const nodeTypes = Object.keys(nodeKinds) as WorkflowNodeType[];
@@ -110,13 +77,9 @@ export function isNodeType(type: string): type is WorkflowNodeType {
   return type in nodeKinds;
 }
 
-/** A new node's config: each field's default, with placeholders where one is required. */
+/** A new node's config: the defaults its schema gives. */
 export function defaultConfig(type: WorkflowNodeType): Record<string, unknown> {
-  const config: Record<string, unknown> = {};
-  for (const field of nodeKinds[type].fields)
-    if (field.defaultValue !== undefined) config[field.name] = field.defaultValue;
-  if (type === 'delay') config.seconds = 60;
-  return config;
+  return defaultsOf(nodeKinds[type].schema);
 }
 
 /** A node id for a new node of `type` that no node has yet: agent_1, agent_2, … */
