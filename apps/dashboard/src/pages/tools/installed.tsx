@@ -273,10 +273,12 @@ function ExecuteForm({ tool, action }: { tool: Tool; action: ToolAction }) {
     mutationFn: (params: Record<string, unknown>) =>
       call('toolsExecute', { params: { toolName: tool.name }, body: { action: action.name, params } }),
   });
-  function submit(event: FormEvent) {
+  function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     setTried(true);
     if (Object.keys(fieldProblems(schema, values)).length) return;
+    // A JSON field whose text does not parse keeps its last good value: nothing runs until it parses.
+    if (event.currentTarget.querySelector('[aria-invalid="true"]')) return;
     execute.mutate(values);
   }
   return (

@@ -79,7 +79,8 @@ export function isNodeType(type: string): type is WorkflowNodeType {
 
 /** A new node's config: the defaults its schema gives. */
 export function defaultConfig(type: WorkflowNodeType): Record<string, unknown> {
-  return defaultsOf(nodeKinds[type].schema);
+  // A new delay waits a minute (its schema has no default: it is seconds or until).
+  return type === 'delay' ? { seconds: 60 } : defaultsOf(nodeKinds[type].schema);
 }
 
 /** A node id for a new node of `type` that no node has yet: agent_1, agent_2, … */
