@@ -26,11 +26,11 @@ describe('server config', () => {
       { dataDir: '/tmp/x' },
       { RUNTOOLS_MODEL_PRICES: '{"openai/gpt-5": [2, 20], "proxy/gpt-4o": [0.5, 1.5]}' },
     );
-    expect(config.modelPrices).toEqual({ 'openai/gpt-5': [2, 20], 'proxy/gpt-4o': [0.5, 1.5] });
-    const prices = Object.fromEntries(
-      Object.entries(config.modelPrices).map(([model, [input, output]]) => [model, { input, output }]),
-    );
-    const resolver = new ModelResolver({} as never, {} as never, {}, prices);
+    expect(config.modelPrices).toEqual({
+      'openai/gpt-5': { input: 2, output: 20 },
+      'proxy/gpt-4o': { input: 0.5, output: 1.5 },
+    });
+    const resolver = new ModelResolver({} as never, {} as never, {}, config.modelPrices);
     // By alias or by provider/model-id; the operator's price first, then the built-in list; none for the rest.
     expect(resolver.priceOf('gpt-5')).toEqual({ input: 2, output: 20 });
     expect(resolver.priceOf('proxy/gpt-4o')).toEqual({ input: 0.5, output: 1.5 });

@@ -1,7 +1,7 @@
 import { availableParallelism, homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { type BuiltinProvider, builtinProviders } from './agents/models.js';
+import { type BuiltinProvider, builtinProviders, type ModelPrice } from './agents/models.js';
 import { oauthEndpointVariable, oauthProviderIds } from './oauth/providers.js';
 import { parseByteSize } from './sandboxes/byte-size.js';
 import { officialTools, toolBaseUrlVariable } from './tools/marketplace/index.js';
@@ -106,7 +106,9 @@ export const ServerConfig = z.object({
   /** Model prices (USD per million input and output tokens) by `provider/model-id`, over the built-in list. */
   modelPrices: z.record(
     z.string().regex(/^[a-z0-9][a-z0-9-]*\/\S+$/, { message: 'keys are provider/model-id' }),
-    z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]),
+    z
+      .tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)])
+      .transform(([input, output]): ModelPrice => ({ input, output })),
   ),
   /** Official tools' API base URLs set by the operator (`RUNTOOLS_TOOL_<NAME>_BASE_URL`), by tool name. */
   toolBaseUrls: z.record(z.string(), z.url({ protocol: /^https?$/ })),

@@ -161,14 +161,7 @@ export async function startServer(
       logger,
     );
     const secrets = new SecretStore(db, rootKey.root);
-    const models = new ModelResolver(
-      db.kysely,
-      secrets,
-      config.providerBaseUrls,
-      Object.fromEntries(
-        Object.entries(config.modelPrices).map(([model, [input, output]]) => [model, { input, output }]),
-      ),
-    );
+    const models = new ModelResolver(db.kysely, secrets, config.providerBaseUrls, config.modelPrices);
     let toolRunners: ToolRunners | undefined;
     let toolRunnersUnavailable: string | undefined;
     try {

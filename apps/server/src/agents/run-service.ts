@@ -41,7 +41,6 @@ export interface RunServiceOptions {
 function runFromRow(row: Database['agent_runs']): Run {
   const input = Number(row.input_tokens);
   const output = Number(row.output_tokens);
-  const price = row.price_input === null || row.price_output === null ? null : [row.price_input, row.price_output];
   return {
     id: row.id,
     agentId: row.agent_id,
@@ -56,7 +55,10 @@ function runFromRow(row: Database['agent_runs']): Run {
     error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : null,
     usage: { inputTokens: input, outputTokens: output, totalTokens: input + output },
     // To a millionth of a dollar: a token costs less than a cent, and floating point adds noise below that.
-    costUsd: price ? Math.round(input * Number(price[0]) + output * Number(price[1])) / 1e6 : null,
+    costUsd:
+      row.price_input === null || row.price_output === null
+        ? null
+        : Math.round(input * Number(row.price_input) + output * Number(row.price_output)) / 1e6,
     steps: Number(row.steps),
     createdAt: row.created_at,
     startedAt: row.started_at,
