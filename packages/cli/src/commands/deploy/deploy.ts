@@ -34,6 +34,7 @@ import { importDefault } from '../../definition-import.js';
 import { exitCodes, UserError } from '../../errors.js';
 import { printJson } from '../../output.js';
 import { checkWorkflowDefinition, workflowSlug } from '../../workflow-files.js';
+import { namedBy } from '../project/resolve.js';
 
 const sourceFile = /^(?!.*\.d\.ts$)(?!.*\.(?:test|spec)\.[^.]+$).*\.(?:ts|mts|js|mjs)$/;
 
@@ -372,7 +373,7 @@ async function plan(
   const defaultProject = projects?.find((each) => each.isDefault)?.id;
   if (project.name !== undefined && (kinds.has('sandbox') || kinds.has('agent') || kinds.has('workflow'))) {
     const name = project.name;
-    const found = projects?.find((each) => each.slug === name || each.name === name || each.id === name);
+    const found = projects?.find(namedBy(name));
     if (!found && /^prj_[a-z2-7]{20}$/.test(name))
       throw new UserError(`runtools.config.ts: project ${name} is not a project of this org`, 'runtools project list');
     projectId = found?.id;
